@@ -1,0 +1,137 @@
+//! What a script registered: where each hook attaches, what it gives on error, and its counters.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::consts::{hook_name, proto_name, NF_ACTION, XDP_ACTION};
+
+/// The tier a hook asks for (`tier = ...` in its registration, or `--tier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    #[default]
+    Auto,
+    Kernel,
+    Lua,
+}
+
+impl Tier {
+    pub fn parse(s: &str) -> Option<Tier> {
+        match s {
+            "auto" => Some(Tier::Auto),
+            "kernel" => Some(Tier::Kernel),
+            "lua" => Some(Tier::Lua),
+            _ => None,
+        }
+    }
+}
+
+/// Where a hook attaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Attach {
+    Netfilter { pf: i64, hooknum: i64, priority: i32, mark: u32 },
+    Xdp { dev: Option<String> },
+}
+
+impl Attach {
+    /// The names of this hook's verdicts, indexed by value.
+    pub fn verdict_names(&self) -> &'static [&'static str] {
+        match self {
+            Attach::Netfilter { .. } => NF_ACTION,
+            Attach::Xdp { .. } => XDP_ACTION,
+        }
+    }
+}
+
+impl fmt::Display for Attach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Attach::Netfilter { pf, hooknum, priority, mark } => write!(
+                f,
+                "netfilter {} {} priority {priority} mark {mark}",
+                proto_name(*pf).unwrap_or("?"),
+                hook_name(*hooknum).unwrap_or("?"),
+            ),
+            Attach::Xdp { dev: Some(d) } => write!(f, "xdp dev {d}"),
+            Attach::Xdp { dev: None } => write!(f, "xdp (no device)"),
+        }
+    }
+}
+
+/// One registered hook, as the rest of lunet sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HookSpec {
+    /// Index in the state's hook list; stable for the state's life.
+    pub id: usize,
+    /// `name = ...` from the registration, or `<HOOK>:<line>`.
+    pub name: String,
+    pub attach: Attach,
+    /// What the hook gives when it errors or runs out of budget.
+    pub default_verdict: u32,
+    pub tier: Tier,
+    /// `file:line` where the hook function is defined.
+    pub defined_at: String,
+}
+
+/// A hook's counters, written by the state's thread and read by the daemon's clients.
+#[derive(Debug, Default)]
+pub struct HookStats {
+    packets: AtomicU64,
+    verdicts: [AtomicU64; 6],
+    errors: AtomicU64,
+    budget_hits: AtomicU64,
+    memory_hits: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// A copy of [`HookStats`] with verdicts by name, for `stats` and `replay`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub packets: u64,
+    pub verdicts: BTreeMap<String, u64>,
+    /// Calls that gave the default verdict because of an error (budget and memory included).
+    pub errors: u64,
+    pub budget_hits: u64,
+    pub memory_hits: u64,
+    pub last_error: Option<String>,
+}
+
+impl HookStats {
+    pub fn count(&self, verdict: u32, error: Option<&crate::HookError>) {
+        self.packets.fetch_add(1, Relaxed);
+        if let Some(slot) = self.verdicts.get(verdict as usize) {
+            slot.fetch_add(1, Relaxed);
+        }
+        if let Some(e) = error {
+            self.errors.fetch_add(1, Relaxed);
+            match e {
+                crate::HookError::Budget(_) => self.budget_hits.fetch_add(1, Relaxed),
+                crate::HookError::Memory(_) => self.memory_hits.fetch_add(1, Relaxed),
+                _ => 0,
+            };
+            *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.message().to_string());
+        }
+    }
+
+    pub fn snapshot(&self, names: &[&str]) -> StatsSnapshot {
+        let verdicts = names
+            .iter()
+            .zip(&self.verdicts)
+            .map(|(n, c)| (n.to_string(), c.load(Relaxed)))
+            .filter(|(_, c)| *c > 0)
+            .collect();
+        StatsSnapshot {
+            packets: self.packets.load(Relaxed),
+            verdicts,
+            errors: self.errors.load(Relaxed),
+            budget_hits: self.budget_hits.load(Relaxed),
+            memory_hits: self.memory_hits.load(Relaxed),
+            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! lunet's Lua tier: one sandboxed Lua 5.4 state per script.
+//!
+//! A script's body runs once ([`State::load`]) and registers hooks with Lunatik's API
+//! (`netfilter.register`, `xdp.attach`); each hook then runs per packet ([`State::run_netfilter`],
+//! [`State::run_xdp`]) and always yields a verdict: its own, or its default one when it errors,
+//! runs out of its instruction budget, or reaches the state's memory cap.
+//!
+//! This crate makes no system calls of its own: packets come in as bytes and verdicts go out as
+//! numbers. How packets reach it (NFQUEUE, a pcap file) is the caller's business.
+
+pub mod consts;
+pub mod data;
+mod budget;
+mod error;
+mod hook;
+mod limits;
+mod log;
+mod modules;
+mod sandbox;
+mod state;
+
+pub use error::{describe, HookError, ScriptError, ScriptErrorKind};
+pub use hook::{Attach, HookSpec, HookStats, StatsSnapshot, Tier};
+pub use limits::Limits;
+pub use log::{Line, Log, Stream};
+pub use state::{NfPacket, Outcome, State, StateOptions};

@@ -1,0 +1,140 @@
+//! `checksum`: Internet checksums for scripts that rewrite packets. As in Lunatik, fixing
+//! checksums after a setter is the script's business; these make it one call.
+//!
+//! - `checksum.inet(data [, off [, len]])`: the RFC 1071 checksum of a range.
+//! - `checksum.ipv4(data)`: recomputes the IPv4 header checksum in place; returns it.
+//! - `checksum.transport(data)`: recomputes the TCP or UDP checksum of an IPv4 or IPv6 packet
+//!   (network-layer view, no IPv6 extension headers) in place; returns it.
+
+use mlua::{AnyUserData, Lua, Table};
+
+use crate::data::View;
+use crate::error::located;
+
+/// Ones-complement sum of `bytes` folded to 16 bits (not inverted).
+fn sum(mut acc: u32, bytes: &[u8]) -> u32 {
+    let mut chunks = bytes.chunks_exact(2);
+    for c in &mut chunks {
+        acc += u16::from_be_bytes([c[0], c[1]]) as u32;
+    }
+    if let [last] = chunks.remainder() {
+        acc += (*last as u32) << 8;
+    }
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc
+}
+
+fn finish(acc: u32) -> u16 {
+    !(sum(acc, &[]) as u16)
+}
+
+/// The transport checksum of an IP packet held in `p`, and the offset of its checksum field.
+pub(crate) fn transport_checksum(p: &[u8]) -> Result<(usize, u16), String> {
+    let (proto, l4, pseudo) = match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 => {
+            let ihl = (p[0] & 0x0f) as usize * 4;
+            let total = (u16::from_be_bytes([p[2], p[3]]) as usize).min(p.len());
+            if ihl < 20 || total < ihl {
+                return Err("malformed IPv4 header".into());
+            }
+            let l4 = &p[ihl..total];
+            let mut acc = sum(0, &p[12..20]);
+            acc += p[9] as u32 + l4.len() as u32;
+            (p[9], (ihl, l4), acc)
+        }
+        Some(6) if p.len() >= 40 => {
+            let plen = (u16::from_be_bytes([p[4], p[5]]) as usize).min(p.len() - 40);
+            let l4 = &p[40..40 + plen];
+            let mut acc = sum(0, &p[8..40]);
+            acc += p[6] as u32 + l4.len() as u32;
+            (p[6], (40, l4), acc)
+        }
+        _ => return Err("not an IPv4 or IPv6 packet".into()),
+    };
+    let (start, l4) = l4;
+    let field = match proto {
+        6 if l4.len() >= 20 => 16,
+        17 if l4.len() >= 8 => 6,
+        6 | 17 => return Err("truncated transport header".into()),
+        other => return Err(format!("protocol {other} is neither TCP nor UDP (IPv6 extension headers are not walked)")),
+    };
+    let mut acc = sum(pseudo, &l4[..field]);
+    acc = sum(acc, &l4[field + 2..]);
+    let mut c = finish(acc);
+    if proto == 17 && c == 0 {
+        c = 0xffff; // RFC 768: a computed zero is sent as all ones
+    }
+    Ok((start + field, c))
+}
+
+fn view(lua: &Lua, ud: &AnyUserData, ctx: &str) -> mlua::Result<View> {
+    ud.borrow::<View>().map(|v| v.clone()).map_err(|_| located(lua, format!("{ctx}: expected a data object")))
+}
+
+pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+    m.set(
+        "inet",
+        lua.create_function(|lua, (ud, off, len): (AnyUserData, Option<i64>, Option<i64>)| {
+            let v = view(lua, &ud, "checksum.inet")?;
+            let bytes = v.read_bytes(off.unwrap_or(0), len).map_err(|f| located(lua, f))?;
+            Ok(finish(sum(0, &bytes)))
+        })?,
+    )?;
+    m.set(
+        "ipv4",
+        lua.create_function(|lua, ud: AnyUserData| {
+            let v = view(lua, &ud, "checksum.ipv4")?;
+            let first = v.read::<1>(0).map_err(|f| located(lua, f))?[0];
+            let ihl = (first & 0x0f) as i64 * 4;
+            if first >> 4 != 4 || ihl < 20 {
+                return Err(located(lua, "checksum.ipv4: not an IPv4 header"));
+            }
+            v.write(10, &[0, 0]).map_err(|f| located(lua, f))?;
+            let hdr = v.read_bytes(0, Some(ihl)).map_err(|f| located(lua, f))?;
+            let c = finish(sum(0, &hdr));
+            v.write(10, &c.to_be_bytes()).map_err(|f| located(lua, f))?;
+            Ok(c)
+        })?,
+    )?;
+    m.set(
+        "transport",
+        lua.create_function(|lua, ud: AnyUserData| {
+            let v = view(lua, &ud, "checksum.transport")?;
+            let bytes = v.read_bytes(0, None).map_err(|f| located(lua, f))?;
+            let (at, c) = transport_checksum(&bytes).map_err(|m| located(lua, format!("checksum.transport: {m}")))?;
+            v.write(at as i64, &c.to_be_bytes()).map_err(|f| located(lua, f))?;
+            Ok(c)
+        })?,
+    )?;
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc1071_example_sums_to_the_published_value() {
+        // RFC 1071 section 3: bytes 00 01 f2 03 f4 f5 f6 f7 sum to 0xddf2.
+        assert_eq!(sum(0, &[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0xddf2);
+    }
+
+    #[test]
+    fn a_correct_udp_checksum_verifies() {
+        // IPv4 198.18.0.1 -> 198.18.0.2, UDP 1000 -> 53, payload "hi".
+        let mut p = vec![
+            0x45, 0, 0, 30, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2, // IPv4
+            0x03, 0xe8, 0, 53, 0, 10, 0, 0, b'h', b'i', // UDP
+        ];
+        let (at, c) = transport_checksum(&p).unwrap();
+        assert_eq!(at, 26);
+        p[at..at + 2].copy_from_slice(&c.to_be_bytes());
+        // Summing the pseudo-header and the whole datagram, checksum included, gives all ones.
+        let mut acc = sum(0, &p[12..20]) + 17 + 10;
+        acc = sum(acc, &p[20..]);
+        assert_eq!(acc, 0xffff);
+    }
+}

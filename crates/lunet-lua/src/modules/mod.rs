@@ -1,0 +1,113 @@
+//! The modules a script can `require`: lunet's Lunatik-compatible ones, and Lua files beside
+//! the script. Nothing here reaches the file system except reading those files.
+
+use std::path::{Path, PathBuf};
+
+use mlua::{ChunkMode, Lua, Table, Value};
+
+use crate::error::located;
+
+mod byteorder;
+mod checksum;
+mod linux;
+mod netfilter;
+mod xdp;
+
+pub(crate) use netfilter::Registry;
+
+/// Builds every lunet module and installs `require` in the state's globals.
+pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
+    let loaded = lua.create_table()?;
+    let linux = linux::module(lua)?;
+    loaded.set("linux.nf", linux.get::<Table>("nf")?)?;
+    loaded.set("linux.xdp", linux.get::<Table>("xdp")?)?;
+    loaded.set("linux", linux)?;
+    loaded.set("netfilter", netfilter::module(lua)?)?;
+    loaded.set("xdp", xdp::module(lua)?)?;
+    loaded.set("byteorder", byteorder::module(lua)?)?;
+    loaded.set("checksum", checksum::module(lua)?)?;
+
+    let cache = loaded.clone();
+    let require = lua.create_function(move |lua, name: String| {
+        if let Some(m) = cache.get::<Option<Value>>(name.as_str())? {
+            return Ok(m);
+        }
+        let path = module_path(&script_dir, &name).map_err(|m| located(lua, m))?;
+        let source = std::fs::read(&path).map_err(|e| {
+            located(lua, format!("module '{name}' not found: no lunet module of that name, and {}: {e}", path.display()))
+        })?;
+        let chunk = lua
+            .load(source)
+            .set_name(format!("@{}", path.display()))
+            .set_mode(ChunkMode::Text)
+            .into_function()?;
+        let value = match chunk.call::<Value>((name.as_str(), path.display().to_string()))? {
+            Value::Nil => Value::Boolean(true),
+            v => v,
+        };
+        cache.set(name.as_str(), value.clone())?;
+        Ok(value)
+    })?;
+    lua.globals().set("require", require)?;
+    Ok(())
+}
+
+/// `a.b` -> `<dir>/a/b.lua`; names that could climb out of the script's folder are refused.
+fn module_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let ok = !name.is_empty()
+        && name.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+    if !ok {
+        return Err(format!("require: invalid module name '{name}' (letters, digits, '_', '-' and '.' only)"));
+    }
+    if name == "bpf.map" || name == "bpf" {
+        return Err(format!(
+            "module '{name}' is not in this build of lunet: eBPF maps arrive with the kernel tier"
+        ));
+    }
+    Ok(dir.join(format!("{}.lua", name.replace('.', "/"))))
+}
+
+/// Reads an optional integer field, with a clear message when it is something else.
+pub(crate) fn opt_int(lua: &Lua, t: &Table, field: &str, ctx: &str) -> mlua::Result<Option<i64>> {
+    match t.get::<Value>(field)? {
+        Value::Nil => Ok(None),
+        Value::Integer(i) => Ok(Some(i)),
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Ok(Some(n as i64)),
+        other => Err(located(lua, format!("{ctx}: '{field}' must be an integer, got {}", other.type_name()))),
+    }
+}
+
+/// Reads an optional string field.
+pub(crate) fn opt_str(lua: &Lua, t: &Table, field: &str, ctx: &str) -> mlua::Result<Option<String>> {
+    match t.get::<Value>(field)? {
+        Value::Nil => Ok(None),
+        Value::String(s) => Ok(Some(s.to_string_lossy())),
+        other => Err(located(lua, format!("{ctx}: '{field}' must be a string, got {}", other.type_name()))),
+    }
+}
+
+/// A table of name = value constants.
+pub(crate) fn constants<'a>(lua: &Lua, pairs: impl IntoIterator<Item = (&'a str, i64)>) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    for (k, v) in pairs {
+        t.set(k, v)?;
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names_cannot_leave_the_script_folder() {
+        let dir = Path::new("/scripts");
+        assert_eq!(module_path(dir, "lib.util").unwrap(), Path::new("/scripts/lib/util.lua"));
+        assert!(module_path(dir, "../etc/passwd").is_err());
+        assert!(module_path(dir, "a..b").is_err());
+        assert!(module_path(dir, "/abs").is_err());
+        assert!(module_path(dir, "bpf.map").unwrap_err().contains("kernel tier"));
+    }
+}

@@ -1,0 +1,131 @@
+//! `netfilter`: `register{hook = fn, pf, hooknum, priority, mark, ...}` records a hook in the
+//! state's [`Registry`]; the daemon decides how packets reach it.
+
+use std::sync::Arc;
+
+use mlua::{Function, Lua, Table, UserData, UserDataMethods};
+
+use super::{linux, opt_int, opt_str};
+use crate::consts::{hook_name, proto_name, NF_ACCEPT, NF_DROP};
+use crate::error::located;
+use crate::hook::{Attach, HookSpec, HookStats, Tier};
+
+/// Every hook a state registered, in registration order (ids are indexes).
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub hooks: Vec<Registered>,
+    /// The device given with `--dev`, used by `xdp.attach` without `opts.dev`.
+    pub dev: Option<String>,
+}
+
+pub(crate) struct Registered {
+    pub spec: HookSpec,
+    pub func: Function,
+    pub active: bool,
+    pub stats: Arc<HookStats>,
+}
+
+impl Registry {
+    /// Adds a hook, giving it a unique default name `<HOOK>:<line>` when it has none.
+    pub fn add(&mut self, mut spec: HookSpec, func: Function, default_name: String) -> usize {
+        let id = self.hooks.len();
+        if spec.name.is_empty() {
+            spec.name = default_name;
+        }
+        if self.hooks.iter().any(|h| h.spec.name == spec.name) {
+            spec.name = format!("{}#{}", spec.name, id + 1);
+        }
+        spec.id = id;
+        self.hooks.push(Registered { spec, func, active: true, stats: Arc::default() });
+        id
+    }
+}
+
+/// `file:line` where `f` is defined, and its line alone.
+pub(crate) fn definition(f: &Function) -> (String, usize) {
+    let info = f.info();
+    let line = info.line_defined.unwrap_or(0);
+    (format!("{}:{line}", info.short_src.unwrap_or_else(|| "?".into())), line)
+}
+
+pub(crate) fn parse_tier(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Tier> {
+    match opt_str(lua, t, "tier", ctx)? {
+        None => Ok(Tier::Auto),
+        Some(s) => Tier::parse(&s)
+            .ok_or_else(|| located(lua, format!("{ctx}: tier must be \"auto\", \"kernel\" or \"lua\", got \"{s}\""))),
+    }
+}
+
+/// The handle `register` returns.
+struct Handle(usize);
+
+impl UserData for Handle {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("unregister", |lua, this, ()| {
+            if let Some(mut reg) = lua.app_data_mut::<Registry>() {
+                if let Some(h) = reg.hooks.get_mut(this.0) {
+                    h.active = false;
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
+    const CTX: &str = "netfilter.register";
+    let func: Function = match t.get::<mlua::Value>("hook")? {
+        mlua::Value::Function(f) => f,
+        other => return Err(located(lua, format!("{CTX}: 'hook' must be a function, got {}", other.type_name()))),
+    };
+    let pf = opt_int(lua, &t, "pf", CTX)?.ok_or_else(|| located(lua, format!("{CTX}: 'pf' is required")))?;
+    match proto_name(pf) {
+        Some("INET" | "IPV4" | "IPV6") => {}
+        Some(n) => {
+            return Err(located(lua, format!("{CTX}: pf {n} is not supported: lunet hooks IPv4 and IPv6 (INET, IPV4, IPV6)")))
+        }
+        None => return Err(located(lua, format!("{CTX}: pf {pf} is not a netfilter family"))),
+    }
+    let hooknum =
+        opt_int(lua, &t, "hooknum", CTX)?.ok_or_else(|| located(lua, format!("{CTX}: 'hooknum' is required")))?;
+    let hook = hook_name(hooknum)
+        .ok_or_else(|| located(lua, format!("{CTX}: hooknum {hooknum} is not one of linux.nf.inet (0-4)")))?;
+    let priority = opt_int(lua, &t, "priority", CTX)?.unwrap_or(0);
+    let priority = i32::try_from(priority)
+        .map_err(|_| located(lua, format!("{CTX}: priority {priority} does not fit a 32-bit integer")))?;
+    let mark = opt_int(lua, &t, "mark", CTX)?.unwrap_or(0);
+    let mark =
+        u32::try_from(mark).map_err(|_| located(lua, format!("{CTX}: mark {mark} is not a 32-bit unsigned value")))?;
+    let default_verdict = match opt_int(lua, &t, "default", CTX)? {
+        None => NF_ACCEPT,
+        Some(v) if v == NF_DROP as i64 || v == NF_ACCEPT as i64 => v as u32,
+        Some(v) => return Err(located(lua, format!("{CTX}: default must be action.DROP or action.ACCEPT, got {v}"))),
+    };
+    let tier = parse_tier(lua, &t, CTX)?;
+    let name = opt_str(lua, &t, "name", CTX)?.unwrap_or_default();
+    let (defined_at, line) = definition(&func);
+    let spec = HookSpec {
+        id: 0,
+        name,
+        attach: Attach::Netfilter { pf, hooknum, priority, mark },
+        default_verdict,
+        tier,
+        defined_at,
+    };
+    let mut reg = lua
+        .app_data_mut::<Registry>()
+        .ok_or_else(|| located(lua, format!("{CTX}: hooks can only be registered while the script's body runs")))?;
+    Ok(Handle(reg.add(spec, func, format!("{hook}:{line}"))))
+}
+
+pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+    m.set("register", lua.create_function(register)?)?;
+    // Lunatik's own names for the same constants, so its scripts run unchanged.
+    let nf = linux::nf(lua)?;
+    m.set("family", nf.get::<Table>("proto")?)?;
+    m.set("action", nf.get::<Table>("action")?)?;
+    m.set("inet_hooks", nf.get::<Table>("inet")?)?;
+    m.set("ip_priority", nf.get::<Table>("ip")?.get::<Table>("pri")?)?;
+    Ok(m)
+}

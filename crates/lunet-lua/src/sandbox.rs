@@ -1,0 +1,49 @@
+//! A fresh Lua 5.4 state with only what the script contract allows: `string table math utf8
+//! coroutine`, `os.time`/`os.clock`, text-only `load`, `print` to the state's log. No `io`,
+//! no `debug`, no `dofile`/`loadfile`, no binary chunks, no `package.loadlib`.
+
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use crate::log::{Log, Stream};
+
+pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
+    let libs = StdLib::STRING | StdLib::TABLE | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE | StdLib::OS;
+    let lua = Lua::new_with(libs, LuaOptions::new())?;
+    lua.set_memory_limit(memory)?;
+    let g = lua.globals();
+
+    for name in ["dofile", "loadfile", "collectgarbage"] {
+        g.raw_remove(name)?;
+    }
+    g.get::<Table>("string")?.raw_remove("dump")?;
+
+    let os = g.get::<Table>("os")?;
+    let safe_os = lua.create_table()?;
+    safe_os.set("time", os.get::<Function>("time")?)?;
+    safe_os.set("clock", os.get::<Function>("clock")?)?;
+    g.set("os", safe_os)?;
+
+    let tostring: Function = g.get("tostring")?;
+    g.set(
+        "print",
+        lua.create_function(move |_, args: MultiValue| {
+            let parts = args.into_iter().map(|v| tostring.call::<String>(v)).collect::<mlua::Result<Vec<_>>>()?;
+            log.push(Stream::Print, parts.join("\t"));
+            Ok(())
+        })?,
+    )?;
+
+    // `load` keeps its signature but only ever accepts source text.
+    lua.load(
+        r#"
+        local rawload = ...
+        load = function(chunk, name, mode, ...)
+            if select('#', ...) > 0 then return rawload(chunk, name, "t", ...) end
+            return rawload(chunk, name, "t")
+        end
+        "#,
+    )
+    .set_name("=lunet-sandbox")
+    .call::<()>(g.get::<Value>("load")?)?;
+    Ok(lua)
+}

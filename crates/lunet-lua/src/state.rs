@@ -1,0 +1,267 @@
+//! A running script: its sandboxed Lua state, the hooks its body registered, and the call
+//! that turns one packet into one verdict. A state is single-threaded (one per script, on its
+//! own thread in the daemon); its counters and log are shared with whoever asks.
+
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mlua::{ChunkMode, Function, Lua, MultiValue, Value};
+
+use crate::budget::{self, Budget};
+use crate::consts::{NF_ACCEPT, NF_ACTION, XDP_ACTION, XDP_PASS};
+use crate::data::{retire, Packet, SkbMeta, View};
+use crate::error::{describe, is_memory, HookError, ScriptError, ScriptErrorKind};
+use crate::hook::{Attach, HookSpec, HookStats};
+use crate::limits::Limits;
+use crate::log::{Log, Stream};
+use crate::modules::{self, Registry};
+
+/// How a state is started.
+#[derive(Clone)]
+pub struct StateOptions {
+    pub limits: Limits,
+    /// The device `xdp.attach` uses when the script names none (`--dev`).
+    pub dev: Option<String>,
+    pub log: Log,
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        StateOptions { limits: Limits::default(), dev: None, log: Log::new(1000) }
+    }
+}
+
+/// A packet as netfilter hands it to a hook.
+#[derive(Debug, Clone, Default)]
+pub struct NfPacket {
+    /// From the network header on.
+    pub net: Vec<u8>,
+    /// The synthesized link-layer header behind `skb:data("mac")` (14 bytes, or empty).
+    pub link_header: Vec<u8>,
+    pub ifindex: u32,
+    pub mark: u32,
+}
+
+/// What one hook call decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub verdict: u32,
+    /// The new mark, when the hook returned one.
+    pub mark: Option<u32>,
+    /// The packet's bytes when a setter changed them (never after an error).
+    pub rewritten: Option<Vec<u8>>,
+    /// Why the hook gave its default verdict.
+    pub error: Option<HookError>,
+}
+
+struct Hook {
+    spec: HookSpec,
+    func: Function,
+    stats: Arc<HookStats>,
+    last_warning: Cell<Option<Instant>>,
+}
+
+pub struct State {
+    lua: Lua,
+    budget: Rc<Budget>,
+    limits: Limits,
+    log: Log,
+    hooks: Vec<Hook>,
+}
+
+impl State {
+    /// Reads and starts the script at `path`: its body runs once, within the body budget.
+    pub fn load(path: &Path, opts: StateOptions) -> Result<State, ScriptError> {
+        let source = std::fs::read(path).map_err(|e| ScriptError {
+            kind: ScriptErrorKind::Io,
+            message: format!("{}: cannot read script: {e}", path.display()),
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        State::from_source(&path.display().to_string(), &source, dir, opts)
+    }
+
+    /// Starts a script from source text; `chunk` names it in messages, `dir` is where its
+    /// `require`d files live.
+    pub fn from_source(chunk: &str, source: &[u8], dir: PathBuf, opts: StateOptions) -> Result<State, ScriptError> {
+        let internal = |e: mlua::Error| ScriptError {
+            kind: ScriptErrorKind::Runtime,
+            message: format!("{chunk}: lunet could not build the Lua state: {}", describe(&e)),
+        };
+        let lua = crate::sandbox::new_state(opts.limits.memory, opts.log.clone()).map_err(internal)?;
+        let budget = Rc::new(Budget::default());
+        budget::install(&lua, budget.clone(), opts.limits.check_every()).map_err(internal)?;
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        modules::install(&lua, dir).map_err(internal)?;
+        lua.set_app_data(Registry { hooks: Vec::new(), dev: opts.dev.clone() });
+
+        budget.arm(opts.limits.body_budget);
+        let result = lua.load(source).set_name(format!("@{chunk}")).set_mode(ChunkMode::Text).exec();
+        let registry = lua.remove_app_data::<Registry>().unwrap_or_default();
+        if let Err(e) = result {
+            let (kind, message) = if matches!(e, mlua::Error::SyntaxError { .. }) {
+                (ScriptErrorKind::Syntax, describe(&e))
+            } else if budget.exhausted() {
+                (ScriptErrorKind::Budget, describe(&e))
+            } else if is_memory(&e) {
+                (ScriptErrorKind::Memory, memory_message(&budget, chunk, opts.limits.memory))
+            } else {
+                (ScriptErrorKind::Runtime, describe(&e))
+            };
+            return Err(ScriptError { kind, message });
+        }
+        // Unregistered hooks are gone before anything attaches them.
+        let hooks = registry
+            .hooks
+            .into_iter()
+            .filter(|h| h.active)
+            .map(|h| Hook { spec: h.spec, func: h.func, stats: h.stats, last_warning: Cell::new(None) })
+            .collect();
+        Ok(State { lua, budget, limits: opts.limits, log: opts.log, hooks })
+    }
+
+    /// The hooks the body registered, in registration order (`spec.id` indexes them).
+    pub fn hooks(&self) -> Vec<HookSpec> {
+        self.hooks.iter().map(|h| h.spec.clone()).collect()
+    }
+
+    /// The counters of hook `id`, shareable with other threads.
+    pub fn stats(&self, id: usize) -> Option<Arc<HookStats>> {
+        self.hooks.get(id).map(|h| h.stats.clone())
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Bytes the state holds now.
+    pub fn memory_used(&self) -> usize {
+        self.lua.used_memory()
+    }
+
+    /// Runs netfilter hook `id` on `pkt`. Whatever the script does, this returns a verdict.
+    pub fn run_netfilter(&self, id: usize, pkt: NfPacket) -> Outcome {
+        let packet = Rc::new(RefCell::new(Packet { head: pkt.link_header, body: pkt.net, dirty: false }));
+        let meta = SkbMeta { ifindex: pkt.ifindex, mark: pkt.mark };
+        self.call(id, packet, NF_ACTION, |alive, p| vec![View::skb(p, alive, meta)], true)
+    }
+
+    /// Runs XDP hook `id` on a whole Ethernet frame (used by `replay`; the daemon's XDP hooks
+    /// run in the kernel tier).
+    pub fn run_xdp(&self, id: usize, frame: Vec<u8>) -> Outcome {
+        let packet = Rc::new(RefCell::new(Packet { head: Vec::new(), body: frame, dirty: false }));
+        let args = Rc::new(RefCell::new(Packet::default()));
+        self.call(
+            id,
+            packet,
+            XDP_ACTION,
+            move |alive, p| vec![View::new(p, false, true, alive.clone()), View::new(args, false, false, alive)],
+            false,
+        )
+    }
+
+    fn call(
+        &self,
+        id: usize,
+        packet: Rc<RefCell<Packet>>,
+        names: &[&str],
+        args: impl FnOnce(Rc<Cell<bool>>, Rc<RefCell<Packet>>) -> Vec<View>,
+        takes_mark: bool,
+    ) -> Outcome {
+        let Some(hook) = self.hooks.get(id) else {
+            let pass = if takes_mark { NF_ACCEPT } else { XDP_PASS };
+            return Outcome { verdict: pass, mark: None, rewritten: None, error: None };
+        };
+        let alive = Rc::new(Cell::new(true));
+        self.budget.arm(self.limits.hook_budget);
+        let result = args(alive.clone(), packet.clone())
+            .into_iter()
+            .map(|v| self.lua.create_userdata(v).map(Value::UserData))
+            .collect::<mlua::Result<MultiValue>>()
+            .and_then(|a| hook.func.call::<MultiValue>(a));
+        retire(&alive);
+
+        let decided = match result {
+            Ok(values) => verdict_of(&values, names, takes_mark, &hook.spec),
+            Err(e) => Err(if self.budget.exhausted() {
+                HookError::Budget(describe(&e))
+            } else if is_memory(&e) {
+                let _ = self.lua.gc_collect();
+                HookError::Memory(memory_message(&self.budget, &hook.spec.defined_at, self.limits.memory))
+            } else {
+                HookError::Runtime(describe(&e))
+            }),
+        };
+        let outcome = match decided {
+            Ok((verdict, mark)) => {
+                let p = Rc::try_unwrap(packet).map(RefCell::into_inner).unwrap_or_else(|rc| rc.borrow().clone());
+                Outcome { verdict, mark, rewritten: p.dirty.then_some(p.body), error: None }
+            }
+            Err(e) => Outcome { verdict: hook.spec.default_verdict, mark: None, rewritten: None, error: Some(e) },
+        };
+        hook.stats.count(outcome.verdict, outcome.error.as_ref());
+        if let Some(e) = &outcome.error {
+            self.report(hook, e);
+        }
+        outcome
+    }
+
+    /// Logs a hook error to the state's log, and to the daemon's at most once a second per hook.
+    fn report(&self, hook: &Hook, e: &HookError) {
+        self.log.push(Stream::Error, format!("hook {}: {e}", hook.spec.name));
+        let now = Instant::now();
+        if hook.last_warning.get().is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            hook.last_warning.set(Some(now));
+            tracing::warn!(hook = %hook.spec.name, "{e} (default verdict given)");
+        }
+    }
+}
+
+fn memory_message(budget: &Budget, fallback: &str, cap: usize) -> String {
+    let at = budget.last_line();
+    let at = if at.is_empty() { format!("{fallback}: ") } else { at };
+    format!("{at}not enough memory: the state's memory cap of {cap} bytes was reached")
+}
+
+/// Reads `verdict [, newmark]` from what a hook returned.
+fn verdict_of(values: &MultiValue, names: &[&str], takes_mark: bool, spec: &HookSpec) -> Result<(u32, Option<u32>), HookError> {
+    let bad = |what: String| {
+        HookError::Verdict(format!("{}: hook '{}' returned {what}, not a verdict", spec.defined_at, spec.name))
+    };
+    let verdict = match values.front() {
+        Some(Value::Integer(v)) if (0..names.len() as i64).contains(v) => *v as u32,
+        Some(Value::Number(n)) if n.fract() == 0.0 && (0.0..names.len() as f64).contains(n) => *n as u32,
+        Some(v) => return Err(bad(describe_value(v))),
+        None => return Err(bad("nothing".into())),
+    };
+    let mark = match values.get(1) {
+        None | Some(Value::Nil) => None,
+        Some(Value::Integer(m)) if takes_mark && u32::try_from(*m).is_ok() => Some(*m as u32),
+        Some(v) => {
+            return Err(HookError::Verdict(format!(
+                "{}: hook '{}' returned {} as its new mark, not a 32-bit unsigned integer",
+                spec.defined_at,
+                spec.name,
+                describe_value(v)
+            )))
+        }
+    };
+    debug_assert!(matches!(spec.attach, Attach::Netfilter { .. }) == takes_mark);
+    Ok((verdict, mark))
+}
+
+fn describe_value(v: &Value) -> String {
+    match v {
+        Value::Integer(i) => i.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        Value::String(s) => format!("\"{}\"", s.to_string_lossy()),
+        other => other.type_name().to_string(),
+    }
+}

@@ -1,0 +1,227 @@
+//! A state as a script author sees it: hooks give verdicts and marks, setters rewrite the
+//! packet, and every failure inside a hook gives the default verdict with a `file:line` reason.
+
+mod common;
+
+use common::*;
+use lunet_lua::{Attach, HookError, Limits, ScriptErrorKind};
+
+fn register(body: &str, extra: &str) -> String {
+    format!(
+        "{PRELUDE}\nnetfilter.register{{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, {extra} hook = function(skb)\n{body}\nend }}\n"
+    )
+}
+
+#[test]
+fn a_port_filter_drops_only_its_port() {
+    let (st, _s) = start(&register(
+        "local ihl = (skb:getuint8(0) & 0x0f) * 4\n\
+         local dport = require('byteorder').ntoh16(skb:getuint16(ihl + 2))\n\
+         if dport == 9 then return nf.action.DROP end\n\
+         return nf.action.ACCEPT",
+        "",
+    ));
+    assert_eq!(st.run_netfilter(0, udp4(9, b"x")).verdict, 0);
+    assert_eq!(st.run_netfilter(0, udp4(53, b"x")).verdict, 1);
+    let stats = st.stats(0).unwrap().snapshot(&["DROP", "ACCEPT"]);
+    assert_eq!(stats.packets, 2);
+    assert_eq!(stats.verdicts["DROP"], 1);
+    assert_eq!(stats.verdicts["ACCEPT"], 1);
+}
+
+#[test]
+fn registration_is_reported_with_its_attach_point_and_default_name() {
+    let (st, _s) = start(&register("return nf.action.ACCEPT", "priority = nf.ip.pri.RAW, mark = 7,"));
+    let hooks = st.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].attach, Attach::Netfilter { pf: 2, hooknum: 1, priority: -300, mark: 7 });
+    assert_eq!(hooks[0].attach.to_string(), "netfilter IPV4 LOCAL_IN priority -300 mark 7");
+    assert!(hooks[0].name.starts_with("LOCAL_IN:"), "{}", hooks[0].name);
+    assert!(hooks[0].defined_at.ends_with("script.lua:6"), "{}", hooks[0].defined_at);
+}
+
+#[test]
+fn a_hook_returns_a_new_mark() {
+    let (st, _s) = start(&register("return nf.action.ACCEPT, skb:mark() + 41", ""));
+    let mut p = udp4(1, b"");
+    p.mark = 1;
+    let out = st.run_netfilter(0, p);
+    assert_eq!((out.verdict, out.mark, out.error), (1, Some(42), None));
+}
+
+#[test]
+fn setters_rewrite_the_packet_and_untouched_packets_are_not_resent() {
+    let (st, _s) = start(&register(
+        "local d = skb:data('net')\n\
+         if #d > 28 then d:setstring(28, 'HI') ; require('checksum').transport(d) end\n\
+         return nf.action.ACCEPT",
+        "",
+    ));
+    let out = st.run_netfilter(0, udp4(5, b"hello"));
+    let bytes = out.rewritten.expect("packet was rewritten");
+    assert_eq!(&bytes[28..], b"HIllo");
+    assert_ne!(&bytes[26..28], &[0, 0], "checksum filled in");
+    assert_eq!(st.run_netfilter(0, udp4(5, b"")).rewritten, None);
+}
+
+#[test]
+fn the_mac_layer_is_synthesized_and_read_only() {
+    let (st, _s) = start(&register(
+        "local mac = skb:data('mac')\n\
+         assert(#mac == #skb + 14)\n\
+         assert(mac:getuint8(14) == 0x45, 'IP header follows the link header')\n\
+         mac:setuint8(0, 1)\n\
+         return nf.action.ACCEPT",
+        "",
+    ));
+    let out = st.run_netfilter(0, udp4(5, b""));
+    let err = out.error.expect("write to mac must fail");
+    assert!(err.message().contains("read-only"), "{err}");
+    assert!(err.message().contains("script.lua:10:"), "{err}");
+}
+
+#[test]
+fn out_of_bounds_reads_give_the_default_verdict_with_the_line() {
+    let (st, _s) = start(&register("return skb:getuint32(#skb - 2)", "default = nf.action.DROP,"));
+    let out = st.run_netfilter(0, udp4(5, b""));
+    assert_eq!(out.verdict, 0, "default verdict DROP");
+    match out.error {
+        Some(HookError::Runtime(m)) => {
+            assert!(m.contains("out of bounds"), "{m}");
+            assert!(m.contains("script.lua:7:"), "{m}");
+        }
+        other => panic!("expected a runtime error, got {other:?}"),
+    }
+    let stats = st.stats(0).unwrap().snapshot(&["DROP", "ACCEPT"]);
+    assert_eq!(stats.errors, 1);
+    assert!(stats.last_error.unwrap().contains("out of bounds"));
+}
+
+#[test]
+fn an_endless_hook_costs_its_budget_and_the_state_keeps_working() {
+    let limits = Limits { hook_budget: 50_000, ..Limits::default() };
+    let (st, _s) = start_with(
+        &register("if skb:getuint8(9) == 17 then while true do end end\nreturn nf.action.DROP", ""),
+        limits,
+    )
+    .unwrap();
+    let out = st.run_netfilter(0, udp4(5, b""));
+    assert_eq!(out.verdict, 1, "default ACCEPT");
+    match &out.error {
+        Some(HookError::Budget(m)) => assert!(m.contains("instruction budget of 50000"), "{m}"),
+        other => panic!("expected a budget error, got {other:?}"),
+    }
+    // The same state still runs its hook to completion on the next packet.
+    let mut tcp = udp4(5, b"");
+    tcp.net[9] = 6;
+    assert_eq!(st.run_netfilter(0, tcp).verdict, 0);
+    assert_eq!(st.stats(0).unwrap().snapshot(&[]).budget_hits, 1);
+}
+
+#[test]
+fn pcall_and_coroutines_cannot_swallow_a_budget_stop() {
+    let limits = Limits { hook_budget: 20_000, ..Limits::default() };
+    for body in [
+        "while true do pcall(function() while true do end end) end",
+        "while true do xpcall(function() while true do end end, function(e) return e end) end",
+        "local co = coroutine.create(function() while true do end end)\nwhile true do coroutine.resume(co) end",
+        "local f = coroutine.wrap(function() while true do end end)\nf()",
+    ] {
+        let (st, _s) = start_with(&register(body, ""), limits).unwrap();
+        let out = st.run_netfilter(0, udp4(5, b""));
+        assert!(matches!(out.error, Some(HookError::Budget(_))), "{body}: {:?}", out.error);
+    }
+}
+
+#[test]
+fn a_memory_bomb_in_a_hook_hits_the_cap_and_the_state_survives() {
+    let limits = Limits { memory: 4 << 20, hook_budget: 50_000_000, ..Limits::default() };
+    let (st, _s) = start_with(
+        &register(
+            "if skb:getuint8(9) == 17 then local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(64) .. i end end\n\
+             return nf.action.DROP",
+            "",
+        ),
+        limits,
+    )
+    .unwrap();
+    let out = st.run_netfilter(0, udp4(5, b""));
+    assert_eq!(out.verdict, 1);
+    match &out.error {
+        Some(HookError::Memory(m)) => assert!(m.contains("memory cap of 4194304"), "{m}"),
+        other => panic!("expected a memory error, got {other:?}"),
+    }
+    let mut tcp = udp4(5, b"");
+    tcp.net[9] = 6;
+    assert_eq!(st.run_netfilter(0, tcp).verdict, 0, "state still answers");
+    assert!(st.memory_used() < 4 << 20);
+}
+
+#[test]
+fn bad_return_values_are_errors_not_verdicts() {
+    for (body, needle) in [("return 'ACCEPT'", "returned \"ACCEPT\""), ("return", "returned nothing"), ("return 9", "returned 9")] {
+        let (st, _s) = start(&register(body, ""));
+        let out = st.run_netfilter(0, udp4(5, b""));
+        assert_eq!(out.verdict, 1);
+        match out.error {
+            Some(HookError::Verdict(m)) => assert!(m.contains(needle), "{m}"),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_view_kept_after_its_hook_returned_refuses_to_read() {
+    let (st, _s) = start(&register("if saved then return saved:getuint8(0) end\nsaved = skb\nreturn nf.action.ACCEPT", ""));
+    assert_eq!(st.run_netfilter(0, udp4(5, b"")).error, None);
+    let out = st.run_netfilter(0, udp4(5, b""));
+    assert!(out.error.unwrap().message().contains("after its hook returned"));
+}
+
+#[test]
+fn lunatik_style_scripts_run_unchanged() {
+    let (st, _s) = start(
+        r#"
+        local nf = require("netfilter")
+        local family, action, hooks, priority = nf.family, nf.action, nf.inet_hooks, nf.ip_priority
+        local function hook(skb)
+            local proto = skb:getuint8(9)
+            return proto == 17 and action.DROP or action.ACCEPT
+        end
+        nf.register{ hook = hook, pf = family.INET, hooknum = hooks.LOCAL_OUT, priority = priority.MANGLE + 1 }
+        "#,
+    );
+    assert_eq!(st.run_netfilter(0, udp4(1, b"")).verdict, 0);
+}
+
+#[test]
+fn xdp_hooks_see_the_frame_and_return_actions() {
+    let (st, _s) = start(
+        r#"
+        local xdp = require("xdp")
+        xdp.attach(function(packet, arg)
+            assert(#arg == 0)
+            return packet:getuint16(12) == 0x0008 and xdp.DROP or xdp.PASS
+        end, { name = "v4drop" })
+        "#,
+    );
+    let hooks = st.hooks();
+    assert_eq!(hooks[0].name, "v4drop");
+    assert!(matches!(hooks[0].attach, Attach::Xdp { dev: None }));
+    let mut frame = vec![0u8; 14];
+    frame[12] = 0x08;
+    assert_eq!(st.run_xdp(0, frame.clone()).verdict, 1);
+    frame[12] = 0x86;
+    assert_eq!(st.run_xdp(0, frame).verdict, 2);
+}
+
+#[test]
+fn unregistered_hooks_are_not_reported() {
+    let (st, _s) = start(&format!(
+        "{}\nlocal h = netfilter.register{{ pf = 2, hooknum = 1, hook = function() return 0 end }}\nh:unregister()",
+        register("return 1", "name = 'kept',")
+    ));
+    let hooks = st.hooks();
+    assert_eq!(hooks.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(), ["kept"]);
+    let _ = ScriptErrorKind::Io;
+}
