@@ -1,1 +1,285 @@
-fn main() {}
+//! `lunet`: Lua scripts at netfilter (and XDP) on a stock Linux kernel, with no kernel module.
+//!
+//! The binary is thin: arguments -> a request to the daemon, or a runner in-process
+//! (`run --foreground`, `demo`), or a replay over a pcap file. See docs/cli.md.
+
+mod client;
+mod daemon;
+mod demo;
+mod exit;
+mod protocol;
+mod replay;
+mod runner;
+mod show;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use lunet_lua::{Limits, Tier};
+
+use client::Client;
+use exit::{require_root, Code, Failure};
+use protocol::{Request, RunRequest, DEFAULT_SOCKET};
+
+#[derive(Parser)]
+#[command(name = "lunet", version, about = "Lua scripts at netfilter and XDP on a stock Linux kernel, no kernel module",
+    after_help = "Examples:\n  sudo lunet demo\n  sudo lunet daemon &\n  sudo lunet run examples/port-filter.lua --name fw\n  sudo lunet stats fw\n  lunet replay examples/dns-blocklist.lua capture.pcap --json\n\nExit codes: 0 ok, 1 failure, 2 usage, 3 script error, 4 daemon unreachable, 5 no such state (or exists), 6 needs root.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct SocketArg {
+    /// The daemon's socket.
+    #[arg(long, default_value = DEFAULT_SOCKET, value_name = "PATH")]
+    socket: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon in the foreground (states live as long as it does).
+    #[command(after_help = "Example:\n  sudo lunet daemon --socket /run/lunet/lunet.sock")]
+    Daemon {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Start a script: run its body, attach its hooks, print where they went.
+    #[command(after_help = "Examples:\n  sudo lunet run examples/port-filter.lua\n  sudo lunet run fw.lua --name fw --netns lab --budget 50000 --mem 16M\n  sudo lunet run fw.lua --foreground        # no daemon; Ctrl-C stops it")]
+    Run {
+        script: PathBuf,
+        /// The state's name (default: the script's file stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// Network namespace (a name under /run/netns) whose traffic the hooks see.
+        #[arg(long, value_name = "NS")]
+        netns: Option<String>,
+        /// Device for XDP hooks that name none.
+        #[arg(long, value_name = "IFACE")]
+        dev: Option<String>,
+        /// Tier for hooks that do not demand one.
+        #[arg(long, default_value = "auto", value_parser = parse_tier)]
+        tier: Tier,
+        /// Memory cap of the state (bytes; K, M, G suffixes).
+        #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+        mem: Option<usize>,
+        /// Lua instructions one hook call may run.
+        #[arg(long, value_name = "N")]
+        budget: Option<u64>,
+        /// Run in this process, without a daemon, until Ctrl-C.
+        #[arg(long)]
+        foreground: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Stop a state: its hooks, rules and queues go away.
+    Stop {
+        name: String,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// List running states.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Per-hook counters of a state: packets, verdicts by name, errors, budget hits.
+    Stats {
+        name: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// What a state printed, and its errors.
+    Logs {
+        name: String,
+        /// Keep printing new lines until the state stops.
+        #[arg(long, short)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Run a script's hooks over a pcap file, with no root and no kernel.
+    #[command(after_help = "Example:\n  lunet replay examples/dns-blocklist.lua dns.pcap --json")]
+    Replay {
+        script: PathBuf,
+        pcap: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Instruction budget per hook call.
+        #[arg(long, value_name = "N")]
+        budget: Option<u64>,
+        #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+        mem: Option<usize>,
+    },
+    /// A self-contained demo: two namespaces, a filter script, real traffic, a verdict table.
+    Demo {
+        /// Datagrams sent per destination port.
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+    },
+}
+
+fn parse_tier(s: &str) -> Result<Tier, String> {
+    Tier::parse(s).ok_or_else(|| format!("'{s}' is not a tier (auto, kernel, lua)"))
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (digits, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&s[..s.len() - 1], 1usize << 10),
+        Some('M') => (&s[..s.len() - 1], 1 << 20),
+        Some('G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n >= 64 << 10)
+        .ok_or_else(|| format!("'{s}' is not a size of at least 64K (bytes, or with K, M, G)"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Daemon { .. } | Command::Run { foreground: true, .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LUNET_LOG").unwrap_or_else(|_| default_level.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("lunet: {}", f.message);
+            ExitCode::from(f.code as u8)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Daemon { socket } => {
+            require_root("lunet daemon")?;
+            daemon::run(&socket.socket).map_err(Failure::from)
+        }
+        Command::Run { script, name, netns, dev, tier, mem, budget, foreground, json, socket } => {
+            let script = std::fs::canonicalize(&script)
+                .map_err(|e| Failure::script(format!("{}: cannot read script: {e}", script.display())))?;
+            let request = RunRequest { script, name, netns, dev, tier, mem, budget };
+            if foreground {
+                run_foreground(request, json)
+            } else {
+                let report: protocol::StateReport = Client::call(&socket.socket, &Request::Run(request))?;
+                show::started(&report, json);
+                Ok(())
+            }
+        }
+        Command::Stop { name, socket } => {
+            let _: serde_json::Value = Client::call(&socket.socket, &Request::Stop { name: name.clone() })?;
+            println!("stopped state '{name}'");
+            Ok(())
+        }
+        Command::List { json, socket } => {
+            let list: Vec<protocol::ListEntry> = Client::call(&socket.socket, &Request::List)?;
+            show::list(&list, json);
+            Ok(())
+        }
+        Command::Stats { name, json, socket } => {
+            let stats: protocol::StatsReport = Client::call(&socket.socket, &Request::Stats { name })?;
+            show::stats(&stats, json);
+            Ok(())
+        }
+        Command::Logs { name, follow, json, socket } => logs(&socket.socket, name, follow, json),
+        Command::Replay { script, pcap, json, budget, mem } => {
+            let defaults = Limits::default();
+            let limits = Limits {
+                hook_budget: budget.unwrap_or(defaults.hook_budget),
+                memory: mem.unwrap_or(defaults.memory),
+                ..defaults
+            };
+            let report = replay::replay(&script, &pcap, limits)?;
+            show::replay(&report, json);
+            Ok(())
+        }
+        Command::Demo { count } => demo::run(count),
+    }
+}
+
+fn logs(socket: &Path, name: String, follow: bool, json: bool) -> Result<(), Failure> {
+    let mut c = Client::connect(socket)?;
+    c.send(&Request::Logs { name, follow, since: 0 })?;
+    if !follow {
+        let lines: Vec<lunet_lua::Line> =
+            serde_json::from_value(c.next()?.unwrap_or_default()).map_err(|e| Failure::internal(e.to_string()))?;
+        lines.iter().for_each(|l| show::log_line(l, json));
+        return Ok(());
+    }
+    loop {
+        let event: protocol::LogEvent =
+            serde_json::from_value(c.next()?.unwrap_or_default()).map_err(|e| Failure::internal(e.to_string()))?;
+        match event {
+            protocol::LogEvent::Line(l) => show::log_line(&l, json),
+            protocol::LogEvent::End { reason } => {
+                eprintln!("lunet: {reason}");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// `run --foreground`: the runner in this process until Ctrl-C (or SIGTERM).
+fn run_foreground(r: RunRequest, json: bool) -> Result<(), Failure> {
+    require_root("lunet run --foreground")?;
+    let defaults = Limits::default();
+    let spec = runner::RunSpec {
+        name: r.name.clone().unwrap_or_else(|| daemon::default_name(&r.script)),
+        script: r.script,
+        netns: r.netns,
+        dev: r.dev,
+        tier: r.tier,
+        limits: Limits {
+            memory: r.mem.unwrap_or(defaults.memory),
+            hook_budget: r.budget.unwrap_or(defaults.hook_budget),
+            ..defaults
+        },
+    };
+    let quit = Arc::new(AtomicBool::new(false));
+    {
+        let quit = quit.clone();
+        ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst))
+            .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
+    }
+    let running = runner::Running::start(spec).map_err(|e| match e {
+        runner::StartError::Script(m) => Failure::script(m),
+        runner::StartError::Netfilter(m) => Failure::new(Code::Failure, m),
+    })?;
+    show::started(&running.report, json);
+    let mut since = 0;
+    while !quit.load(Ordering::SeqCst) && running.is_running() {
+        for l in running.log.wait_since(since, std::time::Duration::from_millis(200)) {
+            since = l.seq + 1;
+            show::log_line(&l, json);
+        }
+    }
+    let stats = running.stats();
+    running.stop();
+    eprintln!("lunet: stopped; rules and queues removed");
+    show::stats(&stats, json);
+    Ok(())
+}

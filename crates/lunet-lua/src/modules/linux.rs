@@ -24,8 +24,16 @@ pub(crate) fn xdp(lua: &Lua) -> mlua::Result<Table> {
     constants(lua, indexed(XDP_ACTION))
 }
 
+/// Nanoseconds on a monotonic clock (Lunatik's `linux.time()` reads the kernel's; this one
+/// starts at the first call in the process: only differences mean anything in either).
+fn time_ns() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_nanos() as i64
+}
+
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let linux = lua.create_table()?;
+    linux.set("time", lua.create_function(|_, ()| Ok(time_ns()))?)?;
     linux.set("nf", nf(lua)?)?;
     linux.set("xdp", xdp(lua)?)?;
     Ok(linux)

@@ -1,0 +1,82 @@
+//! Exit codes, one per kind of failure a script or shell user can act on (docs/cli.md).
+
+use std::fmt;
+
+use crate::protocol::ErrorKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Code {
+    /// Rules, queues, files or lunet itself failed.
+    Failure = 1,
+    /// The command line is wrong (clap's own code).
+    Usage = 2,
+    /// The script does not parse, its body failed, or a hook cannot have its tier.
+    Script = 3,
+    /// The daemon cannot be reached.
+    Daemon = 4,
+    /// No state of that name, or one exists already.
+    NotFound = 5,
+    /// The command needs root.
+    NotRoot = 6,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Failure { code, message: message.into() }
+    }
+    pub fn daemon(message: String) -> Self {
+        Failure::new(Code::Daemon, message)
+    }
+    pub fn internal(message: String) -> Self {
+        Failure::new(Code::Failure, message)
+    }
+    pub fn script(message: impl Into<String>) -> Self {
+        Failure::new(Code::Script, message)
+    }
+    pub fn from_kind(kind: ErrorKind, message: String) -> Self {
+        let code = match kind {
+            ErrorKind::Script => Code::Script,
+            ErrorKind::NotFound | ErrorKind::Exists => Code::NotFound,
+            ErrorKind::BadRequest => Code::Usage,
+            ErrorKind::Netfilter | ErrorKind::Internal => Code::Failure,
+        };
+        Failure::new(code, message)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::new(Code::Failure, format!("{e:#}"))
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::new(Code::Failure, e.to_string())
+    }
+}
+
+/// Fails with [`Code::NotRoot`] unless running as root; `what` says what needs it.
+pub fn require_root(what: &str) -> Result<(), Failure> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(Failure::new(
+            Code::NotRoot,
+            format!("{what} needs root: it installs netfilter rules and binds NFQUEUE (try: sudo lunet ...)"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,413 @@
+//! A running script: its own thread, in its own network namespace, owning its Lua state, its
+//! rules and its queues. The daemon, `run --foreground` and `demo` all start scripts here.
+//!
+//! Packets flow one way: kernel hook -> lunet's rule -> NFQUEUE -> this thread -> Lua hook(s)
+//! -> verdict (+ mark, + rewritten bytes) -> kernel. Hooks of one state that land on the same
+//! (family, hook, table) share one queue and run in priority order within it, because an
+//! NFQUEUE ACCEPT resumes at the next table, not at the next rule.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use lunet_lua::{consts, Attach, HookSpec, HookStats, Limits, Log, NfPacket, State, StateOptions, Stream, Tier};
+use lunet_netfilter::{Backend, Family, Hook, Installed, QueueRule, QueueSocket, QueuedPacket, Verdict};
+
+use crate::protocol::{HookReport, HookStatsReport, StateReport, StatsReport};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub name: String,
+    pub script: PathBuf,
+    pub netns: Option<String>,
+    pub dev: Option<String>,
+    pub tier: Tier,
+    pub limits: Limits,
+}
+
+/// Why a script did not start.
+#[derive(Debug, Clone)]
+pub enum StartError {
+    /// The script does not parse, its body failed, or a hook cannot have its tier.
+    Script(String),
+    /// Rules or queues could not be set up.
+    Netfilter(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Script(m) | StartError::Netfilter(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A started script, as its owner holds it.
+pub struct Running {
+    pub report: StateReport,
+    hooks: Vec<(HookReport, Arc<HookStats>, &'static [&'static str])>,
+    pub log: Log,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    memory: Arc<AtomicUsize>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Queue numbers handed out by this process; a number another process holds is skipped.
+static NEXT_QUEUE: AtomicU16 = AtomicU16::new(20_000);
+const IDLE_SLEEP_MAX: Duration = Duration::from_millis(1);
+
+/// One queue and the hooks it feeds, in the order they run.
+struct Group {
+    queue: QueueSocket,
+    hooks: Vec<(usize, u32)>, // (hook id, mark it wants)
+}
+
+struct Ready {
+    report: StateReport,
+    hooks: Vec<(HookReport, Arc<HookStats>, &'static [&'static str])>,
+}
+
+impl Running {
+    /// Starts `spec` on a new thread and waits until its hooks are attached or it failed.
+    pub fn start(spec: RunSpec) -> Result<Running, StartError> {
+        let log = Log::new(2000);
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let memory = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        let thread = {
+            let (log, stop, done, memory) = (log.clone(), stop.clone(), done.clone(), memory.clone());
+            std::thread::Builder::new()
+                .name(format!("lunet-{}", spec.name))
+                .spawn(move || {
+                    state_thread(spec, log, &stop, &memory, tx);
+                    done.store(true, Ordering::SeqCst);
+                })
+                .map_err(|e| StartError::Netfilter(format!("cannot start the state's thread: {e}")))?
+        };
+        match rx.recv() {
+            Ok(Ok(ready)) => Ok(Running {
+                report: ready.report,
+                hooks: ready.hooks,
+                log,
+                stop,
+                done,
+                memory,
+                thread: Mutex::new(Some(thread)),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(StartError::Netfilter("the state's thread ended before it reported".into()))
+            }
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        !self.done.load(Ordering::SeqCst)
+    }
+
+    pub fn stats(&self) -> StatsReport {
+        StatsReport {
+            name: self.report.name.clone(),
+            memory_used: self.memory.load(Ordering::Relaxed),
+            hooks: self
+                .hooks
+                .iter()
+                .map(|(r, s, names)| HookStatsReport { hook: r.clone(), stats: s.snapshot(names) })
+                .collect(),
+        }
+    }
+
+    /// Stops the state: its rules and queues are gone when this returns.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The tier a hook gets, and why; or why it cannot run.
+fn choose_tier(spec: &HookSpec, cli: Tier) -> Result<(Tier, String), String> {
+    let demanded = if spec.tier != Tier::Auto { spec.tier } else { cli };
+    match (&spec.attach, demanded) {
+        (Attach::Xdp { .. }, _) => Err(format!(
+            "{}: XDP hook '{}' needs the kernel tier, which this build of lunet does not have yet \
+             (test it with `lunet replay`)",
+            spec.defined_at, spec.name
+        )),
+        (_, Tier::Kernel) => Err(format!(
+            "{}: hook '{}' demands the kernel tier, which this build of lunet does not have yet \
+             (use tier = \"lua\" or \"auto\")",
+            spec.defined_at, spec.name
+        )),
+        (_, Tier::Lua) => Ok((Tier::Lua, "the Lua tier was demanded".into())),
+        (_, Tier::Auto) => Ok((Tier::Lua, "the kernel-tier compiler is not in this build".into())),
+    }
+}
+
+fn backend() -> Backend {
+    static BACKEND: OnceLock<Backend> = OnceLock::new();
+    *BACKEND.get_or_init(Backend::detect)
+}
+
+/// Binds the next free queue number.
+fn bind_queue() -> Result<(u16, QueueSocket), String> {
+    let mut last = String::new();
+    for _ in 0..64 {
+        let n = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
+        match QueueSocket::bind(n) {
+            Ok(q) => return Ok((n, q)),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(format!("no free NFQUEUE number: {last}"))
+}
+
+fn state_thread(
+    spec: RunSpec,
+    log: Log,
+    stop: &AtomicBool,
+    memory: &AtomicUsize,
+    tx: mpsc::Sender<Result<Ready, StartError>>,
+) {
+    let (state, mut groups, installed) = match setup(&spec, &log, memory, &tx) {
+        Some(v) => v,
+        None => return,
+    };
+    tracing::info!(state = %spec.name, "running");
+    let mut idle = Duration::from_micros(20);
+    let mut handled: u64 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let mut any = false;
+        for g in groups.iter_mut() {
+            // A burst per queue, then the next queue, so one busy queue cannot starve another.
+            for _ in 0..64 {
+                match g.queue.try_recv() {
+                    Ok(Some(pkt)) => {
+                        any = true;
+                        handled += 1;
+                        decide(&state, g, pkt);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        log.push(Stream::Error, format!("queue receive failed: {e}"));
+                        break;
+                    }
+                }
+            }
+        }
+        if any {
+            idle = Duration::from_micros(20);
+            if handled % 1024 == 0 {
+                memory.store(state.memory_used(), Ordering::Relaxed);
+            }
+        } else {
+            memory.store(state.memory_used(), Ordering::Relaxed);
+            std::thread::sleep(idle);
+            idle = (idle * 2).min(IDLE_SLEEP_MAX);
+        }
+    }
+    if let Some(i) = installed {
+        if let Err(e) = i.remove() {
+            tracing::error!(state = %spec.name, "removing rules failed: {e}");
+        }
+    }
+    drop(groups);
+    tracing::info!(state = %spec.name, "stopped");
+}
+
+type Setup = (State, Vec<Group>, Option<Installed>);
+
+/// Enters the namespace, runs the body, binds queues and installs rules; reports to `tx`.
+fn setup(spec: &RunSpec, log: &Log, memory: &AtomicUsize, tx: &mpsc::Sender<Result<Ready, StartError>>) -> Option<Setup> {
+    let fail = |e: StartError| {
+        let _ = tx.send(Err(e));
+        None
+    };
+    if let Some(ns) = &spec.netns {
+        if let Err(e) = lunet_netns::enter(ns) {
+            return fail(StartError::Netfilter(format!("cannot enter network namespace '{ns}': {e}")));
+        }
+    }
+    let opts = StateOptions { limits: spec.limits, dev: spec.dev.clone(), log: log.clone() };
+    let state = match State::load(&spec.script, opts) {
+        Ok(s) => s,
+        Err(e) => return fail(StartError::Script(e.message)),
+    };
+    memory.store(state.memory_used(), Ordering::Relaxed);
+    let specs = state.hooks();
+    let mut tiers = Vec::new();
+    for h in &specs {
+        match choose_tier(h, spec.tier) {
+            Ok(t) => tiers.push(t),
+            Err(m) => return fail(StartError::Script(m)),
+        }
+    }
+
+    // Group hooks by (family, hook, table), each group in priority order.
+    let variant = lunet_netfilter::IptablesVariant::detect().unwrap_or(lunet_netfilter::IptablesVariant::Nft);
+    let mut by_key: BTreeMap<(i64, i64, &'static str), Vec<&HookSpec>> = BTreeMap::new();
+    for h in &specs {
+        if let Attach::Netfilter { pf, hooknum, priority, .. } = h.attach {
+            let hook = Hook::from_raw(hooknum as u32).expect("validated by netfilter.register");
+            let table = lunet_netfilter::iptables_table_for(hook, priority, variant).0;
+            by_key.entry((pf, hooknum, table)).or_default().push(h);
+        }
+    }
+    let mut groups = Vec::new();
+    let mut rules = Vec::new();
+    let mut queue_of = vec![None; specs.len()];
+    for ((pf, hooknum, _), mut hooks) in by_key {
+        hooks.sort_by_key(|h| match h.attach {
+            Attach::Netfilter { priority, .. } => priority,
+            Attach::Xdp { .. } => 0,
+        });
+        let (num, queue) = match bind_queue() {
+            Ok(q) => q,
+            Err(m) => return fail(StartError::Netfilter(m)),
+        };
+        let family = Family::from_raw(pf as u32).expect("validated by netfilter.register");
+        let hook = Hook::from_raw(hooknum as u32).expect("validated by netfilter.register");
+        let mut marks = Vec::new();
+        let mut members = Vec::new();
+        let first_priority = match hooks[0].attach {
+            Attach::Netfilter { priority, .. } => priority,
+            Attach::Xdp { .. } => 0,
+        };
+        for h in &hooks {
+            if let Attach::Netfilter { mark, .. } = h.attach {
+                members.push((h.id, mark));
+                queue_of[h.id] = Some(num);
+                if !marks.contains(&mark) {
+                    marks.push(mark);
+                    rules.push(QueueRule { family, hook, priority: first_priority, mark, queue: num });
+                }
+            }
+        }
+        groups.push(Group { queue, hooks: members });
+    }
+
+    let (installed, placements) = if rules.is_empty() {
+        (None, Vec::new())
+    } else {
+        match lunet_netfilter::install(backend(), &spec.name, &rules) {
+            Ok((i, p)) => (Some(i), p),
+            Err(e) => return fail(StartError::Netfilter(format!("installing rules failed: {e}"))),
+        }
+    };
+
+    let mut reports = Vec::new();
+    let mut hooks = Vec::new();
+    for (h, (tier, reason)) in specs.iter().zip(tiers) {
+        let placement = rules
+            .iter()
+            .zip(&placements)
+            .filter(|(r, _)| Some(r.queue) == queue_of[h.id])
+            .filter(|(r, _)| matches!(h.attach, Attach::Netfilter { mark, .. } if mark == r.mark))
+            .map(|(_, p)| p.to_string())
+            .collect();
+        let report = HookReport {
+            name: h.name.clone(),
+            tier,
+            tier_reason: reason,
+            attach: h.attach.to_string(),
+            placement,
+            queue: queue_of[h.id],
+            defined_at: h.defined_at.clone(),
+        };
+        let stats = state.stats(h.id).expect("hook ids index the state's hooks");
+        hooks.push((report.clone(), stats, h.attach.verdict_names()));
+        reports.push(report);
+    }
+    let report = StateReport {
+        name: spec.name.clone(),
+        script: spec.script.clone(),
+        netns: spec.netns.clone(),
+        hooks: reports,
+        memory_cap: spec.limits.memory,
+        hook_budget: spec.limits.hook_budget,
+    };
+    if tx.send(Ok(Ready { report, hooks })).is_err() {
+        if let Some(i) = installed {
+            let _ = i.remove();
+        }
+        return None;
+    }
+    Some((state, groups, installed))
+}
+
+/// Runs a queued packet through its group's hooks and sends the verdict.
+fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
+    let first_mark = pkt.mark();
+    let mut mark = first_mark;
+    let mut rewritten: Option<Vec<u8>> = None;
+    let mut verdict = consts::NF_ACCEPT;
+    let link_header = link_header(&pkt);
+    let ifindex = if pkt.indev() != 0 { pkt.indev() } else { pkt.outdev() };
+    for &(id, wants) in &g.hooks {
+        if wants != mark {
+            continue;
+        }
+        let net = rewritten.clone().unwrap_or_else(|| pkt.payload().to_vec());
+        let out = state.run_netfilter(id, NfPacket { net, link_header: link_header.clone(), ifindex, mark });
+        if let Some(bytes) = out.rewritten {
+            rewritten = Some(bytes);
+        }
+        if let Some(m) = out.mark {
+            mark = m;
+        }
+        if out.verdict != consts::NF_ACCEPT {
+            verdict = out.verdict;
+            break;
+        }
+    }
+    // The kernel refuses STOLEN from userspace, and QUEUE would send the packet back to a
+    // queue: a hook that steals a packet drops it, one that queues it accepts it.
+    let v = match verdict {
+        0 | 2 => Verdict::Drop,
+        4 => Verdict::Repeat,
+        5 => Verdict::Stop,
+        _ => Verdict::Accept,
+    };
+    let new_mark = (mark != first_mark).then_some(mark);
+    if let Err(e) = g.queue.verdict(pkt, v, new_mark, rewritten) {
+        state.log().push(Stream::Error, format!("sending a verdict failed: {e}"));
+    }
+}
+
+/// The `mac` layer NFQUEUE lets us know: destination unknown (zeros), the source hardware
+/// address when the kernel gave one, and the EtherType.
+fn link_header(pkt: &QueuedPacket) -> Vec<u8> {
+    let mut h = vec![0u8; 14];
+    if let Some(src) = pkt.hw_source() {
+        h[6..12].copy_from_slice(&src);
+    }
+    let proto = match pkt.hw_protocol() {
+        0 => match pkt.payload().first().map(|b| b >> 4) {
+            Some(6) => 0x86dd,
+            _ => 0x0800,
+        },
+        p => p,
+    };
+    h[12..14].copy_from_slice(&proto.to_be_bytes());
+    h
+}
+
