@@ -1,0 +1,23 @@
+//! lunet-bpf: a thin `bpf(2)` layer in the shape of aya.
+//!
+//! - [`sys`]: the only module that calls libc; one `bpf()` entry point, swappable for a fake
+//!   in unit tests ([`sys::with_fake`]).
+//! - [`insn`]: `struct bpf_insn` and constructors, what the compiler emits.
+//! - [`prog`]: `BPF_PROG_LOAD` with the verifier log kept in [`LoadError`], `BPF_PROG_TEST_RUN`.
+//! - [`map`], [`pin`], [`link`]: maps on raw bytes, bpffs pins, XDP and netfilter links.
+//! - [`probe`]: feature detection by loading tiny programs.
+//!
+//! All file descriptors are `OwnedFd`s: dropping a wrapper closes it.
+
+pub mod insn;
+pub mod link;
+pub mod map;
+pub mod pin;
+pub mod probe;
+pub mod prog;
+pub mod sys;
+
+pub use insn::Insn;
+pub use link::{ifindex, link_create_netfilter, link_create_xdp, LinkFd};
+pub use map::Map;
+pub use prog::{load, load_with, test_run, LoadError, LoadOptions, ProgFd, TestRunResult, XdpMd};

@@ -1,0 +1,154 @@
+//! BPF links (`BPF_LINK_CREATE`): the attachment lives as long as the link fd (or a pin of it).
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use crate::prog::{attach_type, ProgFd};
+use crate::sys::{self, Cmd, LinkCreateAttr};
+
+/// XDP attach flags (`XDP_FLAGS_*` from `linux/if_link.h`) for [`link_create_xdp`].
+pub mod xdp_flags {
+    /// Fail if a program is already attached.
+    pub const UPDATE_IF_NOEXIST: u32 = 1 << 0;
+    /// Generic (skb) mode: works on any device, slower.
+    pub const SKB_MODE: u32 = 1 << 1;
+    /// Native driver mode.
+    pub const DRV_MODE: u32 = 1 << 2;
+}
+
+/// Netfilter protocol families and hooks for [`link_create_netfilter`].
+pub mod nf {
+    pub const NFPROTO_IPV4: u32 = 2;
+    pub const NFPROTO_IPV6: u32 = 10;
+    pub const PRE_ROUTING: u32 = 0;
+    pub const LOCAL_IN: u32 = 1;
+    pub const FORWARD: u32 = 2;
+    pub const LOCAL_OUT: u32 = 3;
+    pub const POST_ROUTING: u32 = 4;
+    /// `BPF_F_NETFILTER_IP_DEFRAG` (Linux 6.6): see reassembled datagrams; priority must be
+    /// above `NF_IP_PRI_CONNTRACK_DEFRAG` (-400).
+    pub const F_IP_DEFRAG: u32 = 1;
+}
+
+/// A BPF link. Dropping it closes the fd, which detaches the program unless the link is pinned.
+#[derive(Debug)]
+pub struct LinkFd(OwnedFd);
+
+impl LinkFd {
+    /// Wraps an fd known to refer to a link (for example from [`crate::pin::get`]).
+    pub fn from_owned(fd: OwnedFd) -> LinkFd {
+        LinkFd(fd)
+    }
+
+    pub fn into_owned(self) -> OwnedFd {
+        self.0
+    }
+}
+
+impl AsFd for LinkFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsRawFd for LinkFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Attaches an XDP program to the device `ifindex` of the calling thread's network namespace
+/// (`BPF_LINK_CREATE` with `BPF_XDP`, Linux 5.9). `flags` are [`xdp_flags`]; 0 picks native
+/// mode where the driver has it, generic mode otherwise.
+pub fn link_create_xdp(prog: &ProgFd, ifindex: u32, flags: u32) -> io::Result<LinkFd> {
+    let mut attr = LinkCreateAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        target: ifindex,
+        attach_type: attach_type::XDP,
+        flags,
+        ..Default::default()
+    };
+    // SAFETY: the attr holds no pointers; BPF_LINK_CREATE returns a new fd.
+    let fd = unsafe { sys::bpf_fd(Cmd::LinkCreate, &mut attr)? };
+    Ok(LinkFd(fd))
+}
+
+/// Attaches a netfilter program (loaded with `expected_attach_type` = `BPF_NETFILTER`) at
+/// `hooknum` of family `pf` in the calling thread's network namespace
+/// (`BPF_LINK_CREATE` with `BPF_NETFILTER`, Linux 6.4). `nf_flags` are [`nf::F_IP_DEFRAG`] or 0.
+pub fn link_create_netfilter(
+    prog: &ProgFd,
+    pf: u32,
+    hooknum: u32,
+    priority: i32,
+    nf_flags: u32,
+) -> io::Result<LinkFd> {
+    let mut attr = LinkCreateAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        target: 0,
+        attach_type: attach_type::NETFILTER,
+        flags: 0,
+        nf_pf: pf,
+        nf_hooknum: hooknum,
+        nf_priority: priority,
+        nf_flags,
+    };
+    // SAFETY: the attr holds no pointers; BPF_LINK_CREATE returns a new fd.
+    let fd = unsafe { sys::bpf_fd(Cmd::LinkCreate, &mut attr)? };
+    Ok(LinkFd(fd))
+}
+
+/// The index of interface `name` in the calling thread's network namespace.
+pub fn ifindex(name: &str) -> io::Result<u32> {
+    sys::if_nametoindex(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::with_fake;
+    use std::os::fd::IntoRawFd;
+
+    #[test]
+    fn xdp_link_attr() {
+        let prog = ProgFd::from_owned(std::fs::File::open("/dev/null").unwrap().into());
+        let pfd = prog.as_raw_fd() as u32;
+        let link = with_fake(
+            move |cmd, attr| {
+                assert_eq!(cmd, Cmd::LinkCreate);
+                let a = attr.downcast_mut::<LinkCreateAttr>().unwrap();
+                assert_eq!(
+                    *a,
+                    LinkCreateAttr {
+                        prog_fd: pfd,
+                        target: 7,
+                        attach_type: 37,
+                        flags: 0,
+                        ..Default::default()
+                    }
+                );
+                Ok(std::fs::File::open("/dev/null").unwrap().into_raw_fd() as i64)
+            },
+            || link_create_xdp(&prog, 7, 0),
+        );
+        assert!(link.is_ok());
+    }
+
+    #[test]
+    fn netfilter_link_attr() {
+        let prog = ProgFd::from_owned(std::fs::File::open("/dev/null").unwrap().into());
+        with_fake(
+            |_, attr| {
+                let a = attr.downcast_mut::<LinkCreateAttr>().unwrap();
+                assert_eq!(a.attach_type, 45);
+                assert_eq!(
+                    (a.nf_pf, a.nf_hooknum, a.nf_priority, a.nf_flags),
+                    (2, 1, -128, 1)
+                );
+                Err(io::Error::from_raw_os_error(libc::EPERM))
+            },
+            || link_create_netfilter(&prog, nf::NFPROTO_IPV4, nf::LOCAL_IN, -128, nf::F_IP_DEFRAG),
+        )
+        .unwrap_err();
+    }
+}

@@ -1,0 +1,12 @@
+//! lunet-gen: packet builders and the XDP live-frames traffic generator.
+//!
+//! - [`packet`]: complete Ethernet frames (UDP, a DNS query, a TLS ClientHello with SNI),
+//!   built with etherparse, deterministic.
+//! - [`live`]: [`LiveGen`] sends frames out of a veth with `BPF_PROG_TEST_RUN` in live-frames
+//!   mode, bounded in time and count, optionally rate-limited.
+
+pub mod live;
+pub mod packet;
+
+pub use live::{attach_drop, attach_pass, GenStats, Limit, LiveGen};
+pub use packet::{Mac, PacketError};
