@@ -32,27 +32,33 @@ impl Budget {
     }
 
     fn error(&self, at: &str) -> mlua::Error {
-        mlua::Error::RuntimeError(format!("{at}instruction budget of {} exhausted", self.limit.get()))
+        mlua::Error::RuntimeError(format!(
+            "{at}instruction budget of {} exhausted",
+            self.limit.get()
+        ))
     }
 }
 
 /// Installs the count hook on `lua` (and the coroutines it creates).
 pub(crate) fn install(lua: &Lua, budget: Rc<Budget>, every: u32) -> mlua::Result<()> {
     let b = budget.clone();
-    lua.set_global_hook(HookTriggers::new().every_nth_instruction(every), move |_, debug| {
-        let at = match (debug.source().short_src, debug.current_line()) {
-            (Some(src), Some(line)) => format!("{src}:{line}: "),
-            _ => String::new(),
-        };
-        let left = b.remaining.get() - every as i64;
-        b.remaining.set(left);
-        if left <= 0 {
-            b.exhausted.set(true);
-            return Err(b.error(&at));
-        }
-        *b.last_line.borrow_mut() = at;
-        Ok(VmState::Continue)
-    })?;
+    lua.set_global_hook(
+        HookTriggers::new().every_nth_instruction(every),
+        move |_, debug| {
+            let at = match (debug.source().short_src, debug.current_line()) {
+                (Some(src), Some(line)) => format!("{src}:{line}: "),
+                _ => String::new(),
+            };
+            let left = b.remaining.get() - every as i64;
+            b.remaining.set(left);
+            if left <= 0 {
+                b.exhausted.set(true);
+                return Err(b.error(&at));
+            }
+            *b.last_line.borrow_mut() = at;
+            Ok(VmState::Continue)
+        },
+    )?;
     // `pcall`, `xpcall` and `coroutine.resume` catch errors; after a budget stop they re-raise.
     // Errors raised by lunet's Rust functions reach Lua as mlua error objects: turn them into
     // the plain `file:line: message` strings Lua code expects from `pcall`.
@@ -79,6 +85,8 @@ pub(crate) fn install(lua: &Lua, budget: Rc<Budget>, every: u32) -> mlua::Result
         check,
         lua.globals().get::<mlua::Function>("pcall")?,
         lua.globals().get::<mlua::Function>("xpcall")?,
-        lua.globals().get::<mlua::Table>("coroutine")?.get::<mlua::Function>("resume")?,
+        lua.globals()
+            .get::<mlua::Table>("coroutine")?
+            .get::<mlua::Function>("resume")?,
     ))
 }

@@ -18,7 +18,13 @@ pub const NF_PROTO: &[(&str, i64)] = &[
 pub const NF_ACTION: &[&str] = &["DROP", "ACCEPT", "STOLEN", "QUEUE", "REPEAT", "STOP"];
 
 /// `linux.nf.inet` (hook numbers), indexed by value.
-pub const NF_INET: &[&str] = &["PRE_ROUTING", "LOCAL_IN", "FORWARD", "LOCAL_OUT", "POST_ROUTING"];
+pub const NF_INET: &[&str] = &[
+    "PRE_ROUTING",
+    "LOCAL_IN",
+    "FORWARD",
+    "LOCAL_OUT",
+    "POST_ROUTING",
+];
 
 /// `linux.nf.ip.pri` (hook priorities).
 pub const NF_IP_PRI: &[(&str, i64)] = &[
@@ -52,7 +58,9 @@ pub fn proto_name(value: i64) -> Option<&'static str> {
 
 /// The name of hook number `value`, if it is one.
 pub fn hook_name(value: i64) -> Option<&'static str> {
-    usize::try_from(value).ok().and_then(|i| NF_INET.get(i).copied())
+    usize::try_from(value)
+        .ok()
+        .and_then(|i| NF_INET.get(i).copied())
 }
 
 #[cfg(test)]

@@ -28,7 +28,11 @@ pub struct Packet {
 /// Why an access was refused. The text is what the script sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    OutOfBounds { offset: i64, size: usize, len: usize },
+    OutOfBounds {
+        offset: i64,
+        size: usize,
+        len: usize,
+    },
     ReadOnly,
     Retired,
 }
@@ -37,7 +41,10 @@ impl std::fmt::Display for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Fault::OutOfBounds { offset, size, len } => {
-                write!(f, "out of bounds (offset {offset}, size {size}, length {len})")
+                write!(
+                    f,
+                    "out of bounds (offset {offset}, size {size}, length {len})"
+                )
             }
             Fault::ReadOnly => f.write_str("data object is read-only"),
             Fault::Retired => f.write_str("data object used after its hook returned"),
@@ -66,13 +73,30 @@ pub struct View {
 }
 
 impl View {
-    pub fn new(pkt: Rc<RefCell<Packet>>, with_head: bool, writable: bool, alive: Rc<Cell<bool>>) -> Self {
-        View { pkt, with_head, writable, alive, skb: None }
+    pub fn new(
+        pkt: Rc<RefCell<Packet>>,
+        with_head: bool,
+        writable: bool,
+        alive: Rc<Cell<bool>>,
+    ) -> Self {
+        View {
+            pkt,
+            with_head,
+            writable,
+            alive,
+            skb: None,
+        }
     }
 
     /// The `skb` of a netfilter hook call: the writable network layer, with metadata.
     pub fn skb(pkt: Rc<RefCell<Packet>>, alive: Rc<Cell<bool>>, meta: SkbMeta) -> Self {
-        View { pkt, with_head: false, writable: true, alive, skb: Some(meta) }
+        View {
+            pkt,
+            with_head: false,
+            writable: true,
+            alive,
+            skb: Some(meta),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -108,8 +132,15 @@ impl View {
     pub fn read_bytes(&self, offset: i64, len: Option<i64>) -> Result<Vec<u8>, Fault> {
         let total = self.len();
         let size = match len {
-            Some(n) => usize::try_from(n).map_err(|_| Fault::OutOfBounds { offset, size: 0, len: total })?,
-            None => usize::try_from(offset).ok().and_then(|o| total.checked_sub(o)).unwrap_or(0),
+            Some(n) => usize::try_from(n).map_err(|_| Fault::OutOfBounds {
+                offset,
+                size: 0,
+                len: total,
+            })?,
+            None => usize::try_from(offset)
+                .ok()
+                .and_then(|o| total.checked_sub(o))
+                .unwrap_or(0),
         };
         let off = self.range(offset, size)?;
         let mut out = vec![0u8; size];
@@ -122,7 +153,11 @@ impl View {
         let head: &[u8] = if self.with_head { &p.head } else { &[] };
         for (i, b) in out.iter_mut().enumerate() {
             let at = off + i;
-            *b = if at < head.len() { head[at] } else { p.body[at - head.len()] };
+            *b = if at < head.len() {
+                head[at]
+            } else {
+                p.body[at - head.len()]
+            };
         }
     }
 
@@ -138,7 +173,6 @@ impl View {
         Ok(())
     }
 }
-
 
 macro_rules! int_accessors {
     ($methods:ident, $($get:literal $set:literal $t:ty),* $(,)?) => {$(
@@ -195,7 +229,11 @@ impl UserData for View {
         methods.add_method("ifindex", |_, this, ()| Ok(this.skb.map(|m| m.ifindex)));
         methods.add_method("mark", |_, this, ()| Ok(this.skb.map(|m| m.mark)));
         methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
-            Ok(format!("data: {} bytes{}", this.len(), if this.writable { "" } else { ", read-only" }))
+            Ok(format!(
+                "data: {} bytes{}",
+                this.len(),
+                if this.writable { "" } else { ", read-only" }
+            ))
         });
     }
 }
@@ -215,7 +253,11 @@ mod tests {
     use super::*;
 
     fn view(head: &[u8], body: &[u8], with_head: bool, writable: bool) -> View {
-        let pkt = Rc::new(RefCell::new(Packet { head: head.to_vec(), body: body.to_vec(), dirty: false }));
+        let pkt = Rc::new(RefCell::new(Packet {
+            head: head.to_vec(),
+            body: body.to_vec(),
+            dirty: false,
+        }));
         View::new(pkt, with_head, writable, Rc::new(Cell::new(true)))
     }
 
@@ -232,8 +274,14 @@ mod tests {
         let v = view(&[], &[0; 4], false, true);
         assert!(matches!(v.read::<2>(3), Err(Fault::OutOfBounds { .. })));
         assert!(matches!(v.read::<1>(-1), Err(Fault::OutOfBounds { .. })));
-        assert!(matches!(v.read::<8>(i64::MAX), Err(Fault::OutOfBounds { .. })));
-        assert!(matches!(v.read_bytes(2, Some(-1)), Err(Fault::OutOfBounds { .. })));
+        assert!(matches!(
+            v.read::<8>(i64::MAX),
+            Err(Fault::OutOfBounds { .. })
+        ));
+        assert!(matches!(
+            v.read_bytes(2, Some(-1)),
+            Err(Fault::OutOfBounds { .. })
+        ));
         assert_eq!(v.read_bytes(4, None).unwrap(), Vec::<u8>::new());
     }
 

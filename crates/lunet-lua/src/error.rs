@@ -43,7 +43,10 @@ pub enum HookError {
 impl HookError {
     pub fn message(&self) -> &str {
         match self {
-            HookError::Runtime(m) | HookError::Budget(m) | HookError::Memory(m) | HookError::Verdict(m) => m,
+            HookError::Runtime(m)
+            | HookError::Budget(m)
+            | HookError::Memory(m)
+            | HookError::Verdict(m) => m,
         }
     }
 }
@@ -93,7 +96,9 @@ fn describe_full(err: &mlua::Error) -> String {
 pub(crate) fn is_memory(err: &mlua::Error) -> bool {
     match err {
         mlua::Error::MemoryError(_) => true,
-        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => is_memory(cause),
+        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => {
+            is_memory(cause)
+        }
         _ => false,
     }
 }

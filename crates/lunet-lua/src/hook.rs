@@ -34,8 +34,15 @@ impl Tier {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Attach {
-    Netfilter { pf: i64, hooknum: i64, priority: i32, mark: u32 },
-    Xdp { dev: Option<String> },
+    Netfilter {
+        pf: i64,
+        hooknum: i64,
+        priority: i32,
+        mark: u32,
+    },
+    Xdp {
+        dev: Option<String>,
+    },
 }
 
 impl Attach {
@@ -51,7 +58,12 @@ impl Attach {
 impl fmt::Display for Attach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Attach::Netfilter { pf, hooknum, priority, mark } => write!(
+            Attach::Netfilter {
+                pf,
+                hooknum,
+                priority,
+                mark,
+            } => write!(
                 f,
                 "netfilter {} {} priority {priority} mark {mark}",
                 proto_name(*pf).unwrap_or("?"),
@@ -114,7 +126,8 @@ impl HookStats {
                 crate::HookError::Memory(_) => self.memory_hits.fetch_add(1, Relaxed),
                 _ => 0,
             };
-            *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.message().to_string());
+            *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(e.message().to_string());
         }
     }
 
@@ -131,7 +144,11 @@ impl HookStats {
             errors: self.errors.load(Relaxed),
             budget_hits: self.budget_hits.load(Relaxed),
             memory_hits: self.memory_hits.load(Relaxed),
-            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 }

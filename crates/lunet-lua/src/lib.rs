@@ -8,9 +8,9 @@
 //! This crate makes no system calls of its own: packets come in as bytes and verdicts go out as
 //! numbers. How packets reach it (NFQUEUE, a pcap file) is the caller's business.
 
+mod budget;
 pub mod consts;
 pub mod data;
-mod budget;
 mod error;
 mod hook;
 mod limits;

@@ -40,11 +40,17 @@ pub struct Log {
 
 impl Log {
     pub fn new(capacity: usize) -> Self {
-        Log { inner: Arc::new((Mutex::new(Ring::default()), Condvar::new())), capacity: capacity.max(1) }
+        Log {
+            inner: Arc::new((Mutex::new(Ring::default()), Condvar::new())),
+            capacity: capacity.max(1),
+        }
     }
 
     pub fn push(&self, stream: Stream, text: impl Into<String>) {
-        let time = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
         let (lock, cv) = &*self.inner;
         let mut ring = lock.lock().unwrap_or_else(|e| e.into_inner());
         let seq = ring.next_seq;
@@ -52,14 +58,23 @@ impl Log {
         if ring.lines.len() == self.capacity {
             ring.lines.pop_front();
         }
-        ring.lines.push_back(Line { seq, time, stream, text: text.into() });
+        ring.lines.push_back(Line {
+            seq,
+            time,
+            stream,
+            text: text.into(),
+        });
         cv.notify_all();
     }
 
     /// Lines numbered `from` or later that are still kept.
     pub fn since(&self, from: u64) -> Vec<Line> {
         let ring = self.inner.0.lock().unwrap_or_else(|e| e.into_inner());
-        ring.lines.iter().filter(|l| l.seq >= from).cloned().collect()
+        ring.lines
+            .iter()
+            .filter(|l| l.seq >= from)
+            .cloned()
+            .collect()
     }
 
     /// Like [`Log::since`], but waits up to `timeout` for a line when there is none yet.
@@ -69,7 +84,11 @@ impl Log {
         let (ring, _) = cv
             .wait_timeout_while(ring, timeout, |r| r.next_seq <= from)
             .unwrap_or_else(|e| e.into_inner());
-        ring.lines.iter().filter(|l| l.seq >= from).cloned().collect()
+        ring.lines
+            .iter()
+            .filter(|l| l.seq >= from)
+            .cloned()
+            .collect()
     }
 }
 
@@ -84,7 +103,10 @@ mod tests {
             log.push(Stream::Print, format!("line {i}"));
         }
         let lines = log.since(0);
-        assert_eq!(lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["line 3", "line 4"]);
+        assert_eq!(
+            lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+            ["line 3", "line 4"]
+        );
         assert_eq!(lines[0].seq, 3);
         assert!(log.since(5).is_empty());
     }

@@ -7,7 +7,12 @@ use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use crate::log::{Log, Stream};
 
 pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
-    let libs = StdLib::STRING | StdLib::TABLE | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE | StdLib::OS;
+    let libs = StdLib::STRING
+        | StdLib::TABLE
+        | StdLib::MATH
+        | StdLib::UTF8
+        | StdLib::COROUTINE
+        | StdLib::OS;
     let lua = Lua::new_with(libs, LuaOptions::new())?;
     lua.set_memory_limit(memory)?;
     let g = lua.globals();
@@ -27,7 +32,10 @@ pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
     g.set(
         "print",
         lua.create_function(move |_, args: MultiValue| {
-            let parts = args.into_iter().map(|v| tostring.call::<String>(v)).collect::<mlua::Result<Vec<_>>>()?;
+            let parts = args
+                .into_iter()
+                .map(|v| tostring.call::<String>(v))
+                .collect::<mlua::Result<Vec<_>>>()?;
             log.push(Stream::Print, parts.join("\t"));
             Ok(())
         })?,

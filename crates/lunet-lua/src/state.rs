@@ -30,7 +30,11 @@ pub struct StateOptions {
 
 impl Default for StateOptions {
     fn default() -> Self {
-        StateOptions { limits: Limits::default(), dev: None, log: Log::new(1000) }
+        StateOptions {
+            limits: Limits::default(),
+            dev: None,
+            log: Log::new(1000),
+        }
     }
 }
 
@@ -85,20 +89,40 @@ impl State {
 
     /// Starts a script from source text; `chunk` names it in messages, `dir` is where its
     /// `require`d files live.
-    pub fn from_source(chunk: &str, source: &[u8], dir: PathBuf, opts: StateOptions) -> Result<State, ScriptError> {
+    pub fn from_source(
+        chunk: &str,
+        source: &[u8],
+        dir: PathBuf,
+        opts: StateOptions,
+    ) -> Result<State, ScriptError> {
         let internal = |e: mlua::Error| ScriptError {
             kind: ScriptErrorKind::Runtime,
-            message: format!("{chunk}: lunet could not build the Lua state: {}", describe(&e)),
+            message: format!(
+                "{chunk}: lunet could not build the Lua state: {}",
+                describe(&e)
+            ),
         };
-        let lua = crate::sandbox::new_state(opts.limits.memory, opts.log.clone()).map_err(internal)?;
+        let lua =
+            crate::sandbox::new_state(opts.limits.memory, opts.log.clone()).map_err(internal)?;
         let budget = Rc::new(Budget::default());
         budget::install(&lua, budget.clone(), opts.limits.check_every()).map_err(internal)?;
-        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
         modules::install(&lua, dir).map_err(internal)?;
-        lua.set_app_data(Registry { hooks: Vec::new(), dev: opts.dev.clone() });
+        lua.set_app_data(Registry {
+            hooks: Vec::new(),
+            dev: opts.dev.clone(),
+        });
 
         budget.arm(opts.limits.body_budget);
-        let result = lua.load(source).set_name(format!("@{chunk}")).set_mode(ChunkMode::Text).exec();
+        let result = lua
+            .load(source)
+            .set_name(format!("@{chunk}"))
+            .set_mode(ChunkMode::Text)
+            .exec();
         let registry = lua.remove_app_data::<Registry>().unwrap_or_default();
         if let Err(e) = result {
             let (kind, message) = if matches!(e, mlua::Error::SyntaxError { .. }) {
@@ -106,7 +130,10 @@ impl State {
             } else if budget.exhausted() {
                 (ScriptErrorKind::Budget, describe(&e))
             } else if is_memory(&e) {
-                (ScriptErrorKind::Memory, memory_message(&budget, chunk, opts.limits.memory))
+                (
+                    ScriptErrorKind::Memory,
+                    memory_message(&budget, chunk, opts.limits.memory),
+                )
             } else {
                 (ScriptErrorKind::Runtime, describe(&e))
             };
@@ -117,9 +144,20 @@ impl State {
             .hooks
             .into_iter()
             .filter(|h| h.active)
-            .map(|h| Hook { spec: h.spec, func: h.func, stats: h.stats, last_warning: Cell::new(None) })
+            .map(|h| Hook {
+                spec: h.spec,
+                func: h.func,
+                stats: h.stats,
+                last_warning: Cell::new(None),
+            })
             .collect();
-        Ok(State { lua, budget, limits: opts.limits, log: opts.log, hooks })
+        Ok(State {
+            lua,
+            budget,
+            limits: opts.limits,
+            log: opts.log,
+            hooks,
+        })
     }
 
     /// The hooks the body registered, in registration order (`spec.id` indexes them).
@@ -147,21 +185,43 @@ impl State {
 
     /// Runs netfilter hook `id` on `pkt`. Whatever the script does, this returns a verdict.
     pub fn run_netfilter(&self, id: usize, pkt: NfPacket) -> Outcome {
-        let packet = Rc::new(RefCell::new(Packet { head: pkt.link_header, body: pkt.net, dirty: false }));
-        let meta = SkbMeta { ifindex: pkt.ifindex, mark: pkt.mark };
-        self.call(id, packet, NF_ACTION, |alive, p| vec![View::skb(p, alive, meta)], true)
+        let packet = Rc::new(RefCell::new(Packet {
+            head: pkt.link_header,
+            body: pkt.net,
+            dirty: false,
+        }));
+        let meta = SkbMeta {
+            ifindex: pkt.ifindex,
+            mark: pkt.mark,
+        };
+        self.call(
+            id,
+            packet,
+            NF_ACTION,
+            |alive, p| vec![View::skb(p, alive, meta)],
+            true,
+        )
     }
 
     /// Runs XDP hook `id` on a whole Ethernet frame (used by `replay`; the daemon's XDP hooks
     /// run in the kernel tier).
     pub fn run_xdp(&self, id: usize, frame: Vec<u8>) -> Outcome {
-        let packet = Rc::new(RefCell::new(Packet { head: Vec::new(), body: frame, dirty: false }));
+        let packet = Rc::new(RefCell::new(Packet {
+            head: Vec::new(),
+            body: frame,
+            dirty: false,
+        }));
         let args = Rc::new(RefCell::new(Packet::default()));
         self.call(
             id,
             packet,
             XDP_ACTION,
-            move |alive, p| vec![View::new(p, false, true, alive.clone()), View::new(args, false, false, alive)],
+            move |alive, p| {
+                vec![
+                    View::new(p, false, true, alive.clone()),
+                    View::new(args, false, false, alive),
+                ]
+            },
             false,
         )
     }
@@ -176,7 +236,12 @@ impl State {
     ) -> Outcome {
         let Some(hook) = self.hooks.get(id) else {
             let pass = if takes_mark { NF_ACCEPT } else { XDP_PASS };
-            return Outcome { verdict: pass, mark: None, rewritten: None, error: None };
+            return Outcome {
+                verdict: pass,
+                mark: None,
+                rewritten: None,
+                error: None,
+            };
         };
         let alive = Rc::new(Cell::new(true));
         self.budget.arm(self.limits.hook_budget);
@@ -193,17 +258,33 @@ impl State {
                 HookError::Budget(describe(&e))
             } else if is_memory(&e) {
                 let _ = self.lua.gc_collect();
-                HookError::Memory(memory_message(&self.budget, &hook.spec.defined_at, self.limits.memory))
+                HookError::Memory(memory_message(
+                    &self.budget,
+                    &hook.spec.defined_at,
+                    self.limits.memory,
+                ))
             } else {
                 HookError::Runtime(describe(&e))
             }),
         };
         let outcome = match decided {
             Ok((verdict, mark)) => {
-                let p = Rc::try_unwrap(packet).map(RefCell::into_inner).unwrap_or_else(|rc| rc.borrow().clone());
-                Outcome { verdict, mark, rewritten: p.dirty.then_some(p.body), error: None }
+                let p = Rc::try_unwrap(packet)
+                    .map(RefCell::into_inner)
+                    .unwrap_or_else(|rc| rc.borrow().clone());
+                Outcome {
+                    verdict,
+                    mark,
+                    rewritten: p.dirty.then_some(p.body),
+                    error: None,
+                }
             }
-            Err(e) => Outcome { verdict: hook.spec.default_verdict, mark: None, rewritten: None, error: Some(e) },
+            Err(e) => Outcome {
+                verdict: hook.spec.default_verdict,
+                mark: None,
+                rewritten: None,
+                error: Some(e),
+            },
         };
         hook.stats.count(outcome.verdict, outcome.error.as_ref());
         if let Some(e) = &outcome.error {
@@ -214,9 +295,14 @@ impl State {
 
     /// Logs a hook error to the state's log, and to the daemon's at most once a second per hook.
     fn report(&self, hook: &Hook, e: &HookError) {
-        self.log.push(Stream::Error, format!("hook {}: {e}", hook.spec.name));
+        self.log
+            .push(Stream::Error, format!("hook {}: {e}", hook.spec.name));
         let now = Instant::now();
-        if hook.last_warning.get().is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+        if hook
+            .last_warning
+            .get()
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
             hook.last_warning.set(Some(now));
             tracing::warn!(hook = %hook.spec.name, "{e} (default verdict given)");
         }
@@ -225,18 +311,32 @@ impl State {
 
 fn memory_message(budget: &Budget, fallback: &str, cap: usize) -> String {
     let at = budget.last_line();
-    let at = if at.is_empty() { format!("{fallback}: ") } else { at };
+    let at = if at.is_empty() {
+        format!("{fallback}: ")
+    } else {
+        at
+    };
     format!("{at}not enough memory: the state's memory cap of {cap} bytes was reached")
 }
 
 /// Reads `verdict [, newmark]` from what a hook returned.
-fn verdict_of(values: &MultiValue, names: &[&str], takes_mark: bool, spec: &HookSpec) -> Result<(u32, Option<u32>), HookError> {
+fn verdict_of(
+    values: &MultiValue,
+    names: &[&str],
+    takes_mark: bool,
+    spec: &HookSpec,
+) -> Result<(u32, Option<u32>), HookError> {
     let bad = |what: String| {
-        HookError::Verdict(format!("{}: hook '{}' returned {what}, not a verdict", spec.defined_at, spec.name))
+        HookError::Verdict(format!(
+            "{}: hook '{}' returned {what}, not a verdict",
+            spec.defined_at, spec.name
+        ))
     };
     let verdict = match values.front() {
         Some(Value::Integer(v)) if (0..names.len() as i64).contains(v) => *v as u32,
-        Some(Value::Number(n)) if n.fract() == 0.0 && (0.0..names.len() as f64).contains(n) => *n as u32,
+        Some(Value::Number(n)) if n.fract() == 0.0 && (0.0..names.len() as f64).contains(n) => {
+            *n as u32
+        }
         Some(v) => return Err(bad(describe_value(v))),
         None => return Err(bad("nothing".into())),
     };

@@ -9,18 +9,49 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Get { mac: bool, width: usize, signed: bool, off: i64 },
-    Set { width: usize, off: i64, value: i64 },
-    GetString { mac: bool, off: i64, len: Option<i64> },
-    SetString { mac: bool, off: i64, bytes: Vec<u8> },
+    Get {
+        mac: bool,
+        width: usize,
+        signed: bool,
+        off: i64,
+    },
+    Set {
+        width: usize,
+        off: i64,
+        value: i64,
+    },
+    GetString {
+        mac: bool,
+        off: i64,
+        len: Option<i64>,
+    },
+    SetString {
+        mac: bool,
+        off: i64,
+        bytes: Vec<u8>,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let off = -3i64..100;
     prop_oneof![
-        (any::<bool>(), prop::sample::select(vec![1usize, 2, 4, 8]), any::<bool>(), off.clone())
-            .prop_map(|(mac, width, signed, off)| Op::Get { mac, width, signed, off }),
-        (prop::sample::select(vec![1usize, 2, 4, 8]), off.clone(), any::<i64>())
+        (
+            any::<bool>(),
+            prop::sample::select(vec![1usize, 2, 4, 8]),
+            any::<bool>(),
+            off.clone()
+        )
+            .prop_map(|(mac, width, signed, off)| Op::Get {
+                mac,
+                width,
+                signed,
+                off
+            }),
+        (
+            prop::sample::select(vec![1usize, 2, 4, 8]),
+            off.clone(),
+            any::<i64>()
+        )
             .prop_map(|(width, off, value)| Op::Set { width, off, value }),
         (any::<bool>(), off.clone(), prop::option::of(-2i64..40))
             .prop_map(|(mac, off, len)| Op::GetString { mac, off, len }),
@@ -30,7 +61,12 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn method(width: usize, signed: bool, set: bool) -> String {
-    format!("{}{}int{}", if set { "set" } else { "get" }, if signed { "" } else { "u" }, width * 8)
+    format!(
+        "{}{}int{}",
+        if set { "set" } else { "get" },
+        if signed { "" } else { "u" },
+        width * 8
+    )
 }
 
 fn lua_string(bytes: &[u8]) -> String {
@@ -40,13 +76,24 @@ fn lua_string(bytes: &[u8]) -> String {
 /// What the model says one op prints: `true <value>` or `false <error kind>`.
 fn model(op: &Op, head: &[u8], body: &mut [u8]) -> String {
     let view_len = |mac: bool| body.len() + if mac { head.len() } else { 0 };
-    let in_bounds = |off: i64, n: usize, len: usize| off >= 0 && (off as usize).checked_add(n).is_some_and(|e| e <= len);
+    let in_bounds = |off: i64, n: usize, len: usize| {
+        off >= 0 && (off as usize).checked_add(n).is_some_and(|e| e <= len)
+    };
     let read = |mac: bool, off: usize, n: usize, body: &[u8]| -> Vec<u8> {
-        let all: Vec<u8> = if mac { head.iter().chain(body.iter()).copied().collect() } else { body.to_vec() };
+        let all: Vec<u8> = if mac {
+            head.iter().chain(body.iter()).copied().collect()
+        } else {
+            body.to_vec()
+        };
         all[off..off + n].to_vec()
     };
     match op {
-        Op::Get { mac, width, signed, off } => {
+        Op::Get {
+            mac,
+            width,
+            signed,
+            off,
+        } => {
             if !in_bounds(*off, *width, view_len(*mac)) {
                 return "false out of bounds".into();
             }
@@ -76,7 +123,10 @@ fn model(op: &Op, head: &[u8], body: &mut [u8]) -> String {
             let n = match len {
                 Some(n) if *n < 0 => return "false out of bounds".into(),
                 Some(n) => *n as usize,
-                None => (*off >= 0 && (*off as usize) <= total).then(|| total - *off as usize).unwrap_or(0),
+                None => usize::try_from(*off)
+                    .ok()
+                    .and_then(|o| total.checked_sub(o))
+                    .unwrap_or(0),
             };
             if !in_bounds(*off, n, total) {
                 return "false out of bounds".into();
@@ -104,20 +154,40 @@ fn hex(b: &[u8]) -> String {
 fn lua_call(op: &Op) -> String {
     let target = |mac: bool| if mac { "mac" } else { "skb" };
     match op {
-        Op::Get { mac, width, signed, off } => {
-            let m = if *width == 8 { "getint64".into() } else { method(*width, *signed, false) };
+        Op::Get {
+            mac,
+            width,
+            signed,
+            off,
+        } => {
+            let m = if *width == 8 {
+                "getint64".into()
+            } else {
+                method(*width, *signed, false)
+            };
             format!("show(pcall({t}.{m}, {t}, {off}))", t = target(*mac))
         }
         Op::Set { width, off, value } => {
-            let m = if *width == 8 { "setint64".into() } else { method(*width, false, true) };
+            let m = if *width == 8 {
+                "setint64".into()
+            } else {
+                method(*width, false, true)
+            };
             format!("show(pcall(skb.{m}, skb, {off}, {value}))")
         }
         Op::GetString { mac, off, len } => {
             let len = len.map(|l| format!(", {l}")).unwrap_or_default();
-            format!("show(pcall({t}.getstring, {t}, {off}{len}))", t = target(*mac))
+            format!(
+                "show(pcall({t}.getstring, {t}, {off}{len}))",
+                t = target(*mac)
+            )
         }
         Op::SetString { mac, off, bytes } => {
-            format!("show(pcall({t}.setstring, {t}, {off}, \"{}\"))", lua_string(bytes), t = target(*mac))
+            format!(
+                "show(pcall({t}.setstring, {t}, {off}, \"{}\"))",
+                lua_string(bytes),
+                t = target(*mac)
+            )
         }
     }
 }

@@ -31,13 +31,31 @@ fn a_port_filter_drops_only_its_port() {
 
 #[test]
 fn registration_is_reported_with_its_attach_point_and_default_name() {
-    let (st, _s) = start(&register("return nf.action.ACCEPT", "priority = nf.ip.pri.RAW, mark = 7,"));
+    let (st, _s) = start(&register(
+        "return nf.action.ACCEPT",
+        "priority = nf.ip.pri.RAW, mark = 7,",
+    ));
     let hooks = st.hooks();
     assert_eq!(hooks.len(), 1);
-    assert_eq!(hooks[0].attach, Attach::Netfilter { pf: 2, hooknum: 1, priority: -300, mark: 7 });
-    assert_eq!(hooks[0].attach.to_string(), "netfilter IPV4 LOCAL_IN priority -300 mark 7");
+    assert_eq!(
+        hooks[0].attach,
+        Attach::Netfilter {
+            pf: 2,
+            hooknum: 1,
+            priority: -300,
+            mark: 7
+        }
+    );
+    assert_eq!(
+        hooks[0].attach.to_string(),
+        "netfilter IPV4 LOCAL_IN priority -300 mark 7"
+    );
     assert!(hooks[0].name.starts_with("LOCAL_IN:"), "{}", hooks[0].name);
-    assert!(hooks[0].defined_at.ends_with("script.lua:6"), "{}", hooks[0].defined_at);
+    assert!(
+        hooks[0].defined_at.ends_with("script.lua:6"),
+        "{}",
+        hooks[0].defined_at
+    );
 }
 
 #[test]
@@ -82,7 +100,10 @@ fn the_mac_layer_is_synthesized_and_read_only() {
 
 #[test]
 fn out_of_bounds_reads_give_the_default_verdict_with_the_line() {
-    let (st, _s) = start(&register("return skb:getuint32(#skb - 2)", "default = nf.action.DROP,"));
+    let (st, _s) = start(&register(
+        "return skb:getuint32(#skb - 2)",
+        "default = nf.action.DROP,",
+    ));
     let out = st.run_netfilter(0, udp4(5, b""));
     assert_eq!(out.verdict, 0, "default verdict DROP");
     match out.error {
@@ -99,9 +120,15 @@ fn out_of_bounds_reads_give_the_default_verdict_with_the_line() {
 
 #[test]
 fn an_endless_hook_costs_its_budget_and_the_state_keeps_working() {
-    let limits = Limits { hook_budget: 50_000, ..Limits::default() };
+    let limits = Limits {
+        hook_budget: 50_000,
+        ..Limits::default()
+    };
     let (st, _s) = start_with(
-        &register("if skb:getuint8(9) == 17 then while true do end end\nreturn nf.action.DROP", ""),
+        &register(
+            "if skb:getuint8(9) == 17 then while true do end end\nreturn nf.action.DROP",
+            "",
+        ),
         limits,
     )
     .unwrap();
@@ -120,7 +147,10 @@ fn an_endless_hook_costs_its_budget_and_the_state_keeps_working() {
 
 #[test]
 fn pcall_and_coroutines_cannot_swallow_a_budget_stop() {
-    let limits = Limits { hook_budget: 20_000, ..Limits::default() };
+    let limits = Limits {
+        hook_budget: 20_000,
+        ..Limits::default()
+    };
     for body in [
         "while true do pcall(function() while true do end end) end",
         "while true do xpcall(function() while true do end end, function(e) return e end) end",
@@ -135,7 +165,11 @@ fn pcall_and_coroutines_cannot_swallow_a_budget_stop() {
 
 #[test]
 fn a_memory_bomb_in_a_hook_hits_the_cap_and_the_state_survives() {
-    let limits = Limits { memory: 4 << 20, hook_budget: 50_000_000, ..Limits::default() };
+    let limits = Limits {
+        memory: 4 << 20,
+        hook_budget: 50_000_000,
+        ..Limits::default()
+    };
     let (st, _s) = start_with(
         &register(
             "if skb:getuint8(9) == 17 then local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(64) .. i end end\n\
@@ -159,7 +193,11 @@ fn a_memory_bomb_in_a_hook_hits_the_cap_and_the_state_survives() {
 
 #[test]
 fn bad_return_values_are_errors_not_verdicts() {
-    for (body, needle) in [("return 'ACCEPT'", "returned \"ACCEPT\""), ("return", "returned nothing"), ("return 9", "returned 9")] {
+    for (body, needle) in [
+        ("return 'ACCEPT'", "returned \"ACCEPT\""),
+        ("return", "returned nothing"),
+        ("return 9", "returned 9"),
+    ] {
         let (st, _s) = start(&register(body, ""));
         let out = st.run_netfilter(0, udp4(5, b""));
         assert_eq!(out.verdict, 1);
@@ -172,10 +210,17 @@ fn bad_return_values_are_errors_not_verdicts() {
 
 #[test]
 fn a_view_kept_after_its_hook_returned_refuses_to_read() {
-    let (st, _s) = start(&register("if saved then return saved:getuint8(0) end\nsaved = skb\nreturn nf.action.ACCEPT", ""));
+    let (st, _s) = start(&register(
+        "if saved then return saved:getuint8(0) end\nsaved = skb\nreturn nf.action.ACCEPT",
+        "",
+    ));
     assert_eq!(st.run_netfilter(0, udp4(5, b"")).error, None);
     let out = st.run_netfilter(0, udp4(5, b""));
-    assert!(out.error.unwrap().message().contains("after its hook returned"));
+    assert!(out
+        .error
+        .unwrap()
+        .message()
+        .contains("after its hook returned"));
 }
 
 #[test]
@@ -222,6 +267,9 @@ fn unregistered_hooks_are_not_reported() {
         register("return 1", "name = 'kept',")
     ));
     let hooks = st.hooks();
-    assert_eq!(hooks.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(), ["kept"]);
+    assert_eq!(
+        hooks.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+        ["kept"]
+    );
     let _ = ScriptErrorKind::Io;
 }

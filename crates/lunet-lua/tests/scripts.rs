@@ -7,41 +7,76 @@ use lunet_lua::{Limits, ScriptErrorKind};
 
 #[test]
 fn a_syntax_error_names_file_and_line() {
-    let err = start_with("local x = 1\nif x then\n  x = = 2\nend\n", Limits::default()).err().unwrap();
+    let err = start_with(
+        "local x = 1\nif x then\n  x = = 2\nend\n",
+        Limits::default(),
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.kind, ScriptErrorKind::Syntax);
     assert!(err.message.contains("script.lua:3:"), "{}", err.message);
 }
 
 #[test]
 fn a_failing_body_names_file_and_line() {
-    let err = start_with("local a = 1\nerror('no config for ' .. a)\n", Limits::default()).err().unwrap();
+    let err = start_with(
+        "local a = 1\nerror('no config for ' .. a)\n",
+        Limits::default(),
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.kind, ScriptErrorKind::Runtime);
-    assert!(err.message.contains("script.lua:2: no config for 1"), "{}", err.message);
+    assert!(
+        err.message.contains("script.lua:2: no config for 1"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn registration_mistakes_name_the_line_of_the_call() {
-    let err = start_with("local nf = require('netfilter')\n\nnf.register{ pf = 3, hooknum = 1, hook = print }\n", Limits::default())
-        .err()
-        .unwrap();
+    let err = start_with(
+        "local nf = require('netfilter')\n\nnf.register{ pf = 3, hooknum = 1, hook = print }\n",
+        Limits::default(),
+    )
+    .err()
+    .unwrap();
     assert!(err.message.contains("script.lua:3:"), "{}", err.message);
-    assert!(err.message.contains("pf ARP is not supported"), "{}", err.message);
+    assert!(
+        err.message.contains("pf ARP is not supported"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn an_endless_body_is_stopped_by_its_budget() {
-    let limits = Limits { body_budget: 1_000_000, ..Limits::default() };
-    let err = start_with("local n = 0\nwhile true do n = n + 1 end\n", limits).err().unwrap();
+    let limits = Limits {
+        body_budget: 1_000_000,
+        ..Limits::default()
+    };
+    let err = start_with("local n = 0\nwhile true do n = n + 1 end\n", limits)
+        .err()
+        .unwrap();
     assert_eq!(err.kind, ScriptErrorKind::Budget);
     assert!(err.message.contains("script.lua:2:"), "{}", err.message);
 }
 
 #[test]
 fn a_memory_bomb_in_the_body_hits_the_cap() {
-    let limits = Limits { memory: 8 << 20, ..Limits::default() };
-    let err = start_with("local t = {}\nfor i = 1, 1e8 do t[i] = {i} end\n", limits).err().unwrap();
+    let limits = Limits {
+        memory: 8 << 20,
+        ..Limits::default()
+    };
+    let err = start_with("local t = {}\nfor i = 1, 1e8 do t[i] = {i} end\n", limits)
+        .err()
+        .unwrap();
     assert_eq!(err.kind, ScriptErrorKind::Memory);
-    assert!(err.message.contains("memory cap of 8388608"), "{}", err.message);
+    assert!(
+        err.message.contains("memory cap of 8388608"),
+        "{}",
+        err.message
+    );
     assert!(err.message.contains("script.lua:"), "{}", err.message);
 }
 
@@ -72,13 +107,30 @@ fn the_sandbox_withholds_io_os_debug_and_binary_chunks() {
 fn require_loads_lua_files_beside_the_script_only() {
     let s = script("local lib = require('lib.names')\nassert(lib.blocked['example.com'])\n");
     std::fs::create_dir(s.dir.path().join("lib")).unwrap();
-    std::fs::write(s.dir.path().join("lib/names.lua"), "return { blocked = { ['example.com'] = true } }\n").unwrap();
+    std::fs::write(
+        s.dir.path().join("lib/names.lua"),
+        "return { blocked = { ['example.com'] = true } }\n",
+    )
+    .unwrap();
     lunet_lua::State::load(&s.path, Default::default()).unwrap();
 
-    let err = start_with("require('missing')\n", Limits::default()).err().unwrap();
-    assert!(err.message.contains("script.lua:1: module 'missing' not found"), "{}", err.message);
-    let err = start_with("require('../../etc/passwd')\n", Limits::default()).err().unwrap();
-    assert!(err.message.contains("invalid module name"), "{}", err.message);
+    let err = start_with("require('missing')\n", Limits::default())
+        .err()
+        .unwrap();
+    assert!(
+        err.message
+            .contains("script.lua:1: module 'missing' not found"),
+        "{}",
+        err.message
+    );
+    let err = start_with("require('../../etc/passwd')\n", Limits::default())
+        .err()
+        .unwrap();
+    assert!(
+        err.message.contains("invalid module name"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]

@@ -20,33 +20,50 @@ impl Client {
                 socket.display()
             ))
         })?;
-        let writer = stream.try_clone().map_err(|e| Failure::daemon(e.to_string()))?;
-        Ok(Client { reader: BufReader::new(stream), writer })
+        let writer = stream
+            .try_clone()
+            .map_err(|e| Failure::daemon(e.to_string()))?;
+        Ok(Client {
+            reader: BufReader::new(stream),
+            writer,
+        })
     }
 
     pub fn send(&mut self, request: &Request) -> Result<(), Failure> {
         let mut line = serde_json::to_vec(request).map_err(|e| Failure::internal(e.to_string()))?;
         line.push(b'\n');
-        self.writer.write_all(&line).map_err(|e| Failure::daemon(format!("the daemon went away: {e}")))
+        self.writer
+            .write_all(&line)
+            .map_err(|e| Failure::daemon(format!("the daemon went away: {e}")))
     }
 
     /// The next response; an `ok: false` one becomes a [`Failure`] with the matching exit code.
     pub fn next(&mut self) -> Result<Option<serde_json::Value>, Failure> {
         let mut line = String::new();
-        let n = self.reader.read_line(&mut line).map_err(|e| Failure::daemon(format!("the daemon went away: {e}")))?;
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .map_err(|e| Failure::daemon(format!("the daemon went away: {e}")))?;
         if n == 0 {
             return Err(Failure::daemon("the daemon closed the connection".into()));
         }
-        let r: Response = serde_json::from_str(&line).map_err(|e| Failure::internal(format!("bad response: {e}")))?;
+        let r: Response = serde_json::from_str(&line)
+            .map_err(|e| Failure::internal(format!("bad response: {e}")))?;
         if r.ok {
             return Ok(r.result);
         }
-        let e = r.error.unwrap_or(crate::protocol::ErrorBody { kind: ErrorKind::Internal, message: "unknown error".into() });
+        let e = r.error.unwrap_or(crate::protocol::ErrorBody {
+            kind: ErrorKind::Internal,
+            message: "unknown error".into(),
+        });
         Err(Failure::from_kind(e.kind, e.message))
     }
 
     /// Sends `request` and decodes its one answer.
-    pub fn call<T: serde::de::DeserializeOwned>(socket: &Path, request: &Request) -> Result<T, Failure> {
+    pub fn call<T: serde::de::DeserializeOwned>(
+        socket: &Path,
+        request: &Request,
+    ) -> Result<T, Failure> {
         let mut c = Client::connect(socket)?;
         c.send(request)?;
         let v = c.next()?.unwrap_or(serde_json::Value::Null);

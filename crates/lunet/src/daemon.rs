@@ -42,12 +42,17 @@ pub fn run(socket: &Path) -> anyhow::Result<()> {
     if UnixStream::connect(socket).is_ok() {
         anyhow::bail!("another lunet daemon answers at {}", socket.display());
     }
-    let _ = std::fs::remove_file(socket);
-    let listener = UnixListener::bind(socket).with_context(|| format!("cannot listen at {}", socket.display()))?;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
-
-    let daemon = Arc::new(Daemon { states: Arc::default(), record: record_path(socket) });
+    // Stale rules go before anyone can ask for anything.
+    let daemon = Arc::new(Daemon {
+        states: Arc::default(),
+        record: record_path(socket),
+    });
     daemon.clean_stale();
+
+    let _ = std::fs::remove_file(socket);
+    let listener = UnixListener::bind(socket)
+        .with_context(|| format!("cannot listen at {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
 
     let quit = Arc::new(AtomicBool::new(false));
     {
@@ -74,7 +79,10 @@ pub fn run(socket: &Path) -> anyhow::Result<()> {
         }
     }
     tracing::info!("stopping every state");
-    let all: Vec<_> = std::mem::take(&mut *daemon.states.lock().unwrap()).into_values().flatten().collect();
+    let all: Vec<_> = std::mem::take(&mut *daemon.states.lock().unwrap())
+        .into_values()
+        .flatten()
+        .collect();
     for s in all {
         s.stop();
     }
@@ -92,17 +100,25 @@ fn record_path(socket: &Path) -> PathBuf {
 impl Daemon {
     /// Removes the rules of states a previous daemon left running.
     fn clean_stale(&self) {
-        let Ok(text) = std::fs::read_to_string(&self.record) else { return };
-        let Ok(stale) = serde_json::from_str::<Vec<Persisted>>(&text) else { return };
+        let Ok(text) = std::fs::read_to_string(&self.record) else {
+            return;
+        };
+        let Ok(stale) = serde_json::from_str::<Vec<Persisted>>(&text) else {
+            return;
+        };
         for p in stale {
             let name = p.name.clone();
             let work = move || lunet_netfilter::remove_state(&name);
             let result = match &p.netns {
-                Some(ns) => lunet_netns::in_netns(ns, work).map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())),
+                Some(ns) => lunet_netns::in_netns(ns, work)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string())),
                 None => work().map_err(|e| e.to_string()),
             };
             match result {
-                Ok(()) => tracing::info!(state = %p.name, netns = ?p.netns, "removed rules a previous daemon left"),
+                Ok(()) => {
+                    tracing::info!(state = %p.name, netns = ?p.netns, "removed rules a previous daemon left")
+                }
                 Err(e) => tracing::warn!(state = %p.name, "could not remove stale rules: {e}"),
             }
         }
@@ -116,7 +132,10 @@ impl Daemon {
             .unwrap()
             .values()
             .flatten()
-            .map(|r| Persisted { name: r.report.name.clone(), netns: r.report.netns.clone() })
+            .map(|r| Persisted {
+                name: r.report.name.clone(),
+                netns: r.report.netns.clone(),
+            })
             .collect();
         let text = serde_json::to_string(&list).unwrap_or_default();
         if let Err(e) = std::fs::write(&self.record, text) {
@@ -137,11 +156,19 @@ impl Daemon {
             let request = match serde_json::from_str::<Request>(&line) {
                 Ok(r) => r,
                 Err(e) => {
-                    let _ = send(&mut out, &Response::err(ErrorKind::BadRequest, format!("bad request: {e}")));
+                    let _ = send(
+                        &mut out,
+                        &Response::err(ErrorKind::BadRequest, format!("bad request: {e}")),
+                    );
                     continue;
                 }
             };
-            if let Request::Logs { name, follow: true, since } = request {
+            if let Request::Logs {
+                name,
+                follow: true,
+                since,
+            } = request
+            {
                 self.follow_logs(&mut out, &name, since);
                 return;
             }
@@ -155,8 +182,14 @@ impl Daemon {
     fn get(&self, name: &str) -> Result<Arc<Running>, Response> {
         match self.states.lock().unwrap().get(name) {
             Some(Some(r)) => Ok(r.clone()),
-            Some(None) => Err(Response::err(ErrorKind::NotFound, format!("state '{name}' is still starting"))),
-            None => Err(Response::err(ErrorKind::NotFound, format!("no state named '{name}'"))),
+            Some(None) => Err(Response::err(
+                ErrorKind::NotFound,
+                format!("state '{name}' is still starting"),
+            )),
+            None => Err(Response::err(
+                ErrorKind::NotFound,
+                format!("no state named '{name}'"),
+            )),
         }
     }
 
@@ -175,7 +208,10 @@ impl Daemon {
                     Some(None) => {
                         // Put the reservation back: the starter owns it.
                         self.states.lock().unwrap().insert(name.clone(), None);
-                        Response::err(ErrorKind::NotFound, format!("state '{name}' is still starting"))
+                        Response::err(
+                            ErrorKind::NotFound,
+                            format!("state '{name}' is still starting"),
+                        )
                     }
                     None => Response::err(ErrorKind::NotFound, format!("no state named '{name}'")),
                 }
@@ -217,7 +253,10 @@ impl Daemon {
             None => default_name(&r.script),
         };
         if let Err(e) = lunet_netfilter::validate_state(&name) {
-            return Response::err(ErrorKind::BadRequest, format!("invalid state name '{name}': {e}"));
+            return Response::err(
+                ErrorKind::BadRequest,
+                format!("invalid state name '{name}': {e}"),
+            );
         }
         if !r.script.is_absolute() {
             return Response::err(ErrorKind::BadRequest, "the script path must be absolute");
@@ -225,7 +264,10 @@ impl Daemon {
         {
             let mut states = self.states.lock().unwrap();
             if states.contains_key(&name) {
-                return Response::err(ErrorKind::Exists, format!("a state named '{name}' is running (stop it, or pick --name)"));
+                return Response::err(
+                    ErrorKind::Exists,
+                    format!("a state named '{name}' is running (stop it, or pick --name)"),
+                );
             }
             states.insert(name.clone(), None);
         }
@@ -245,7 +287,10 @@ impl Daemon {
         match Running::start(spec) {
             Ok(running) => {
                 let report = running.report.clone();
-                self.states.lock().unwrap().insert(name, Some(Arc::new(running)));
+                self.states
+                    .lock()
+                    .unwrap()
+                    .insert(name, Some(Arc::new(running)));
                 self.persist();
                 Response::ok(report)
             }
@@ -277,7 +322,12 @@ impl Daemon {
             }
             let gone = !matches!(self.states.lock().unwrap().get(name), Some(Some(cur)) if Arc::ptr_eq(cur, &r));
             if gone || !r.is_running() {
-                let _ = send(out, &Response::ok(LogEvent::End { reason: format!("state '{name}' stopped") }));
+                let _ = send(
+                    out,
+                    &Response::ok(LogEvent::End {
+                        reason: format!("state '{name}' stopped"),
+                    }),
+                );
                 return;
             }
             // Notice a client that went away even when the state is silent.
@@ -290,7 +340,15 @@ impl Daemon {
 
 /// The state name `run` picks when none is given: the script's file stem.
 pub fn default_name(script: &Path) -> String {
-    script.file_stem().map(|s| s.to_string_lossy().replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_', "-")).unwrap_or_else(|| "script".into())
+    script
+        .file_stem()
+        .map(|s| {
+            s.to_string_lossy().replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                "-",
+            )
+        })
+        .unwrap_or_else(|| "script".into())
 }
 
 fn send(out: &mut UnixStream, r: &Response) -> std::io::Result<()> {

@@ -42,7 +42,8 @@ fn tempfile_dir() -> Result<std::path::PathBuf, Failure> {
 }
 
 fn demo(count: usize, script: &std::path::Path, quit: &AtomicBool) -> Result<(), Failure> {
-    let bed = Testbed::create().map_err(|e| Failure::internal(format!("cannot create the demo namespaces: {e}")))?;
+    let bed = Testbed::create()
+        .map_err(|e| Failure::internal(format!("cannot create the demo namespaces: {e}")))?;
     println!(
         "namespaces {} ({}) -> {} ({}), joined by a veth pair",
         bed.sender_ns(),
@@ -62,26 +63,44 @@ fn demo(count: usize, script: &std::path::Path, quit: &AtomicBool) -> Result<(),
         StartError::Script(m) => Failure::script(m),
         StartError::Netfilter(m) => Failure::internal(m),
     })?;
-    println!("running the built-in port filter (examples/port-filter.lua) in {}:", bed.receiver_ns());
+    println!(
+        "running the built-in port filter (examples/port-filter.lua) in {}:",
+        bed.receiver_ns()
+    );
     crate::show::started(&running.report, false);
 
     let sinks = PORTS
         .iter()
         .map(|&p| UdpSink::bind(bed.receiver_ns(), SocketAddrV4::new(bed.receiver_addr(), p)))
         .collect::<std::io::Result<Vec<_>>>()?;
-    println!("\nsending {count} UDP datagrams to each of ports {PORTS:?} from {}", bed.sender_ns());
+    println!(
+        "\nsending {count} UDP datagrams to each of ports {PORTS:?} from {}",
+        bed.sender_ns()
+    );
     for &p in &PORTS {
         if quit.load(Ordering::SeqCst) {
             break;
         }
-        let payloads: Vec<Vec<u8>> = (0..count).map(|i| format!("lunet demo {p} #{i}").into_bytes()).collect();
-        udp_send(bed.sender_ns(), SocketAddrV4::new(bed.receiver_addr(), p), &payloads)?;
+        let payloads: Vec<Vec<u8>> = (0..count)
+            .map(|i| format!("lunet demo {p} #{i}").into_bytes())
+            .collect();
+        udp_send(
+            bed.sender_ns(),
+            SocketAddrV4::new(bed.receiver_addr(), p),
+            &payloads,
+        )?;
     }
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut received = Vec::new();
     for s in &sinks {
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(50));
-        received.push(if quit.load(Ordering::SeqCst) { 0 } else { s.recv_for(left, count)?.len() });
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(50));
+        received.push(if quit.load(Ordering::SeqCst) {
+            0
+        } else {
+            s.recv_for(left, count)?.len()
+        });
     }
 
     println!("\n{:>6} {:>6} {:>9}  verdict", "PORT", "SENT", "RECEIVED");

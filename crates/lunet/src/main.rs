@@ -25,8 +25,12 @@ use exit::{require_root, Code, Failure};
 use protocol::{Request, RunRequest, DEFAULT_SOCKET};
 
 #[derive(Parser)]
-#[command(name = "lunet", version, about = "Lua scripts at netfilter and XDP on a stock Linux kernel, no kernel module",
-    after_help = "Examples:\n  sudo lunet demo\n  sudo lunet daemon &\n  sudo lunet run examples/port-filter.lua --name fw\n  sudo lunet stats fw\n  lunet replay examples/dns-blocklist.lua capture.pcap --json\n\nExit codes: 0 ok, 1 failure, 2 usage, 3 script error, 4 daemon unreachable, 5 no such state (or exists), 6 needs root.")]
+#[command(
+    name = "lunet",
+    version,
+    about = "Lua scripts at netfilter and XDP on a stock Linux kernel, no kernel module",
+    after_help = "Examples:\n  sudo lunet demo\n  sudo lunet daemon &\n  sudo lunet run examples/port-filter.lua --name fw\n  sudo lunet stats fw\n  lunet replay examples/dns-blocklist.lua capture.pcap --json\n\nExit codes: 0 ok, 1 failure, 2 usage, 3 script error, 4 daemon unreachable, 5 no such state (or exists), 6 needs root."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,7 +52,9 @@ enum Command {
         socket: SocketArg,
     },
     /// Start a script: run its body, attach its hooks, print where they went.
-    #[command(after_help = "Examples:\n  sudo lunet run examples/port-filter.lua\n  sudo lunet run fw.lua --name fw --netns lab --budget 50000 --mem 16M\n  sudo lunet run fw.lua --foreground        # no daemon; Ctrl-C stops it")]
+    #[command(
+        after_help = "Examples:\n  sudo lunet run examples/port-filter.lua\n  sudo lunet run fw.lua --name fw --netns lab --budget 50000 --mem 16M\n  sudo lunet run fw.lua --foreground        # no daemon; Ctrl-C stops it"
+    )]
     Run {
         script: PathBuf,
         /// The state's name (default: the script's file stem).
@@ -152,14 +158,22 @@ fn parse_size(s: &str) -> Result<usize, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Daemon { .. } | Command::Run { foreground: true, .. }) {
+    let default_level = if matches!(
+        cli.command,
+        Command::Daemon { .. }
+            | Command::Run {
+                foreground: true,
+                ..
+            }
+    ) {
         "info"
     } else {
         "warn"
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LUNET_LOG").unwrap_or_else(|_| default_level.into()),
+            tracing_subscriber::EnvFilter::try_from_env("LUNET_LOG")
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -178,20 +192,42 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             require_root("lunet daemon")?;
             daemon::run(&socket.socket).map_err(Failure::from)
         }
-        Command::Run { script, name, netns, dev, tier, mem, budget, foreground, json, socket } => {
-            let script = std::fs::canonicalize(&script)
-                .map_err(|e| Failure::script(format!("{}: cannot read script: {e}", script.display())))?;
-            let request = RunRequest { script, name, netns, dev, tier, mem, budget };
+        Command::Run {
+            script,
+            name,
+            netns,
+            dev,
+            tier,
+            mem,
+            budget,
+            foreground,
+            json,
+            socket,
+        } => {
+            let script = std::fs::canonicalize(&script).map_err(|e| {
+                Failure::script(format!("{}: cannot read script: {e}", script.display()))
+            })?;
+            let request = RunRequest {
+                script,
+                name,
+                netns,
+                dev,
+                tier,
+                mem,
+                budget,
+            };
             if foreground {
                 run_foreground(request, json)
             } else {
-                let report: protocol::StateReport = Client::call(&socket.socket, &Request::Run(request))?;
+                let report: protocol::StateReport =
+                    Client::call(&socket.socket, &Request::Run(request))?;
                 show::started(&report, json);
                 Ok(())
             }
         }
         Command::Stop { name, socket } => {
-            let _: serde_json::Value = Client::call(&socket.socket, &Request::Stop { name: name.clone() })?;
+            let _: serde_json::Value =
+                Client::call(&socket.socket, &Request::Stop { name: name.clone() })?;
             println!("stopped state '{name}'");
             Ok(())
         }
@@ -201,12 +237,24 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Stats { name, json, socket } => {
-            let stats: protocol::StatsReport = Client::call(&socket.socket, &Request::Stats { name })?;
+            let stats: protocol::StatsReport =
+                Client::call(&socket.socket, &Request::Stats { name })?;
             show::stats(&stats, json);
             Ok(())
         }
-        Command::Logs { name, follow, json, socket } => logs(&socket.socket, name, follow, json),
-        Command::Replay { script, pcap, json, budget, mem } => {
+        Command::Logs {
+            name,
+            follow,
+            json,
+            socket,
+        } => logs(&socket.socket, name, follow, json),
+        Command::Replay {
+            script,
+            pcap,
+            json,
+            budget,
+            mem,
+        } => {
             let defaults = Limits::default();
             let limits = Limits {
                 hook_budget: budget.unwrap_or(defaults.hook_budget),
@@ -223,16 +271,20 @@ fn dispatch(command: Command) -> Result<(), Failure> {
 
 fn logs(socket: &Path, name: String, follow: bool, json: bool) -> Result<(), Failure> {
     let mut c = Client::connect(socket)?;
-    c.send(&Request::Logs { name, follow, since: 0 })?;
+    c.send(&Request::Logs {
+        name,
+        follow,
+        since: 0,
+    })?;
     if !follow {
-        let lines: Vec<lunet_lua::Line> =
-            serde_json::from_value(c.next()?.unwrap_or_default()).map_err(|e| Failure::internal(e.to_string()))?;
+        let lines: Vec<lunet_lua::Line> = serde_json::from_value(c.next()?.unwrap_or_default())
+            .map_err(|e| Failure::internal(e.to_string()))?;
         lines.iter().for_each(|l| show::log_line(l, json));
         return Ok(());
     }
     loop {
-        let event: protocol::LogEvent =
-            serde_json::from_value(c.next()?.unwrap_or_default()).map_err(|e| Failure::internal(e.to_string()))?;
+        let event: protocol::LogEvent = serde_json::from_value(c.next()?.unwrap_or_default())
+            .map_err(|e| Failure::internal(e.to_string()))?;
         match event {
             protocol::LogEvent::Line(l) => show::log_line(&l, json),
             protocol::LogEvent::End { reason } => {
@@ -248,7 +300,10 @@ fn run_foreground(r: RunRequest, json: bool) -> Result<(), Failure> {
     require_root("lunet run --foreground")?;
     let defaults = Limits::default();
     let spec = runner::RunSpec {
-        name: r.name.clone().unwrap_or_else(|| daemon::default_name(&r.script)),
+        name: r
+            .name
+            .clone()
+            .unwrap_or_else(|| daemon::default_name(&r.script)),
         script: r.script,
         netns: r.netns,
         dev: r.dev,
@@ -272,7 +327,10 @@ fn run_foreground(r: RunRequest, json: bool) -> Result<(), Failure> {
     show::started(&running.report, json);
     let mut since = 0;
     while !quit.load(Ordering::SeqCst) && running.is_running() {
-        for l in running.log.wait_since(since, std::time::Duration::from_millis(200)) {
+        for l in running
+            .log
+            .wait_since(since, std::time::Duration::from_millis(200))
+        {
             since = l.seq + 1;
             show::log_line(&l, json);
         }

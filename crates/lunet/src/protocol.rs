@@ -15,10 +15,20 @@ pub const DEFAULT_SOCKET: &str = "/run/lunet/lunet.sock";
 pub enum Request {
     Ping,
     Run(RunRequest),
-    Stop { name: String },
+    Stop {
+        name: String,
+    },
     List,
-    Stats { name: String },
-    Logs { name: String, #[serde(default)] follow: bool, #[serde(default)] since: u64 },
+    Stats {
+        name: String,
+    },
+    Logs {
+        name: String,
+        #[serde(default)]
+        follow: bool,
+        #[serde(default)]
+        since: u64,
+    },
 }
 
 /// What `lunet run` asks for. `script` is an absolute path the daemon can read.
@@ -72,11 +82,22 @@ pub enum ErrorKind {
 
 impl Response {
     pub fn ok(result: impl Serialize) -> Response {
-        Response { ok: true, result: Some(serde_json::to_value(result).unwrap_or_default()), error: None }
+        Response {
+            ok: true,
+            result: Some(serde_json::to_value(result).unwrap_or_default()),
+            error: None,
+        }
     }
 
     pub fn err(kind: ErrorKind, message: impl Into<String>) -> Response {
-        Response { ok: false, result: None, error: Some(ErrorBody { kind, message: message.into() }) }
+        Response {
+            ok: false,
+            result: None,
+            error: Some(ErrorBody {
+                kind,
+                message: message.into(),
+            }),
+        }
     }
 }
 
@@ -151,10 +172,21 @@ mod tests {
     fn requests_are_one_json_object_with_a_cmd() {
         let r: Request = serde_json::from_str(r#"{"cmd":"stop","name":"fw"}"#).unwrap();
         assert!(matches!(r, Request::Stop { name } if name == "fw"));
-        let r: Request = serde_json::from_str(r#"{"cmd":"run","script":"/x.lua","tier":"lua"}"#).unwrap();
-        assert!(matches!(r, Request::Run(RunRequest { tier: Tier::Lua, .. })));
+        let r: Request =
+            serde_json::from_str(r#"{"cmd":"run","script":"/x.lua","tier":"lua"}"#).unwrap();
+        assert!(matches!(
+            r,
+            Request::Run(RunRequest {
+                tier: Tier::Lua,
+                ..
+            })
+        ));
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"reboot"}"#).is_err());
-        let line = serde_json::to_string(&Response::err(ErrorKind::NotFound, "no state 'x'")).unwrap();
-        assert_eq!(line, r#"{"ok":false,"error":{"kind":"not_found","message":"no state 'x'"}}"#);
+        let line =
+            serde_json::to_string(&Response::err(ErrorKind::NotFound, "no state 'x'")).unwrap();
+        assert_eq!(
+            line,
+            r#"{"ok":false,"error":{"kind":"not_found","message":"no state 'x'"}}"#
+        );
     }
 }

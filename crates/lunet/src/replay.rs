@@ -58,7 +58,12 @@ fn split(link: DataLink, data: &[u8]) -> Option<Split> {
         DataLink::ETHERNET => {
             // Walk 802.1Q / 802.1ad tags to the real EtherType.
             let mut at = 12;
-            while data.len() >= at + 2 && matches!(u16::from_be_bytes([data[at], data[at + 1]]), 0x8100 | 0x88a8) {
+            while data.len() >= at + 2
+                && matches!(
+                    u16::from_be_bytes([data[at], data[at + 1]]),
+                    0x8100 | 0x88a8
+                )
+            {
                 at += 4;
             }
             if data.len() < at + 2 {
@@ -82,7 +87,11 @@ fn split(link: DataLink, data: &[u8]) -> Option<Split> {
         (0x86dd, 6) => 6,
         _ => 0,
     };
-    Some(Split { frame, net_at, ip_version })
+    Some(Split {
+        frame,
+        net_at,
+        ip_version,
+    })
 }
 
 fn wants(pf: i64, ip_version: u8) -> bool {
@@ -95,17 +104,29 @@ fn wants(pf: i64, ip_version: u8) -> bool {
 }
 
 pub fn replay(script: &Path, pcap: &Path, limits: Limits) -> Result<ReplayReport, Failure> {
-    let state = State::load(script, StateOptions { limits, ..StateOptions::default() })
-        .map_err(|e| Failure::script(e.message))?;
-    let file = File::open(pcap).map_err(|e| Failure::internal(format!("{}: cannot open: {e}", pcap.display())))?;
+    let state = State::load(
+        script,
+        StateOptions {
+            limits,
+            ..StateOptions::default()
+        },
+    )
+    .map_err(|e| Failure::script(e.message))?;
+    let file = File::open(pcap)
+        .map_err(|e| Failure::internal(format!("{}: cannot open: {e}", pcap.display())))?;
     let mut reader = PcapReader::new(file).map_err(|e| {
-        Failure::internal(format!("{}: not a pcap file ({e}); pcapng captures can be converted with `editcap -F pcap`", pcap.display()))
+        Failure::internal(format!(
+            "{}: not a pcap file ({e}); pcapng captures can be converted with `editcap -F pcap`",
+            pcap.display()
+        ))
     })?;
     let link = reader.header().datalink;
     let hooks = state.hooks();
     let (mut packets, mut skipped) = (0u64, 0u64);
     while let Some(next) = reader.next_packet() {
-        let p = next.map_err(|e| Failure::internal(format!("{}: packet {}: {e}", pcap.display(), packets + 1)))?;
+        let p = next.map_err(|e| {
+            Failure::internal(format!("{}: packet {}: {e}", pcap.display(), packets + 1))
+        })?;
         packets += 1;
         let Some(s) = split(link, &p.data) else {
             skipped += 1;
@@ -136,11 +157,25 @@ pub fn replay(script: &Path, pcap: &Path, limits: Limits) -> Result<ReplayReport
     let hooks = hooks
         .iter()
         .map(|h| {
-            let s = state.stats(h.id).expect("hook ids index the state's hooks").snapshot(h.attach.verdict_names());
-            ReplayHook { hook: h.name.clone(), verdicts: s.verdicts, errors: s.errors, packets: s.packets, last_error: s.last_error }
+            let s = state
+                .stats(h.id)
+                .expect("hook ids index the state's hooks")
+                .snapshot(h.attach.verdict_names());
+            ReplayHook {
+                hook: h.name.clone(),
+                verdicts: s.verdicts,
+                errors: s.errors,
+                packets: s.packets,
+                last_error: s.last_error,
+            }
         })
         .collect();
-    Ok(ReplayReport { pcap: pcap.display().to_string(), packets, skipped, hooks })
+    Ok(ReplayReport {
+        pcap: pcap.display().to_string(),
+        packets,
+        skipped,
+        hooks,
+    })
 }
 
 #[cfg(test)]
@@ -164,7 +199,10 @@ mod tests {
         let s = split(DataLink::LINUX_SLL, &sll).unwrap();
         assert_eq!(s.ip_version, 6);
 
-        assert!(split(DataLink::ETHERNET, &[0; 5]).is_none(), "truncated frame");
+        assert!(
+            split(DataLink::ETHERNET, &[0; 5]).is_none(),
+            "truncated frame"
+        );
         let arp = [vec![0u8; 12], vec![0x08, 0x06, 0, 1]].concat();
         assert_eq!(split(DataLink::ETHERNET, &arp).unwrap().ip_version, 0);
     }

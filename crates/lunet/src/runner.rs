@@ -14,8 +14,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lunet_lua::{consts, Attach, HookSpec, HookStats, Limits, Log, NfPacket, State, StateOptions, Stream, Tier};
-use lunet_netfilter::{Backend, Family, Hook, Installed, QueueRule, QueueSocket, QueuedPacket, Verdict};
+use lunet_lua::{
+    consts, Attach, HookSpec, HookStats, Limits, Log, NfPacket, State, StateOptions, Stream, Tier,
+};
+use lunet_netfilter::{
+    Backend, Family, Hook, Installed, QueueRule, QueueSocket, QueuedPacket, Verdict,
+};
 
 use crate::protocol::{HookReport, HookStatsReport, StateReport, StatsReport};
 
@@ -82,14 +86,17 @@ impl Running {
         let memory = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::channel();
         let thread = {
-            let (log, stop, done, memory) = (log.clone(), stop.clone(), done.clone(), memory.clone());
+            let (log, stop, done, memory) =
+                (log.clone(), stop.clone(), done.clone(), memory.clone());
             std::thread::Builder::new()
                 .name(format!("lunet-{}", spec.name))
                 .spawn(move || {
                     state_thread(spec, log, &stop, &memory, tx);
                     done.store(true, Ordering::SeqCst);
                 })
-                .map_err(|e| StartError::Netfilter(format!("cannot start the state's thread: {e}")))?
+                .map_err(|e| {
+                    StartError::Netfilter(format!("cannot start the state's thread: {e}"))
+                })?
         };
         match rx.recv() {
             Ok(Ok(ready)) => Ok(Running {
@@ -107,7 +114,9 @@ impl Running {
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(StartError::Netfilter("the state's thread ended before it reported".into()))
+                Err(StartError::Netfilter(
+                    "the state's thread ended before it reported".into(),
+                ))
             }
         }
     }
@@ -123,7 +132,10 @@ impl Running {
             hooks: self
                 .hooks
                 .iter()
-                .map(|(r, s, names)| HookStatsReport { hook: r.clone(), stats: s.snapshot(names) })
+                .map(|(r, s, names)| HookStatsReport {
+                    hook: r.clone(),
+                    stats: s.snapshot(names),
+                })
                 .collect(),
         }
     }
@@ -146,7 +158,11 @@ impl Drop for Running {
 
 /// The tier a hook gets, and why; or why it cannot run.
 fn choose_tier(spec: &HookSpec, cli: Tier) -> Result<(Tier, String), String> {
-    let demanded = if spec.tier != Tier::Auto { spec.tier } else { cli };
+    let demanded = if spec.tier != Tier::Auto {
+        spec.tier
+    } else {
+        cli
+    };
     match (&spec.attach, demanded) {
         (Attach::Xdp { .. }, _) => Err(format!(
             "{}: XDP hook '{}' needs the kernel tier, which this build of lunet does not have yet \
@@ -159,7 +175,10 @@ fn choose_tier(spec: &HookSpec, cli: Tier) -> Result<(Tier, String), String> {
             spec.defined_at, spec.name
         )),
         (_, Tier::Lua) => Ok((Tier::Lua, "the Lua tier was demanded".into())),
-        (_, Tier::Auto) => Ok((Tier::Lua, "the kernel-tier compiler is not in this build".into())),
+        (_, Tier::Auto) => Ok((
+            Tier::Lua,
+            "the kernel-tier compiler is not in this build".into(),
+        )),
     }
 }
 
@@ -237,17 +256,28 @@ fn state_thread(
 type Setup = (State, Vec<Group>, Option<Installed>);
 
 /// Enters the namespace, runs the body, binds queues and installs rules; reports to `tx`.
-fn setup(spec: &RunSpec, log: &Log, memory: &AtomicUsize, tx: &mpsc::Sender<Result<Ready, StartError>>) -> Option<Setup> {
+fn setup(
+    spec: &RunSpec,
+    log: &Log,
+    memory: &AtomicUsize,
+    tx: &mpsc::Sender<Result<Ready, StartError>>,
+) -> Option<Setup> {
     let fail = |e: StartError| {
         let _ = tx.send(Err(e));
         None
     };
     if let Some(ns) = &spec.netns {
         if let Err(e) = lunet_netns::enter(ns) {
-            return fail(StartError::Netfilter(format!("cannot enter network namespace '{ns}': {e}")));
+            return fail(StartError::Netfilter(format!(
+                "cannot enter network namespace '{ns}': {e}"
+            )));
         }
     }
-    let opts = StateOptions { limits: spec.limits, dev: spec.dev.clone(), log: log.clone() };
+    let opts = StateOptions {
+        limits: spec.limits,
+        dev: spec.dev.clone(),
+        log: log.clone(),
+    };
     let state = match State::load(&spec.script, opts) {
         Ok(s) => s,
         Err(e) => return fail(StartError::Script(e.message)),
@@ -263,10 +293,17 @@ fn setup(spec: &RunSpec, log: &Log, memory: &AtomicUsize, tx: &mpsc::Sender<Resu
     }
 
     // Group hooks by (family, hook, table), each group in priority order.
-    let variant = lunet_netfilter::IptablesVariant::detect().unwrap_or(lunet_netfilter::IptablesVariant::Nft);
+    let variant =
+        lunet_netfilter::IptablesVariant::detect().unwrap_or(lunet_netfilter::IptablesVariant::Nft);
     let mut by_key: BTreeMap<(i64, i64, &'static str), Vec<&HookSpec>> = BTreeMap::new();
     for h in &specs {
-        if let Attach::Netfilter { pf, hooknum, priority, .. } = h.attach {
+        if let Attach::Netfilter {
+            pf,
+            hooknum,
+            priority,
+            ..
+        } = h.attach
+        {
             let hook = Hook::from_raw(hooknum as u32).expect("validated by netfilter.register");
             let table = lunet_netfilter::iptables_table_for(hook, priority, variant).0;
             by_key.entry((pf, hooknum, table)).or_default().push(h);
@@ -298,11 +335,20 @@ fn setup(spec: &RunSpec, log: &Log, memory: &AtomicUsize, tx: &mpsc::Sender<Resu
                 queue_of[h.id] = Some(num);
                 if !marks.contains(&mark) {
                     marks.push(mark);
-                    rules.push(QueueRule { family, hook, priority: first_priority, mark, queue: num });
+                    rules.push(QueueRule {
+                        family,
+                        hook,
+                        priority: first_priority,
+                        mark,
+                        queue: num,
+                    });
                 }
             }
         }
-        groups.push(Group { queue, hooks: members });
+        groups.push(Group {
+            queue,
+            hooks: members,
+        });
     }
 
     let (installed, placements) = if rules.is_empty() {
@@ -310,7 +356,11 @@ fn setup(spec: &RunSpec, log: &Log, memory: &AtomicUsize, tx: &mpsc::Sender<Resu
     } else {
         match lunet_netfilter::install(backend(), &spec.name, &rules) {
             Ok((i, p)) => (Some(i), p),
-            Err(e) => return fail(StartError::Netfilter(format!("installing rules failed: {e}"))),
+            Err(e) => {
+                return fail(StartError::Netfilter(format!(
+                    "installing rules failed: {e}"
+                )))
+            }
         }
     };
 
@@ -361,13 +411,25 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
     let mut rewritten: Option<Vec<u8>> = None;
     let mut verdict = consts::NF_ACCEPT;
     let link_header = link_header(&pkt);
-    let ifindex = if pkt.indev() != 0 { pkt.indev() } else { pkt.outdev() };
+    let ifindex = if pkt.indev() != 0 {
+        pkt.indev()
+    } else {
+        pkt.outdev()
+    };
     for &(id, wants) in &g.hooks {
         if wants != mark {
             continue;
         }
         let net = rewritten.clone().unwrap_or_else(|| pkt.payload().to_vec());
-        let out = state.run_netfilter(id, NfPacket { net, link_header: link_header.clone(), ifindex, mark });
+        let out = state.run_netfilter(
+            id,
+            NfPacket {
+                net,
+                link_header: link_header.clone(),
+                ifindex,
+                mark,
+            },
+        );
         if let Some(bytes) = out.rewritten {
             rewritten = Some(bytes);
         }
@@ -389,7 +451,9 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
     };
     let new_mark = (mark != first_mark).then_some(mark);
     if let Err(e) = g.queue.verdict(pkt, v, new_mark, rewritten) {
-        state.log().push(Stream::Error, format!("sending a verdict failed: {e}"));
+        state
+            .log()
+            .push(Stream::Error, format!("sending a verdict failed: {e}"));
     }
 }
 
@@ -410,4 +474,3 @@ fn link_header(pkt: &QueuedPacket) -> Vec<u8> {
     h[12..14].copy_from_slice(&proto.to_be_bytes());
     h
 }
-

@@ -21,16 +21,28 @@ pub fn started(r: &StateReport, as_json: bool) {
     if as_json {
         return json(r);
     }
-    let ns = r.netns.as_deref().map(|n| format!(" in netns {n}")).unwrap_or_default();
+    let ns = r
+        .netns
+        .as_deref()
+        .map(|n| format!(" in netns {n}"))
+        .unwrap_or_default();
     println!("state '{}' started from {}{ns}", r.name, r.script.display());
     if r.hooks.is_empty() {
         println!("  (the script registered no hooks)");
     }
     for h in &r.hooks {
-        println!("  hook {}  [{} tier: {}]", h.name, tier_name(h.tier), h.tier_reason);
+        println!(
+            "  hook {}  [{} tier: {}]",
+            h.name,
+            tier_name(h.tier),
+            h.tier_reason
+        );
         println!("    asked:    {}  (defined at {})", h.attach, h.defined_at);
         for p in &h.placement {
-            let q = h.queue.map(|q| format!(", NFQUEUE {q} with bypass")).unwrap_or_default();
+            let q = h
+                .queue
+                .map(|q| format!(", NFQUEUE {q} with bypass"))
+                .unwrap_or_default();
             println!("    attached: {p}{q}");
         }
     }
@@ -44,9 +56,16 @@ pub fn list(list: &[ListEntry], as_json: bool) {
         println!("no states running");
         return;
     }
-    println!("{:<20} {:<16} {:>5} {:>12} {:>8}  SCRIPT", "NAME", "NETNS", "HOOKS", "PACKETS", "ERRORS");
+    println!(
+        "{:<20} {:<16} {:>5} {:>12} {:>8}  SCRIPT",
+        "NAME", "NETNS", "HOOKS", "PACKETS", "ERRORS"
+    );
     for e in list {
-        let state = if e.running { "" } else { "  (stopped: see lunet logs)" };
+        let state = if e.running {
+            ""
+        } else {
+            "  (stopped: see lunet logs)"
+        };
         println!(
             "{:<20} {:<16} {:>5} {:>12} {:>8}  {}{state}",
             e.name,
@@ -63,14 +82,32 @@ pub fn stats(s: &StatsReport, as_json: bool) {
     if as_json {
         return json(s);
     }
-    println!("state '{}', Lua memory {} KiB", s.name, s.memory_used / 1024);
+    println!(
+        "state '{}', Lua memory {} KiB",
+        s.name,
+        s.memory_used / 1024
+    );
     for h in &s.hooks {
-        let verdicts: Vec<String> = h.stats.verdicts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("  hook {} [{}] {}", h.hook.name, tier_name(h.hook.tier), h.hook.attach);
+        let verdicts: Vec<String> = h
+            .stats
+            .verdicts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!(
+            "  hook {} [{}] {}",
+            h.hook.name,
+            tier_name(h.hook.tier),
+            h.hook.attach
+        );
         println!(
             "    packets {}  verdicts: {}  errors {} (budget {}, memory {})",
             h.stats.packets,
-            if verdicts.is_empty() { "-".into() } else { verdicts.join(", ") },
+            if verdicts.is_empty() {
+                "-".into()
+            } else {
+                verdicts.join(", ")
+            },
             h.stats.errors,
             h.stats.budget_hits,
             h.stats.memory_hits
@@ -97,10 +134,18 @@ pub fn replay(r: &ReplayReport, as_json: bool) {
     if as_json {
         return json(&r.hooks);
     }
-    println!("{} packets from {} ({} not IPv4/IPv6, skipped by netfilter hooks)", r.packets, r.pcap, r.skipped);
+    println!(
+        "{} packets from {} ({} not IPv4/IPv6, skipped by netfilter hooks)",
+        r.packets, r.pcap, r.skipped
+    );
     for h in &r.hooks {
         let verdicts: Vec<String> = h.verdicts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!("  {:<24} {}  errors {}", h.hook, verdicts.join(", "), h.errors);
+        println!(
+            "  {:<24} {}  errors {}",
+            h.hook,
+            verdicts.join(", "),
+            h.errors
+        );
         if let Some(e) = &h.last_error {
             println!("    last error: {e}");
         }

@@ -26,7 +26,8 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     // Converting to and from an order is the same byte swap (or none), so one function serves
     // every name for a width and order.
-    let table: [(fn(i64) -> i64, &[&str]); 6] = [
+    type Swap = fn(i64) -> i64;
+    let table: [(Swap, &[&str]); 6] = [
         (be16, &["ntoh16", "hton16", "be16", "htobe16", "be16toh"]),
         (be32, &["ntoh32", "hton32", "be32", "htobe32", "be32toh"]),
         (be64, &["ntoh64", "hton64", "be64", "htobe64", "be64toh"]),

@@ -54,12 +54,15 @@ pub(crate) fn transport_checksum(p: &[u8]) -> Result<(usize, u16), String> {
         _ => return Err("not an IPv4 or IPv6 packet".into()),
     };
     let (start, l4) = l4;
-    let field = match proto {
-        6 if l4.len() >= 20 => 16,
-        17 if l4.len() >= 8 => 6,
-        6 | 17 => return Err("truncated transport header".into()),
-        other => return Err(format!("protocol {other} is neither TCP nor UDP (IPv6 extension headers are not walked)")),
-    };
+    let field =
+        match proto {
+            6 if l4.len() >= 20 => 16,
+            17 if l4.len() >= 8 => 6,
+            6 | 17 => return Err("truncated transport header".into()),
+            other => return Err(format!(
+                "protocol {other} is neither TCP nor UDP (IPv6 extension headers are not walked)"
+            )),
+        };
     let mut acc = sum(pseudo, &l4[..field]);
     acc = sum(acc, &l4[field + 2..]);
     let mut c = finish(acc);
@@ -70,18 +73,24 @@ pub(crate) fn transport_checksum(p: &[u8]) -> Result<(usize, u16), String> {
 }
 
 fn view(lua: &Lua, ud: &AnyUserData, ctx: &str) -> mlua::Result<View> {
-    ud.borrow::<View>().map(|v| v.clone()).map_err(|_| located(lua, format!("{ctx}: expected a data object")))
+    ud.borrow::<View>()
+        .map(|v| v.clone())
+        .map_err(|_| located(lua, format!("{ctx}: expected a data object")))
 }
 
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let m = lua.create_table()?;
     m.set(
         "inet",
-        lua.create_function(|lua, (ud, off, len): (AnyUserData, Option<i64>, Option<i64>)| {
-            let v = view(lua, &ud, "checksum.inet")?;
-            let bytes = v.read_bytes(off.unwrap_or(0), len).map_err(|f| located(lua, f))?;
-            Ok(finish(sum(0, &bytes)))
-        })?,
+        lua.create_function(
+            |lua, (ud, off, len): (AnyUserData, Option<i64>, Option<i64>)| {
+                let v = view(lua, &ud, "checksum.inet")?;
+                let bytes = v
+                    .read_bytes(off.unwrap_or(0), len)
+                    .map_err(|f| located(lua, f))?;
+                Ok(finish(sum(0, &bytes)))
+            },
+        )?,
     )?;
     m.set(
         "ipv4",
@@ -104,8 +113,10 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, ud: AnyUserData| {
             let v = view(lua, &ud, "checksum.transport")?;
             let bytes = v.read_bytes(0, None).map_err(|f| located(lua, f))?;
-            let (at, c) = transport_checksum(&bytes).map_err(|m| located(lua, format!("checksum.transport: {m}")))?;
-            v.write(at as i64, &c.to_be_bytes()).map_err(|f| located(lua, f))?;
+            let (at, c) = transport_checksum(&bytes)
+                .map_err(|m| located(lua, format!("checksum.transport: {m}")))?;
+            v.write(at as i64, &c.to_be_bytes())
+                .map_err(|f| located(lua, f))?;
             Ok(c)
         })?,
     )?;
@@ -119,7 +130,10 @@ mod tests {
     #[test]
     fn rfc1071_example_sums_to_the_published_value() {
         // RFC 1071 section 3: bytes 00 01 f2 03 f4 f5 f6 f7 sum to 0xddf2.
-        assert_eq!(sum(0, &[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0xddf2);
+        assert_eq!(
+            sum(0, &[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0xddf2
+        );
     }
 
     #[test]

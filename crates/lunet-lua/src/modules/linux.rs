@@ -28,7 +28,10 @@ pub(crate) fn xdp(lua: &Lua) -> mlua::Result<Table> {
 /// starts at the first call in the process: only differences mean anything in either).
 fn time_ns() -> i64 {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_nanos() as i64
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as i64
 }
 
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {

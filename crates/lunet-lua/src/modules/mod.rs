@@ -34,7 +34,13 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
         }
         let path = module_path(&script_dir, &name).map_err(|m| located(lua, m))?;
         let source = std::fs::read(&path).map_err(|e| {
-            located(lua, format!("module '{name}' not found: no lunet module of that name, and {}: {e}", path.display()))
+            located(
+                lua,
+                format!(
+                    "module '{name}' not found: no lunet module of that name, and {}: {e}",
+                    path.display()
+                ),
+            )
         })?;
         let chunk = lua
             .load(source)
@@ -56,10 +62,15 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
 fn module_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
     let ok = !name.is_empty()
         && name.split('.').all(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         });
     if !ok {
-        return Err(format!("require: invalid module name '{name}' (letters, digits, '_', '-' and '.' only)"));
+        return Err(format!(
+            "require: invalid module name '{name}' (letters, digits, '_', '-' and '.' only)"
+        ));
     }
     if name == "bpf.map" || name == "bpf" {
         return Err(format!(
@@ -75,21 +86,41 @@ pub(crate) fn opt_int(lua: &Lua, t: &Table, field: &str, ctx: &str) -> mlua::Res
         Value::Nil => Ok(None),
         Value::Integer(i) => Ok(Some(i)),
         Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Ok(Some(n as i64)),
-        other => Err(located(lua, format!("{ctx}: '{field}' must be an integer, got {}", other.type_name()))),
+        other => Err(located(
+            lua,
+            format!(
+                "{ctx}: '{field}' must be an integer, got {}",
+                other.type_name()
+            ),
+        )),
     }
 }
 
 /// Reads an optional string field.
-pub(crate) fn opt_str(lua: &Lua, t: &Table, field: &str, ctx: &str) -> mlua::Result<Option<String>> {
+pub(crate) fn opt_str(
+    lua: &Lua,
+    t: &Table,
+    field: &str,
+    ctx: &str,
+) -> mlua::Result<Option<String>> {
     match t.get::<Value>(field)? {
         Value::Nil => Ok(None),
         Value::String(s) => Ok(Some(s.to_string_lossy())),
-        other => Err(located(lua, format!("{ctx}: '{field}' must be a string, got {}", other.type_name()))),
+        other => Err(located(
+            lua,
+            format!(
+                "{ctx}: '{field}' must be a string, got {}",
+                other.type_name()
+            ),
+        )),
     }
 }
 
 /// A table of name = value constants.
-pub(crate) fn constants<'a>(lua: &Lua, pairs: impl IntoIterator<Item = (&'a str, i64)>) -> mlua::Result<Table> {
+pub(crate) fn constants<'a>(
+    lua: &Lua,
+    pairs: impl IntoIterator<Item = (&'a str, i64)>,
+) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     for (k, v) in pairs {
         t.set(k, v)?;
@@ -104,10 +135,15 @@ mod tests {
     #[test]
     fn module_names_cannot_leave_the_script_folder() {
         let dir = Path::new("/scripts");
-        assert_eq!(module_path(dir, "lib.util").unwrap(), Path::new("/scripts/lib/util.lua"));
+        assert_eq!(
+            module_path(dir, "lib.util").unwrap(),
+            Path::new("/scripts/lib/util.lua")
+        );
         assert!(module_path(dir, "../etc/passwd").is_err());
         assert!(module_path(dir, "a..b").is_err());
         assert!(module_path(dir, "/abs").is_err());
-        assert!(module_path(dir, "bpf.map").unwrap_err().contains("kernel tier"));
+        assert!(module_path(dir, "bpf.map")
+            .unwrap_err()
+            .contains("kernel tier"));
     }
 }

@@ -36,7 +36,12 @@ impl Registry {
             spec.name = format!("{}#{}", spec.name, id + 1);
         }
         spec.id = id;
-        self.hooks.push(Registered { spec, func, active: true, stats: Arc::default() });
+        self.hooks.push(Registered {
+            spec,
+            func,
+            active: true,
+            stats: Arc::default(),
+        });
         id
     }
 }
@@ -45,14 +50,21 @@ impl Registry {
 pub(crate) fn definition(f: &Function) -> (String, usize) {
     let info = f.info();
     let line = info.line_defined.unwrap_or(0);
-    (format!("{}:{line}", info.short_src.unwrap_or_else(|| "?".into())), line)
+    (
+        format!("{}:{line}", info.short_src.unwrap_or_else(|| "?".into())),
+        line,
+    )
 }
 
 pub(crate) fn parse_tier(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Tier> {
     match opt_str(lua, t, "tier", ctx)? {
         None => Ok(Tier::Auto),
-        Some(s) => Tier::parse(&s)
-            .ok_or_else(|| located(lua, format!("{ctx}: tier must be \"auto\", \"kernel\" or \"lua\", got \"{s}\""))),
+        Some(s) => Tier::parse(&s).ok_or_else(|| {
+            located(
+                lua,
+                format!("{ctx}: tier must be \"auto\", \"kernel\" or \"lua\", got \"{s}\""),
+            )
+        }),
     }
 }
 
@@ -76,30 +88,66 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
     const CTX: &str = "netfilter.register";
     let func: Function = match t.get::<mlua::Value>("hook")? {
         mlua::Value::Function(f) => f,
-        other => return Err(located(lua, format!("{CTX}: 'hook' must be a function, got {}", other.type_name()))),
+        other => {
+            return Err(located(
+                lua,
+                format!(
+                    "{CTX}: 'hook' must be a function, got {}",
+                    other.type_name()
+                ),
+            ))
+        }
     };
-    let pf = opt_int(lua, &t, "pf", CTX)?.ok_or_else(|| located(lua, format!("{CTX}: 'pf' is required")))?;
+    let pf = opt_int(lua, &t, "pf", CTX)?
+        .ok_or_else(|| located(lua, format!("{CTX}: 'pf' is required")))?;
     match proto_name(pf) {
         Some("INET" | "IPV4" | "IPV6") => {}
         Some(n) => {
-            return Err(located(lua, format!("{CTX}: pf {n} is not supported: lunet hooks IPv4 and IPv6 (INET, IPV4, IPV6)")))
+            return Err(located(
+                lua,
+                format!(
+                    "{CTX}: pf {n} is not supported: lunet hooks IPv4 and IPv6 (INET, IPV4, IPV6)"
+                ),
+            ))
         }
-        None => return Err(located(lua, format!("{CTX}: pf {pf} is not a netfilter family"))),
+        None => {
+            return Err(located(
+                lua,
+                format!("{CTX}: pf {pf} is not a netfilter family"),
+            ))
+        }
     }
-    let hooknum =
-        opt_int(lua, &t, "hooknum", CTX)?.ok_or_else(|| located(lua, format!("{CTX}: 'hooknum' is required")))?;
-    let hook = hook_name(hooknum)
-        .ok_or_else(|| located(lua, format!("{CTX}: hooknum {hooknum} is not one of linux.nf.inet (0-4)")))?;
+    let hooknum = opt_int(lua, &t, "hooknum", CTX)?
+        .ok_or_else(|| located(lua, format!("{CTX}: 'hooknum' is required")))?;
+    let hook = hook_name(hooknum).ok_or_else(|| {
+        located(
+            lua,
+            format!("{CTX}: hooknum {hooknum} is not one of linux.nf.inet (0-4)"),
+        )
+    })?;
     let priority = opt_int(lua, &t, "priority", CTX)?.unwrap_or(0);
-    let priority = i32::try_from(priority)
-        .map_err(|_| located(lua, format!("{CTX}: priority {priority} does not fit a 32-bit integer")))?;
+    let priority = i32::try_from(priority).map_err(|_| {
+        located(
+            lua,
+            format!("{CTX}: priority {priority} does not fit a 32-bit integer"),
+        )
+    })?;
     let mark = opt_int(lua, &t, "mark", CTX)?.unwrap_or(0);
-    let mark =
-        u32::try_from(mark).map_err(|_| located(lua, format!("{CTX}: mark {mark} is not a 32-bit unsigned value")))?;
+    let mark = u32::try_from(mark).map_err(|_| {
+        located(
+            lua,
+            format!("{CTX}: mark {mark} is not a 32-bit unsigned value"),
+        )
+    })?;
     let default_verdict = match opt_int(lua, &t, "default", CTX)? {
         None => NF_ACCEPT,
         Some(v) if v == NF_DROP as i64 || v == NF_ACCEPT as i64 => v as u32,
-        Some(v) => return Err(located(lua, format!("{CTX}: default must be action.DROP or action.ACCEPT, got {v}"))),
+        Some(v) => {
+            return Err(located(
+                lua,
+                format!("{CTX}: default must be action.DROP or action.ACCEPT, got {v}"),
+            ))
+        }
     };
     let tier = parse_tier(lua, &t, CTX)?;
     let name = opt_str(lua, &t, "name", CTX)?.unwrap_or_default();
@@ -107,14 +155,22 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
     let spec = HookSpec {
         id: 0,
         name,
-        attach: Attach::Netfilter { pf, hooknum, priority, mark },
+        attach: Attach::Netfilter {
+            pf,
+            hooknum,
+            priority,
+            mark,
+        },
         default_verdict,
         tier,
         defined_at,
     };
-    let mut reg = lua
-        .app_data_mut::<Registry>()
-        .ok_or_else(|| located(lua, format!("{CTX}: hooks can only be registered while the script's body runs")))?;
+    let mut reg = lua.app_data_mut::<Registry>().ok_or_else(|| {
+        located(
+            lua,
+            format!("{CTX}: hooks can only be registered while the script's body runs"),
+        )
+    })?;
     Ok(Handle(reg.add(spec, func, format!("{hook}:{line}"))))
 }
 

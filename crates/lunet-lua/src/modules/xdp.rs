@@ -13,7 +13,12 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
     const CTX: &str = "xdp.attach";
     let func: Function = match func {
         Value::Function(f) => f,
-        other => return Err(located(lua, format!("{CTX}: expected a function, got {}", other.type_name()))),
+        other => {
+            return Err(located(
+                lua,
+                format!("{CTX}: expected a function, got {}", other.type_name()),
+            ))
+        }
     };
     let opts = match opts {
         Some(t) => t,
@@ -22,24 +27,43 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
     let default_verdict = match opt_int(lua, &opts, "default", CTX)? {
         None => XDP_PASS,
         Some(v @ (1 | 2)) => v as u32,
-        Some(v) => return Err(located(lua, format!("{CTX}: default must be xdp.DROP or xdp.PASS, got {v}"))),
+        Some(v) => {
+            return Err(located(
+                lua,
+                format!("{CTX}: default must be xdp.DROP or xdp.PASS, got {v}"),
+            ))
+        }
     };
     let tier = parse_tier(lua, &opts, CTX)?;
     let name = opt_str(lua, &opts, "name", CTX)?.unwrap_or_default();
     let dev = opt_str(lua, &opts, "dev", CTX)?;
     let (defined_at, line) = definition(&func);
-    let mut reg = lua
-        .app_data_mut::<Registry>()
-        .ok_or_else(|| located(lua, format!("{CTX}: hooks can only be attached while the script's body runs")))?;
+    let mut reg = lua.app_data_mut::<Registry>().ok_or_else(|| {
+        located(
+            lua,
+            format!("{CTX}: hooks can only be attached while the script's body runs"),
+        )
+    })?;
     let dev = dev.or_else(|| reg.dev.clone());
-    let spec = HookSpec { id: 0, name, attach: Attach::Xdp { dev }, default_verdict, tier, defined_at };
+    let spec = HookSpec {
+        id: 0,
+        name,
+        attach: Attach::Xdp { dev },
+        default_verdict,
+        tier,
+        defined_at,
+    };
     reg.add(spec, func, format!("xdp:{line}"));
     Ok(())
 }
 
 fn detach(lua: &Lua, (): ()) -> mlua::Result<()> {
     if let Some(mut reg) = lua.app_data_mut::<Registry>() {
-        for h in reg.hooks.iter_mut().filter(|h| matches!(h.spec.attach, Attach::Xdp { .. })) {
+        for h in reg
+            .hooks
+            .iter_mut()
+            .filter(|h| matches!(h.spec.attach, Attach::Xdp { .. }))
+        {
             h.active = false;
         }
     }

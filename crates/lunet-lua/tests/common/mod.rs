@@ -24,7 +24,10 @@ pub fn start(source: &str) -> (State, Script) {
 
 pub fn start_with(source: &str, limits: Limits) -> Result<(State, Script), ScriptError> {
     let s = script(source);
-    let opts = StateOptions { limits, ..StateOptions::default() };
+    let opts = StateOptions {
+        limits,
+        ..StateOptions::default()
+    };
     State::load(&s.path, opts).map(|st| (st, s))
 }
 
@@ -32,11 +35,42 @@ pub fn start_with(source: &str, limits: Limits) -> Result<(State, Script), Scrip
 pub fn udp4(dport: u16, payload: &[u8]) -> NfPacket {
     let total = 28 + payload.len();
     let mut p = vec![
-        0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
-        0x03, 0xe8, (dport >> 8) as u8, dport as u8, ((8 + payload.len()) >> 8) as u8, (8 + payload.len()) as u8, 0, 0,
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+        198,
+        18,
+        0,
+        1,
+        198,
+        18,
+        0,
+        2,
+        0x03,
+        0xe8,
+        (dport >> 8) as u8,
+        dport as u8,
+        ((8 + payload.len()) >> 8) as u8,
+        (8 + payload.len()) as u8,
+        0,
+        0,
     ];
     p.extend_from_slice(payload);
-    NfPacket { net: p, link_header: vec![0; 14], ifindex: 2, mark: 0 }
+    NfPacket {
+        net: p,
+        link_header: vec![0; 14],
+        ifindex: 2,
+        mark: 0,
+    }
 }
 
 pub const PRELUDE: &str = r#"

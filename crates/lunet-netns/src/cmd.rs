@@ -1,0 +1,33 @@
+//! Running `ip` and friends, with errors that name the command and carry its stderr.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Looks a program up on `PATH`, then in /usr/sbin and /sbin (root's tools are there even when
+/// a test runner's `PATH` lacks them).
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Runs `prog args...` on the calling thread (so in its network namespace) and returns stdout.
+pub(crate) fn run(prog: &str, args: &[&str]) -> io::Result<String> {
+    let exe = find_program(prog).unwrap_or_else(|| PathBuf::from(prog));
+    let shown = format!("{prog} {}", args.join(" "));
+    let out = Command::new(&exe)
+        .args(args)
+        .output()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run `{shown}`: {e}")))?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "`{shown}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

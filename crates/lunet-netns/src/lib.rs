@@ -1,0 +1,63 @@
+//! Network namespaces for lunet's daemon, demo and tests.
+//!
+//! * [`enter`], [`in_netns`], [`spawn_in_netns`]: put a *thread* into a network namespace with
+//!   `setns(2)`. Only the network namespace changes (not the mount namespace), so `/sys/fs/bpf`
+//!   stays usable, unlike under `ip netns exec`.
+//! * [`TempNetns`]: a uniquely named namespace under `/run/netns`, deleted on drop.
+//! * [`Testbed`]: two temporary namespaces joined by a veth pair with addresses in
+//!   198.18.0.0/15 (the range reserved for benchmarking); nothing lives in the host namespace.
+//! * [`udp_send`], [`UdpSink`]: bounded UDP traffic from and to a namespace.
+//! * [`require_root`] and [`skip_unless_root!`]: tests skip, loudly, when they cannot run.
+//!
+//! Sockets stay in the network namespace they were created in, so a socket made on a thread
+//! inside a namespace can afterwards be used from any thread. Processes started with
+//! `std::process::Command` inherit the namespace of the thread that starts them.
+
+mod addr;
+mod cmd;
+mod enter;
+mod temp;
+mod testbed;
+mod udp;
+
+pub use addr::{check_test_addr, is_test_addr};
+pub use enter::{current_netns_id, enter, in_netns, ns_path, spawn_in_netns};
+pub use temp::TempNetns;
+pub use testbed::Testbed;
+pub use udp::{udp_send, udp_send_from, udp_socket, UdpSink, MAX_DATAGRAMS};
+
+/// Checks that this process can create namespaces and rules: effective uid 0, and the `ip` and
+/// `iptables` programs on `PATH`. The error says why not, for a `SKIP:` message.
+pub fn require_root() -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        return Err(format!("needs root (effective uid is {euid})"));
+    }
+    for prog in ["ip", "iptables"] {
+        if cmd::find_program(prog).is_none() {
+            return Err(format!(
+                "`{prog}` is not installed (not found on PATH or in /usr/sbin, /sbin)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// In a test: prints `SKIP: <test>: <reason>` to stderr and returns from the enclosing function
+/// when [`require_root`] fails. Usage: `lunet_netns::skip_unless_root!();`
+#[macro_export]
+macro_rules! skip_unless_root {
+    () => {
+        if let Err(reason) = $crate::require_root() {
+            // libtest names each test's thread after the test.
+            let thread = ::std::thread::current();
+            let test = thread
+                .name()
+                .filter(|n| *n != "main")
+                .unwrap_or(module_path!());
+            eprintln!("SKIP: {test}: {reason}");
+            return;
+        }
+    };
+}

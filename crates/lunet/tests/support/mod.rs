@@ -1,0 +1,190 @@
+//! Shared by the integration tests: the `lunet` binary, a daemon the test owns (killed by its
+//! PID on drop), traffic helpers, and a way to look at a namespace's rules and queues.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use lunet_netns::{udp_send, Testbed, UdpSink};
+
+pub fn lunet_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_lunet")
+}
+
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs `lunet ARGS` to completion.
+pub fn lunet(args: &[&str]) -> Output {
+    Command::new(lunet_bin())
+        .args(args)
+        .env("LUNET_LOG", "warn")
+        .output()
+        .expect("lunet runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A `lunet daemon` on a private socket; stopped (by PID) and reaped on drop.
+pub struct Daemon {
+    pub child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("lunet.sock");
+        let mut d = Daemon {
+            child: None,
+            dir,
+            socket,
+        };
+        d.spawn();
+        d
+    }
+
+    /// Starts a new daemon process on the same socket (after [`Daemon::kill`]).
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "a daemon runs already");
+        let child = Command::new(lunet_bin())
+            .args(["daemon", "--socket", self.socket.to_str().unwrap()])
+            .env("LUNET_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("daemon starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not answer on its socket"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `lunet ARGS --socket <this daemon's>`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--socket", self.socket.to_str().unwrap()]);
+        lunet(&all)
+    }
+
+    /// `lunet run SCRIPT --netns NS ...`, asserting success.
+    pub fn run_ok(&self, script: &Path, netns: &str, extra: &[&str]) -> String {
+        let mut args = vec!["run", script.to_str().unwrap(), "--netns", netns];
+        args.extend_from_slice(extra);
+        let o = self.cli(&args);
+        assert!(
+            o.status.success(),
+            "lunet run failed: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    }
+
+    pub fn stats_json(&self, name: &str) -> serde_json::Value {
+        let o = self.cli(&["stats", name, "--json"]);
+        assert!(o.status.success(), "stats failed: {}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    /// Kills the daemon with SIGKILL: no cleanup runs, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM first so the daemon removes its rules; then make sure it is gone.
+            // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Writes `source` to a script file in `dir`.
+pub fn write_script(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, source).unwrap();
+    p
+}
+
+/// Sends `n` datagrams to the receiver's `port` and counts what arrives within `wait`.
+pub fn send_and_count(bed: &Testbed, port: u16, n: usize, wait: Duration) -> usize {
+    let sink = UdpSink::bind(
+        bed.receiver_ns(),
+        SocketAddrV4::new(bed.receiver_addr(), port),
+    )
+    .unwrap();
+    let payloads: Vec<Vec<u8>> = (0..n).map(|i| format!("packet {i}").into_bytes()).collect();
+    udp_send(
+        bed.sender_ns(),
+        SocketAddrV4::new(bed.receiver_addr(), port),
+        &payloads,
+    )
+    .unwrap();
+    sink.recv_for(wait, n).unwrap().len()
+}
+
+/// Lines of the namespace's ruleset that lunet made.
+pub fn lunet_rules(ns: &str) -> Vec<String> {
+    lunet_netns::in_netns(ns, lunet_netfilter::list_lunet_rules)
+        .unwrap()
+        .unwrap()
+}
+
+/// Queue numbers bound in the namespace (from /proc/net/netfilter/nfnetlink_queue).
+pub fn bound_queues(ns: &str) -> Vec<u16> {
+    lunet_netns::in_netns(ns, || {
+        std::fs::read_to_string("/proc/thread-self/net/netfilter/nfnetlink_queue")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    })
+    .unwrap()
+}
+
+/// A DNS query for `name` (type A), as a UDP payload.
+pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
