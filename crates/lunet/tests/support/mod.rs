@@ -179,12 +179,5 @@ pub fn bound_queues(ns: &str) -> Vec<u16> {
 
 /// A DNS query for `name` (type A), as a UDP payload.
 pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
-    let mut q = id.to_be_bytes().to_vec();
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    q
+    lunet_gen::packet::dns_query_payload(name, id).unwrap()
 }
