@@ -381,3 +381,85 @@ netfilter.register{ name = "boom", pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_I
         "the state whose body failed is not listed"
     );
 }
+
+#[test]
+fn logs_follow_streams_until_the_state_stops() {
+    lunet_netns::skip_unless_root!();
+    let bed = Testbed::create().unwrap();
+    let d = Daemon::start();
+    d.run_ok(
+        &examples_dir().join("port-filter.lua"),
+        bed.receiver_ns(),
+        &["--name", "fw"],
+    );
+    let follower = std::process::Command::new(lunet_bin())
+        .args([
+            "logs",
+            "fw",
+            "--follow",
+            "--socket",
+            d.socket.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    send_and_count(&bed, 9, 3, Duration::from_millis(300));
+    send_and_count(&bed, 7777, 3, Duration::from_millis(300));
+    assert!(d.cli(&["stop", "fw"]).status.success());
+    let out = follower.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("dropping UDP to port 9: discard service"),
+        "{text}"
+    );
+    assert!(text.contains("dropping UDP to port 7777"), "{text}");
+    assert!(
+        stderr(&out).contains("state 'fw' stopped"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn run_foreground_filters_until_interrupted_then_cleans_up() {
+    lunet_netns::skip_unless_root!();
+    let bed = Testbed::create().unwrap();
+    let script = examples_dir().join("port-filter.lua");
+    let mut child = std::process::Command::new(lunet_bin())
+        .args([
+            "run",
+            script.to_str().unwrap(),
+            "--foreground",
+            "--netns",
+            bed.receiver_ns(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lunet_rules(bed.receiver_ns()).is_empty() {
+        assert!(Instant::now() < deadline, "foreground state never attached");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(send_and_count(&bed, 9, 10, WAIT), 0);
+    assert_eq!(send_and_count(&bed, 53, 10, WAIT), 10);
+    // SAFETY: kill(2) on the PID of the child this test started and has not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "{out}");
+    assert!(
+        out.contains("verdicts: ACCEPT 10, DROP 10"),
+        "final stats printed: {out}"
+    );
+    assert_eq!(
+        lunet_rules(bed.receiver_ns()),
+        Vec::<String>::new(),
+        "Ctrl-C removes the rules"
+    );
+}
