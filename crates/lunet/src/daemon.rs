@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use lunet_lua::Limits;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ErrorKind, ListEntry, LogEvent, Request, Response, RunRequest};
@@ -248,17 +247,15 @@ impl Daemon {
     }
 
     fn start(&self, r: RunRequest) -> Response {
-        let name = match r.name.clone() {
-            Some(n) => n,
-            None => default_name(&r.script),
-        };
+        let spec = RunSpec::from_request(r);
+        let name = spec.name.clone();
         if let Err(e) = lunet_netfilter::validate_state(&name) {
             return Response::err(
                 ErrorKind::BadRequest,
                 format!("invalid state name '{name}': {e}"),
             );
         }
-        if !r.script.is_absolute() {
+        if !spec.script.is_absolute() {
             return Response::err(ErrorKind::BadRequest, "the script path must be absolute");
         }
         {
@@ -271,19 +268,6 @@ impl Daemon {
             }
             states.insert(name.clone(), None);
         }
-        let defaults = Limits::default();
-        let spec = RunSpec {
-            name: name.clone(),
-            script: r.script,
-            netns: r.netns,
-            dev: r.dev,
-            tier: r.tier,
-            limits: Limits {
-                memory: r.mem.unwrap_or(defaults.memory),
-                hook_budget: r.budget.unwrap_or(defaults.hook_budget),
-                ..defaults
-            },
-        };
         match Running::start(spec) {
             Ok(running) => {
                 let report = running.report.clone();
@@ -336,19 +320,6 @@ impl Daemon {
             }
         }
     }
-}
-
-/// The state name `run` picks when none is given: the script's file stem.
-pub fn default_name(script: &Path) -> String {
-    script
-        .file_stem()
-        .map(|s| {
-            s.to_string_lossy().replace(
-                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
-                "-",
-            )
-        })
-        .unwrap_or_else(|| "script".into())
 }
 
 fn send(out: &mut UnixStream, r: &Response) -> std::io::Result<()> {

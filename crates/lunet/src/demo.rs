@@ -13,7 +13,7 @@ use lunet_lua::{Limits, Tier};
 use lunet_netns::{udp_send, Testbed, UdpSink};
 
 use crate::exit::{require_root, Failure};
-use crate::runner::{RunSpec, Running, StartError};
+use crate::runner::{RunSpec, Running};
 
 /// The script the demo runs: the port-filter example, built in.
 const SCRIPT: &str = include_str!("../../../examples/port-filter.lua");
@@ -59,10 +59,7 @@ fn demo(count: usize, script: &std::path::Path, quit: &AtomicBool) -> Result<(),
         tier: Tier::Auto,
         limits: Limits::default(),
     };
-    let running = Running::start(spec).map_err(|e| match e {
-        StartError::Script(m) => Failure::script(m),
-        StartError::Netfilter(m) => Failure::internal(m),
-    })?;
+    let running = Running::start(spec)?;
     println!(
         "running the built-in port filter (examples/port-filter.lua) in {}:",
         bed.receiver_ns()

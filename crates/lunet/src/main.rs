@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 use lunet_lua::{Limits, Tier};
 
 use client::Client;
-use exit::{require_root, Code, Failure};
+use exit::{require_root, Failure};
 use protocol::{Request, RunRequest, DEFAULT_SOCKET};
 
 #[derive(Parser)]
@@ -298,32 +298,14 @@ fn logs(socket: &Path, name: String, follow: bool, json: bool) -> Result<(), Fai
 /// `run --foreground`: the runner in this process until Ctrl-C (or SIGTERM).
 fn run_foreground(r: RunRequest, json: bool) -> Result<(), Failure> {
     require_root("lunet run --foreground")?;
-    let defaults = Limits::default();
-    let spec = runner::RunSpec {
-        name: r
-            .name
-            .clone()
-            .unwrap_or_else(|| daemon::default_name(&r.script)),
-        script: r.script,
-        netns: r.netns,
-        dev: r.dev,
-        tier: r.tier,
-        limits: Limits {
-            memory: r.mem.unwrap_or(defaults.memory),
-            hook_budget: r.budget.unwrap_or(defaults.hook_budget),
-            ..defaults
-        },
-    };
+    let spec = runner::RunSpec::from_request(r);
     let quit = Arc::new(AtomicBool::new(false));
     {
         let quit = quit.clone();
         ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst))
             .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
     }
-    let running = runner::Running::start(spec).map_err(|e| match e {
-        runner::StartError::Script(m) => Failure::script(m),
-        runner::StartError::Netfilter(m) => Failure::new(Code::Failure, m),
-    })?;
+    let running = runner::Running::start(spec)?;
     show::started(&running.report, json);
     let mut since = 0;
     while !quit.load(Ordering::SeqCst) && running.is_running() {

@@ -21,7 +21,8 @@ use lunet_netfilter::{
     Backend, Family, Hook, Installed, QueueRule, QueueSocket, QueuedPacket, Verdict,
 };
 
-use crate::protocol::{HookReport, HookStatsReport, StateReport, StatsReport};
+use crate::exit::Failure;
+use crate::protocol::{HookReport, HookStatsReport, RunRequest, StateReport, StatsReport};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -34,6 +35,38 @@ pub struct RunSpec {
     pub limits: Limits,
 }
 
+impl RunSpec {
+    /// The spec a `run` request asks for, with lunet's defaults where it is silent.
+    pub fn from_request(r: RunRequest) -> RunSpec {
+        let defaults = Limits::default();
+        RunSpec {
+            name: r.name.unwrap_or_else(|| default_name(&r.script)),
+            script: r.script,
+            netns: r.netns,
+            dev: r.dev,
+            tier: r.tier,
+            limits: Limits {
+                memory: r.mem.unwrap_or(defaults.memory),
+                hook_budget: r.budget.unwrap_or(defaults.hook_budget),
+                ..defaults
+            },
+        }
+    }
+}
+
+/// The state name `run` picks when none is given: the script's file stem.
+pub fn default_name(script: &std::path::Path) -> String {
+    script
+        .file_stem()
+        .map(|s| {
+            s.to_string_lossy().replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                "-",
+            )
+        })
+        .unwrap_or_else(|| "script".into())
+}
+
 /// Why a script did not start.
 #[derive(Debug, Clone)]
 pub enum StartError {
@@ -41,6 +74,15 @@ pub enum StartError {
     Script(String),
     /// Rules or queues could not be set up.
     Netfilter(String),
+}
+
+impl From<StartError> for Failure {
+    fn from(e: StartError) -> Failure {
+        match e {
+            StartError::Script(m) => Failure::script(m),
+            StartError::Netfilter(m) => Failure::internal(m),
+        }
+    }
 }
 
 impl std::fmt::Display for StartError {

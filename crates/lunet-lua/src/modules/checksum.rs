@@ -54,15 +54,16 @@ pub(crate) fn transport_checksum(p: &[u8]) -> Result<(usize, u16), String> {
         _ => return Err("not an IPv4 or IPv6 packet".into()),
     };
     let (start, l4) = l4;
-    let field =
-        match proto {
-            6 if l4.len() >= 20 => 16,
-            17 if l4.len() >= 8 => 6,
-            6 | 17 => return Err("truncated transport header".into()),
-            other => return Err(format!(
+    let field = match proto {
+        6 if l4.len() >= 20 => 16,
+        17 if l4.len() >= 8 => 6,
+        6 | 17 => return Err("truncated transport header".into()),
+        other => {
+            return Err(format!(
                 "protocol {other} is neither TCP nor UDP (IPv6 extension headers are not walked)"
-            )),
-        };
+            ))
+        }
+    };
     let mut acc = sum(pseudo, &l4[..field]);
     acc = sum(acc, &l4[field + 2..]);
     let mut c = finish(acc);
