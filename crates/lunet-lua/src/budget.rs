@@ -39,9 +39,16 @@ impl Budget {
     }
 }
 
-/// Installs the count hook on `lua` (and the coroutines it creates).
+/// Installs the count hook on `lua` (and the coroutines it creates), checking every `every`
+/// instructions, and the `pcall` wrappers that keep a budget stop from being caught.
 pub(crate) fn install(lua: &Lua, budget: Rc<Budget>, every: u32) -> mlua::Result<()> {
-    let b = budget.clone();
+    set_check_interval(lua, budget.clone(), every)?;
+    install_wrappers(lua, budget)
+}
+
+/// (Re)installs the count hook with a new interval.
+pub(crate) fn set_check_interval(lua: &Lua, budget: Rc<Budget>, every: u32) -> mlua::Result<()> {
+    let b = budget;
     lua.set_global_hook(
         HookTriggers::new().every_nth_instruction(every),
         move |_, debug| {
@@ -58,7 +65,10 @@ pub(crate) fn install(lua: &Lua, budget: Rc<Budget>, every: u32) -> mlua::Result
             *b.last_line.borrow_mut() = at;
             Ok(VmState::Continue)
         },
-    )?;
+    )
+}
+
+fn install_wrappers(lua: &Lua, budget: Rc<Budget>) -> mlua::Result<()> {
     // `pcall`, `xpcall` and `coroutine.resume` catch errors; after a budget stop they re-raise.
     // Errors raised by lunet's Rust functions reach Lua as mlua error objects: turn them into
     // the plain `file:line: message` strings Lua code expects from `pcall`.

@@ -88,6 +88,9 @@ pub struct HookSpec {
     pub tier: Tier,
     /// `file:line` where the hook function is defined.
     pub defined_at: String,
+    /// Instructions one call may run: `budget = N` from the registration, else the state's
+    /// default (filled in when the body has finished).
+    pub budget: Option<u64>,
 }
 
 /// A hook's counters, written by the state's thread and read by the daemon's clients.

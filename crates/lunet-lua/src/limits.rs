@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 pub struct Limits {
     /// Bytes the Lua state may allocate in all (body, hooks, their data).
     pub memory: usize,
-    /// Lua VM instructions one hook call may run before it gives its default verdict.
+    /// Lua VM instructions one hook call may run before it gives its default verdict, for
+    /// hooks whose registration sets no `budget` of its own.
     pub hook_budget: u64,
     /// Lua VM instructions the body may run.
     pub body_budget: u64,
@@ -18,10 +19,10 @@ impl Limits {
     pub const DEFAULT_HOOK_BUDGET: u64 = 100_000;
     pub const DEFAULT_BODY_BUDGET: u64 = 100_000_000;
 
-    /// How often (in instructions) the budget is checked: often enough to be within a few
-    /// percent of a small budget, rare enough to cost nothing on a large one.
-    pub fn check_every(&self) -> u32 {
-        (self.hook_budget.min(self.body_budget) / 16).clamp(1, 1000) as u32
+    /// How often (in instructions) a budget this small is checked: often enough to be within
+    /// a few percent of a small budget, rare enough to cost nothing on a large one.
+    pub fn check_every(smallest_budget: u64) -> u32 {
+        (smallest_budget / 16).clamp(1, 1000) as u32
     }
 }
 

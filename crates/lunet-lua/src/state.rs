@@ -105,7 +105,8 @@ impl State {
         let lua =
             crate::sandbox::new_state(opts.limits.memory, opts.log.clone()).map_err(internal)?;
         let budget = Rc::new(Budget::default());
-        budget::install(&lua, budget.clone(), opts.limits.check_every()).map_err(internal)?;
+        let every = Limits::check_every(opts.limits.hook_budget.min(opts.limits.body_budget));
+        budget::install(&lua, budget.clone(), every).map_err(internal)?;
         let dir = if dir.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
@@ -139,18 +140,28 @@ impl State {
             };
             return Err(ScriptError { kind, message });
         }
-        // Unregistered hooks are gone before anything attaches them.
-        let hooks = registry
+        // Unregistered hooks are gone before anything attaches them; ids index what is left.
+        let hooks: Vec<Hook> = registry
             .hooks
             .into_iter()
             .filter(|h| h.active)
-            .map(|h| Hook {
-                spec: h.spec,
-                func: h.func,
-                stats: h.stats,
-                last_warning: Cell::new(None),
+            .enumerate()
+            .map(|(id, mut h)| {
+                h.spec.id = id;
+                h.spec.budget = Some(h.spec.budget.unwrap_or(opts.limits.hook_budget));
+                Hook {
+                    spec: h.spec,
+                    func: h.func,
+                    stats: h.stats,
+                    last_warning: Cell::new(None),
+                }
             })
             .collect();
+        // Check often enough for the smallest budget a hook asked for.
+        if let Some(smallest) = hooks.iter().filter_map(|h| h.spec.budget).min() {
+            budget::set_check_interval(&lua, budget.clone(), Limits::check_every(smallest))
+                .map_err(internal)?;
+        }
         Ok(State {
             lua,
             budget,
@@ -244,7 +255,8 @@ impl State {
             };
         };
         let alive = Rc::new(Cell::new(true));
-        self.budget.arm(self.limits.hook_budget);
+        self.budget
+            .arm(hook.spec.budget.unwrap_or(self.limits.hook_budget));
         let result = args(alive.clone(), packet.clone())
             .into_iter()
             .map(|v| self.lua.create_userdata(v).map(Value::UserData))

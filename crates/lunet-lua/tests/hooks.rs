@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use lunet_lua::{Attach, HookError, Limits, ScriptErrorKind};
+use lunet_lua::{Attach, HookError, Limits};
 
 fn register(body: &str, extra: &str) -> String {
     format!(
@@ -271,5 +271,51 @@ fn unregistered_hooks_are_not_reported() {
         hooks.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
         ["kept"]
     );
-    let _ = ScriptErrorKind::Io;
+    assert_eq!(hooks[0].id, 0);
+}
+
+#[test]
+fn unregistering_the_first_hook_keeps_ids_and_stats_aligned() {
+    let (st, _s) = start(&format!(
+        "{PRELUDE}\nlocal h = netfilter.register{{ pf = 2, hooknum = 1, hook = function() return 0 end }}\n\
+         netfilter.register{{ pf = 2, hooknum = 1, name = 'second', hook = function() return 1 end }}\nh:unregister()\n"
+    ));
+    let hooks = st.hooks();
+    assert_eq!(
+        (hooks.len(), hooks[0].id, hooks[0].name.as_str()),
+        (1, 0, "second")
+    );
+    assert_eq!(
+        st.run_netfilter(0, udp4(1, b"")).verdict,
+        1,
+        "runs the hook that is left"
+    );
+    assert_eq!(
+        st.stats(0).unwrap().snapshot(&["DROP", "ACCEPT"]).verdicts["ACCEPT"],
+        1
+    );
+}
+
+#[test]
+fn a_registration_may_set_its_own_budget() {
+    let limits = Limits {
+        hook_budget: 10_000_000,
+        ..Limits::default()
+    };
+    let (st, _s) = start_with(&register("while true do end", "budget = 5000,"), limits).unwrap();
+    assert_eq!(st.hooks()[0].budget, Some(5000));
+    match st.run_netfilter(0, udp4(5, b"")).error {
+        Some(HookError::Budget(m)) => {
+            assert!(m.contains("instruction budget of 5000 exhausted"), "{m}")
+        }
+        other => panic!("expected the hook's own budget to stop it: {other:?}"),
+    }
+    let err = start_with(&register("return 1", "budget = -1,"), Limits::default())
+        .err()
+        .unwrap();
+    assert!(
+        err.message.contains("budget must be a positive number"),
+        "{}",
+        err.message
+    );
 }

@@ -114,6 +114,8 @@ pub struct HookReport {
     pub placement: Vec<String>,
     /// The NFQUEUE number feeding it.
     pub queue: Option<u16>,
+    /// Lua instructions one call may run.
+    pub budget: Option<u64>,
     pub defined_at: String,
 }
 

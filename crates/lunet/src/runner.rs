@@ -423,6 +423,7 @@ fn setup(
             attach: h.attach.to_string(),
             placement,
             queue: queue_of[h.id],
+            budget: h.budget,
             defined_at: h.defined_at.clone(),
         };
         let stats = state.stats(h.id).expect("hook ids index the state's hooks");

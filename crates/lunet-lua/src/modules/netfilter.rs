@@ -151,6 +151,16 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
     };
     let tier = parse_tier(lua, &t, CTX)?;
     let name = opt_str(lua, &t, "name", CTX)?.unwrap_or_default();
+    let budget = match opt_int(lua, &t, "budget", CTX)? {
+        None => None,
+        Some(n) if n > 0 => Some(n as u64),
+        Some(n) => {
+            return Err(located(
+                lua,
+                format!("{CTX}: budget must be a positive number of instructions, got {n}"),
+            ))
+        }
+    };
     let (defined_at, line) = definition(&func);
     let spec = HookSpec {
         id: 0,
@@ -164,6 +174,7 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
         default_verdict,
         tier,
         defined_at,
+        budget,
     };
     let mut reg = lua.app_data_mut::<Registry>().ok_or_else(|| {
         located(

@@ -37,6 +37,16 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
     let tier = parse_tier(lua, &opts, CTX)?;
     let name = opt_str(lua, &opts, "name", CTX)?.unwrap_or_default();
     let dev = opt_str(lua, &opts, "dev", CTX)?;
+    let budget = match opt_int(lua, &opts, "budget", CTX)? {
+        None => None,
+        Some(n) if n > 0 => Some(n as u64),
+        Some(n) => {
+            return Err(located(
+                lua,
+                format!("{CTX}: budget must be a positive number of instructions, got {n}"),
+            ))
+        }
+    };
     let (defined_at, line) = definition(&func);
     let mut reg = lua.app_data_mut::<Registry>().ok_or_else(|| {
         located(
@@ -52,6 +62,7 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
         default_verdict,
         tier,
         defined_at,
+        budget,
     };
     reg.add(spec, func, format!("xdp:{line}"));
     Ok(())
