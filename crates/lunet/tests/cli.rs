@@ -52,3 +52,39 @@ fn help_shows_examples() {
     assert!(stdout(&o).contains("Examples:"), "{}", stdout(&o));
     assert!(stdout(&lunet(&["--help"])).contains("Exit codes"));
 }
+
+#[test]
+fn commands_that_need_root_say_so_with_exit_code_6() {
+    // As root, drop to uid 65534 for the check; as anyone else, run directly.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    for args in [
+        &["demo"][..],
+        &["daemon", "--socket", "/tmp/lunet-never.sock"][..],
+    ] {
+        let o = if root {
+            std::process::Command::new("setpriv")
+                .args([
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    lunet_bin(),
+                ])
+                .args(args)
+                .output()
+                .expect("setpriv (util-linux) runs")
+        } else {
+            lunet(args)
+        };
+        if root && stderr(&o).contains("Permission denied") {
+            eprintln!(
+                "SKIP: uid 65534 cannot reach {}: {}",
+                lunet_bin(),
+                stderr(&o)
+            );
+            return;
+        }
+        assert_eq!(o.status.code(), Some(6), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("needs root"), "{}", stderr(&o));
+    }
+}
