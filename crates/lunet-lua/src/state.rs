@@ -17,6 +17,7 @@ use crate::error::{describe, is_memory, HookError, ScriptError, ScriptErrorKind}
 use crate::hook::{Attach, HookSpec, HookStats};
 use crate::limits::Limits;
 use crate::log::{Log, Stream};
+use crate::maps::{MapBacking, MapInfo, Maps};
 use crate::modules::{self, Registry};
 
 /// How a state is started.
@@ -26,6 +27,8 @@ pub struct StateOptions {
     /// The device `xdp.attach` uses when the script names none (`--dev`).
     pub dev: Option<String>,
     pub log: Log,
+    /// Where `bpf.map` maps live: process memory, or kernel maps pinned for other tools.
+    pub maps: MapBacking,
 }
 
 impl Default for StateOptions {
@@ -34,6 +37,7 @@ impl Default for StateOptions {
             limits: Limits::default(),
             dev: None,
             log: Log::new(1000),
+            maps: MapBacking::Memory,
         }
     }
 }
@@ -74,6 +78,7 @@ pub struct State {
     limits: Limits,
     log: Log,
     hooks: Vec<Hook>,
+    maps: Maps,
 }
 
 impl State {
@@ -117,6 +122,10 @@ impl State {
             hooks: Vec::new(),
             dev: opts.dev.clone(),
         });
+        lua.set_app_data(Maps {
+            backing: opts.maps.clone(),
+            ..Maps::default()
+        });
 
         budget.arm(opts.limits.body_budget);
         let result = lua
@@ -125,6 +134,7 @@ impl State {
             .set_mode(ChunkMode::Text)
             .exec();
         let registry = lua.remove_app_data::<Registry>().unwrap_or_default();
+        let mut maps = lua.remove_app_data::<Maps>().unwrap_or_default();
         if let Err(e) = result {
             let (kind, message) = if matches!(e, mlua::Error::SyntaxError { .. }) {
                 (ScriptErrorKind::Syntax, describe(&e))
@@ -162,13 +172,23 @@ impl State {
             budget::set_check_interval(&lua, budget.clone(), Limits::check_every(smallest))
                 .map_err(internal)?;
         }
+        maps.pin_all().map_err(|e| ScriptError {
+            kind: ScriptErrorKind::Runtime,
+            message: format!("{chunk}: {e}"),
+        })?;
         Ok(State {
             lua,
             budget,
             limits: opts.limits,
             log: opts.log,
             hooks,
+            maps,
         })
+    }
+
+    /// The maps the body declared.
+    pub fn maps(&self) -> Vec<MapInfo> {
+        self.maps.info()
     }
 
     /// The hooks the body registered, in registration order (`spec.id` indexes them).

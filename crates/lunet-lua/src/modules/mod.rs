@@ -26,6 +26,7 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     loaded.set("xdp", xdp::module(lua)?)?;
     loaded.set("byteorder", byteorder::module(lua)?)?;
     loaded.set("checksum", checksum::module(lua)?)?;
+    loaded.set("bpf.map", crate::maps::module(lua)?)?;
 
     let cache = loaded.clone();
     let require = lua.create_function(move |lua, name: String| {
@@ -70,11 +71,6 @@ fn module_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
     if !ok {
         return Err(format!(
             "require: invalid module name '{name}' (letters, digits, '_', '-' and '.' only)"
-        ));
-    }
-    if name == "bpf.map" || name == "bpf" {
-        return Err(format!(
-            "module '{name}' is not in this build of lunet: eBPF maps arrive with the kernel tier"
         ));
     }
     Ok(dir.join(format!("{}.lua", name.replace('.', "/"))))
@@ -142,8 +138,5 @@ mod tests {
         assert!(module_path(dir, "../etc/passwd").is_err());
         assert!(module_path(dir, "a..b").is_err());
         assert!(module_path(dir, "/abs").is_err());
-        assert!(module_path(dir, "bpf.map")
-            .unwrap_err()
-            .contains("kernel tier"));
     }
 }
