@@ -32,9 +32,11 @@ struct Persisted {
 struct Daemon {
     states: States,
     record: PathBuf,
+    /// Where states pin their maps (`<pin_root>/<state>/<map>`).
+    pin_root: PathBuf,
 }
 
-pub fn run(socket: &Path) -> anyhow::Result<()> {
+pub fn run(socket: &Path, pin_root: &Path) -> anyhow::Result<()> {
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -45,6 +47,7 @@ pub fn run(socket: &Path) -> anyhow::Result<()> {
     let daemon = Arc::new(Daemon {
         states: Arc::default(),
         record: record_path(socket),
+        pin_root: pin_root.to_path_buf(),
     });
     daemon.clean_stale();
 
@@ -119,6 +122,9 @@ impl Daemon {
                     tracing::info!(state = %p.name, netns = ?p.netns, "removed rules a previous daemon left")
                 }
                 Err(e) => tracing::warn!(state = %p.name, "could not remove stale rules: {e}"),
+            }
+            if let Err(e) = lunet_lua::maps::unpin_dir(&self.pin_root.join(&p.name)) {
+                tracing::warn!(state = %p.name, "could not remove stale map pins: {e}");
             }
         }
         let _ = std::fs::remove_file(&self.record);
@@ -239,6 +245,25 @@ impl Daemon {
                 Ok(r) => Response::ok(r.stats()),
                 Err(e) => e,
             },
+            Request::Map {
+                name,
+                map,
+                op,
+                key,
+                value,
+            } => match self.get(&name) {
+                Ok(r) => match crate::mapops::handle(
+                    &r.report,
+                    map.as_deref(),
+                    op,
+                    key.as_deref(),
+                    value.as_deref(),
+                ) {
+                    Ok(v) => Response::ok(v),
+                    Err((kind, message)) => Response::err(kind, message),
+                },
+                Err(e) => e,
+            },
             Request::Logs { name, since, .. } => match self.get(&name) {
                 Ok(r) => Response::ok(r.log.since(since)),
                 Err(e) => e,
@@ -247,7 +272,7 @@ impl Daemon {
     }
 
     fn start(&self, r: RunRequest) -> Response {
-        let spec = RunSpec::from_request(r);
+        let spec = RunSpec::from_request(r, &self.pin_root);
         let name = spec.name.clone();
         if let Err(e) = lunet_netfilter::validate_state(&name) {
             return Response::err(

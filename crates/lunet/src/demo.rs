@@ -58,6 +58,8 @@ fn demo(count: usize, script: &std::path::Path, quit: &AtomicBool) -> Result<(),
         dev: None,
         tier: Tier::Auto,
         limits: Limits::default(),
+        pin_dir: std::path::Path::new(crate::runner::PIN_ROOT)
+            .join(format!("demo-{}", std::process::id())),
     };
     let running = Running::start(spec)?;
     println!(

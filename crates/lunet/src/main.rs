@@ -3,10 +3,12 @@
 //! The binary is thin: arguments -> a request to the daemon, or a runner in-process
 //! (`run --foreground`, `demo`), or a replay over a pcap file. See docs/cli.md.
 
+mod bench;
 mod client;
 mod daemon;
 mod demo;
 mod exit;
+mod mapops;
 mod protocol;
 mod replay;
 mod runner;
@@ -29,7 +31,7 @@ use protocol::{Request, RunRequest, DEFAULT_SOCKET};
     name = "lunet",
     version,
     about = "Lua scripts at netfilter and XDP on a stock Linux kernel, no kernel module",
-    after_help = "Examples:\n  sudo lunet demo\n  sudo lunet daemon &\n  sudo lunet run examples/port-filter.lua --name fw\n  sudo lunet stats fw\n  lunet replay examples/dns-blocklist.lua capture.pcap --json\n\nExit codes: 0 ok, 1 failure, 2 usage, 3 script error, 4 daemon unreachable, 5 no such state (or exists), 6 needs root."
+    after_help = "Examples:\n  sudo lunet demo\n  sudo lunet bench --quick\n  sudo lunet daemon &\n  sudo lunet run examples/port-filter.lua --name fw\n  sudo lunet stats fw\n  lunet replay examples/dns-blocklist.lua capture.pcap --json\n\nExit codes: 0 ok, 1 failure, 2 usage, 3 script error, 4 daemon unreachable, 5 no such state (or exists), 6 needs root."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,6 +52,9 @@ enum Command {
     Daemon {
         #[command(flatten)]
         socket: SocketArg,
+        /// Where states pin their maps: <DIR>/<state>/<map>.
+        #[arg(long, value_name = "DIR", default_value = runner::PIN_ROOT)]
+        pin_root: PathBuf,
     },
     /// Start a script: run its body, attach its hooks, print where they went.
     #[command(
@@ -105,6 +110,25 @@ enum Command {
         #[command(flatten)]
         socket: SocketArg,
     },
+    /// A state's maps: list them, or get, set, delete and dump entries.
+    #[command(
+        after_help = "Keys and values are written as the map's layout says: integers (decimal or 0x hex) or text,\ncomma-separated when the layout has several fields.\n\nExamples:\n  lunet map rl                       # the state's maps and their layouts\n  lunet map rl buckets dump --json\n  lunet map rl buckets get 17\n  lunet map rl buckets set 17 0\n  lunet map rl buckets del 17"
+    )]
+    Map {
+        /// The state.
+        name: String,
+        /// The map (omit to list the state's maps).
+        map: Option<String>,
+        /// get KEY | set KEY VALUE | del KEY | dump (default: dump when a map is named).
+        #[arg(value_name = "OP")]
+        op: Option<String>,
+        key: Option<String>,
+        value: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
     /// What a state printed, and its errors.
     Logs {
         name: String,
@@ -129,6 +153,37 @@ enum Command {
         #[arg(long, value_name = "BYTES", value_parser = parse_size)]
         mem: Option<usize>,
     },
+    /// Measure packet filters: for each filter, each method's rate, CPU cost and correctness.
+    ///
+    /// Builds two network namespaces joined by a veth pair (198.18.0.1 -> 198.18.0.2), sends
+    /// UDP frames at the full rate of the XDP live-frames generator, and counts on the
+    /// receiver what each method let through. Filters: udp-port (drop UDP to port 9), dns
+    /// (drop queries for blocked.example and its subdomains), accept-all (drop nothing).
+    /// Methods: none (no filter), iptables-raw (a rule in raw PREROUTING), lunet-lua (the Lua
+    /// tier through NFQUEUE at PRE_ROUTING, priority RAW).
+    #[command(
+        after_help = "Examples:\n  sudo lunet bench --quick\n  sudo lunet bench --filters udp-port,dns --methods none,lunet-lua --json bench.json\n  sudo lunet bench --runs 5 --duration 10"
+    )]
+    Bench {
+        /// One run of 2 s per filter and method (instead of 3 runs of 5 s).
+        #[arg(long)]
+        quick: bool,
+        /// Also write the results as a JSON array to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Filters to measure, comma-separated (default: all).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        filters: Vec<bench::Filter>,
+        /// Methods to measure, comma-separated (default: all).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        methods: Vec<bench::Method>,
+        /// Seconds per run (0.2 to 60; default 5, or 2 with --quick).
+        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+        duration: Option<f64>,
+        /// Runs per filter and method (1 to 20; default 3, or 1 with --quick).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+        runs: Option<u32>,
+    },
     /// A self-contained demo: two namespaces, a filter script, real traffic, a verdict table.
     Demo {
         /// Datagrams sent per destination port.
@@ -139,6 +194,13 @@ enum Command {
 
 fn parse_tier(s: &str) -> Result<Tier, String> {
     Tier::parse(s).ok_or_else(|| format!("'{s}' is not a tier (auto, kernel, lua)"))
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| (0.2..=60.0).contains(v))
+        .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to 60"))
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -188,9 +250,9 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Daemon { socket } => {
+        Command::Daemon { socket, pin_root } => {
             require_root("lunet daemon")?;
-            daemon::run(&socket.socket).map_err(Failure::from)
+            daemon::run(&socket.socket, &pin_root).map_err(Failure::from)
         }
         Command::Run {
             script,
@@ -242,6 +304,41 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             show::stats(&stats, json);
             Ok(())
         }
+        Command::Map {
+            name,
+            map,
+            op,
+            key,
+            value,
+            json,
+            socket,
+        } => {
+            let op = match (map.as_ref(), op.as_deref()) {
+                (None, _) => protocol::MapOp::List,
+                (Some(_), None | Some("dump")) => protocol::MapOp::Dump,
+                (Some(_), Some("get")) => protocol::MapOp::Get,
+                (Some(_), Some("set")) => protocol::MapOp::Set,
+                (Some(_), Some("del")) => protocol::MapOp::Del,
+                (Some(_), Some(other)) => {
+                    return Err(Failure::new(
+                        exit::Code::Usage,
+                        format!("'{other}' is not a map operation (get, set, del, dump)"),
+                    ))
+                }
+            };
+            let result: serde_json::Value = Client::call(
+                &socket.socket,
+                &Request::Map {
+                    name,
+                    map,
+                    op,
+                    key,
+                    value,
+                },
+            )?;
+            show::map(op, &result, json);
+            Ok(())
+        }
         Command::Logs {
             name,
             follow,
@@ -266,6 +363,21 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Demo { count } => demo::run(count),
+        Command::Bench {
+            quick,
+            json,
+            filters,
+            methods,
+            duration,
+            runs,
+        } => bench::run(bench::Options {
+            quick,
+            json,
+            filters,
+            methods,
+            duration,
+            runs,
+        }),
     }
 }
 
@@ -298,7 +410,7 @@ fn logs(socket: &Path, name: String, follow: bool, json: bool) -> Result<(), Fai
 /// `run --foreground`: the runner in this process until Ctrl-C (or SIGTERM).
 fn run_foreground(r: RunRequest, json: bool) -> Result<(), Failure> {
     require_root("lunet run --foreground")?;
-    let spec = runner::RunSpec::from_request(r);
+    let spec = runner::RunSpec::from_request(r, std::path::Path::new(runner::PIN_ROOT));
     let quit = Arc::new(AtomicBool::new(false));
     {
         let quit = quit.clone();

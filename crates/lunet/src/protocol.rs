@@ -22,6 +22,18 @@ pub enum Request {
     Stats {
         name: String,
     },
+    /// Reads or changes a state's map (`lunet map`).
+    Map {
+        name: String,
+        #[serde(default)]
+        map: Option<String>,
+        #[serde(default)]
+        op: MapOp,
+        #[serde(default)]
+        key: Option<String>,
+        #[serde(default)]
+        value: Option<String>,
+    },
     Logs {
         name: String,
         #[serde(default)]
@@ -29,6 +41,25 @@ pub enum Request {
         #[serde(default)]
         since: u64,
     },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MapOp {
+    /// The state's maps and their layouts.
+    #[default]
+    List,
+    Get,
+    Set,
+    Del,
+    Dump,
+}
+
+/// One map entry, each side a scalar or (for several fields) an array.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MapEntryReport {
+    pub key: serde_json::Value,
+    pub value: serde_json::Value,
 }
 
 /// What `lunet run` asks for. `script` is an absolute path the daemon can read.
@@ -127,6 +158,9 @@ pub struct StateReport {
     pub hooks: Vec<HookReport>,
     pub memory_cap: usize,
     pub hook_budget: u64,
+    /// The maps the body declared, with where they are pinned.
+    #[serde(default)]
+    pub maps: Vec<lunet_lua::MapInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

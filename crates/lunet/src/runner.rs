@@ -15,7 +15,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lunet_lua::{
-    consts, Attach, HookSpec, HookStats, Limits, Log, NfPacket, State, StateOptions, Stream, Tier,
+    consts, Attach, HookSpec, HookStats, Limits, Log, MapBacking, NfPacket, State, StateOptions,
+    Stream, Tier,
 };
 use lunet_netfilter::{
     Backend, Family, Hook, Installed, QueueRule, QueueSocket, QueuedPacket, Verdict,
@@ -33,14 +34,21 @@ pub struct RunSpec {
     pub dev: Option<String>,
     pub tier: Tier,
     pub limits: Limits,
+    /// Where the state's maps are pinned (`<pin root>/<name>`); removed when it stops.
+    pub pin_dir: PathBuf,
 }
+
+/// Where states pin their maps unless told otherwise.
+pub const PIN_ROOT: &str = "/sys/fs/bpf/lunet";
 
 impl RunSpec {
     /// The spec a `run` request asks for, with lunet's defaults where it is silent.
-    pub fn from_request(r: RunRequest) -> RunSpec {
+    pub fn from_request(r: RunRequest, pin_root: &std::path::Path) -> RunSpec {
         let defaults = Limits::default();
+        let name = r.name.unwrap_or_else(|| default_name(&r.script));
         RunSpec {
-            name: r.name.unwrap_or_else(|| default_name(&r.script)),
+            pin_dir: pin_root.join(&name),
+            name,
             script: r.script,
             netns: r.netns,
             dev: r.dev,
@@ -292,6 +300,9 @@ fn state_thread(
         }
     }
     drop(groups);
+    if let Err(e) = lunet_lua::maps::unpin_dir(&spec.pin_dir) {
+        tracing::error!(state = %spec.name, "removing map pins failed: {e}");
+    }
     tracing::info!(state = %spec.name, "stopped");
 }
 
@@ -315,10 +326,20 @@ fn setup(
             )));
         }
     }
+    // A directory left by a state of this name that was not stopped (a crash) goes first.
+    if let Err(e) = lunet_lua::maps::unpin_dir(&spec.pin_dir) {
+        return fail(StartError::Netfilter(format!(
+            "cannot remove stale pins in {}: {e}",
+            spec.pin_dir.display()
+        )));
+    }
     let opts = StateOptions {
         limits: spec.limits,
         dev: spec.dev.clone(),
         log: log.clone(),
+        maps: MapBacking::Kernel {
+            pin_dir: Some(spec.pin_dir.clone()),
+        },
     };
     let state = match State::load(&spec.script, opts) {
         Ok(s) => s,
@@ -437,6 +458,7 @@ fn setup(
         hooks: reports,
         memory_cap: spec.limits.memory,
         hook_budget: spec.limits.hook_budget,
+        maps: state.maps(),
     };
     if tx.send(Ok(Ready { report, hooks })).is_err() {
         if let Some(i) = installed {

@@ -151,3 +151,49 @@ pub fn replay(r: &ReplayReport, as_json: bool) {
         }
     }
 }
+
+pub fn map(op: crate::protocol::MapOp, v: &serde_json::Value, as_json: bool) {
+    use crate::protocol::MapOp;
+    if as_json {
+        return json(v);
+    }
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "(absent)".into(),
+        other => other.to_string(),
+    };
+    match op {
+        MapOp::List => {
+            let maps = v.as_array().cloned().unwrap_or_default();
+            if maps.is_empty() {
+                println!("the state has no maps");
+            }
+            for m in maps {
+                println!(
+                    "{:<16} {:<13} key \"{}\" value \"{}\" entries {}  {}",
+                    text(&m["name"]),
+                    text(&m["kind"]),
+                    text(&m["key"]),
+                    text(&m["value"]),
+                    m["entries"],
+                    text(&m["pinned"])
+                );
+            }
+        }
+        MapOp::Dump => {
+            for e in v.as_array().cloned().unwrap_or_default() {
+                println!("{} = {}", text(&e["key"]), text(&e["value"]));
+            }
+        }
+        MapOp::Del => println!(
+            "{} {}",
+            text(&v["key"]),
+            if v["deleted"] == true {
+                "deleted"
+            } else {
+                "was not there"
+            }
+        ),
+        MapOp::Get | MapOp::Set => println!("{} = {}", text(&v["key"]), text(&v["value"])),
+    }
+}

@@ -463,3 +463,80 @@ fn run_foreground_filters_until_interrupted_then_cleans_up() {
         "Ctrl-C removes the rules"
     );
 }
+
+#[test]
+fn maps_are_shared_by_the_hook_and_the_shell() {
+    lunet_netns::skip_unless_root!();
+    let bed = Testbed::create().unwrap();
+    let d = Daemon::start();
+    let script = write_script(
+        d.dir.path(),
+        "count.lua",
+        r#"
+local map = require("bpf.map")
+local netfilter = require("netfilter")
+local b = require("byteorder")
+local nf = require("linux").nf
+local seen = map.hash{ name = "seen", key = "I2", value = "I8", entries = 64 }
+local block = map.hash{ name = "block", key = "I2", value = "B", entries = 64 }
+netfilter.register{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, hook = function(skb)
+  if skb:getuint8(9) ~= 17 then return nf.action.ACCEPT end
+  local port = b.ntoh16(skb:getuint16((skb:getuint8(0) & 15) * 4 + 2))
+  seen[port] = (seen[port] or 0) + 1
+  if block[port] then return nf.action.DROP end
+  return nf.action.ACCEPT
+end }
+"#,
+    );
+    let out = d.run_ok(&script, bed.receiver_ns(), &["--name", "ports"]);
+    assert!(out.contains("ports"), "{out}");
+    assert_eq!(send_and_count(&bed, 5000, 4, WAIT), 4);
+
+    let list: serde_json::Value =
+        serde_json::from_slice(&d.cli(&["map", "ports", "--json"]).stdout).unwrap();
+    assert_eq!(list[0]["name"], "seen");
+    assert_eq!(list[0]["key"], "I2");
+    let pinned = list[0]["pinned"].as_str().unwrap().to_string();
+    assert!(std::path::Path::new(&pinned).exists(), "pinned at {pinned}");
+
+    let get: serde_json::Value = serde_json::from_slice(
+        &d.cli(&["map", "ports", "seen", "get", "5000", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(get["value"], 4, "the shell reads what the hook counted");
+
+    // The shell writes what the hook reads: block port 5000.
+    assert!(d
+        .cli(&["map", "ports", "block", "set", "5000", "1"])
+        .status
+        .success());
+    assert_eq!(
+        send_and_count(&bed, 5000, 3, WAIT),
+        0,
+        "blocked through the map"
+    );
+    let dump = stdout(&d.cli(&["map", "ports", "seen"]));
+    assert!(dump.contains("5000 = 7"), "{dump}");
+
+    assert!(d
+        .cli(&["map", "ports", "block", "del", "5000"])
+        .status
+        .success());
+    assert_eq!(send_and_count(&bed, 5000, 2, WAIT), 2, "unblocked");
+    let o = d.cli(&["map", "ports", "nosuch"]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(
+        stderr(&o).contains("has no map 'nosuch' (its maps: seen, block)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.cli(&["map", "ports", "seen", "get", "notanumber"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+    assert!(d.cli(&["stop", "ports"]).status.success());
+    assert!(
+        !std::path::Path::new(&pinned).exists(),
+        "stop removes the pins"
+    );
+}

@@ -218,6 +218,47 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// Bytes from shell text: one comma-separated item per field; integers in decimal or
+    /// `0x` hex, strings as they are (`lunet map fw counts set 17 100`).
+    pub fn parse_text(&self, text: &str) -> Result<Vec<u8>, String> {
+        let items: Vec<&str> = if self.arity() == 1 {
+            vec![text]
+        } else {
+            text.split(',').collect()
+        };
+        let mut values = Vec::new();
+        let mut it = items.iter();
+        for f in self.fields.iter().filter(|f| **f != Field::Pad) {
+            let item = it
+                .next()
+                .ok_or_else(|| {
+                    format!("\"{text}\" has fewer items than layout \"{}\"", self.format)
+                })?
+                .trim();
+            values.push(match f {
+                Field::Int { .. } => {
+                    let (neg, digits) = item.strip_prefix('-').map_or((false, item), |d| (true, d));
+                    let v = match digits.strip_prefix("0x") {
+                        Some(hex) => i64::from_str_radix(hex, 16),
+                        None => digits.parse::<i64>(),
+                    }
+                    .map_err(|_| format!("\"{item}\" is not an integer"))?;
+                    Scalar::Int(if neg { -v } else { v })
+                }
+                _ => Scalar::Bytes(item.as_bytes().to_vec()),
+            });
+        }
+        if it.next().is_some() {
+            return Err(format!(
+                "\"{text}\" has more items than layout \"{}\"",
+                self.format
+            ));
+        }
+        self.pack(&values)
+    }
+}
+
 fn extend(u: u64, size: usize, signed: bool) -> i64 {
     if !signed || size == 8 {
         return u as i64;

@@ -95,6 +95,19 @@ impl Maps {
     }
 }
 
+impl MapInfo {
+    /// The declaration back from what was reported (for tools that open the pin).
+    pub fn decl(&self) -> Result<MapDecl, String> {
+        Ok(MapDecl {
+            name: self.name.clone(),
+            kind: self.kind,
+            key: Layout::parse(&self.key)?,
+            value: Layout::parse(&self.value)?,
+            entries: self.entries,
+        })
+    }
+}
+
 /// Removes the pins under `dir` and the directory itself.
 pub fn unpin_dir(dir: &Path) -> std::io::Result<()> {
     if !dir.exists() {

@@ -215,6 +215,22 @@ impl KernelStore {
         Ok(KernelStore { decl, map })
     }
 
+    /// Opens the map pinned at `path`, checking it still has the declared sizes.
+    pub fn open(decl: MapDecl, path: &Path) -> Result<KernelStore, String> {
+        let fd = lunet_bpf::pin::get(path)
+            .map_err(|e| os(&decl, &format!("opening {}", path.display()), e))?;
+        let map = Map::from_fd(fd).map_err(|e| os(&decl, "reading its info", e))?;
+        if map.key_size() as usize != decl.key.size || map.value_size() as usize != decl.value.size
+        {
+            return Err(format!(
+                "map '{}' at {} does not have the declared layout",
+                decl.name,
+                path.display()
+            ));
+        }
+        Ok(KernelStore { decl, map })
+    }
+
     pub fn pin(&self, path: &Path) -> Result<(), String> {
         lunet_bpf::pin::pin(&self.map, path)
             .map_err(|e| os(&self.decl, &format!("pinning at {}", path.display()), e))

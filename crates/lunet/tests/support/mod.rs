@@ -43,16 +43,27 @@ pub struct Daemon {
     pub child: Option<Child>,
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
+    /// This daemon's own pin root under bpffs, so parallel tests never share pins.
+    pub pin_root: PathBuf,
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("lunet.sock");
+        let tag = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches('.')
+            .to_string();
+        let pin_root = PathBuf::from(format!("/sys/fs/bpf/lunet-test-{tag}"));
         let mut d = Daemon {
             child: None,
             dir,
             socket,
+            pin_root,
         };
         d.spawn();
         d
@@ -63,6 +74,7 @@ impl Daemon {
         assert!(self.child.is_none(), "a daemon runs already");
         let child = Command::new(lunet_bin())
             .args(["daemon", "--socket", self.socket.to_str().unwrap()])
+            .args(["--pin-root", self.pin_root.to_str().unwrap()])
             .env("LUNET_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -117,6 +129,31 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        self.stop();
+        // Whatever pins a failed test left behind.
+        if self.pin_root.exists() {
+            for state in std::fs::read_dir(&self.pin_root)
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                for pin in std::fs::read_dir(state.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    let _ = std::fs::remove_file(pin.path());
+                }
+                let _ = std::fs::remove_dir(state.path());
+            }
+            let _ = std::fs::remove_dir(&self.pin_root);
+        }
+    }
+}
+
+impl Daemon {
+    /// SIGTERM (the daemon removes its rules), then make sure it is gone.
+    fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             // SIGTERM first so the daemon removes its rules; then make sure it is gone.
             // SAFETY: kill(2) on the PID of a child this test started and has not reaped.

@@ -1,0 +1,290 @@
+//! `lunet bench`: how fast each method filters, measured on this machine.
+//!
+//! One testbed (two fresh namespaces, a veth pair, 198.18.0.1 -> 198.18.0.2) for the whole
+//! benchmark; for each filter and each method:
+//!
+//! 1. the method is installed in the receiver namespace, then the counting rules around it
+//!    ([`counters`]);
+//! 2. a check run: 1000 frames of each kind at 20 kpps, slow enough for every method to see
+//!    every packet, after which the counters must show exactly the must-drop packets dropped
+//!    and the others through;
+//! 3. `runs` timed runs of `duration` at the generator's full rate (the `XDP_TX` live-frames
+//!    generator on CPU 0 of the sender namespace), each checked for consistency;
+//! 4. the method and the rules are removed.
+//!
+//! Results go to a table on stdout and, with `--json`, to a file; a progress bar goes to
+//! stderr. The testbed and everything in it is removed on every way out, Ctrl-C included
+//! (which ends the current run within 0.2 s).
+
+mod counters;
+mod cpu;
+mod filters;
+mod gen;
+mod measure;
+mod methods;
+mod report;
+mod testbed;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lunet_gen::Limit;
+
+use crate::exit::{require_root, Code, Failure};
+
+pub use filters::Filter;
+pub use methods::Method;
+use report::Row;
+use testbed::Bed;
+
+/// Frames of each kind in the check run, and its rate.
+const CHECK_FRAMES_PER_KIND: u64 = 1000;
+const CHECK_RATE_PPS: u64 = 20_000;
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What `lunet bench` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub quick: bool,
+    pub json: Option<PathBuf>,
+    /// Empty: all.
+    pub filters: Vec<Filter>,
+    /// Empty: all.
+    pub methods: Vec<Method>,
+    pub duration: Option<f64>,
+    pub runs: Option<u32>,
+}
+
+impl Options {
+    /// Runs per (filter, method): `--runs`, else 1 with `--quick`, else 3.
+    pub fn runs(&self) -> u32 {
+        self.runs.unwrap_or(if self.quick { 1 } else { 3 })
+    }
+
+    /// Seconds per run: `--duration`, else 2 with `--quick`, else 5.
+    pub fn duration(&self) -> f64 {
+        self.duration.unwrap_or(if self.quick { 2.0 } else { 5.0 })
+    }
+}
+
+/// Each item once, in the order given; all of `all` when none is given.
+fn chosen<T: Copy + PartialEq>(given: &[T], all: &[T]) -> Vec<T> {
+    let mut out = Vec::new();
+    for &x in if given.is_empty() { all } else { given } {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+pub fn run(o: Options) -> Result<(), Failure> {
+    require_root("lunet bench")?;
+    lunet_netns::require_root().map_err(|e| Failure::internal(format!("lunet bench: {e}")))?;
+    let filters = chosen(&o.filters, &Filter::ALL);
+    let methods = chosen(&o.methods, &Method::ALL);
+    let (runs, secs) = (o.runs(), o.duration());
+
+    let quit = Arc::new(AtomicBool::new(false));
+    {
+        let quit = quit.clone();
+        ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst))
+            .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
+    }
+
+    let bed = Bed::create()?;
+    let bar = progress((filters.len() * methods.len()) as u64 * (1 + runs as u64));
+    bar.println(format!(
+        "lunet bench: {} ({}) -> {} ({}), {} run(s) of {secs} s per filter and method{}",
+        bed.sender_ns(),
+        bed.endpoints.src_ip,
+        bed.receiver_ns(),
+        bed.endpoints.dst_ip,
+        runs,
+        if bed.generator_pinned() {
+            "; generator on CPU 0"
+        } else {
+            ""
+        }
+    ));
+    let mut rows = Vec::new();
+    for &filter in &filters {
+        for &method in &methods {
+            let row = measure_pair(&bed, filter, method, runs, secs, &quit, &bar);
+            // Whatever happened, the next pair starts from empty chains.
+            let reset = bed.reset();
+            let row = row?;
+            reset?;
+            rows.push(row);
+        }
+    }
+    bar.finish_and_clear();
+    drop(bed);
+
+    print!("{}", report::table(&rows, runs as usize, secs));
+    if let Some(path) = &o.json {
+        report::write_json(path, &rows)?;
+        println!("wrote {}", path.display());
+    }
+    let wrong: Vec<String> = rows
+        .iter()
+        .filter(|r| r.skipped.is_none() && !r.correct)
+        .map(|r| format!("{}/{}", r.filter, r.method))
+        .collect();
+    if !wrong.is_empty() {
+        return Err(Failure::new(
+            Code::Failure,
+            format!(
+                "{} dropped the wrong packets (see WRONG above)",
+                wrong.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn progress(len: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Installs `method` for `filter`, runs the check and the timed runs, and returns its row.
+/// Errors are failures of the benchmark itself (the generator, reading counters, Ctrl-C);
+/// a method that cannot be installed is a skipped row.
+fn measure_pair(
+    bed: &Bed,
+    filter: Filter,
+    method: Method,
+    runs: u32,
+    secs: f64,
+    quit: &Arc<AtomicBool>,
+    bar: &ProgressBar,
+) -> Result<Row, Failure> {
+    let steps = 1 + runs as u64;
+    let skip = |reason: String| {
+        bar.inc(steps);
+        Ok(Row::skipped(filter.name(), method.name(), reason, secs))
+    };
+    if let Some(reason) = method.cannot_express(filter) {
+        return skip(reason);
+    }
+    let frames = filter
+        .frames(&bed.endpoints)
+        .map_err(|e| Failure::internal(format!("cannot build the {filter} frames: {e}")))?;
+    // What the check run must deliver of each class (it sends each frame as often).
+    let mut check_expected = [0u64; 2];
+    for f in &frames {
+        check_expected[f.class.index()] += CHECK_FRAMES_PER_KIND;
+    }
+    let frames = Arc::new(frames.into_iter().map(|f| f.bytes).collect::<Vec<_>>());
+    bar.set_message(format!("{filter} / {method}: installing"));
+    let active = match method.install(filter, bed) {
+        Ok(a) => a,
+        Err(reason) => return skip(reason),
+    };
+    counters::install(bed)?;
+    let filters = method != Method::None;
+    let interrupted = || Failure::internal("interrupted; the testbed was removed".to_string());
+
+    let mut mismatches = Vec::new();
+    bar.set_message(format!("{filter} / {method}: check run"));
+    let check = Limit {
+        duration: CHECK_TIMEOUT,
+        max_packets: CHECK_FRAMES_PER_KIND * frames.len() as u64,
+        rate_pps: Some(CHECK_RATE_PPS),
+    };
+    let s = measure::run(bed, &active, &frames, check, quit)?;
+    if quit.load(Ordering::SeqCst) {
+        return Err(interrupted());
+    }
+    if s.counters.arrived != check_expected {
+        mismatches.push(format!(
+            "check run: {:?} packets of each class reached the filter, {:?} were sent",
+            s.counters.arrived, check_expected
+        ));
+    }
+    if let Err(e) = s.check(filter, filters, true) {
+        mismatches.push(format!("check run: {e}"));
+    }
+    bar.inc(1);
+
+    let mut samples = Vec::new();
+    for i in 1..=runs {
+        bar.set_message(format!("{filter} / {method}: run {i} of {runs}"));
+        let s = measure::run(
+            bed,
+            &active,
+            &frames,
+            Limit::time(Duration::from_secs_f64(secs)),
+            quit,
+        )?;
+        if quit.load(Ordering::SeqCst) {
+            return Err(interrupted());
+        }
+        if s.delivered() == 0 {
+            mismatches.push(format!("run {i}: no packet reached the filter"));
+        }
+        if let Err(e) = s.check(filter, filters, false) {
+            mismatches.push(format!("run {i}: {e}"));
+        }
+        samples.push(s);
+        bar.inc(1);
+    }
+    if let Some(e) = active.last_error() {
+        mismatches.push(format!("the hook reported: {e}"));
+    }
+    let queue = active.is_queue();
+    drop(active);
+    Ok(Row::measured(
+        filter.name(),
+        method.name(),
+        &samples,
+        queue,
+        mismatches,
+        secs,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_default_to_all_and_drop_repeats() {
+        assert_eq!(chosen(&[], &Filter::ALL), Filter::ALL.to_vec());
+        assert_eq!(
+            chosen(
+                &[Method::LunetLua, Method::None, Method::LunetLua],
+                &Method::ALL
+            ),
+            [Method::LunetLua, Method::None]
+        );
+    }
+
+    #[test]
+    fn quick_means_one_run_of_two_seconds_unless_told() {
+        let mut o = Options {
+            quick: true,
+            json: None,
+            filters: vec![],
+            methods: vec![],
+            duration: None,
+            runs: None,
+        };
+        assert_eq!((o.runs(), o.duration()), (1, 2.0));
+        o.quick = false;
+        assert_eq!((o.runs(), o.duration()), (3, 5.0));
+        o.runs = Some(2);
+        o.duration = Some(1.0);
+        assert_eq!((o.runs(), o.duration()), (2, 1.0));
+    }
+}
