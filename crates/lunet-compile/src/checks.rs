@@ -1,0 +1,165 @@
+//! Pass: packet bounds checks that other checks imply.
+//!
+//! Within a basic block (straight-line code: nothing leaves it but a failing check) the first
+//! check of a pointer is widened to the largest constant end any later check of the same
+//! pointer asks for, before the pointer is redefined: if a later check would fail, the hook
+//! gives its default verdict either way. Then a forward data flow over the blocks removes
+//! every check whose end a check on each path to it already covered. The verifier tracks the
+//! same facts (a packet pointer's `range`), so the remaining accesses still verify.
+
+use std::collections::BTreeMap;
+
+use crate::ir::{self, Inst, Ir, Opnd, VReg};
+
+type Facts = BTreeMap<VReg, i64>;
+
+pub fn elide(ir: &mut Ir) {
+    widen_in_blocks(ir);
+    remove_implied(ir);
+}
+
+fn widen_in_blocks(ir: &mut Ir) {
+    let n = ir.insts.len();
+    let region_end = |insts: &[(Inst, u32)], i: usize| {
+        let mut j = i + 1;
+        while j < n {
+            match insts[j].0 {
+                Inst::Label(_)
+                | Inst::Jmp { .. }
+                | Inst::Br { .. }
+                | Inst::Ret { .. }
+                | Inst::Call { .. } => break,
+                _ => j += 1,
+            }
+        }
+        j
+    };
+    for i in 0..n {
+        let (ptr, end) = match ir.insts[i].0 {
+            Inst::PktCheck {
+                ptr,
+                end: Opnd::Imm(end),
+                ..
+            } => (ptr, end),
+            _ => continue,
+        };
+        let mut max = end;
+        for j in i + 1..region_end(&ir.insts, i) {
+            match &ir.insts[j].0 {
+                Inst::PktCheck {
+                    ptr: p,
+                    end: Opnd::Imm(k),
+                    ..
+                } if *p == ptr => max = max.max(*k),
+                inst if inst.def() == Some(ptr) => break,
+                _ => {}
+            }
+        }
+        if let Inst::PktCheck { end, .. } = &mut ir.insts[i].0 {
+            *end = Opnd::Imm(max);
+        }
+    }
+}
+
+fn transfer(
+    insts: &[(Inst, u32)],
+    s: usize,
+    e: usize,
+    facts: &mut Facts,
+    mut drop: Option<&mut Vec<usize>>,
+) {
+    for (i, (inst, _)) in insts.iter().enumerate().take(e).skip(s) {
+        match inst {
+            Inst::PktCheck {
+                ptr,
+                end: Opnd::Imm(end),
+                ..
+            } => {
+                if facts.get(ptr).is_some_and(|k| k >= end) {
+                    if let Some(d) = drop.as_deref_mut() {
+                        d.push(i);
+                    }
+                } else {
+                    facts.insert(*ptr, *end);
+                }
+            }
+            Inst::Call { .. } => facts.clear(),
+            other => {
+                if let Some(d) = other.def() {
+                    facts.remove(&d);
+                }
+            }
+        }
+    }
+}
+
+fn meet(a: &Facts, b: &Facts) -> Facts {
+    a.iter()
+        .filter_map(|(k, v)| b.get(k).map(|w| (*k, (*v).min(*w))))
+        .collect()
+}
+
+fn remove_implied(ir: &mut Ir) {
+    let (ranges, succ) = ir::blocks(&ir.insts);
+    let n = ranges.len();
+    if n == 0 {
+        return;
+    }
+    let mut preds = vec![Vec::new(); n];
+    for (b, ss) in succ.iter().enumerate() {
+        for &t in ss {
+            preds[t].push(b);
+        }
+    }
+    let mut out: Vec<Option<Facts>> = vec![None; n];
+    let mut changed = true;
+    let mut rounds = 0;
+    while changed && rounds < 1000 {
+        changed = false;
+        rounds += 1;
+        for b in 0..n {
+            let mut inp: Option<Facts> = if b == 0 { Some(Facts::new()) } else { None };
+            for &p in &preds[b] {
+                if let Some(o) = &out[p] {
+                    inp = Some(match inp {
+                        None => o.clone(),
+                        Some(f) => meet(&f, o),
+                    });
+                }
+            }
+            let Some(mut facts) = inp else { continue };
+            transfer(&ir.insts, ranges[b].0, ranges[b].1, &mut facts, None);
+            if out[b].as_ref() != Some(&facts) {
+                out[b] = Some(facts);
+                changed = true;
+            }
+        }
+    }
+    let mut drop = Vec::new();
+    for b in 0..n {
+        let mut inp: Option<Facts> = if b == 0 { Some(Facts::new()) } else { None };
+        for &p in &preds[b] {
+            if let Some(o) = &out[p] {
+                inp = Some(match inp {
+                    None => o.clone(),
+                    Some(f) => meet(&f, o),
+                });
+            }
+        }
+        if let Some(mut facts) = inp {
+            transfer(
+                &ir.insts,
+                ranges[b].0,
+                ranges[b].1,
+                &mut facts,
+                Some(&mut drop),
+            );
+        }
+    }
+    let mut keep = vec![true; ir.insts.len()];
+    for i in drop {
+        keep[i] = false;
+    }
+    let mut it = keep.iter();
+    ir.insts.retain(|_| *it.next().unwrap_or(&true));
+}

@@ -1,0 +1,223 @@
+//! lunet-compile: the kernel tier's compiler. A Lua 5.4 hook function, with the values its
+//! upvalues held when the script's body finished, becomes eBPF for XDP.
+//!
+//! The passes, each in its own file, run in the order [`compile`] lists them (ply's
+//! `compile.c` shape):
+//!
+//! 1. [`source`]: parse the whole file (full_moon, Lua 5.4) and find the hook's function.
+//! 2. [`lower`]: walk the function's AST with [`resolve`] (scopes, locals, upvalues) and
+//!    [`types`] (the static kinds of values: integer, boolean, maybe-integer, packet slice,
+//!    constants) and produce [`ir`]: virtual registers, labels resolved late, packet accesses
+//!    with explicit bounds checks, and every Lua runtime error turned into a jump to the
+//!    hook's default verdict. Calls of Lua functions are inlined.
+//! 3. [`ir::cleanup`]: drop unreachable code (the verifier refuses it), thread jumps.
+//! 4. [`checks`]: remove packet bounds checks that an earlier check on every path implies.
+//! 5. [`regalloc`] (with [`regset`]): dead code removal, then linear scan over live
+//!    intervals, r2-r7 allocatable, spills to 8-byte stack slots.
+//! 6. [`emit`]: IR to [`lunet_bpf::insn::Insn`] with a Lua line per instruction.
+//!
+//! Unsupported input is a [`Diagnostic`] of kind [`DiagKind::Unsupported`] naming
+//! `file:line:col` and the construct; a compiler bug is [`DiagKind::Internal`]. No input
+//! panics. The library makes no system calls.
+//!
+//! ## Registers
+//! `r9` holds `data` and `r8` `data_end` for the whole program; `r0` and `r1` are scratch
+//! registers of the emitter; `r2`-`r7` hold virtual registers. There are no helper calls in
+//! the current subset, so no register is clobbered by a call (the allocator knows the
+//! caller-saved set for when there are).
+//!
+//! ## Loops
+//! A numeric `for` whose trip count is a compile-time constant of at most [`LOOP_CAP`] needs
+//! nothing more: its counter bounds it. Any other numeric `for` gets a hidden counter capped
+//! at [`LOOP_CAP`] iterations (its control variable is exact to the verifier anyway, so it
+//! walks every iteration). `while` and `repeat` loops are bounded as [`LoopBound`] says;
+//! running out of iterations gives the hook's default verdict, the kernel tier's analog of
+//! the Lua tier's instruction budget:
+//! - [`LoopBound::MayGoto`] (the default, Linux 6.9+): a `may_goto` at each loop head. The
+//!   kernel gives one run of the program 8,388,608 loop iterations in all, and the verifier
+//!   prunes a loop state that an earlier iteration's state covers: cursor walks over packet
+//!   data and loops whose body branches verify in a few passes. A loop whose variable is an
+//!   exact constant growing each iteration (`i = i + 1` from `i = 0`, used as an offset) is
+//!   walked up to the largest packet offset and may be refused as too complex.
+//! - [`LoopBound::Counter`]: a hidden counter per loop, [`LOOP_CAP`] iterations each; works on
+//!   any kernel with bounded loops (5.3+). The verifier walks every iteration, so exact
+//!   growing variables verify, but bodies whose branches all continue can multiply states.
+//!
+//! A loader should try the default and, when the verifier refuses with `E2BIG` (too complex),
+//! compile again with [`LoopBound::Counter`].
+
+pub mod checks;
+pub mod diag;
+pub mod disasm;
+pub mod emit;
+pub mod ir;
+pub mod lower;
+pub mod regalloc;
+pub mod regset;
+pub mod resolve;
+pub mod source;
+pub mod types;
+
+pub use diag::{DiagKind, Diagnostic};
+
+/// Iterations one loop may run before the hook gives its default verdict, with
+/// [`LoopBound::Counter`]; also the largest constant trip count compiled without a bound.
+pub const LOOP_CAP: i64 = 1024;
+
+/// How loops without a small constant trip count are bounded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoopBound {
+    /// `may_goto` at each loop head (Linux 6.9+).
+    #[default]
+    MayGoto,
+    /// A hidden counter per loop, capped at [`LOOP_CAP`].
+    Counter,
+}
+
+/// Compiler options; [`compile`] uses the defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    pub loop_bound: LoopBound,
+}
+
+/// Where a Lua function is in its file, as Lua's debug info gives it (`linedefined`,
+/// `lastlinedefined`, 1-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FnRef {
+    pub line_defined: usize,
+    pub last_line_defined: usize,
+}
+
+/// What the script's body left in an upvalue of the hook (or of a function it calls).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Vec<u8>),
+    /// A table of constants; nested tables allowed.
+    Table(Vec<(Value, Value)>),
+    /// A lunet library function, e.g. `"byteorder.ntoh16"`.
+    Builtin(String),
+    /// A Lua function from the same file: inlined where it is called.
+    Function {
+        at: FnRef,
+        upvalues: Vec<(String, Value)>,
+    },
+    /// Anything else (its Lua type name): an error only if the hook uses it.
+    Opaque(String),
+}
+
+impl Value {
+    /// The Lua type name, for messages.
+    pub fn type_name(&self) -> &str {
+        match self {
+            Value::Nil => "nil",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) | Value::Float(_) => "number",
+            Value::Str(_) => "string",
+            Value::Table(_) => "table",
+            Value::Builtin(_) | Value::Function { .. } => "function",
+            Value::Opaque(t) => t,
+        }
+    }
+}
+
+/// Where the compiled program attaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `fn(packet, argument)` at XDP: `r1` is a `struct xdp_md *`.
+    Xdp,
+}
+
+/// One hook function to compile.
+#[derive(Clone, Debug)]
+pub struct HookInput {
+    /// The script's path, as messages name it.
+    pub file: String,
+    /// The whole file.
+    pub source: String,
+    pub function: FnRef,
+    /// The hook's upvalues by name, as the body left them.
+    pub upvalues: Vec<(String, Value)>,
+    pub target: Target,
+    /// The verdict on any error (out of bounds, division by zero, a bad return value, ...).
+    pub default_verdict: i32,
+}
+
+/// A compiled hook.
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub insns: Vec<lunet_bpf::insn::Insn>,
+    /// The Lua line of each instruction (both slots of an `ld_imm64` get the same line).
+    pub lines: Vec<u32>,
+    /// Bytes of stack the program uses (spill slots).
+    pub stack_size: usize,
+    /// Virtual registers the IR used, and how many of them were spilled.
+    pub vregs: usize,
+    pub spilled: usize,
+    /// The script's path.
+    pub file: String,
+}
+
+impl Program {
+    /// The disassembly with the Lua source lines interleaved (`--emit asm`).
+    pub fn asm(&self, source: &str) -> String {
+        disasm::listing(self, source)
+    }
+
+    /// The Lua line of the instruction a verifier log names last (the one it refused), as
+    /// `(instruction index, line)`.
+    pub fn verifier_line(&self, log: &str) -> Option<(usize, u32)> {
+        let idx = log.lines().rev().find_map(|l| {
+            let (n, rest) = l.split_once(':')?;
+            if !rest.starts_with(" (") {
+                return None;
+            }
+            n.trim().parse::<usize>().ok()
+        })?;
+        Some((idx, *self.lines.get(idx)?))
+    }
+}
+
+/// Compiles `input.function` to eBPF with the default [`Options`].
+pub fn compile(input: &HookInput) -> Result<Program, Diagnostic> {
+    compile_with(input, &Options::default())
+}
+
+/// Compiles `input.function` to eBPF: the pass driver.
+pub fn compile_with(input: &HookInput, options: &Options) -> Result<Program, Diagnostic> {
+    let parsed = source::parse(&input.file, &input.source)?;
+    let hook = source::find_function(&parsed, &input.file, input.function)?;
+    let mut ir = lower::lower(input, options, &parsed, hook)?;
+    ir::cleanup(&mut ir);
+    checks::elide(&mut ir);
+    ir::cleanup(&mut ir);
+    regalloc::remove_dead_code(&mut ir).map_err(|m| internal(input, m))?;
+    let alloc = regalloc::allocate(&ir).map_err(|m| internal(input, m))?;
+    emit::emit(&ir, &alloc, input).map_err(|m| internal(input, m))
+}
+
+/// The hook function's AST, compactly (`--emit ast`).
+pub fn emit_ast(input: &HookInput) -> Result<String, Diagnostic> {
+    let parsed = source::parse(&input.file, &input.source)?;
+    let hook = source::find_function(&parsed, &input.file, input.function)?;
+    Ok(source::dump(hook))
+}
+
+/// The IR after lowering and clean-up, before register allocation (`--emit ir`).
+pub fn emit_ir(input: &HookInput) -> Result<String, Diagnostic> {
+    let parsed = source::parse(&input.file, &input.source)?;
+    let hook = source::find_function(&parsed, &input.file, input.function)?;
+    let mut ir = lower::lower(input, &Options::default(), &parsed, hook)?;
+    ir::cleanup(&mut ir);
+    checks::elide(&mut ir);
+    ir::cleanup(&mut ir);
+    regalloc::remove_dead_code(&mut ir).map_err(|m| internal(input, m))?;
+    Ok(ir.to_string())
+}
+
+fn internal(input: &HookInput, message: String) -> Diagnostic {
+    Diagnostic::internal(&input.file, input.function.line_defined, message)
+}

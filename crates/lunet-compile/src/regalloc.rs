@@ -1,0 +1,426 @@
+//! Pass: register allocation. Linear scan over live intervals (from a data-flow liveness
+//! over the IR's blocks), with a spill to an 8-byte stack slot when no register is free
+//! (Winch's shape: a small allocator that spills the value needed furthest away).
+//!
+//! Positions: instruction `i` reads at `2i` and writes at `2i + 1`, so a value that dies
+//! where another is born may share its register (`v2 = v1 + 1` in one register).
+
+use crate::ir::{Inst, Ir, VReg};
+use crate::regset::{ALLOCATABLE, CALLEE_SAVED};
+
+/// Where a virtual register lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loc {
+    Reg(u8),
+    /// Stack slot `k`: `*(u64 *)(r10 - 8 * (k + 1))`.
+    Slot(u16),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Alloc {
+    /// By virtual register; `None` for registers no reachable instruction mentions.
+    pub locs: Vec<Option<Loc>>,
+    pub slots: usize,
+    pub spilled: usize,
+}
+
+impl Alloc {
+    pub fn loc(&self, v: VReg) -> Option<Loc> {
+        self.locs.get(v as usize).copied().flatten()
+    }
+}
+
+/// The most stack slots one program may use (512 bytes).
+pub const MAX_SLOTS: usize = 64;
+/// Liveness bitsets beyond this many words are a hook too large to allocate.
+const MAX_LIVENESS_WORDS: usize = 64 << 20;
+
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+    fn unset(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w &= !(1 << (i % 64));
+        }
+    }
+    fn get(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &bits)| {
+            (0..64)
+                .filter(move |b| bits & (1 << b) != 0)
+                .map(move |b| w * 64 + b)
+        })
+    }
+}
+
+/// Block ranges, and each block's live-in and live-out sets (bitset words).
+type Liveness = (Vec<(usize, usize)>, Vec<Vec<u64>>, Vec<Vec<u64>>);
+
+fn liveness(ir: &Ir) -> Result<Liveness, String> {
+    let n = ir.nvregs as usize;
+    let (ranges, succ) = crate::ir::blocks(&ir.insts);
+    let nb = ranges.len();
+    if nb.saturating_mul(n.div_ceil(64)) > MAX_LIVENESS_WORDS {
+        return Err(format!(
+            "the hook is too large to allocate registers ({nb} blocks, {n} values)"
+        ));
+    }
+    let mut uses = Vec::with_capacity(nb);
+    let mut defs = Vec::with_capacity(nb);
+    for &(s, e) in &ranges {
+        let mut u = Bits::new(n);
+        let mut d = Bits::new(n);
+        let mut dset = std::collections::HashSet::new();
+        for (inst, _) in &ir.insts[s..e] {
+            for v in inst.uses() {
+                if !dset.contains(&v) {
+                    u.set(v as usize);
+                }
+            }
+            if let Some(v) = inst.def() {
+                dset.insert(v);
+                d.set(v as usize);
+            }
+        }
+        uses.push(u);
+        defs.push(d);
+    }
+    let words = n.div_ceil(64);
+    let mut live_in: Vec<Vec<u64>> = vec![vec![0; words]; nb];
+    let mut live_out: Vec<Vec<u64>> = vec![vec![0; words]; nb];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for b in (0..nb).rev() {
+            let mut out = vec![0u64; words];
+            for &s in &succ[b] {
+                for (o, i) in out.iter_mut().zip(&live_in[s]) {
+                    *o |= *i;
+                }
+            }
+            let inn: Vec<u64> = (0..words)
+                .map(|w| uses[b].0[w] | (out[w] & !defs[b].0[w]))
+                .collect();
+            if inn != live_in[b] || out != live_out[b] {
+                live_in[b] = inn;
+                live_out[b] = out;
+                changed = true;
+            }
+        }
+    }
+    Ok((ranges, live_in, live_out))
+}
+
+/// Removes instructions without side effects whose result nobody reads.
+pub fn remove_dead_code(ir: &mut Ir) -> Result<(), String> {
+    for _ in 0..8 {
+        let (ranges, _, live_out) = liveness(ir)?;
+        let mut dead = vec![false; ir.insts.len()];
+        for (b, &(s, e)) in ranges.iter().enumerate() {
+            let mut live = Bits(live_out[b].clone());
+            for i in (s..e).rev() {
+                let inst = &ir.insts[i].0;
+                let pure = matches!(
+                    inst,
+                    Inst::Mov { .. }
+                        | Inst::Alu { .. }
+                        | Inst::Neg { .. }
+                        | Inst::Swap { .. }
+                        | Inst::Zext32 { .. }
+                        | Inst::PktLen { .. }
+                        | Inst::Load { .. }
+                );
+                if let Some(d) = inst.def() {
+                    if pure && !live.get(d as usize) {
+                        dead[i] = true;
+                        continue;
+                    }
+                    live.unset(d as usize);
+                }
+                for u in inst.uses() {
+                    live.set(u as usize);
+                }
+            }
+        }
+        if !dead.iter().any(|d| *d) {
+            return Ok(());
+        }
+        let mut it = dead.iter();
+        ir.insts.retain(|_| !*it.next().unwrap_or(&false));
+    }
+    Ok(())
+}
+
+/// Live intervals `[start, end]` in positions, by virtual register.
+pub fn intervals(ir: &Ir) -> Result<Vec<Option<(usize, usize)>>, String> {
+    let n = ir.nvregs as usize;
+    let (ranges, live_in, live_out) = liveness(ir)?;
+    let mut iv: Vec<Option<(usize, usize)>> = vec![None; n];
+    let mut extend = |v: usize, p: usize| {
+        if v < n {
+            iv[v] = Some(match iv[v] {
+                None => (p, p),
+                Some((s, e)) => (s.min(p), e.max(p)),
+            });
+        }
+    };
+    for (b, &(s, e)) in ranges.iter().enumerate() {
+        for v in Bits(live_in[b].clone()).iter() {
+            extend(v, 2 * s);
+        }
+        for v in Bits(live_out[b].clone()).iter() {
+            extend(v, 2 * (e - 1) + 1);
+        }
+        for (i, (inst, _)) in ir.insts.iter().enumerate().take(e).skip(s) {
+            for v in inst.uses() {
+                extend(v as usize, 2 * i);
+            }
+            if let Some(v) = inst.def() {
+                extend(v as usize, 2 * i + 1);
+            }
+        }
+    }
+    Ok(iv)
+}
+
+pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
+    let iv = intervals(ir)?;
+    let n = iv.len();
+    // Copies prefer their source's register.
+    let mut hint: Vec<Option<VReg>> = vec![None; n];
+    let mut calls = Vec::new();
+    for (i, (inst, _)) in ir.insts.iter().enumerate() {
+        match inst {
+            Inst::Mov {
+                dst,
+                src: crate::ir::Opnd::V(s),
+            } if (*dst as usize) < n => {
+                hint[*dst as usize] = Some(*s);
+            }
+            Inst::Call { .. } => calls.push(2 * i),
+            _ => {}
+        }
+    }
+    let mut order: Vec<(usize, usize, VReg)> = iv
+        .iter()
+        .enumerate()
+        .filter_map(|(v, r)| r.map(|(s, e)| (s, e, v as VReg)))
+        .collect();
+    order.sort();
+    let mut locs: Vec<Option<Loc>> = vec![None; n];
+    let mut free = ALLOCATABLE;
+    // (end, vreg) of values in registers, and of values in slots.
+    let mut active: Vec<(usize, VReg)> = Vec::new();
+    let mut active_slots: Vec<(usize, u16)> = Vec::new();
+    let mut free_slots: Vec<u16> = Vec::new();
+    let mut nslots = 0usize;
+    let mut spilled = 0usize;
+    let new_slot = |free_slots: &mut Vec<u16>, nslots: &mut usize| -> Result<u16, String> {
+        if let Some(s) = free_slots.pop() {
+            return Ok(s);
+        }
+        if *nslots >= MAX_SLOTS {
+            return Err(format!(
+                "more than {MAX_SLOTS} values are live at once: the hook needs more than 512 bytes of stack"
+            ));
+        }
+        *nslots += 1;
+        Ok((*nslots - 1) as u16)
+    };
+    for (s, e, v) in order {
+        // Expire values that ended before this one starts.
+        active.retain(|&(end, a)| {
+            if end < s {
+                if let Some(Loc::Reg(r)) = locs[a as usize] {
+                    free.free(r);
+                }
+                false
+            } else {
+                true
+            }
+        });
+        active_slots.retain(|&(end, k)| {
+            if end < s {
+                free_slots.push(k);
+                false
+            } else {
+                true
+            }
+        });
+        let crosses_call = calls.iter().any(|&c| s < c && e > c);
+        let allowed = if crosses_call {
+            ALLOCATABLE.intersect(CALLEE_SAVED)
+        } else {
+            ALLOCATABLE
+        };
+        let hinted = hint[v as usize]
+            .and_then(|h| locs.get(h as usize).copied().flatten())
+            .and_then(|l| match l {
+                Loc::Reg(r) if allowed.contains(r) && free.contains(r) => Some(r),
+                _ => None,
+            });
+        let reg = match hinted {
+            Some(r) => {
+                free.take(r);
+                Some(r)
+            }
+            None => free.take_any(allowed),
+        };
+        if let Some(r) = reg {
+            locs[v as usize] = Some(Loc::Reg(r));
+            active.push((e, v));
+            continue;
+        }
+        // Spill whichever value (this one or an active one in an allowed register) ends last.
+        let victim = active
+            .iter()
+            .enumerate()
+            .filter(
+                |(_, (_, a))| matches!(locs[*a as usize], Some(Loc::Reg(r)) if allowed.contains(r)),
+            )
+            .max_by_key(|(_, (end, _))| *end)
+            .map(|(i, &(end, a))| (i, end, a));
+        match victim {
+            Some((i, end, a)) if end > e => {
+                let Some(Loc::Reg(r)) = locs[a as usize] else {
+                    return Err("spill of a value not in a register".into());
+                };
+                let k = new_slot(&mut free_slots, &mut nslots)?;
+                locs[a as usize] = Some(Loc::Slot(k));
+                active_slots.push((end, k));
+                active.remove(i);
+                locs[v as usize] = Some(Loc::Reg(r));
+                active.push((e, v));
+            }
+            _ => {
+                let k = new_slot(&mut free_slots, &mut nslots)?;
+                locs[v as usize] = Some(Loc::Slot(k));
+                active_slots.push((e, k));
+            }
+        }
+        spilled += 1;
+    }
+    Ok(Alloc {
+        locs,
+        slots: nslots,
+        spilled,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{AluOp, Opnd};
+
+    fn ir(insts: Vec<Inst>, nvregs: u32) -> Ir {
+        Ir {
+            insts: insts.into_iter().map(|i| (i, 1)).collect(),
+            nvregs,
+            nlabels: 0,
+            first_line: 1,
+        }
+    }
+
+    #[test]
+    fn a_copy_shares_its_dying_source_register() {
+        let p = ir(
+            vec![
+                Inst::Mov {
+                    dst: 0,
+                    src: Opnd::Imm(1),
+                },
+                Inst::Mov {
+                    dst: 1,
+                    src: Opnd::V(0),
+                },
+                Inst::Alu {
+                    op: AluOp::Add,
+                    dst: 1,
+                    src: Opnd::Imm(2),
+                },
+                Inst::Ret { src: Opnd::V(1) },
+            ],
+            2,
+        );
+        let a = allocate(&p).unwrap();
+        assert_eq!(a.loc(0), a.loc(1));
+        assert_eq!(a.slots, 0);
+    }
+
+    #[test]
+    fn more_live_values_than_registers_spill() {
+        let mut insts: Vec<Inst> = (0..10)
+            .map(|v| Inst::Mov {
+                dst: v,
+                src: Opnd::Imm(v as i64),
+            })
+            .collect();
+        for v in 1..10 {
+            insts.push(Inst::Alu {
+                op: AluOp::Add,
+                dst: 0,
+                src: Opnd::V(v),
+            });
+        }
+        insts.push(Inst::Ret { src: Opnd::V(0) });
+        let a = allocate(&ir(insts, 10)).unwrap();
+        let in_slots = (0..10)
+            .filter(|&v| matches!(a.loc(v), Some(Loc::Slot(_))))
+            .count();
+        assert!(in_slots >= 4, "{a:?}");
+        assert!(a.slots >= 1);
+        // No two values live at once share a register.
+        let regs: Vec<u8> = (0..10)
+            .filter_map(|v| match a.loc(v) {
+                Some(Loc::Reg(r)) => Some(r),
+                _ => None,
+            })
+            .collect();
+        let mut d = regs.clone();
+        d.sort();
+        d.dedup();
+        assert_eq!(d.len(), regs.len());
+    }
+
+    #[test]
+    fn values_live_across_a_call_get_callee_saved_registers() {
+        let p = ir(
+            vec![
+                Inst::Mov {
+                    dst: 0,
+                    src: Opnd::Imm(1),
+                },
+                Inst::Mov {
+                    dst: 1,
+                    src: Opnd::Imm(2),
+                },
+                Inst::Call { helper: 7 },
+                Inst::Alu {
+                    op: AluOp::Add,
+                    dst: 0,
+                    src: Opnd::V(1),
+                },
+                Inst::Ret { src: Opnd::V(0) },
+            ],
+            2,
+        );
+        let a = allocate(&p).unwrap();
+        for v in 0..2 {
+            match a.loc(v) {
+                Some(Loc::Reg(r)) => assert!(CALLEE_SAVED.contains(r), "v{v} in r{r}"),
+                Some(Loc::Slot(_)) => {}
+                None => panic!("v{v} not allocated"),
+            }
+        }
+    }
+}
