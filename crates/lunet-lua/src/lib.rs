@@ -18,6 +18,7 @@ mod log;
 pub mod maps;
 mod modules;
 mod sandbox;
+mod snapshot;
 mod state;
 
 pub use error::{describe, HookError, ScriptError, ScriptErrorKind};
@@ -25,4 +26,4 @@ pub use hook::{Attach, HookSpec, HookStats, StatsSnapshot, Tier};
 pub use limits::Limits;
 pub use log::{Line, Log, Stream};
 pub use maps::{MapBacking, MapInfo};
-pub use state::{NfPacket, Outcome, State, StateOptions};
+pub use state::{CompileInput, NfPacket, Outcome, State, StateOptions};

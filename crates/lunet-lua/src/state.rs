@@ -53,6 +53,13 @@ pub struct NfPacket {
     pub mark: u32,
 }
 
+/// A hook function as the kernel-tier compiler takes it.
+pub struct CompileInput {
+    pub function: lunet_compile::FnRef,
+    /// The function's upvalues by name, as the body left them.
+    pub upvalues: Vec<(String, lunet_compile::Value)>,
+}
+
 /// What one hook call decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -183,6 +190,18 @@ impl State {
             log: opts.log,
             hooks,
             maps,
+        })
+    }
+
+    /// What the kernel-tier compiler needs to compile hook `id`: where its function is, and
+    /// the values its upvalues hold now.
+    pub fn compile_input(&self, id: usize) -> Result<CompileInput, String> {
+        let hook = self.hooks.get(id).ok_or_else(|| format!("no hook {id}"))?;
+        let upvalues =
+            crate::snapshot::upvalues(&self.lua, &hook.func).map_err(|e| describe(&e))?;
+        Ok(CompileInput {
+            function: crate::snapshot::fn_ref(&hook.func),
+            upvalues,
         })
     }
 

@@ -4,10 +4,12 @@
 //! (`run --foreground`, `demo`), or a replay over a pcap file. See docs/cli.md.
 
 mod bench;
+mod check;
 mod client;
 mod daemon;
 mod demo;
 mod exit;
+mod kernel;
 mod mapops;
 mod protocol;
 mod replay;
@@ -140,6 +142,22 @@ enum Command {
         #[command(flatten)]
         socket: SocketArg,
     },
+    /// What a script would become: each hook's tier and why, instruction counts, maps. No root
+    /// needed (as root, compiled hooks also go through the kernel's verifier).
+    #[command(
+        after_help = "Examples:\n  lunet check examples/xdp-sni-blocklist.lua\n  lunet check examples/xdp-port-filter.lua --emit asm\n  lunet check fw.lua --json\n\nExit code 3 when a hook cannot run in any tier."
+    )]
+    Check {
+        script: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Also print each compiled hook's AST, IR or eBPF (with the Lua lines interleaved).
+        #[arg(long, value_enum)]
+        emit: Option<check::Emit>,
+        /// Tier for hooks that do not demand one.
+        #[arg(long, default_value = "auto", value_parser = parse_tier)]
+        tier: Tier,
+    },
     /// Run a script's hooks over a pcap file, with no root and no kernel.
     #[command(after_help = "Example:\n  lunet replay examples/dns-blocklist.lua dns.pcap --json")]
     Replay {
@@ -152,6 +170,10 @@ enum Command {
         budget: Option<u64>,
         #[arg(long, value_name = "BYTES", value_parser = parse_size)]
         mem: Option<usize>,
+        /// `lua` runs the hooks in a Lua state; `kernel` compiles them and runs the programs
+        /// with BPF_PROG_TEST_RUN (needs root).
+        #[arg(long, default_value = "lua", value_parser = parse_tier)]
+        tier: Tier,
     },
     /// Measure packet filters: for each filter, each method's rate, CPU cost and correctness.
     ///
@@ -351,6 +373,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             json,
             budget,
             mem,
+            tier,
         } => {
             let defaults = Limits::default();
             let limits = Limits {
@@ -358,11 +381,28 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 memory: mem.unwrap_or(defaults.memory),
                 ..defaults
             };
-            let report = replay::replay(&script, &pcap, limits)?;
+            let report = replay::replay(&script, &pcap, limits, tier)?;
             show::replay(&report, json);
             Ok(())
         }
         Command::Demo { count } => demo::run(count),
+        Command::Check {
+            script,
+            json,
+            emit,
+            tier,
+        } => {
+            let report = check::check(&script, tier, emit)?;
+            check::show(&report, json);
+            if report.ok() {
+                Ok(())
+            } else {
+                Err(Failure::script(format!(
+                    "{}: a hook cannot run in any tier (see above)",
+                    script.display()
+                )))
+            }
+        }
         Command::Bench {
             quick,
             json,

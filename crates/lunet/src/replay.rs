@@ -5,19 +5,22 @@
 use std::fs::File;
 use std::path::Path;
 
-use lunet_lua::{Attach, Limits, NfPacket, State, StateOptions};
+use lunet_lua::{Attach, Limits, NfPacket, State, StateOptions, Tier};
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
 use serde::Serialize;
 
-use crate::exit::Failure;
+use crate::exit::{Code, Failure};
+use crate::kernel::{self, Script};
 use crate::protocol::Verdicts;
 
 #[derive(Debug, Serialize)]
 pub struct ReplayHook {
     pub hook: String,
     pub verdicts: Verdicts,
-    pub errors: u64,
+    /// Calls that gave the default verdict because of an error; null for the kernel tier,
+    /// whose programs return the default verdict without telling why.
+    pub errors: Option<u64>,
     pub packets: u64,
     #[serde(skip)]
     pub last_error: Option<String>,
@@ -103,7 +106,19 @@ fn wants(pf: i64, ip_version: u8) -> bool {
     }
 }
 
-pub fn replay(script: &Path, pcap: &Path, limits: Limits) -> Result<ReplayReport, Failure> {
+/// How a hook is run over the capture.
+enum Runner {
+    Lua,
+    /// A compiled XDP program, run with `BPF_PROG_TEST_RUN`, and its verdict counts.
+    Kernel(lunet_bpf::prog::ProgFd, std::cell::RefCell<Verdicts>),
+}
+
+pub fn replay(
+    script: &Path,
+    pcap: &Path,
+    limits: Limits,
+    tier: Tier,
+) -> Result<ReplayReport, Failure> {
     let state = State::load(
         script,
         StateOptions {
@@ -112,6 +127,32 @@ pub fn replay(script: &Path, pcap: &Path, limits: Limits) -> Result<ReplayReport
         },
     )
     .map_err(|e| Failure::script(e.message))?;
+    let runners: Vec<Runner> = match tier {
+        Tier::Kernel => {
+            kernel::can_load().map_err(|why| {
+                Failure::new(
+                    Code::NotRoot,
+                    format!("replay --tier kernel runs the compiled programs with BPF_PROG_TEST_RUN: {why}"),
+                )
+            })?;
+            let source = Script::read(script).map_err(Failure::script)?;
+            state
+                .hooks()
+                .iter()
+                .map(|h| {
+                    let (_, fd) =
+                        kernel::compile_and_load(&state, h, &source).map_err(|e| match e {
+                            kernel::KernelError::Unsupported { rendered, .. } => {
+                                Failure::script(rendered)
+                            }
+                            kernel::KernelError::Failed(m) => Failure::script(m),
+                        })?;
+                    Ok(Runner::Kernel(fd, Default::default()))
+                })
+                .collect::<Result<_, Failure>>()?
+        }
+        _ => state.hooks().iter().map(|_| Runner::Lua).collect(),
+    };
     let file = File::open(pcap)
         .map_err(|e| Failure::internal(format!("{}: cannot open: {e}", pcap.display())))?;
     let mut reader = PcapReader::new(file).map_err(|e| {
@@ -135,7 +176,18 @@ pub fn replay(script: &Path, pcap: &Path, limits: Limits) -> Result<ReplayReport
         if s.ip_version == 0 {
             skipped += 1;
         }
-        for h in &hooks {
+        for (h, runner) in hooks.iter().zip(&runners) {
+            if let Runner::Kernel(fd, counts) = runner {
+                let action = kernel::test_run_xdp(fd, &s.frame).map_err(Failure::internal)?;
+                let name = h
+                    .attach
+                    .verdict_names()
+                    .get(action as usize)
+                    .copied()
+                    .unwrap_or("?");
+                *counts.borrow_mut().entry(name.to_string()).or_default() += 1;
+                continue;
+            }
             match h.attach {
                 Attach::Netfilter { pf, mark, .. } => {
                     if mark == 0 && wants(pf, s.ip_version) {
@@ -156,17 +208,31 @@ pub fn replay(script: &Path, pcap: &Path, limits: Limits) -> Result<ReplayReport
     }
     let hooks = hooks
         .iter()
-        .map(|h| {
-            let s = state
-                .stats(h.id)
-                .expect("hook ids index the state's hooks")
-                .snapshot(h.attach.verdict_names());
-            ReplayHook {
-                hook: h.name.clone(),
-                verdicts: s.verdicts,
-                errors: s.errors,
-                packets: s.packets,
-                last_error: s.last_error,
+        .zip(runners)
+        .map(|(h, runner)| match runner {
+            Runner::Kernel(_, counts) => {
+                let verdicts = counts.into_inner();
+                let packets = verdicts.values().sum();
+                ReplayHook {
+                    hook: h.name.clone(),
+                    verdicts,
+                    errors: None,
+                    packets,
+                    last_error: None,
+                }
+            }
+            Runner::Lua => {
+                let s = state
+                    .stats(h.id)
+                    .expect("hook ids index the state's hooks")
+                    .snapshot(h.attach.verdict_names());
+                ReplayHook {
+                    hook: h.name.clone(),
+                    verdicts: s.verdicts,
+                    errors: Some(s.errors),
+                    packets: s.packets,
+                    last_error: s.last_error,
+                }
             }
         })
         .collect();

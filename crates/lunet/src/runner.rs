@@ -23,6 +23,7 @@ use lunet_netfilter::{
 };
 
 use crate::exit::Failure;
+use crate::kernel::{self, Script};
 use crate::protocol::{HookReport, HookStatsReport, RunRequest, StateReport, StatsReport};
 
 /// What to start.
@@ -206,28 +207,77 @@ impl Drop for Running {
     }
 }
 
-/// The tier a hook gets, and why; or why it cannot run.
-fn choose_tier(spec: &HookSpec, cli: Tier) -> Result<(Tier, String), String> {
-    let demanded = if spec.tier != Tier::Auto {
+/// The tier a hook asks for: its registration's, else the command line's.
+fn demanded(spec: &HookSpec, cli: Tier) -> Tier {
+    if spec.tier != Tier::Auto {
         spec.tier
     } else {
         cli
+    }
+}
+
+/// A compiled hook in the kernel: its program and the link that attaches it.
+struct InKernel {
+    _prog: lunet_bpf::prog::ProgFd,
+    _link: lunet_bpf::link::LinkFd,
+}
+
+/// Puts XDP hook `h` in the kernel: compiled, verified, attached on its device with a pinned
+/// link. Gives the report's reason and placement.
+fn attach_kernel(
+    state: &State,
+    h: &HookSpec,
+    spec: &RunSpec,
+    script: &Script,
+) -> Result<(InKernel, String, Vec<String>), String> {
+    if demanded(h, spec.tier) == Tier::Lua {
+        return Err(format!(
+            "{}: XDP hook '{}' cannot run in the Lua tier (it is fed by NFQUEUE at netfilter); use tier \"auto\" or \"kernel\"",
+            h.defined_at, h.name
+        ));
+    }
+    let Attach::Xdp { dev } = &h.attach else {
+        unreachable!("only XDP hooks are compiled")
     };
-    match (&spec.attach, demanded) {
-        (Attach::Xdp { .. }, _) => Err(format!(
-            "{}: XDP hook '{}' needs the kernel tier, which this build of lunet does not have yet \
-             (test it with `lunet replay`)",
-            spec.defined_at, spec.name
-        )),
-        (_, Tier::Kernel) => Err(format!(
-            "{}: hook '{}' demands the kernel tier, which this build of lunet does not have yet \
+    let dev = dev.clone().ok_or_else(|| {
+        format!("{}: XDP hook '{}' has no device: start the script with --dev IFACE, or pass {{dev = ...}}", h.defined_at, h.name)
+    })?;
+    let (program, prog) = kernel::compile_and_load(state, h, script).map_err(|e| match e {
+        kernel::KernelError::Unsupported { rendered, .. } => rendered,
+        kernel::KernelError::Failed(m) => m,
+    })?;
+    let pin = spec.pin_dir.join(format!(
+        "xdp_{}",
+        h.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    ));
+    let link = kernel::attach_xdp(&prog, &dev, &pin)?;
+    let reason = format!(
+        "compiled to {} eBPF instructions and accepted by the kernel's verifier (verdict counters for compiled hooks are not built yet)",
+        program.insns.len()
+    );
+    let placement = vec![format!("XDP on {dev}, link pinned at {}", pin.display())];
+    Ok((
+        InKernel {
+            _prog: prog,
+            _link: link,
+        },
+        reason,
+        placement,
+    ))
+}
+
+/// The tier of a netfilter hook, and why; or why it cannot run.
+fn netfilter_tier(spec: &HookSpec, cli: Tier) -> Result<(Tier, String), String> {
+    match demanded(spec, cli) {
+        Tier::Kernel => Err(format!(
+            "{}: hook '{}' demands the kernel tier, which compiles XDP hooks only for now \
              (use tier = \"lua\" or \"auto\")",
             spec.defined_at, spec.name
         )),
-        (_, Tier::Lua) => Ok((Tier::Lua, "the Lua tier was demanded".into())),
-        (_, Tier::Auto) => Ok((
+        Tier::Lua => Ok((Tier::Lua, "the Lua tier was demanded".into())),
+        Tier::Auto => Ok((
             Tier::Lua,
-            "the kernel-tier compiler is not in this build".into(),
+            "the kernel tier compiles XDP hooks only, for now".into(),
         )),
     }
 }
@@ -257,7 +307,7 @@ fn state_thread(
     memory: &AtomicUsize,
     tx: mpsc::Sender<Result<Ready, StartError>>,
 ) {
-    let (state, mut groups, installed) = match setup(&spec, &log, memory, &tx) {
+    let (state, mut groups, installed, in_kernel) = match setup(&spec, &log, memory, &tx) {
         Some(v) => v,
         None => return,
     };
@@ -300,13 +350,15 @@ fn state_thread(
         }
     }
     drop(groups);
+    // Unpinning the links detaches the compiled hooks.
+    drop(in_kernel);
     if let Err(e) = lunet_lua::maps::unpin_dir(&spec.pin_dir) {
         tracing::error!(state = %spec.name, "removing map pins failed: {e}");
     }
     tracing::info!(state = %spec.name, "stopped");
 }
 
-type Setup = (State, Vec<Group>, Option<Installed>);
+type Setup = (State, Vec<Group>, Option<Installed>, Vec<InKernel>);
 
 /// Enters the namespace, runs the body, binds queues and installs rules; reports to `tx`.
 fn setup(
@@ -348,10 +400,29 @@ fn setup(
     memory.store(state.memory_used(), Ordering::Relaxed);
     let specs = state.hooks();
     let mut tiers = Vec::new();
+    let mut kernel_placements = vec![Vec::new(); specs.len()];
+    let mut in_kernel = Vec::new();
+    let script = match Script::read(&spec.script) {
+        Ok(s) => s,
+        Err(m) => return fail(StartError::Script(m)),
+    };
     for h in &specs {
-        match choose_tier(h, spec.tier) {
+        let planned = match h.attach {
+            Attach::Netfilter { .. } => netfilter_tier(h, spec.tier),
+            Attach::Xdp { .. } => {
+                attach_kernel(&state, h, spec, &script).map(|(k, reason, placement)| {
+                    in_kernel.push(k);
+                    kernel_placements[h.id] = placement;
+                    (Tier::Kernel, reason)
+                })
+            }
+        };
+        match planned {
             Ok(t) => tiers.push(t),
-            Err(m) => return fail(StartError::Script(m)),
+            Err(m) => {
+                let _ = lunet_lua::maps::unpin_dir(&spec.pin_dir);
+                return fail(StartError::Script(m));
+            }
         }
     }
 
@@ -430,13 +501,14 @@ fn setup(
     let mut reports = Vec::new();
     let mut hooks = Vec::new();
     for (h, (tier, reason)) in specs.iter().zip(tiers) {
-        let placement = rules
+        let mut placement: Vec<String> = rules
             .iter()
             .zip(&placements)
             .filter(|(r, _)| Some(r.queue) == queue_of[h.id])
             .filter(|(r, _)| matches!(h.attach, Attach::Netfilter { mark, .. } if mark == r.mark))
             .map(|(_, p)| p.to_string())
             .collect();
+        placement.append(&mut kernel_placements[h.id]);
         let report = HookReport {
             name: h.name.clone(),
             tier,
@@ -464,9 +536,10 @@ fn setup(
         if let Some(i) = installed {
             let _ = i.remove();
         }
+        let _ = lunet_lua::maps::unpin_dir(&spec.pin_dir);
         return None;
     }
-    Some((state, groups, installed))
+    Some((state, groups, installed, in_kernel))
 }
 
 /// Runs a queued packet through its group's hooks and sends the verdict.

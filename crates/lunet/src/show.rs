@@ -140,12 +140,11 @@ pub fn replay(r: &ReplayReport, as_json: bool) {
     );
     for h in &r.hooks {
         let verdicts: Vec<String> = h.verdicts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!(
-            "  {:<24} {}  errors {}",
-            h.hook,
-            verdicts.join(", "),
-            h.errors
-        );
+        let errors = h
+            .errors
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "not counted in the kernel tier".into());
+        println!("  {:<24} {}  errors {errors}", h.hook, verdicts.join(", "));
         if let Some(e) = &h.last_error {
             println!("    last error: {e}");
         }

@@ -27,6 +27,19 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     loaded.set("byteorder", byteorder::module(lua)?)?;
     loaded.set("checksum", checksum::module(lua)?)?;
     loaded.set("bpf.map", crate::maps::module(lua)?)?;
+    // The compiler recognises lunet's functions by identity: remember each one's name.
+    let mut builtins = crate::snapshot::Builtins::default();
+    for pair in loaded.pairs::<String, Value>() {
+        let (module, value) = pair?;
+        if let Value::Table(t) = value {
+            for f in t.pairs::<String, Value>() {
+                if let (name, Value::Function(f)) = f? {
+                    builtins.add(&f, format!("{module}.{name}"));
+                }
+            }
+        }
+    }
+    lua.set_app_data(builtins);
 
     let cache = loaded.clone();
     let require = lua.create_function(move |lua, name: String| {

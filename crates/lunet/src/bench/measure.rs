@@ -17,8 +17,6 @@ use super::testbed::Bed;
 
 /// How long the queue may take to drain after the generator stops.
 const DRAIN_MAX: Duration = Duration::from_secs(3);
-/// The queue counts as drained when the hook's count has not moved for this long.
-const DRAIN_QUIET: Duration = Duration::from_millis(60);
 const DRAIN_POLL: Duration = Duration::from_millis(10);
 /// Pause after the generator for the methods without a queue (nothing is in flight: the
 /// receiver's NAPI poll runs within the generator's own call).
@@ -246,17 +244,19 @@ pub fn run(
     })
 }
 
-/// Waits until the hook's count stops moving (bounded by [`DRAIN_MAX`]); returns when it last
-/// moved.
+/// Waits until the kernel's queue holds no packet waiting for a verdict and the hook's count
+/// has stopped moving (bounded by [`DRAIN_MAX`]); returns when the count last moved.
 fn drain(active: &Active, since: Instant) -> Instant {
     let mut last = active.count().processed;
     let mut moved = since;
-    while since.elapsed() < DRAIN_MAX && moved.elapsed() < DRAIN_QUIET {
+    while since.elapsed() < DRAIN_MAX {
         std::thread::sleep(DRAIN_POLL);
         let now = active.count().processed;
         if now != last {
             last = now;
             moved = Instant::now();
+        } else if active.queue_waiting().unwrap_or(0) == 0 {
+            break;
         }
     }
     moved

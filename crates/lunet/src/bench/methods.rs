@@ -162,6 +162,15 @@ impl Active {
     /// stay 0: a packet that finds the queue or the socket full is accepted, and counted
     /// nowhere.
     pub fn queue_dropped(&self) -> Option<u64> {
+        self.queue_stats().map(|s| s.dropped)
+    }
+
+    /// Packets in the kernel's queue waiting for a verdict now.
+    pub fn queue_waiting(&self) -> Option<u64> {
+        self.queue_stats().map(|s| s.waiting)
+    }
+
+    fn queue_stats(&self) -> Option<QueueStats> {
         let Active::Lua {
             ns, queue: Some(q), ..
         } = self
@@ -172,7 +181,7 @@ impl Active {
         lunet_netns::in_netns(ns, move || {
             std::fs::read_to_string("/proc/thread-self/net/netfilter/nfnetlink_queue")
                 .ok()
-                .and_then(|text| parse_queue_dropped(&text, q))
+                .and_then(|text| parse_queue_stats(&text, q))
         })
         .ok()
         .flatten()
@@ -226,16 +235,24 @@ fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
     })
 }
 
-/// `queue_dropped + user_dropped` of queue `q` in the text of
-/// `/proc/net/netfilter/nfnetlink_queue` (`queue portid total copy_mode copy_range
-/// queue_dropped user_dropped id_sequence 1`).
-fn parse_queue_dropped(text: &str, q: u16) -> Option<u64> {
+/// A line of `/proc/net/netfilter/nfnetlink_queue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct QueueStats {
+    /// `queue_total`: packets waiting for a verdict.
+    waiting: u64,
+    /// `queue_dropped + user_dropped`.
+    dropped: u64,
+}
+
+/// Queue `q`'s line in the text of `/proc/net/netfilter/nfnetlink_queue` (`queue portid
+/// queue_total copy_mode copy_range queue_dropped user_dropped id_sequence 1`).
+fn parse_queue_stats(text: &str, q: u16) -> Option<QueueStats> {
     text.lines().find_map(|l| {
-        let f: Vec<u64> = l
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        (f.len() >= 7 && f[0] == u64::from(q)).then(|| f[5] + f[6])
+        let f: Vec<u64> = l.split_whitespace().map_while(|w| w.parse().ok()).collect();
+        (f.len() >= 7 && f[0] == u64::from(q)).then(|| QueueStats {
+            waiting: f[2],
+            dropped: f[5] + f[6],
+        })
     })
 }
 
@@ -264,8 +281,14 @@ mod tests {
     fn queue_drops_are_read_for_our_queue() {
         let text = "    1  24700     0 2 65531     3     4        9  1\n\
                     20000  24725   256 2 65531     5     7  1106944  1\n";
-        assert_eq!(parse_queue_dropped(text, 20000), Some(12));
-        assert_eq!(parse_queue_dropped(text, 1), Some(7));
-        assert_eq!(parse_queue_dropped(text, 2), None);
+        assert_eq!(
+            parse_queue_stats(text, 20000),
+            Some(QueueStats {
+                waiting: 256,
+                dropped: 12
+            })
+        );
+        assert_eq!(parse_queue_stats(text, 1).map(|s| s.dropped), Some(7));
+        assert_eq!(parse_queue_stats(text, 2), None);
     }
 }

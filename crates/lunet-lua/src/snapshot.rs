@@ -1,0 +1,119 @@
+//! What the kernel-tier compiler needs from a state: where a hook function is defined and the
+//! values its upvalues hold now that the body has finished (folded into the program as
+//! constants, as the script contract says).
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+
+use lunet_compile::{FnRef, Value};
+use mlua::{Function, Lua, MultiValue};
+
+/// Tables deeper or larger than this are not folded (a hook that uses one gets a diagnostic).
+const MAX_DEPTH: usize = 4;
+const MAX_ENTRIES: usize = 4096;
+
+/// lunet's own library functions by identity, so a hook's `byteorder.ntoh16` is recognised.
+#[derive(Default)]
+pub(crate) struct Builtins(HashMap<usize, String>);
+
+impl Builtins {
+    pub fn add(&mut self, f: &Function, name: impl Into<String>) {
+        self.0
+            .entry(f.to_pointer() as usize)
+            .or_insert_with(|| name.into());
+    }
+}
+
+/// Where `f` is defined, by line.
+pub(crate) fn fn_ref(f: &Function) -> FnRef {
+    let info = f.info();
+    FnRef {
+        line_defined: info.line_defined.unwrap_or(0),
+        last_line_defined: info.last_line_defined.unwrap_or(0),
+    }
+}
+
+/// The upvalues of `f` as the compiler sees them (`_ENV`, the globals, is left out).
+pub(crate) fn upvalues(lua: &Lua, f: &Function) -> mlua::Result<Vec<(String, Value)>> {
+    let builtins = lua.app_data_ref::<Builtins>();
+    let empty = Builtins::default();
+    let builtins = builtins.as_deref().unwrap_or(&empty);
+    upvalues_of(lua, f, builtins, 0)
+}
+
+fn upvalues_of(
+    lua: &Lua,
+    f: &Function,
+    builtins: &Builtins,
+    depth: usize,
+) -> mlua::Result<Vec<(String, Value)>> {
+    // SAFETY: the closure only uses the Lua C API on the stack frame exec_raw gives it: the
+    // function is argument 1; each lua_getupvalue pushes one value, the name (owned by Lua and
+    // valid while the function lives) is copied into a pushed string below it, and the
+    // function is removed at the end, so the results are name, value, name, value, ...
+    let flat: MultiValue = unsafe {
+        lua.exec_raw(f.clone(), |state| {
+            let mut i = 1;
+            loop {
+                let name = mlua::ffi::lua_getupvalue(state, 1, i);
+                if name.is_null() {
+                    break;
+                }
+                let bytes = CStr::from_ptr(name).to_bytes();
+                mlua::ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
+                mlua::ffi::lua_insert(state, -2);
+                i += 1;
+            }
+            mlua::ffi::lua_remove(state, 1);
+        })?
+    };
+    let mut out = Vec::new();
+    let mut it = flat.into_iter();
+    while let (Some(name), Some(value)) = (it.next(), it.next()) {
+        let name = match name {
+            mlua::Value::String(s) => s.to_string_lossy(),
+            _ => continue,
+        };
+        if name == "_ENV" {
+            continue;
+        }
+        out.push((name, convert(lua, &value, builtins, depth)?));
+    }
+    Ok(out)
+}
+
+fn convert(lua: &Lua, v: &mlua::Value, builtins: &Builtins, depth: usize) -> mlua::Result<Value> {
+    Ok(match v {
+        mlua::Value::Nil => Value::Nil,
+        mlua::Value::Boolean(b) => Value::Bool(*b),
+        mlua::Value::Integer(i) => Value::Int(*i),
+        mlua::Value::Number(n) => Value::Float(*n),
+        mlua::Value::String(s) => Value::Str(s.as_bytes().to_vec()),
+        mlua::Value::Table(t) if depth < MAX_DEPTH => {
+            let mut entries = Vec::new();
+            for pair in t.pairs::<mlua::Value, mlua::Value>() {
+                let (k, v) = pair?;
+                if entries.len() == MAX_ENTRIES {
+                    return Ok(Value::Opaque(format!(
+                        "table of more than {MAX_ENTRIES} entries"
+                    )));
+                }
+                entries.push((
+                    convert(lua, &k, builtins, depth + 1)?,
+                    convert(lua, &v, builtins, depth + 1)?,
+                ));
+            }
+            Value::Table(entries)
+        }
+        mlua::Value::Table(_) => Value::Opaque(format!("table nested deeper than {MAX_DEPTH}")),
+        mlua::Value::Function(f) => match builtins.0.get(&(f.to_pointer() as usize)) {
+            Some(name) => Value::Builtin(name.clone()),
+            None if f.info().what == "Lua" && depth < MAX_DEPTH => Value::Function {
+                at: fn_ref(f),
+                upvalues: upvalues_of(lua, f, builtins, depth + 1)?,
+            },
+            None => Value::Opaque("function".into()),
+        },
+        other => Value::Opaque(other.type_name().to_string()),
+    })
+}

@@ -1,0 +1,213 @@
+//! `lunet check`: what a script would become, without root and without touching the network:
+//! the body runs (maps in memory), every hook is compiled, and each hook's tier is reported
+//! with its reasons, instruction count and the script's maps. As root the compiled programs
+//! also go through the kernel's verifier (loaded, never attached).
+
+use std::path::Path;
+
+use lunet_lua::{Attach, Limits, MapInfo, State, StateOptions, Tier};
+use serde::Serialize;
+
+use crate::exit::Failure;
+use crate::kernel::{self, KernelError, Script};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Emit {
+    Ast,
+    Ir,
+    Asm,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckedHook {
+    pub hook: String,
+    pub attach: String,
+    pub defined_at: String,
+    /// The tier it would run in, or None when it cannot run.
+    pub tier: Option<Tier>,
+    pub reasons: Vec<String>,
+    pub instructions: Option<usize>,
+    /// Whether the kernel's verifier accepted it (None: not tried, needs root).
+    pub verified: Option<bool>,
+    /// The compiler's diagnostic, rendered, when the hook is outside the kernel-tier subset.
+    pub diagnostic: Option<String>,
+    /// `--emit` output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emitted: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub script: String,
+    pub hooks: Vec<CheckedHook>,
+    pub maps: Vec<MapInfo>,
+}
+
+impl CheckReport {
+    /// Every hook can run in some tier.
+    pub fn ok(&self) -> bool {
+        self.hooks.iter().all(|h| h.tier.is_some())
+    }
+}
+
+pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckReport, Failure> {
+    let state = State::load(
+        path,
+        StateOptions {
+            limits: Limits::default(),
+            ..StateOptions::default()
+        },
+    )
+    .map_err(|e| Failure::script(e.message))?;
+    let script = Script::read(path).map_err(Failure::script)?;
+    let may_load = kernel::can_load().is_ok();
+    let mut hooks = Vec::new();
+    for h in state.hooks() {
+        let demanded = if h.tier != Tier::Auto {
+            h.tier
+        } else {
+            cli_tier
+        };
+        let mut c = CheckedHook {
+            hook: h.name.clone(),
+            attach: h.attach.to_string(),
+            defined_at: h.defined_at.clone(),
+            tier: None,
+            reasons: Vec::new(),
+            instructions: None,
+            verified: None,
+            diagnostic: None,
+            emitted: None,
+        };
+        let compiled = match h.attach {
+            Attach::Netfilter { .. } => Err(KernelError::Failed(
+                "the kernel tier compiles XDP hooks only, for now".into(),
+            )),
+            Attach::Xdp { .. } => kernel::compile(&state, &h, &script, &Default::default()),
+        };
+        if let Some(e) = emit {
+            c.emitted = Some(match (&compiled, e) {
+                (Ok(p), Emit::Asm) => p.asm(&script.source),
+                (_, Emit::Ast | Emit::Ir) if matches!(h.attach, Attach::Xdp { .. }) => {
+                    kernel::input(&state, &h, &script)
+                        .and_then(|i| {
+                            let r = if e == Emit::Ast {
+                                lunet_compile::emit_ast(&i)
+                            } else {
+                                lunet_compile::emit_ir(&i)
+                            };
+                            r.map_err(|d| kernel::unsupported(d, &script))
+                        })
+                        .unwrap_or_else(|e| e.line().to_string())
+                }
+                _ => "(not compiled)".into(),
+            });
+        }
+        match (compiled, &h.attach) {
+            (Ok(p), _) => {
+                c.instructions = Some(p.insns.len());
+                if may_load {
+                    match kernel::compile_and_load(&state, &h, &script) {
+                        Ok((p, _fd)) => {
+                            c.verified = Some(true);
+                            c.instructions = Some(p.insns.len());
+                        }
+                        Err(e) => {
+                            c.verified = Some(false);
+                            c.reasons.push(e.line().to_string());
+                        }
+                    }
+                } else {
+                    c.reasons.push(
+                        "not verified: loading a program into the verifier needs root".into(),
+                    );
+                }
+                if c.verified != Some(false) && demanded != Tier::Lua {
+                    c.tier = Some(Tier::Kernel);
+                    c.reasons.insert(
+                        0,
+                        format!(
+                            "compiles to {} eBPF instructions",
+                            c.instructions.unwrap_or(0)
+                        ),
+                    );
+                } else if demanded == Tier::Lua {
+                    c.reasons.push(
+                        "XDP hooks run in the kernel tier only, and the Lua tier was demanded"
+                            .into(),
+                    );
+                }
+            }
+            (Err(e), Attach::Netfilter { .. }) => {
+                if demanded == Tier::Kernel {
+                    c.reasons
+                        .push(format!("the kernel tier was demanded: {}", e.line()));
+                } else {
+                    c.tier = Some(Tier::Lua);
+                    c.reasons.push(format!("Lua tier: {}", e.line()));
+                }
+            }
+            (Err(e), Attach::Xdp { .. }) => {
+                c.reasons.push(format!(
+                    "cannot run: XDP hooks need the kernel tier, and this one does not compile: {}",
+                    e.line()
+                ));
+                if let KernelError::Unsupported { rendered, .. } = e {
+                    c.diagnostic = Some(rendered);
+                }
+            }
+        }
+        hooks.push(c);
+    }
+    Ok(CheckReport {
+        script: path.display().to_string(),
+        hooks,
+        maps: state.maps(),
+    })
+}
+
+pub fn show(r: &CheckReport, as_json: bool) {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+        return;
+    }
+    println!(
+        "{}: {} hook(s), {} map(s)",
+        r.script,
+        r.hooks.len(),
+        r.maps.len()
+    );
+    for h in &r.hooks {
+        let tier = match h.tier {
+            Some(Tier::Kernel) => "kernel tier",
+            Some(_) => "Lua tier",
+            None => "CANNOT RUN",
+        };
+        println!(
+            "  hook {} [{tier}] {} (defined at {})",
+            h.hook, h.attach, h.defined_at
+        );
+        for reason in &h.reasons {
+            println!("    {reason}");
+        }
+        if h.verified == Some(true) {
+            println!("    accepted by the kernel's verifier");
+        }
+        if let Some(d) = &h.diagnostic {
+            println!("{d}");
+        }
+        if let Some(e) = &h.emitted {
+            println!("{e}");
+        }
+    }
+    for m in &r.maps {
+        println!(
+            "  map {} ({}, key \"{}\", value \"{}\", {} entries)",
+            m.name,
+            m.kind.name(),
+            m.key,
+            m.value,
+            m.entries
+        );
+    }
+}
