@@ -174,6 +174,9 @@ enum Command {
         /// with BPF_PROG_TEST_RUN (needs root).
         #[arg(long, default_value = "lua", value_parser = parse_tier)]
         tier: Tier,
+        /// Also give every packet's verdict from every hook (JSON lines with --json).
+        #[arg(long)]
+        each: bool,
     },
     /// Measure packet filters: for each filter, each method's rate, CPU cost and correctness.
     ///
@@ -374,6 +377,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             budget,
             mem,
             tier,
+            each,
         } => {
             let defaults = Limits::default();
             let limits = Limits {
@@ -381,7 +385,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 memory: mem.unwrap_or(defaults.memory),
                 ..defaults
             };
-            let report = replay::replay(&script, &pcap, limits, tier)?;
+            let report = replay::replay(&script, &pcap, limits, tier, each)?;
             show::replay(&report, json);
             Ok(())
         }

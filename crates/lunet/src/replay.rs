@@ -33,6 +33,16 @@ pub struct ReplayReport {
     /// Packets that were neither IPv4 nor IPv6 (netfilter hooks never see them).
     pub skipped: u64,
     pub hooks: Vec<ReplayHook>,
+    /// Every (packet, hook) verdict, with `--each`.
+    pub each: Option<Vec<EachVerdict>>,
+}
+
+/// The verdict hook `hook` gave packet number `packet` (1-based, in capture order).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct EachVerdict {
+    pub packet: u64,
+    pub hook: String,
+    pub verdict: u32,
 }
 
 /// One captured packet, split the way hooks see it.
@@ -118,7 +128,9 @@ pub fn replay(
     pcap: &Path,
     limits: Limits,
     tier: Tier,
+    each: bool,
 ) -> Result<ReplayReport, Failure> {
+    let mut each = each.then(Vec::new);
     let state = State::load(
         script,
         StateOptions {
@@ -169,40 +181,56 @@ pub fn replay(
             Failure::internal(format!("{}: packet {}: {e}", pcap.display(), packets + 1))
         })?;
         packets += 1;
-        let Some(s) = split(link, &p.data) else {
-            skipped += 1;
-            continue;
-        };
-        if s.ip_version == 0 {
+        let s = split(link, &p.data);
+        let ip_version = s.as_ref().map_or(0, |s| s.ip_version);
+        if ip_version == 0 {
             skipped += 1;
         }
+        // XDP sees the frame as captured (Ethernet captures), or with a synthesized header;
+        // a frame shorter than an Ethernet header never reaches XDP.
+        let frame: Option<&[u8]> = match (link, &s) {
+            (DataLink::ETHERNET, _) => Some(&p.data[..]),
+            (_, Some(s)) => Some(&s.frame[..]),
+            _ => None,
+        }
+        .filter(|f| f.len() >= 14);
         for (h, runner) in hooks.iter().zip(&runners) {
-            if let Runner::Kernel(fd, counts) = runner {
-                let action = kernel::test_run_xdp(fd, &s.frame).map_err(Failure::internal)?;
-                let name = h
-                    .attach
-                    .verdict_names()
-                    .get(action as usize)
-                    .copied()
-                    .unwrap_or("?");
-                *counts.borrow_mut().entry(name.to_string()).or_default() += 1;
-                continue;
-            }
-            match h.attach {
-                Attach::Netfilter { pf, mark, .. } => {
-                    if mark == 0 && wants(pf, s.ip_version) {
+            let verdict = match (runner, &h.attach, frame, &s) {
+                (_, Attach::Xdp { .. }, None, _) => None,
+                (Runner::Kernel(fd, counts), _, Some(frame), _) => {
+                    let action = kernel::test_run_xdp(fd, frame).map_err(Failure::internal)?;
+                    let name = h
+                        .attach
+                        .verdict_names()
+                        .get(action as usize)
+                        .copied()
+                        .unwrap_or("?");
+                    *counts.borrow_mut().entry(name.to_string()).or_default() += 1;
+                    Some(action)
+                }
+                (Runner::Kernel(..), _, None, _) => None,
+                (Runner::Lua, Attach::Netfilter { pf, mark, .. }, _, Some(s)) => {
+                    (*mark == 0 && wants(*pf, ip_version)).then(|| {
                         let pkt = NfPacket {
                             net: s.frame[s.net_at..].to_vec(),
                             link_header: s.frame[..14].to_vec(),
                             ifindex: 0,
                             mark: 0,
                         };
-                        state.run_netfilter(h.id, pkt);
-                    }
+                        state.run_netfilter(h.id, pkt).verdict
+                    })
                 }
-                Attach::Xdp { .. } => {
-                    state.run_xdp(h.id, s.frame.clone());
+                (Runner::Lua, Attach::Netfilter { .. }, _, None) => None,
+                (Runner::Lua, Attach::Xdp { .. }, Some(frame), _) => {
+                    Some(state.run_xdp(h.id, frame.to_vec()).verdict)
                 }
+            };
+            if let (Some(each), Some(v)) = (each.as_mut(), verdict) {
+                each.push(EachVerdict {
+                    packet: packets,
+                    hook: h.name.clone(),
+                    verdict: v,
+                });
             }
         }
     }
@@ -241,6 +269,7 @@ pub fn replay(
         packets,
         skipped,
         hooks,
+        each,
     })
 }
 

@@ -131,6 +131,15 @@ pub fn log_line(l: &Line, as_json: bool) {
 }
 
 pub fn replay(r: &ReplayReport, as_json: bool) {
+    if let Some(each) = &r.each {
+        for e in each {
+            if as_json {
+                println!("{}", serde_json::to_string(e).unwrap_or_default());
+            } else {
+                println!("packet {} {} {}", e.packet, e.hook, e.verdict);
+            }
+        }
+    }
     if as_json {
         return json(&r.hooks);
     }
