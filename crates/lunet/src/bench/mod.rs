@@ -98,27 +98,26 @@ pub fn run(o: Options) -> Result<(), Failure> {
     }
 
     let bed = Bed::create()?;
-    let bar = progress((filters.len() * methods.len()) as u64 * (1 + runs as u64));
-    bar.println(format!(
-        "lunet bench: {} ({}) -> {} ({}), {} run(s) of {secs} s per filter and method{}",
+    // Printed with the table (on stdout, so it stays with the results when piped).
+    let header = format!(
+        "lunet bench: {} ({}) -> {} ({}), {} run(s) of {secs} s per filter and method{}\n\
+         machine: Linux {}, {} CPU(s)\n\n",
         bed.sender_ns(),
         bed.endpoints.src_ip,
         bed.receiver_ns(),
         bed.endpoints.dst_ip,
         runs,
         if bed.generator_pinned() {
-            "; generator on CPU 0"
+            "; generator on CPU 0, Lua consumer on the last CPU"
         } else {
             ""
-        }
-    ));
-    bar.println(format!(
-        "machine: Linux {}, {} CPU(s)",
+        },
         std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .unwrap_or_default()
             .trim(),
         cpu::cpus()
-    ));
+    );
+    let bar = progress((filters.len() * methods.len()) as u64 * (1 + runs as u64));
     let mut rows = Vec::new();
     for &filter in &filters {
         for &method in &methods {
@@ -133,7 +132,7 @@ pub fn run(o: Options) -> Result<(), Failure> {
     bar.finish_and_clear();
     drop(bed);
 
-    print!("{}", report::table(&rows, runs as usize, secs));
+    print!("{header}{}", report::table(&rows, runs as usize, secs));
     if let Some(path) = &o.json {
         report::write_json(path, &rows)?;
         println!("wrote {}", path.display());
