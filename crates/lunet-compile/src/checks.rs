@@ -6,6 +6,9 @@
 //! gives its default verdict either way. Then a forward data flow over the blocks removes
 //! every check whose end a check on each path to it already covered. The verifier tracks the
 //! same facts (a packet pointer's `range`), so the remaining accesses still verify.
+//!
+//! Widening stops at a map call: a map update before a later failing check happens in the
+//! Lua tier too (its error comes after the update), so the check may not move above it.
 
 use std::collections::BTreeMap;
 
@@ -28,7 +31,8 @@ fn widen_in_blocks(ir: &mut Ir) {
                 | Inst::Jmp { .. }
                 | Inst::Br { .. }
                 | Inst::Ret { .. }
-                | Inst::Call { .. } => break,
+                | Inst::Call { .. }
+                | Inst::MapCall { .. } => break,
                 _ => j += 1,
             }
         }
@@ -83,6 +87,8 @@ fn transfer(
                     facts.insert(*ptr, *end);
                 }
             }
+            // Map helpers leave packet pointers alone (they do not change packet data), and
+            // the pointers live in callee-saved registers or stack slots across the call.
             Inst::Call { .. } => facts.clear(),
             other => {
                 if let Some(d) = other.def() {

@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
-use lunet_bpf::insn::{op, Insn};
+use lunet_bpf::insn::{op, pseudo, Insn};
 
+use crate::maps::helper;
 use crate::Program;
 
 fn alu_name(code: u8) -> Option<&'static str> {
@@ -75,6 +76,9 @@ pub fn insn(at: usize, i: &Insn, next: Option<&Insn>) -> (String, usize) {
         op::LDX => format!("r{d} = *({} *)(r{s} {:+})", size_name(i.code), i.off),
         op::STX => format!("*({} *)(r{d} {:+}) = r{s}", size_name(i.code), i.off),
         op::ST => format!("*({} *)(r{d} {:+}) = {}", size_name(i.code), i.off, i.imm),
+        op::LD if i.code == (op::LD | op::DW | op::IMM) && s == pseudo::MAP_FD => {
+            return (format!("r{d} = map_fd({}) ll", i.imm), 2);
+        }
         op::LD if i.code == (op::LD | op::DW | op::IMM) => {
             let hi = next.map(|n| n.imm as u32 as u64).unwrap_or(0);
             let v = (hi << 32) | i.imm as u32 as u64;
@@ -85,7 +89,10 @@ pub fn insn(at: usize, i: &Insn, next: Option<&Insn>) -> (String, usize) {
             match i.code & 0xf0 {
                 op::JA => format!("goto {}", target(i.off)),
                 op::EXIT => "exit".into(),
-                op::CALL => format!("call {}", i.imm),
+                op::CALL => match helper::name(i.imm) {
+                    Some(name) if s == 0 => format!("call {name}#{}", i.imm),
+                    _ => format!("call {}", i.imm),
+                },
                 crate::emit::JCOND => format!("may_goto {}", target(i.off)),
                 _ => {
                     let name = jmp_name(i.code).unwrap_or("?");
@@ -118,7 +125,11 @@ pub fn listing(p: &Program, source: &str) -> String {
             let _ = writeln!(out, "; {}:{line}: {text}", p.file);
             last = line;
         }
-        let (text, n) = insn(i, &p.insns[i], p.insns.get(i + 1));
+        let (text, n) = match p.maps.iter().find(|u| u.insn == i) {
+            // The fd is patched at load time: name the map instead.
+            Some(u) => (format!("r{} = map[{}] ll", p.insns[i].dst(), u.name), 2),
+            None => insn(i, &p.insns[i], p.insns.get(i + 1)),
+        };
         let _ = writeln!(out, "{i:5}: {text}");
         i += n;
     }

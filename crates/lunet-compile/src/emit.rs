@@ -3,12 +3,20 @@
 //! `r9` = `data` and `r8` = `data_end` are loaded from the `xdp_md` in the prologue and kept
 //! for the whole program. `r0` and `r1` are scratch: a spilled value is loaded into one for
 //! the instruction that needs it and stored back after.
+//!
+//! Stack: spill slot `k` is the 8 bytes at `r10 - 8 * (k + 1)`; a program with map calls has
+//! two more 8-byte slots below the spill slots, the key buffer and the value buffer. A map
+//! call stores its key (and value) there, 8-byte aligned as the verifier wants stack accesses,
+//! loads the map into r1 (an `ld_imm64` with `BPF_PSEUDO_MAP_FD`, recorded in
+//! [`Program::maps`] for the loader to patch), points r2 (and r3) at the buffers, sets r4 to
+//! `BPF_ANY` for an update, calls the helper and copies r0 to the result's place.
 
 use std::collections::HashMap;
 
 use lunet_bpf::insn::{op, reg::*, Insn};
 
-use crate::ir::{self, AluOp, Cond, Inst, Ir, Label, Opnd, VReg, DATA};
+use crate::ir::{self, AluOp, Cond, Inst, Ir, Label, MapOp, Opnd, VReg, DATA};
+use crate::maps::{MapUse, UNPATCHED_FD};
 use crate::regalloc::{Alloc, Loc};
 use crate::{HookInput, Program};
 
@@ -27,6 +35,12 @@ struct Emitter<'a> {
     line: u32,
     labels: HashMap<Label, usize>,
     fixups: Vec<(usize, Label)>,
+    /// The map loads emitted so far.
+    maps: Vec<MapUse>,
+    map_names: &'a std::collections::BTreeMap<usize, String>,
+    /// Offsets from r10 of the key and value buffers.
+    key_buf: i16,
+    value_buf: i16,
 }
 
 fn fits_i32(k: i64) -> bool {
@@ -141,6 +155,62 @@ impl Emitter<'_> {
     fn write_back(&mut self, v: VReg, r: u8) -> Result<(), String> {
         if let Loc::Slot(k) = self.loc(v)? {
             self.push(Insn::stx(op::DW, R10, slot_off(k), r));
+        }
+        Ok(())
+    }
+
+    /// `*(size *)(r10 + off) = o`: the low `size` bytes of `o`.
+    fn store_stack(&mut self, off: i16, o: Opnd, size: u8) -> Result<(), String> {
+        match o {
+            Opnd::Imm(k) if size < 8 || fits_i32(k) => {
+                // Narrow stores take the low bytes of the (truncated) immediate.
+                self.push(Insn::st_imm(size_op(size), R10, off, k as i32))
+            }
+            o => {
+                let r = self.read_opnd(o, A)?;
+                self.push(Insn::stx(size_op(size), R10, off, r));
+            }
+        }
+        Ok(())
+    }
+
+    fn map_call(
+        &mut self,
+        op: MapOp,
+        map: usize,
+        key: (Opnd, u8),
+        value: Option<(Opnd, u8)>,
+        dst: Option<VReg>,
+    ) -> Result<(), String> {
+        // The operands are read before r1-r5 are set: the allocator may have put them there.
+        self.store_stack(self.key_buf, key.0, key.1)?;
+        if let Some((v, size)) = value {
+            self.store_stack(self.value_buf, v, size)?;
+        }
+        let name = self
+            .map_names
+            .get(&map)
+            .cloned()
+            .unwrap_or_else(|| format!("map#{map}"));
+        self.maps.push(MapUse {
+            insn: self.insns.len(),
+            map_id: map,
+            name,
+        });
+        self.push2(Insn::ld_map_fd(R1, UNPATCHED_FD));
+        self.push(Insn::mov64_reg(R2, R10));
+        self.push(Insn::alu64_imm(op::ADD, R2, self.key_buf as i32));
+        if op == MapOp::Update {
+            self.push(Insn::mov64_reg(R3, R10));
+            self.push(Insn::alu64_imm(op::ADD, R3, self.value_buf as i32));
+            self.push(Insn::mov64_imm(R4, 0)); // BPF_ANY
+        }
+        self.push(Insn::call(op.helper()));
+        if let Some(d) = dst {
+            match self.loc(d)? {
+                Loc::Reg(r) => self.push(Insn::mov64_reg(r, R0)),
+                Loc::Slot(k) => self.push(Insn::stx(op::DW, R10, slot_off(k), R0)),
+            }
         }
         Ok(())
     }
@@ -300,6 +370,14 @@ impl Emitter<'_> {
                 self.push(Insn::exit());
             }
             Inst::Call { helper } => self.push(Insn::call(helper)),
+            Inst::MapCall {
+                op,
+                map,
+                key,
+                key_size,
+                value,
+                dst,
+            } => self.map_call(op, map, (key, key_size), value, dst)?,
             // BPF_JMP | BPF_JCOND, src_reg BPF_MAY_GOTO (Linux 6.9): no constructor in lunet-bpf.
             Inst::MayGoto { target } => self.jump(Insn::new(op::JMP | JCOND, 0, 0, 0, 0), target),
         }
@@ -319,10 +397,14 @@ fn is_nop(inst: &Inst, alloc: &Alloc) -> bool {
 }
 
 pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, String> {
-    if alloc.slots * 8 > 512 {
+    let has_maps = ir_in
+        .insts
+        .iter()
+        .any(|(i, _)| matches!(i, Inst::MapCall { .. }));
+    let stack = 8 * (alloc.slots + if has_maps { 2 } else { 0 });
+    if stack > 512 {
         return Err(format!(
-            "the hook needs {} bytes of stack (512 at most)",
-            alloc.slots * 8
+            "the hook needs {stack} bytes of stack (512 at most)"
         ));
     }
     // Drop the copies allocation made free, then thread the jumps they left behind.
@@ -336,6 +418,10 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
         line: ir.first_line,
         labels: HashMap::new(),
         fixups: Vec::new(),
+        maps: Vec::new(),
+        map_names: &ir_in.map_names,
+        key_buf: -8 * (alloc.slots as i16 + 1),
+        value_buf: -8 * (alloc.slots as i16 + 2),
     };
     // Prologue: r9 = ctx->data, r8 = ctx->data_end.
     e.push(Insn::ldx(op::W, DATA_REG, R1, 0));
@@ -359,9 +445,10 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
     Ok(Program {
         insns: e.insns,
         lines: e.lines,
-        stack_size: alloc.slots * 8,
+        stack_size: stack,
         vregs: ir.nvregs as usize,
         spilled: alloc.spilled,
         file: input.file.clone(),
+        maps: e.maps,
     })
 }

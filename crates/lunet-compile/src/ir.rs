@@ -4,7 +4,8 @@
 //! labels are resolved late. Packet access is explicit: [`Inst::PktPtr`] bounds a variable
 //! offset and makes a pointer, [`Inst::PktCheck`] compares `ptr + end` with `data_end`,
 //! [`Inst::Load`]/[`Inst::Store`] then touch memory without checks of their own. [`DATA`] is
-//! the packet's start pointer, live for the whole program.
+//! the packet's start pointer, live for the whole program. [`Inst::MapCall`] is a map helper
+//! call with its key and value buffers: the emitter puts them on the stack.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -124,6 +125,28 @@ impl Cond {
     }
 }
 
+/// The map helpers a hook calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapOp {
+    /// `bpf_map_lookup_elem(map, &key)`: a pointer to the value, or 0.
+    Lookup,
+    /// `bpf_map_update_elem(map, &key, &value, BPF_ANY)`: 0, or a negative errno.
+    Update,
+    /// `bpf_map_delete_elem(map, &key)`: 0, or a negative errno.
+    Delete,
+}
+
+impl MapOp {
+    pub fn helper(self) -> i32 {
+        use crate::maps::helper::*;
+        match self {
+            MapOp::Lookup => MAP_LOOKUP_ELEM,
+            MapOp::Update => MAP_UPDATE_ELEM,
+            MapOp::Delete => MAP_DELETE_ELEM,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Inst {
     /// `dst = src`.
@@ -201,6 +224,17 @@ pub enum Inst {
     Call {
         helper: i32,
     },
+    /// A map helper call (clobbers r0-r5): the low `key_size` bytes of `key` (host order, so
+    /// already packed as the map's layout wants) go to the key buffer, `value` likewise to
+    /// the value buffer, the map `map` (a [`crate::MapRef`] id) to r1; `dst` gets r0.
+    MapCall {
+        op: MapOp,
+        map: usize,
+        key: Opnd,
+        key_size: u8,
+        value: Option<(Opnd, u8)>,
+        dst: Option<VReg>,
+    },
     /// `may_goto target`: jumps when the kernel's loop budget for this run is spent.
     MayGoto {
         target: Label,
@@ -239,6 +273,12 @@ impl Inst {
                 op(b)
             }
             Inst::Ret { src } => op(src),
+            Inst::MapCall { key, value, .. } => {
+                op(key);
+                if let Some((v, _)) = value {
+                    op(v)
+                }
+            }
             Inst::Jmp { .. } | Inst::Label(_) | Inst::Call { .. } | Inst::MayGoto { .. } => {}
         }
         u.retain(|v| *v != DATA);
@@ -256,6 +296,7 @@ impl Inst {
             | Inst::PktLen { dst }
             | Inst::PktPtr { dst, .. }
             | Inst::Load { dst, .. } => Some(*dst),
+            Inst::MapCall { dst, .. } => *dst,
             _ => None,
         }
     }
@@ -281,6 +322,11 @@ impl Inst {
         }
     }
 
+    /// A helper call: r0-r5 do not survive it.
+    pub fn is_call(&self) -> bool {
+        matches!(self, Inst::Call { .. } | Inst::MapCall { .. })
+    }
+
     /// Control never reaches the next instruction.
     pub fn ends_flow(&self) -> bool {
         matches!(self, Inst::Jmp { .. } | Inst::Ret { .. })
@@ -296,6 +342,8 @@ pub struct Ir {
     pub nlabels: u32,
     /// The line the program starts at (the hook's `function`).
     pub first_line: u32,
+    /// The names of the maps [`Inst::MapCall`]s use, by id.
+    pub map_names: std::collections::BTreeMap<usize, String>,
 }
 
 fn vr(v: VReg) -> String {
@@ -389,6 +437,28 @@ impl fmt::Display for Inst {
             Inst::Label(l) => write!(f, "L{l}:"),
             Inst::Ret { src } => write!(f, "return {src}"),
             Inst::Call { helper } => write!(f, "call {helper}"),
+            Inst::MapCall {
+                op,
+                map,
+                key,
+                key_size,
+                value,
+                dst,
+            } => {
+                if let Some(d) = dst {
+                    write!(f, "{} = ", vr(*d))?;
+                }
+                let op = match op {
+                    MapOp::Lookup => "lookup",
+                    MapOp::Update => "update",
+                    MapOp::Delete => "delete",
+                };
+                write!(f, "map_{op}(map#{map}, key {key} as u{}", key_size * 8)?;
+                if let Some((v, n)) = value {
+                    write!(f, ", value {v} as u{}", n * 8)?;
+                }
+                f.write_str(")")
+            }
             Inst::MayGoto { target } => write!(f, "may_goto L{target}"),
         }
     }

@@ -9,12 +9,15 @@
 //!    [`types`] (the static kinds of values: integer, boolean, maybe-integer, packet slice,
 //!    constants) and produce [`ir`]: virtual registers, labels resolved late, packet accesses
 //!    with explicit bounds checks, and every Lua runtime error turned into a jump to the
-//!    hook's default verdict. Calls of Lua functions are inlined.
+//!    hook's default verdict. Calls of Lua functions are inlined. Map operations (`lower/maps.rs`)
+//!    become [`ir::Inst::MapCall`]s.
 //! 3. [`ir::cleanup`]: drop unreachable code (the verifier refuses it), thread jumps.
 //! 4. [`checks`]: remove packet bounds checks that an earlier check on every path implies.
 //! 5. [`regalloc`] (with [`regset`]): dead code removal, then linear scan over live
 //!    intervals, r2-r7 allocatable, spills to 8-byte stack slots.
-//! 6. [`emit`]: IR to [`lunet_bpf::insn::Insn`] with a Lua line per instruction.
+//! 6. [`emit`]: IR to [`lunet_bpf::insn::Insn`] with a Lua line per instruction, and the map
+//!    loads to patch ([`Program::maps`]).
+//! 7. Optionally, [`counters`] ([`Program::count_verdicts`]): verdict counters on every exit.
 //!
 //! Unsupported input is a [`Diagnostic`] of kind [`DiagKind::Unsupported`] naming
 //! `file:line:col` and the construct; a compiler bug is [`DiagKind::Internal`]. No input
@@ -22,9 +25,47 @@
 //!
 //! ## Registers
 //! `r9` holds `data` and `r8` `data_end` for the whole program; `r0` and `r1` are scratch
-//! registers of the emitter; `r2`-`r7` hold virtual registers. There are no helper calls in
-//! the current subset, so no register is clobbered by a call (the allocator knows the
-//! caller-saved set for when there are).
+//! registers of the emitter; `r2`-`r7` hold virtual registers. A helper call (the map
+//! helpers) clobbers `r0`-`r5`: the allocator gives values live across a call `r6`/`r7` or a
+//! stack slot, and the emitter reads a call's operands before it sets `r1`-`r4`.
+//!
+//! ## Maps
+//! A `bpf.map` in the upvalues is a [`Value::Map`] ([`MapRef`]: plain data, its layouts as
+//! lunet-lua parsed them). In a hook, for maps whose key and value layouts are one integer
+//! field each (`"I4"`, `">I2"`, `"i8"`, ...; any other layout is a diagnostic naming the map
+//! and the layout):
+//! - `m[k]` is `bpf_map_lookup_elem`: an integer, or nil when the key is absent (an array index
+//!   past the end is absent too), so `m[k] or 0` and `if m[k] then` work;
+//! - `m[k] = v` is `bpf_map_update_elem(.., BPF_ANY)`; `m[k] = nil` is
+//!   `bpf_map_delete_elem` (deleting an absent key is fine); a `v` that may be nil at run time
+//!   updates or deletes as it turns out.
+//!
+//! Keys and values are packed as lunet-lua's `Layout::pack` packs them (byte order per layout)
+//! and values unpacked as `Layout::unpack` does. Where the Lua tier raises, the compiled hook
+//! gives its default verdict: a key or value that does not fit its field, a nil key, an update
+//! the kernel refuses (a full hash: `E2BIG`; an array index past the end), any delete from an
+//! array. Multiple assignment stores from right to left, as Lua 5.4 does.
+//!
+//! **Per-CPU arrays differ**: a compiled hook reads and writes the slot of the CPU it runs
+//! on, where the Lua tier and `lunet map` read the sum over the CPUs (and write CPU 0, zeroing
+//! the others). Counters kept with `m[k] = (m[k] or 0) + n` sum to the same totals; a hook
+//! whose decisions depend on a per-CPU value sees its CPU's share only.
+//!
+//! The program refers to maps by `ld_imm64` with `BPF_PSEUDO_MAP_FD` (the imm is -1 until
+//! patched): [`Program::maps`] lists each such load with its map id; the loader creates the
+//! maps (sizes from the [`MapRef`]s, type from [`MapKind::map_type`]) and calls
+//! [`Program::patch_map_fds`] with `(map id, fd)` pairs before `BPF_PROG_LOAD`.
+//! [`Program::map_ids`] says which ids it needs.
+//!
+//! Stack: spill slots first (`r10 - 8` down), then an 8-byte key buffer and an 8-byte value
+//! buffer when the hook uses maps, then (with counters) the counters' key.
+//!
+//! ## Verdict counters
+//! [`Program::count_verdicts`] makes every exit, the default-verdict exits of errors
+//! included, add one to slot `verdict` of a per-CPU array of [`COUNTER_SLOTS`] `u64`s
+//! ([`verdict_counter_map`], map id [`COUNTER_MAP_ID`], name `lunet_verdicts`): the loader
+//! creates that map too and passes its fd with the others. A method on the program rather than
+//! a field of [`Options`], which other crates build with a struct literal.
 //!
 //! ## Loops
 //! A numeric `for` whose trip count is a compile-time constant of at most [`LOOP_CAP`] needs
@@ -47,11 +88,13 @@
 //! compile again with [`LoopBound::Counter`].
 
 pub mod checks;
+pub mod counters;
 pub mod diag;
 pub mod disasm;
 pub mod emit;
 pub mod ir;
 pub mod lower;
+pub mod maps;
 pub mod regalloc;
 pub mod regset;
 pub mod resolve;
@@ -59,6 +102,12 @@ pub mod source;
 pub mod types;
 
 pub use diag::{DiagKind, Diagnostic};
+pub use maps::{
+    verdict_counter_map, MapField, MapKind, MapLayout, MapRef, MapUse, COUNTER_MAP_ID,
+    COUNTER_SLOTS,
+};
+
+use std::os::fd::RawFd;
 
 /// Iterations one loop may run before the hook gives its default verdict, with
 /// [`LoopBound::Counter`]; also the largest constant trip count compiled without a bound.
@@ -105,6 +154,8 @@ pub enum Value {
         at: FnRef,
         upvalues: Vec<(String, Value)>,
     },
+    /// A `bpf.map`: stays live, the compiled code calls the map helpers on it.
+    Map(MapRef),
     /// Anything else (its Lua type name): an error only if the hook uses it.
     Opaque(String),
 }
@@ -119,6 +170,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Table(_) => "table",
             Value::Builtin(_) | Value::Function { .. } => "function",
+            Value::Map(_) => "userdata",
             Value::Opaque(t) => t,
         }
     }
@@ -159,12 +211,40 @@ pub struct Program {
     pub spilled: usize,
     /// The script's path.
     pub file: String,
+    /// The map loads to patch before loading ([`Program::patch_map_fds`]).
+    pub maps: Vec<MapUse>,
 }
 
 impl Program {
     /// The disassembly with the Lua source lines interleaved (`--emit asm`).
     pub fn asm(&self, source: &str) -> String {
         disasm::listing(self, source)
+    }
+
+    /// The ids of the maps the program loads ([`MapRef::id`], and [`COUNTER_MAP_ID`] when it
+    /// counts verdicts), each once, in the order of first use.
+    pub fn map_ids(&self) -> Vec<usize> {
+        let mut ids: Vec<usize> = Vec::new();
+        for u in &self.maps {
+            if !ids.contains(&u.map_id) {
+                ids.push(u.map_id);
+            }
+        }
+        ids
+    }
+
+    /// Writes map file descriptors, given as `(map id, fd)`, into the program's map loads.
+    /// Every id of [`Program::map_ids`] needs one (else an error naming the maps missing and
+    /// nothing useful is loaded); extra ids are ignored. Patching again replaces the fds.
+    pub fn patch_map_fds(&mut self, fds: &[(usize, RawFd)]) -> Result<(), String> {
+        maps::patch(&mut self.insns, &self.maps, fds)
+    }
+
+    /// Makes every exit of the program, the default-verdict exits included, add one to slot
+    /// `verdict` of the per-CPU array [`verdict_counter_map`] (map id [`COUNTER_MAP_ID`], to
+    /// patch like any other map). Idempotent. See [`counters`].
+    pub fn count_verdicts(&mut self) -> Result<(), String> {
+        counters::count_verdicts(self)
     }
 
     /// The Lua line of the instruction a verifier log names last (the one it refused), as

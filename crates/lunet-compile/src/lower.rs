@@ -5,6 +5,9 @@
 //! Lua 5.4 shifts. Wherever the Lua tier would raise an error (an access outside the packet,
 //! division by zero, arithmetic on nil, a return value that is not a verdict) the code jumps
 //! to the hook's default verdict. Calls of Lua functions are inlined; recursion is refused.
+//! Map operations are in `lower/maps.rs`.
+
+mod maps;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -66,6 +69,7 @@ pub fn lower(input: &HookInput, options: &Options, parsed: &Parsed, hook: &Found
         affine: Default::default(),
         ptrs: Default::default(),
         umax: Default::default(),
+        map_names: Default::default(),
     };
     l.fail = l.label();
     l.frames.push(Frame { join: None });
@@ -106,6 +110,7 @@ pub fn lower(input: &HookInput, options: &Options, parsed: &Parsed, hook: &Found
         nvregs: l.nvregs,
         nlabels: l.nlabels,
         first_line: hook.at.0.line() as u32,
+        map_names: l.map_names,
     })
 }
 
@@ -180,6 +185,8 @@ struct Lower<'a> {
     /// Values known to be in `0..=umax` (loads of unsigned fields and what follows from
     /// them): only such a value may be the base of a pointer with a constant offset added.
     umax: std::collections::HashMap<VReg, u64>,
+    /// The maps used, by id.
+    map_names: BTreeMap<usize, String>,
 }
 
 fn loc<N: Node>(n: &N) -> Loc {
@@ -583,12 +590,13 @@ impl<'a> Lower<'a> {
                 Ok(())
             }
             Stmt::Assignment(a) => {
-                let vals = self.exprs(a.expressions(), Some(a.variables().len()))?;
+                // As Lua does: the targets' tables and keys first, left to right, then the
+                // values, then the stores from right to left.
                 let mut targets = Vec::new();
                 for var in a.variables() {
                     match var {
                         Var::Name(t) => match self.env.lookup(&name_of(t)) {
-                            Binding::Local(s) => targets.push(s),
+                            Binding::Local(s) => targets.push(Target::Local(s)),
                             Binding::Upvalue(_) => {
                                 return Err(self.unsup(t, "an assignment to an upvalue", format!(
                                     "assigning to '{}', an upvalue: the kernel tier folds upvalues as the values the body left; keep per-packet state in locals (or a map)",
@@ -597,13 +605,33 @@ impl<'a> Lower<'a> {
                             }
                             Binding::Global => return Err(global(self.file, t, &name_of(t))),
                         },
+                        Var::Expression(ve) => {
+                            let sufs: Vec<&'a Suffix> = ve.suffixes().collect();
+                            let Some((Suffix::Index(ix), init)) = sufs.split_last() else {
+                                return Err(self.unsup(&**ve, "an assignment", "this assignment is not in the kernel-tier subset"));
+                            };
+                            let base = self.call_chain(ve.prefix(), init.to_vec(), &**ve)?;
+                            let base = base.into_iter().next().unwrap_or(SVal::Nil);
+                            let (key, _) = self.index_key(ix)?;
+                            match base {
+                                SVal::Map(m) => targets.push(Target::Map(m, key, loc(&**ve))),
+                                _ => return Err(self.unsup(&**ve, "an assignment to a table field", "assigning to a table field is not in the kernel-tier subset (a map's are: `m[k] = v`)")),
+                            }
+                        }
                         other => {
                             return Err(self.unsup(other, "an assignment to a table field", "assigning to a table field is not in the kernel-tier subset"))
                         }
                     }
                 }
-                for (s, v) in targets.into_iter().zip(vals) {
-                    self.slots[s] = v;
+                let vals = self.exprs(a.expressions(), Some(a.variables().len()))?;
+                // Where each value comes from (the last expression may give several).
+                let exprs: Vec<Loc> = a.expressions().iter().map(loc).collect();
+                let value_at = |i: usize| exprs.get(i).or(exprs.last()).cloned().unwrap_or_default();
+                for (i, (t, v)) in targets.into_iter().zip(vals).enumerate().rev() {
+                    match t {
+                        Target::Local(s) => self.slots[s] = v,
+                        Target::Map(m, key, at) => self.map_set(&m, key, v, &at, &value_at(i))?,
+                    }
                 }
                 Ok(())
             }
@@ -2089,6 +2117,10 @@ impl<'a> Lower<'a> {
                 jump_if(self, x == y);
                 Ok(())
             }
+            (S::Map(x), S::Map(y)) => {
+                jump_if(self, x.id == y.id);
+                Ok(())
+            }
             (S::Dead, _) | (_, S::Dead) => Err(self.internal("a dead value compared")),
             // different types are never equal
             _ => {
@@ -2371,22 +2403,7 @@ impl<'a> Lower<'a> {
             let base = cur.into_iter().next().unwrap_or(SVal::Nil);
             cur = match s {
                 Suffix::Index(ix) => {
-                    let (key, at) = match ix {
-                        Index::Dot { name, .. } => (
-                            SVal::Const(Rc::new(Value::Str(name_of(name).into_bytes()))),
-                            tok_loc(name),
-                        ),
-                        Index::Brackets { expression, .. } => {
-                            (self.expr(expression)?, loc(&**expression))
-                        }
-                        other => {
-                            return Err(self.unsup(
-                                other,
-                                "an index",
-                                "this index is not in the kernel-tier subset",
-                            ))
-                        }
-                    };
+                    let (key, at) = self.index_key(ix)?;
                     vec![self.index(base, key, &at)?]
                 }
                 Suffix::Call(Call::AnonymousCall(args)) => {
@@ -2410,6 +2427,22 @@ impl<'a> Lower<'a> {
         Ok(cur)
     }
 
+    /// The key of `t.name` or `t[expr]`, and where it is.
+    fn index_key(&mut self, ix: &'a Index) -> R<(SVal<'a>, Loc)> {
+        match ix {
+            Index::Dot { name, .. } => Ok((
+                SVal::Const(Rc::new(Value::Str(name_of(name).into_bytes()))),
+                tok_loc(name),
+            )),
+            Index::Brackets { expression, .. } => Ok((self.expr(expression)?, loc(&**expression))),
+            other => Err(self.unsup(
+                other,
+                "an index",
+                "this index is not in the kernel-tier subset",
+            )),
+        }
+    }
+
     fn args(&mut self, a: &'a FunctionArgs) -> R<Vec<SVal<'a>>> {
         match a {
             FunctionArgs::Parentheses { arguments, .. } => self.exprs(arguments, None),
@@ -2423,6 +2456,10 @@ impl<'a> Lower<'a> {
     }
 
     fn index(&mut self, base: SVal<'a>, key: SVal<'a>, at: &Loc) -> R<SVal<'a>> {
+        if let SVal::Map(m) = &base {
+            let m = m.clone();
+            return self.map_get(&m, key, at);
+        }
         let table = match &base {
             SVal::Const(c) => match &**c {
                 Value::Table(t) => Some(t),
@@ -3015,6 +3052,12 @@ impl<'a> Lower<'a> {
         }
         Ok(results)
     }
+}
+
+/// Where an assignment stores.
+enum Target<'a> {
+    Local(SlotId),
+    Map(Rc<crate::MapRef>, SVal<'a>, Loc),
 }
 
 enum LoopShape<'a> {

@@ -207,7 +207,7 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
             } if (*dst as usize) < n => {
                 hint[*dst as usize] = Some(*s);
             }
-            Inst::Call { .. } => calls.push(2 * i),
+            inst if inst.is_call() => calls.push(2 * i),
             _ => {}
         }
     }
@@ -328,6 +328,7 @@ mod tests {
             nvregs,
             nlabels: 0,
             first_line: 1,
+            map_names: Default::default(),
         }
     }
 

@@ -12,7 +12,7 @@ use full_moon::ast::FunctionBody;
 
 use crate::ir::{Opnd, VReg};
 use crate::resolve::Captured;
-use crate::{FnRef, Value};
+use crate::{FnRef, MapRef, Value};
 
 /// The data objects a hook receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +89,8 @@ pub enum SVal<'a> {
     Builtin(Rc<str>),
     Func(Func<'a>),
     Data(DataObj),
+    /// A `bpf.map` from the upvalues: indexing it calls the map helpers.
+    Map(Rc<MapRef>),
 }
 
 impl<'a> SVal<'a> {
@@ -100,6 +102,7 @@ impl<'a> SVal<'a> {
             Value::Int(i) => SVal::Int(Opnd::Imm(*i)),
             Value::Float(f) if integral(*f) => SVal::Int(Opnd::Imm(*f as i64)),
             Value::Builtin(b) => SVal::Builtin(b.as_str().into()),
+            Value::Map(m) => SVal::Map(Rc::new(m.clone())),
             Value::Function { at, upvalues } => SVal::Func(Func::Upvalue {
                 at: *at,
                 upvalues: Rc::new(
@@ -148,6 +151,7 @@ impl<'a> SVal<'a> {
             SVal::Builtin(b) => format!("the library function {b}"),
             SVal::Func(_) => "a function".into(),
             SVal::Data(_) => "a data object".into(),
+            SVal::Map(m) => format!("the map '{}'", m.name),
         }
     }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use lunet_compile::{compile, emit_ast, emit_ir, FnRef, HookInput, Target, Value};
+use lunet_compile::{compile, emit_ast, emit_ir, FnRef, HookInput, MapKind, MapRef, Target, Value};
 use proptest::prelude::*;
 
 const WORDS: &[&str] = &[
@@ -90,6 +90,10 @@ const WORDS: &[&str] = &[
     "print",
     "t[1]",
     "s.x",
+    "mp",
+    "mp[1]",
+    "mp[t]",
+    "mw",
     "\n",
 ];
 
@@ -128,10 +132,29 @@ fn input(source: String, first: usize, last: usize) -> HookInput {
                 },
             ),
             ("o".into(), Value::Opaque("userdata".into())),
+            (
+                "mp".into(),
+                Value::Map(map("mp", "I4", "i8", MapKind::Hash)),
+            ),
+            (
+                "mw".into(),
+                Value::Map(map("mw", ">I2I2", "c4", MapKind::Array)),
+            ),
             ("fl".into(), Value::Float(0.5)),
         ],
         target: Target::Xdp,
         default_verdict: 2,
+    }
+}
+
+fn map(name: &str, key: &str, value: &str, kind: MapKind) -> MapRef {
+    MapRef {
+        id: name.len(),
+        name: name.into(),
+        kind,
+        key: common::map_layout(key),
+        value: common::map_layout(value),
+        entries: 4,
     }
 }
 
@@ -208,6 +231,8 @@ impl Gen {
                     "packet:getint16(3)",
                     "#packet",
                     "(m[a] or 0)",
+                    "(h[a % 4] or 0)",
+                    "(h[c] or -1)",
                     "byteorder.ntoh16(packet:getuint16(b & 7))",
                 ])
                 .to_string();
@@ -248,7 +273,9 @@ impl Gen {
         (0..n).map(|_| self.stmt(d)).collect::<Vec<_>>().join("\n")
     }
     fn stmt(&mut self, d: u32) -> String {
-        match self.next() % 11 {
+        match self.next() % 14 {
+            11 => format!("h[{}] = {}", self.expr(0), self.expr(1)),
+            12 => format!("h[{}] = nil", self.expr(0)),
             0 | 1 => format!("a = {}", self.expr(2)),
             2 => format!("b = {}", self.expr(2)),
             3 if d > 0 => format!(
@@ -275,8 +302,10 @@ impl Gen {
                 self.expr(1)
             ),
             7 => format!("c = bump(c, {})", self.expr(1)),
+            // Bounded below too: a loop from a very negative `c` could outrun the Lua tier's
+            // instruction budget but not the kernel's, where the tiers differ by design.
             8 if d > 0 => format!(
-                "repeat\n{}\nc = c + 1\nuntil c > {}",
+                "repeat\n{}\nc = c + 1\nuntil c > {} or c < -64",
                 self.block(d - 1, 1),
                 self.next() % 30
             ),
@@ -293,6 +322,8 @@ fn generated_hooks_verify_and_match_lua() {
     let mut compiled = 0;
     let mut refused = 0;
     let mut packets_run = 0;
+    let mut map_entries = 0;
+    let mut out_of_budget = 0;
     let packets: Vec<Vec<u8>> = (0..8u8)
         .map(|k| {
             (0..48u8)
@@ -304,9 +335,10 @@ fn generated_hooks_verify_and_match_lua() {
     for n in 0..120 {
         let body = g.block(2, 4);
         let src = format!(
-            "local xdp = require('xdp')\nlocal byteorder = require('byteorder')\nlocal set = {{ ['ab'] = true, ['\\x25'] = true, [''] = true }}\nlocal m = {{ [1] = 5, [7] = -3, [64] = 2 }}\nlocal function bump(x, y) return x + (y & 3) end\nlocal function hook(packet)\nlocal a = packet:getuint8(0)\nlocal b = packet:getuint8(1)\nlocal c = 0\n{body}\nreturn c % 5\nend\nxdp.attach(hook, {{default = xdp.DROP}})\n"
+            "local xdp = require('xdp')\nlocal byteorder = require('byteorder')\nlocal map = require('bpf.map')\nlocal h = map.hash{{ key = 'i2', value = 'i4', entries = 6, name = 'h' }}\nlocal set = {{ ['ab'] = true, ['\\x25'] = true, [''] = true }}\nlocal m = {{ [1] = 5, [7] = -3, [64] = 2 }}\nlocal function bump(x, y) return x + (y & 3) end\nlocal function hook(packet)\nlocal a = packet:getuint8(0)\nlocal b = packet:getuint8(1)\nlocal c = 0\n{body}\nreturn c % 5\nend\nxdp.attach(hook, {{default = xdp.DROP}})\n"
         );
         let file = format!("gen{n}.lua");
+        let (src, tools) = common::with_map_tools(&src, &["h"], 1);
         let inputs = common::hook_inputs(&file, &src);
         match common::compile_and_load(&inputs[0]) {
             Err(d) => {
@@ -321,17 +353,42 @@ fn generated_hooks_verify_and_match_lua() {
             Ok((p, k)) => {
                 compiled += 1;
                 let lua = common::LuaTier::new(&file, &src);
+                let mut ran_out = false;
                 for pkt in &packets {
                     let (kv, _) = k.run(pkt);
                     let (lv, _) = lua.run(0, pkt);
-                    assert_eq!(kv, lv, "{file} on {pkt:?}:\n{src}\n{}", p.asm(&src));
+                    let why = if lua.ran_out() {
+                        " (the Lua tier ran out of budget)"
+                    } else {
+                        ""
+                    };
+                    assert_eq!(kv, lv, "{file} on {pkt:?}{why}:\n{src}\n{}", p.asm(&src));
                     packets_run += 1;
+                    // A loop that exhausts both tiers' budgets gives the default verdict in
+                    // both, but each stops at another iteration: the maps may differ after.
+                    if lua.ran_out() {
+                        ran_out = true;
+                        break;
+                    }
                 }
+                if ran_out {
+                    out_of_budget += 1;
+                    continue;
+                }
+                let lua_h = &lua.dump_maps(&tools)[0];
+                // A hook that never names `h` has no kernel map for it.
+                let kernel_h = if k.maps.has("h") {
+                    k.maps.dump("h")
+                } else {
+                    vec![]
+                };
+                assert_eq!(&kernel_h, lua_h, "{file}: map h differs:\n{src}");
+                map_entries += lua_h.len();
             }
         }
     }
     eprintln!(
-        "generated hooks: {compiled} compiled and matched on {packets_run} runs, {refused} refused"
+        "generated hooks: {compiled} compiled and matched on {packets_run} runs, {refused} refused, {map_entries} map entries compared, {out_of_budget} stopped on both tiers' loop budgets"
     );
     assert!(
         compiled > 60,

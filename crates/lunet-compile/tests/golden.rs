@@ -1,6 +1,7 @@
 //! Golden tests (Winch's `tests/disas` shape): each `tests/golden/*.lua` is a script whose
 //! `xdp.attach`ed hook compiles to the listing in the sibling `.asm`; each
-//! `tests/golden/diag/*.lua` fails to compile with the diagnostic in the sibling `.diag`.
+//! `tests/golden/diag/*.lua` fails to compile with the diagnostic in the sibling `.diag`. A
+//! script whose first line is `-- golden: count_verdicts` is listed with verdict counters.
 //! `LUNET_BLESS=1 cargo test -p lunet-compile --test golden` rewrites the expectations.
 //! No root needed.
 
@@ -61,8 +62,12 @@ fn listings() {
         let inputs = common::hook_inputs(&file, &source);
         let mut out = String::new();
         for input in &inputs {
+            let counted = source.starts_with("-- golden: count_verdicts");
             match lunet_compile::compile(input) {
-                Ok(p) => {
+                Ok(mut p) => {
+                    if counted {
+                        p.count_verdicts().unwrap();
+                    }
                     out.push_str(&format!(
                         "; {} instructions, {} bytes of stack, {} values ({} spilled)\n",
                         p.insns.len(),

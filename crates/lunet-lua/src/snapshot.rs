@@ -5,7 +5,11 @@
 use std::collections::HashMap;
 use std::ffi::CStr;
 
-use lunet_compile::{FnRef, Value};
+use lunet_compile::{FnRef, MapField, MapLayout, MapRef, Value};
+
+use crate::maps::layout::{Field, Layout};
+use crate::maps::store::MapKind;
+use crate::maps::{Handle, MapEntry};
 use mlua::{Function, Lua, MultiValue};
 
 /// Tables deeper or larger than this are not folded (a hook that uses one gets a diagnostic).
@@ -33,18 +37,70 @@ pub(crate) fn fn_ref(f: &Function) -> FnRef {
     }
 }
 
+/// What the conversion needs besides the Lua state: lunet's functions and the state's maps.
+struct Known<'a> {
+    builtins: &'a Builtins,
+    maps: &'a [std::rc::Rc<MapEntry>],
+}
+
 /// The upvalues of `f` as the compiler sees them (`_ENV`, the globals, is left out).
-pub(crate) fn upvalues(lua: &Lua, f: &Function) -> mlua::Result<Vec<(String, Value)>> {
+pub(crate) fn upvalues(
+    lua: &Lua,
+    f: &Function,
+    maps: &[std::rc::Rc<MapEntry>],
+) -> mlua::Result<Vec<(String, Value)>> {
     let builtins = lua.app_data_ref::<Builtins>();
     let empty = Builtins::default();
-    let builtins = builtins.as_deref().unwrap_or(&empty);
-    upvalues_of(lua, f, builtins, 0)
+    let known = Known {
+        builtins: builtins.as_deref().unwrap_or(&empty),
+        maps,
+    };
+    upvalues_of(lua, f, &known, 0)
+}
+
+/// A map as the compiler sees it: `id` is its place in declaration order.
+fn map_ref(id: usize, m: &MapEntry) -> MapRef {
+    let layout = |l: &Layout| MapLayout {
+        format: l.format.clone(),
+        size: l.size,
+        fields: l
+            .fields
+            .iter()
+            .map(|f| match *f {
+                Field::Int {
+                    size,
+                    signed,
+                    big_endian,
+                } => MapField::Int {
+                    size,
+                    signed,
+                    big_endian,
+                },
+                Field::Bytes(n) => MapField::Bytes(n),
+                Field::Pad => MapField::Pad,
+            })
+            .collect(),
+    };
+    let kind = match m.decl.kind {
+        MapKind::Hash => lunet_compile::MapKind::Hash,
+        MapKind::Array => lunet_compile::MapKind::Array,
+        MapKind::LruHash => lunet_compile::MapKind::LruHash,
+        MapKind::PercpuArray => lunet_compile::MapKind::PercpuArray,
+    };
+    MapRef {
+        id,
+        name: m.decl.name.clone(),
+        kind,
+        key: layout(&m.decl.key),
+        value: layout(&m.decl.value),
+        entries: m.decl.entries,
+    }
 }
 
 fn upvalues_of(
     lua: &Lua,
     f: &Function,
-    builtins: &Builtins,
+    known: &Known,
     depth: usize,
 ) -> mlua::Result<Vec<(String, Value)>> {
     // SAFETY: the closure only uses the Lua C API on the stack frame exec_raw gives it: the
@@ -77,12 +133,12 @@ fn upvalues_of(
         if name == "_ENV" {
             continue;
         }
-        out.push((name, convert(lua, &value, builtins, depth)?));
+        out.push((name, convert(lua, &value, known, depth)?));
     }
     Ok(out)
 }
 
-fn convert(lua: &Lua, v: &mlua::Value, builtins: &Builtins, depth: usize) -> mlua::Result<Value> {
+fn convert(lua: &Lua, v: &mlua::Value, known: &Known, depth: usize) -> mlua::Result<Value> {
     Ok(match v {
         mlua::Value::Nil => Value::Nil,
         mlua::Value::Boolean(b) => Value::Bool(*b),
@@ -99,20 +155,27 @@ fn convert(lua: &Lua, v: &mlua::Value, builtins: &Builtins, depth: usize) -> mlu
                     )));
                 }
                 entries.push((
-                    convert(lua, &k, builtins, depth + 1)?,
-                    convert(lua, &v, builtins, depth + 1)?,
+                    convert(lua, &k, known, depth + 1)?,
+                    convert(lua, &v, known, depth + 1)?,
                 ));
             }
             Value::Table(entries)
         }
         mlua::Value::Table(_) => Value::Opaque(format!("table nested deeper than {MAX_DEPTH}")),
-        mlua::Value::Function(f) => match builtins.0.get(&(f.to_pointer() as usize)) {
+        mlua::Value::Function(f) => match known.builtins.0.get(&(f.to_pointer() as usize)) {
             Some(name) => Value::Builtin(name.clone()),
             None if f.info().what == "Lua" && depth < MAX_DEPTH => Value::Function {
                 at: fn_ref(f),
-                upvalues: upvalues_of(lua, f, builtins, depth + 1)?,
+                upvalues: upvalues_of(lua, f, known, depth + 1)?,
             },
             None => Value::Opaque("function".into()),
+        },
+        mlua::Value::UserData(ud) => match ud.borrow::<Handle>() {
+            Ok(h) => match known.maps.iter().position(|m| std::rc::Rc::ptr_eq(m, &h.0)) {
+                Some(id) => Value::Map(map_ref(id, &h.0)),
+                None => Value::Opaque("map of another state".into()),
+            },
+            Err(_) => Value::Opaque("userdata".into()),
         },
         other => Value::Opaque(other.type_name().to_string()),
     })

@@ -197,12 +197,24 @@ impl State {
     /// the values its upvalues hold now.
     pub fn compile_input(&self, id: usize) -> Result<CompileInput, String> {
         let hook = self.hooks.get(id).ok_or_else(|| format!("no hook {id}"))?;
-        let upvalues =
-            crate::snapshot::upvalues(&self.lua, &hook.func).map_err(|e| describe(&e))?;
+        let upvalues = crate::snapshot::upvalues(&self.lua, &hook.func, &self.maps.list)
+            .map_err(|e| describe(&e))?;
         Ok(CompileInput {
             function: crate::snapshot::fn_ref(&hook.func),
             upvalues,
         })
+    }
+
+    /// The kernel map fds of the state's maps by id (declaration order), for compiled hooks;
+    /// empty when the maps live in process memory.
+    pub fn map_fds(&self) -> Vec<(usize, std::os::fd::RawFd)> {
+        use std::os::fd::AsRawFd;
+        self.maps
+            .list
+            .iter()
+            .enumerate()
+            .filter_map(|(id, m)| m.kernel.as_ref().map(|k| (id, k.map.as_raw_fd())))
+            .collect()
     }
 
     /// The maps the body declared.

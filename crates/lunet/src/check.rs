@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use lunet_lua::{Attach, Limits, MapInfo, State, StateOptions, Tier};
+use lunet_lua::{Attach, Limits, MapBacking, MapInfo, State, StateOptions, Tier};
 use serde::Serialize;
 
 use crate::exit::Failure;
@@ -51,16 +51,23 @@ impl CheckReport {
 }
 
 pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckReport, Failure> {
+    // As root, maps are real kernel maps (unpinned) so compiled hooks can be verified with them.
+    let may_load = kernel::can_load().is_ok();
+    let maps = if may_load {
+        MapBacking::Kernel { pin_dir: None }
+    } else {
+        MapBacking::Memory
+    };
     let state = State::load(
         path,
         StateOptions {
             limits: Limits::default(),
+            maps,
             ..StateOptions::default()
         },
     )
     .map_err(|e| Failure::script(e.message))?;
     let script = Script::read(path).map_err(Failure::script)?;
-    let may_load = kernel::can_load().is_ok();
     let mut hooks = Vec::new();
     for h in state.hooks() {
         let demanded = if h.tier != Tier::Auto {
@@ -108,7 +115,7 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
                 c.instructions = Some(p.insns.len());
                 if may_load {
                     match kernel::compile_and_load(&state, &h, &script) {
-                        Ok((p, _fd)) => {
+                        Ok(kernel::Loaded { program: p, .. }) => {
                             c.verified = Some(true);
                             c.instructions = Some(p.insns.len());
                         }

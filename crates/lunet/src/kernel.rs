@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
+use std::os::fd::AsRawFd;
+
 use lunet_bpf::link::{self, LinkFd};
+use lunet_bpf::map::Map;
 use lunet_bpf::prog::{self, prog_type, ProgFd, XdpMd};
 use lunet_compile::{HookInput, LoopBound, Options, Program, Target};
 use lunet_lua::{Attach, HookSpec, State};
@@ -90,12 +93,30 @@ pub fn compile_and_load(
     state: &State,
     spec: &HookSpec,
     script: &Script,
-) -> Result<(Program, ProgFd), KernelError> {
+) -> Result<Loaded, KernelError> {
+    let counters = counter_map().map_err(KernelError::Failed)?;
+    let mut fds = state.map_fds();
+    fds.push((lunet_compile::COUNTER_MAP_ID, counters.as_raw_fd()));
     let mut last = String::new();
     for loop_bound in [LoopBound::MayGoto, LoopBound::Counter] {
-        let program = compile(state, spec, script, &Options { loop_bound })?;
+        let mut program = compile(state, spec, script, &Options { loop_bound })?;
+        let ready = program
+            .count_verdicts()
+            .and_then(|()| program.patch_map_fds(&fds));
+        if let Err(m) = ready {
+            return Err(KernelError::Failed(format!(
+                "{}: hook '{}': {m}",
+                spec.defined_at, spec.name
+            )));
+        }
         match prog::load(prog_type::XDP, &program.insns, "GPL", None) {
-            Ok(fd) => return Ok((program, fd)),
+            Ok(prog) => {
+                return Ok(Loaded {
+                    program,
+                    prog,
+                    counters,
+                })
+            }
             Err(e) => {
                 let at = program
                     .verifier_line(&e.log)
@@ -117,6 +138,44 @@ pub fn compile_and_load(
         }
     }
     Err(KernelError::Failed(last))
+}
+
+/// A compiled hook in the kernel, with the per-CPU map it counts its verdicts in.
+pub struct Loaded {
+    pub program: Program,
+    pub prog: ProgFd,
+    pub counters: Map,
+}
+
+fn counter_map() -> Result<Map, String> {
+    let r = lunet_compile::verdict_counter_map();
+    Map::create(
+        r.kind.map_type(),
+        r.key.size as u32,
+        r.value.size as u32,
+        r.entries,
+        &r.name,
+    )
+    .map_err(|e| format!("creating the verdict counters failed: {e}"))
+}
+
+/// The verdict counts of a compiled hook (summed over CPUs), by verdict value.
+pub fn read_counters(counters: &Map) -> Vec<u64> {
+    (0..lunet_compile::COUNTER_SLOTS)
+        .map(|slot| {
+            counters
+                .lookup(&slot.to_ne_bytes())
+                .ok()
+                .flatten()
+                .map(|per_cpu| {
+                    per_cpu
+                        .chunks(8)
+                        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+                        .sum()
+                })
+                .unwrap_or(0)
+        })
+        .collect()
 }
 
 /// Attaches `prog` at XDP on `dev` (in the calling thread's network namespace) and pins the

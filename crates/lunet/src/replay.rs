@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use lunet_lua::{Attach, Limits, NfPacket, State, StateOptions, Tier};
+use lunet_lua::{Attach, Limits, MapBacking, NfPacket, State, StateOptions, Tier};
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
 use serde::Serialize;
@@ -131,10 +131,27 @@ pub fn replay(
     each: bool,
 ) -> Result<ReplayReport, Failure> {
     let mut each = each.then(Vec::new);
+    if tier == Tier::Kernel {
+        kernel::can_load().map_err(|why| {
+            Failure::new(
+                Code::NotRoot,
+                format!(
+                    "replay --tier kernel runs the compiled programs with BPF_PROG_TEST_RUN: {why}"
+                ),
+            )
+        })?;
+    }
+    // The kernel tier's programs use real (unpinned) kernel maps; the Lua tier's live in memory.
+    let maps = if tier == Tier::Kernel {
+        MapBacking::Kernel { pin_dir: None }
+    } else {
+        MapBacking::Memory
+    };
     let state = State::load(
         script,
         StateOptions {
             limits,
+            maps,
             ..StateOptions::default()
         },
     )
@@ -152,7 +169,7 @@ pub fn replay(
                 .hooks()
                 .iter()
                 .map(|h| {
-                    let (_, fd) =
+                    let kernel::Loaded { prog: fd, .. } =
                         kernel::compile_and_load(&state, h, &source).map_err(|e| match e {
                             kernel::KernelError::Unsupported { rendered, .. } => {
                                 Failure::script(rendered)

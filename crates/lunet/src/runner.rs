@@ -105,7 +105,7 @@ impl std::fmt::Display for StartError {
 /// A started script, as its owner holds it.
 pub struct Running {
     pub report: StateReport,
-    hooks: Vec<(HookReport, Arc<HookStats>, &'static [&'static str])>,
+    hooks: Vec<HookCounters>,
     pub log: Log,
     stop: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
@@ -125,7 +125,15 @@ struct Group {
 
 struct Ready {
     report: StateReport,
-    hooks: Vec<(HookReport, Arc<HookStats>, &'static [&'static str])>,
+    hooks: Vec<HookCounters>,
+}
+
+/// Where a hook's counters are: the Lua tier's, or a compiled hook's per-CPU map.
+struct HookCounters {
+    report: HookReport,
+    lua: Arc<HookStats>,
+    names: &'static [&'static str],
+    kernel: Option<Arc<lunet_bpf::map::Map>>,
 }
 
 impl Running {
@@ -183,9 +191,25 @@ impl Running {
             hooks: self
                 .hooks
                 .iter()
-                .map(|(r, s, names)| HookStatsReport {
-                    hook: r.clone(),
-                    stats: s.snapshot(names),
+                .map(|h| HookStatsReport {
+                    hook: h.report.clone(),
+                    stats: match &h.kernel {
+                        None => h.lua.snapshot(h.names),
+                        Some(map) => {
+                            let counts = kernel::read_counters(map);
+                            lunet_lua::StatsSnapshot {
+                                packets: counts.iter().sum(),
+                                verdicts: h
+                                    .names
+                                    .iter()
+                                    .zip(&counts)
+                                    .filter(|(_, n)| **n > 0)
+                                    .map(|(name, n)| (name.to_string(), *n))
+                                    .collect(),
+                                ..Default::default()
+                            }
+                        }
+                    },
                 })
                 .collect(),
         }
@@ -220,6 +244,7 @@ fn demanded(spec: &HookSpec, cli: Tier) -> Tier {
 struct InKernel {
     _prog: lunet_bpf::prog::ProgFd,
     _link: lunet_bpf::link::LinkFd,
+    counters: Arc<lunet_bpf::map::Map>,
 }
 
 /// Puts XDP hook `h` in the kernel: compiled, verified, attached on its device with a pinned
@@ -242,7 +267,11 @@ fn attach_kernel(
     let dev = dev.clone().ok_or_else(|| {
         format!("{}: XDP hook '{}' has no device: start the script with --dev IFACE, or pass {{dev = ...}}", h.defined_at, h.name)
     })?;
-    let (program, prog) = kernel::compile_and_load(state, h, script).map_err(|e| match e {
+    let kernel::Loaded {
+        program,
+        prog,
+        counters,
+    } = kernel::compile_and_load(state, h, script).map_err(|e| match e {
         kernel::KernelError::Unsupported { rendered, .. } => rendered,
         kernel::KernelError::Failed(m) => m,
     })?;
@@ -252,7 +281,7 @@ fn attach_kernel(
     ));
     let link = kernel::attach_xdp(&prog, &dev, &pin)?;
     let reason = format!(
-        "compiled to {} eBPF instructions and accepted by the kernel's verifier (verdict counters for compiled hooks are not built yet)",
+        "compiled to {} eBPF instructions and accepted by the kernel's verifier",
         program.insns.len()
     );
     let placement = vec![format!("XDP on {dev}, link pinned at {}", pin.display())];
@@ -260,6 +289,7 @@ fn attach_kernel(
         InKernel {
             _prog: prog,
             _link: link,
+            counters: Arc::new(counters),
         },
         reason,
         placement,
@@ -401,6 +431,7 @@ fn setup(
     let specs = state.hooks();
     let mut tiers = Vec::new();
     let mut kernel_placements = vec![Vec::new(); specs.len()];
+    let mut kernel_counters = vec![None; specs.len()];
     let mut in_kernel = Vec::new();
     let script = match Script::read(&spec.script) {
         Ok(s) => s,
@@ -411,6 +442,7 @@ fn setup(
             Attach::Netfilter { .. } => netfilter_tier(h, spec.tier),
             Attach::Xdp { .. } => {
                 attach_kernel(&state, h, spec, &script).map(|(k, reason, placement)| {
+                    kernel_counters[h.id] = Some(k.counters.clone());
                     in_kernel.push(k);
                     kernel_placements[h.id] = placement;
                     (Tier::Kernel, reason)
@@ -520,7 +552,12 @@ fn setup(
             defined_at: h.defined_at.clone(),
         };
         let stats = state.stats(h.id).expect("hook ids index the state's hooks");
-        hooks.push((report.clone(), stats, h.attach.verdict_names()));
+        hooks.push(HookCounters {
+            report: report.clone(),
+            lua: stats,
+            names: h.attach.verdict_names(),
+            kernel: kernel_counters[h.id].take(),
+        });
         reports.push(report);
     }
     let report = StateReport {

@@ -263,6 +263,7 @@ fn lua_and_kernel_tiers_give_the_same_verdict_on_every_packet() {
         "xdp-port-filter.lua",
         "xdp-dns-blocklist.lua",
         "xdp-sni-blocklist.lua",
+        "xdp-rate-limit.lua",
     ] {
         let script = examples_dir().join(example);
         let lua = each_verdict(&script, &pcap, "lua");
@@ -288,4 +289,53 @@ fn lua_and_kernel_tiers_give_the_same_verdict_on_every_packet() {
         let drops = lua.iter().filter(|v| v["verdict"] == 1).count();
         assert!(drops > 0, "{example}: the corpus exercises drops");
     }
+}
+
+#[test]
+fn the_rate_limit_counts_per_source_in_a_map_the_shell_reads_and_resets() {
+    lunet_netns::skip_unless_root!();
+    let bed = Testbed::create().unwrap();
+    let d = Daemon::start();
+    d.run_ok(
+        &examples_dir().join("xdp-rate-limit.lua"),
+        bed.receiver_ns(),
+        &["--dev", bed.receiver_if(), "--name", "quota"],
+    );
+    assert!(d
+        .cli(&["map", "quota", "limit", "set", "0", "20"])
+        .status
+        .success());
+    assert_eq!(
+        send_and_count(&bed, 7000, 30, WAIT),
+        20,
+        "the first 20 packets of the source pass"
+    );
+
+    let src = u32::from(bed.sender_addr()).to_string();
+    let get: serde_json::Value = serde_json::from_slice(
+        &d.cli(&["map", "quota", "counts", "get", &src, "--json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(get["value"], 30, "the hook counted every packet of {src}");
+    let stats = d.stats_json("quota");
+    assert_eq!(
+        stats["hooks"][0]["verdicts"]["DROP"], 10,
+        "compiled hooks count their verdicts: {stats}"
+    );
+    // PASS also counts what is not IPv4 on the link (neighbour discovery, ARP).
+    assert!(
+        stats["hooks"][0]["verdicts"]["PASS"].as_u64().unwrap() >= 20,
+        "{stats}"
+    );
+
+    assert!(d
+        .cli(&["map", "quota", "counts", "del", &src])
+        .status
+        .success());
+    assert_eq!(
+        send_and_count(&bed, 7000, 5, WAIT),
+        5,
+        "a reset quota passes packets again"
+    );
 }

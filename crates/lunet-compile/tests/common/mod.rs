@@ -1,13 +1,20 @@
 //! Test helpers: run a script's body in a plain Lua state to get each XDP hook's
 //! `HookInput` (its lines and upvalues, as the lead's integration will), run the same script
-//! in the Lua tier (lunet-lua) for reference verdicts, and run compiled programs in the kernel.
+//! in the Lua tier (lunet-lua) for reference verdicts, and run compiled programs in the kernel,
+//! with real maps for the `bpf.map`s they use.
 
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
+use std::rc::Rc;
 
-use lunet_compile::{FnRef, HookInput, Program, Target, Value};
+use lunet_compile::{
+    FnRef, HookInput, MapField, MapKind, MapLayout, MapRef, Program, Target, Value,
+};
+use lunet_lua::maps::layout::{Field, Layout, Scalar};
 use mlua::{Function, Lua, Table};
 
 pub fn is_root() -> bool {
@@ -45,6 +52,92 @@ fn constants(lua: &Lua, pairs: &[(&str, i64)]) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// lunet-lua's parsed layout as the compiler takes it (what the lead's snapshot will do).
+pub fn map_layout(format: &str) -> MapLayout {
+    let l = Layout::parse(format).unwrap_or_else(|e| panic!("{e}"));
+    MapLayout {
+        format: l.format.clone(),
+        fields: l
+            .fields
+            .iter()
+            .map(|f| match *f {
+                Field::Int {
+                    size,
+                    signed,
+                    big_endian,
+                } => MapField::Int {
+                    size,
+                    signed,
+                    big_endian,
+                },
+                Field::Bytes(n) => MapField::Bytes(n),
+                Field::Pad => MapField::Pad,
+            })
+            .collect(),
+        size: l.size,
+    }
+}
+
+const MAP_KINDS: [MapKind; 4] = [
+    MapKind::Hash,
+    MapKind::Array,
+    MapKind::LruHash,
+    MapKind::PercpuArray,
+];
+
+/// The `bpf.map` module of the body runner: each map is an empty table, recognised by
+/// identity when the upvalues are read; ids in declaration order, as lunet-lua numbers them.
+fn map_module(lua: &Lua, maps: Rc<RefCell<HashMap<usize, MapRef>>>) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+    for kind in MAP_KINDS {
+        let maps = maps.clone();
+        m.set(
+            kind.name(),
+            lua.create_function(move |lua, t: Table| {
+                let key: String = t.get("key")?;
+                let value: String = t.get("value")?;
+                let entries: u32 = t.get("entries")?;
+                let name: Option<String> = t.get("name")?;
+                let mut maps = maps.borrow_mut();
+                let id = maps.len();
+                let handle = lua.create_table()?;
+                maps.insert(
+                    handle.to_pointer() as usize,
+                    MapRef {
+                        id,
+                        name: name.unwrap_or_else(|| format!("map{}", id + 1)),
+                        kind,
+                        key: map_layout(&key),
+                        value: map_layout(&value),
+                        entries,
+                    },
+                );
+                Ok(handle)
+            })?,
+        )?;
+    }
+    Ok(m)
+}
+
+/// Every map a hook's upvalues reach (in tables and in the functions it calls), by id.
+pub fn maps_of(input: &HookInput) -> Vec<MapRef> {
+    fn walk(v: &Value, out: &mut Vec<MapRef>) {
+        match v {
+            Value::Map(m) if !out.iter().any(|x| x.id == m.id) => out.push(m.clone()),
+            Value::Table(t) => t.iter().for_each(|(k, v)| {
+                walk(k, out);
+                walk(v, out)
+            }),
+            Value::Function { upvalues, .. } => upvalues.iter().for_each(|(_, v)| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    input.upvalues.iter().for_each(|(_, v)| walk(v, &mut out));
+    out.sort_by_key(|m| m.id);
+    out
+}
+
 fn indexed(names: &[&str]) -> Vec<(String, i64)> {
     names
         .iter()
@@ -62,7 +155,9 @@ pub fn try_hook_inputs(file: &str, source: &str) -> mlua::Result<Vec<HookInput>>
     // SAFETY-free: unsafe_new only opens the debug library, which the extractor needs.
     let lua = unsafe { Lua::unsafe_new() };
     let mut builtins: HashMap<usize, String> = HashMap::new();
+    let maps: Rc<RefCell<HashMap<usize, MapRef>>> = Rc::default();
     let loaded = lua.create_table()?;
+    loaded.set("bpf.map", map_module(&lua, maps.clone())?)?;
     let bo = lua.create_table()?;
     for name in BYTEORDER {
         let f = lua.create_function(|_, x: i64| Ok(x))?;
@@ -109,6 +204,11 @@ pub fn try_hook_inputs(file: &str, source: &str) -> mlua::Result<Vec<HookInput>>
     )?;
     lua.load(source).set_name(format!("@{file}")).exec()?;
     let getupvalue: Function = lua.globals().get::<Table>("debug")?.get("getupvalue")?;
+    let maps = maps.borrow();
+    let known = Known {
+        builtins: &builtins,
+        maps: &maps,
+    };
     let mut out = Vec::new();
     for entry in registry.sequence_values::<Table>() {
         let entry = entry?;
@@ -122,7 +222,7 @@ pub fn try_hook_inputs(file: &str, source: &str) -> mlua::Result<Vec<HookInput>>
                 line_defined: info.line_defined.unwrap_or(0),
                 last_line_defined: info.last_line_defined.unwrap_or(0),
             },
-            upvalues: upvalues(&getupvalue, &f, &builtins, 0)?,
+            upvalues: upvalues(&getupvalue, &f, &known, 0)?,
             target: Target::Xdp,
             default_verdict: default as i32,
         });
@@ -130,10 +230,16 @@ pub fn try_hook_inputs(file: &str, source: &str) -> mlua::Result<Vec<HookInput>>
     Ok(out)
 }
 
+/// What the body runner recognises by identity.
+struct Known<'a> {
+    builtins: &'a HashMap<usize, String>,
+    maps: &'a HashMap<usize, MapRef>,
+}
+
 fn upvalues(
     getupvalue: &Function,
     f: &Function,
-    builtins: &HashMap<usize, String>,
+    builtins: &Known,
     depth: usize,
 ) -> mlua::Result<Vec<(String, Value)>> {
     let mut out = Vec::new();
@@ -151,10 +257,14 @@ fn upvalues(
 fn convert(
     getupvalue: &Function,
     v: mlua::Value,
-    builtins: &HashMap<usize, String>,
+    known: &Known,
     depth: usize,
 ) -> mlua::Result<Value> {
+    let builtins = known;
     Ok(match v {
+        mlua::Value::Table(t) if known.maps.contains_key(&(t.to_pointer() as usize)) => {
+            Value::Map(known.maps[&(t.to_pointer() as usize)].clone())
+        }
         mlua::Value::Nil => Value::Nil,
         mlua::Value::Boolean(b) => Value::Bool(b),
         mlua::Value::Integer(i) => Value::Int(i),
@@ -172,7 +282,7 @@ fn convert(
             Value::Table(entries)
         }
         mlua::Value::Function(f) => {
-            if let Some(name) = builtins.get(&(f.to_pointer() as usize)) {
+            if let Some(name) = known.builtins.get(&(f.to_pointer() as usize)) {
                 Value::Builtin(name.clone())
             } else {
                 let info = f.info();
@@ -194,7 +304,7 @@ fn convert(
 }
 
 /// The Lua tier's verdict for hook `id` on `frame`, and the packet if the hook rewrote it.
-pub struct LuaTier(lunet_lua::State);
+pub struct LuaTier(lunet_lua::State, std::cell::Cell<bool>);
 
 impl LuaTier {
     pub fn new(file: &str, source: &str) -> LuaTier {
@@ -205,34 +315,254 @@ impl LuaTier {
             lunet_lua::StateOptions::default(),
         )
         .unwrap_or_else(|e| panic!("{file}: {e}"));
-        LuaTier(st)
+        LuaTier(st, Default::default())
     }
 
     pub fn run(&self, id: usize, frame: &[u8]) -> (u32, Option<Vec<u8>>) {
         let o = self.0.run_xdp(id, frame.to_vec());
+        self.1
+            .set(matches!(o.error, Some(lunet_lua::HookError::Budget(_))));
         (o.verdict, o.rewritten)
+    }
+
+    /// The last run ended on the instruction budget (where the tiers may differ: the kernel
+    /// tier's loop budget is another).
+    pub fn ran_out(&self) -> bool {
+        self.1.get()
+    }
+
+    /// The entries of every map [`with_map_tools`] named, through its dump hook (`pairs`),
+    /// each sorted by key.
+    pub fn dump_maps(&self, tools: &MapTools) -> Vec<Vec<(i64, i64)>> {
+        let (v, out) = self.run(tools.dump, &vec![0u8; DUMP_BYTES]);
+        assert_eq!(v, 2, "the dump hook failed");
+        let out = out.expect("the dump hook wrote nothing");
+        let word = |at: usize| i64::from_ne_bytes(out[at..at + 8].try_into().unwrap());
+        let mut at = 0;
+        let mut maps = Vec::new();
+        for _ in &tools.names {
+            let n = word(at) as usize;
+            let mut entries: Vec<(i64, i64)> = (0..n)
+                .map(|i| (word(at + 8 + 16 * i), word(at + 16 + 16 * i)))
+                .collect();
+            entries.sort();
+            maps.push(entries);
+            at += 8 + 16 * n;
+        }
+        maps
+    }
+
+    /// `m[k] = v` (or `m[k] = nil`) in the map named `name`, through the set hook: what a
+    /// user does from the shell with `lunet map`. False when the map refused (full, ...).
+    pub fn set(&self, tools: &MapTools, name: &str, k: i64, v: Option<i64>) -> bool {
+        let idx = tools.index(name);
+        let mut frame = Vec::new();
+        for w in [idx as i64 + 1, k, v.is_some() as i64, v.unwrap_or(0)] {
+            frame.extend_from_slice(&w.to_ne_bytes());
+        }
+        self.run(tools.set, &frame).0 == 2
     }
 }
 
-/// A compiled and loaded program.
-pub struct Kernel(lunet_bpf::ProgFd);
+const DUMP_BYTES: usize = 1 << 16;
+
+/// The hooks [`with_map_tools`] added to a script, by id, and the maps they reach.
+pub struct MapTools {
+    pub names: Vec<String>,
+    pub dump: usize,
+    pub set: usize,
+}
+
+impl MapTools {
+    pub fn index(&self, name: &str) -> usize {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or_else(|| panic!("no map {name}"))
+    }
+}
+
+/// `source` with two more XDP hooks that read and write the maps held by the locals
+/// `names` (of the chunk's top level, after every other `xdp.attach`): a dump hook that
+/// writes each map's `pairs` into the packet, and a set hook that does `m[k] = v` from the
+/// packet. The Lua tier runs them to read its maps as a script sees them; they are not
+/// compiled. `hooks` is how many hooks the script attaches itself.
+pub fn with_map_tools(source: &str, names: &[&str], hooks: usize) -> (String, MapTools) {
+    let list = names.join(", ");
+    let src = format!(
+        "{source}\n-- test tools: dump and set the maps\n\
+         xdp.attach(function(packet)\n  local off = 0\n  for _, m in ipairs({{{list}}}) do\n    local n = 0\n    for k, v in pairs(m) do\n      packet:setint64(off + 8 + 16 * n, k)\n      packet:setint64(off + 16 + 16 * n, v)\n      n = n + 1\n    end\n    packet:setint64(off, n)\n    off = off + 8 + 16 * n\n  end\n  return xdp.PASS\nend, {{ budget = 100000000, default = xdp.DROP }})\n\
+         xdp.attach(function(packet)\n  local m = ({{{list}}})[packet:getint64(0)]\n  local v = nil\n  if packet:getint64(16) ~= 0 then v = packet:getint64(24) end\n  m[packet:getint64(8)] = v\n  return xdp.PASS\nend, {{ default = xdp.DROP }})\n"
+    );
+    (
+        src,
+        MapTools {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            dump: hooks,
+            set: hooks + 1,
+        },
+    )
+}
+
+/// Kernel maps for the `MapRef`s a program uses, created fresh.
+#[derive(Default)]
+pub struct KernelMaps {
+    pub list: Vec<(MapRef, lunet_bpf::Map)>,
+}
+
+impl KernelMaps {
+    pub fn create(refs: &[MapRef]) -> KernelMaps {
+        let list = refs
+            .iter()
+            .map(|r| {
+                let m = lunet_bpf::Map::create(
+                    r.kind.map_type(),
+                    r.key.size as u32,
+                    r.value.size as u32,
+                    r.entries,
+                    &r.name,
+                )
+                .unwrap_or_else(|e| panic!("creating map {}: {e}", r.name));
+                (r.clone(), m)
+            })
+            .collect();
+        KernelMaps { list }
+    }
+
+    /// With the verdict counters too.
+    pub fn with_counters(mut self) -> KernelMaps {
+        self.list
+            .extend(KernelMaps::create(&[lunet_compile::verdict_counter_map()]).list);
+        self
+    }
+
+    pub fn fds(&self) -> Vec<(usize, RawFd)> {
+        self.list
+            .iter()
+            .map(|(r, m)| (r.id, m.as_raw_fd()))
+            .collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.list.iter().any(|(r, _)| r.name == name)
+    }
+
+    pub fn get(&self, name: &str) -> &(MapRef, lunet_bpf::Map) {
+        self.list
+            .iter()
+            .find(|(r, _)| r.name == name)
+            .unwrap_or_else(|| panic!("no kernel map {name}"))
+    }
+
+    /// The value of `key` on each CPU (one entry unless the map is per-CPU), decoded as
+    /// lunet-lua's layout does; `None` when absent.
+    pub fn per_cpu(&self, name: &str, key: i64) -> Option<Vec<i64>> {
+        let (r, m) = self.get(name);
+        let kl = Layout::parse(&r.key.format).unwrap();
+        let vl = Layout::parse(&r.value.format).unwrap();
+        let k = kl.pack(&[Scalar::Int(key)]).ok()?;
+        let raw = m.lookup(&k).unwrap()?;
+        let slot = if r.kind == MapKind::PercpuArray {
+            r.value.size.div_ceil(8) * 8
+        } else {
+            r.value.size
+        };
+        Some(
+            raw.chunks(slot)
+                .map(|c| int(&vl.unpack(&c[..r.value.size]).unwrap()))
+                .collect(),
+        )
+    }
+
+    /// Every entry, decoded, per-CPU values summed (as lunet-lua reads them), sorted by key.
+    pub fn dump(&self, name: &str) -> Vec<(i64, i64)> {
+        let (r, m) = self.get(name);
+        let kl = Layout::parse(&r.key.format).unwrap();
+        let mut out: Vec<(i64, i64)> = m
+            .keys()
+            .unwrap()
+            .iter()
+            .filter_map(|k| {
+                let key = int(&kl.unpack(k).unwrap());
+                let vals = self.per_cpu(name, key)?;
+                Some((key, vals.into_iter().fold(0i64, i64::wrapping_add)))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// `m[k] = v` (or a delete) as `lunet map` does it: per-CPU values go to CPU 0, the other
+    /// CPUs' slots are zeroed. False when the kernel refused (a full hash: E2BIG, ...).
+    pub fn set(&self, name: &str, k: i64, v: Option<i64>) -> bool {
+        let (r, m) = self.get(name);
+        let kl = Layout::parse(&r.key.format).unwrap();
+        let vl = Layout::parse(&r.value.format).unwrap();
+        let key = kl.pack(&[Scalar::Int(k)]).unwrap();
+        match v {
+            None => m.delete(&key).is_ok(),
+            Some(v) => {
+                let mut bytes = vec![0u8; m.lookup_len().unwrap()];
+                let b = vl.pack(&[Scalar::Int(v)]).unwrap();
+                bytes[..b.len()].copy_from_slice(&b);
+                m.update(&key, &bytes, 0).is_ok()
+            }
+        }
+    }
+}
+
+fn int(s: &[Scalar]) -> i64 {
+    match s.first() {
+        Some(Scalar::Int(i)) => *i,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+/// A compiled and loaded program, with the maps it uses.
+pub struct Kernel {
+    pub fd: lunet_bpf::ProgFd,
+    pub maps: KernelMaps,
+}
 
 /// Compiles and loads like a loader should: the default options first, and hidden loop
-/// counters when the verifier finds the program too complex.
+/// counters when the verifier finds the program too complex. Creates the maps the hook uses.
 pub fn compile_and_load(input: &HookInput) -> Result<(Program, Kernel), lunet_compile::Diagnostic> {
-    let p = lunet_compile::compile(input)?;
-    match lunet_bpf::load(lunet_bpf::prog::prog_type::XDP, &p.insns, "GPL", None) {
-        Ok(fd) => Ok((p, Kernel(fd))),
+    compile_and_load_counting(input, false)
+}
+
+/// [`compile_and_load`], with verdict counters when `count` is set.
+pub fn compile_and_load_counting(
+    input: &HookInput,
+    count: bool,
+) -> Result<(Program, Kernel), lunet_compile::Diagnostic> {
+    let fresh_maps = || {
+        let m = KernelMaps::create(&maps_of(input));
+        if count {
+            m.with_counters()
+        } else {
+            m
+        }
+    };
+    let compile = |opts: &lunet_compile::Options| {
+        let mut p = lunet_compile::compile_with(input, opts)?;
+        if count {
+            p.count_verdicts().expect("count_verdicts");
+        }
+        Ok::<_, lunet_compile::Diagnostic>(p)
+    };
+    let p = compile(&lunet_compile::Options::default())?;
+    match Kernel::try_load(&p, fresh_maps()) {
+        Ok(k) => Ok((p, k)),
         Err(e) if too_complex(&e) => {
             let opts = lunet_compile::Options {
                 loop_bound: lunet_compile::LoopBound::Counter,
             };
-            let p = lunet_compile::compile_with(input, &opts)?;
-            let k = Kernel::load(&p, &input.source);
+            let p = compile(&opts)?;
+            let k = Kernel::load_with(&p, &input.source, fresh_maps());
             Ok((p, k))
         }
         Err(_) => {
-            let k = Kernel::load(&p, &input.source);
+            let k = Kernel::load_with(&p, &input.source, fresh_maps());
             Ok((p, k))
         }
     }
@@ -245,9 +575,23 @@ pub fn too_complex(e: &lunet_bpf::LoadError) -> bool {
 }
 
 impl Kernel {
+    /// Loads a program that uses no maps.
     pub fn load(p: &Program, source: &str) -> Kernel {
-        match lunet_bpf::load(lunet_bpf::prog::prog_type::XDP, &p.insns, "GPL", None) {
-            Ok(fd) => Kernel(fd),
+        Kernel::load_with(p, source, KernelMaps::default())
+    }
+
+    /// Patches `maps`' fds into a copy of `p` and loads it.
+    pub fn try_load(p: &Program, maps: KernelMaps) -> Result<Kernel, lunet_bpf::LoadError> {
+        let mut p = p.clone();
+        p.patch_map_fds(&maps.fds())
+            .unwrap_or_else(|e| panic!("patching map fds: {e}"));
+        let fd = lunet_bpf::load(lunet_bpf::prog::prog_type::XDP, &p.insns, "GPL", None)?;
+        Ok(Kernel { fd, maps })
+    }
+
+    pub fn load_with(p: &Program, source: &str, maps: KernelMaps) -> Kernel {
+        match Kernel::try_load(p, maps) {
+            Ok(k) => k,
             Err(e) => {
                 let at = p.verifier_line(&e.log);
                 let tail: Vec<&str> = e.log.lines().rev().take(40).collect();
@@ -265,7 +609,7 @@ impl Kernel {
 
     /// The verdict and the packet after the program.
     pub fn run(&self, frame: &[u8]) -> (u32, Vec<u8>) {
-        let r = lunet_bpf::test_run(&self.0, frame, 1, None, 0, 0).expect("test_run");
+        let r = lunet_bpf::test_run(&self.fd, frame, 1, None, 0, 0).expect("test_run");
         (r.retval, r.data_out)
     }
 }

@@ -32,7 +32,7 @@ pub struct MapEntry {
     pub decl: MapDecl,
     store: Box<dyn Store>,
     /// The kernel map, when there is one (for pinning and for compiled hooks).
-    kernel: Option<Rc<KernelStore>>,
+    pub(crate) kernel: Option<Rc<KernelStore>>,
 }
 
 /// What `lunet stats`/`lunet map` report about a map.
@@ -164,7 +164,7 @@ pub(crate) fn from_lua(layout: &Layout, v: &Value) -> Result<Vec<u8>, String> {
 
 /// The Lua handle of a map.
 #[derive(Clone)]
-struct Handle(Rc<MapEntry>);
+pub(crate) struct Handle(pub(crate) Rc<MapEntry>);
 
 impl UserData for Handle {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {

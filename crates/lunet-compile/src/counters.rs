@@ -1,0 +1,90 @@
+//! Verdict counters: a pass over the emitted program that makes every exit count its verdict
+//! in a per-CPU array ([`crate::verdict_counter_map`]), so `lunet stats` can show how many
+//! packets a compiled hook gave each XDP action, default-verdict exits included.
+//!
+//! Every `exit` becomes a `goto` to one epilogue appended at the end: one slot for one slot,
+//! so no other jump moves. At an exit `r0` holds the verdict and nothing else is live, so the
+//! epilogue may use any register; it keeps the verdict in `r6` (callee-saved) across the
+//! lookup and stores the key in one more 8-byte stack slot below the program's own:
+//!
+//! ```text
+//! r6 = r0
+//! *(u32 *)(r10 - S) = r6
+//! r1 = map[lunet_verdicts] ll
+//! r2 = r10
+//! r2 += -S
+//! call bpf_map_lookup_elem#1   ; inlined by the verifier for per-CPU arrays (Linux 6.10+)
+//! if r0 == 0x0 goto +3         ; a verdict outside 0..=4 counts nowhere
+//! r1 = *(u64 *)(r0 +0)
+//! r1 += 1
+//! *(u64 *)(r0 +0) = r1         ; this CPU's slot: no other CPU writes it, no atomic needed
+//! r0 = r6
+//! exit
+//! ```
+//!
+//! A pass on the emitted code rather than an [`crate::Options`] field: `Options` is built by
+//! struct literal elsewhere in the workspace, and the counters need nothing from the earlier
+//! passes.
+
+use lunet_bpf::insn::{op, reg::*, Insn};
+
+use crate::maps::{helper, MapUse, COUNTER_MAP_ID, COUNTER_MAP_NAME, UNPATCHED_FD};
+use crate::Program;
+
+pub fn count_verdicts(p: &mut Program) -> Result<(), String> {
+    if p.maps.iter().any(|u| u.map_id == COUNTER_MAP_ID) {
+        return Ok(());
+    }
+    let key_off = -(p.stack_size as i64) - 8;
+    if -key_off > 512 {
+        return Err(format!(
+            "counting verdicts needs 8 more bytes of stack than the hook's {} (512 at most)",
+            p.stack_size
+        ));
+    }
+    let epilogue = p.insns.len();
+    let ld_imm64 = op::LD | op::DW | op::IMM;
+    let exit = op::JMP | op::EXIT;
+    let mut i = 0;
+    while i < p.insns.len() {
+        let code = p.insns[i].code;
+        if code == ld_imm64 {
+            i += 2;
+            continue;
+        }
+        if code == exit {
+            let off = i16::try_from(epilogue as i64 - (i as i64 + 1)).map_err(|_| {
+                "counting verdicts: an exit farther than 32767 instructions from the end"
+                    .to_string()
+            })?;
+            p.insns[i] = Insn::ja(off);
+        }
+        i += 1;
+    }
+    let line = p.lines.last().copied().unwrap_or(0);
+    let push = |p: &mut Program, i: Insn| {
+        p.insns.push(i);
+        p.lines.push(line);
+    };
+    push(p, Insn::mov64_reg(R6, R0));
+    push(p, Insn::stx(op::W, R10, key_off as i16, R6));
+    p.maps.push(MapUse {
+        insn: p.insns.len(),
+        map_id: COUNTER_MAP_ID,
+        name: COUNTER_MAP_NAME.to_string(),
+    });
+    for i in Insn::ld_map_fd(R1, UNPATCHED_FD) {
+        push(p, i);
+    }
+    push(p, Insn::mov64_reg(R2, R10));
+    push(p, Insn::alu64_imm(op::ADD, R2, key_off as i32));
+    push(p, Insn::call(helper::MAP_LOOKUP_ELEM));
+    push(p, Insn::jmp_imm(op::JEQ, R0, 0, 3));
+    push(p, Insn::ldx(op::DW, R1, R0, 0));
+    push(p, Insn::alu64_imm(op::ADD, R1, 1));
+    push(p, Insn::stx(op::DW, R0, 0, R1));
+    push(p, Insn::mov64_reg(R0, R6));
+    push(p, Insn::exit());
+    p.stack_size += 8;
+    Ok(())
+}
