@@ -68,6 +68,18 @@ pub(crate) fn parse_tier(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Tier> 
     }
 }
 
+/// `budget = N` of a registration: a positive instruction count, if given.
+pub(crate) fn parse_budget(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Option<u64>> {
+    match opt_int(lua, t, "budget", ctx)? {
+        None => Ok(None),
+        Some(n) if n > 0 => Ok(Some(n as u64)),
+        Some(n) => Err(located(
+            lua,
+            format!("{ctx}: budget must be a positive number of instructions, got {n}"),
+        )),
+    }
+}
+
 /// The handle `register` returns.
 struct Handle(usize);
 
@@ -151,16 +163,7 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
     };
     let tier = parse_tier(lua, &t, CTX)?;
     let name = opt_str(lua, &t, "name", CTX)?.unwrap_or_default();
-    let budget = match opt_int(lua, &t, "budget", CTX)? {
-        None => None,
-        Some(n) if n > 0 => Some(n as u64),
-        Some(n) => {
-            return Err(located(
-                lua,
-                format!("{CTX}: budget must be a positive number of instructions, got {n}"),
-            ))
-        }
-    };
+    let budget = parse_budget(lua, &t, CTX)?;
     let (defined_at, line) = definition(&func);
     let spec = HookSpec {
         id: 0,

@@ -3,7 +3,7 @@
 
 use mlua::{Function, Lua, Table, Value};
 
-use super::netfilter::{definition, parse_tier, Registry};
+use super::netfilter::{definition, parse_budget, parse_tier, Registry};
 use super::{linux, opt_int, opt_str};
 use crate::consts::{XDP_ACTION, XDP_PASS};
 use crate::error::located;
@@ -37,16 +37,7 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
     let tier = parse_tier(lua, &opts, CTX)?;
     let name = opt_str(lua, &opts, "name", CTX)?.unwrap_or_default();
     let dev = opt_str(lua, &opts, "dev", CTX)?;
-    let budget = match opt_int(lua, &opts, "budget", CTX)? {
-        None => None,
-        Some(n) if n > 0 => Some(n as u64),
-        Some(n) => {
-            return Err(located(
-                lua,
-                format!("{CTX}: budget must be a positive number of instructions, got {n}"),
-            ))
-        }
-    };
+    let budget = parse_budget(lua, &opts, CTX)?;
     let (defined_at, line) = definition(&func);
     let mut reg = lua.app_data_mut::<Registry>().ok_or_else(|| {
         located(
