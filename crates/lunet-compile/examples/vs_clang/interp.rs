@@ -1,0 +1,283 @@
+//! A small eBPF interpreter for the benchmark's XDP filters: it runs a program on a frame and
+//! counts the instructions it executes, so the table can say how long each hot path is. It
+//! knows only what the two filters need (ALU, jumps, packet and stack loads, stack stores,
+//! `ld_imm64`, `may_goto`); anything else is an error. Its verdicts are checked against the
+//! kernel's on every frame of the corpus, so a wrong count cannot hide behind a wrong run.
+
+use lunet_bpf::insn::op;
+use lunet_bpf::Insn;
+
+/// What one run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub verdict: u32,
+    /// Instructions executed, an `ld_imm64` counting once.
+    pub executed: u64,
+    /// Of those, loads from the frame, loads and stores on the stack, and branches (conditional
+    /// jumps, `goto`s and `may_goto`s).
+    pub packet_loads: u64,
+    pub stack_ops: u64,
+    pub branches: u64,
+    /// `may_goto`s executed: each is one instruction here, but the verifier rewrites it into
+    /// a counter on the stack (5 instructions per lap with the timed may_goto of Linux 6.15+).
+    pub may_gotos: u64,
+}
+
+// Three disjoint address ranges stand for the context, the frame and the stack.
+const CTX: u64 = 1 << 40;
+const PKT: u64 = 2 << 40;
+const STACK: u64 = 3 << 40;
+const STACK_SIZE: u64 = 512;
+const JCOND: u8 = 0xe0;
+/// `may_goto`'s budget in the kernel (`BPF_MAX_LOOPS`).
+const MAY_GOTO_BUDGET: u64 = 8 * 1024 * 1024;
+
+/// Runs `insns` as an XDP program on `frame`.
+pub fn run(insns: &[Insn], frame: &[u8]) -> Result<Run, String> {
+    run_counting(insns, frame, &mut [])
+}
+
+/// [`run`], adding one to `counts[pc]` for every instruction executed (if `counts` is long
+/// enough).
+pub fn run_counting(insns: &[Insn], frame: &[u8], counts: &mut [u64]) -> Result<Run, String> {
+    let mut r = [0u64; 11];
+    r[1] = CTX;
+    r[10] = STACK + STACK_SIZE;
+    let mut stack = [0u8; STACK_SIZE as usize];
+    let mut out = Run {
+        verdict: 0,
+        executed: 0,
+        packet_loads: 0,
+        stack_ops: 0,
+        branches: 0,
+        may_gotos: 0,
+    };
+    let mut budget = MAY_GOTO_BUDGET;
+    let mut pc: usize = 0;
+    loop {
+        let i = *insns
+            .get(pc)
+            .ok_or_else(|| format!("jumped out of the program to {pc}"))?;
+        out.executed += 1;
+        if let Some(c) = counts.get_mut(pc) {
+            *c += 1;
+        }
+        if out.executed > 100_000_000 {
+            return Err("more than 10^8 instructions".into());
+        }
+        let (dst, src) = (i.dst() as usize, i.src() as usize);
+        let class = i.code & 0x07;
+        let fail = |what: &str| format!("insn {pc} ({:#04x}): {what}", i.code);
+        match class {
+            op::ALU64 | op::ALU => {
+                let x = i.code & op::X != 0;
+                let opn = i.code & 0xf0;
+                if opn == op::END {
+                    let v = r[dst];
+                    let bits = i.imm;
+                    r[dst] = match (class, x, bits) {
+                        (op::ALU, true, 16) => (v as u16).swap_bytes() as u64,
+                        (op::ALU, true, 32) => (v as u32).swap_bytes() as u64,
+                        (op::ALU, true, 64) => v.swap_bytes(),
+                        (op::ALU, false, 16) => v as u16 as u64,
+                        (op::ALU, false, 32) => v as u32 as u64,
+                        (op::ALU, false, 64) => v,
+                        _ => return Err(fail("byte swap")),
+                    };
+                } else {
+                    let b = if x { r[src] } else { i.imm as i64 as u64 };
+                    let a = r[dst];
+                    if i.off != 0 {
+                        return Err(fail("signed division or sign-extending move"));
+                    }
+                    r[dst] = if class == op::ALU64 {
+                        alu64(opn, a, b).ok_or_else(|| fail("ALU operation"))?
+                    } else {
+                        alu32(opn, a as u32, b as u32).ok_or_else(|| fail("ALU operation"))? as u64
+                    };
+                }
+                pc += 1;
+            }
+            op::JMP | op::JMP32 => {
+                let opn = i.code & 0xf0;
+                match opn {
+                    op::EXIT if class == op::JMP => {
+                        out.verdict = r[0] as u32;
+                        return Ok(out);
+                    }
+                    op::CALL => return Err(fail("calls are not supported")),
+                    JCOND if class == op::JMP => {
+                        out.branches += 1;
+                        out.may_gotos += 1;
+                        if budget == 0 {
+                            pc = jump(pc, i.off)?;
+                        } else {
+                            budget -= 1;
+                            pc += 1;
+                        }
+                    }
+                    op::JA => {
+                        out.branches += 1;
+                        let off = if class == op::JMP32 {
+                            i.imm
+                        } else {
+                            i.off as i32
+                        };
+                        pc = jump(pc, off as i16)?;
+                    }
+                    _ => {
+                        out.branches += 1;
+                        let b = if i.code & op::X != 0 {
+                            r[src]
+                        } else {
+                            i.imm as i64 as u64
+                        };
+                        let a = r[dst];
+                        let taken = if class == op::JMP32 {
+                            cond(opn, a as u32 as u64, b as u32 as u64, |v| {
+                                v as u32 as i32 as i64
+                            })
+                        } else {
+                            cond(opn, a, b, |v| v as i64)
+                        }
+                        .ok_or_else(|| fail("jump operation"))?;
+                        pc = if taken { jump(pc, i.off)? } else { pc + 1 };
+                    }
+                }
+            }
+            op::LDX if i.code & 0xe0 == op::MEM => {
+                let size = size_of(i.code);
+                let addr = r[src].wrapping_add(i.off as i64 as u64);
+                r[dst] = if (CTX..CTX + 24).contains(&addr) {
+                    // The verifier turns loads of xdp_md.data / data_end into pointers.
+                    match addr - CTX {
+                        0 | 8 => PKT,
+                        4 => PKT + frame.len() as u64,
+                        _ => return Err(fail("context field")),
+                    }
+                } else if (PKT..PKT + frame.len() as u64).contains(&addr) {
+                    out.packet_loads += 1;
+                    let at = (addr - PKT) as usize;
+                    let bytes = frame
+                        .get(at..at + size)
+                        .ok_or_else(|| fail("load past the end of the frame"))?;
+                    le(bytes)
+                } else if (STACK..STACK + STACK_SIZE).contains(&addr) {
+                    out.stack_ops += 1;
+                    let at = (addr - STACK) as usize;
+                    le(stack
+                        .get(at..at + size)
+                        .ok_or_else(|| fail("load past the stack"))?)
+                } else {
+                    return Err(fail("load from outside the frame, stack and context"));
+                };
+                pc += 1;
+            }
+            op::STX | op::ST if i.code & 0xe0 == op::MEM => {
+                let size = size_of(i.code);
+                let addr = r[dst].wrapping_add(i.off as i64 as u64);
+                let v = if class == op::STX {
+                    r[src]
+                } else {
+                    i.imm as i64 as u64
+                };
+                if !(STACK..STACK + STACK_SIZE).contains(&addr) {
+                    return Err(fail("store outside the stack"));
+                }
+                out.stack_ops += 1;
+                let at = (addr - STACK) as usize;
+                stack
+                    .get_mut(at..at + size)
+                    .ok_or_else(|| fail("store past the stack"))?
+                    .copy_from_slice(&v.to_le_bytes()[..size]);
+                pc += 1;
+            }
+            op::LD if i.code == (op::LD | op::DW | op::IMM) && src == 0 => {
+                let hi = insns
+                    .get(pc + 1)
+                    .ok_or_else(|| fail("ld_imm64 cut short"))?;
+                r[dst] = (i.imm as u32 as u64) | ((hi.imm as u32 as u64) << 32);
+                pc += 2;
+            }
+            _ => return Err(fail("unsupported instruction")),
+        }
+        if dst == 10 && matches!(class, op::ALU | op::ALU64 | op::LDX | op::LD) {
+            return Err(format!("insn {pc}: writes r10"));
+        }
+    }
+}
+
+fn jump(pc: usize, off: i16) -> Result<usize, String> {
+    let to = pc as i64 + 1 + off as i64;
+    usize::try_from(to).map_err(|_| format!("insn {pc}: jump before the program"))
+}
+
+fn size_of(code: u8) -> usize {
+    match code & 0x18 {
+        op::B => 1,
+        op::H => 2,
+        op::W => 4,
+        _ => 8,
+    }
+}
+
+fn le(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(b)
+}
+
+fn alu64(opn: u8, a: u64, b: u64) -> Option<u64> {
+    Some(match opn {
+        op::ADD => a.wrapping_add(b),
+        op::SUB => a.wrapping_sub(b),
+        op::MUL => a.wrapping_mul(b),
+        op::DIV => a.checked_div(b).unwrap_or(0),
+        op::MOD => a.checked_rem(b).unwrap_or(a),
+        op::OR => a | b,
+        op::AND => a & b,
+        op::XOR => a ^ b,
+        op::LSH => a.wrapping_shl(b as u32 & 63),
+        op::RSH => a.wrapping_shr(b as u32 & 63),
+        op::ARSH => ((a as i64) >> (b & 63)) as u64,
+        op::NEG => (a as i64).wrapping_neg() as u64,
+        op::MOV => b,
+        _ => return None,
+    })
+}
+
+fn alu32(opn: u8, a: u32, b: u32) -> Option<u32> {
+    Some(match opn {
+        op::ADD => a.wrapping_add(b),
+        op::SUB => a.wrapping_sub(b),
+        op::MUL => a.wrapping_mul(b),
+        op::DIV => a.checked_div(b).unwrap_or(0),
+        op::MOD => a.checked_rem(b).unwrap_or(a),
+        op::OR => a | b,
+        op::AND => a & b,
+        op::XOR => a ^ b,
+        op::LSH => a.wrapping_shl(b & 31),
+        op::RSH => a.wrapping_shr(b & 31),
+        op::ARSH => ((a as i32) >> (b & 31)) as u32,
+        op::NEG => (a as i32).wrapping_neg() as u32,
+        op::MOV => b,
+        _ => return None,
+    })
+}
+
+fn cond(opn: u8, a: u64, b: u64, signed: impl Fn(u64) -> i64) -> Option<bool> {
+    Some(match opn {
+        op::JEQ => a == b,
+        op::JNE => a != b,
+        op::JGT => a > b,
+        op::JGE => a >= b,
+        op::JLT => a < b,
+        op::JLE => a <= b,
+        op::JSET => a & b != 0,
+        op::JSGT => signed(a) > signed(b),
+        op::JSGE => signed(a) >= signed(b),
+        op::JSLT => signed(a) < signed(b),
+        op::JSLE => signed(a) <= signed(b),
+        _ => return None,
+    })
+}
