@@ -6,6 +6,7 @@
 //! - [`prog`]: `BPF_PROG_LOAD` with the verifier log kept in [`LoadError`], `BPF_PROG_TEST_RUN`.
 //! - [`map`], [`pin`], [`link`]: maps on raw bytes, bpffs pins, XDP and netfilter links.
 //! - [`probe`]: feature detection by loading tiny programs.
+//! - [`ringbuf`]: a consumer of `BPF_MAP_TYPE_RINGBUF` maps through their shared mapping.
 //!
 //! All file descriptors are `OwnedFd`s: dropping a wrapper closes it.
 
@@ -15,9 +16,11 @@ pub mod map;
 pub mod pin;
 pub mod probe;
 pub mod prog;
+pub mod ringbuf;
 pub mod sys;
 
 pub use insn::Insn;
 pub use link::{ifindex, link_create_netfilter, link_create_xdp, LinkFd};
 pub use map::Map;
 pub use prog::{load, load_with, test_run, LoadError, LoadOptions, ProgFd, TestRunResult, XdpMd};
+pub use ringbuf::RingBuf;

@@ -15,8 +15,10 @@ use std::cell::RefCell;
 use std::ffi::CString;
 use std::io;
 use std::mem::{offset_of, size_of};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::ptr::NonNull;
+use std::time::Duration;
 
 /// `bpf(2)` commands used by lunet (values from `enum bpf_cmd` in `linux/bpf.h`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -378,6 +380,85 @@ pub fn mount_bpffs(target: &Path) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// The size of a memory page (`sysconf(_SC_PAGESIZE)`).
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n).ok().filter(|n| *n > 0).unwrap_or(4096)
+}
+
+/// `mmap(NULL, len, PROT_READ [| PROT_WRITE], MAP_SHARED, fd, offset)`: a new shared mapping
+/// of `len` bytes of the object behind `fd`, from `offset` (a multiple of the page size).
+/// The mapping stays valid after `fd` is closed, until [`munmap`].
+pub fn mmap_shared(
+    fd: BorrowedFd<'_>,
+    len: usize,
+    offset: usize,
+    writable: bool,
+) -> io::Result<NonNull<u8>> {
+    let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
+    let offset = libc::off_t::try_from(offset)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mmap offset too large"))?;
+    // SAFETY: a null address lets the kernel place the mapping where nothing is mapped, so no
+    // memory of this process changes meaning; `fd` is a live descriptor borrowed for the call.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            offset,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))
+}
+
+/// `munmap(2)` of a mapping made by [`mmap_shared`].
+///
+/// # Safety
+/// `ptr` and `len` must be exactly a mapping [`mmap_shared`] returned, not unmapped yet; no
+/// reference into it may be used after this call.
+pub unsafe fn munmap(ptr: NonNull<u8>, len: usize) -> io::Result<()> {
+    // SAFETY: per this function's contract the range is a live mapping of ours that nothing
+    // refers to any more.
+    if unsafe { libc::munmap(ptr.as_ptr().cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `poll(2)` for `POLLIN` on `fds`: waits up to `timeout` (forever for `None`) until one of
+/// them is readable, and says which are. All false on a timeout or an interrupted wait.
+pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = match timeout {
+        None => -1,
+        Some(t) => libc::c_int::try_from(t.as_millis()).unwrap_or(libc::c_int::MAX),
+    };
+    // SAFETY: `pfds` is a writable array of `pfds.len()` pollfd structs alive for the call,
+    // each naming a descriptor borrowed for the call.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::Interrupted {
+            return Ok(vec![false; fds.len()]);
+        }
+        return Err(e);
+    }
+    Ok(pfds.iter().map(|p| p.revents & libc::POLLIN != 0).collect())
 }
 
 /// A path as a C string (no interior NUL allowed).

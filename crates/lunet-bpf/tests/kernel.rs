@@ -223,3 +223,126 @@ fn probes_find_this_kernels_features() {
     // A made-up program type is not supported.
     assert!(!probe::prog_type_supported(999, None, "GPL", 0));
 }
+
+/// An XDP program that reserves 16 bytes of `ring` and discards them, then writes the
+/// packet's first 8 bytes as a record with `bpf_ringbuf_output`: PASS when the output
+/// succeeded, DROP when the ring was full.
+fn ring_writer(ring: &lunet_bpf::RingBuf) -> lunet_bpf::ProgFd {
+    use std::os::fd::AsRawFd;
+    const RINGBUF_OUTPUT: i32 = 130;
+    const RINGBUF_RESERVE: i32 = 131;
+    const RINGBUF_DISCARD: i32 = 133;
+    let fd = ring.as_raw_fd();
+    let mut insns = vec![
+        Insn::ldx(op::W, R6, R1, 0), // data
+        Insn::ldx(op::W, R7, R1, 4), // data_end
+        Insn::mov64_reg(R0, R6),
+        Insn::alu64_imm(op::ADD, R0, 8),
+        Insn::jmp_reg(op::JGT, R0, R7, 1),
+        Insn::ja(2),
+        Insn::mov64_imm(R0, xdp_action::ABORTED),
+        Insn::exit(),
+        Insn::ldx(op::DW, R8, R6, 0),
+    ];
+    insns.extend(Insn::ld_map_fd(R1, fd));
+    insns.extend([
+        Insn::mov64_imm(R2, 16),
+        Insn::mov64_imm(R3, 0),
+        Insn::call(RINGBUF_RESERVE),
+        Insn::jmp_imm(op::JEQ, R0, 0, 3),
+        Insn::mov64_reg(R1, R0),
+        Insn::mov64_imm(R2, 0),
+        Insn::call(RINGBUF_DISCARD),
+        Insn::stx(op::DW, R10, -8, R8),
+    ]);
+    insns.extend(Insn::ld_map_fd(R1, fd));
+    insns.extend([
+        Insn::mov64_reg(R2, R10),
+        Insn::alu64_imm(op::ADD, R2, -8),
+        Insn::mov64_imm(R3, 8),
+        Insn::mov64_imm(R4, 0),
+        Insn::call(RINGBUF_OUTPUT),
+        Insn::mov64_reg(R1, R0),
+        Insn::mov64_imm(R0, xdp_action::PASS),
+        Insn::jmp_imm(op::JEQ, R1, 0, 1),
+        Insn::mov64_imm(R0, xdp_action::DROP),
+        Insn::exit(),
+    ]);
+    lunet_bpf::load(prog_type::XDP, &insns, "GPL", None)
+        .unwrap_or_else(|e| panic!("load: {e}\n{}", e.log))
+}
+
+fn numbered(i: u64) -> Vec<u8> {
+    let mut p = i.to_ne_bytes().to_vec();
+    p.resize(64, 0);
+    p
+}
+
+#[test]
+fn ring_buffer_records_arrive_in_order_across_many_wraps() {
+    require_root!();
+    let page = 4096u32.max(lunet_bpf::sys::page_size() as u32);
+    let mut ring = lunet_bpf::RingBuf::create(page, "lunet_test_rb").expect("create");
+    let prog = ring_writer(&ring);
+    assert!(!ring.wait(Some(std::time::Duration::ZERO)).unwrap());
+    // 16 bytes per record (and 24 discarded): a 4 KiB page holds about 100, so 2000 records
+    // wrap the area many times; records are read every 37.
+    let mut got: Vec<u64> = Vec::new();
+    for i in 0..2000u64 {
+        let r = lunet_bpf::test_run(&prog, &numbered(i), 1, None, 0, 0).expect("test_run");
+        assert_eq!(r.retval, xdp_action::PASS as u32, "record {i} fit");
+        if i % 37 == 36 {
+            assert!(ring.wait(Some(std::time::Duration::ZERO)).unwrap());
+            ring.consume(|p| got.push(u64::from_ne_bytes(p.try_into().unwrap())));
+        }
+    }
+    ring.consume(|p| got.push(u64::from_ne_bytes(p.try_into().unwrap())));
+    assert_eq!(got, (0..2000).collect::<Vec<u64>>());
+    assert_eq!(ring.pending(), 0);
+    assert!(!ring.wait(Some(std::time::Duration::ZERO)).unwrap());
+}
+
+#[test]
+fn a_full_ring_buffer_refuses_records_until_read() {
+    require_root!();
+    let page = 4096u32.max(lunet_bpf::sys::page_size() as u32);
+    let mut ring = lunet_bpf::RingBuf::create(page, "lunet_test_rb").expect("create");
+    let prog = ring_writer(&ring);
+    let mut kept = 0u64;
+    let mut refused = 0u64;
+    // 40 bytes of ring per run (a discarded record holds its space until read past).
+    for i in 0..page as u64 / 40 + 100 {
+        match lunet_bpf::test_run(&prog, &numbered(i), 1, None, 0, 0)
+            .unwrap()
+            .retval
+        {
+            2 => kept += 1,
+            _ => refused += 1,
+        }
+    }
+    assert!(kept > 0 && refused > 0, "kept {kept}, refused {refused}");
+    let mut got = Vec::new();
+    assert_eq!(
+        ring.consume(|p| got.push(u64::from_ne_bytes(p.try_into().unwrap()))),
+        kept as usize
+    );
+    assert_eq!(got, (0..kept).collect::<Vec<u64>>(), "the first ones stay");
+    let r = lunet_bpf::test_run(&prog, &numbered(7), 1, None, 0, 0).unwrap();
+    assert_eq!(r.retval, 2, "read space is free again");
+}
+
+#[test]
+fn ring_buffer_maps_only_the_consumer_page_writable() {
+    require_root!();
+    let ring = lunet_bpf::RingBuf::create(
+        4096u32.max(lunet_bpf::sys::page_size() as u32),
+        "lunet_test_rb",
+    )
+    .expect("create");
+    use std::os::fd::AsFd;
+    let page = lunet_bpf::sys::page_size();
+    let e = lunet_bpf::sys::mmap_shared(ring.as_fd(), page, page, true).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+    let not_ring = Map::create(map_type::ARRAY, 4, 8, 1, "lunet_test").unwrap();
+    assert!(lunet_bpf::RingBuf::new(not_ring).is_err());
+}

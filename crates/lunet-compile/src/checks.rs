@@ -7,8 +7,8 @@
 //! every check whose end a check on each path to it already covered. The verifier tracks the
 //! same facts (a packet pointer's `range`), so the remaining accesses still verify.
 //!
-//! Widening stops at a map call: a map update before a later failing check happens in the
-//! Lua tier too (its error comes after the update), so the check may not move above it.
+//! Widening stops at a helper call: a map update or a `print` before a later failing check
+//! happens in the Lua tier too (its error comes after), so the check may not move above it.
 
 use std::collections::BTreeMap;
 
@@ -27,12 +27,8 @@ fn widen_in_blocks(ir: &mut Ir) {
         let mut j = i + 1;
         while j < n {
             match insts[j].0 {
-                Inst::Label(_)
-                | Inst::Jmp { .. }
-                | Inst::Br { .. }
-                | Inst::Ret { .. }
-                | Inst::Call { .. }
-                | Inst::MapCall { .. } => break,
+                Inst::Label(_) | Inst::Jmp { .. } | Inst::Br { .. } | Inst::Ret { .. } => break,
+                ref call if call.is_call() => break,
                 _ => j += 1,
             }
         }

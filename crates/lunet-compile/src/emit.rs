@@ -10,13 +10,19 @@
 //! loads the map into r1 (an `ld_imm64` with `BPF_PSEUDO_MAP_FD`, recorded in
 //! [`Program::maps`] for the loader to patch), points r2 (and r3) at the buffers, sets r4 to
 //! `BPF_ANY` for an update, calls the helper and copies r0 to the result's place.
+//!
+//! A program that prints has below those the context pointer, saved in the prologue when a
+//! print copies packet bytes (`bpf_xdp_load_bytes` takes it), and the print record, as large
+//! as its largest print site's ([`crate::print`]): each print call builds its record there and
+//! hands it to `bpf_ringbuf_output`.
 
 use std::collections::HashMap;
 
 use lunet_bpf::insn::{op, reg::*, Insn};
 
 use crate::ir::{self, AluOp, Cond, Inst, Ir, Label, MapOp, Opnd, VReg, DATA};
-use crate::maps::{MapUse, UNPATCHED_FD};
+use crate::maps::{helper, MapUse, UNPATCHED_FD};
+use crate::print;
 use crate::regalloc::{Alloc, Loc};
 use crate::{HookInput, Program};
 
@@ -41,6 +47,9 @@ struct Emitter<'a> {
     /// Offsets from r10 of the key and value buffers.
     key_buf: i16,
     value_buf: i16,
+    /// Offset from r10 of the print record, and of the saved context pointer.
+    record: i16,
+    ctx_slot: i16,
 }
 
 fn fits_i32(k: i64) -> bool {
@@ -215,6 +224,74 @@ impl Emitter<'_> {
         Ok(())
     }
 
+    /// `r1 = map` for one of the print maps.
+    fn load_map(&mut self, map_id: usize, name: &str) {
+        self.maps.push(MapUse {
+            insn: self.insns.len(),
+            map_id,
+            name: name.to_string(),
+        });
+        self.push2(Insn::ld_map_fd(R1, UNPATCHED_FD));
+    }
+
+    /// `bpf_xdp_load_bytes(ctx, off, record + at, n)`, `n` = `len` clamped to `1..=STR_CAP`:
+    /// the verifier wants a size it can bound and not zero; bytes past the string's length
+    /// are never read back.
+    fn print_copy(&mut self, at: u16, off: Opnd, len: Opnd) -> Result<(), String> {
+        let cap = print::STR_CAP as i64;
+        match len {
+            Opnd::Imm(k) => self.mov_imm(A, k.clamp(1, cap)),
+            Opnd::V(v) => {
+                let l = self.read(v, A)?;
+                if l != A {
+                    self.push(Insn::mov64_reg(A, l));
+                }
+                self.push(Insn::jmp_imm(op::JLE, A, cap as i32, 1));
+                self.push(Insn::mov64_imm(A, cap as i32));
+                self.push(Insn::jmp_imm(op::JGE, A, 1, 1));
+                self.push(Insn::mov64_imm(A, 1));
+            }
+        }
+        // r2 first: `off` may live in r3-r5, which are set after it.
+        let o = self.read_opnd(off, R2)?;
+        if o != R2 {
+            self.push(Insn::mov64_reg(R2, o));
+        }
+        self.push(Insn::mov64_reg(R4, A));
+        self.push(Insn::mov64_reg(R3, R10));
+        self.push(Insn::alu64_imm(
+            op::ADD,
+            R3,
+            (self.record + at as i16) as i32,
+        ));
+        self.push(Insn::ldx(op::DW, R1, R10, self.ctx_slot));
+        self.push(Insn::call(helper::XDP_LOAD_BYTES));
+        Ok(())
+    }
+
+    /// `bpf_ringbuf_output(ring, record, size, 0)`; when the ring refuses the record (full),
+    /// slot 0 of the per-CPU lost counter gets one more (its key in the record's first word,
+    /// which is free again).
+    fn print_emit(&mut self, size: u16) {
+        self.load_map(print::PRINT_MAP_ID, print::PRINT_MAP_NAME);
+        self.push(Insn::mov64_reg(R2, R10));
+        self.push(Insn::alu64_imm(op::ADD, R2, self.record as i32));
+        self.push(Insn::mov64_imm(R3, size as i32));
+        self.push(Insn::mov64_imm(R4, 0));
+        self.push(Insn::call(helper::RINGBUF_OUTPUT));
+        // The 10 slots below.
+        self.push(Insn::jmp_imm(op::JEQ, R0, 0, 10));
+        self.push(Insn::st_imm(op::W, R10, self.record, 0));
+        self.load_map(print::PRINT_LOST_MAP_ID, print::PRINT_LOST_MAP_NAME);
+        self.push(Insn::mov64_reg(R2, R10));
+        self.push(Insn::alu64_imm(op::ADD, R2, self.record as i32));
+        self.push(Insn::call(helper::MAP_LOOKUP_ELEM));
+        self.push(Insn::jmp_imm(op::JEQ, R0, 0, 3));
+        self.push(Insn::ldx(op::DW, R1, R0, 0));
+        self.push(Insn::alu64_imm(op::ADD, R1, 1));
+        self.push(Insn::stx(op::DW, R0, 0, R1));
+    }
+
     fn jump(&mut self, i: Insn, target: Label) {
         self.fixups.push((self.insns.len(), target));
         self.push(i);
@@ -380,6 +457,11 @@ impl Emitter<'_> {
             } => self.map_call(op, map, (key, key_size), value, dst)?,
             // BPF_JMP | BPF_JCOND, src_reg BPF_MAY_GOTO (Linux 6.9): no constructor in lunet-bpf.
             Inst::MayGoto { target } => self.jump(Insn::new(op::JMP | JCOND, 0, 0, 0, 0), target),
+            Inst::PrintStore { at, size, src } => {
+                self.store_stack(self.record + at as i16, src, size)?
+            }
+            Inst::PrintCopy { at, off, len } => self.print_copy(at, off, len)?,
+            Inst::PrintEmit { size, .. } => self.print_emit(size),
         }
         Ok(())
     }
@@ -401,7 +483,25 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
         .insts
         .iter()
         .any(|(i, _)| matches!(i, Inst::MapCall { .. }));
-    let stack = 8 * (alloc.slots + if has_maps { 2 } else { 0 });
+    let copies = ir_in
+        .insts
+        .iter()
+        .any(|(i, _)| matches!(i, Inst::PrintCopy { .. }));
+    let record_size = ir_in
+        .prints
+        .iter()
+        .map(print::PrintSite::record_size)
+        .max()
+        .unwrap_or(0);
+    let mut stack = 8 * (alloc.slots + if has_maps { 2 } else { 0 });
+    let ctx_slot = if copies {
+        stack += 8;
+        -(stack as i64)
+    } else {
+        0
+    };
+    stack += record_size;
+    let record = -(stack as i64);
     if stack > 512 {
         return Err(format!(
             "the hook needs {stack} bytes of stack (512 at most)"
@@ -422,8 +522,13 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
         map_names: &ir_in.map_names,
         key_buf: -8 * (alloc.slots as i16 + 1),
         value_buf: -8 * (alloc.slots as i16 + 2),
+        record: record as i16,
+        ctx_slot: ctx_slot as i16,
     };
-    // Prologue: r9 = ctx->data, r8 = ctx->data_end.
+    // Prologue: r9 = ctx->data, r8 = ctx->data_end; the context kept for packet copies.
+    if copies {
+        e.push(Insn::stx(op::DW, R10, e.ctx_slot, R1));
+    }
     e.push(Insn::ldx(op::W, DATA_REG, R1, 0));
     e.push(Insn::ldx(op::W, END_REG, R1, 4));
     for (inst, line) in &ir.insts {
@@ -449,6 +554,13 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
         vregs: ir.nvregs as usize,
         spilled: alloc.spilled,
         file: input.file.clone(),
+        // Print calls that clean-up found unreachable left no code: a hook none of whose
+        // prints remain does not print (and needs no print maps).
+        prints: if e.maps.iter().any(|u| u.map_id == print::PRINT_MAP_ID) {
+            ir_in.prints.clone()
+        } else {
+            Vec::new()
+        },
         maps: e.maps,
     })
 }

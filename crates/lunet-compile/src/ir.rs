@@ -239,6 +239,26 @@ pub enum Inst {
     MayGoto {
         target: Label,
     },
+    /// `*(size *)(record + at) = src` (its low `size` bytes): a field of the print record
+    /// being built on the stack ([`crate::print`]).
+    PrintStore {
+        at: u16,
+        size: u8,
+        src: Opnd,
+    },
+    /// `bpf_xdp_load_bytes(ctx, off, record + at, n)` with `n = len` clamped to
+    /// `1..=STR_CAP` (clobbers r0-r5): a packet string's first bytes into the record.
+    PrintCopy {
+        at: u16,
+        off: Opnd,
+        len: Opnd,
+    },
+    /// `bpf_ringbuf_output(print ring, record, size, 0)` for print site `site`; a refused
+    /// record adds one to the lost-records counter (clobbers r0-r5).
+    PrintEmit {
+        site: usize,
+        size: u16,
+    },
 }
 
 impl Inst {
@@ -279,7 +299,16 @@ impl Inst {
                     op(v)
                 }
             }
-            Inst::Jmp { .. } | Inst::Label(_) | Inst::Call { .. } | Inst::MayGoto { .. } => {}
+            Inst::PrintStore { src, .. } => op(src),
+            Inst::PrintCopy { off, len, .. } => {
+                op(off);
+                op(len)
+            }
+            Inst::Jmp { .. }
+            | Inst::Label(_)
+            | Inst::Call { .. }
+            | Inst::MayGoto { .. }
+            | Inst::PrintEmit { .. } => {}
         }
         u.retain(|v| *v != DATA);
         u
@@ -324,7 +353,13 @@ impl Inst {
 
     /// A helper call: r0-r5 do not survive it.
     pub fn is_call(&self) -> bool {
-        matches!(self, Inst::Call { .. } | Inst::MapCall { .. })
+        matches!(
+            self,
+            Inst::Call { .. }
+                | Inst::MapCall { .. }
+                | Inst::PrintCopy { .. }
+                | Inst::PrintEmit { .. }
+        )
     }
 
     /// Control never reaches the next instruction.
@@ -344,6 +379,8 @@ pub struct Ir {
     pub first_line: u32,
     /// The names of the maps [`Inst::MapCall`]s use, by id.
     pub map_names: std::collections::BTreeMap<usize, String>,
+    /// The print calls, by the site ids [`Inst::PrintEmit`]s name.
+    pub prints: Vec<crate::print::PrintSite>,
 }
 
 fn vr(v: VReg) -> String {
@@ -460,6 +497,13 @@ impl fmt::Display for Inst {
                 f.write_str(")")
             }
             Inst::MayGoto { target } => write!(f, "may_goto L{target}"),
+            Inst::PrintStore { at, size, src } => {
+                write!(f, "*(u{} *)(record + {at}) = {src}", size * 8)
+            }
+            Inst::PrintCopy { at, off, len } => {
+                write!(f, "record + {at} <- packet[{off}..][..{len}]")
+            }
+            Inst::PrintEmit { site, size } => write!(f, "print site {site} ({size} bytes)"),
         }
     }
 }

@@ -58,7 +58,18 @@
 //! [`Program::map_ids`] says which ids it needs.
 //!
 //! Stack: spill slots first (`r10 - 8` down), then an 8-byte key buffer and an 8-byte value
-//! buffer when the hook uses maps, then (with counters) the counters' key.
+//! buffer when the hook uses maps, then the saved context pointer and the print record when
+//! it prints, then (with counters) the counters' key.
+//!
+//! ## Print
+//! `print(a, b, ...)` in a hook (or in a function inlined into it) writes a record to a ring
+//! buffer ([`print_ring_map`], map id [`PRINT_MAP_ID`]) with `bpf_ringbuf_output`; a full ring
+//! drops the record, never the packet, and counts it ([`print_lost_map`], id
+//! [`PRINT_LOST_MAP_ID`]). Arguments may be integers, booleans, maybe-integers (nil prints
+//! `nil`), constant strings and packet strings from `getstring` (the first [`print::STR_CAP`]
+//! bytes, then a marker). [`Program::prints`] lists the print sites; [`decode_print`] turns a
+//! record into the line the Lua tier's `print` would write. The record format is documented in
+//! [`mod@print`]. A hook that does not print needs neither map.
 //!
 //! ## Verdict counters
 //! [`Program::count_verdicts`] makes every exit, the default-verdict exits of errors
@@ -95,6 +106,7 @@ pub mod emit;
 pub mod ir;
 pub mod lower;
 pub mod maps;
+pub mod print;
 pub mod regalloc;
 pub mod regset;
 pub mod resolve;
@@ -105,6 +117,10 @@ pub use diag::{DiagKind, Diagnostic};
 pub use maps::{
     verdict_counter_map, MapField, MapKind, MapLayout, MapRef, MapUse, COUNTER_MAP_ID,
     COUNTER_SLOTS,
+};
+pub use print::{
+    decode_print, print_lost_map, print_ring_map, PrintArg, PrintSite, PRINT_LOST_MAP_ID,
+    PRINT_MAP_ID,
 };
 
 use std::os::fd::RawFd;
@@ -213,6 +229,9 @@ pub struct Program {
     pub file: String,
     /// The map loads to patch before loading ([`Program::patch_map_fds`]).
     pub maps: Vec<MapUse>,
+    /// The print calls, by the site id their records carry ([`decode_print`]); empty when the
+    /// hook does not print (and then it uses no print maps).
+    pub prints: Vec<PrintSite>,
 }
 
 impl Program {
@@ -221,8 +240,9 @@ impl Program {
         disasm::listing(self, source)
     }
 
-    /// The ids of the maps the program loads ([`MapRef::id`], and [`COUNTER_MAP_ID`] when it
-    /// counts verdicts), each once, in the order of first use.
+    /// The ids of the maps the program loads ([`MapRef::id`]; [`PRINT_MAP_ID`] and
+    /// [`PRINT_LOST_MAP_ID`] when it prints; [`COUNTER_MAP_ID`] when it counts verdicts), each
+    /// once, in the order of first use.
     pub fn map_ids(&self) -> Vec<usize> {
         let mut ids: Vec<usize> = Vec::new();
         for u in &self.maps {

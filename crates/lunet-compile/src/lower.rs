@@ -5,9 +5,10 @@
 //! Lua 5.4 shifts. Wherever the Lua tier would raise an error (an access outside the packet,
 //! division by zero, arithmetic on nil, a return value that is not a verdict) the code jumps
 //! to the hook's default verdict. Calls of Lua functions are inlined; recursion is refused.
-//! Map operations are in `lower/maps.rs`.
+//! Map operations are in `lower/maps.rs`, `print` in `lower/print.rs`.
 
 mod maps;
+mod print;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -70,6 +71,7 @@ pub fn lower(input: &HookInput, options: &Options, parsed: &Parsed, hook: &Found
         ptrs: Default::default(),
         umax: Default::default(),
         map_names: Default::default(),
+        prints: Vec::new(),
     };
     l.fail = l.label();
     l.frames.push(Frame { join: None });
@@ -111,6 +113,7 @@ pub fn lower(input: &HookInput, options: &Options, parsed: &Parsed, hook: &Found
         nlabels: l.nlabels,
         first_line: hook.at.0.line() as u32,
         map_names: l.map_names,
+        prints: l.prints,
     })
 }
 
@@ -151,6 +154,7 @@ struct Mark<'a> {
     joins: usize,
     join_edges: Vec<usize>,
     dead: bool,
+    prints: usize,
 }
 
 struct Lower<'a> {
@@ -187,6 +191,8 @@ struct Lower<'a> {
     umax: std::collections::HashMap<VReg, u64>,
     /// The maps used, by id.
     map_names: BTreeMap<usize, String>,
+    /// The print calls lowered so far, by site id.
+    prints: Vec<crate::print::PrintSite>,
 }
 
 fn loc<N: Node>(n: &N) -> Loc {
@@ -388,6 +394,7 @@ impl<'a> Lower<'a> {
             joins: self.joins.len(),
             join_edges: self.joins.iter().map(|j| j.edges.len()).collect(),
             dead: self.dead,
+            prints: self.prints.len(),
         }
     }
 
@@ -402,6 +409,7 @@ impl<'a> Lower<'a> {
             j.edges.truncate(*n);
         }
         self.dead = m.dead;
+        self.prints.truncate(m.prints);
     }
 
     // ---- joins ----
@@ -1258,6 +1266,8 @@ impl<'a> Lower<'a> {
         match self.env.lookup(&n) {
             Binding::Local(s) => Ok(self.slots[s].clone()),
             Binding::Upvalue(v) => Ok(SVal::from_value(&v)),
+            // The sandbox's `print`: to the state's log through a ring buffer.
+            Binding::Global if n == "print" => Ok(SVal::Builtin("print".into())),
             Binding::Global => Err(global(self.file, t, &n)),
         }
     }
@@ -2749,6 +2759,9 @@ impl<'a> Lower<'a> {
     }
 
     fn builtin(&mut self, name: &str, args: Vec<SVal<'a>>, at: &Loc) -> R<Vec<SVal<'a>>> {
+        if name == "print" {
+            return self.print(args, at);
+        }
         let op = match name.strip_prefix("byteorder.") {
             Some("ntoh16" | "hton16" | "be16" | "htobe16" | "be16toh") => Some((true, 16)),
             Some("ntoh32" | "hton32" | "be32" | "htobe32" | "be32toh") => Some((true, 32)),
@@ -3084,7 +3097,6 @@ fn global(file: &str, t: &TokenReference, n: &str) -> Diagnostic {
     let (construct, message) = match n {
         "pcall" | "xpcall" | "error" => (n.to_string(), format!("`{n}` is not in the kernel-tier subset: an error in a compiled hook gives its default verdict")),
         "setmetatable" | "getmetatable" | "rawget" | "rawset" => (n.to_string(), format!("`{n}`: metatables are not in the kernel-tier subset")),
-        "print" => (n.to_string(), "`print` is not in the kernel-tier subset yet (it needs the ring buffer)".to_string()),
         "string" | "table" | "math" | "utf8" | "os" | "coroutine" | "tostring" | "tonumber" | "type" | "pairs" | "ipairs" | "select" | "next" | "require" => (
             n.to_string(),
             format!("`{n}` is not in the kernel-tier subset (take what you need into a local of the script's body)"),

@@ -1,6 +1,7 @@
 //! Maps as a compiled hook sees them: the plain facts about a `bpf.map` that the compiler
 //! needs ([`MapRef`]), the relocations a compiled program carries for them ([`MapUse`]), and
-//! the per-CPU array that counts verdicts ([`verdict_counter_map`]).
+//! the per-CPU array that counts verdicts ([`verdict_counter_map`]). The maps of `print` are
+//! described in [`crate::print`].
 //!
 //! The types mirror lunet-lua's `maps::layout::{Layout, Field}` and `maps::store::MapKind`
 //! field for field (lunet-lua depends on this crate, not the other way round), so converting
@@ -16,6 +17,9 @@ pub enum MapKind {
     Array,
     LruHash,
     PercpuArray,
+    /// A ring buffer: no keys or values, `entries` bytes of records (only lunet's own
+    /// [`crate::print_ring_map`]; scripts cannot declare one).
+    RingBuf,
 }
 
 impl MapKind {
@@ -26,6 +30,7 @@ impl MapKind {
             MapKind::Array => "array",
             MapKind::LruHash => "lru_hash",
             MapKind::PercpuArray => "percpu_array",
+            MapKind::RingBuf => "ringbuf",
         }
     }
 
@@ -37,6 +42,7 @@ impl MapKind {
             MapKind::Array => map_type::ARRAY,
             MapKind::LruHash => map_type::LRU_HASH,
             MapKind::PercpuArray => map_type::PERCPU_ARRAY,
+            MapKind::RingBuf => map_type::RINGBUF,
         }
     }
 
@@ -152,6 +158,10 @@ pub mod helper {
     pub const MAP_LOOKUP_ELEM: i32 = 1;
     pub const MAP_UPDATE_ELEM: i32 = 2;
     pub const MAP_DELETE_ELEM: i32 = 3;
+    /// `bpf_ringbuf_output` (Linux 5.8).
+    pub const RINGBUF_OUTPUT: i32 = 130;
+    /// `bpf_xdp_load_bytes` (Linux 5.18).
+    pub const XDP_LOAD_BYTES: i32 = 189;
 
     /// The helper's name as the verifier log writes it.
     pub fn name(id: i32) -> Option<&'static str> {
@@ -159,6 +169,8 @@ pub mod helper {
             MAP_LOOKUP_ELEM => "bpf_map_lookup_elem",
             MAP_UPDATE_ELEM => "bpf_map_update_elem",
             MAP_DELETE_ELEM => "bpf_map_delete_elem",
+            RINGBUF_OUTPUT => "bpf_ringbuf_output",
+            XDP_LOAD_BYTES => "bpf_xdp_load_bytes",
             _ => return None,
         })
     }

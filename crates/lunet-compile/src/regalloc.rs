@@ -328,7 +328,7 @@ mod tests {
             nvregs,
             nlabels: 0,
             first_line: 1,
-            map_names: Default::default(),
+            ..Default::default()
         }
     }
 

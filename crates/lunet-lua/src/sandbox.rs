@@ -35,13 +35,15 @@ pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
     safe_os.set("clock", os.get::<Function>("clock")?)?;
     g.set("os", safe_os)?;
 
+    // Strings are bytes: ones that are not UTF-8 are printed with U+FFFD for each invalid
+    // sequence (the log is text), as the kernel tier's print does.
     let tostring: Function = g.get("tostring")?;
     g.set(
         "print",
         lua.create_function(move |_, args: MultiValue| {
             let parts = args
                 .into_iter()
-                .map(|v| tostring.call::<String>(v))
+                .map(|v| Ok(tostring.call::<mlua::String>(v)?.to_string_lossy()))
                 .collect::<mlua::Result<Vec<_>>>()?;
             log.push(Stream::Print, parts.join("\t"));
             Ok(())

@@ -142,6 +142,14 @@ fn print_goes_to_the_state_log() {
 }
 
 #[test]
+fn print_writes_bytes_that_are_not_utf8_as_replacement_characters() {
+    // As the kernel tier's print does: the log is text, a string is bytes.
+    let (st, _s) = start("print('a\\xffb', '\\xe2\\x82', true)\n");
+    let lines = st.log().since(0);
+    assert_eq!(lines[0].text, "a\u{fffd}b\t\u{fffd}\ttrue");
+}
+
+#[test]
 fn constants_are_the_kernel_values() {
     start(
         r#"

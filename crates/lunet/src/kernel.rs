@@ -1,16 +1,22 @@
 //! The kernel tier's glue: a hook of a running state compiled (lunet-compile), loaded into the
 //! kernel (the verifier's word reported with the Lua line it refused), attached with a pinned
-//! link, or run on test packets with `BPF_PROG_TEST_RUN`.
+//! link, or run on test packets with `BPF_PROG_TEST_RUN`; and the reader that moves what
+//! compiled hooks `print` from their ring buffers into the state's log ([`PrintReader`]).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use std::os::fd::AsRawFd;
 
 use lunet_bpf::link::{self, LinkFd};
 use lunet_bpf::map::Map;
 use lunet_bpf::prog::{self, prog_type, ProgFd, XdpMd};
-use lunet_compile::{HookInput, LoopBound, Options, Program, Target};
-use lunet_lua::{Attach, HookSpec, State};
+use lunet_bpf::ringbuf::{self, RingBuf};
+use lunet_compile::{HookInput, LoopBound, MapRef, Options, PrintSite, Program, Target};
+use lunet_lua::{Attach, HookSpec, Log, State, Stream};
 
 /// Why a hook did not make it into the kernel.
 #[derive(Debug)]
@@ -88,18 +94,30 @@ pub fn compile(
 }
 
 /// Compiles and loads an XDP hook. Loops are bounded with `may_goto` first; a program the
-/// verifier finds too complex that way is compiled again with per-loop counters.
+/// verifier finds too complex that way is compiled again with per-loop counters. A hook that
+/// prints gets its ring buffer and lost-records counter ([`PrintMaps`]).
 pub fn compile_and_load(
     state: &State,
     spec: &HookSpec,
     script: &Script,
 ) -> Result<Loaded, KernelError> {
-    let counters = counter_map().map_err(KernelError::Failed)?;
+    let counters = create_map(
+        &lunet_compile::verdict_counter_map(),
+        "the verdict counters",
+    )
+    .map_err(KernelError::Failed)?;
     let mut fds = state.map_fds();
     fds.push((lunet_compile::COUNTER_MAP_ID, counters.as_raw_fd()));
+    let mut print: Option<PrintMaps> = None;
     let mut last = String::new();
     for loop_bound in [LoopBound::MayGoto, LoopBound::Counter] {
         let mut program = compile(state, spec, script, &Options { loop_bound })?;
+        if !program.prints.is_empty() && print.is_none() {
+            let p = PrintMaps::create().map_err(KernelError::Failed)?;
+            fds.push((lunet_compile::PRINT_MAP_ID, p.ring.as_raw_fd()));
+            fds.push((lunet_compile::PRINT_LOST_MAP_ID, p.lost.as_raw_fd()));
+            print = Some(p);
+        }
         let ready = program
             .count_verdicts()
             .and_then(|()| program.patch_map_fds(&fds));
@@ -115,6 +133,7 @@ pub fn compile_and_load(
                     program,
                     prog,
                     counters,
+                    print,
                 })
             }
             Err(e) => {
@@ -140,15 +159,32 @@ pub fn compile_and_load(
     Err(KernelError::Failed(last))
 }
 
-/// A compiled hook in the kernel, with the per-CPU map it counts its verdicts in.
+/// A compiled hook in the kernel, with the per-CPU map it counts its verdicts in and, when it
+/// prints, its print maps.
 pub struct Loaded {
     pub program: Program,
     pub prog: ProgFd,
     pub counters: Map,
+    pub print: Option<PrintMaps>,
 }
 
-fn counter_map() -> Result<Map, String> {
-    let r = lunet_compile::verdict_counter_map();
+/// The maps a printing hook writes: its ring buffer of records and the per-CPU count of
+/// records the full ring refused.
+pub struct PrintMaps {
+    pub ring: Map,
+    pub lost: Map,
+}
+
+impl PrintMaps {
+    fn create() -> Result<PrintMaps, String> {
+        Ok(PrintMaps {
+            ring: create_map(&lunet_compile::print_ring_map(), "the print ring buffer")?,
+            lost: create_map(&lunet_compile::print_lost_map(), "the lost-print counter")?,
+        })
+    }
+}
+
+fn create_map(r: &MapRef, what: &str) -> Result<Map, String> {
     Map::create(
         r.kind.map_type(),
         r.key.size as u32,
@@ -156,26 +192,142 @@ fn counter_map() -> Result<Map, String> {
         r.entries,
         &r.name,
     )
-    .map_err(|e| format!("creating the verdict counters failed: {e}"))
+    .map_err(|e| format!("creating {what} failed: {e}"))
+}
+
+/// Slot `slot` (a host-order `u32` key) of a per-CPU array of `u64`s, summed over the CPUs.
+fn per_cpu_sum(map: &Map, slot: u32) -> u64 {
+    map.lookup(&slot.to_ne_bytes())
+        .ok()
+        .flatten()
+        .map(|per_cpu| {
+            per_cpu
+                .chunks(8)
+                .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// The verdict counts of a compiled hook (summed over CPUs), by verdict value.
 pub fn read_counters(counters: &Map) -> Vec<u64> {
     (0..lunet_compile::COUNTER_SLOTS)
-        .map(|slot| {
-            counters
-                .lookup(&slot.to_ne_bytes())
-                .ok()
-                .flatten()
-                .map(|per_cpu| {
-                    per_cpu
-                        .chunks(8)
-                        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-                        .sum()
-                })
-                .unwrap_or(0)
-        })
+        .map(|slot| per_cpu_sum(counters, slot))
         .collect()
+}
+
+/// A printing hook's side of the log: its ring buffer, mapped for reading, its lost-records
+/// counter and its print sites (to decode the records).
+pub struct HookPrints {
+    hook: String,
+    ring: RingBuf,
+    lost: Map,
+    sites: Vec<PrintSite>,
+    lost_seen: u64,
+}
+
+impl HookPrints {
+    pub fn new(hook: &str, maps: PrintMaps, sites: Vec<PrintSite>) -> Result<HookPrints, String> {
+        let ring = RingBuf::new(maps.ring)
+            .map_err(|e| format!("hook '{hook}': mapping the print ring buffer failed: {e}"))?;
+        Ok(HookPrints {
+            hook: hook.to_string(),
+            ring,
+            lost: maps.lost,
+            sites,
+            lost_seen: 0,
+        })
+    }
+
+    /// Moves every record into `log` as a `print` line; returns how many.
+    fn drain(&mut self, log: &Log) -> usize {
+        let sites = &self.sites;
+        self.ring
+            .consume(|r| log.push(Stream::Print, lunet_compile::decode_print(r, sites)))
+    }
+
+    /// Says in `log` how many more records the full ring refused since the last look.
+    fn report_lost(&mut self, log: &Log) {
+        let lost = per_cpu_sum(&self.lost, 0);
+        if lost > self.lost_seen {
+            log.push(
+                Stream::Error,
+                format!(
+                    "hook '{}': {} print line(s) lost: the ring buffer was full",
+                    self.hook,
+                    lost - self.lost_seen
+                ),
+            );
+            self.lost_seen = lost;
+        }
+    }
+}
+
+/// How long the reader waits for records before it looks at the stop flag again.
+const PRINT_POLL: Duration = Duration::from_millis(100);
+
+/// One thread per state that waits on its printing hooks' ring buffers (`poll(2)` on their
+/// fds) and writes each record, decoded, into the state's log with [`Stream::Print`]; lost
+/// records are reported there too. Dropping it stops the thread after a last read.
+pub struct PrintReader {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PrintReader {
+    pub fn start(state: &str, log: Log, hooks: Vec<HookPrints>) -> Result<PrintReader, String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("lunet-{state}-print"))
+                .spawn(move || read_prints(hooks, &log, &stop))
+                .map_err(|e| format!("cannot start the print reader: {e}"))?
+        };
+        Ok(PrintReader {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for PrintReader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn read_prints(mut hooks: Vec<HookPrints>, log: &Log, stop: &AtomicBool) {
+    let mut looked = Instant::now();
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        let rings: Vec<&RingBuf> = hooks.iter().map(|h| &h.ring).collect();
+        if let Err(e) = ringbuf::wait_any(&rings, Some(PRINT_POLL)) {
+            log.push(
+                Stream::Error,
+                format!("waiting for print lines failed: {e}"),
+            );
+            std::thread::sleep(PRINT_POLL);
+        }
+        let mut read = 0;
+        for h in &mut hooks {
+            read += h.drain(log);
+        }
+        if stopping || looked.elapsed() >= PRINT_POLL {
+            hooks.iter_mut().for_each(|h| h.report_lost(log));
+            looked = Instant::now();
+        }
+        if stopping {
+            return;
+        }
+        if read == 0 && hooks.iter().any(|h| h.ring.pending() > 0) {
+            // A record reserved and not committed yet: poll says readable until it is.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// Attaches `prog` at XDP on `dev` (in the calling thread's network namespace) and pins the
@@ -210,4 +362,43 @@ pub fn can_load() -> Result<(), String> {
         return Err("loading eBPF programs needs root".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn lost_print_lines_are_reported_once_each() {
+        if can_load().is_err() {
+            eprintln!("SKIP: needs root for bpf(2)");
+            return;
+        }
+        let maps = PrintMaps::create().unwrap();
+        let slots = maps.lost.lookup_len().unwrap();
+        let set = |lost: &Map, n: u64| {
+            let mut v = vec![0u8; slots];
+            v[..8].copy_from_slice(&n.to_ne_bytes());
+            lost.update(&0u32.to_ne_bytes(), &v, 0).unwrap();
+        };
+        let lost = Map::from_fd(maps.lost.as_fd().try_clone_to_owned().unwrap()).unwrap();
+        let mut h = HookPrints::new("h", maps, Vec::new()).unwrap();
+        let log = Log::new(10);
+        h.report_lost(&log);
+        set(&lost, 3);
+        h.report_lost(&log);
+        h.report_lost(&log);
+        set(&lost, 5);
+        h.report_lost(&log);
+        let texts: Vec<String> = log.since(0).into_iter().map(|l| l.text).collect();
+        assert_eq!(
+            texts,
+            [
+                "hook 'h': 3 print line(s) lost: the ring buffer was full",
+                "hook 'h': 2 print line(s) lost: the ring buffer was full"
+            ]
+        );
+        assert_eq!(h.drain(&log), 0, "an empty ring gives nothing");
+    }
 }

@@ -339,3 +339,65 @@ fn the_rate_limit_counts_per_source_in_a_map_the_shell_reads_and_resets() {
         "a reset quota passes packets again"
     );
 }
+
+/// The print lines of `lunet logs NAME` (error lines left out).
+fn print_lines(d: &Daemon, name: &str) -> Vec<String> {
+    let o = d.cli(&["logs", name]);
+    assert!(o.status.success(), "lunet logs failed: {}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .filter(|l| !l.starts_with("error: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn print_in_a_compiled_hook_reaches_lunet_logs() {
+    lunet_netns::skip_unless_root!();
+    let bed = Testbed::create().unwrap();
+    let d = Daemon::start();
+    let script = write_script(
+        d.dir.path(),
+        "dports.lua",
+        "local xdp = require('xdp')\nlocal byteorder = require('byteorder')\n\
+         local function hook(packet)\n\
+           if byteorder.ntoh16(packet:getuint16(12)) == 0x0800 and packet:getuint8(23) == 17 then\n\
+             print('udp to', byteorder.ntoh16(packet:getuint16(36)), packet:getstring(42, 8))\n\
+           end\n\
+           return xdp.PASS\n\
+         end\n\
+         xdp.attach(hook)\n",
+    );
+    let out = d.run_ok(
+        &script,
+        bed.receiver_ns(),
+        &[
+            "--dev",
+            bed.receiver_if(),
+            "--name",
+            "dports",
+            "--tier",
+            "kernel",
+        ],
+    );
+    assert!(out.contains("kernel tier"), "{out}");
+    let mut want = Vec::new();
+    for port in [53u16, 9, 4242] {
+        assert_eq!(
+            send_and_count(&bed, port, 3, WAIT),
+            3,
+            "printing drops nothing"
+        );
+        // send_and_count's payloads are "packet 0", "packet 1", ...
+        want.extend((0..3).map(|i| format!("udp to\t{port}\tpacket {i}")));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut got = print_lines(&d, "dports");
+    while got.len() < want.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        got = print_lines(&d, "dports");
+    }
+    assert_eq!(got, want);
+    assert!(d.cli(&["stop", "dports"]).status.success());
+    assert!(!xdp_attached(bed.receiver_ns(), bed.receiver_if()));
+}

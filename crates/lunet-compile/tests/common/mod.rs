@@ -165,6 +165,8 @@ pub fn try_hook_inputs(file: &str, source: &str) -> mlua::Result<Vec<HookInput>>
         bo.set(*name, f)?;
     }
     loaded.set("byteorder", bo)?;
+    let print: Function = lua.globals().get("print")?;
+    builtins.insert(print.to_pointer() as usize, "print".to_string());
     let xdp_pairs: Vec<(String, i64)> = indexed(lunet_lua::consts::XDP_ACTION);
     let xdp_pairs: Vec<(&str, i64)> = xdp_pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let nf = lua.create_table()?;
@@ -325,6 +327,19 @@ impl LuaTier {
         (o.verdict, o.rewritten)
     }
 
+    /// What `print` wrote to the state's log since the log's line `from`, and the next line's
+    /// number.
+    pub fn prints_since(&self, from: u64) -> (Vec<String>, u64) {
+        let lines = self.0.log().since(from);
+        let next = lines.last().map_or(from, |l| l.seq + 1);
+        let texts = lines
+            .into_iter()
+            .filter(|l| l.stream == lunet_lua::Stream::Print)
+            .map(|l| l.text)
+            .collect();
+        (texts, next)
+    }
+
     /// The last run ended on the instruction budget (where the tiers may differ: the kernel
     /// tier's loop budget is another).
     pub fn ran_out(&self) -> bool {
@@ -436,6 +451,31 @@ impl KernelMaps {
         self
     }
 
+    /// With the print ring buffer (of `ring_size` bytes) and the lost-records counter.
+    pub fn with_print(mut self, ring_size: u32) -> KernelMaps {
+        let mut ring = lunet_compile::print_ring_map();
+        ring.entries = ring_size;
+        self.list
+            .extend(KernelMaps::create(&[ring, lunet_compile::print_lost_map()]).list);
+        self
+    }
+
+    /// A consumer of the print ring buffer (a second mapping of the same map).
+    pub fn print_ring(&self) -> lunet_bpf::RingBuf {
+        use std::os::fd::AsFd;
+        let (_, m) = self.get(lunet_compile::print::PRINT_MAP_NAME);
+        let fd = m.as_fd().try_clone_to_owned().expect("dup");
+        lunet_bpf::RingBuf::new(lunet_bpf::Map::from_fd(fd).expect("map info")).expect("mmap")
+    }
+
+    /// Records the full ring buffer refused, summed over the CPUs.
+    pub fn print_lost(&self) -> i64 {
+        self.dump(lunet_compile::print::PRINT_LOST_MAP_NAME)
+            .iter()
+            .map(|(_, v)| v)
+            .sum()
+    }
+
     pub fn fds(&self) -> Vec<(usize, RawFd)> {
         self.list
             .iter()
@@ -535,13 +575,15 @@ pub fn compile_and_load_counting(
     input: &HookInput,
     count: bool,
 ) -> Result<(Program, Kernel), lunet_compile::Diagnostic> {
-    let fresh_maps = || {
-        let m = KernelMaps::create(&maps_of(input));
+    let fresh_maps = |p: &Program| {
+        let mut m = KernelMaps::create(&maps_of(input));
         if count {
-            m.with_counters()
-        } else {
-            m
+            m = m.with_counters();
         }
+        if !p.prints.is_empty() {
+            m = m.with_print(lunet_compile::print::PRINT_RING_SIZE);
+        }
+        m
     };
     let compile = |opts: &lunet_compile::Options| {
         let mut p = lunet_compile::compile_with(input, opts)?;
@@ -551,18 +593,18 @@ pub fn compile_and_load_counting(
         Ok::<_, lunet_compile::Diagnostic>(p)
     };
     let p = compile(&lunet_compile::Options::default())?;
-    match Kernel::try_load(&p, fresh_maps()) {
+    match Kernel::try_load(&p, fresh_maps(&p)) {
         Ok(k) => Ok((p, k)),
         Err(e) if too_complex(&e) => {
             let opts = lunet_compile::Options {
                 loop_bound: lunet_compile::LoopBound::Counter,
             };
             let p = compile(&opts)?;
-            let k = Kernel::load_with(&p, &input.source, fresh_maps());
+            let k = Kernel::load_with(&p, &input.source, fresh_maps(&p));
             Ok((p, k))
         }
         Err(_) => {
-            let k = Kernel::load_with(&p, &input.source, fresh_maps());
+            let k = Kernel::load_with(&p, &input.source, fresh_maps(&p));
             Ok((p, k))
         }
     }

@@ -39,6 +39,8 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
             }
         }
     }
+    // `local print = print` in the body gives a hook the sandbox's print.
+    builtins.add(&lua.globals().get::<mlua::Function>("print")?, "print");
     lua.set_app_data(builtins);
 
     let cache = loaded.clone();

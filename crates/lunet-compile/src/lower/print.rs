@@ -1,0 +1,197 @@
+//! `print(...)` in a compiled hook (part of pass 2): the record of [`crate::print`] built on
+//! the stack field by field ([`Inst::PrintStore`]), packet strings copied in
+//! ([`Inst::PrintCopy`]), and the record sent to the ring buffer ([`Inst::PrintEmit`]).
+//!
+//! What is known when compiling is folded into the site ([`PrintArg::Const`]: constant strings,
+//! integers, booleans, nil), so the record carries only what varies per packet. Values Lua
+//! would print as an address (tables, functions, data objects, maps) or that the compiler
+//! knows only as true-or-false are a diagnostic.
+
+use super::{Lower, R};
+use crate::diag::Loc;
+use crate::ir::{AluOp, Cond, Inst, Opnd};
+use crate::print::{self, PrintArg, PrintSite};
+use crate::types::SVal;
+use crate::Value;
+
+impl<'a> Lower<'a> {
+    /// `print(args...)`: one record to the ring buffer; gives no values.
+    pub(super) fn print(&mut self, args: Vec<SVal<'a>>, at: &Loc) -> R<Vec<SVal<'a>>> {
+        if args.len() > print::MAX_ARGS {
+            return Err(self.unsup_at(
+                at,
+                "print",
+                format!(
+                    "print with {} arguments: a compiled hook prints at most {}",
+                    args.len(),
+                    print::MAX_ARGS
+                ),
+            ));
+        }
+        let kinds = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.print_arg(i, a, at))
+            .collect::<R<Vec<PrintArg>>>()?;
+        let id = u16::try_from(self.prints.len())
+            .map_err(|_| self.unsup_at(at, "print", "more than 65536 print calls in one hook"))?;
+        let site = PrintSite {
+            file: self.file.to_string(),
+            line: at.line as u32,
+            args: kinds,
+        };
+        let size = site.record_size();
+        if size > print::MAX_RECORD {
+            return Err(self.unsup_at(
+                at,
+                "print",
+                format!(
+                    "this print's record is {size} bytes (a packet string takes {}): at most {} in a compiled hook",
+                    8 + print::STR_CAP,
+                    print::MAX_RECORD
+                ),
+            ));
+        }
+        let offsets = site.value_offsets();
+        let argc = site.args.len();
+        let store = |l: &mut Self, at: usize, size: u8, src: Opnd| {
+            l.emit(Inst::PrintStore {
+                at: at as u16,
+                size,
+                src,
+            })
+        };
+        store(
+            self,
+            0,
+            8,
+            Opnd::Imm(print::header_word(id, argc as u8) as i64),
+        );
+        // The kind bytes known now, a word at a time; run-time ones are stored over them.
+        let fixed: Vec<u8> = site
+            .args
+            .iter()
+            .map(|a| match a {
+                PrintArg::Const(_) => print::KIND_CONST,
+                PrintArg::Int | PrintArg::MaybeInt => print::KIND_INT,
+                PrintArg::Bool => print::KIND_FALSE,
+                PrintArg::Bytes => print::KIND_BYTES,
+            })
+            .collect();
+        for (w, chunk) in fixed.chunks(8).enumerate() {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            store(
+                self,
+                print::HEADER + 8 * w,
+                8,
+                Opnd::Imm(i64::from_ne_bytes(b)),
+            );
+        }
+        let mut copies = Vec::new();
+        for (i, (arg, v)) in site.args.iter().zip(&args).enumerate() {
+            let kind_at = print::HEADER + i;
+            match (arg, v) {
+                (PrintArg::Int, SVal::Int(o)) => store(self, offsets[i], 8, *o),
+                (PrintArg::Int, SVal::OptInt { val, .. }) => store(self, offsets[i], 8, *val),
+                (PrintArg::MaybeInt, SVal::OptInt { flag, val }) => {
+                    let k = self.mov(Opnd::Imm(print::KIND_INT as i64));
+                    let done = self.label();
+                    self.br(Cond::Ne, *flag, Opnd::Imm(0), done);
+                    self.emit(Inst::Mov {
+                        dst: k,
+                        src: Opnd::Imm(print::KIND_NIL as i64),
+                    });
+                    self.place_label(done);
+                    store(self, kind_at, 1, Opnd::V(k));
+                    store(self, offsets[i], 8, *val);
+                }
+                (PrintArg::Bool, SVal::Bool(b)) => {
+                    let k = self.mov(*b);
+                    self.emit(Inst::Alu {
+                        op: AluOp::Add,
+                        dst: k,
+                        src: Opnd::Imm(print::KIND_FALSE as i64),
+                    });
+                    store(self, kind_at, 1, Opnd::V(k));
+                }
+                (PrintArg::Bytes, SVal::Slice { off, len }) => {
+                    store(self, offsets[i], 8, *len);
+                    // The copy writes only the string's bytes: the rest of the area is zeroed
+                    // first, so no stale stack byte reaches the ring buffer (and the verifier
+                    // sees every byte of the record written).
+                    let copied = match len {
+                        Opnd::Imm(k) => (*k).clamp(1, print::STR_CAP as i64) as usize,
+                        Opnd::V(_) => 0,
+                    };
+                    for w in copied / 8..print::STR_CAP / 8 {
+                        store(self, offsets[i] + 8 + 8 * w, 8, Opnd::Imm(0));
+                    }
+                    copies.push((offsets[i] + 8, *off, *len));
+                }
+                (PrintArg::Const(_), _) => {}
+                (arg, v) => {
+                    return Err(self.internal(format!(
+                        "print argument {} is {arg:?} for {}",
+                        i + 1,
+                        v.describe()
+                    )))
+                }
+            }
+        }
+        // The copies are helper calls: after every store, so fewer values live across them.
+        for (at, off, len) in copies {
+            self.emit(Inst::PrintCopy {
+                at: at as u16,
+                off,
+                len,
+            });
+        }
+        self.emit(Inst::PrintEmit {
+            site: id as usize,
+            size: size as u16,
+        });
+        self.prints.push(site);
+        Ok(vec![])
+    }
+
+    /// What argument `i` of a print call is to the record.
+    fn print_arg(&self, i: usize, v: &SVal<'a>, at: &Loc) -> R<PrintArg> {
+        let text = |t: String| Some(PrintArg::Const(t.into_bytes()));
+        let arg = match v {
+            SVal::Nil => text("nil".into()),
+            SVal::Int(Opnd::Imm(k)) => text(k.to_string()),
+            SVal::Int(_) => Some(PrintArg::Int),
+            SVal::Bool(Opnd::Imm(b)) => text((*b != 0).to_string()),
+            SVal::Bool(_) => Some(PrintArg::Bool),
+            SVal::OptInt {
+                flag: Opnd::Imm(0), ..
+            } => text("nil".into()),
+            SVal::OptInt {
+                flag: Opnd::Imm(_),
+                val: Opnd::Imm(k),
+            } => text(k.to_string()),
+            SVal::OptInt {
+                flag: Opnd::Imm(_), ..
+            } => Some(PrintArg::Int),
+            SVal::OptInt { .. } => Some(PrintArg::MaybeInt),
+            SVal::Slice { .. } => Some(PrintArg::Bytes),
+            SVal::Const(c) => match &**c {
+                Value::Str(s) => Some(PrintArg::Const(s.clone())),
+                _ => None,
+            },
+            _ => None,
+        };
+        arg.ok_or_else(|| {
+            self.unsup_at(
+                at,
+                "print",
+                format!(
+                    "print's argument {} is {}: a compiled hook prints integers, booleans, nil and strings",
+                    i + 1,
+                    v.describe()
+                ),
+            )
+        })
+    }
+}
