@@ -7,7 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 need=()
-for pair in iptables:iptables nft:nftables ip:iproute2 nsenter:util-linux; do
+for pair in iptables:iptables nft:nftables ip:iproute2 nsenter:util-linux ethtool:ethtool; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -8,10 +8,15 @@
 //!                     -p udp --sport 40002 -j DROP    count: must-pass packets that survived
 //! ```
 //!
+//! (`-p tcp` instead of `-p udp` for a filter of TCP traffic, `sni`.)
+//!
 //! The counting rules have no target, so packets go on to the filter. The survivor rules
-//! also end the packets' way (a sink): they are counted, not handed to a UDP socket lookup
-//! and an ICMP port-unreachable reply, which every method would pay alike. Every method,
-//! `none` included, runs behind the same four rules.
+//! also end the packets' way (a sink): they are counted, not handed to a socket lookup and
+//! an ICMP port-unreachable reply or a TCP reset, which every method would pay alike. Every
+//! method, `none` included, runs behind the same four rules.
+//!
+//! A method that filters before the stack (`lunet-kernel-xdp`, at XDP on the receiver's
+//! veth) drops packets before they reach these rules: for it "arrived" counts what passed.
 
 use std::io;
 
@@ -46,8 +51,9 @@ impl Counters {
 
 /// Puts the counting rules around whatever the method installed: the arrival counters at the
 /// top of raw PREROUTING (so before the filter, whichever way it was inserted), the survivor
-/// sinks in filter INPUT. Checks that the counters really come first.
-pub fn install(bed: &Bed) -> io::Result<()> {
+/// sinks in filter INPUT, for the traffic's `protocol` (`udp` or `tcp`). Checks that the
+/// counters really come first.
+pub fn install(bed: &Bed, protocol: &str) -> io::Result<()> {
     for class in Class::ALL.iter().rev() {
         let sport = class.sport().to_string();
         bed.iptables(&[
@@ -57,7 +63,7 @@ pub fn install(bed: &Bed) -> io::Result<()> {
             "PREROUTING",
             "1",
             "-p",
-            "udp",
+            protocol,
             "--sport",
             &sport,
         ])?;
@@ -65,7 +71,7 @@ pub fn install(bed: &Bed) -> io::Result<()> {
     for class in Class::ALL {
         let sport = class.sport().to_string();
         bed.iptables(&[
-            "-t", "filter", "-A", "INPUT", "-p", "udp", "--sport", &sport, "-j", "DROP",
+            "-t", "filter", "-A", "INPUT", "-p", protocol, "--sport", &sport, "-j", "DROP",
         ])?;
     }
     let save = bed.iptables_save()?;
@@ -76,7 +82,7 @@ pub fn install(bed: &Bed) -> io::Result<()> {
         .collect();
     let want: Vec<String> = Class::ALL
         .iter()
-        .map(|c| format!("-p udp -m udp --sport {}", c.sport()))
+        .map(|c| format!("-p {protocol} -m {protocol} --sport {}", c.sport()))
         .collect();
     if first != want {
         return Err(io::Error::other(format!(

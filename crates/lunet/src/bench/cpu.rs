@@ -99,9 +99,15 @@ mod tests {
         let handle = std::thread::Builder::new()
             .name("lunet-cpu-test".into())
             .spawn(|| {
+                // Busy for 20 ms of wall time: the kernel adds a running thread's time to its
+                // schedstat at scheduler ticks (4 ms here), so a shorter loop (or one an
+                // optimised build folds away) may still read 0.
                 let mut x = 0u64;
-                for i in 0..1_000_000u64 {
-                    x = x.wrapping_add(i * i);
+                let start = std::time::Instant::now();
+                let mut i = 0u64;
+                while start.elapsed() < std::time::Duration::from_millis(20) {
+                    x = std::hint::black_box(x.wrapping_add(i * i));
+                    i += 1;
                 }
                 let tid = find_thread("lunet-cpu-test").expect("found by name");
                 // SAFETY: gettid has no preconditions.

@@ -1,8 +1,8 @@
 //! The filters the benchmark measures: what each must drop, the traffic that exercises it, and
 //! how each method expresses it (the iptables rule, the Lua script).
 //!
-//! Traffic is two classes of frames, told apart by their UDP *source* port, which no filter
-//! looks at: [`Class::Drop`] frames (from port 40001) are the ones the filter must drop,
+//! Traffic is two classes of frames, told apart by their UDP or TCP *source* port, which no
+//! filter looks at: [`Class::Drop`] frames (from port 40001) are the ones the filter must drop,
 //! [`Class::Pass`] frames (from port 40002) the ones it must let through. The receiver's
 //! counting rules match on that port, so the harness knows per class how many packets
 //! reached the filter and how many came out of it.
@@ -21,6 +21,10 @@ pub enum Filter {
     Dns,
     /// Drop nothing; traffic: UDP to port 53. The fixed cost of a method.
     AcceptAll,
+    /// Drop TCP segments to port 443 carrying a TLS ClientHello for blocked.example or a
+    /// subdomain; traffic: half ClientHellos for www.blocked.example, half for
+    /// www.allowed.example.
+    Sni,
 }
 
 /// Which way a frame must go.
@@ -70,6 +74,10 @@ pub struct Frame {
 /// The DNS filter's query names, one per class.
 const DNS_DROP_QUERY: &str = "www.blocked.example";
 const DNS_PASS_QUERY: &str = "www.allowed.example";
+/// The SNI filter's server names, one per class, and the port its segments go to.
+const SNI_DROP_NAME: &str = "www.blocked.example";
+const SNI_PASS_NAME: &str = "www.allowed.example";
+const TLS_PORT: u16 = 443;
 /// The port the UDP port filter drops, and the one its other half goes to.
 const DROPPED_PORT: u16 = 9;
 const OTHER_PORT: u16 = 53;
@@ -77,14 +85,34 @@ const OTHER_PORT: u16 = 53;
 /// frame without its FCS), the size of the notes' measurements.
 const UDP_PAYLOAD: &[u8; 18] = b"lunet bench 0123\0\0";
 
+/// The `u32` test of the `sni` rule: a TLS handshake record whose message is a ClientHello
+/// (see [`Filter::iptables_rule`]).
+const SNI_U32: &str = "0>>22&0x3C@12>>26&0x3C@0>>24=0x16&&0>>22&0x3C@12>>26&0x3C@5>>24=0x1";
+
+/// The kernel-tier `accept-all`: an XDP hook of one line that passes every frame.
+const XDP_ACCEPT_ALL: &str = r#"-- lunet bench, filter `accept-all`, kernel tier: the fixed cost of an XDP hook.
+local xdp = require("xdp")
+xdp.attach(function() return xdp.PASS end, { name = "accept-all" })
+"#;
+
 impl Filter {
-    pub const ALL: [Filter; 3] = [Filter::UdpPort, Filter::Dns, Filter::AcceptAll];
+    pub const ALL: [Filter; 4] = [Filter::UdpPort, Filter::Dns, Filter::Sni, Filter::AcceptAll];
 
     pub fn name(self) -> &'static str {
         match self {
             Filter::UdpPort => "udp-port",
             Filter::Dns => "dns",
+            Filter::Sni => "sni",
             Filter::AcceptAll => "accept-all",
+        }
+    }
+
+    /// The transport protocol of the filter's traffic (`udp` or `tcp`), which the counting
+    /// rules match together with the source port.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            Filter::Sni => "tcp",
+            Filter::UdpPort | Filter::Dns | Filter::AcceptAll => "udp",
         }
     }
 
@@ -118,6 +146,20 @@ impl Filter {
                 )?,
             })
         };
+        let hello = |class: Class, name: &str| -> Result<Frame, PacketError> {
+            Ok(Frame {
+                class,
+                bytes: packet::tls_client_hello(
+                    e.src_mac,
+                    e.dst_mac,
+                    e.src_ip,
+                    e.dst_ip,
+                    class.sport(),
+                    TLS_PORT,
+                    name,
+                )?,
+            })
+        };
         Ok(match self {
             Filter::UdpPort => vec![
                 udp(Class::Drop, DROPPED_PORT)?,
@@ -126,6 +168,10 @@ impl Filter {
             Filter::Dns => vec![
                 dns(Class::Drop, DNS_DROP_QUERY, 0x1001)?,
                 dns(Class::Pass, DNS_PASS_QUERY, 0x1002)?,
+            ],
+            Filter::Sni => vec![
+                hello(Class::Drop, SNI_DROP_NAME)?,
+                hello(Class::Pass, SNI_PASS_NAME)?,
             ],
             Filter::AcceptAll => vec![udp(Class::Pass, OTHER_PORT)?],
         })
@@ -145,6 +191,27 @@ impl Filter {
     /// parser: it also matches those bytes outside the question (in a later record, or inside
     /// a label that contains byte 7), which a real parser would not. On this benchmark's
     /// traffic it is exact.
+    ///
+    /// For `sni` likewise no iptables match parses TLS. The rule is TCP to port 443; a `u32`
+    /// test that the segment starts a TLS handshake record holding a ClientHello; and the
+    /// name's bytes `blocked.example` somewhere in the segment. The `u32` expression
+    /// [`SNI_U32`] has two tests joined by `&&`, each of which walks to the TCP payload first:
+    /// `0>>22&0x3C` is the IP header length (IHL times 4) and `@` moves there, to the TCP
+    /// header; `12>>26&0x3C` is the TCP data offset times 4 (the top nibble of byte 12) and
+    /// `@` moves past it, to the first byte of the payload. There `0>>24=0x16` reads byte 0,
+    /// the record's content type, which must be 22 (handshake); `5>>24=0x1` reads byte 5, the
+    /// first byte of the handshake message, its type, which must be 1 (client_hello). The
+    /// `string` match then looks for `blocked.example` (Boyer-Moore, ignoring case) from
+    /// offset 101, the earliest a server name can start (20 bytes of IP header, 20 of TCP, 5
+    /// of record header, 4 of handshake header, 2 of version, 32 of random, 1 of session id
+    /// length, 2 + 2 for one cipher suite, 1 + 1 for one compression method, 2 of extensions
+    /// length, 4 of extension header, 2 of list length, 1 of name type, 2 of name length), to
+    /// offset 1500, the end of a full-size packet. It is not a parser: it does not walk the
+    /// extensions, so it matches those bytes anywhere after offset 101 (in another extension,
+    /// in the session id), it also matches `xblocked.example` and `blocked.example.org`
+    /// (one string match cannot say "a label boundary or the start of the name before it, the
+    /// end of the name after it"), and it misses a ClientHello split over two segments. On
+    /// this benchmark's traffic it is exact.
     pub fn iptables_rule(self) -> Vec<String> {
         let words: &[&str] = match self {
             Filter::UdpPort => &["-p", "udp", "--dport", "9", "-j", "DROP"],
@@ -171,6 +238,29 @@ impl Filter {
                 "-j",
                 "DROP",
             ],
+            Filter::Sni => &[
+                "-p",
+                "tcp",
+                "--dport",
+                "443",
+                "-m",
+                "u32",
+                "--u32",
+                SNI_U32,
+                "-m",
+                "string",
+                "--algo",
+                "bm",
+                "--from",
+                "101",
+                "--to",
+                "1500",
+                "--icase",
+                "--string",
+                "blocked.example",
+                "-j",
+                "DROP",
+            ],
             // Drops nothing; an explicit ACCEPT so the method still runs one rule per packet.
             Filter::AcceptAll => &["-p", "udp", "-j", "ACCEPT"],
         };
@@ -180,7 +270,7 @@ impl Filter {
     /// The verdict target of [`Filter::iptables_rule`] (its counter is the filter's count).
     pub fn iptables_target(self) -> &'static str {
         match self {
-            Filter::UdpPort | Filter::Dns => "DROP",
+            Filter::UdpPort | Filter::Dns | Filter::Sni => "DROP",
             Filter::AcceptAll => "ACCEPT",
         }
     }
@@ -190,7 +280,29 @@ impl Filter {
         match self {
             Filter::UdpPort => include_str!("scripts/udp-port.lua"),
             Filter::Dns => include_str!("scripts/dns.lua"),
+            Filter::Sni => include_str!("scripts/sni.lua"),
             Filter::AcceptAll => include_str!("scripts/accept-all.lua"),
+        }
+    }
+
+    /// The kernel-tier script: the filter's XDP example from `examples/` (built in, so the
+    /// bench needs no source tree), or for `accept-all` a hook that passes every frame; and
+    /// the file name it goes by.
+    pub fn xdp_script(self) -> (&'static str, &'static str) {
+        match self {
+            Filter::UdpPort => (
+                "xdp-port-filter.lua",
+                include_str!("../../../../examples/xdp-port-filter.lua"),
+            ),
+            Filter::Dns => (
+                "xdp-dns-blocklist.lua",
+                include_str!("../../../../examples/xdp-dns-blocklist.lua"),
+            ),
+            Filter::Sni => (
+                "xdp-sni-blocklist.lua",
+                include_str!("../../../../examples/xdp-sni-blocklist.lua"),
+            ),
+            Filter::AcceptAll => ("xdp-accept-all.lua", XDP_ACCEPT_ALL),
         }
     }
 
@@ -325,6 +437,79 @@ mod tests {
         assert_eq!(got, [0, 1, 0, 0, 1, 1, 1]);
     }
 
+    fn xdp_verdict(state: &State, frame: &[u8]) -> u32 {
+        let out = state.run_xdp(0, frame.to_vec());
+        assert!(out.error.is_none(), "{:?}", out.error);
+        out.verdict
+    }
+
+    /// The bench's Lua-tier `sni` script (an skb at PRE_ROUTING) decides like the XDP example
+    /// it is taken from (run here in the Lua tier on the whole frame).
+    #[test]
+    fn sni_script_decides_like_the_xdp_example() {
+        let e = endpoints();
+        let hello = |dport, name| {
+            packet::tls_client_hello(e.src_mac, e.dst_mac, e.src_ip, e.dst_ip, 5, dport, name)
+                .unwrap()
+        };
+        let mut frames: Vec<Vec<u8>> = Filter::Sni
+            .frames(&e)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.bytes)
+            .collect();
+        let record = packet::client_hello_record("www.blocked.example").unwrap();
+        let mut not_hello = record.clone();
+        not_hello[5] = 2; // a ServerHello
+        let mut not_handshake = record.clone();
+        not_handshake[0] = 23; // application data
+        let tcp = |payload: &[u8]| {
+            packet::tcp_psh_ack(e.src_mac, e.dst_mac, e.src_ip, e.dst_ip, 5, 443, payload).unwrap()
+        };
+        frames.extend([
+            hello(443, "blocked.example"),
+            hello(443, "a.b.blocked.example"),
+            hello(443, "xblocked.example"),
+            hello(443, "blocked.example.org"),
+            hello(443, "ads.test"),
+            hello(8443, "www.blocked.example"),
+            tcp(&not_hello),
+            tcp(&not_handshake),
+            packet::udp(e.src_mac, e.dst_mac, e.src_ip, e.dst_ip, 5, 443, &record).unwrap(),
+        ]);
+        let bench = load("sni", Filter::Sni.lua_script());
+        let (_, text) = Filter::Sni.xdp_script();
+        let ex = load("xdp-sni-blocklist", text);
+        let got: Vec<u32> = frames.iter().map(|f| verdict(&bench, f)).collect();
+        let want: Vec<u32> = frames.iter().map(|f| xdp_verdict(&ex, f)).collect();
+        // NF_DROP 0 / NF_ACCEPT 1 against XDP_DROP 1 / XDP_PASS 2.
+        let as_xdp: Vec<u32> = got.iter().map(|v| if *v == 0 { 1 } else { 2 }).collect();
+        assert_eq!(as_xdp, want);
+        assert_eq!(got, [0, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1]);
+    }
+
+    /// Every filter's kernel-tier script has one XDP hook, and it compiles.
+    #[test]
+    fn xdp_scripts_compile() {
+        for f in Filter::ALL {
+            let (file, text) = f.xdp_script();
+            let st = load(file, text);
+            let hooks = st.hooks();
+            assert_eq!(hooks.len(), 1, "{f}");
+            assert!(
+                matches!(hooks[0].attach, lunet_lua::Attach::Xdp { .. }),
+                "{f}"
+            );
+            let script = crate::kernel::Script {
+                file: file.into(),
+                source: text.into(),
+            };
+            let program = crate::kernel::compile(&st, &hooks[0], &script, &Default::default())
+                .unwrap_or_else(|e| panic!("{f}: {}", e.line()));
+            assert!(!program.insns.is_empty(), "{f}");
+        }
+    }
+
     #[test]
     fn iptables_rules_name_their_target() {
         for f in Filter::ALL {
@@ -333,5 +518,70 @@ mod tests {
         }
         let dns = Filter::Dns.iptables_rule().join(" ");
         assert!(dns.contains("--hex-string |07|blocked|07|example|00|"));
+        let sni = Filter::Sni.iptables_rule().join(" ");
+        assert!(sni.starts_with("-p tcp --dport 443 -m u32 --u32 "), "{sni}");
+        assert!(sni.contains("--string blocked.example"), "{sni}");
+    }
+
+    /// The `sni` rule's `u32` test, evaluated here the way the kernel's u32 match does, holds
+    /// for the bench's ClientHellos and not for other TLS records.
+    #[test]
+    fn sni_u32_test_finds_a_client_hello() {
+        let e = endpoints();
+        let frames = Filter::Sni.frames(&e).unwrap();
+        for f in &frames {
+            assert!(u32_match(SNI_U32, &f.bytes[14..]), "{f:?}");
+        }
+        let mut server_hello = frames[0].bytes.clone();
+        server_hello[14 + 20 + 20 + 5] = 2;
+        assert!(!u32_match(SNI_U32, &server_hello[14..]));
+        let mut app_data = frames[0].bytes.clone();
+        app_data[14 + 20 + 20] = 23;
+        assert!(!u32_match(SNI_U32, &app_data[14..]));
+    }
+
+    /// A small evaluator of the `u32` match's language, for the tests: tests joined by `&&`,
+    /// each `location=value`; a location is steps joined by `@` (each moves the base by the
+    /// value so far), a step a start offset (4 bytes read big-endian there) then `>>N` and
+    /// `&M` operations.
+    fn u32_match(expr: &str, ip: &[u8]) -> bool {
+        expr.split("&&").all(|test| {
+            let (loc, want) = test.split_once('=').unwrap();
+            let mut base = 0usize;
+            let mut value = None;
+            for step in loc.split('@') {
+                base += value.unwrap_or(0) as usize;
+                value = u32_step(step, base, ip);
+                if value.is_none() {
+                    return false;
+                }
+            }
+            value == Some(parse_num(want))
+        })
+    }
+
+    fn u32_step(step: &str, base: usize, ip: &[u8]) -> Option<u32> {
+        let end = step.find(['>', '&']).unwrap_or(step.len());
+        let at = base + parse_num(&step[..end]) as usize;
+        let mut value = u32::from_be_bytes(ip.get(at..at + 4)?.try_into().ok()?);
+        let mut rest = &step[end..];
+        while !rest.is_empty() {
+            let (shift, tail) = match rest.strip_prefix(">>") {
+                Some(t) => (true, t),
+                None => (false, &rest[1..]),
+            };
+            let n_end = tail.find(['>', '&']).unwrap_or(tail.len());
+            let n = parse_num(&tail[..n_end]);
+            value = if shift { value >> n } else { value & n };
+            rest = &tail[n_end..];
+        }
+        Some(value)
+    }
+
+    fn parse_num(s: &str) -> u32 {
+        match s.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16).unwrap(),
+            None => s.parse().unwrap(),
+        }
     }
 }

@@ -13,7 +13,7 @@ use super::counters::{self, Counters};
 use super::cpu;
 use super::filters::{Class, Filter};
 use super::methods::{Active, FilterCount};
-use super::testbed::Bed;
+use super::testbed::{Bed, VethStats};
 
 /// How long the queue may take to drain after the generator stops.
 const DRAIN_MAX: Duration = Duration::from_secs(3);
@@ -42,6 +42,11 @@ pub struct Sample {
     pub thread_ns: f64,
     /// Packets the kernel's queue dropped (not fail-open) over the run.
     pub queue_dropped: u64,
+    /// The method filters before the stack (at XDP): what it drops never reaches the
+    /// counting rules, so `arrived` counts only what it passed.
+    pub before_stack: bool,
+    /// The XDP counters of the receiver's veth over the run (`ethtool -S`), when readable.
+    pub xdp: Option<VethStats>,
 }
 
 impl Sample {
@@ -56,7 +61,16 @@ impl Sample {
     }
 
     /// Packets the filter decided on: the Lua hook's count, else every delivered packet.
+    /// Before the stack: the compiled hook's own count, else the frames the receiver's XDP
+    /// program ran on (the veth's `xdp_packets`), else every frame offered.
     pub fn processed(&self) -> u64 {
+        if self.before_stack {
+            return self
+                .filter
+                .processed
+                .or(self.xdp.map(|x| x.xdp_packets))
+                .unwrap_or(self.sent);
+        }
         self.filter
             .processed
             .unwrap_or_else(|| self.delivered())
@@ -65,12 +79,26 @@ impl Sample {
 
     /// Packets accepted without the filter seeing them (NFQUEUE fail-open).
     pub fn bypassed(&self) -> u64 {
+        if self.before_stack {
+            return 0;
+        }
         self.delivered() - self.processed()
     }
 
-    /// Packets the filter dropped (delivered minus survived).
+    /// Packets the filter dropped: delivered minus survived; before the stack, offered minus
+    /// delivered (what never reached the counting rules), which also counts frames lost in
+    /// the veth's ring before the program ([`Sample::lost`]).
     pub fn dropped(&self) -> u64 {
+        if self.before_stack {
+            return self.sent.saturating_sub(self.delivered());
+        }
         self.delivered().saturating_sub(self.survived())
+    }
+
+    /// Frames lost between the generator and the receiver's XDP program (its veth's ring
+    /// was full), when the veth counters were read.
+    pub fn lost(&self) -> Option<u64> {
+        self.xdp.map(|x| x.xmit_errors)
     }
 
     fn per_sec(&self, n: u64, secs: f64) -> f64 {
@@ -102,9 +130,25 @@ impl Sample {
         self.per_sec(self.bypassed(), self.gen_secs)
     }
 
-    /// Receiver CPU time per delivered packet, ns.
+    /// The receiver's XDP program's own `XDP_DROP` count, per second (Mpps).
+    pub fn xdp_dropped_mpps(&self) -> Option<f64> {
+        self.xdp
+            .map(|x| self.per_sec(x.xdp_drops, self.window_secs))
+    }
+
+    pub fn lost_mpps(&self) -> Option<f64> {
+        self.lost().map(|n| self.per_sec(n, self.gen_secs))
+    }
+
+    /// Receiver CPU time per delivered packet, ns; before the stack, per packet the XDP
+    /// program decided on (it runs in the same softirq).
     pub fn cpu_ns_per_packet(&self) -> Option<f64> {
-        (self.delivered() > 0).then(|| self.cpu_ns / self.delivered() as f64)
+        let n = if self.before_stack {
+            self.processed()
+        } else {
+            self.delivered()
+        };
+        (n > 0).then(|| self.cpu_ns / n as f64)
     }
 
     /// The consumer thread's CPU time per packet it decided on, ns (queue methods only).
@@ -129,7 +173,18 @@ impl Sample {
     /// survived, the filter's own drop count equals the must-drop packets that did not
     /// survive, and no more must-drop packets survived than were accepted unseen.
     /// `none` must drop nothing.
+    ///
+    /// Before the stack the counters see only what the filter passed: no must-drop packet
+    /// may arrive, every must-pass one that arrives must survive, and the hook's own DROP
+    /// count must be what did not arrive less what the veth's ring lost before the program.
+    /// In an exact run the veth's own counters must agree too (nothing lost in its ring, the
+    /// program run on every frame offered, its `XDP_DROP` count equal to the packets that did
+    /// not arrive). That every must-pass packet offered arrived is the caller's check of the
+    /// exact run's per-class arrivals.
     pub fn check(&self, filter: Filter, filters: bool, exact: bool) -> Result<(), String> {
+        if self.before_stack {
+            return self.check_before_stack(filter, filters, exact);
+        }
         let c = &self.counters;
         let mut wrong = Vec::new();
         if self.filter.errors > 0 {
@@ -193,6 +248,75 @@ impl Sample {
             Err(wrong.join("; "))
         }
     }
+
+    fn check_before_stack(&self, filter: Filter, filters: bool, exact: bool) -> Result<(), String> {
+        let c = &self.counters;
+        let mut wrong = Vec::new();
+        for class in Class::ALL {
+            let (a, s) = (c.arrived[class.index()], c.survived[class.index()]);
+            if filters && filter.drops(class) {
+                if a != 0 {
+                    wrong.push(format!("{a} must-drop packets got past the XDP program"));
+                }
+            } else if s != a {
+                wrong.push(format!("{s} of {a} must-pass packets survived"));
+            }
+        }
+        if self.filter.errors > 0 {
+            wrong.push(format!("{} hook calls failed", self.filter.errors));
+        }
+        if let Some(d) = self.filter.dropped {
+            let gone = self.dropped();
+            let agrees = match (exact, self.lost()) {
+                (true, _) => d == gone,
+                (false, Some(lost)) => d + lost == gone,
+                (false, None) => d <= gone,
+            };
+            if !agrees {
+                wrong.push(format!(
+                    "the hook counted {d} drops, {gone} packets did not arrive{}",
+                    match self.lost() {
+                        Some(l) if !exact => format!(" ({l} lost in the veth's ring)"),
+                        _ => String::new(),
+                    }
+                ));
+            }
+        }
+        // The program may also see a few frames the sender's own stack sent (IPv6 router
+        // solicitations, MLD reports after the link came up), which it passes and the
+        // counting rules (IPv4, the bench's ports) ignore: at least every frame offered.
+        if let (true, Some(p)) = (exact, self.filter.processed) {
+            if p < self.sent {
+                wrong.push(format!("the hook ran on {p} of {} frames", self.sent));
+            }
+        }
+        if let (true, Some(x)) = (exact, self.xdp) {
+            if x.xmit_errors > 0 {
+                wrong.push(format!(
+                    "{} frames were lost in the veth's ring at a rate it should keep up with",
+                    x.xmit_errors
+                ));
+            }
+            if x.xdp_packets < self.sent {
+                wrong.push(format!(
+                    "the XDP program ran on {} of {} frames",
+                    x.xdp_packets, self.sent
+                ));
+            }
+            if x.xdp_drops != self.dropped() {
+                wrong.push(format!(
+                    "the XDP program counted {} drops, {} packets did not arrive",
+                    x.xdp_drops,
+                    self.dropped()
+                ));
+            }
+        }
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(wrong.join("; "))
+        }
+    }
 }
 
 /// One run: sends `frames` under `limit`, lets a queue drain, and returns the differences.
@@ -204,6 +328,7 @@ pub fn run(
     quit: &Arc<AtomicBool>,
 ) -> io::Result<Sample> {
     let target = active.rule_target();
+    let x0 = bed.receiver_xdp_stats().ok();
     let c0 = counters::read(bed, target)?;
     let f0 = active.count();
     let t0 = active.thread_ns();
@@ -225,6 +350,7 @@ pub fn run(
     let q1 = active.queue_dropped();
     let f1 = active.count();
     let c1 = counters::read(bed, target)?;
+    let x1 = bed.receiver_xdp_stats().ok();
     let thread = match (t0, t1) {
         (Some(a), Some(b)) => b - a,
         _ => 0.0,
@@ -240,6 +366,11 @@ pub fn run(
         queue_dropped: match (q0, q1) {
             (Some(a), Some(b)) => b.saturating_sub(a),
             _ => 0,
+        },
+        before_stack: active.before_stack(),
+        xdp: match (x0, x1) {
+            (Some(a), Some(b)) => Some(b.since(&a)),
+            _ => None,
         },
     })
 }
@@ -290,6 +421,8 @@ mod tests {
             cpu_ns: 1e9,
             thread_ns: 0.0,
             queue_dropped: 0,
+            before_stack: false,
+            xdp: None,
         }
     }
 
@@ -339,6 +472,103 @@ mod tests {
         assert_eq!(s.check(Filter::UdpPort, true, true), Ok(()));
         s.filter.errors = 1;
         assert!(s.check(Filter::UdpPort, true, true).is_err());
+    }
+
+    /// An XDP run: 1000 offered, the program ran on 1000, dropped the 500 must-drop ones;
+    /// 500 must-pass ones arrived and survived.
+    fn xdp_sample(arrived: [u64; 2], x: Option<VethStats>) -> Sample {
+        Sample {
+            sent: 1000,
+            before_stack: true,
+            xdp: x,
+            ..sample(arrived, arrived, None, None, None)
+        }
+    }
+
+    #[test]
+    fn an_xdp_run_counts_what_never_arrived_as_dropped() {
+        let x = VethStats {
+            xdp_packets: 1000,
+            xdp_drops: 500,
+            xmit_errors: 0,
+        };
+        let s = xdp_sample([0, 500], Some(x));
+        assert_eq!(s.check(Filter::Sni, true, true), Ok(()));
+        assert_eq!((s.dropped(), s.processed(), s.bypassed()), (500, 1000, 0));
+        assert!((s.mpps() - 0.001).abs() < 1e-12);
+        assert_eq!(s.cpu_ns_per_packet(), Some(1e6), "per packet decided on");
+        assert_eq!(s.xdp_dropped_mpps(), Some(0.0005));
+        // Without the veth counters: offered stands for decided on.
+        let s = xdp_sample([0, 500], None);
+        assert_eq!(s.check(Filter::Sni, true, true), Ok(()));
+        assert_eq!(s.processed(), 1000);
+        // The compiled hook's own counters come first, and must agree.
+        let mut s = xdp_sample([0, 500], Some(x));
+        s.filter = FilterCount {
+            processed: Some(1000),
+            dropped: Some(500),
+            errors: 0,
+        };
+        assert_eq!(s.check(Filter::Sni, true, true), Ok(()));
+        s.filter.processed = Some(999);
+        assert_eq!(s.processed(), 999);
+        assert!(
+            s.check(Filter::Sni, true, true).is_err(),
+            "ran on 999 of 1000"
+        );
+        // A stray frame of the sender's stack (an IPv6 router solicitation) went through too.
+        s.filter.processed = Some(1001);
+        assert_eq!(s.check(Filter::Sni, true, true), Ok(()));
+        s.filter.processed = Some(1000);
+        s.filter.dropped = Some(499);
+        assert!(
+            s.check(Filter::Sni, true, false).is_err(),
+            "499 of 500 drops"
+        );
+    }
+
+    #[test]
+    fn an_xdp_run_is_wrong_when_a_must_drop_packet_arrives_or_counts_disagree() {
+        let x = VethStats {
+            xdp_packets: 1000,
+            xdp_drops: 500,
+            xmit_errors: 0,
+        };
+        let e = xdp_sample([1, 500], Some(x))
+            .check(Filter::Sni, true, false)
+            .unwrap_err();
+        assert!(e.contains("1 must-drop packets got past"), "{e}");
+        // Lost in the ring: fine at full rate, not in the exact run.
+        let lossy = VethStats {
+            xdp_packets: 990,
+            xdp_drops: 495,
+            xmit_errors: 10,
+        };
+        let mut s = xdp_sample([0, 495], Some(lossy));
+        assert_eq!(s.check(Filter::UdpPort, true, false), Ok(()));
+        assert_eq!(s.lost(), Some(10));
+        assert_eq!(s.dropped(), 505, "offered minus delivered");
+        assert!(s.check(Filter::UdpPort, true, true).is_err());
+        s.filter.dropped = Some(495);
+        assert_eq!(
+            s.check(Filter::UdpPort, true, false),
+            Ok(()),
+            "495 + 10 lost"
+        );
+        s.filter.dropped = Some(505);
+        assert!(s.check(Filter::UdpPort, true, false).is_err());
+        // The program's own count disagrees with what did not arrive.
+        let off = VethStats {
+            xdp_drops: 499,
+            ..x
+        };
+        assert!(xdp_sample([0, 500], Some(off))
+            .check(Filter::Dns, true, true)
+            .is_err());
+        // accept-all: everything must arrive and survive.
+        let mut s = xdp_sample([0, 1000], None);
+        s.counters.survived = [0, 999];
+        assert!(s.check(Filter::AcceptAll, true, true).is_err());
     }
 
     #[test]

@@ -6,14 +6,19 @@
 //! - `lunet-lua`: the Lua tier: a script ([`Filter::lua_script`]) at PRE_ROUTING, priority
 //!   RAW, run by lunet's runner in this process, fed through NFQUEUE (fail-open: packets the
 //!   queue has no room for are accepted without being seen).
+//! - `lunet-kernel-xdp`: the kernel tier: the filter's XDP example ([`Filter::xdp_script`])
+//!   started by lunet's runner with `--dev` the receiver's veth, so its hook is compiled to
+//!   eBPF, verified and attached at XDP there, in place of the testbed's `XDP_PASS` program.
+//!   It drops before the stack: the counting rules see only what it passed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use lunet_lua::{Limits, Tier};
 
 use super::cpu;
-use super::filters::Filter;
+use super::filters::{Class, Filter, Frame};
 use super::testbed::Bed;
+use super::xdp;
 use crate::runner::{RunSpec, Running};
 
 /// A method of the benchmark.
@@ -25,31 +30,49 @@ pub enum Method {
     IptablesRaw,
     /// The Lua tier through NFQUEUE, at PRE_ROUTING priority RAW.
     LunetLua,
+    /// The kernel tier: the filter's XDP hook compiled to eBPF by lunet, at XDP on the
+    /// receiver's veth.
+    LunetKernelXdp,
 }
 
 /// The state name of the Lua tier's runs; its thread is `lunet-bench`.
 const STATE_NAME: &str = "bench";
 
 impl Method {
-    pub const ALL: [Method; 3] = [Method::None, Method::IptablesRaw, Method::LunetLua];
+    pub const ALL: [Method; 4] = [
+        Method::None,
+        Method::IptablesRaw,
+        Method::LunetLua,
+        Method::LunetKernelXdp,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Method::None => "none",
             Method::IptablesRaw => "iptables-raw",
             Method::LunetLua => "lunet-lua",
+            Method::LunetKernelXdp => "lunet-kernel-xdp",
         }
     }
 
     /// Why this method cannot express `filter`, if it cannot. (Every method of this build
-    /// expresses every filter: iptables implements accept-all as one ACCEPT rule.)
+    /// expresses every filter: iptables implements accept-all as one ACCEPT rule, the kernel
+    /// tier as a one-line XDP hook.)
     pub fn cannot_express(self, _filter: Filter) -> Option<String> {
         None
     }
 
+    /// Whether the method filters before the network stack (at XDP), where the counting
+    /// rules cannot see what it drops.
+    pub fn before_stack(self) -> bool {
+        self == Method::LunetKernelXdp
+    }
+
     /// Installs the method for `filter` in the receiver namespace. An error is a reason to
-    /// skip the method on this machine (a missing iptables match, NFQUEUE refused...).
-    pub fn install(self, filter: Filter, bed: &Bed) -> Result<Active, String> {
+    /// skip the method on this machine (a missing iptables match, NFQUEUE refused, a hook
+    /// the kernel's verifier refused...). `frames` are the filter's traffic, for the eBPF
+    /// methods' `BPF_PROG_TEST_RUN` measurement.
+    pub fn install(self, filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
         match self {
             Method::None => Ok(Active::None),
             Method::IptablesRaw => {
@@ -63,6 +86,7 @@ impl Method {
                 })
             }
             Method::LunetLua => start_lua(filter, bed),
+            Method::LunetKernelXdp => start_xdp(filter, bed, frames),
         }
     }
 }
@@ -88,15 +112,23 @@ pub enum Active {
         ns: String,
         queue: Option<u16>,
     },
+    /// A state whose one hook runs at XDP on the receiver's veth. Stopping it detaches the
+    /// program; the driver's reset puts the testbed's `XDP_PASS` program back.
+    Kernel {
+        running: Box<Running>,
+        /// `BPF_PROG_TEST_RUN` of the attached program on the filter's frames, or why it
+        /// could not be run (the method is measured all the same).
+        test_run: Result<xdp::TestRun, String>,
+    },
 }
 
 /// What the filter itself counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FilterCount {
-    /// Packets the filter decided on, when it counts them itself (the Lua hook does; an
-    /// iptables rule sees every packet that arrives).
+    /// Packets the filter decided on, when it counts them itself (the Lua hook and the
+    /// compiled XDP hook do; an iptables rule sees every packet that arrives).
     pub processed: Option<u64>,
-    /// Packets it dropped, when it counts them (the Lua hook's DROP verdicts).
+    /// Packets it dropped, when it counts them (the hook's DROP verdicts).
     pub dropped: Option<u64>,
     /// Hook calls that ended in an error (and so in the default verdict).
     pub errors: u64,
@@ -127,10 +159,24 @@ impl Active {
         matches!(self, Active::Lua { .. })
     }
 
-    /// The Lua hook's counters now (all zero for the other methods).
+    /// Whether the method filters before the stack (its drops never reach the counters).
+    pub fn before_stack(&self) -> bool {
+        matches!(self, Active::Kernel { .. })
+    }
+
+    /// The eBPF program's `BPF_PROG_TEST_RUN` result, for the methods that have one.
+    pub fn test_run(&self) -> Option<&Result<xdp::TestRun, String>> {
+        match self {
+            Active::Kernel { test_run, .. } => Some(test_run),
+            _ => None,
+        }
+    }
+
+    /// The hook's counters now: the Lua tier's, or a compiled hook's verdict counters (a
+    /// per-CPU map the program updates); all zero for the other methods.
     pub fn count(&self) -> FilterCount {
         match self {
-            Active::Lua { running, .. } => {
+            Active::Lua { running, .. } | Active::Kernel { running, .. } => {
                 let stats = running.stats();
                 let mut c = FilterCount {
                     processed: Some(0),
@@ -190,7 +236,7 @@ impl Active {
     /// The last error a hook reported, if any.
     pub fn last_error(&self) -> Option<String> {
         match self {
-            Active::Lua { running, .. } => running
+            Active::Lua { running, .. } | Active::Kernel { running, .. } => running
                 .stats()
                 .hooks
                 .into_iter()
@@ -214,8 +260,7 @@ fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
         dev: None,
         tier: Tier::Lua,
         limits: Limits::default(),
-        pin_dir: std::path::Path::new(crate::runner::PIN_ROOT)
-            .join(format!("bench-{}", std::process::id())),
+        pin_dir: pin_dir(),
     };
     // The script is read by the time start returns; `dir` goes right after.
     let running = Running::start(spec).map_err(|e| format!("lunet could not start: {e}"))?;
@@ -232,6 +277,63 @@ fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
         tid,
         ns: bed.receiver_ns().to_string(),
         queue,
+    })
+}
+
+/// Where the bench's states pin their maps and links.
+fn pin_dir() -> PathBuf {
+    Path::new(crate::runner::PIN_ROOT).join(format!("bench-{}", std::process::id()))
+}
+
+/// Writes the filter's XDP script to a private file and starts it through lunet's runner
+/// in the receiver namespace with `--dev` its veth, in the kernel tier: the runner compiles
+/// the hook, loads it (the kernel's verifier checks it) and attaches it at XDP on the veth
+/// with a pinned link. The testbed's `XDP_PASS` program leaves the veth first (a veth has
+/// one XDP program) and comes back if the start fails. Then the attached program is run
+/// with `BPF_PROG_TEST_RUN` on one frame of each class.
+fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
+    let dir = ScriptDir::create().map_err(|e| format!("cannot write the bench script: {e}"))?;
+    let (file, text) = filter.xdp_script();
+    let script = dir.0.join(file);
+    std::fs::write(&script, text).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let spec = RunSpec {
+        name: STATE_NAME.into(),
+        script,
+        netns: Some(bed.receiver_ns().to_string()),
+        dev: Some(bed.receiver_if().to_string()),
+        tier: Tier::Kernel,
+        limits: Limits::default(),
+        pin_dir: pin_dir(),
+    };
+    let pins = spec.pin_dir.clone();
+    bed.detach_pass();
+    let running = match Running::start(spec) {
+        Ok(r) => r,
+        Err(e) => {
+            let restored = bed.restore_pass();
+            return Err(match restored {
+                Ok(()) => format!("lunet could not start {file}: {e}"),
+                Err(r) => format!("lunet could not start {file}: {e}; and {r}"),
+            });
+        }
+    };
+    // One frame of each class the filter's traffic has.
+    let picked: Vec<(&[u8], bool)> = Class::ALL
+        .iter()
+        .filter_map(|&c| {
+            frames
+                .iter()
+                .find(|f| f.class == c)
+                .map(|f| (f.bytes.as_slice(), filter.drops(c)))
+        })
+        .collect();
+    let test_run = xdp::pinned_link(&pins)
+        .and_then(|pin| xdp::program_of_link(&pin))
+        .and_then(|prog| xdp::test_run(&prog, &picked))
+        .map_err(|e| format!("BPF_PROG_TEST_RUN of the attached program failed: {e}"));
+    Ok(Active::Kernel {
+        running: Box::new(running),
+        test_run,
     })
 }
 

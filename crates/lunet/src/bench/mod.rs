@@ -12,6 +12,13 @@
 //!    generator on CPU 0 of the sender namespace), each checked for consistency;
 //! 4. the method and the rules are removed.
 //!
+//! A method that filters at XDP (`lunet-kernel-xdp`) replaces the testbed's `XDP_PASS` program
+//! on the receiver's veth for its turn and drops before the stack, so the counting rules see
+//! only what it passed: its drops are the frames offered that never arrived, which the hook's
+//! own verdict counters must account for in every run (less what the veth's ring lost), and
+//! the veth's own XDP counters too in the check run. Its program, as attached, is also timed
+//! with `BPF_PROG_TEST_RUN` (see [`xdp`]).
+//!
 //! Results go to a table on stdout and, with `--json`, to a file; a progress bar goes to
 //! stderr. The testbed and everything in it is removed on every way out, Ctrl-C included
 //! (which ends the current run within 0.2 s).
@@ -24,6 +31,7 @@ mod measure;
 mod methods;
 mod report;
 mod testbed;
+mod xdp;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -188,22 +196,37 @@ fn measure_pair(
     let frames = filter
         .frames(&bed.endpoints)
         .map_err(|e| Failure::internal(format!("cannot build the {filter} frames: {e}")))?;
-    // What the check run must deliver of each class (it sends each frame as often).
+    let filters = method != Method::None;
+    // What the check run must deliver of each class to the counting rules (it sends each
+    // frame as often): everything, except what a filter before the stack drops.
     let mut check_expected = [0u64; 2];
     for f in &frames {
-        check_expected[f.class.index()] += CHECK_FRAMES_PER_KIND;
+        if !(method.before_stack() && filters && filter.drops(f.class)) {
+            check_expected[f.class.index()] += CHECK_FRAMES_PER_KIND;
+        }
     }
-    let frames = Arc::new(frames.into_iter().map(|f| f.bytes).collect::<Vec<_>>());
     bar.set_message(format!("{filter} / {method}: installing"));
-    let active = match method.install(filter, bed) {
+    let active = match method.install(filter, bed, &frames) {
         Ok(a) => a,
         Err(reason) => return skip(reason),
     };
-    counters::install(bed)?;
-    let filters = method != Method::None;
+    let frames = Arc::new(frames.into_iter().map(|f| f.bytes).collect::<Vec<_>>());
+    counters::install(bed, filter.protocol())?;
     let interrupted = || Failure::internal("interrupted; the testbed was removed".to_string());
 
     let mut mismatches = Vec::new();
+    let mut note = None;
+    match active.test_run() {
+        Some(Ok(t)) => {
+            for &(i, got, want) in &t.wrong {
+                mismatches.push(format!(
+                    "BPF_PROG_TEST_RUN: frame {i} of the mix got XDP action {got}, not {want}"
+                ));
+            }
+        }
+        Some(Err(e)) => note = Some(e.clone()),
+        None => {}
+    }
     bar.set_message(format!("{filter} / {method}: check run"));
     let check = Limit {
         duration: CHECK_TIMEOUT,
@@ -251,15 +274,22 @@ fn measure_pair(
         mismatches.push(format!("the hook reported: {e}"));
     }
     let queue = active.is_queue();
+    let ns_per_packet = match active.test_run() {
+        Some(Ok(t)) => Some(t.ns_per_packet),
+        _ => None,
+    };
     drop(active);
-    Ok(Row::measured(
+    let mut row = Row::measured(
         filter.name(),
         method.name(),
         &samples,
         queue,
         mismatches,
         secs,
-    ))
+    );
+    row.ns_per_packet = ns_per_packet.map(|v| (v * 10.0).round() / 10.0);
+    row.note = note;
+    Ok(row)
 }
 
 #[cfg(test)]

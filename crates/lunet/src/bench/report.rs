@@ -17,8 +17,8 @@ pub struct Row {
     pub mpps_median: Option<f64>,
     pub mpps_min: Option<f64>,
     pub mpps_max: Option<f64>,
-    /// `BPF_PROG_TEST_RUN` time per packet of an eBPF program: none of this build's methods
-    /// is one, so always null.
+    /// `BPF_PROG_TEST_RUN` time per packet of an eBPF program (the mean over one frame of
+    /// each class, 1,000,000 repeats each, of the program as attached); null for the others.
     pub ns_per_packet: Option<f64>,
     /// Receiver-side CPU time per delivered packet (median over the runs).
     pub cpu_ns_per_packet: Option<f64>,
@@ -40,10 +40,23 @@ pub struct Row {
     pub queue_cpu_ns_per_packet: Option<f64>,
     /// Share of the time the consumer thread was on a CPU (1.0: it was the limit); median.
     pub queue_busy: Option<f64>,
+    /// Whether the method filters before the stack (at XDP), so that `dropped_mpps` is
+    /// offered minus delivered.
+    pub before_stack: bool,
+    /// `XDP_DROP`s the receiver veth's XDP program itself counted per second (Mpps, median;
+    /// from `ethtool -S`, null when unreadable). For `lunet-kernel-xdp` the filter's own
+    /// drop count; 0 for the other methods, whose XDP program passes everything.
+    pub xdp_dropped_mpps: Option<f64>,
+    /// Frames lost between the generator and the receiver's XDP program per second (the
+    /// veth's ring was full; Mpps, median; null when unreadable).
+    pub lost_mpps: Option<f64>,
     pub runs: usize,
     pub duration_secs: f64,
     /// What was wrong when `correct` is false.
     pub mismatch: Option<String>,
+    /// Something the reader should know that does not make the row wrong (a measurement
+    /// that could not be made).
+    pub note: Option<String>,
 }
 
 impl Row {
@@ -64,9 +77,13 @@ impl Row {
             bypassed_mpps: None,
             queue_cpu_ns_per_packet: None,
             queue_busy: None,
+            before_stack: false,
+            xdp_dropped_mpps: None,
+            lost_mpps: None,
             runs: 0,
             duration_secs,
             mismatch: None,
+            note: None,
         }
     }
 
@@ -81,6 +98,10 @@ impl Row {
     ) -> Row {
         let stat = |f: &dyn Fn(&Sample) -> f64| {
             let mut v: Vec<f64> = samples.iter().map(f).collect();
+            median(&mut v)
+        };
+        let some_stat = |f: &dyn Fn(&Sample) -> Option<f64>| {
+            let mut v: Vec<f64> = samples.iter().filter_map(f).collect();
             median(&mut v)
         };
         let mpps: Vec<f64> = samples.iter().map(Sample::mpps).collect();
@@ -120,9 +141,13 @@ impl Row {
             } else {
                 None
             },
+            before_stack: samples.iter().any(|s| s.before_stack),
+            xdp_dropped_mpps: some_stat(&Sample::xdp_dropped_mpps).map(round4),
+            lost_mpps: some_stat(&Sample::lost_mpps).map(round4),
             runs: samples.len(),
             duration_secs,
             mismatch: (!mismatches.is_empty()).then(|| mismatches.join(" | ")),
+            note: None,
         }
     }
 }
@@ -161,6 +186,7 @@ pub fn table(rows: &[Row], runs: usize, secs: f64) -> String {
         "DROPPED",
         "UNSEEN",
         "CPU NS/PKT",
+        "BPF NS/PKT",
         "CORRECT",
     ];
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
@@ -180,6 +206,7 @@ pub fn table(rows: &[Row], runs: usize, secs: f64) -> String {
             num(r.dropped_mpps, 3),
             num(r.bypassed_mpps, 3),
             num(r.cpu_ns_per_packet, 0),
+            num(r.ns_per_packet, 1),
             if r.correct { "yes" } else { "NO" }.into(),
         ]);
     }
@@ -223,6 +250,34 @@ pub fn table(rows: &[Row], runs: usize, secs: f64) -> String {
             num(r.queue_cpu_ns_per_packet, 0),
         ));
     }
+    let early: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.before_stack && r.skipped.is_none())
+        .collect();
+    if !early.is_empty() {
+        out.push_str(
+            "\nAt XDP the filter drops before the stack, so the counting rules in raw PREROUTING see \
+             only what it passed: its DROPPED is OFFERED - DELIVERED,\nwhich also counts frames lost \
+             in the veth's ring before the program; its MPPS counts the frames the program ran on (the \
+             hook's own count).\nCORRECT: every must-pass packet delivered and no must-drop one \
+             (exact in the 5 kpps check run), and the hook's DROP count equal to DROPPED less\nthe \
+             ring's losses. The veth's own counters (ethtool -S) beside it:\n",
+        );
+    }
+    for r in early {
+        out.push_str(&format!(
+            "{} / {}: {} Mpps XDP_DROP, {} Mpps lost in the ring\n",
+            r.filter,
+            r.method,
+            num(r.xdp_dropped_mpps, 3),
+            num(r.lost_mpps, 3),
+        ));
+    }
+    for r in rows.iter() {
+        if let Some(n) = &r.note {
+            out.push_str(&format!("{} / {}: note: {n}\n", r.filter, r.method));
+        }
+    }
     for r in rows.iter().filter(|r| r.mismatch.is_some()) {
         out.push_str(&format!(
             "\n{} / {}: WRONG: {}",
@@ -239,7 +294,9 @@ pub fn table(rows: &[Row], runs: usize, secs: f64) -> String {
          per second (MIN-MAX over the runs).\nOFFERED: frames the generator sent; DELIVERED: \
          packets that reached the filter; DROPPED: packets it dropped; UNSEEN: packets NFQUEUE \
          accepted\nwithout the Lua hook seeing them (fail-open). CPU NS/PKT: receiver softirq \
-         time (all CPUs) plus the Lua consumer thread, per delivered packet.\n"
+         time (all CPUs) plus the Lua consumer thread, per delivered packet\n(at XDP: per \
+         packet the program ran on). BPF NS/PKT: BPF_PROG_TEST_RUN of the attached eBPF \
+         program, mean of one frame of each class, 1,000,000 repeats.\n"
     ));
     out
 }
@@ -271,6 +328,8 @@ mod tests {
             cpu_ns: processed as f64 * 500.0,
             thread_ns: 0.0,
             queue_dropped: 0,
+            before_stack: false,
+            xdp: None,
         }
     }
 

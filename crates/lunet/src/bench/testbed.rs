@@ -5,12 +5,17 @@
 //! Every rule the benchmark makes lives in the receiver namespace, through
 //! [`Bed::iptables`]; the host namespace is never touched. Dropping the [`Bed`] stops the
 //! generator, detaches the XDP program and deletes both namespaces (with every rule in them).
+//!
+//! A veth has one XDP program: a method that attaches its own there (`lunet-kernel-xdp`)
+//! takes the pass program off first ([`Bed::detach_pass`]); [`Bed::reset`], run after every
+//! method, puts it back.
 
 use std::io;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use lunet_bpf::LinkFd;
 use lunet_gen::{GenStats, Limit};
@@ -21,28 +26,58 @@ use super::gen::Sender;
 
 /// Seconds `iptables -w` waits for the xtables lock.
 const LOCK_WAIT: &str = "10";
+/// How long [`Bed::restore_pass`] waits for a method's XDP program to leave the device.
+const RESTORE_WAIT: Duration = Duration::from_secs(2);
 
 /// The testbed. Fields drop in order: generator, XDP link, namespaces.
 pub struct Bed {
     sender: Sender,
-    _pass: LinkFd,
+    /// The `XDP_PASS` program's link on the receiver's veth; `None` while a method has its
+    /// own program there.
+    pass: Mutex<Option<LinkFd>>,
     pub endpoints: Endpoints,
     bed: Testbed,
+}
+
+/// The XDP counters of a veth, from `ethtool -S` (summed over its queues).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VethStats {
+    /// Frames the veth's XDP program ran on (`rx_queue_N_xdp_packets`).
+    pub xdp_packets: u64,
+    /// Frames it returned `XDP_DROP` (or `XDP_ABORTED`) for (`rx_queue_N_xdp_drops`).
+    pub xdp_drops: u64,
+    /// Frames this veth handed to its peer with `ndo_xdp_xmit` that the peer's ring had no
+    /// room for (`tx_queue_N_xdp_xmit_errors`): lost before the peer's XDP program.
+    pub xmit_errors: u64,
+}
+
+impl VethStats {
+    pub fn since(&self, earlier: &VethStats) -> VethStats {
+        VethStats {
+            xdp_packets: self.xdp_packets.saturating_sub(earlier.xdp_packets),
+            xdp_drops: self.xdp_drops.saturating_sub(earlier.xdp_drops),
+            xmit_errors: self.xmit_errors.saturating_sub(earlier.xmit_errors),
+        }
+    }
+}
+
+/// Attaches the `XDP_PASS` program to `ifindex` in `ns`; the kernel's error as it is.
+fn attach_pass(ns: &str, ifindex: u32) -> io::Result<LinkFd> {
+    lunet_netns::in_netns(ns, move || lunet_gen::attach_pass(ifindex))?
+}
+
+fn pass_failed(e: io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("cannot attach XDP_PASS to the receiver's veth: {e}"),
+    )
 }
 
 impl Bed {
     pub fn create() -> io::Result<Bed> {
         let bed = Testbed::create()
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create the testbed: {e}")))?;
-        let rifindex = bed.receiver_ifindex();
-        let pass =
-            lunet_netns::in_netns(bed.receiver_ns(), move || lunet_gen::attach_pass(rifindex))?
-                .map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("cannot attach XDP_PASS to the receiver's veth: {e}"),
-                    )
-                })?;
+        let pass = attach_pass(bed.receiver_ns(), bed.receiver_ifindex()).map_err(pass_failed)?;
         let endpoints = Endpoints {
             src_mac: mac_of(bed.sender_ns(), bed.sender_if())?,
             dst_mac: mac_of(bed.receiver_ns(), bed.receiver_if())?,
@@ -52,9 +87,70 @@ impl Bed {
         let sender = Sender::start(bed.sender_ns(), bed.sender_ifindex())?;
         Ok(Bed {
             sender,
-            _pass: pass,
+            pass: Mutex::new(Some(pass)),
             endpoints,
             bed,
+        })
+    }
+
+    /// The receiver's veth (in the receiver namespace).
+    pub fn receiver_if(&self) -> &str {
+        self.bed.receiver_if()
+    }
+
+    fn pass(&self) -> MutexGuard<'_, Option<LinkFd>> {
+        self.pass.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Detaches the `XDP_PASS` program from the receiver's veth, to make room for a method's
+    /// own XDP program. Until one is attached, frames from the generator are dropped.
+    pub fn detach_pass(&self) {
+        self.pass().take();
+    }
+
+    /// Attaches the `XDP_PASS` program again if it is not there. A method's program that
+    /// was detached by removing its pin leaves the device a moment later (the kernel frees
+    /// a link released through bpffs from a work queue), so a busy device is retried for up
+    /// to [`RESTORE_WAIT`].
+    pub fn restore_pass(&self) -> io::Result<()> {
+        let mut pass = self.pass();
+        if pass.is_some() {
+            return Ok(());
+        }
+        let start = Instant::now();
+        loop {
+            match attach_pass(self.bed.receiver_ns(), self.bed.receiver_ifindex()) {
+                Ok(l) => {
+                    *pass = Some(l);
+                    return Ok(());
+                }
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < RESTORE_WAIT =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(pass_failed(e)),
+            }
+        }
+    }
+
+    /// The XDP counters of the receiver's veth and the ring losses of frames sent to it.
+    pub fn receiver_xdp_stats(&self) -> io::Result<VethStats> {
+        let rx = run_in(
+            self.bed.receiver_ns(),
+            "ethtool",
+            &["-S", self.bed.receiver_if()],
+        )?;
+        let tx = run_in(
+            self.bed.sender_ns(),
+            "ethtool",
+            &["-S", self.bed.sender_if()],
+        )?;
+        let (rx, tx) = (parse_ethtool(&rx), parse_ethtool(&tx));
+        Ok(VethStats {
+            xdp_packets: rx.xdp_packets,
+            xdp_drops: rx.xdp_drops,
+            xmit_errors: tx.xmit_errors,
         })
     }
 
@@ -94,11 +190,13 @@ impl Bed {
     }
 
     /// Removes every rule the benchmark put in the chains it uses (in the receiver namespace,
-    /// which holds nothing else).
+    /// which holds nothing else), and puts the `XDP_PASS` program back on the receiver's
+    /// veth if a method took it off.
     pub fn reset(&self) -> io::Result<()> {
+        let pass = self.restore_pass();
         self.iptables(&["-t", "raw", "-F", "PREROUTING"])?;
         self.iptables(&["-t", "filter", "-F", "INPUT"])?;
-        Ok(())
+        pass
     }
 }
 
@@ -127,6 +225,33 @@ fn run_in(ns: &str, prog: &str, args: &[&str]) -> io::Result<String> {
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The XDP counters in the text of `ethtool -S` for a veth, summed over its queues.
+fn parse_ethtool(out: &str) -> VethStats {
+    let mut s = VethStats::default();
+    for line in out.lines() {
+        let Some((name, value)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let Ok(v) = value.trim().parse::<u64>() else {
+            continue;
+        };
+        let field = if let Some(rest) = name.strip_prefix("rx_queue_") {
+            rest.split_once('_').map(|(_, f)| ("rx", f))
+        } else if let Some(rest) = name.strip_prefix("tx_queue_") {
+            rest.split_once('_').map(|(_, f)| ("tx", f))
+        } else {
+            None
+        };
+        match field {
+            Some(("rx", "xdp_packets")) => s.xdp_packets += v,
+            Some(("rx", "xdp_drops")) => s.xdp_drops += v,
+            Some(("tx", "xdp_xmit_errors")) => s.xmit_errors += v,
+            _ => {}
+        }
+    }
+    s
 }
 
 /// The MAC address of `dev` in `ns`.
@@ -164,5 +289,36 @@ mod tests {
                    ff:ff:ff:ff:ff:ff link-netns x";
         assert_eq!(parse_mac(out), Some([0x6e, 0x21, 0x0a, 0xff, 0x3b, 0x9c]));
         assert_eq!(parse_mac("1: lo: <LOOPBACK> link/loopback 00:00"), None);
+    }
+
+    #[test]
+    fn veth_xdp_counters_are_summed_over_queues() {
+        let out = "NIC statistics:\n     peer_ifindex: 3\n     rx_queue_0_xdp_packets: 100\n     \
+                   rx_queue_0_xdp_bytes: 6000\n     rx_queue_0_drops: 7\n     \
+                   rx_queue_0_xdp_drops: 40\n     rx_queue_1_xdp_packets: 5\n     \
+                   rx_queue_1_xdp_drops: 2\n     rx_queue_0_xdp_tx_errors: 9\n     \
+                   tx_queue_0_xdp_xmit: 50\n     tx_queue_0_xdp_xmit_errors: 3\n";
+        let s = parse_ethtool(out);
+        assert_eq!(
+            s,
+            VethStats {
+                xdp_packets: 105,
+                xdp_drops: 42,
+                xmit_errors: 3
+            }
+        );
+        let later = VethStats {
+            xdp_packets: 205,
+            xdp_drops: 92,
+            xmit_errors: 3,
+        };
+        assert_eq!(
+            later.since(&s),
+            VethStats {
+                xdp_packets: 100,
+                xdp_drops: 50,
+                xmit_errors: 0
+            }
+        );
     }
 }

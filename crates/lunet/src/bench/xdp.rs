@@ -1,0 +1,164 @@
+//! The eBPF side of the kernel-tier method: the program lunet's runner compiled and attached
+//! (found through the link it pinned), and its cost per packet from `BPF_PROG_TEST_RUN`.
+//!
+//! The runner keeps the program's fd to itself; what it leaves in the open is the pinned
+//! link (`<pin dir>/xdp_<hook>`). From it: `BPF_OBJ_GET` (the link), `BPF_OBJ_GET_INFO_BY_FD`
+//! (its program's id), `BPF_PROG_GET_FD_BY_ID` (the program). Measuring that very program,
+//! attached as it is, matters: the kernel adds a program that is attached nowhere to the
+//! XDP dispatcher before every `test_run` with repeats and takes it out after, about 22 ms
+//! per call here (`shared/kernel-notes.md`), 22 ns per packet over a million repeats.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use lunet_bpf::prog::{self, xdp_action, ProgFd, XdpMd};
+use lunet_bpf::sys::{self, Cmd, InfoAttr};
+
+/// Repeats of each frame in the `BPF_PROG_TEST_RUN` measurement.
+pub const TEST_RUN_REPEAT: u32 = 1_000_000;
+
+/// `BPF_PROG_GET_FD_BY_ID` (Linux 4.13), which `lunet_bpf::sys::Cmd` does not name.
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+
+/// The leading fields of `struct bpf_link_info`.
+#[repr(C)]
+#[derive(Default)]
+struct LinkInfo {
+    link_type: u32,
+    id: u32,
+    prog_id: u32,
+}
+
+/// `union bpf_attr` for `BPF_PROG_GET_FD_BY_ID`: `{prog_id, next_id, open_flags}`.
+#[repr(C)]
+#[derive(Default)]
+struct GetFdAttr {
+    prog_id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+/// The pinned XDP link the runner left in `pin_dir` (`xdp_<hook>`); exactly one.
+pub fn pinned_link(pin_dir: &Path) -> io::Result<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(pin_dir)? {
+        let e = e?;
+        if e.file_name().to_string_lossy().starts_with("xdp_") {
+            found.push(e.path());
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        n => Err(io::Error::other(format!(
+            "{} pinned XDP links in {}, expected one",
+            n,
+            pin_dir.display()
+        ))),
+    }
+}
+
+/// The program behind the XDP link pinned at `pin`.
+pub fn program_of_link(pin: &Path) -> io::Result<ProgFd> {
+    let link = lunet_bpf::pin::get(pin)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", pin.display())))?;
+    let mut info = LinkInfo::default();
+    let mut attr = InfoAttr {
+        bpf_fd: link.as_raw_fd() as u32,
+        info_len: std::mem::size_of::<LinkInfo>() as u32,
+        info: sys::ptr_u64(&mut info as *mut LinkInfo),
+    };
+    // SAFETY: `info` is a writable `LinkInfo` of `info_len` bytes (the kernel copies at most
+    // that many), borrowed for the call.
+    unsafe { sys::bpf(Cmd::ObjGetInfoByFd, &mut attr)? };
+    if info.prog_id == 0 {
+        return Err(io::Error::other(format!(
+            "the link pinned at {} has no program",
+            pin.display()
+        )));
+    }
+    let attr = GetFdAttr {
+        prog_id: info.prog_id,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is a live `#[repr(C)]` struct of three u32 laid out like the
+    // `BPF_PROG_GET_FD_BY_ID` member of `union bpf_attr`; it holds no pointers, and the
+    // size passed is its own.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_GET_FD_BY_ID,
+            &attr as *const GetFdAttr,
+            std::mem::size_of::<GetFdAttr>() as libc::c_long,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = i32::try_from(fd).map_err(|_| io::Error::other("BPF_PROG_GET_FD_BY_ID: bad fd"))?;
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(ProgFd::from_owned(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// What `BPF_PROG_TEST_RUN` measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRun {
+    /// The mean over the frames of the kernel's time per repeat, ns.
+    pub ns_per_packet: f64,
+    /// Frames whose verdict was not the expected one: `(frame index, got, want)`.
+    pub wrong: Vec<(usize, u32, u32)>,
+}
+
+/// Runs `prog` [`TEST_RUN_REPEAT`] times on each frame; `drops[i]` says whether frame `i`
+/// must get `XDP_DROP` (else `XDP_PASS`).
+pub fn test_run(prog: &ProgFd, frames: &[(&[u8], bool)]) -> io::Result<TestRun> {
+    let mut total = 0.0;
+    let mut wrong = Vec::new();
+    for (i, (frame, drop)) in frames.iter().enumerate() {
+        let ctx = XdpMd::for_packet(frame.len(), 0).to_bytes();
+        let r = prog::test_run(prog, frame, TEST_RUN_REPEAT, Some(&ctx), 0, 0)?;
+        let want = (if *drop {
+            xdp_action::DROP
+        } else {
+            xdp_action::PASS
+        }) as u32;
+        if r.retval != want {
+            wrong.push((i, r.retval, want));
+        }
+        total += f64::from(r.duration_ns);
+    }
+    Ok(TestRun {
+        ns_per_packet: if frames.is_empty() {
+            0.0
+        } else {
+            total / frames.len() as f64
+        },
+        wrong,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_one_pinned_link_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(pinned_link(dir.path()).is_err(), "none");
+        std::fs::write(dir.path().join("counts"), "").unwrap();
+        std::fs::write(dir.path().join("xdp_sni_blocklist"), "").unwrap();
+        assert_eq!(
+            pinned_link(dir.path()).unwrap(),
+            dir.path().join("xdp_sni_blocklist")
+        );
+        std::fs::write(dir.path().join("xdp_other"), "").unwrap();
+        assert!(pinned_link(dir.path()).is_err(), "two");
+    }
+
+    #[test]
+    fn attrs_have_the_kernel_layout() {
+        assert_eq!(std::mem::size_of::<GetFdAttr>(), 12);
+        assert_eq!(std::mem::size_of::<LinkInfo>(), 12);
+        assert_eq!(std::mem::offset_of!(LinkInfo, prog_id), 8);
+    }
+}
