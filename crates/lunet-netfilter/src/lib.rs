@@ -17,7 +17,8 @@
 //! the **calling thread**, so it acts in the calling thread's network namespace: enter the
 //! namespace first (e.g. with `lunet_netns::in_netns`).
 //!
-//! [`QueueSocket`] receives the queued packets and sends verdicts (wrapping the `nfq` crate).
+//! [`QueueSocket`] receives the queued packets and sends verdicts (lunet's own nfnetlink_queue
+//! client: batched receives, batched verdicts, a descriptor to `poll(2)`).
 
 mod backend;
 mod cmd;
@@ -35,5 +36,7 @@ pub use family::{priority, Family, Hook};
 pub use iptables::{iptables_chain_name, IptablesVariant};
 pub use nft::{nft_chain_name, nft_queue_support, NFT_TABLE};
 pub use placement::{iptables_table_for, IptablesTable, Placement, QueueRule, IPTABLES_TABLES};
-pub use queue::{QueueSocket, QueuedPacket, Verdict, QUEUE_MAX_LEN};
+pub use queue::{
+    Poller, QueueSocket, QueueStats, QueuedPacket, Verdict, MAX_PAYLOAD, QUEUE_MAX_LEN, RECV_BATCH,
+};
 pub use state::validate_state;

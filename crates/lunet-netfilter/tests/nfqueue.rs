@@ -240,3 +240,155 @@ fn stop_skips_the_later_tables() {
     assert_eq!(sink.recv_for(WAIT, 6).unwrap().len(), 6);
     assert_eq!(counter(tb.receiver_ns(), "filter", &["-A INPUT -p udp"]), 3);
 }
+
+/// What [`ten_thousand_packets_get_exactly_their_verdicts`] does with packet `i`, by runs of 8:
+/// drop, accept, accept with mark 7, accept with the first data byte rewritten to `X`, stop.
+fn verdict_of(i: usize) -> u8 {
+    ((i / 8) % 5) as u8
+}
+
+#[test]
+fn ten_thousand_packets_get_exactly_their_verdicts() {
+    use lunet_netfilter::{Poller, RECV_BATCH};
+    use std::os::fd::AsFd;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    skip_unless_root!();
+    const N: usize = 10_000;
+    const CHUNK: usize = 250;
+    let tb = Testbed::create().unwrap();
+    // mangle INPUT (-150) queues; filter INPUT (0) counts what comes out of it, and the
+    // packets with mark 7 (STOP skips filter INPUT: those are counted by the sink only).
+    let (_, mut q) = setup(&tb, vec![rule(Hook::LocalIn, priority::MANGLE, 0)]);
+    for extra in [&["-m", "mark", "--mark", "7"][..], &[]] {
+        let mut args = vec![
+            "-w", "-t", "filter", "-A", "INPUT", "-p", "udp", "--dport", "9000",
+        ];
+        args.extend_from_slice(extra);
+        run_in(tb.receiver_ns(), "iptables", &args);
+    }
+    let sink = UdpSink::bind(tb.receiver_ns(), dst(&tb)).unwrap();
+
+    let decided = Arc::new(AtomicUsize::new(0));
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let consumer = {
+        let decided = decided.clone();
+        std::thread::spawn(move || {
+            let mut seen = vec![0u32; N];
+            let mut poller = Poller::new();
+            let mut batch = Vec::new();
+            let mut largest = 0;
+            while decided.load(Ordering::SeqCst) < N && Instant::now() < deadline {
+                if poller.wait([q.as_fd()], Duration::from_millis(50)).unwrap() == 0 {
+                    continue;
+                }
+                loop {
+                    batch.clear();
+                    let n = q.recv_batch(&mut batch, RECV_BATCH).unwrap();
+                    largest = largest.max(n);
+                    for pkt in batch.drain(..) {
+                        let Some((PORT, data)) = udp_of(pkt.payload()) else {
+                            q.push_verdict(pkt, Verdict::Accept, None, None).unwrap();
+                            continue;
+                        };
+                        let i: usize = std::str::from_utf8(&data[1..]).unwrap().parse().unwrap();
+                        seen[i] += 1;
+                        let (v, mark, payload) = match verdict_of(i) {
+                            0 => (Verdict::Drop, None, None),
+                            1 => (Verdict::Accept, None, None),
+                            2 => (Verdict::Accept, Some(7), None),
+                            3 => {
+                                let mut p = pkt.payload().to_vec();
+                                let ihl = usize::from(p[0] & 0x0f) * 4;
+                                p[ihl + 8] = b'X';
+                                p[ihl + 6] = 0; // no UDP checksum
+                                p[ihl + 7] = 0;
+                                (Verdict::Accept, None, Some(p))
+                            }
+                            _ => (Verdict::Stop, None, None),
+                        };
+                        q.push_verdict(pkt, v, mark, payload).unwrap();
+                        decided.fetch_add(1, Ordering::SeqCst);
+                    }
+                    q.flush_verdicts().unwrap();
+                    if n < RECV_BATCH {
+                        break;
+                    }
+                }
+            }
+            assert_eq!(q.awaiting_verdict(), 0);
+            (seen, q.stats(), largest)
+        })
+    };
+    let receiver = {
+        let arrived = arrived.clone();
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while Instant::now() < deadline {
+                let more = sink.recv_for(Duration::from_millis(20), N).unwrap();
+                arrived.fetch_add(more.len(), Ordering::SeqCst);
+                got.extend(more);
+                if got.len() == N - N / 5 {
+                    break;
+                }
+            }
+            got
+        })
+    };
+
+    // Chunks small enough for the sink's socket buffer; each waits for the one before.
+    let sent: Vec<Vec<u8>> = (0..N).map(|i| format!("n{i:05}").into_bytes()).collect();
+    let mut survivors = 0;
+    for (c, chunk) in sent.chunks(CHUNK).enumerate() {
+        assert_eq!(
+            udp_send(tb.sender_ns(), dst(&tb), chunk).unwrap(),
+            chunk.len()
+        );
+        let upto = (c + 1) * CHUNK;
+        survivors += (c * CHUNK..upto).filter(|&i| verdict_of(i) != 0).count();
+        while (decided.load(Ordering::SeqCst) < upto || arrived.load(Ordering::SeqCst) < survivors)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let (seen, stats, largest) = consumer.join().unwrap();
+    let got = receiver.join().unwrap();
+
+    let missed: Vec<usize> = (0..N).filter(|&i| seen[i] != 1).collect();
+    assert!(missed.is_empty(), "not seen exactly once: {missed:?}");
+    let mut want: Vec<Vec<u8>> = (0..N)
+        .filter(|&i| verdict_of(i) != 0)
+        .map(|i| {
+            let mut d = sent[i].clone();
+            if verdict_of(i) == 3 {
+                d[0] = b'X';
+            }
+            d
+        })
+        .collect();
+    let mut got = got;
+    got.sort();
+    want.sort();
+    assert_eq!(got.len(), want.len(), "datagrams that came through");
+    assert!(got == want, "the datagrams that came through differ");
+    let count = |v| (0..N).filter(|&i| verdict_of(i) == v).count() as u64;
+    assert_eq!(
+        counter(tb.receiver_ns(), "filter", &["--mark 0x7"]),
+        count(2)
+    );
+    assert_eq!(
+        counter(tb.receiver_ns(), "filter", &["-A INPUT -p udp"]),
+        count(1) + 2 * count(2) + count(3),
+        "filter INPUT saw accepted packets once (marked ones on both rules), stopped ones never"
+    );
+    // Runs of 8 with one verdict and no payload went as batch messages.
+    assert!(stats.verdicts >= N as u64, "{stats:?}");
+    assert!(stats.batch_messages > 0, "{stats:?}");
+    assert!(stats.verdict_messages < stats.verdicts, "{stats:?}");
+    assert!(stats.receives < stats.packets, "{stats:?}");
+    eprintln!("{stats:?}, largest batch {largest}");
+}

@@ -7,6 +7,7 @@
 //! NFQUEUE ACCEPT resumes at the next table, not at the next rule.
 
 use std::collections::BTreeMap;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -19,7 +20,8 @@ use lunet_lua::{
     Stream, Tier,
 };
 use lunet_netfilter::{
-    Backend, Family, Hook, Installed, QueueRule, QueueSocket, QueuedPacket, Verdict,
+    Backend, Family, Hook, Installed, Poller, QueueRule, QueueSocket, QueuedPacket, Verdict,
+    RECV_BATCH,
 };
 
 use crate::exit::Failure;
@@ -115,7 +117,13 @@ pub struct Running {
 
 /// Queue numbers handed out by this process; a number another process holds is skipped.
 static NEXT_QUEUE: AtomicU16 = AtomicU16::new(20_000);
-const IDLE_SLEEP_MAX: Duration = Duration::from_millis(1);
+/// Longest the state's thread sleeps in poll(2) before it looks at its stop flag again.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+/// Batches taken from one queue before the next queue's turn.
+const DRAIN_BATCHES: usize = 16;
+/// The memory figure is refreshed after this many packets, or this long.
+const MEMORY_PACKETS: u64 = 1024;
+const MEMORY_EVERY: Duration = Duration::from_millis(100);
 
 /// One queue and the hooks it feeds, in the order they run.
 struct Group {
@@ -245,6 +253,11 @@ struct InKernel {
     _prog: lunet_bpf::prog::ProgFd,
     _link: lunet_bpf::link::LinkFd,
     counters: Arc<lunet_bpf::map::Map>,
+    /// What the hook prints, until `setup` hands it to the state's print reader.
+    prints: Option<kernel::HookPrints>,
+    /// The state's print reader, held by each of its compiled hooks: it stops (after a last
+    /// read) when the last of them is dropped.
+    _printer: Option<Arc<kernel::PrintReader>>,
 }
 
 /// Puts XDP hook `h` in the kernel: compiled, verified, attached on its device with a pinned
@@ -271,6 +284,7 @@ fn attach_kernel(
         program,
         prog,
         counters,
+        print,
     } = kernel::compile_and_load(state, h, script).map_err(|e| match e {
         kernel::KernelError::Unsupported { rendered, .. } => rendered,
         kernel::KernelError::Failed(m) => m,
@@ -285,11 +299,16 @@ fn attach_kernel(
         program.insns.len()
     );
     let placement = vec![format!("XDP on {dev}, link pinned at {}", pin.display())];
+    let prints = print
+        .map(|maps| kernel::HookPrints::new(&h.name, maps, program.prints))
+        .transpose()?;
     Ok((
         InKernel {
             _prog: prog,
             _link: link,
             counters: Arc::new(counters),
+            prints,
+            _printer: None,
         },
         reason,
         placement,
@@ -342,36 +361,56 @@ fn state_thread(
         None => return,
     };
     tracing::info!(state = %spec.name, "running");
-    let mut idle = Duration::from_micros(20);
-    let mut handled: u64 = 0;
+    let mut poller = Poller::new();
+    let mut batch: Vec<QueuedPacket> = Vec::with_capacity(RECV_BATCH);
+    let mut since_memory: u64 = 0;
+    let mut memory_at = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let mut any = false;
-        for g in groups.iter_mut() {
-            // A burst per queue, then the next queue, so one busy queue cannot starve another.
-            for _ in 0..64 {
-                match g.queue.try_recv() {
-                    Ok(Some(pkt)) => {
-                        any = true;
-                        handled += 1;
-                        decide(&state, g, pkt);
-                    }
-                    Ok(None) => break,
+        // Asleep in poll(2) until a queue has packets (or POLL_TIMEOUT passes, for the stop
+        // flag); packets a queue already holds (received while binding) need no waiting.
+        let buffered = groups.iter().any(|g| g.queue.buffered() > 0);
+        let timeout = if buffered {
+            Duration::ZERO
+        } else {
+            POLL_TIMEOUT
+        };
+        let fds = groups.iter().map(|g| g.queue.as_fd());
+        if let Err(e) = poller.wait(fds, timeout) {
+            log.push(Stream::Error, format!("waiting for packets failed: {e}"));
+            std::thread::sleep(POLL_TIMEOUT);
+            continue;
+        }
+        for (i, g) in groups.iter_mut().enumerate() {
+            if !poller.is_ready(i) && g.queue.buffered() == 0 {
+                continue;
+            }
+            // Batches until the queue is empty (at most DRAIN_BATCHES, so that one busy queue
+            // cannot starve another): one recvmmsg(2) per batch, the hooks, then the batch's
+            // verdicts in one send(2).
+            for _ in 0..DRAIN_BATCHES {
+                let n = match g.queue.recv_batch(&mut batch, RECV_BATCH) {
+                    Ok(n) => n,
                     Err(e) => {
                         log.push(Stream::Error, format!("queue receive failed: {e}"));
                         break;
                     }
+                };
+                for pkt in batch.drain(..) {
+                    decide(&state, g, pkt);
+                }
+                if let Err(e) = g.queue.flush_verdicts() {
+                    log.push(Stream::Error, format!("sending verdicts failed: {e}"));
+                }
+                since_memory += n as u64;
+                if n < RECV_BATCH {
+                    break;
                 }
             }
         }
-        if any {
-            idle = Duration::from_micros(20);
-            if handled % 1024 == 0 {
-                memory.store(state.memory_used(), Ordering::Relaxed);
-            }
-        } else {
+        if since_memory >= MEMORY_PACKETS || memory_at.elapsed() >= MEMORY_EVERY {
             memory.store(state.memory_used(), Ordering::Relaxed);
-            std::thread::sleep(idle);
-            idle = (idle * 2).min(IDLE_SLEEP_MAX);
+            since_memory = 0;
+            memory_at = std::time::Instant::now();
         }
     }
     if let Some(i) = installed {
@@ -454,6 +493,25 @@ fn setup(
             Err(m) => {
                 let _ = lunet_lua::maps::unpin_dir(&spec.pin_dir);
                 return fail(StartError::Script(m));
+            }
+        }
+    }
+    // One reader per state moves what its compiled hooks print into the log.
+    let printing: Vec<kernel::HookPrints> = in_kernel
+        .iter_mut()
+        .filter_map(|k| k.prints.take())
+        .collect();
+    if !printing.is_empty() {
+        match kernel::PrintReader::start(&spec.name, log.clone(), printing) {
+            Ok(r) => {
+                let r = Arc::new(r);
+                in_kernel
+                    .iter_mut()
+                    .for_each(|k| k._printer = Some(r.clone()));
+            }
+            Err(m) => {
+                let _ = lunet_lua::maps::unpin_dir(&spec.pin_dir);
+                return fail(StartError::Netfilter(m));
             }
         }
     }
@@ -579,28 +637,39 @@ fn setup(
     Some((state, groups, installed, in_kernel))
 }
 
-/// Runs a queued packet through its group's hooks and sends the verdict.
-fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
+/// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
+fn decide(state: &State, g: &mut Group, mut pkt: QueuedPacket) {
     let first_mark = pkt.mark();
     let mut mark = first_mark;
     let mut rewritten: Option<Vec<u8>> = None;
     let mut verdict = consts::NF_ACCEPT;
-    let link_header = link_header(&pkt);
+    let mut link_header = link_header(&pkt);
     let ifindex = if pkt.indev() != 0 {
         pkt.indev()
     } else {
         pkt.outdev()
     };
-    for &(id, wants) in &g.hooks {
+    // The packet's own bytes (and link header) go to the group's last hook without a copy;
+    // a hook that may be followed by another gets copies.
+    let mut original = pkt.take_payload();
+    let last = g.hooks.len().saturating_sub(1);
+    for (n, &(id, wants)) in g.hooks.iter().enumerate() {
         if wants != mark {
             continue;
         }
-        let net = rewritten.clone().unwrap_or_else(|| pkt.payload().to_vec());
+        let (net, link_header) = match (&rewritten, n == last) {
+            (Some(bytes), _) => (bytes.clone(), link_header.clone()),
+            (None, true) => (
+                std::mem::take(&mut original),
+                std::mem::take(&mut link_header),
+            ),
+            (None, false) => (original.clone(), link_header.clone()),
+        };
         let out = state.run_netfilter(
             id,
             NfPacket {
                 net,
-                link_header: link_header.clone(),
+                link_header,
                 ifindex,
                 mark,
             },
@@ -625,10 +694,10 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
         _ => Verdict::Accept,
     };
     let new_mark = (mark != first_mark).then_some(mark);
-    if let Err(e) = g.queue.verdict(pkt, v, new_mark, rewritten) {
+    if let Err(e) = g.queue.push_verdict(pkt, v, new_mark, rewritten) {
         state
             .log()
-            .push(Stream::Error, format!("sending a verdict failed: {e}"));
+            .push(Stream::Error, format!("giving a verdict failed: {e}"));
     }
 }
 
