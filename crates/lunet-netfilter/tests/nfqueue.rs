@@ -262,6 +262,8 @@ fn ten_thousand_packets_get_exactly_their_verdicts() {
     // mangle INPUT (-150) queues; filter INPUT (0) counts what comes out of it, and the
     // packets with mark 7 (STOP skips filter INPUT: those are counted by the sink only).
     let (_, mut q) = setup(&tb, vec![rule(Hook::LocalIn, priority::MANGLE, 0)]);
+    // As root the receive buffer is forced past net.core.rmem_max (the kernel doubles it).
+    assert_eq!(q.recv_buffer(), 16 << 20);
     for extra in [&["-m", "mark", "--mark", "7"][..], &[]] {
         let mut args = vec![
             "-w", "-t", "filter", "-A", "INPUT", "-p", "udp", "--dport", "9000",

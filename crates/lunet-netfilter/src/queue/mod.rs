@@ -606,15 +606,29 @@ impl QueueSocket {
 
     /// Sends the pushed verdicts, all in one `send(2)` (nothing when there are none). The
     /// kernel applies them in order before this returns; an error for one of them (e.g. an
-    /// id the kernel no longer holds) comes back later, from a receive.
+    /// id the kernel no longer holds) comes back later, from a receive. When the send itself
+    /// fails, none of them applies: those packets wait in the kernel until the socket closes,
+    /// and the socket sends no batch message any more (one could cover them).
     pub fn flush_verdicts(&mut self) -> Result<()> {
         if self.verdicts.is_empty() {
             return Ok(());
         }
         let sent = self.sock.send(self.verdicts.finish());
-        self.verdicts.clear();
         self.sends += 1;
-        sent.map_err(|e| Error::queue(format!("send verdicts on queue {}", self.num), e))
+        match sent {
+            Ok(()) => {
+                self.verdicts.clear();
+                Ok(())
+            }
+            Err(e) => {
+                // Those packets stay in the kernel's queue (until the socket closes).
+                self.verdicts.lost();
+                Err(Error::queue(
+                    format!("send verdicts on queue {}", self.num),
+                    e,
+                ))
+            }
+        }
     }
 }
 

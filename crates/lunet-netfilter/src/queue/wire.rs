@@ -233,12 +233,17 @@ pub fn verdict_msg_len(payload_len: Option<usize>) -> usize {
 /// verdict and one mark (or none) and no new payload; anything else is a single
 /// `NFQNL_MSG_VERDICT`. Messages are written in the order the verdicts were given, and the
 /// kernel handles the messages of one `send` in order.
+///
+/// When a `send` fails, its verdicts never reached the kernel: those packets still wait there
+/// but are no longer in `outstanding`, and a later batch would cover them. So from then on the
+/// writer sends single verdicts only ([`lost`](Self::lost)).
 #[derive(Debug)]
 pub struct VerdictWriter {
     queue: u16,
     msgs: MsgWriter,
     outstanding: VecDeque<u32>,
     run: Option<Run>,
+    batches_off: bool,
     /// Verdicts written (a batch message counts its packets).
     pub verdicts: u64,
     /// Messages written, and of them batch messages.
@@ -266,6 +271,7 @@ impl VerdictWriter {
             msgs: MsgWriter::default(),
             outstanding: VecDeque::new(),
             run: None,
+            batches_off: false,
             verdicts: 0,
             messages: 0,
             batch_messages: 0,
@@ -312,7 +318,7 @@ impl VerdictWriter {
                 }
             }
             self.close_run();
-            if self.outstanding.front() == Some(&id) {
+            if !self.batches_off && self.outstanding.front() == Some(&id) {
                 self.run = Some(Run {
                     verdict,
                     mark,
@@ -359,9 +365,15 @@ impl VerdictWriter {
         self.msgs.bytes()
     }
 
-    /// Forgets the written messages (sent, or failed to send).
+    /// Forgets the written messages once sent.
     pub fn clear(&mut self) {
         self.msgs.clear();
+    }
+
+    /// Forgets the written messages after a failed send, and stops writing batch messages.
+    pub fn lost(&mut self) {
+        self.msgs.clear();
+        self.batches_off = true;
     }
 }
 
@@ -719,6 +731,25 @@ mod tests {
         assert_eq!(w.push(99, 0, None, Some(b"x")), Err(NotWaiting(99)));
         w.push(6, 0, None, None).unwrap();
         assert_eq!(decode_verdicts(w.finish(), 0), [(V, 0, 6, None, None)]);
+    }
+
+    #[test]
+    fn no_batches_after_a_lost_send() {
+        let mut w = VerdictWriter::new(0);
+        for id in 1..=4 {
+            w.received(id);
+        }
+        w.push(1, 1, None, None).unwrap();
+        w.push(2, 1, None, None).unwrap();
+        assert_eq!(decode_verdicts(w.finish(), 0), [(B, 1, 2, None, None)]);
+        w.lost();
+        // 1 and 2 may still wait in the kernel: a batch up to 4 would accept them too.
+        w.push(3, 0, None, None).unwrap();
+        w.push(4, 0, None, None).unwrap();
+        assert_eq!(
+            decode_verdicts(w.finish(), 0),
+            [(V, 0, 3, None, None), (V, 0, 4, None, None)]
+        );
     }
 
     #[test]
