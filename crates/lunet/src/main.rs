@@ -189,7 +189,7 @@ enum Command {
     /// NFQUEUE at PRE_ROUTING, priority RAW), lunet-kernel-xdp (the filter's XDP example,
     /// compiled by lunet and attached on the receiving veth).
     #[command(
-        after_help = "Examples:\n  sudo lunet bench --quick\n  sudo lunet bench --filters udp-port,dns --methods none,lunet-lua --json bench.json\n  sudo lunet bench --runs 5 --duration 10"
+        after_help = "Examples:\n  sudo lunet bench --quick\n  sudo lunet bench --filters udp-port,dns --methods none,lunet-lua --json bench.json\n  sudo lunet bench --runs 5 --duration 10\n  sudo lunet bench --docs docs/benchmarks.md"
     )]
     Bench {
         /// One run of 2 s per filter and method (instead of 3 runs of 5 s).
@@ -198,6 +198,11 @@ enum Command {
         /// Also write the results as a JSON array to FILE.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Also write the results as a Markdown page to FILE (e.g. docs/benchmarks.md), with
+        /// a bar chart next to it (FILE with the extension .svg), the machine, the command and
+        /// the methodology.
+        #[arg(long, value_name = "FILE")]
+        docs: Option<PathBuf>,
         /// Filters to measure, comma-separated (default: all).
         #[arg(long, value_name = "LIST", value_delimiter = ',')]
         filters: Vec<bench::Filter>,
@@ -412,6 +417,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Bench {
             quick,
             json,
+            docs,
             filters,
             methods,
             duration,
@@ -419,6 +425,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         } => bench::run(bench::Options {
             quick,
             json,
+            docs,
             filters,
             methods,
             duration,

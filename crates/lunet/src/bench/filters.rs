@@ -275,6 +275,40 @@ impl Filter {
         }
     }
 
+    /// The nft rule (the words after `add rule ip TABLE CHAIN`) that implements the filter in
+    /// the `nft-raw` method's prerouting chain, as an administrator would write it; or why
+    /// nft cannot express the filter simply.
+    ///
+    /// nft has no string search: its raw payload expression `@th,OFFSET,LENGTH` (offset and
+    /// length in bits from the start of the transport header) compares bits at a fixed
+    /// offset, at most 128 bits per comparison. For `dns` the question's name starts at a
+    /// fixed offset (8 bytes of UDP header, 12 of DNS header: bit 160), so the rule is UDP to
+    /// port 53, a query (`@th,80,1 0`: the QR bit, the top bit of the DNS flags) and the wire
+    /// form of the exact name `www.blocked.example` (21 bytes, compared as 128 + 40 bits).
+    /// It is narrower than the filter: each name, each subdomain depth, needs a rule of its
+    /// own, and it is case-sensitive. On this benchmark's traffic it is exact.
+    ///
+    /// For `sni` it cannot: the server name's offset in a ClientHello depends on the length
+    /// of the session id, of the cipher suites and compression methods, and on the extensions
+    /// that come before `server_name`, all chosen by the client.
+    pub fn nft_rule(self) -> Result<&'static str, &'static str> {
+        match self {
+            Filter::UdpPort => Ok("udp dport 9 counter drop"),
+            Filter::Dns => Ok(concat!(
+                "udp dport 53 @th,80,1 0 ",
+                "@th,160,128 0x0377777707626c6f636b656407657861 @th,288,40 0x6d706c6500 ",
+                "counter drop"
+            )),
+            Filter::Sni => Err(
+                "nft has no string search, and @th payload matches fixed offsets only: the \
+                 server name's offset in a ClientHello depends on the session id, cipher \
+                 suites and extensions before it",
+            ),
+            // Drops nothing; an explicit accept so the method still runs one rule per packet.
+            Filter::AcceptAll => Ok("meta l4proto udp counter accept"),
+        }
+    }
+
     /// The Lua-tier script (see `scripts/`): the examples' logic at PRE_ROUTING, priority RAW.
     pub fn lua_script(self) -> &'static str {
         match self {
@@ -521,6 +555,24 @@ mod tests {
         let sni = Filter::Sni.iptables_rule().join(" ");
         assert!(sni.starts_with("-p tcp --dport 443 -m u32 --u32 "), "{sni}");
         assert!(sni.contains("--string blocked.example"), "{sni}");
+    }
+
+    #[test]
+    fn nft_rules_count_and_match_the_traffic_at_their_offsets() {
+        for f in [Filter::UdpPort, Filter::Dns, Filter::AcceptAll] {
+            assert!(f.nft_rule().unwrap().contains(" counter "), "{f}");
+        }
+        assert!(Filter::Sni.nft_rule().is_err());
+        // The DNS rule's bytes are where it says in the must-drop frame and not in the other.
+        let frames = Filter::Dns.frames(&endpoints()).unwrap();
+        let th = 14 + 20; // Ethernet, IPv4 without options
+        let name = b"\x03www\x07blocked\x07example\x00";
+        assert_eq!(&frames[0].bytes[th + 20..th + 20 + name.len()], name);
+        assert_ne!(&frames[1].bytes[th + 20..th + 20 + name.len()], name);
+        assert_eq!(frames[0].bytes[th + 10] & 0x80, 0, "a query");
+        let rule = Filter::Dns.nft_rule().unwrap();
+        let hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(rule.contains(&format!("0x{} @th,288,40 0x{}", &hex[..32], &hex[32..])));
     }
 
     /// The `sni` rule's `u32` test, evaluated here the way the kernel's u32 match does, holds

@@ -329,7 +329,10 @@ pub fn run(
 ) -> io::Result<Sample> {
     let target = active.rule_target();
     let x0 = bed.receiver_xdp_stats().ok();
-    let c0 = counters::read(bed, target)?;
+    let mut c0 = counters::read(bed, target)?;
+    if let Some(n) = active.nft_rule_count()? {
+        c0.rule = Some(n);
+    }
     let f0 = active.count();
     let t0 = active.thread_ns();
     let q0 = active.queue_dropped();
@@ -349,7 +352,10 @@ pub fn run(
     let t1 = active.thread_ns();
     let q1 = active.queue_dropped();
     let f1 = active.count();
-    let c1 = counters::read(bed, target)?;
+    let mut c1 = counters::read(bed, target)?;
+    if let Some(n) = active.nft_rule_count()? {
+        c1.rule = Some(n);
+    }
     let x1 = bed.receiver_xdp_stats().ok();
     let thread = match (t0, t1) {
         (Some(a), Some(b)) => b - a,

@@ -3,6 +3,13 @@
 //!
 //! - `none`: no filter. Measures what the path itself delivers; nothing must be dropped.
 //! - `iptables-raw`: one iptables rule in raw PREROUTING ([`Filter::iptables_rule`]).
+//! - `nft-raw`: one nft rule ([`Filter::nft_rule`]) in a table of its own, [`NFT_TABLE`], whose
+//!   chain hooks prerouting at priority `raw + 1`: right after the counting rules of raw
+//!   PREROUTING (priority `raw`, -300). At the same priority the kernel would run the chain
+//!   registered last first, which would put the filter before the counters. Its rule's
+//!   `counter` is read like the iptables rule's.
+//! - `iptables-string`, `ebpf-c-xdp`, `ebpf-c-netfilter`, `lunet-kernel-netfilter`: not
+//!   built yet; their rows are there, skipped with the reason ([`Method::cannot_express`]).
 //! - `lunet-lua`: the Lua tier: a script ([`Filter::lua_script`]) at PRE_ROUTING, priority
 //!   RAW, run by lunet's runner in this process, fed through NFQUEUE (fail-open: packets the
 //!   queue has no room for are accepted without being seen).
@@ -28,38 +35,75 @@ pub enum Method {
     None,
     /// An iptables rule in raw PREROUTING.
     IptablesRaw,
+    /// The name filters with iptables' `-m string` (skipped: see its rows).
+    IptablesString,
+    /// An nft rule in a prerouting chain of its own, right after priority raw.
+    NftRaw,
+    /// The filter hand-written in C at XDP (skipped in this build).
+    EbpfCXdp,
+    /// The filter hand-written in C at netfilter (skipped in this build).
+    EbpfCNetfilter,
     /// The Lua tier through NFQUEUE, at PRE_ROUTING priority RAW.
     LunetLua,
     /// The kernel tier: the filter's XDP hook compiled to eBPF by lunet, at XDP on the
     /// receiver's veth.
     LunetKernelXdp,
+    /// The kernel tier at netfilter (skipped: the kernel tier compiles XDP hooks only).
+    LunetKernelNetfilter,
 }
 
 /// The state name of the Lua tier's runs; its thread is `lunet-bench`.
 const STATE_NAME: &str = "bench";
 
 impl Method {
-    pub const ALL: [Method; 4] = [
+    pub const ALL: [Method; 9] = [
         Method::None,
         Method::IptablesRaw,
+        Method::IptablesString,
+        Method::NftRaw,
+        Method::EbpfCXdp,
+        Method::EbpfCNetfilter,
         Method::LunetLua,
         Method::LunetKernelXdp,
+        Method::LunetKernelNetfilter,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             Method::None => "none",
             Method::IptablesRaw => "iptables-raw",
+            Method::IptablesString => "iptables-string",
+            Method::NftRaw => "nft-raw",
+            Method::EbpfCXdp => "ebpf-c-xdp",
+            Method::EbpfCNetfilter => "ebpf-c-netfilter",
             Method::LunetLua => "lunet-lua",
             Method::LunetKernelXdp => "lunet-kernel-xdp",
+            Method::LunetKernelNetfilter => "lunet-kernel-netfilter",
         }
     }
 
-    /// Why this method cannot express `filter`, if it cannot. (Every method of this build
-    /// expresses every filter: iptables implements accept-all as one ACCEPT rule, the kernel
-    /// tier as a one-line XDP hook.)
-    pub fn cannot_express(self, _filter: Filter) -> Option<String> {
-        None
+    /// Why this method is not measured for `filter` in this build, if it is not: a method
+    /// not built yet, or one that cannot express the filter. (iptables implements
+    /// accept-all as one ACCEPT rule, nft as one accept rule, the kernel tier as a one-line
+    /// XDP hook.)
+    pub fn cannot_express(self, filter: Filter) -> Option<String> {
+        let reason = match (self, filter) {
+            (Method::IptablesString, Filter::Dns | Filter::Sni) => {
+                "not a method of its own in this build: the iptables-raw rule for this filter \
+                 already uses -m string (with a u32 test), as an admin would write it"
+            }
+            (Method::IptablesString, Filter::UdpPort | Filter::AcceptAll) => {
+                "the filter matches no name: -m string has nothing to look for"
+            }
+            (Method::NftRaw, f) => f.nft_rule().err()?,
+            (Method::EbpfCXdp | Method::EbpfCNetfilter, _) => {
+                "not in this build yet: the C programs in bench/c are measured by \
+                 scripts/bench-compiler.sh"
+            }
+            (Method::LunetKernelNetfilter, _) => "the kernel tier compiles XDP hooks only",
+            _ => return None,
+        };
+        Some(reason.to_string())
     }
 
     /// Whether the method filters before the network stack (at XDP), where the counting
@@ -85,8 +129,15 @@ impl Method {
                     target: filter.iptables_target(),
                 })
             }
+            Method::NftRaw => start_nft(filter, bed),
             Method::LunetLua => start_lua(filter, bed),
             Method::LunetKernelXdp => start_xdp(filter, bed, frames),
+            Method::IptablesString
+            | Method::EbpfCXdp
+            | Method::EbpfCNetfilter
+            | Method::LunetKernelNetfilter => Err(self
+                .cannot_express(filter)
+                .unwrap_or_else(|| "not in this build".into())),
         }
     }
 }
@@ -103,6 +154,11 @@ pub enum Active {
     None,
     Iptables {
         target: &'static str,
+    },
+    /// The `nft-raw` table. Dropping it deletes the table (the driver's reset does too, and
+    /// the receiver namespace goes with the testbed on every way out).
+    Nft {
+        ns: String,
     },
     Lua {
         running: Box<Running>,
@@ -152,6 +208,18 @@ impl Active {
             Active::Iptables { target } => Some(target),
             _ => None,
         }
+    }
+
+    /// The packet counter of the method's own nft rule (`nft-raw`), read now; `None` for
+    /// the other methods.
+    pub fn nft_rule_count(&self) -> std::io::Result<Option<u64>> {
+        let Active::Nft { ns } = self else {
+            return Ok(None);
+        };
+        let text = super::testbed::nft_in(ns, &["list", "chain", "ip", NFT_TABLE, NFT_CHAIN])?;
+        parse_nft_counter(&text).map(Some).ok_or_else(|| {
+            std::io::Error::other(format!("no counter in the nft-raw chain: {}", text.trim()))
+        })
     }
 
     /// Whether packets go through a userspace queue (and may be accepted unseen).
@@ -244,6 +312,54 @@ impl Active {
             _ => None,
         }
     }
+}
+
+/// The `nft-raw` method's table (family `ip`) and base chain in the receiver namespace.
+pub const NFT_TABLE: &str = "lunet_bench";
+pub const NFT_CHAIN: &str = "pre";
+
+/// Creates the `nft-raw` table, its prerouting chain and the filter's rule in the receiver
+/// namespace (the table goes again if a later step fails).
+fn start_nft(filter: Filter, bed: &Bed) -> Result<Active, String> {
+    let rule = filter.nft_rule()?;
+    let active = Active::Nft {
+        ns: bed.receiver_ns().to_string(),
+    };
+    let fail = |e: std::io::Error| format!("cannot install the nft rule: {e}");
+    bed.nft(&["add", "table", "ip", NFT_TABLE]).map_err(fail)?;
+    // From here on, dropping `active` deletes the table.
+    bed.nft(&[
+        "add",
+        "chain",
+        "ip",
+        NFT_TABLE,
+        NFT_CHAIN,
+        "{ type filter hook prerouting priority raw + 1; policy accept; }",
+    ])
+    .map_err(fail)?;
+    let mut args = vec!["add", "rule", "ip", NFT_TABLE, NFT_CHAIN];
+    args.extend(rule.split_whitespace());
+    bed.nft(&args).map_err(fail)?;
+    Ok(active)
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        if let Active::Nft { ns } = self {
+            let _ = super::testbed::nft_in(ns, &["delete", "table", "ip", NFT_TABLE]);
+        }
+    }
+}
+
+/// The packets of the first `counter packets N bytes M` in the text of `nft list chain`.
+fn parse_nft_counter(text: &str) -> Option<u64> {
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "counter" && words.next() == Some("packets") {
+            return words.next()?.parse().ok();
+        }
+    }
+    None
 }
 
 /// Writes the filter's script to a private file, starts it in the receiver namespace, and
@@ -378,6 +494,41 @@ impl Drop for ScriptDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nft_counter_is_read_from_the_chain_listing() {
+        let text = "table ip lunet_bench {\n\tchain pre {\n\t\ttype filter hook prerouting \
+                    priority -299; policy accept;\n\t\tudp dport 9 counter packets 1234 bytes \
+                    74040 drop\n\t}\n}\n";
+        assert_eq!(parse_nft_counter(text), Some(1234));
+        assert_eq!(parse_nft_counter("table ip lunet_bench {}"), None);
+    }
+
+    #[test]
+    fn every_method_of_the_issue_has_a_row_and_the_unbuilt_ones_say_why() {
+        for m in Method::ALL {
+            for f in Filter::ALL {
+                let skipped = m.cannot_express(f);
+                let built = matches!(
+                    m,
+                    Method::None
+                        | Method::IptablesRaw
+                        | Method::NftRaw
+                        | Method::LunetLua
+                        | Method::LunetKernelXdp
+                );
+                if !built {
+                    assert!(skipped.is_some(), "{m} / {f}");
+                }
+            }
+        }
+        assert!(Method::IptablesString
+            .cannot_express(Filter::Dns)
+            .unwrap()
+            .contains("-m string"));
+        assert!(Method::NftRaw.cannot_express(Filter::Sni).is_some());
+        assert_eq!(Method::NftRaw.cannot_express(Filter::UdpPort), None);
+    }
 
     #[test]
     fn queue_drops_are_read_for_our_queue() {

@@ -19,12 +19,15 @@
 //! the veth's own XDP counters too in the check run. Its program, as attached, is also timed
 //! with `BPF_PROG_TEST_RUN` (see [`xdp`]).
 //!
-//! Results go to a table on stdout and, with `--json`, to a file; a progress bar goes to
-//! stderr. The testbed and everything in it is removed on every way out, Ctrl-C included
+//! Methods not built yet have rows too, skipped with the reason ([`Method::cannot_express`]).
+//!
+//! Results go to a table on stdout and, with `--json`, to a file, and with `--docs FILE` to a
+//! Markdown page with an SVG chart next to it ([`docs`]); a progress bar goes to stderr. The testbed and everything in it is removed on every way out, Ctrl-C included
 //! (which ends the current run within 0.2 s).
 
 mod counters;
 mod cpu;
+mod docs;
 mod filters;
 mod gen;
 mod measure;
@@ -60,6 +63,8 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Options {
     pub quick: bool,
     pub json: Option<PathBuf>,
+    /// A Markdown page of the results, with an SVG chart next to it.
+    pub docs: Option<PathBuf>,
     /// Empty: all.
     pub filters: Vec<Filter>,
     /// Empty: all.
@@ -144,6 +149,11 @@ pub fn run(o: Options) -> Result<(), Failure> {
     if let Some(path) = &o.json {
         report::write_json(path, &rows)?;
         println!("wrote {}", path.display());
+    }
+    if let Some(path) = &o.docs {
+        let info = docs::RunInfo::here(runs, secs, o.quick);
+        let svg = docs::write(path, &rows, &info)?;
+        println!("wrote {} and {}", path.display(), svg.display());
     }
     let wrong: Vec<String> = rows
         .iter()
@@ -313,6 +323,7 @@ mod tests {
         let mut o = Options {
             quick: true,
             json: None,
+            docs: None,
             filters: vec![],
             methods: vec![],
             duration: None,

@@ -184,20 +184,36 @@ impl Bed {
         run_in(self.receiver_ns(), "iptables", &full)
     }
 
+    /// `nft ARGS` in the receiver namespace (the `nft-raw` method's table); returns stdout.
+    pub fn nft(&self, args: &[&str]) -> io::Result<String> {
+        nft_in(self.receiver_ns(), args)
+    }
+
     /// `iptables-save -c` in the receiver namespace: every rule with its counters.
     pub fn iptables_save(&self) -> io::Result<String> {
         run_in(self.receiver_ns(), "iptables-save", &["-c"])
     }
 
     /// Removes every rule the benchmark put in the chains it uses (in the receiver namespace,
-    /// which holds nothing else), and puts the `XDP_PASS` program back on the receiver's
-    /// veth if a method took it off.
+    /// which holds nothing else) and the `nft-raw` method's table if it is still there, and
+    /// puts the `XDP_PASS` program back on the receiver's veth if a method took it off.
     pub fn reset(&self) -> io::Result<()> {
         let pass = self.restore_pass();
+        let table = format!("table ip {}", super::methods::NFT_TABLE);
+        // (Without nft on the machine there is no table to delete.)
+        let tables = self.nft(&["list", "tables"]).unwrap_or_default();
+        if tables.lines().any(|l| l.trim() == table) {
+            self.nft(&["delete", "table", "ip", super::methods::NFT_TABLE])?;
+        }
         self.iptables(&["-t", "raw", "-F", "PREROUTING"])?;
         self.iptables(&["-t", "filter", "-F", "INPUT"])?;
         pass
     }
+}
+
+/// `nft ARGS` in namespace `ns`; returns stdout.
+pub fn nft_in(ns: &str, args: &[&str]) -> io::Result<String> {
+    run_in(ns, "nft", args)
 }
 
 /// Looks a program up on `PATH`, then in the sbin directories root's tools live in.
