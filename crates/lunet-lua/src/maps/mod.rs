@@ -108,7 +108,8 @@ impl MapInfo {
     }
 }
 
-/// Removes the pins under `dir` and the directory itself.
+/// Removes the pins under `dir` and the directory itself, and the pin root above it when
+/// that is left empty (it is made again by the next state that pins).
 pub fn unpin_dir(dir: &Path) -> std::io::Result<()> {
     if !dir.exists() {
         return Ok(());
@@ -116,7 +117,12 @@ pub fn unpin_dir(dir: &Path) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         std::fs::remove_file(e?.path())?;
     }
-    std::fs::remove_dir(dir)
+    std::fs::remove_dir(dir)?;
+    if let Some(root) = dir.parent() {
+        // Fails, harmlessly, while another state still pins there (or at a mount point).
+        let _ = std::fs::remove_dir(root);
+    }
+    Ok(())
 }
 
 /// A Lua value for one layout: a scalar for one field, an array table for more.
