@@ -263,50 +263,8 @@ fn set_lookup_of_a_packet_slice_and_string_equality() {
     differential("set.lua", &src, &packets);
 }
 
-const DNS: &str = r#"local xdp = require("xdp")
-local byteorder = require("byteorder")
-
--- wire-format names: each label prefixed by its length, ending in 0
-local blocked = {
-  ["\7blocked\7example\0"] = true,
-  ["\3ads\4test\0"] = true,
-  ["\7tracker\7invalid\0"] = true,
-}
-
--- the length of the name at off (labels and the final 0), or nil when malformed
-local function name_length(packet, off)
-  local start = off
-  for _ = 1, 127 do
-    local len = packet:getuint8(off)
-    if len == 0 then
-      return off + 1 - start
-    end
-    if len > 63 then
-      return nil
-    end
-    off = off + 1 + len
-  end
-  return nil
-end
-
-local function hook(packet)
-  if byteorder.ntoh16(packet:getuint16(12)) ~= 0x0800 then return xdp.PASS end
-  local ihl = (packet:getuint8(14) & 0x0f) * 4
-  if packet:getuint8(23) ~= 17 then return xdp.PASS end
-  local udp = 14 + ihl
-  if byteorder.ntoh16(packet:getuint16(udp + 2)) ~= 53 then return xdp.PASS end
-  local dns = udp + 8
-  if packet:getuint8(dns + 2) & 0x80 ~= 0 then return xdp.PASS end
-  local qname = dns + 12
-  local n = name_length(packet, qname)
-  if n and blocked[packet:getstring(qname, n)] then
-    return xdp.DROP
-  end
-  return xdp.PASS
-end
-
-xdp.attach(hook)
-"#;
+/// The golden DNS walk (tests/golden/dns.lua), run here against the Lua tier.
+const DNS: &str = include_str!("golden/dns.lua");
 
 #[test]
 fn dns_query_name_walk() {
@@ -343,58 +301,8 @@ fn dns_query_name_walk() {
     );
 }
 
-pub const SNI: &str = r#"local xdp = require("xdp")
-local byteorder = require("byteorder")
-
-local blocked = {
-  ["blocked.example"] = true,
-  ["ads.test"] = true,
-}
-
-local function u16(packet, off)
-  return byteorder.ntoh16(packet:getuint16(off))
-end
-
--- the offset and length of the server name in a ClientHello at `hs`, or nil
-local function server_name(packet, hs, stop)
-  local off = hs + 4 + 2 + 32
-  off = off + 1 + packet:getuint8(off)      -- session id
-  off = off + 2 + u16(packet, off)          -- cipher suites
-  off = off + 1 + packet:getuint8(off)      -- compression methods
-  local ext_end = off + 2 + u16(packet, off)
-  if ext_end > stop then ext_end = stop end
-  off = off + 2
-  while off + 4 <= ext_end do
-    local kind = u16(packet, off)
-    local len = u16(packet, off + 2)
-    if kind == 0 then
-      -- server_name_list: list length, type (0 = host_name), name length, name
-      if packet:getuint8(off + 6) ~= 0 then return nil end
-      return off + 9, u16(packet, off + 7)
-    end
-    off = off + 4 + len
-  end
-  return nil
-end
-
-local function hook(packet)
-  if u16(packet, 12) ~= 0x0800 then return xdp.PASS end
-  if packet:getuint8(23) ~= 6 then return xdp.PASS end
-  local ihl = (packet:getuint8(14) & 0x0f) * 4
-  local tcp = 14 + ihl
-  if u16(packet, tcp + 2) ~= 443 then return xdp.PASS end
-  local tls = tcp + (packet:getuint8(tcp + 12) >> 4) * 4
-  if #packet < tls + 6 then return xdp.PASS end
-  if packet:getuint8(tls) ~= 22 or packet:getuint8(tls + 5) ~= 1 then return xdp.PASS end
-  local off, len = server_name(packet, tls + 5, tls + 5 + u16(packet, tls + 3))
-  if off and blocked[packet:getstring(off, len)] then
-    return xdp.DROP
-  end
-  return xdp.PASS
-end
-
-xdp.attach(hook)
-"#;
+/// The golden SNI walk (tests/golden/sni.lua), run here against the Lua tier.
+pub const SNI: &str = include_str!("golden/sni.lua");
 
 #[test]
 fn tls_client_hello_sni_walk() {
