@@ -6,10 +6,14 @@
 //! - [`prog`]: `BPF_PROG_LOAD` with the verifier log kept in [`LoadError`], `BPF_PROG_TEST_RUN`.
 //! - [`map`], [`pin`], [`link`]: maps on raw bytes, bpffs pins, XDP and netfilter links.
 //! - [`probe`]: feature detection by loading tiny programs.
+//! - [`elf`], [`btf`]: a program from a clang-built object, its kfunc calls resolved in the
+//!   kernel's BTF (for the benchmark's hand-written C).
 //! - [`ringbuf`]: a consumer of `BPF_MAP_TYPE_RINGBUF` maps through their shared mapping.
 //!
 //! All file descriptors are `OwnedFd`s: dropping a wrapper closes it.
 
+pub mod btf;
+pub mod elf;
 pub mod insn;
 pub mod link;
 pub mod map;

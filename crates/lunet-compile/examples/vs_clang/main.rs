@@ -11,7 +11,7 @@
 //!
 //! Needs root (`bpf(2)`). What it does:
 //! 1. Compiles each Lua hook with lunet (as `lunet run` does) and reads the C program's
-//!    instructions from the `xdp` section of its object (`elf.rs`, no libbpf); loads both.
+//!    instructions from the `xdp` section of its object (`lunet_bpf::elf`, no libbpf); loads both.
 //! 2. Checks that the two programs, and the Lua tier, give the same verdict on every benchmark
 //!    frame and on a corpus of other names, truncations and byte mutations of them; any
 //!    mismatch ends the run with an error before anything is timed. The interpreter of
@@ -37,7 +37,6 @@
 #[path = "../../tests/common/mod.rs"]
 #[allow(unused_macros)]
 mod common;
-mod elf;
 mod interp;
 
 use std::fs::File;
@@ -571,7 +570,16 @@ fn main() {
             .unwrap_or_else(|e| die(format!("{}: {e}", path.display())));
         let file = format!("examples/{lua}");
         let (lunet, lunet_fd, bound) = compile_lua(&file, &source, &format!("lunet_{name}"));
-        let c = elf::load_section(&args.obj_dir.join(obj), "xdp").unwrap_or_else(|e| die(e));
+        let path = args.obj_dir.join(obj);
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| die(format!("{}: {e}", path.display())));
+        let c = lunet_bpf::elf::load_section(
+            &bytes,
+            &path.display().to_string(),
+            "xdp",
+            &lunet_bpf::btf::kernel_func_id,
+        )
+        .unwrap_or_else(|e| die(e));
         if let Ok(path) = std::env::var("VS_CLANG_VERIFIER_LOG") {
             std::fs::write(&path, verifier_stats(&c.insns, true)).ok();
         }

@@ -282,6 +282,18 @@ impl Sample {
                 ));
             }
         }
+        // A program without counters of its own (the hand-written C): the veth's XDP
+        // counters must account for what did not arrive, in every run.
+        if let (None, false, Some(x)) = (self.filter.dropped, exact, self.xdp) {
+            let gone = self.dropped();
+            if x.xdp_drops + x.xmit_errors != gone {
+                wrong.push(format!(
+                    "the XDP program counted {} drops ({} lost in the veth's ring), {gone} \
+                     packets did not arrive",
+                    x.xdp_drops, x.xmit_errors
+                ));
+            }
+        }
         // The program may also see a few frames the sender's own stack sent (IPv6 router
         // solicitations, MLD reports after the link came up), which it passes and the
         // counting rules (IPv4, the bench's ports) ignore: at least every frame offered.

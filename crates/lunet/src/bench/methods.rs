@@ -2,14 +2,21 @@
 //! says what it counted (packets it decided on, packets it dropped).
 //!
 //! - `none`: no filter. Measures what the path itself delivers; nothing must be dropped.
-//! - `iptables-raw`: one iptables rule in raw PREROUTING ([`Filter::iptables_rule`]).
+//! - `iptables-raw`: one iptables rule in raw PREROUTING ([`Filter::iptables_rule`]), as
+//!   precise as iptables' matches allow (`u32` at fixed offsets; `string` only for `sni`).
+//! - `iptables-string`: for the name filters, one rule in raw PREROUTING that searches the
+//!   packet for the name with `-m string` ([`Filter::iptables_string_rule`]).
 //! - `nft-raw`: one nft rule ([`Filter::nft_rule`]) in a table of its own, [`NFT_TABLE`], whose
 //!   chain hooks prerouting at priority `raw + 1`: right after the counting rules of raw
 //!   PREROUTING (priority `raw`, -300). At the same priority the kernel would run the chain
 //!   registered last first, which would put the filter before the counters. Its rule's
 //!   `counter` is read like the iptables rule's.
-//! - `iptables-string`, `ebpf-c-xdp`, `ebpf-c-netfilter`, `lunet-kernel-netfilter`: not
-//!   built yet; their rows are there, skipped with the reason ([`Method::cannot_express`]).
+//! - `ebpf-c-xdp`, `ebpf-c-netfilter`: the filter hand-written in C ([`cprog`]), compiled
+//!   with clang by the benchmark, at XDP on the receiver's veth (like `lunet-kernel-xdp`) or
+//!   at netfilter IPv4 PRE_ROUTING, priority raw + 1 (like `nft-raw`). Skipped, with the
+//!   reason, where clang is absent.
+//! - `lunet-kernel-netfilter`: not built yet; its rows are there, skipped with the reason
+//!   ([`Method::cannot_express`]).
 //! - `lunet-lua`: the Lua tier: a script ([`Filter::lua_script`]) at PRE_ROUTING, priority
 //!   RAW, run by lunet's runner in this process, fed through NFQUEUE (fail-open: packets the
 //!   queue has no room for are accepted without being seen).
@@ -22,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use lunet_lua::{Limits, Tier};
 
+use super::cprog;
 use super::cpu;
 use super::filters::{Class, Filter, Frame};
 use super::testbed::Bed;
@@ -35,13 +43,13 @@ pub enum Method {
     None,
     /// An iptables rule in raw PREROUTING.
     IptablesRaw,
-    /// The name filters with iptables' `-m string` (skipped: see its rows).
+    /// The name filters with iptables' `-m string`, in raw PREROUTING.
     IptablesString,
     /// An nft rule in a prerouting chain of its own, right after priority raw.
     NftRaw,
-    /// The filter hand-written in C at XDP (skipped in this build).
+    /// The filter hand-written in C, compiled with clang, at XDP on the receiver's veth.
     EbpfCXdp,
-    /// The filter hand-written in C at netfilter (skipped in this build).
+    /// The filter hand-written in C, compiled with clang, at netfilter PRE_ROUTING.
     EbpfCNetfilter,
     /// The Lua tier through NFQUEUE, at PRE_ROUTING priority RAW.
     LunetLua,
@@ -88,18 +96,9 @@ impl Method {
     /// XDP hook.)
     pub fn cannot_express(self, filter: Filter) -> Option<String> {
         let reason = match (self, filter) {
-            (Method::IptablesString, Filter::Dns | Filter::Sni) => {
-                "not a method of its own in this build: the iptables-raw rule for this filter \
-                 already uses -m string (with a u32 test), as an admin would write it"
-            }
-            (Method::IptablesString, Filter::UdpPort | Filter::AcceptAll) => {
-                "the filter matches no name: -m string has nothing to look for"
-            }
+            (Method::IptablesString, f) => f.iptables_string_rule().err()?,
             (Method::NftRaw, f) => f.nft_rule().err()?,
-            (Method::EbpfCXdp | Method::EbpfCNetfilter, _) => {
-                "not in this build yet: the C programs in bench/c are measured by \
-                 scripts/bench-compiler.sh"
-            }
+            (Method::EbpfCXdp | Method::EbpfCNetfilter, _) => return cprog::unavailable(),
             (Method::LunetKernelNetfilter, _) => "the kernel tier compiles XDP hooks only",
             _ => return None,
         };
@@ -109,7 +108,7 @@ impl Method {
     /// Whether the method filters before the network stack (at XDP), where the counting
     /// rules cannot see what it drops.
     pub fn before_stack(self) -> bool {
-        self == Method::LunetKernelXdp
+        matches!(self, Method::LunetKernelXdp | Method::EbpfCXdp)
     }
 
     /// Installs the method for `filter` in the receiver namespace. An error is a reason to
@@ -119,23 +118,14 @@ impl Method {
     pub fn install(self, filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
         match self {
             Method::None => Ok(Active::None),
-            Method::IptablesRaw => {
-                let rule = filter.iptables_rule();
-                let mut args = vec!["-t", "raw", "-A", "PREROUTING"];
-                args.extend(rule.iter().map(String::as_str));
-                bed.iptables(&args)
-                    .map_err(|e| format!("cannot install the iptables rule: {e}"))?;
-                Ok(Active::Iptables {
-                    target: filter.iptables_target(),
-                })
-            }
+            Method::IptablesRaw => start_iptables(filter, &filter.iptables_rule(), bed),
+            Method::IptablesString => start_iptables(filter, &filter.iptables_string_rule()?, bed),
             Method::NftRaw => start_nft(filter, bed),
             Method::LunetLua => start_lua(filter, bed),
             Method::LunetKernelXdp => start_xdp(filter, bed, frames),
-            Method::IptablesString
-            | Method::EbpfCXdp
-            | Method::EbpfCNetfilter
-            | Method::LunetKernelNetfilter => Err(self
+            Method::EbpfCXdp => start_c_xdp(filter, bed, frames),
+            Method::EbpfCNetfilter => start_c_netfilter(filter, bed, frames),
+            Method::LunetKernelNetfilter => Err(self
                 .cannot_express(filter)
                 .unwrap_or_else(|| "not in this build".into())),
         }
@@ -174,6 +164,14 @@ pub enum Active {
         running: Box<Running>,
         /// `BPF_PROG_TEST_RUN` of the attached program on the filter's frames, or why it
         /// could not be run (the method is measured all the same).
+        test_run: Result<xdp::TestRun, String>,
+    },
+    /// A hand-written C program attached at XDP on the receiver's veth (detached when the
+    /// link is dropped; the driver's reset puts the `XDP_PASS` program back) or at netfilter
+    /// PRE_ROUTING in the receiver namespace.
+    Ebpf {
+        _link: lunet_bpf::LinkFd,
+        at_xdp: bool,
         test_run: Result<xdp::TestRun, String>,
     },
 }
@@ -229,13 +227,16 @@ impl Active {
 
     /// Whether the method filters before the stack (its drops never reach the counters).
     pub fn before_stack(&self) -> bool {
-        matches!(self, Active::Kernel { .. })
+        matches!(
+            self,
+            Active::Kernel { .. } | Active::Ebpf { at_xdp: true, .. }
+        )
     }
 
     /// The eBPF program's `BPF_PROG_TEST_RUN` result, for the methods that have one.
     pub fn test_run(&self) -> Option<&Result<xdp::TestRun, String>> {
         match self {
-            Active::Kernel { test_run, .. } => Some(test_run),
+            Active::Kernel { test_run, .. } | Active::Ebpf { test_run, .. } => Some(test_run),
             _ => None,
         }
     }
@@ -312,6 +313,17 @@ impl Active {
             _ => None,
         }
     }
+}
+
+/// Appends `rule` to raw PREROUTING in the receiver namespace (after the counting rules).
+fn start_iptables(filter: Filter, rule: &[String], bed: &Bed) -> Result<Active, String> {
+    let mut args = vec!["-t", "raw", "-A", "PREROUTING"];
+    args.extend(rule.iter().map(String::as_str));
+    bed.iptables(&args)
+        .map_err(|e| format!("cannot install the iptables rule: {e}"))?;
+    Ok(Active::Iptables {
+        target: filter.iptables_target(),
+    })
 }
 
 /// The `nft-raw` method's table (family `ip`) and base chain in the receiver namespace.
@@ -433,8 +445,20 @@ fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, Stri
             });
         }
     };
-    // One frame of each class the filter's traffic has.
-    let picked: Vec<(&[u8], bool)> = Class::ALL
+    let picked = one_of_each(filter, frames);
+    let test_run = xdp::pinned_link(&pins)
+        .and_then(|pin| xdp::program_of_link(&pin))
+        .and_then(|prog| xdp::test_run(&prog, &picked))
+        .map_err(|e| format!("BPF_PROG_TEST_RUN of the attached program failed: {e}"));
+    Ok(Active::Kernel {
+        running: Box::new(running),
+        test_run,
+    })
+}
+
+/// One frame of each class the filter's traffic has, with whether it must be dropped.
+fn one_of_each(filter: Filter, frames: &[Frame]) -> Vec<(&[u8], bool)> {
+    Class::ALL
         .iter()
         .filter_map(|&c| {
             frames
@@ -442,13 +466,64 @@ fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, Stri
                 .find(|f| f.class == c)
                 .map(|f| (f.bytes.as_slice(), filter.drops(c)))
         })
-        .collect();
-    let test_run = xdp::pinned_link(&pins)
-        .and_then(|pin| xdp::program_of_link(&pin))
-        .and_then(|prog| xdp::test_run(&prog, &picked))
-        .map_err(|e| format!("BPF_PROG_TEST_RUN of the attached program failed: {e}"));
-    Ok(Active::Kernel {
-        running: Box::new(running),
+        .collect()
+}
+
+/// The netfilter priority of the `ebpf-c-netfilter` program at PRE_ROUTING: right after the
+/// counting rules of raw PREROUTING (priority raw, -300), like the `nft-raw` chain.
+const C_NETFILTER_PRIORITY: i32 = -299;
+/// `NFPROTO_IPV4` and `NF_INET_PRE_ROUTING`.
+const NFPROTO_IPV4: u32 = 2;
+const NF_INET_PRE_ROUTING: u32 = 0;
+
+/// Compiles the filter's C program for XDP with clang, loads it and attaches it on the
+/// receiver's veth in place of the testbed's `XDP_PASS` program (which comes back if the
+/// attach fails), then times it with `BPF_PROG_TEST_RUN`.
+fn start_c_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
+    let dir = ScriptDir::create().map_err(|e| format!("cannot write the C program: {e}"))?;
+    let prog = cprog::build(filter, cprog::Hook::Xdp, &dir.0)?;
+    let test_run = xdp::test_run(&prog, &one_of_each(filter, frames))
+        .map_err(|e| format!("BPF_PROG_TEST_RUN failed: {e}"));
+    bed.detach_pass();
+    let (ns, ifindex) = (bed.receiver_ns().to_string(), bed.receiver_ifindex());
+    let link = lunet_netns::in_netns(&ns, move || lunet_bpf::link_create_xdp(&prog, ifindex, 0))
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| format!("attaching the C program at XDP failed: {e}")));
+    match link {
+        Ok(link) => Ok(Active::Ebpf {
+            _link: link,
+            at_xdp: true,
+            test_run,
+        }),
+        Err(e) => Err(match bed.restore_pass() {
+            Ok(()) => e,
+            Err(r) => format!("{e}; and {r}"),
+        }),
+    }
+}
+
+/// Compiles the filter's C program for netfilter with clang, loads it and attaches it at
+/// IPv4 PRE_ROUTING of the receiver namespace, priority [`C_NETFILTER_PRIORITY`], then times
+/// it with `BPF_PROG_TEST_RUN`.
+fn start_c_netfilter(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
+    let dir = ScriptDir::create().map_err(|e| format!("cannot write the C program: {e}"))?;
+    let prog = cprog::build(filter, cprog::Hook::Netfilter, &dir.0)?;
+    let test_run = xdp::test_run_netfilter(&prog, &one_of_each(filter, frames))
+        .map_err(|e| format!("BPF_PROG_TEST_RUN failed: {e}"));
+    let link = lunet_netns::in_netns(bed.receiver_ns(), move || {
+        lunet_bpf::link_create_netfilter(
+            &prog,
+            NFPROTO_IPV4,
+            NF_INET_PRE_ROUTING,
+            C_NETFILTER_PRIORITY,
+            0,
+        )
+    })
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("attaching the C program at netfilter failed: {e}"))?;
+    Ok(Active::Ebpf {
+        _link: link,
+        at_xdp: false,
         test_run,
     })
 }
@@ -513,6 +588,9 @@ mod tests {
                     m,
                     Method::None
                         | Method::IptablesRaw
+                        | Method::IptablesString
+                        | Method::EbpfCXdp
+                        | Method::EbpfCNetfilter
                         | Method::NftRaw
                         | Method::LunetLua
                         | Method::LunetKernelXdp
@@ -522,10 +600,11 @@ mod tests {
                 }
             }
         }
+        assert_eq!(Method::IptablesString.cannot_express(Filter::Dns), None);
         assert!(Method::IptablesString
-            .cannot_express(Filter::Dns)
+            .cannot_express(Filter::UdpPort)
             .unwrap()
-            .contains("-m string"));
+            .contains("no name"));
         assert!(Method::NftRaw.cannot_express(Filter::Sni).is_some());
         assert_eq!(Method::NftRaw.cannot_express(Filter::UdpPort), None);
     }

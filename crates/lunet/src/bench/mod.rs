@@ -1,16 +1,19 @@
 //! `lunet bench`: how fast each method filters, measured on this machine.
 //!
 //! One testbed (two fresh namespaces, a veth pair, 198.18.0.1 -> 198.18.0.2) for the whole
-//! benchmark; for each filter and each method:
+//! benchmark. For each filter, `runs` rounds; in each round every method in turn:
 //!
 //! 1. the method is installed in the receiver namespace, then the counting rules around it
 //!    ([`counters`]);
-//! 2. a check run: 500 frames of each kind at 5 kpps, slow enough for every method to see
-//!    every packet, after which the counters must show exactly the must-drop packets dropped
-//!    and the others through;
-//! 3. `runs` timed runs of `duration` at the generator's full rate (the `XDP_TX` live-frames
-//!    generator on CPU 0 of the sender namespace), each checked for consistency;
+//! 2. in the first round, a check run: 500 frames of each kind at 5 kpps, slow enough for
+//!    every method to see every packet, after which the counters must show exactly the
+//!    must-drop packets dropped and the others through;
+//! 3. one timed run of `duration` at the generator's full rate (the `XDP_TX` live-frames
+//!    generator on CPU 0 of the sender namespace), checked for consistency;
 //! 4. the method and the rules are removed.
+//!
+//! Rounds rather than all of one method's runs in a row, so that a machine that drifts
+//! (another guest, a frequency change) moves every method's figures alike.
 //!
 //! A method that filters at XDP (`lunet-kernel-xdp`) replaces the testbed's `XDP_PASS` program
 //! on the receiver's veth for its turn and drops before the stack, so the counting rules see
@@ -26,6 +29,7 @@
 //! (which ends the current run within 0.2 s).
 
 mod counters;
+mod cprog;
 mod cpu;
 mod docs;
 mod filters;
@@ -33,7 +37,7 @@ mod gen;
 mod measure;
 mod methods;
 mod report;
-mod testbed;
+pub(crate) mod testbed;
 mod xdp;
 
 use std::path::PathBuf;
@@ -133,14 +137,22 @@ pub fn run(o: Options) -> Result<(), Failure> {
     let bar = progress((filters.len() * methods.len()) as u64 * (1 + runs as u64));
     let mut rows = Vec::new();
     for &filter in &filters {
-        for &method in &methods {
-            let row = measure_pair(&bed, filter, method, runs, secs, &quit, &bar);
-            // Whatever happened, the next pair starts from empty chains.
-            let reset = bed.reset();
-            let row = row?;
-            reset?;
-            rows.push(row);
+        let mut pairs = methods
+            .iter()
+            .map(|&m| Pair::new(&bed, filter, m))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Round by round, every method once per round: a machine that drifts (another
+        // guest, a frequency change) moves every method's runs alike.
+        for round in 0..runs {
+            for pair in &mut pairs {
+                let r = pair.round(&bed, round, secs, &quit, &bar);
+                // Whatever happened, the next method starts from empty chains.
+                let reset = bed.reset();
+                r?;
+                reset?;
+            }
         }
+        rows.extend(pairs.into_iter().map(|p| p.row(secs)));
     }
     bar.finish_and_clear();
     drop(bed);
@@ -183,123 +195,157 @@ fn progress(len: u64) -> ProgressBar {
     bar
 }
 
-/// Installs `method` for `filter`, runs the check and the timed runs, and returns its row.
-/// Errors are failures of the benchmark itself (the generator, reading counters, Ctrl-C);
-/// a method that cannot be installed is a skipped row.
-fn measure_pair(
-    bed: &Bed,
+/// One (filter, method) pair while it is measured: what its rounds found so far.
+struct Pair {
     filter: Filter,
     method: Method,
-    runs: u32,
-    secs: f64,
-    quit: &Arc<AtomicBool>,
-    bar: &ProgressBar,
-) -> Result<Row, Failure> {
-    let steps = 1 + runs as u64;
-    let skip = |reason: String| {
-        bar.inc(steps);
-        Ok(Row::skipped(filter.name(), method.name(), reason, secs))
-    };
-    if let Some(reason) = method.cannot_express(filter) {
-        return skip(reason);
-    }
-    let frames = filter
-        .frames(&bed.endpoints)
-        .map_err(|e| Failure::internal(format!("cannot build the {filter} frames: {e}")))?;
-    let filters = method != Method::None;
-    // What the check run must deliver of each class to the counting rules (it sends each
-    // frame as often): everything, except what a filter before the stack drops.
-    let mut check_expected = [0u64; 2];
-    for f in &frames {
-        if !(method.before_stack() && filters && filter.drops(f.class)) {
-            check_expected[f.class.index()] += CHECK_FRAMES_PER_KIND;
-        }
-    }
-    bar.set_message(format!("{filter} / {method}: installing"));
-    let active = match method.install(filter, bed, &frames) {
-        Ok(a) => a,
-        Err(reason) => return skip(reason),
-    };
-    let frames = Arc::new(frames.into_iter().map(|f| f.bytes).collect::<Vec<_>>());
-    counters::install(bed, filter.protocol())?;
-    let interrupted = || Failure::internal("interrupted; the testbed was removed".to_string());
+    /// Why the pair is not measured (it cannot be expressed or installed here).
+    skipped: Option<String>,
+    frames: Arc<Vec<Vec<u8>>>,
+    /// What the check run must deliver of each class to the counting rules.
+    check_expected: [u64; 2],
+    samples: Vec<measure::Sample>,
+    mismatches: Vec<String>,
+    note: Option<String>,
+    ns_per_packet: Option<f64>,
+    queue: bool,
+}
 
-    let mut mismatches = Vec::new();
-    let mut note = None;
-    match active.test_run() {
-        Some(Ok(t)) => {
-            for &(i, got, want) in &t.wrong {
-                mismatches.push(format!(
-                    "BPF_PROG_TEST_RUN: frame {i} of the mix got XDP action {got}, not {want}"
-                ));
+impl Pair {
+    fn new(bed: &Bed, filter: Filter, method: Method) -> Result<Pair, Failure> {
+        let frames = filter
+            .frames(&bed.endpoints)
+            .map_err(|e| Failure::internal(format!("cannot build the {filter} frames: {e}")))?;
+        // The check run sends each frame as often; everything must reach the counting rules
+        // except what a filter before the stack drops.
+        let mut check_expected = [0u64; 2];
+        for f in &frames {
+            let dropped_before =
+                method.before_stack() && method != Method::None && filter.drops(f.class);
+            if !dropped_before {
+                check_expected[f.class.index()] += CHECK_FRAMES_PER_KIND;
             }
         }
-        Some(Err(e)) => note = Some(e.clone()),
-        None => {}
+        Ok(Pair {
+            filter,
+            method,
+            skipped: method.cannot_express(filter),
+            frames: Arc::new(frames.into_iter().map(|f| f.bytes).collect()),
+            check_expected,
+            samples: Vec::new(),
+            mismatches: Vec::new(),
+            note: None,
+            ns_per_packet: None,
+            queue: false,
+        })
     }
-    bar.set_message(format!("{filter} / {method}: check run"));
-    let check = Limit {
-        duration: CHECK_TIMEOUT,
-        max_packets: CHECK_FRAMES_PER_KIND * frames.len() as u64,
-        rate_pps: Some(CHECK_RATE_PPS),
-    };
-    let s = measure::run(bed, &active, &frames, check, quit)?;
-    if quit.load(Ordering::SeqCst) {
-        return Err(interrupted());
-    }
-    if s.counters.arrived != check_expected {
-        mismatches.push(format!(
-            "check run: {:?} packets of each class reached the filter, {:?} were sent",
-            s.counters.arrived, check_expected
-        ));
-    }
-    if let Err(e) = s.check(filter, filters, true) {
-        mismatches.push(format!("check run: {e}"));
-    }
-    bar.inc(1);
 
-    let mut samples = Vec::new();
-    for i in 1..=runs {
-        bar.set_message(format!("{filter} / {method}: run {i} of {runs}"));
-        let s = measure::run(
-            bed,
-            &active,
-            &frames,
-            Limit::time(Duration::from_secs_f64(secs)),
-            quit,
-        )?;
+    /// Round `round` (from 0) of the pair: installs the method, in round 0 checks it
+    /// (`BPF_PROG_TEST_RUN`, the slow check run), runs one timed run, and removes it.
+    /// Errors are failures of the benchmark itself (the generator, reading counters,
+    /// Ctrl-C); a method that cannot be installed is skipped.
+    fn round(
+        &mut self,
+        bed: &Bed,
+        round: u32,
+        secs: f64,
+        quit: &Arc<AtomicBool>,
+        bar: &ProgressBar,
+    ) -> Result<(), Failure> {
+        let (filter, method) = (self.filter, self.method);
+        if self.skipped.is_some() {
+            bar.inc(1 + u64::from(round == 0));
+            return Ok(());
+        }
+        bar.set_message(format!("{filter} / {method}: installing"));
+        let frames = filter
+            .frames(&bed.endpoints)
+            .map_err(|e| Failure::internal(format!("cannot build the {filter} frames: {e}")))?;
+        let active = match method.install(filter, bed, &frames) {
+            Ok(a) => a,
+            Err(reason) if round == 0 => {
+                self.skipped = Some(reason);
+                bar.inc(2);
+                return Ok(());
+            }
+            Err(reason) => {
+                self.mismatches
+                    .push(format!("round {}: cannot install: {reason}", round + 1));
+                bar.inc(1);
+                return Ok(());
+            }
+        };
+        counters::install(bed, filter.protocol())?;
+        let interrupted = || Failure::internal("interrupted; the testbed was removed".to_string());
+        if round == 0 {
+            self.queue = active.is_queue();
+            match active.test_run() {
+                Some(Ok(t)) => {
+                    for &(i, got, want) in &t.wrong {
+                        self.mismatches.push(format!(
+                            "BPF_PROG_TEST_RUN: frame {i} of the mix got verdict {got}, not {want}"
+                        ));
+                    }
+                    self.ns_per_packet = Some((t.ns_per_packet * 10.0).round() / 10.0);
+                }
+                Some(Err(e)) => self.note = Some(e.clone()),
+                None => {}
+            }
+            bar.set_message(format!("{filter} / {method}: check run"));
+            let check = Limit {
+                duration: CHECK_TIMEOUT,
+                max_packets: CHECK_FRAMES_PER_KIND * self.frames.len() as u64,
+                rate_pps: Some(CHECK_RATE_PPS),
+            };
+            let s = measure::run(bed, &active, &self.frames, check, quit)?;
+            if quit.load(Ordering::SeqCst) {
+                return Err(interrupted());
+            }
+            if s.counters.arrived != self.check_expected {
+                self.mismatches.push(format!(
+                    "check run: {:?} packets of each class reached the filter, {:?} were sent",
+                    s.counters.arrived, self.check_expected
+                ));
+            }
+            if let Err(e) = s.check(filter, method != Method::None, true) {
+                self.mismatches.push(format!("check run: {e}"));
+            }
+            bar.inc(1);
+        }
+        let run = round + 1;
+        bar.set_message(format!("{filter} / {method}: run {run}"));
+        let limit = Limit::time(Duration::from_secs_f64(secs));
+        let s = measure::run(bed, &active, &self.frames, limit, quit)?;
         if quit.load(Ordering::SeqCst) {
             return Err(interrupted());
         }
         if s.delivered() == 0 {
-            mismatches.push(format!("run {i}: no packet reached the filter"));
+            self.mismatches
+                .push(format!("run {run}: no packet reached the filter"));
         }
-        if let Err(e) = s.check(filter, filters, false) {
-            mismatches.push(format!("run {i}: {e}"));
+        if let Err(e) = s.check(filter, method != Method::None, false) {
+            self.mismatches.push(format!("run {run}: {e}"));
         }
-        samples.push(s);
+        self.samples.push(s);
+        if let Some(e) = active.last_error() {
+            self.mismatches.push(format!("the hook reported: {e}"));
+        }
         bar.inc(1);
+        Ok(())
     }
-    if let Some(e) = active.last_error() {
-        mismatches.push(format!("the hook reported: {e}"));
+
+    fn row(self, secs: f64) -> Row {
+        let (filter, method) = (self.filter.name(), self.method.name());
+        if let Some(reason) = self.skipped {
+            return Row::skipped(filter, method, reason, secs);
+        }
+        let mut mismatches = self.mismatches;
+        mismatches.dedup();
+        let mut row = Row::measured(filter, method, &self.samples, self.queue, mismatches, secs);
+        row.ns_per_packet = self.ns_per_packet;
+        row.note = self.note;
+        row
     }
-    let queue = active.is_queue();
-    let ns_per_packet = match active.test_run() {
-        Some(Ok(t)) => Some(t.ns_per_packet),
-        _ => None,
-    };
-    drop(active);
-    let mut row = Row::measured(
-        filter.name(),
-        method.name(),
-        &samples,
-        queue,
-        mismatches,
-        secs,
-    );
-    row.ns_per_packet = ns_per_packet.map(|v| (v * 10.0).round() / 10.0);
-    row.note = note;
-    Ok(row)
 }
 
 #[cfg(test)]

@@ -93,6 +93,11 @@ impl Bed {
         })
     }
 
+    /// The receiver's veth's ifindex (in the receiver namespace).
+    pub fn receiver_ifindex(&self) -> u32 {
+        self.bed.receiver_ifindex()
+    }
+
     /// The receiver's veth (in the receiver namespace).
     pub fn receiver_if(&self) -> &str {
         self.bed.receiver_if()
@@ -106,6 +111,19 @@ impl Bed {
     /// own XDP program. Until one is attached, frames from the generator are dropped.
     pub fn detach_pass(&self) {
         self.pass().take();
+    }
+
+    /// Replaces the `XDP_PASS` program with one that drops every frame: the cheapest receiver
+    /// there is, which shows the generator's own limit. Dropping the link detaches it.
+    pub fn drop_at_xdp(&self) -> io::Result<LinkFd> {
+        self.detach_pass();
+        let (ns, ifindex) = (self.bed.receiver_ns(), self.bed.receiver_ifindex());
+        lunet_netns::in_netns(ns, move || lunet_gen::attach_drop(ifindex))?.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot attach XDP_DROP to the receiver's veth: {e}"),
+            )
+        })
     }
 
     /// Attaches the `XDP_PASS` program again if it is not there. A method's program that

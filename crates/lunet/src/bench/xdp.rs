@@ -1,4 +1,5 @@
-//! The eBPF side of the kernel-tier method: the program lunet's runner compiled and attached
+//! `BPF_PROG_TEST_RUN` timings of the eBPF methods' programs (XDP and netfilter), and the
+//! eBPF side of the kernel-tier method: the program lunet's runner compiled and attached
 //! (found through the link it pinned), and its cost per packet from `BPF_PROG_TEST_RUN`.
 //!
 //! The runner keeps the program's fd to itself; what it leaves in the open is the pinned
@@ -109,19 +110,57 @@ pub struct TestRun {
     pub wrong: Vec<(usize, u32, u32)>,
 }
 
-/// Runs `prog` [`TEST_RUN_REPEAT`] times on each frame; `drops[i]` says whether frame `i`
-/// must get `XDP_DROP` (else `XDP_PASS`).
+/// Runs the XDP program `prog` [`TEST_RUN_REPEAT`] times on each frame; `drops[i]` says
+/// whether frame `i` must get `XDP_DROP` (else `XDP_PASS`).
 pub fn test_run(prog: &ProgFd, frames: &[(&[u8], bool)]) -> io::Result<TestRun> {
-    let mut total = 0.0;
-    let mut wrong = Vec::new();
-    for (i, (frame, drop)) in frames.iter().enumerate() {
-        let ctx = XdpMd::for_packet(frame.len(), 0).to_bytes();
-        let r = prog::test_run(prog, frame, TEST_RUN_REPEAT, Some(&ctx), 0, 0)?;
-        let want = (if *drop {
+    let verdict = |drop: bool| {
+        (if drop {
             xdp_action::DROP
         } else {
             xdp_action::PASS
-        }) as u32;
+        }) as u32
+    };
+    timed(
+        frames,
+        |frame| {
+            let ctx = XdpMd::for_packet(frame.len(), 0).to_bytes();
+            prog::test_run(prog, frame, TEST_RUN_REPEAT, Some(&ctx), 0, 0)
+        },
+        verdict,
+    )
+}
+
+/// `struct nf_hook_state` as `BPF_PROG_TEST_RUN` takes it for a netfilter program: 48 bytes
+/// of which only `hook` (byte 0) and `pf` (byte 1) may be set; here IPv4 PRE_ROUTING, where
+/// the frame is given from its Ethernet header.
+fn nf_hook_state() -> [u8; 48] {
+    let mut s = [0u8; 48];
+    s[1] = 2; // NFPROTO_IPV4; hook 0 is NF_INET_PRE_ROUTING
+    s
+}
+
+/// Runs the netfilter program `prog` [`TEST_RUN_REPEAT`] times on each frame at IPv4
+/// PRE_ROUTING; `drops[i]` says whether frame `i` must get `NF_DROP` (0, else `NF_ACCEPT`).
+pub fn test_run_netfilter(prog: &ProgFd, frames: &[(&[u8], bool)]) -> io::Result<TestRun> {
+    let ctx = nf_hook_state();
+    timed(
+        frames,
+        |frame| prog::test_run(prog, frame, TEST_RUN_REPEAT, Some(&ctx), 0, 0),
+        |drop| u32::from(!drop),
+    )
+}
+
+/// Runs `run` on each frame and checks its verdict against `want(drop)`.
+fn timed(
+    frames: &[(&[u8], bool)],
+    run: impl Fn(&[u8]) -> io::Result<prog::TestRunResult>,
+    want: impl Fn(bool) -> u32,
+) -> io::Result<TestRun> {
+    let mut total = 0.0;
+    let mut wrong = Vec::new();
+    for (i, (frame, drop)) in frames.iter().enumerate() {
+        let r = run(frame)?;
+        let want = want(*drop);
         if r.retval != want {
             wrong.push((i, r.retval, want));
         }

@@ -1,0 +1,419 @@
+//! `lunet gen`: the benchmark's traffic generator on its own.
+//!
+//! It builds the benchmark's testbed (two fresh namespaces joined by a veth pair, 198.18.0.1
+//! -> 198.18.0.2, an `XDP_PASS` program on the receiver's veth), sends a mix of frames built
+//! in Rust with the `XDP_TX` live-frames generator until a time, count or Ctrl-C limit, at
+//! full speed or a given rate, prints what was sent and what reached the receiver's veth,
+//! and removes the testbed. The receiver's stack has no socket for the frames (UDP ones
+//! cost it an ICMP error each, rate-limited); with `--drop` its veth drops them at XDP
+//! instead, which shows the generator's own limit. `received` also counts the few frames
+//! the sender's own stack sends (IPv6 neighbour discovery). With `--pcap FILE` it writes the mix to a pcap file instead (no
+//! root, no traffic), for `lunet replay`.
+//!
+//! A mix is a list of specs `KIND:VALUE[@WEIGHT]`: `udp:PORT` (a 60-byte UDP frame to PORT),
+//! `dns:NAME` (a DNS query for NAME to port 53), `sni:NAME` (a TCP segment to port 443
+//! carrying a TLS ClientHello for NAME). The generator cycles through the frames; a spec of
+//! weight W appears W times in the cycle. Spec number `i` (from 0) is sent from source port
+//! `40000 + i`, so a capture or a counting rule can tell them apart.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lunet_gen::packet::{self, Mac, PacketError};
+use lunet_gen::Limit;
+use serde::Serialize;
+
+use crate::bench::testbed::Bed;
+use crate::exit::{require_root, Failure};
+
+/// Payload of `udp:` frames: 18 bytes make a 60-byte frame (the minimum Ethernet frame).
+const UDP_PAYLOAD: &[u8; 18] = b"lunet gen 01234567";
+/// Source port of the first spec; spec `i` uses `FIRST_SPORT + i`.
+const FIRST_SPORT: u16 = 40000;
+/// The port `sni:` segments go to.
+const TLS_PORT: u16 = 443;
+/// Largest weight of a spec, and most specs in a mix.
+const MAX_WEIGHT: u32 = 64;
+const MAX_SPECS: usize = 64;
+/// Longest time between two progress updates (and looks at Ctrl-C).
+const SLICE: Duration = Duration::from_millis(250);
+
+/// What one frame of the mix carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Udp(u16),
+    Dns(String),
+    Sni(String),
+}
+
+/// One entry of the mix: a frame kind and how often it appears in the cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub kind: Kind,
+    pub weight: u32,
+}
+
+impl FromStr for Spec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Spec, String> {
+        let usage = "expected udp:PORT, dns:NAME or sni:NAME, optionally followed by @WEIGHT";
+        let (body, weight) = match s.rsplit_once('@') {
+            Some((b, w)) => {
+                let w = w
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|w| (1..=MAX_WEIGHT).contains(w))
+                    .ok_or_else(|| {
+                        format!("'{s}': the weight '{w}' is not a number from 1 to {MAX_WEIGHT}")
+                    })?;
+                (b, w)
+            }
+            None => (s, 1),
+        };
+        let (kind, value) = body
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}': {usage}"))?;
+        let name = |v: &str| -> Result<String, String> {
+            // Built once here so a bad name is a usage error, not a failure mid-run.
+            packet::dns_query_payload(v, 0).map_err(|e| format!("'{s}': {e}"))?;
+            Ok(v.to_string())
+        };
+        let kind = match kind {
+            "udp" => Kind::Udp(
+                value
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| format!("'{s}': '{value}' is not a port from 1 to 65535"))?,
+            ),
+            "dns" => Kind::Dns(name(value)?),
+            "sni" => Kind::Sni(name(value)?),
+            _ => return Err(format!("'{s}': unknown kind '{kind}'; {usage}")),
+        };
+        Ok(Spec { kind, weight })
+    }
+}
+
+impl std::fmt::Display for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            Kind::Udp(p) => write!(f, "udp:{p}")?,
+            Kind::Dns(n) => write!(f, "dns:{n}")?,
+            Kind::Sni(n) => write!(f, "sni:{n}")?,
+        }
+        if self.weight != 1 {
+            write!(f, "@{}", self.weight)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the frames go: MACs and addresses of the sender and the receiver.
+#[derive(Debug, Clone, Copy)]
+pub struct Addrs {
+    pub src_mac: Mac,
+    pub dst_mac: Mac,
+    pub src_ip: Ipv4Addr,
+    pub dst_ip: Ipv4Addr,
+}
+
+/// The frames of one cycle of the mix, each spec repeated by its weight.
+pub fn build(specs: &[Spec], a: &Addrs) -> Result<Vec<Vec<u8>>, PacketError> {
+    let mut cycle = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let sport = FIRST_SPORT + i as u16;
+        let (sm, dm, si, di) = (a.src_mac, a.dst_mac, a.src_ip, a.dst_ip);
+        let frame = match &spec.kind {
+            Kind::Udp(port) => packet::udp(sm, dm, si, di, sport, *port, UDP_PAYLOAD)?,
+            Kind::Dns(name) => packet::dns_query(sm, dm, si, di, sport, name, 0x4c00 + i as u16)?,
+            Kind::Sni(name) => packet::tls_client_hello(sm, dm, si, di, sport, TLS_PORT, name)?,
+        };
+        for _ in 0..spec.weight {
+            cycle.push(frame.clone());
+        }
+    }
+    Ok(cycle)
+}
+
+/// What `lunet gen` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Empty: `udp:9`.
+    pub specs: Vec<Spec>,
+    pub rate: Option<u64>,
+    pub duration: f64,
+    pub count: Option<u64>,
+    pub json: bool,
+    pub pcap: Option<PathBuf>,
+    /// The receiver drops every frame at XDP instead of passing it to its stack.
+    pub drop: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub mix: Vec<String>,
+    /// Frames handed to the sender's veth.
+    pub sent: u64,
+    pub seconds: f64,
+    /// `sent / seconds`.
+    pub pps: f64,
+    /// Frames the receiver's veth ran its XDP program on (they reached the receiver).
+    pub received: u64,
+    /// Frames the receiver's ring had no room for (lost between the two veths).
+    pub ring_lost: u64,
+    /// Whether the generator thread ran pinned to CPU 0.
+    pub pinned: bool,
+    /// What the receiver did with the frames: `stack` (XDP_PASS) or `xdp-drop`.
+    pub receiver: &'static str,
+}
+
+pub fn run(o: Options) -> Result<(), Failure> {
+    if o.specs.len() > MAX_SPECS {
+        return Err(Failure::new(
+            crate::exit::Code::Usage,
+            format!("lunet gen: at most {MAX_SPECS} specs in a mix"),
+        ));
+    }
+    let specs = if o.specs.is_empty() {
+        vec![Spec {
+            kind: Kind::Udp(9),
+            weight: 1,
+        }]
+    } else {
+        o.specs.clone()
+    };
+    if let Some(path) = &o.pcap {
+        return write_pcap(path, &specs);
+    }
+    require_root("lunet gen")?;
+    lunet_netns::require_root().map_err(|e| Failure::internal(format!("lunet gen: {e}")))?;
+
+    let quit = Arc::new(AtomicBool::new(false));
+    {
+        let quit = quit.clone();
+        ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst))
+            .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
+    }
+    let bed = Bed::create()?;
+    let e = bed.endpoints;
+    let addrs = Addrs {
+        src_mac: e.src_mac,
+        dst_mac: e.dst_mac,
+        src_ip: e.src_ip,
+        dst_ip: e.dst_ip,
+    };
+    let frames = Arc::new(
+        build(&specs, &addrs).map_err(|e| Failure::new(crate::exit::Code::Usage, e.to_string()))?,
+    );
+    eprintln!(
+        "lunet gen: {} ({}) -> {} ({}): {} for {} s{}{}",
+        bed.sender_ns(),
+        e.src_ip,
+        bed.receiver_ns(),
+        e.dst_ip,
+        specs
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        o.duration,
+        o.count
+            .map(|c| format!(", at most {c} frames"))
+            .unwrap_or_default(),
+        o.rate.map(|r| format!(", at {r} pps")).unwrap_or_default(),
+    );
+
+    let _drop = if o.drop {
+        Some(bed.drop_at_xdp()?)
+    } else {
+        None
+    };
+    let before = bed.receiver_xdp_stats()?;
+    let bar = progress(o.duration);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(o.duration);
+    let max = o.count.unwrap_or(u64::MAX);
+    let mut sent = 0u64;
+    // Bounded by the deadline: every slice is at most SLICE long and the loop ends there.
+    while sent < max && !quit.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        let limit = Limit {
+            duration: (deadline - now).min(SLICE),
+            max_packets: max - sent,
+            rate_pps: o.rate,
+        };
+        sent += bed.send(frames.clone(), limit, quit.clone())?.sent;
+        bar.set_position(start.elapsed().as_millis() as u64);
+        bar.set_message(format!("{sent} frames"));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    // The last frames may still be in the receiver's ring.
+    std::thread::sleep(Duration::from_millis(50));
+    let seen = bed.receiver_xdp_stats()?.since(&before);
+    let report = Report {
+        mix: specs.iter().map(|s| s.to_string()).collect(),
+        sent,
+        seconds,
+        pps: if seconds > 0.0 {
+            sent as f64 / seconds
+        } else {
+            0.0
+        },
+        received: seen.xdp_packets,
+        ring_lost: seen.xmit_errors,
+        pinned: bed.generator_pinned(),
+        receiver: if o.drop { "xdp-drop" } else { "stack" },
+    };
+    drop(bed);
+    show(&report, o.json);
+    Ok(())
+}
+
+fn progress(secs: f64) -> ProgressBar {
+    let bar =
+        ProgressBar::with_draw_target(Some((secs * 1000.0) as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {elapsed}/{duration} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn show(r: &Report, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        );
+        return;
+    }
+    println!(
+        "sent      {:>12} frames in {:.2} s: {:.3} Mpps{}",
+        r.sent,
+        r.seconds,
+        r.pps / 1e6,
+        if r.pinned {
+            " (generator on CPU 0)"
+        } else {
+            ""
+        }
+    );
+    let fate = if r.receiver == "stack" {
+        "passed to its stack"
+    } else {
+        "dropped at XDP"
+    };
+    println!(
+        "received  {:>12} frames at the receiver's veth ({fate})",
+        r.received
+    );
+    println!(
+        "ring lost {:>12} frames (receiver's ring full)",
+        r.ring_lost
+    );
+}
+
+/// `--pcap FILE`: one cycle of the mix, with the testbed's addresses and made-up MACs.
+fn write_pcap(path: &std::path::Path, specs: &[Spec]) -> Result<(), Failure> {
+    use pcap_file::pcap::{PcapPacket, PcapWriter};
+    let addrs = Addrs {
+        src_mac: [0x02, 0, 0, 0, 0, 1],
+        dst_mac: [0x02, 0, 0, 0, 0, 2],
+        src_ip: Ipv4Addr::new(198, 18, 0, 1),
+        dst_ip: Ipv4Addr::new(198, 18, 0, 2),
+    };
+    let frames =
+        build(specs, &addrs).map_err(|e| Failure::new(crate::exit::Code::Usage, e.to_string()))?;
+    let fail = |e: &dyn std::fmt::Display| {
+        Failure::internal(format!("{}: cannot write: {e}", path.display()))
+    };
+    let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut w = PcapWriter::new(io::BufWriter::new(file)).map_err(|e| fail(&e))?;
+    for (i, f) in frames.iter().enumerate() {
+        let p = PcapPacket::new(Duration::from_micros(i as u64), f.len() as u32, f);
+        w.write_packet(&p).map_err(|e| fail(&e))?;
+    }
+    println!("wrote {} frame(s) to {}", frames.len(), path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs() -> Addrs {
+        Addrs {
+            src_mac: [2, 0, 0, 0, 0, 1],
+            dst_mac: [2, 0, 0, 0, 0, 2],
+            src_ip: Ipv4Addr::new(198, 18, 0, 1),
+            dst_ip: Ipv4Addr::new(198, 18, 0, 2),
+        }
+    }
+
+    #[test]
+    fn specs_parse_with_weights_and_print_back() {
+        for text in ["udp:9", "dns:www.blocked.example@3", "sni:a.example@64"] {
+            let s: Spec = text.parse().unwrap();
+            assert_eq!(s.to_string(), text);
+        }
+        assert_eq!(
+            "udp:53@2".parse::<Spec>().unwrap(),
+            Spec {
+                kind: Kind::Udp(53),
+                weight: 2
+            }
+        );
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        let err = |s: &str| s.parse::<Spec>().unwrap_err();
+        assert!(err("udp:0").contains("not a port"), "{}", err("udp:0"));
+        assert!(err("udp:70000").contains("not a port"));
+        assert!(err("tcp:80").contains("unknown kind 'tcp'"));
+        assert!(err("udp9").contains("expected udp:PORT"));
+        assert!(err("dns:x.example@0").contains("weight"));
+        assert!(err("dns:x.example@65").contains("weight"));
+        let long = format!("dns:{}.example", "a".repeat(64));
+        assert!(err(&long).contains(&long), "{}", err(&long));
+    }
+
+    #[test]
+    fn a_cycle_repeats_each_spec_by_weight_from_its_own_source_port() {
+        let specs: Vec<Spec> = [
+            "udp:9@3",
+            "dns:www.blocked.example",
+            "sni:www.allowed.example",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let cycle = build(&specs, &addrs()).unwrap();
+        assert_eq!(cycle.len(), 5);
+        let sport = |f: &[u8]| u16::from_be_bytes([f[34], f[35]]);
+        let dport = |f: &[u8]| u16::from_be_bytes([f[36], f[37]]);
+        assert_eq!(cycle[0].len(), 60);
+        assert!(cycle[..3].iter().all(|f| f == &cycle[0]));
+        assert_eq!((sport(&cycle[0]), dport(&cycle[0])), (40000, 9));
+        assert_eq!((sport(&cycle[3]), dport(&cycle[3])), (40001, 53));
+        assert_eq!((sport(&cycle[4]), dport(&cycle[4])), (40002, 443));
+        assert_eq!(cycle[4][23], 6, "sni frames are TCP");
+        let name = b"\x03www\x07blocked\x07example\x00";
+        assert!(cycle[3].windows(name.len()).any(|w| w == name));
+        assert!(cycle[4]
+            .windows(b"www.allowed.example".len())
+            .any(|w| w == b"www.allowed.example"));
+    }
+}
