@@ -81,6 +81,9 @@ pub struct GenStats {
     pub elapsed: Duration,
     /// `sent / elapsed`.
     pub pps: f64,
+    /// Successful calls, i.e. frames of the mix moved through: a run that goes on where this
+    /// one ended starts at frame `calls % frames.len()`.
+    pub calls: u64,
 }
 
 /// The generator: an `XDP_TX` program, the sender veth's ifindex and the dispatcher anchor.
@@ -182,6 +185,7 @@ impl LiveGen {
         let deadline = start + limit.duration;
         let mut sent = 0u64;
         let mut call = 0usize;
+        let mut calls = 0u64;
         while sent < limit.max_packets && chunk > 0 {
             let now = Instant::now();
             if now >= deadline {
@@ -205,7 +209,10 @@ impl LiveGen {
                 test_run_flags::XDP_LIVE_FRAMES,
                 self.batch_size,
             ) {
-                Ok(_) => sent += n as u64,
+                Ok(_) => {
+                    sent += n as u64;
+                    calls += 1;
+                }
                 // A signal interrupted the call; how many frames went out is unknown, so none
                 // are counted. The deadline still bounds the loop.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -218,6 +225,7 @@ impl LiveGen {
             sent,
             elapsed,
             pps: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
+            calls,
         })
     }
 }

@@ -242,6 +242,7 @@ pub fn run(o: Options) -> Result<(), Failure> {
     let deadline = start + Duration::from_secs_f64(o.duration);
     let max = o.count.unwrap_or(u64::MAX);
     let mut sent = 0u64;
+    let mut calls = 0u64;
     // Bounded by the deadline: every slice is at most SLICE long and the loop ends there.
     while sent < max && !quit.load(Ordering::SeqCst) {
         let now = Instant::now();
@@ -253,7 +254,12 @@ pub fn run(o: Options) -> Result<(), Failure> {
             max_packets: max - sent,
             rate_pps: o.rate,
         };
-        sent += bed.send(frames.clone(), limit, quit.clone())?.sent;
+        // Go on with the mix where the last slice ended.
+        let k = (calls % frames.len() as u64) as usize;
+        let cycle: Vec<Vec<u8>> = frames[k..].iter().chain(&frames[..k]).cloned().collect();
+        let r = bed.send(Arc::new(cycle), limit, quit.clone())?;
+        sent += r.sent;
+        calls += r.calls;
         bar.set_position(start.elapsed().as_millis() as u64);
         bar.set_message(format!("{sent} frames"));
     }

@@ -16,6 +16,8 @@ use lunet_gen::packet::{self, Mac, PacketError};
 pub enum Filter {
     /// Drop UDP to port 9; traffic: half UDP to port 9, half UDP to port 53.
     UdpPort,
+    /// The same filter under a flood: 15 of every 16 frames UDP to port 9, the rest to 53.
+    UdpFlood,
     /// Drop DNS queries for blocked.example and its subdomains; traffic: half queries for
     /// www.blocked.example, half for www.allowed.example.
     Dns,
@@ -81,6 +83,8 @@ const TLS_PORT: u16 = 443;
 /// The port the UDP port filter drops, and the one its other half goes to.
 const DROPPED_PORT: u16 = 9;
 const OTHER_PORT: u16 = 53;
+/// Must-drop frames for each must-pass one in the `udp-flood` mix.
+const FLOOD_SHARE: usize = 15;
 /// Payload of the plain UDP frames: 18 bytes make a 60-byte frame (the minimum Ethernet
 /// frame without its FCS), the size of the notes' measurements.
 const UDP_PAYLOAD: &[u8; 18] = b"lunet bench 0123\0\0";
@@ -102,11 +106,18 @@ xdp.attach(function() return xdp.PASS end, { name = "accept-all" })
 "#;
 
 impl Filter {
-    pub const ALL: [Filter; 4] = [Filter::UdpPort, Filter::Dns, Filter::Sni, Filter::AcceptAll];
+    pub const ALL: [Filter; 5] = [
+        Filter::UdpPort,
+        Filter::UdpFlood,
+        Filter::Dns,
+        Filter::Sni,
+        Filter::AcceptAll,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Filter::UdpPort => "udp-port",
+            Filter::UdpFlood => "udp-flood",
             Filter::Dns => "dns",
             Filter::Sni => "sni",
             Filter::AcceptAll => "accept-all",
@@ -118,11 +129,12 @@ impl Filter {
     pub fn protocol(self) -> &'static str {
         match self {
             Filter::Sni => "tcp",
-            Filter::UdpPort | Filter::Dns | Filter::AcceptAll => "udp",
+            Filter::UdpPort | Filter::UdpFlood | Filter::Dns | Filter::AcceptAll => "udp",
         }
     }
 
     /// The traffic mix: equal shares of each frame (the generator cycles through them).
+    /// `udp-flood` repeats its must-drop frame [`FLOOD_SHARE`] times.
     pub fn frames(self, e: &Endpoints) -> Result<Vec<Frame>, PacketError> {
         let udp = |class: Class, dport: u16| -> Result<Frame, PacketError> {
             Ok(Frame {
@@ -171,6 +183,11 @@ impl Filter {
                 udp(Class::Drop, DROPPED_PORT)?,
                 udp(Class::Pass, OTHER_PORT)?,
             ],
+            Filter::UdpFlood => {
+                let mut v = vec![udp(Class::Drop, DROPPED_PORT)?; FLOOD_SHARE];
+                v.push(udp(Class::Pass, OTHER_PORT)?);
+                v
+            }
             Filter::Dns => vec![
                 dns(Class::Drop, DNS_DROP_QUERY, 0x1001)?,
                 dns(Class::Pass, DNS_PASS_QUERY, 0x1002)?,
@@ -217,7 +234,7 @@ impl Filter {
     /// misses a ClientHello split over two segments. On this benchmark's traffic it is exact.
     pub fn iptables_rule(self) -> Vec<String> {
         let words: &[&str] = match self {
-            Filter::UdpPort => &["-p", "udp", "--dport", "9", "-j", "DROP"],
+            Filter::UdpPort | Filter::UdpFlood => &["-p", "udp", "--dport", "9", "-j", "DROP"],
             Filter::Dns => &[
                 "-p", "udp", "--dport", "53", "-m", "u32", "--u32", DNS_U32, "-j", "DROP",
             ],
@@ -292,7 +309,7 @@ impl Filter {
                 "-j",
                 "DROP",
             ],
-            Filter::UdpPort | Filter::AcceptAll => {
+            Filter::UdpPort | Filter::UdpFlood | Filter::AcceptAll => {
                 return Err("the filter matches no name: -m string has nothing to look for")
             }
         };
@@ -302,7 +319,7 @@ impl Filter {
     /// The verdict target of [`Filter::iptables_rule`] (its counter is the filter's count).
     pub fn iptables_target(self) -> &'static str {
         match self {
-            Filter::UdpPort | Filter::Dns | Filter::Sni => "DROP",
+            Filter::UdpPort | Filter::UdpFlood | Filter::Dns | Filter::Sni => "DROP",
             Filter::AcceptAll => "ACCEPT",
         }
     }
@@ -325,7 +342,7 @@ impl Filter {
     /// that come before `server_name`, all chosen by the client.
     pub fn nft_rule(self) -> Result<&'static str, &'static str> {
         match self {
-            Filter::UdpPort => Ok("udp dport 9 counter drop"),
+            Filter::UdpPort | Filter::UdpFlood => Ok("udp dport 9 counter drop"),
             Filter::Dns => Ok(concat!(
                 "udp dport 53 @th,80,1 0 ",
                 "@th,160,128 0x0377777707626c6f636b656407657861 @th,288,40 0x6d706c6500 ",
@@ -344,7 +361,7 @@ impl Filter {
     /// The Lua-tier script (see `scripts/`): the examples' logic at PRE_ROUTING, priority RAW.
     pub fn lua_script(self) -> &'static str {
         match self {
-            Filter::UdpPort => include_str!("scripts/udp-port.lua"),
+            Filter::UdpPort | Filter::UdpFlood => include_str!("scripts/udp-port.lua"),
             Filter::Dns => include_str!("scripts/dns.lua"),
             Filter::Sni => include_str!("scripts/sni.lua"),
             Filter::AcceptAll => include_str!("scripts/accept-all.lua"),
@@ -356,7 +373,7 @@ impl Filter {
     /// the file name it goes by.
     pub fn xdp_script(self) -> (&'static str, &'static str) {
         match self {
-            Filter::UdpPort => (
+            Filter::UdpPort | Filter::UdpFlood => (
                 "xdp-port-filter.lua",
                 include_str!("../../../../examples/xdp-port-filter.lua"),
             ),

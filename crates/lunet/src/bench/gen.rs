@@ -118,9 +118,13 @@ fn run_sliced(
     limit: Limit,
     quit: &AtomicBool,
 ) -> io::Result<GenStats> {
+    if frames.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no frames to send"));
+    }
     let start = Instant::now();
     let deadline = start + limit.duration;
     let mut sent = 0u64;
+    let mut calls = 0u64;
     // Every slice is bounded in time and the loop ends at the deadline, so this loop is
     // bounded by `limit.duration` plus one slice.
     while sent < limit.max_packets && !quit.load(Ordering::SeqCst) {
@@ -133,7 +137,17 @@ fn run_sliced(
             max_packets: limit.max_packets - sent,
             rate_pps: limit.rate_pps,
         };
-        sent += gen.run(frames, slice)?.sent;
+        // Each call starts the mix from its first frame: go on where the last slice ended,
+        // so that every frame of the mix gets its share whatever the slices' lengths.
+        let k = (calls % frames.len() as u64) as usize;
+        let r = if k == 0 {
+            gen.run(frames, slice)?
+        } else {
+            let rotated: Vec<Vec<u8>> = frames[k..].iter().chain(&frames[..k]).cloned().collect();
+            gen.run(&rotated, slice)?
+        };
+        sent += r.sent;
+        calls += r.calls;
     }
     let elapsed = start.elapsed();
     let secs = elapsed.as_secs_f64();
@@ -141,5 +155,6 @@ fn run_sliced(
         sent,
         elapsed,
         pps: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
+        calls,
     })
 }
