@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system packages lunet's demo, tests and benchmarks use (Debian/Ubuntu).
+# Installs the system packages lunet's demo, tests and benchmarks use (Debian/Ubuntu);
+# clang only compiles the benchmark's hand-written C filters (the ebpf-c-* methods).
 # Safe to run again: apt-get skips what is there.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
@@ -7,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 need=()
-for pair in iptables:iptables nft:nftables ip:iproute2 nsenter:util-linux ethtool:ethtool; do
+for pair in iptables:iptables nft:nftables ip:iproute2 nsenter:util-linux ethtool:ethtool clang:clang; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

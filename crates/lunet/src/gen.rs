@@ -81,6 +81,9 @@ impl FromStr for Spec {
             .split_once(':')
             .ok_or_else(|| format!("'{s}': {usage}"))?;
         let name = |v: &str| -> Result<String, String> {
+            if v.is_empty() || v == "." {
+                return Err(format!("'{s}': a name is needed after '{kind}:'"));
+            }
             // Built once here so a bad name is a usage error, not a failure mid-run.
             packet::dns_query_payload(v, 0).map_err(|e| format!("'{s}': {e}"))?;
             Ok(v.to_string())
@@ -390,6 +393,7 @@ mod tests {
         assert!(err("udp:70000").contains("not a port"));
         assert!(err("tcp:80").contains("unknown kind 'tcp'"));
         assert!(err("udp9").contains("expected udp:PORT"));
+        assert!(err("dns:").contains("a name is needed"));
         assert!(err("dns:x.example@0").contains("weight"));
         assert!(err("dns:x.example@65").contains("weight"));
         let long = format!("dns:{}.example", "a".repeat(64));

@@ -1,6 +1,7 @@
 //! `lunet bench` end to end (root only): quick runs checked through their JSON output: the
-//! UDP port filter with the first three methods, nft-raw and a method not built yet, then the SNI filter with iptables and the
-//! kernel tier at XDP.
+//! UDP port filter with the first methods, nft-raw, the hand-written C at XDP and a method not
+//! built yet, then the SNI filter with iptables (u32 + string, and string alone), the C at
+//! netfilter and the kernel tier at XDP.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -63,6 +64,14 @@ fn quick_bench(args: &[&str]) -> Vec<serde_json::Value> {
     rows
 }
 
+/// Whether the bench can compile the hand-written C here.
+fn has_clang() -> bool {
+    Command::new("clang")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// The row's measured rates and CPU time are there and positive, and it is correct.
 fn assert_measured_and_correct(r: &serde_json::Value) {
     assert_eq!(r["skipped"], serde_json::Value::Null, "{r:#}");
@@ -79,33 +88,48 @@ fn quick_bench_of_the_port_filter_is_correct_for_every_method() {
         "--filters",
         "udp-port",
         "--methods",
-        "none,iptables-raw,lunet-lua,nft-raw,ebpf-c-xdp",
+        "none,iptables-raw,lunet-lua,nft-raw,lunet-kernel-netfilter,ebpf-c-xdp",
     ]);
-    assert_eq!(rows.len(), 5, "{rows:#?}");
+    assert_eq!(rows.len(), 6, "{rows:#?}");
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
     assert_eq!(
         methods,
-        ["none", "iptables-raw", "lunet-lua", "nft-raw", "ebpf-c-xdp"]
+        [
+            "none",
+            "iptables-raw",
+            "lunet-lua",
+            "nft-raw",
+            "lunet-kernel-netfilter",
+            "ebpf-c-xdp"
+        ]
     );
     // A method not built yet is a row that says why, never a missing one.
     assert!(
         rows[4]["skipped"]
             .as_str()
-            .is_some_and(|s| s.contains("not in this build yet")),
+            .is_some_and(|s| s.contains("XDP hooks only")),
         "{:#}",
         rows[4]
     );
-    for r in &rows {
+    for r in &rows[..4] {
         assert_eq!(r["filter"], "udp-port");
-        if r["skipped"].is_string() && r["method"] != "nft-raw" {
-            continue;
-        }
         assert_measured_and_correct(r);
         assert_eq!(
             r["ns_per_packet"],
             serde_json::Value::Null,
             "not eBPF: {r:#}"
         );
+    }
+    // The C program is compiled by the bench with clang: measured where clang is, else a
+    // row that says so.
+    let c = &rows[5];
+    if has_clang() {
+        assert_measured_and_correct(c);
+        assert!(c["ns_per_packet"].as_f64().unwrap_or(0.0) > 0.0, "{c:#}");
+        assert_eq!(c["before_stack"], true);
+    } else {
+        eprintln!("clang is not installed: checking that ebpf-c-xdp says so");
+        assert!(c["skipped"].as_str().unwrap().contains("clang"), "{c:#}");
     }
     // The filters drop (half the traffic is for port 9), `none` does not.
     assert_eq!(rows[0]["dropped_mpps"], 0.0);
@@ -123,14 +147,30 @@ fn quick_bench_of_the_port_filter_is_correct_for_every_method() {
         "--filters",
         "sni",
         "--methods",
-        "iptables-raw,lunet-kernel-xdp",
+        "iptables-raw,lunet-kernel-xdp,iptables-string,ebpf-c-netfilter",
     ]);
     let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
-    assert_eq!(methods, ["iptables-raw", "lunet-kernel-xdp"], "{rows:#?}");
-    for r in &rows {
+    assert_eq!(
+        methods,
+        [
+            "iptables-raw",
+            "lunet-kernel-xdp",
+            "iptables-string",
+            "ebpf-c-netfilter"
+        ],
+        "{rows:#?}"
+    );
+    let measured = if has_clang() { 4 } else { 3 };
+    for r in &rows[..measured] {
         assert_eq!(r["filter"], "sni");
         assert_measured_and_correct(r);
         assert!(r["dropped_mpps"].as_f64().unwrap() > 0.0, "{r:#}");
+    }
+    if has_clang() {
+        // At netfilter, in the stack: BPF_PROG_TEST_RUN timed it, the counting rules saw it.
+        let nf = &rows[3];
+        assert_eq!(nf["before_stack"], false);
+        assert!(nf["ns_per_packet"].as_f64().unwrap_or(0.0) > 0.0, "{nf:#}");
     }
     let (ipt, xdp) = (&rows[0], &rows[1]);
     assert_eq!(ipt["ns_per_packet"], serde_json::Value::Null, "{ipt:#}");

@@ -172,7 +172,8 @@ pub fn markdown(rows: &[Row], info: &RunInfo, svg_name: &str) -> String {
 }
 
 /// The generator's own limit as this run measured it: the median offered rate of the `none`
-/// rows and of the XDP rows (an XDP drop is the cheapest receiver there is).
+/// rows, and of the XDP rows of `udp-flood` (an XDP program that drops 15 frames of 16 before
+/// the stack is the cheapest receiver the bench has).
 fn generator_limit(rows: &[Row]) -> (Option<f64>, Option<f64>) {
     let med = |pick: &dyn Fn(&Row) -> bool| {
         let mut v: Vec<f64> = rows
@@ -184,57 +185,121 @@ fn generator_limit(rows: &[Row]) -> (Option<f64>, Option<f64>) {
     };
     (
         med(&|r| r.method == "none"),
-        med(&|r| r.before_stack && r.filter != "accept-all"),
+        med(&|r| r.before_stack && r.filter == "udp-flood"),
     )
+}
+
+/// The one-verdict-per-packet NFQUEUE consumer's drop rate in `shared/kernel-notes.md`
+/// (0.32/0.32/0.28 Mpps), the Lua tier's yardstick.
+pub const NFQUEUE_BASELINE_MPPS: f64 = 0.3;
+
+/// The median Mpps of `method` on `filter` in `rows`, if measured.
+fn mpps(rows: &[Row], filter: &str, method: &str) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.filter == filter && r.method == method && r.skipped.is_none())
+        .and_then(|r| r.mpps_median)
+}
+
+/// The ratios the project's goals are stated in, per filter, from this run's medians.
+fn ratios(rows: &[Row]) -> String {
+    let mut filters: Vec<&str> = Vec::new();
+    for r in rows {
+        if !filters.contains(&r.filter.as_str()) {
+            filters.push(&r.filter);
+        }
+    }
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "-".to_string(),
+    };
+    let mut out = String::from(
+        "## Ratios
+
+         From the medians above. Goals: `lunet-kernel-xdp` at least 1.8x `iptables-raw` on          the UDP port filter and at least 0.95x `ebpf-c-xdp` on every filter; `lunet-lua` at          least 1.5x the one-verdict-per-packet NFQUEUE consumer of the kernel notes          (0.3 Mpps).
+
+         | filter | lunet-kernel-xdp / iptables-raw | lunet-kernel-xdp / ebpf-c-xdp |          lunet-lua / 0.3 Mpps |
+| --- | ---: | ---: | ---: |
+",
+    );
+    for f in filters {
+        let xdp = mpps(rows, f, "lunet-kernel-xdp");
+        out.push_str(&format!(
+            "| {f} | {} | {} | {} |\n",
+            ratio(xdp, mpps(rows, f, "iptables-raw")),
+            ratio(xdp, mpps(rows, f, "ebpf-c-xdp")),
+            ratio(mpps(rows, f, "lunet-lua"), Some(NFQUEUE_BASELINE_MPPS)),
+        ));
+    }
+    out.push('\n');
+    out
 }
 
 fn methodology(rows: &[Row]) -> String {
     let (none, xdp) = generator_limit(rows);
     format!(
-        "## Methodology\n\n\
+        "{}## Methodology\n\n\
          **What is measured.** One testbed for the whole run: two fresh network namespaces \
          joined by a veth pair, 198.18.0.1 -> 198.18.0.2. The sender namespace runs lunet's \
-         own generator: an `XDP_TX` live-frames program on the sender's veth (on CPU 0) that \
-         sends the filter's traffic mix, frames built in Rust: UDP to port 9 or 53 (60-byte \
-         frames), DNS queries, TCP segments carrying a TLS ClientHello. An `XDP_PASS` program \
-         on the receiver's veth puts the frames into the receiver's stack. Each filter's \
-         traffic is two classes told apart by their source port, which no filter looks at: \
-         half must be dropped, half must pass (`accept-all`: all must pass).\n\n\
-         **How.** For each filter and method: the method is installed in the receiver \
-         namespace, then counting rules around it (raw PREROUTING counts each class before \
-         the filter, filter INPUT counts and sinks each class after it, the same for every \
-         method, `none` included). A check run sends 500 frames of each kind at 5 kpps, slow \
-         enough for every method to see every packet: the counters must show exactly the \
-         must-drop packets dropped and the others through, and the method's own count \
-         (its rule's counter, the hook's verdict counters) must agree; otherwise the row is \
-         marked **NO**. Then the timed runs at the generator's full rate, each checked for \
-         consistency the same way. The headline is the packets the filter decided on per \
-         second over the time it was busy (for NFQUEUE, until the queue drained). Receiver CPU \
-         time is the softirq time of all CPUs (from `/proc/stat`) plus the Lua consumer's \
-         thread. A method at XDP (`lunet-kernel-xdp`) replaces the `XDP_PASS` program for its \
-         turn and drops before the stack: its drops are the frames offered that never \
-         arrived, checked against the program's own verdict counters and the veth's \
-         `ethtool -S` counters. Its program, as attached, is also timed with \
-         `BPF_PROG_TEST_RUN`. The methods: `iptables-raw` one rule in raw PREROUTING \
-         (`-m u32` and `-m string` for the name filters, as an admin would write them); \
-         `nft-raw` one rule in an nft table of its own, chain `type filter hook prerouting \
-         priority raw + 1` (just after the counting rules; at an equal priority the kernel \
-         would run the chain registered last first), raw payload matching `@th,...` at fixed \
-         offsets for `dns` (the exact name `www.blocked.example`), skipped for `sni`; \
-         `lunet-lua` the Lua tier at PRE_ROUTING, priority RAW, through NFQUEUE (fail-open); \
-         `lunet-kernel-xdp` the kernel tier's compiled XDP hook. Rows marked skipped give \
-         the reason; no method is left out silently.\n\n\
+         own generator (`lunet gen` runs it alone): an `XDP_TX` live-frames program on the \
+         sender's veth (on CPU 0) that sends the filter's traffic mix, frames built in Rust: \
+         UDP to port 9 or 53 (60-byte frames), DNS queries, TCP segments carrying a TLS \
+         ClientHello. An `XDP_PASS` program on the receiver's veth puts the frames into the \
+         receiver's stack. Each filter's traffic is two classes told apart by their source \
+         port, which no filter looks at: half must be dropped, half must pass (`accept-all`: \
+         all must pass; `udp-flood`: the port filter again, under a flood, 15 frames of 16 to \
+         the dropped port, the traffic XDP filters are deployed for).\n\n\
+         **How.** For each filter, three rounds (one with `--quick`); in each round every \
+         method in turn, so that a machine that drifts moves all methods alike: the method is \
+         installed in the receiver namespace, then counting rules around it (raw PREROUTING \
+         counts each class before the filter, filter INPUT counts and sinks each class after \
+         it, the same for every method, `none` included), one timed run at the generator's \
+         full rate, and the method is removed. In the first round a check run comes first: \
+         500 frames of each kind at 5 kpps, slow enough for every method to see every \
+         packet; the counters must show exactly the must-drop packets dropped and the others \
+         through, and the method's own count (its rule's counter, the hook's verdict \
+         counters, the veth's XDP counters) must agree; otherwise the row is marked **NO**. \
+         Every timed run is checked for consistency the same way. The headline is the \
+         packets the filter decided on per second over the time it was busy (for NFQUEUE, \
+         until the queue drained). Receiver CPU time is the softirq time of all CPUs (from \
+         `/proc/stat`) plus the Lua consumer's thread. A method at XDP replaces the \
+         `XDP_PASS` program for its turn and drops before the stack: its drops are the \
+         frames offered that never arrived, checked against the program's own verdict \
+         counters (lunet's) and the veth's `ethtool -S` counters. eBPF programs are also \
+         timed with `BPF_PROG_TEST_RUN`.\n\n\
+         **The methods.** `iptables-raw`: one rule in raw PREROUTING, as precise as \
+         iptables' matches allow: `-m u32` at fixed offsets for `dns` (the exact name \
+         `www.blocked.example`), `-m u32` for the ClientHello and `-m string` for the name \
+         for `sni` (u32 cannot follow the ClientHello to the name). `iptables-string`: for \
+         the name filters, the rule an admin writes first: the port and one `-m string` \
+         search of the whole packet. `nft-raw`: one rule in an nft table of its own, chain \
+         `type filter hook prerouting priority raw + 1` (just after the counting rules; at \
+         an equal priority the kernel would run the chain registered last first), raw \
+         payload matching `@th,...` at fixed offsets for `dns` (the exact name), skipped for \
+         `sni` (nft has no string search). `ebpf-c-xdp` and `ebpf-c-netfilter`: the filter \
+         hand-written in C (`bench/c/`), compiled by the bench with `clang -O2 -target bpf`, \
+         loaded by lunet's own loader (kfunc calls resolved in the kernel's BTF), at XDP on \
+         the receiver's veth or at netfilter IPv4 PRE_ROUTING, priority raw + 1 (packet bytes \
+         through `bpf_dynptr_from_skb` and `bpf_dynptr_read`, one helper call per read: \
+         netfilter programs have no direct packet access); skipped, with the reason, where \
+         clang is absent. `lunet-lua`: the Lua tier at PRE_ROUTING, priority RAW, through \
+         NFQUEUE (fail-open). `lunet-kernel-xdp`: the kernel tier, the filter's XDP example \
+         compiled by lunet. `lunet-kernel-netfilter`: skipped (the kernel tier compiles XDP \
+         hooks only). Rows marked skipped give the reason; no method is left out \
+         silently.\n\n\
          **The generator's own limit.** The sender's `XDP_TX` program and the receiver's \
          processing share the work: a veth hands each frame to its peer, whose NAPI poll runs \
          within the generator's own softirq, so what the receiver spends per packet slows the \
          generator too, and the offered rate is set by the whole path, not by the sender \
-         alone. Two rows bound it. `none` (no filter: {} Mpps median offered in this run) is \
-         what the path into the receiver's stack delivers: a method near it costs little more \
-         than the stack's own work, and methods that reach it tie. The cheapest receiver, an \
-         XDP program that drops half the frames before the stack ({} Mpps median offered to \
-         `lunet-kernel-xdp` on the dropping filters in this run), is about the most this \
-         generator can send on this machine: no method can show more. On a machine with few \
-         CPUs the sender and the receiver's softirq share them, which lowers every rate alike.\n\n\
+         alone. Two figures bound it. `none` (no filter: {} Mpps median offered in this run) \
+         is what the path into the receiver's stack delivers: a method near it costs little \
+         more than the stack's own work, and methods that reach it tie. The cheapest receiver \
+         in the bench, an XDP program that drops 15 frames of 16 before the stack ({} Mpps \
+         median offered on `udp-flood` in this run), is about the most this generator can \
+         send here; into an XDP program that drops every frame it sends more still (`sudo \
+         lunet gen --drop`). Traffic that must pass costs every method the receiver's stack \
+         (about 0.7 us per packet here), so on the 1:1 mixes the XDP methods' lead is \
+         smaller than on `udp-flood`. On a machine with few CPUs the sender and the \
+         receiver's softirq share them, which lowers every rate alike.\n\n\
          **What the numbers mean.** The rate at which each method decided on packets, on this \
          machine and kernel, for minimum-size traffic over a veth pair in one pair of \
          namespaces, with every verdict checked; and the CPU time the receiving side spent per \
@@ -243,10 +308,11 @@ fn methodology(rows: &[Row]) -> String {
          no DMA, one receive queue), nor of other packet sizes, traffic mixes or rule sets \
          (one rule each here; real rule sets have many). The name filters of iptables and nft \
          are approximations an admin would write, exact on this traffic only (see the \
-         bench's notes); the Lua tier parses the packets. A quick run's numbers are one \
-         sample each, and differences of a few percent (a method above `none`, say) are \
-         noise: look at min-max. Compare methods within one run, not across machines or \
-         runs.\n",
+         bench's notes); the Lua tier and the eBPF programs parse the packets. A quick run's \
+         numbers are one sample each, and differences of a few percent (a method above \
+         `none`, say) are noise: look at min-max. Compare methods within one run, not across \
+         machines or runs.\n",
+        ratios(rows),
         num(none, 3),
         num(xdp, 3),
     )
