@@ -1,11 +1,14 @@
 //! Data objects: bounds-checked byte views of the packet a hook is looking at.
 //!
-//! A hook call owns one [`Packet`]; every view handed to Lua (`skb:data("net")`, the XDP
-//! `packet`) points into it. Offsets are 0-based, multi-byte values are in host byte order
-//! (what a C load from that address gives, as in Lunatik), and every access is checked before
-//! it touches a byte: after [`View::range`] succeeds no accessor can panic. When the hook
-//! returns, its views are retired, so a view saved in a global raises instead of reading a
-//! later packet.
+//! Each hook has one [`Slot`]: the bytes of the call in progress, reused call after call (no
+//! allocation per packet). Views handed to Lua point into it. A netfilter hook's `skb` is one
+//! object for the hook's life, reset for every packet as Lunatik resets its data objects:
+//! it shows the current call's packet, and raises when used outside a call of its hook. The
+//! views made from it (`skb:data("net")`) and the XDP `packet` carry the number of the call
+//! they were made for, and raise ever after it. Offsets are 0-based, multi-byte values are in
+//! host byte order (what a C load from that address gives, as in Lunatik), and every access
+//! is checked before it touches a byte: after [`View::range`] succeeds no accessor can
+//! panic.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -52,6 +55,56 @@ impl std::fmt::Display for Fault {
     }
 }
 
+/// The packet of a hook's current call, shared by that call's views.
+#[derive(Debug, Default)]
+pub struct Slot {
+    pkt: RefCell<Packet>,
+    /// The netfilter metadata of the current call.
+    meta: Cell<SkbMeta>,
+    /// The number of the current (or last) call.
+    call: Cell<u64>,
+    /// Whether a call is in progress.
+    live: Cell<bool>,
+}
+
+impl Slot {
+    /// Starts a call on a copy of `head` and `body` (into the slot's buffers); returns the
+    /// call's number, for its views.
+    pub fn begin(&self, head: &[u8], body: &[u8]) -> u64 {
+        let mut p = self.pkt.borrow_mut();
+        p.head.clear();
+        p.head.extend_from_slice(head);
+        p.body.clear();
+        p.body.extend_from_slice(body);
+        p.dirty = false;
+        let n = self.call.get() + 1;
+        self.call.set(n);
+        self.live.set(true);
+        n
+    }
+
+    /// The number of the current (or last) call.
+    pub fn current(&self) -> u64 {
+        self.call.get()
+    }
+
+    /// Sets the netfilter metadata the `skb` shows for the current call.
+    pub fn set_meta(&self, meta: SkbMeta) {
+        self.meta.set(meta);
+    }
+
+    /// Ends the call: every view made for it is retired.
+    pub fn retire(&self) {
+        self.live.set(false);
+    }
+
+    /// The body, if a setter changed it during the call.
+    pub fn rewritten(&self) -> Option<Vec<u8>> {
+        let p = self.pkt.borrow();
+        p.dirty.then(|| p.body.clone())
+    }
+}
+
 /// What a netfilter hook's `skb` knows beyond its bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SkbMeta {
@@ -64,43 +117,46 @@ pub struct SkbMeta {
 /// `skb:data("mac")` gives the read-only view that starts at the link-layer header.
 #[derive(Clone)]
 pub struct View {
-    pkt: Rc<RefCell<Packet>>,
+    slot: Rc<Slot>,
+    /// The call this view was made for; `None` for the `skb`, which is every call's.
+    call: Option<u64>,
     /// Whether the view starts at `head` (the `mac` layer) or at `body`.
     with_head: bool,
     writable: bool,
-    alive: Rc<Cell<bool>>,
-    skb: Option<SkbMeta>,
+    /// Whether this is the `skb` (with metadata and layers).
+    skb: bool,
 }
 
 impl View {
-    pub fn new(
-        pkt: Rc<RefCell<Packet>>,
-        with_head: bool,
-        writable: bool,
-        alive: Rc<Cell<bool>>,
-    ) -> Self {
+    /// A view of call `call` (from [`Slot::begin`]) of `slot`.
+    pub fn new(slot: Rc<Slot>, call: u64, with_head: bool, writable: bool) -> Self {
         View {
-            pkt,
+            slot,
+            call: Some(call),
             with_head,
             writable,
-            alive,
-            skb: None,
+            skb: false,
         }
     }
 
-    /// The `skb` of a netfilter hook call: the writable network layer, with metadata.
-    pub fn skb(pkt: Rc<RefCell<Packet>>, alive: Rc<Cell<bool>>, meta: SkbMeta) -> Self {
+    /// The `skb` of a netfilter hook: the writable network layer of whatever call of the
+    /// hook is in progress, with its metadata. One for the hook's life.
+    pub fn skb(slot: Rc<Slot>) -> Self {
         View {
-            pkt,
+            slot,
+            call: None,
             with_head: false,
             writable: true,
-            alive,
-            skb: Some(meta),
+            skb: true,
         }
+    }
+
+    fn alive(&self) -> bool {
+        self.slot.live.get() && self.call.is_none_or(|c| c == self.slot.call.get())
     }
 
     pub fn len(&self) -> usize {
-        let p = self.pkt.borrow();
+        let p = self.slot.pkt.borrow();
         p.body.len() + if self.with_head { p.head.len() } else { 0 }
     }
 
@@ -110,7 +166,7 @@ impl View {
 
     /// Checks that `size` bytes at `offset` exist; returns the offset as usize.
     pub fn range(&self, offset: i64, size: usize) -> Result<usize, Fault> {
-        if !self.alive.get() {
+        if !self.alive() {
             return Err(Fault::Retired);
         }
         let len = self.len();
@@ -149,7 +205,7 @@ impl View {
     }
 
     fn copy_out(&self, off: usize, out: &mut [u8]) {
-        let p = self.pkt.borrow();
+        let p = self.slot.pkt.borrow();
         let head: &[u8] = if self.with_head { &p.head } else { &[] };
         for (i, b) in out.iter_mut().enumerate() {
             let at = off + i;
@@ -167,7 +223,7 @@ impl View {
         if !self.writable {
             return Err(Fault::ReadOnly);
         }
-        let mut p = self.pkt.borrow_mut();
+        let mut p = self.slot.pkt.borrow_mut();
         p.body[off..off + bytes.len()].copy_from_slice(bytes);
         p.dirty = true;
         Ok(())
@@ -208,26 +264,33 @@ impl UserData for View {
         });
         methods.add_meta_method(MetaMethod::Len, |_, this, ()| Ok(this.len()));
         methods.add_method("data", |lua, this, layer: Option<String>| {
-            if this.skb.is_none() {
+            if !this.skb {
                 return Err(located(lua, "data: only an skb has layers"));
             }
-            let mut v = this.clone();
-            v.skb = None;
+            if !this.alive() {
+                return Err(located(lua, Fault::Retired));
+            }
+            // A view of this call only.
+            let v = View::new(this.slot.clone(), this.slot.call.get(), false, true);
             match layer.as_deref() {
                 None | Some("net") => Ok(v),
-                Some("mac") => {
-                    v.with_head = true;
-                    v.writable = false;
-                    Ok(v)
-                }
+                Some("mac") => Ok(View {
+                    with_head: true,
+                    writable: false,
+                    ..v
+                }),
                 Some(other) => Err(located(
                     lua,
                     format!("skb:data: unknown layer '{other}' (expected \"net\" or \"mac\")"),
                 )),
             }
         });
-        methods.add_method("ifindex", |_, this, ()| Ok(this.skb.map(|m| m.ifindex)));
-        methods.add_method("mark", |_, this, ()| Ok(this.skb.map(|m| m.mark)));
+        methods.add_method("ifindex", |_, this, ()| {
+            Ok(this.skb.then(|| this.slot.meta.get().ifindex))
+        });
+        methods.add_method("mark", |_, this, ()| {
+            Ok(this.skb.then(|| this.slot.meta.get().mark))
+        });
         methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
             Ok(format!(
                 "data: {} bytes{}",
@@ -238,27 +301,14 @@ impl UserData for View {
     }
 }
 
-/// Ends the life of every view that shares `alive`.
-pub fn retire(alive: &Rc<Cell<bool>>) {
-    alive.set(false);
-}
-
-/// A fresh, live view over `pkt`'s body, for tests and for the XDP `packet`.
-pub fn body_view(pkt: &Rc<RefCell<Packet>>, writable: bool, alive: &Rc<Cell<bool>>) -> View {
-    View::new(pkt.clone(), false, writable, alive.clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn view(head: &[u8], body: &[u8], with_head: bool, writable: bool) -> View {
-        let pkt = Rc::new(RefCell::new(Packet {
-            head: head.to_vec(),
-            body: body.to_vec(),
-            dirty: false,
-        }));
-        View::new(pkt, with_head, writable, Rc::new(Cell::new(true)))
+        let slot = Rc::new(Slot::default());
+        let call = slot.begin(head, body);
+        View::new(slot, call, with_head, writable)
     }
 
     #[test]
@@ -291,15 +341,22 @@ mod tests {
         assert_eq!(ro.write(0, &[1]), Err(Fault::ReadOnly));
         let rw = view(&[], &[0; 20], false, true);
         rw.write(19, &[7]).unwrap();
-        assert!(rw.pkt.borrow().dirty);
-        assert_eq!(rw.pkt.borrow().body[19], 7);
+        let mut want = vec![0; 20];
+        want[19] = 7;
+        assert_eq!(rw.slot.rewritten(), Some(want));
+        assert_eq!(ro.slot.rewritten(), None);
     }
 
     #[test]
-    fn retired_views_refuse_every_access() {
+    fn retired_views_refuse_every_access_also_in_a_later_call() {
         let v = view(&[], &[0; 4], false, true);
-        retire(&v.alive);
+        v.slot.retire();
         assert_eq!(v.read::<1>(0), Err(Fault::Retired));
         assert_eq!(v.write(0, &[1]), Err(Fault::Retired));
+        // The slot's next call does not bring an old view back to life.
+        let call = v.slot.begin(&[], &[9; 4]);
+        assert_eq!(v.read::<1>(0), Err(Fault::Retired));
+        let fresh = View::new(v.slot.clone(), call, false, true);
+        assert_eq!(fresh.read::<1>(0), Ok([9]));
     }
 }

@@ -2,17 +2,17 @@
 //! that turns one packet into one verdict. A state is single-threaded (one per script, on its
 //! own thread in the daemon); its counters and log are shared with whoever asks.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mlua::{ChunkMode, Function, Lua, MultiValue, Value};
+use mlua::{ChunkMode, Function, Lua, Value};
 
 use crate::budget::{self, Budget};
 use crate::consts::{NF_ACCEPT, NF_ACTION, XDP_ACTION, XDP_PASS};
-use crate::data::{retire, Packet, SkbMeta, View};
+use crate::data::{SkbMeta, Slot, View};
 use crate::error::{describe, is_memory, HookError, ScriptError, ScriptErrorKind};
 use crate::hook::{Attach, HookSpec, HookStats};
 use crate::limits::Limits;
@@ -42,13 +42,13 @@ impl Default for StateOptions {
     }
 }
 
-/// A packet as netfilter hands it to a hook.
-#[derive(Debug, Clone, Default)]
-pub struct NfPacket {
+/// A packet as netfilter hands it to a hook (borrowed: the hook's views read a copy).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NfPacket<'a> {
     /// From the network header on.
-    pub net: Vec<u8>,
+    pub net: &'a [u8],
     /// The synthesized link-layer header behind `skb:data("mac")` (14 bytes, or empty).
-    pub link_header: Vec<u8>,
+    pub link_header: &'a [u8],
     pub ifindex: u32,
     pub mark: u32,
 }
@@ -77,6 +77,10 @@ struct Hook {
     func: Function,
     stats: Arc<HookStats>,
     last_warning: Cell<Option<Instant>>,
+    /// The packet of the call in progress, reused call after call.
+    slot: Rc<Slot>,
+    /// A netfilter hook's `skb`: one userdata for the hook's life (see [`crate::data`]).
+    skb: Option<mlua::AnyUserData>,
 }
 
 pub struct State {
@@ -166,14 +170,22 @@ impl State {
             .map(|(id, mut h)| {
                 h.spec.id = id;
                 h.spec.budget = Some(h.spec.budget.unwrap_or(opts.limits.hook_budget));
-                Hook {
+                let slot = Rc::new(Slot::default());
+                let skb = match h.spec.attach {
+                    Attach::Netfilter { .. } => Some(lua.create_userdata(View::skb(slot.clone()))?),
+                    _ => None,
+                };
+                Ok(Hook {
                     spec: h.spec,
                     func: h.func,
                     stats: h.stats,
                     last_warning: Cell::new(None),
-                }
+                    slot,
+                    skb,
+                })
             })
-            .collect();
+            .collect::<mlua::Result<_>>()
+            .map_err(internal)?;
         // Check often enough for the smallest budget a hook asked for.
         if let Some(smallest) = hooks.iter().filter_map(|h| h.spec.budget).min() {
             budget::set_check_interval(&lua, budget.clone(), Limits::check_every(smallest))
@@ -246,55 +258,44 @@ impl State {
     }
 
     /// Runs netfilter hook `id` on `pkt`. Whatever the script does, this returns a verdict.
-    pub fn run_netfilter(&self, id: usize, pkt: NfPacket) -> Outcome {
-        let packet = Rc::new(RefCell::new(Packet {
-            head: pkt.link_header,
-            body: pkt.net,
-            dirty: false,
-        }));
+    pub fn run_netfilter(&self, id: usize, pkt: NfPacket<'_>) -> Outcome {
         let meta = SkbMeta {
             ifindex: pkt.ifindex,
             mark: pkt.mark,
         };
-        self.call(
-            id,
-            packet,
-            NF_ACTION,
-            |alive, p| vec![View::skb(p, alive, meta)],
-            true,
-        )
+        self.call(id, pkt.link_header, pkt.net, NF_ACTION, true, |hook| {
+            hook.slot.set_meta(meta);
+            match &hook.skb {
+                Some(skb) => hook.func.call::<(Value, Value)>(skb),
+                None => Err(mlua::Error::runtime("not a netfilter hook")),
+            }
+        })
     }
 
     /// Runs XDP hook `id` on a whole Ethernet frame (used by `replay`; the daemon's XDP hooks
-    /// run in the kernel tier).
-    pub fn run_xdp(&self, id: usize, frame: Vec<u8>) -> Outcome {
-        let packet = Rc::new(RefCell::new(Packet {
-            head: Vec::new(),
-            body: frame,
-            dirty: false,
-        }));
-        let args = Rc::new(RefCell::new(Packet::default()));
-        self.call(
-            id,
-            packet,
-            XDP_ACTION,
-            move |alive, p| {
-                vec![
-                    View::new(p, false, true, alive.clone()),
-                    View::new(args, false, false, alive),
-                ]
-            },
-            false,
-        )
+    /// run in the kernel tier). Its second argument, Lunatik's `argument` data, is empty.
+    pub fn run_xdp(&self, id: usize, frame: &[u8]) -> Outcome {
+        self.call(id, &[], frame, XDP_ACTION, false, |hook| {
+            let packet = View::new(hook.slot.clone(), hook.slot.current(), false, true);
+            let empty = Rc::new(Slot::default());
+            let argument = View::new(empty.clone(), empty.begin(&[], &[]), false, false);
+            let packet = self.lua.create_userdata(packet)?;
+            let argument = self.lua.create_userdata(argument)?;
+            hook.func.call::<(Value, Value)>((packet, argument))
+        })
     }
 
+    /// Runs hook `id` on a copy of `head` and `body` in its slot: `run` calls the hook's
+    /// function with its arguments. The lean path of every packet: no allocation for a
+    /// netfilter hook (its `skb` is made once).
     fn call(
         &self,
         id: usize,
-        packet: Rc<RefCell<Packet>>,
+        head: &[u8],
+        body: &[u8],
         names: &[&str],
-        args: impl FnOnce(Rc<Cell<bool>>, Rc<RefCell<Packet>>) -> Vec<View>,
         takes_mark: bool,
+        run: impl FnOnce(&Hook) -> mlua::Result<(Value, Value)>,
     ) -> Outcome {
         let Some(hook) = self.hooks.get(id) else {
             let pass = if takes_mark { NF_ACCEPT } else { XDP_PASS };
@@ -305,18 +306,14 @@ impl State {
                 error: None,
             };
         };
-        let alive = Rc::new(Cell::new(true));
+        hook.slot.begin(head, body);
         self.budget
             .arm(hook.spec.budget.unwrap_or(self.limits.hook_budget));
-        let result = args(alive.clone(), packet.clone())
-            .into_iter()
-            .map(|v| self.lua.create_userdata(v).map(Value::UserData))
-            .collect::<mlua::Result<MultiValue>>()
-            .and_then(|a| hook.func.call::<MultiValue>(a));
-        retire(&alive);
+        let result = run(hook);
+        hook.slot.retire();
 
         let decided = match result {
-            Ok(values) => verdict_of(&values, names, takes_mark, &hook.spec),
+            Ok((verdict, mark)) => verdict_of(&verdict, &mark, names, takes_mark, &hook.spec),
             Err(e) => Err(if self.budget.exhausted() {
                 HookError::Budget(describe(&e))
             } else if is_memory(&e) {
@@ -331,17 +328,12 @@ impl State {
             }),
         };
         let outcome = match decided {
-            Ok((verdict, mark)) => {
-                let p = Rc::try_unwrap(packet)
-                    .map(RefCell::into_inner)
-                    .unwrap_or_else(|rc| rc.borrow().clone());
-                Outcome {
-                    verdict,
-                    mark,
-                    rewritten: p.dirty.then_some(p.body),
-                    error: None,
-                }
-            }
+            Ok((verdict, mark)) => Outcome {
+                verdict,
+                mark,
+                rewritten: hook.slot.rewritten(),
+                error: None,
+            },
             Err(e) => Outcome {
                 verdict: hook.spec.default_verdict,
                 mark: None,
@@ -383,8 +375,11 @@ fn memory_message(budget: &Budget, fallback: &str, cap: usize) -> String {
 }
 
 /// Reads `verdict [, newmark]` from what a hook returned.
+/// (A hook that returns nothing gives `nil`: the first two results are read straight off the
+/// stack.)
 fn verdict_of(
-    values: &MultiValue,
+    verdict: &Value,
+    mark: &Value,
     names: &[&str],
     takes_mark: bool,
     spec: &HookSpec,
@@ -395,18 +390,16 @@ fn verdict_of(
             spec.defined_at, spec.name
         ))
     };
-    let verdict = match values.front() {
-        Some(Value::Integer(v)) if (0..names.len() as i64).contains(v) => *v as u32,
-        Some(Value::Number(n)) if n.fract() == 0.0 && (0.0..names.len() as f64).contains(n) => {
-            *n as u32
-        }
-        Some(v) => return Err(bad(describe_value(v))),
-        None => return Err(bad("nothing".into())),
+    let verdict = match verdict {
+        Value::Integer(v) if (0..names.len() as i64).contains(v) => *v as u32,
+        Value::Number(n) if n.fract() == 0.0 && (0.0..names.len() as f64).contains(n) => *n as u32,
+        Value::Nil => return Err(bad("nothing (nil)".into())),
+        v => return Err(bad(describe_value(v))),
     };
-    let mark = match values.get(1) {
-        None | Some(Value::Nil) => None,
-        Some(Value::Integer(m)) if takes_mark && u32::try_from(*m).is_ok() => Some(*m as u32),
-        Some(v) => {
+    let mark = match mark {
+        Value::Nil => None,
+        Value::Integer(m) if takes_mark && u32::try_from(*m).is_ok() => Some(*m as u32),
+        v => {
             return Err(HookError::Verdict(format!(
                 "{}: hook '{}' returned {} as its new mark, not a 32-bit unsigned integer",
                 spec.defined_at,

@@ -218,7 +218,7 @@ proptest! {
         );
         let s = common::script(&source);
         let st = State::load(&s.path, StateOptions::default()).unwrap();
-        let out = st.run_netfilter(0, NfPacket { net: body.clone(), link_header: head.clone(), ifindex: 1, mark: 0 });
+        let out = st.run_netfilter(0, NfPacket { net: &body, link_header: &head, ifindex: 1, mark: 0 });
         prop_assert_eq!(out.error, None);
 
         let mut model_body = body.clone();

@@ -24,7 +24,7 @@ fn a_steady_stream_of_calls_stays_far_below_the_memory_cap() {
     .unwrap();
     let mut peak = 0;
     for i in 0..200_000 {
-        let out = st.run_netfilter(0, udp4(53, b"x"));
+        let out = st.run_netfilter(0, udp4(53, b"x").nf());
         assert!(out.error.is_none(), "call {i}: {:?}", out.error);
         assert_eq!(out.verdict, 1);
         peak = peak.max(st.memory_used());

@@ -21,8 +21,8 @@ fn a_port_filter_drops_only_its_port() {
          return nf.action.ACCEPT",
         "",
     ));
-    assert_eq!(st.run_netfilter(0, udp4(9, b"x")).verdict, 0);
-    assert_eq!(st.run_netfilter(0, udp4(53, b"x")).verdict, 1);
+    assert_eq!(st.run_netfilter(0, udp4(9, b"x").nf()).verdict, 0);
+    assert_eq!(st.run_netfilter(0, udp4(53, b"x").nf()).verdict, 1);
     let stats = st.stats(0).unwrap().snapshot(&["DROP", "ACCEPT"]);
     assert_eq!(stats.packets, 2);
     assert_eq!(stats.verdicts["DROP"], 1);
@@ -63,7 +63,7 @@ fn a_hook_returns_a_new_mark() {
     let (st, _s) = start(&register("return nf.action.ACCEPT, skb:mark() + 41", ""));
     let mut p = udp4(1, b"");
     p.mark = 1;
-    let out = st.run_netfilter(0, p);
+    let out = st.run_netfilter(0, p.nf());
     assert_eq!((out.verdict, out.mark, out.error), (1, Some(42), None));
 }
 
@@ -75,11 +75,11 @@ fn setters_rewrite_the_packet_and_untouched_packets_are_not_resent() {
          return nf.action.ACCEPT",
         "",
     ));
-    let out = st.run_netfilter(0, udp4(5, b"hello"));
+    let out = st.run_netfilter(0, udp4(5, b"hello").nf());
     let bytes = out.rewritten.expect("packet was rewritten");
     assert_eq!(&bytes[28..], b"HIllo");
     assert_ne!(&bytes[26..28], &[0, 0], "checksum filled in");
-    assert_eq!(st.run_netfilter(0, udp4(5, b"")).rewritten, None);
+    assert_eq!(st.run_netfilter(0, udp4(5, b"").nf()).rewritten, None);
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn the_mac_layer_is_synthesized_and_read_only() {
          return nf.action.ACCEPT",
         "",
     ));
-    let out = st.run_netfilter(0, udp4(5, b""));
+    let out = st.run_netfilter(0, udp4(5, b"").nf());
     let err = out.error.expect("write to mac must fail");
     assert!(err.message().contains("read-only"), "{err}");
     assert!(err.message().contains("script.lua:10:"), "{err}");
@@ -104,7 +104,7 @@ fn out_of_bounds_reads_give_the_default_verdict_with_the_line() {
         "return skb:getuint32(#skb - 2)",
         "default = nf.action.DROP,",
     ));
-    let out = st.run_netfilter(0, udp4(5, b""));
+    let out = st.run_netfilter(0, udp4(5, b"").nf());
     assert_eq!(out.verdict, 0, "default verdict DROP");
     match out.error {
         Some(HookError::Runtime(m)) => {
@@ -132,7 +132,7 @@ fn an_endless_hook_costs_its_budget_and_the_state_keeps_working() {
         limits,
     )
     .unwrap();
-    let out = st.run_netfilter(0, udp4(5, b""));
+    let out = st.run_netfilter(0, udp4(5, b"").nf());
     assert_eq!(out.verdict, 1, "default ACCEPT");
     match &out.error {
         Some(HookError::Budget(m)) => assert!(m.contains("instruction budget of 50000"), "{m}"),
@@ -141,7 +141,7 @@ fn an_endless_hook_costs_its_budget_and_the_state_keeps_working() {
     // The same state still runs its hook to completion on the next packet.
     let mut tcp = udp4(5, b"");
     tcp.net[9] = 6;
-    assert_eq!(st.run_netfilter(0, tcp).verdict, 0);
+    assert_eq!(st.run_netfilter(0, tcp.nf()).verdict, 0);
     assert_eq!(st.stats(0).unwrap().snapshot(&[]).budget_hits, 1);
 }
 
@@ -158,7 +158,7 @@ fn pcall_and_coroutines_cannot_swallow_a_budget_stop() {
         "local f = coroutine.wrap(function() while true do end end)\nf()",
     ] {
         let (st, _s) = start_with(&register(body, ""), limits).unwrap();
-        let out = st.run_netfilter(0, udp4(5, b""));
+        let out = st.run_netfilter(0, udp4(5, b"").nf());
         assert!(matches!(out.error, Some(HookError::Budget(_))), "{body}: {:?}", out.error);
     }
 }
@@ -179,7 +179,7 @@ fn a_memory_bomb_in_a_hook_hits_the_cap_and_the_state_survives() {
         limits,
     )
     .unwrap();
-    let out = st.run_netfilter(0, udp4(5, b""));
+    let out = st.run_netfilter(0, udp4(5, b"").nf());
     assert_eq!(out.verdict, 1);
     match &out.error {
         Some(HookError::Memory(m)) => assert!(m.contains("memory cap of 4194304"), "{m}"),
@@ -187,7 +187,11 @@ fn a_memory_bomb_in_a_hook_hits_the_cap_and_the_state_survives() {
     }
     let mut tcp = udp4(5, b"");
     tcp.net[9] = 6;
-    assert_eq!(st.run_netfilter(0, tcp).verdict, 0, "state still answers");
+    assert_eq!(
+        st.run_netfilter(0, tcp.nf()).verdict,
+        0,
+        "state still answers"
+    );
     assert!(st.memory_used() < 4 << 20);
 }
 
@@ -199,7 +203,7 @@ fn bad_return_values_are_errors_not_verdicts() {
         ("return 9", "returned 9"),
     ] {
         let (st, _s) = start(&register(body, ""));
-        let out = st.run_netfilter(0, udp4(5, b""));
+        let out = st.run_netfilter(0, udp4(5, b"").nf());
         assert_eq!(out.verdict, 1);
         match out.error {
             Some(HookError::Verdict(m)) => assert!(m.contains(needle), "{m}"),
@@ -211,16 +215,47 @@ fn bad_return_values_are_errors_not_verdicts() {
 #[test]
 fn a_view_kept_after_its_hook_returned_refuses_to_read() {
     let (st, _s) = start(&register(
-        "if saved then return saved:getuint8(0) end\nsaved = skb\nreturn nf.action.ACCEPT",
+        "if saved then return saved:getuint8(0) end\nsaved = skb:data('net')\nreturn nf.action.ACCEPT",
         "",
     ));
-    assert_eq!(st.run_netfilter(0, udp4(5, b"")).error, None);
-    let out = st.run_netfilter(0, udp4(5, b""));
+    assert_eq!(st.run_netfilter(0, udp4(5, b"").nf()).error, None);
+    let out = st.run_netfilter(0, udp4(5, b"").nf());
     assert!(out
         .error
         .unwrap()
         .message()
         .contains("after its hook returned"));
+}
+
+/// As in Lunatik, a hook's `skb` is one object reset for every packet: kept, it shows the
+/// packet of its hook's current call, and raises in another hook's call.
+#[test]
+fn a_kept_skb_shows_its_hooks_current_packet_and_nothing_elsewhere() {
+    let (st, _s) = start(&format!(
+        "{PRELUDE}
+        netfilter.register{{ pf = 2, hooknum = nf.inet.LOCAL_IN, hook = function(skb)
+          kept = kept or skb
+          return kept:getuint8(23) == 9 and nf.action.DROP or nf.action.ACCEPT
+        end }}
+        netfilter.register{{ pf = 2, hooknum = nf.inet.LOCAL_OUT, hook = function(skb)
+          return kept:getuint8(0)
+        end }}
+        "
+    ));
+    let port = |p: &lunet_lua::Outcome| p.verdict;
+    assert_eq!(port(&st.run_netfilter(0, udp4(5, b"").nf())), 1);
+    assert_eq!(
+        port(&st.run_netfilter(0, udp4(9, b"").nf())),
+        0,
+        "this call's packet"
+    );
+    let out = st.run_netfilter(1, udp4(9, b"").nf());
+    assert!(
+        out.error
+            .as_ref()
+            .is_some_and(|e| e.message().contains("after its hook returned")),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -236,7 +271,7 @@ fn lunatik_style_scripts_run_unchanged() {
         nf.register{ hook = hook, pf = family.INET, hooknum = hooks.LOCAL_OUT, priority = priority.MANGLE + 1 }
         "#,
     );
-    assert_eq!(st.run_netfilter(0, udp4(1, b"")).verdict, 0);
+    assert_eq!(st.run_netfilter(0, udp4(1, b"").nf()).verdict, 0);
 }
 
 #[test]
@@ -255,9 +290,9 @@ fn xdp_hooks_see_the_frame_and_return_actions() {
     assert!(matches!(hooks[0].attach, Attach::Xdp { dev: None }));
     let mut frame = vec![0u8; 14];
     frame[12] = 0x08;
-    assert_eq!(st.run_xdp(0, frame.clone()).verdict, 1);
+    assert_eq!(st.run_xdp(0, &frame).verdict, 1);
     frame[12] = 0x86;
-    assert_eq!(st.run_xdp(0, frame).verdict, 2);
+    assert_eq!(st.run_xdp(0, &frame).verdict, 2);
 }
 
 #[test]
@@ -286,7 +321,7 @@ fn unregistering_the_first_hook_keeps_ids_and_stats_aligned() {
         (1, 0, "second")
     );
     assert_eq!(
-        st.run_netfilter(0, udp4(1, b"")).verdict,
+        st.run_netfilter(0, udp4(1, b"").nf()).verdict,
         1,
         "runs the hook that is left"
     );
@@ -304,7 +339,7 @@ fn a_registration_may_set_its_own_budget() {
     };
     let (st, _s) = start_with(&register("while true do end", "budget = 5000,"), limits).unwrap();
     assert_eq!(st.hooks()[0].budget, Some(5000));
-    match st.run_netfilter(0, udp4(5, b"")).error {
+    match st.run_netfilter(0, udp4(5, b"").nf()).error {
         Some(HookError::Budget(m)) => {
             assert!(m.contains("instruction budget of 5000 exhausted"), "{m}")
         }

@@ -35,7 +35,7 @@ fn run_counter(backing: MapBacking) -> (State, Script) {
 fn maps_work_as_tables_in_hooks_and_report_their_layout() {
     let (st, _s) = run_counter(MapBacking::Memory);
     for _ in 0..3 {
-        st.run_netfilter(0, udp4(1, b""));
+        st.run_netfilter(0, udp4(1, b"").nf());
     }
     let maps = st.maps();
     assert_eq!(
@@ -135,7 +135,7 @@ fn kernel_maps_are_pinned_and_readable_by_other_tools() {
         pin_dir: Some(dir.clone()),
     });
     for _ in 0..2 {
-        st.run_netfilter(0, udp4(1, b""));
+        st.run_netfilter(0, udp4(1, b"").nf());
     }
     let pinned = dir.join("counts");
     assert_eq!(st.maps()[0].pinned.as_deref(), Some(pinned.as_path()));

@@ -229,8 +229,8 @@ pub fn replay(
                 (Runner::Lua, Attach::Netfilter { pf, mark, .. }, _, Some(s)) => {
                     (*mark == 0 && wants(*pf, ip_version)).then(|| {
                         let pkt = NfPacket {
-                            net: s.frame[s.net_at..].to_vec(),
-                            link_header: s.frame[..14].to_vec(),
+                            net: &s.frame[s.net_at..],
+                            link_header: &s.frame[..14],
                             ifindex: 0,
                             mark: 0,
                         };
@@ -239,7 +239,7 @@ pub fn replay(
                 }
                 (Runner::Lua, Attach::Netfilter { .. }, _, None) => None,
                 (Runner::Lua, Attach::Xdp { .. }, Some(frame), _) => {
-                    Some(state.run_xdp(h.id, frame.to_vec()).verdict)
+                    Some(state.run_xdp(h.id, frame).verdict)
                 }
             };
             if let (Some(each), Some(v)) = (each.as_mut(), verdict) {

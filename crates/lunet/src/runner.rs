@@ -638,38 +638,27 @@ fn setup(
 }
 
 /// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
-fn decide(state: &State, g: &mut Group, mut pkt: QueuedPacket) {
+fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
     let first_mark = pkt.mark();
     let mut mark = first_mark;
     let mut rewritten: Option<Vec<u8>> = None;
     let mut verdict = consts::NF_ACCEPT;
-    let mut link_header = link_header(&pkt);
+    let link_header = link_header(&pkt);
     let ifindex = if pkt.indev() != 0 {
         pkt.indev()
     } else {
         pkt.outdev()
     };
-    // The packet's own bytes (and link header) go to the group's last hook without a copy;
-    // a hook that may be followed by another gets copies.
-    let mut original = pkt.take_payload();
-    let last = g.hooks.len().saturating_sub(1);
-    for (n, &(id, wants)) in g.hooks.iter().enumerate() {
+    for &(id, wants) in &g.hooks {
         if wants != mark {
             continue;
         }
-        let (net, link_header) = match (&rewritten, n == last) {
-            (Some(bytes), _) => (bytes.clone(), link_header.clone()),
-            (None, true) => (
-                std::mem::take(&mut original),
-                std::mem::take(&mut link_header),
-            ),
-            (None, false) => (original.clone(), link_header.clone()),
-        };
+        // Each hook sees the bytes as the hooks before it left them.
         let out = state.run_netfilter(
             id,
             NfPacket {
-                net,
-                link_header,
+                net: rewritten.as_deref().unwrap_or(pkt.payload()),
+                link_header: &link_header,
                 ifindex,
                 mark,
             },
@@ -703,8 +692,8 @@ fn decide(state: &State, g: &mut Group, mut pkt: QueuedPacket) {
 
 /// The `mac` layer NFQUEUE lets us know: destination unknown (zeros), the source hardware
 /// address when the kernel gave one, and the EtherType.
-fn link_header(pkt: &QueuedPacket) -> Vec<u8> {
-    let mut h = vec![0u8; 14];
+fn link_header(pkt: &QueuedPacket) -> [u8; 14] {
+    let mut h = [0u8; 14];
     if let Some(src) = pkt.hw_source() {
         h[6..12].copy_from_slice(&src);
     }

@@ -34,7 +34,10 @@ fn the_mix_written_as_pcap_gets_the_verdicts_its_weights_say() {
         pcap.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/xdp-port-filter.lua");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/xdp-port-filter.lua"
+    );
     let o = lunet(&["replay", example, pcap.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -81,7 +84,11 @@ fn gen_json(args: &[&str]) -> serde_json::Value {
     let pid = child.id();
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    assert!(namespaces_left(pid).is_empty(), "{:?}", namespaces_left(pid));
+    assert!(
+        namespaces_left(pid).is_empty(),
+        "{:?}",
+        namespaces_left(pid)
+    );
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
 }
 

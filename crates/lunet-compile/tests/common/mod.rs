@@ -321,7 +321,7 @@ impl LuaTier {
     }
 
     pub fn run(&self, id: usize, frame: &[u8]) -> (u32, Option<Vec<u8>>) {
-        let o = self.0.run_xdp(id, frame.to_vec());
+        let o = self.0.run_xdp(id, frame);
         self.1
             .set(matches!(o.error, Some(lunet_lua::HookError::Budget(_))));
         (o.verdict, o.rewritten)

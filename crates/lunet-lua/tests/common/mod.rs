@@ -32,7 +32,7 @@ pub fn start_with(source: &str, limits: Limits) -> Result<(State, Script), Scrip
 }
 
 /// A minimal IPv4/UDP packet 198.18.0.1:1000 -> 198.18.0.2:`dport` with `payload`.
-pub fn udp4(dport: u16, payload: &[u8]) -> NfPacket {
+pub fn udp4(dport: u16, payload: &[u8]) -> Pkt {
     let total = 28 + payload.len();
     let mut p = vec![
         0x45,
@@ -65,11 +65,31 @@ pub fn udp4(dport: u16, payload: &[u8]) -> NfPacket {
         0,
     ];
     p.extend_from_slice(payload);
-    NfPacket {
+    Pkt {
         net: p,
         link_header: vec![0; 14],
         ifindex: 2,
         mark: 0,
+    }
+}
+
+/// An owned packet for the tests; `nf()` lends it to a hook.
+#[derive(Debug, Clone)]
+pub struct Pkt {
+    pub net: Vec<u8>,
+    pub link_header: Vec<u8>,
+    pub ifindex: u32,
+    pub mark: u32,
+}
+
+impl Pkt {
+    pub fn nf(&self) -> NfPacket<'_> {
+        NfPacket {
+            net: &self.net,
+            link_header: &self.link_header,
+            ifindex: self.ifindex,
+            mark: self.mark,
+        }
     }
 }
 

@@ -29,7 +29,9 @@ const HEADERS: [(&str, &str); 3] = [
 /// The C source of `filter` at `hook`: file name and text.
 pub fn source(filter: Filter, hook: Hook) -> (&'static str, &'static str) {
     match (hook, filter) {
-        (Hook::Xdp, Filter::UdpPort | Filter::UdpFlood) => ("port.c", include_str!("../../../../bench/c/port.c")),
+        (Hook::Xdp, Filter::UdpPort | Filter::UdpFlood) => {
+            ("port.c", include_str!("../../../../bench/c/port.c"))
+        }
         (Hook::Xdp, Filter::Dns) => ("dns.c", include_str!("../../../../bench/c/dns.c")),
         (Hook::Xdp, Filter::Sni) => ("sni.c", include_str!("../../../../bench/c/sni.c")),
         (Hook::Xdp, Filter::AcceptAll) => {

@@ -419,8 +419,8 @@ mod tests {
         let out = state.run_netfilter(
             0,
             NfPacket {
-                net: frame[14..].to_vec(),
-                link_header: frame[..14].to_vec(),
+                net: &frame[14..],
+                link_header: &frame[..14],
                 ifindex: 2,
                 mark: 0,
             },
@@ -521,7 +521,7 @@ mod tests {
     }
 
     fn xdp_verdict(state: &State, frame: &[u8]) -> u32 {
-        let out = state.run_xdp(0, frame.to_vec());
+        let out = state.run_xdp(0, frame);
         assert!(out.error.is_none(), "{:?}", out.error);
         out.verdict
     }

@@ -119,7 +119,10 @@ fn run_sliced(
     quit: &AtomicBool,
 ) -> io::Result<GenStats> {
     if frames.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "no frames to send"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no frames to send",
+        ));
     }
     let start = Instant::now();
     let deadline = start + limit.duration;
