@@ -182,13 +182,17 @@ enum Command {
     /// Measure packet filters: for each filter, each method's rate, CPU cost and correctness.
     ///
     /// Builds two network namespaces joined by a veth pair (198.18.0.1 -> 198.18.0.2), sends
-    /// UDP frames at the full rate of the XDP live-frames generator, and counts on the
-    /// receiver what each method let through. Filters: udp-port (drop UDP to port 9), dns
-    /// (drop queries for blocked.example and its subdomains), sni (drop TLS ClientHellos for
-    /// blocked.example and its subdomains), accept-all (drop nothing). Methods: none (no
-    /// filter), iptables-raw (a rule in raw PREROUTING), lunet-lua (the Lua tier through
-    /// NFQUEUE at PRE_ROUTING, priority RAW), lunet-kernel-xdp (the filter's XDP example,
-    /// compiled by lunet and attached on the receiving veth).
+    /// frames at the full rate of the XDP live-frames generator, and counts on the receiver
+    /// what each method let through, round by round. Filters: udp-port (drop UDP to port 9,
+    /// half the traffic), udp-flood (the same under a 15:1 flood), dns (drop queries for
+    /// blocked.example and its subdomains), sni (drop TLS ClientHellos for blocked.example
+    /// and its subdomains), accept-all (drop nothing). Methods: none (no filter), iptables-raw
+    /// (a rule in raw PREROUTING), iptables-string (the name filters with -m string), nft-raw
+    /// (an nft rule at prerouting), ebpf-c-xdp and ebpf-c-netfilter (the filter hand-written
+    /// in C, compiled with clang), lunet-lua (the Lua tier through NFQUEUE at PRE_ROUTING,
+    /// priority RAW), lunet-kernel-xdp (the filter's XDP example, compiled by lunet and
+    /// attached on the receiving veth), lunet-kernel-netfilter (not built yet: a row with the
+    /// reason).
     #[command(
         after_help = "Examples:\n  sudo lunet bench --quick\n  sudo lunet bench --filters udp-port,dns --methods none,lunet-lua --json bench.json\n  sudo lunet bench --runs 5 --duration 10\n  sudo lunet bench --docs docs/benchmarks.md"
     )]

@@ -258,10 +258,10 @@ pub fn table(rows: &[Row], runs: usize, secs: f64) -> String {
         out.push_str(
             "\nAt XDP the filter drops before the stack, so the counting rules in raw PREROUTING see \
              only what it passed: its DROPPED is OFFERED - DELIVERED,\nwhich also counts frames lost \
-             in the veth's ring before the program; its MPPS counts the frames the program ran on (the \
-             hook's own count).\nCORRECT: every must-pass packet delivered and no must-drop one \
-             (exact in the 5 kpps check run), and the hook's DROP count equal to DROPPED less\nthe \
-             ring's losses. The veth's own counters (ethtool -S) beside it:\n",
+             in the veth's ring before the program; its MPPS counts the frames the program ran on (lunet's \
+             verdict counters; for C, the veth's).\nCORRECT: every must-pass packet delivered and no \
+             must-drop one (exact in the 5 kpps check run), and the program's DROP count equal to\n\
+             DROPPED less the ring's losses. The veth's own counters (ethtool -S) beside it:\n",
         );
     }
     for r in early {
@@ -288,6 +288,22 @@ pub fn table(rows: &[Row], runs: usize, secs: f64) -> String {
     }
     if rows.iter().any(|r| r.mismatch.is_some()) {
         out.push('\n');
+    }
+    let ratios = super::docs::ratios_of(rows);
+    if !ratios.is_empty() {
+        out.push_str(
+            "\nRATIOS of medians: lunet-kernel-xdp / iptables-raw, lunet-kernel-xdp / ebpf-c-xdp, \
+             lunet-lua / 0.3 Mpps (the kernel notes' one-verdict-per-packet consumer)\n",
+        );
+        for r in ratios {
+            out.push_str(&format!(
+                "{:<11} {:>6} {:>6} {:>6}\n",
+                r.filter,
+                super::docs::times(r.xdp_vs_iptables),
+                super::docs::times(r.xdp_vs_c),
+                super::docs::times(r.lua_vs_baseline)
+            ));
+        }
     }
     out.push_str(&format!(
         "\nRates in Mpps, median of {runs} run(s) of {secs} s. MPPS: packets the filter decided on \
