@@ -98,6 +98,50 @@ impl Slot {
         self.live.set(false);
     }
 
+    /// The metadata of the current call.
+    pub fn meta(&self) -> SkbMeta {
+        self.meta.get()
+    }
+
+    /// The length of the body (the network layer at netfilter).
+    pub fn body_len(&self) -> usize {
+        self.pkt.borrow().body.len()
+    }
+
+    /// `N` bytes of the body at `offset`, in a call.
+    pub fn read<const N: usize>(&self, offset: i64) -> Result<[u8; N], Fault> {
+        let (p, _) = self.body_range(offset, Some(N as i64))?;
+        let mut out = [0u8; N];
+        // SAFETY: `body_range` checked that N bytes at `p` are in the body, which nothing
+        // changes before this copy.
+        unsafe { std::ptr::copy_nonoverlapping(p, out.as_mut_ptr(), N) };
+        Ok(out)
+    }
+
+    /// Where the body's bytes from `offset` are (`len` of them, or to the end) and how many,
+    /// in a call; valid until the body next changes.
+    pub fn body_range(&self, offset: i64, len: Option<i64>) -> Result<(*const u8, usize), Fault> {
+        if !self.live.get() {
+            return Err(Fault::Retired);
+        }
+        let p = self.pkt.borrow();
+        let total = p.body.len();
+        let bad = |size: usize| Fault::OutOfBounds {
+            offset,
+            size,
+            len: total,
+        };
+        let off = usize::try_from(offset).map_err(|_| bad(len.unwrap_or(0).max(0) as usize))?;
+        let size = match len {
+            Some(n) => usize::try_from(n).map_err(|_| bad(0))?,
+            None => total.checked_sub(off).ok_or_else(|| bad(0))?,
+        };
+        match off.checked_add(size) {
+            Some(end) if end <= total => Ok((p.body[off..].as_ptr(), size)),
+            _ => Err(bad(size)),
+        }
+    }
+
     /// The body, if a setter changed it during the call.
     pub fn rewritten(&self) -> Option<Vec<u8>> {
         let p = self.pkt.borrow();
@@ -148,6 +192,29 @@ impl View {
             with_head: false,
             writable: true,
             skb: true,
+        }
+    }
+
+    /// `skb:data(layer)`: a view of this call's `net` (default) or read-only `mac` layer.
+    pub fn layer(&self, lua: &mlua::Lua, layer: Option<&str>) -> mlua::Result<View> {
+        if !self.skb {
+            return Err(located(lua, "data: only an skb has layers"));
+        }
+        if !self.alive() {
+            return Err(located(lua, Fault::Retired));
+        }
+        let v = View::new(self.slot.clone(), self.slot.call.get(), false, true);
+        match layer {
+            None | Some("net") => Ok(v),
+            Some("mac") => Ok(View {
+                with_head: true,
+                writable: false,
+                ..v
+            }),
+            Some(other) => Err(located(
+                lua,
+                format!("skb:data: unknown layer '{other}' (expected \"net\" or \"mac\")"),
+            )),
         }
     }
 
@@ -264,26 +331,7 @@ impl UserData for View {
         });
         methods.add_meta_method(MetaMethod::Len, |_, this, ()| Ok(this.len()));
         methods.add_method("data", |lua, this, layer: Option<String>| {
-            if !this.skb {
-                return Err(located(lua, "data: only an skb has layers"));
-            }
-            if !this.alive() {
-                return Err(located(lua, Fault::Retired));
-            }
-            // A view of this call only.
-            let v = View::new(this.slot.clone(), this.slot.call.get(), false, true);
-            match layer.as_deref() {
-                None | Some("net") => Ok(v),
-                Some("mac") => Ok(View {
-                    with_head: true,
-                    writable: false,
-                    ..v
-                }),
-                Some(other) => Err(located(
-                    lua,
-                    format!("skb:data: unknown layer '{other}' (expected \"net\" or \"mac\")"),
-                )),
-            }
+            this.layer(lua, layer.as_deref())
         });
         methods.add_method("ifindex", |_, this, ()| {
             Ok(this.skb.then(|| this.slot.meta.get().ifindex))

@@ -18,6 +18,7 @@ mod log;
 pub mod maps;
 mod modules;
 mod sandbox;
+mod skb;
 mod snapshot;
 mod state;
 

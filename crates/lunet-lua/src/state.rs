@@ -79,8 +79,8 @@ struct Hook {
     last_warning: Cell<Option<Instant>>,
     /// The packet of the call in progress, reused call after call.
     slot: Rc<Slot>,
-    /// A netfilter hook's `skb`: one userdata for the hook's life (see [`crate::data`]).
-    skb: Option<mlua::AnyUserData>,
+    /// A netfilter hook's `skb`: one userdata for the hook's life (see [`crate::skb`]).
+    skb: Option<Value>,
 }
 
 pub struct State {
@@ -172,7 +172,7 @@ impl State {
                 h.spec.budget = Some(h.spec.budget.unwrap_or(opts.limits.hook_budget));
                 let slot = Rc::new(Slot::default());
                 let skb = match h.spec.attach {
-                    Attach::Netfilter { .. } => Some(lua.create_userdata(View::skb(slot.clone()))?),
+                    Attach::Netfilter { .. } => Some(crate::skb::make(&lua, &slot)?),
                     _ => None,
                 };
                 Ok(Hook {

@@ -354,3 +354,42 @@ fn a_registration_may_set_its_own_budget() {
         err.message
     );
 }
+
+/// The `skb`'s getters (C closures, see src/skb.rs) report like every other accessor: the
+/// script's file and line, the offset; a getter taken to another hook raises there.
+#[test]
+fn skb_getters_raise_with_the_scripts_line() {
+    let (st, s) = start(&format!(
+        "{PRELUDE}
+        netfilter.register{{ pf = 2, hooknum = nf.inet.LOCAL_IN, hook = function(skb)
+          get = skb.getuint16
+          if #skb > 100 then return skb:getuint8('x') end
+          return skb:getuint32(#skb - 2)
+        end }}
+        netfilter.register{{ pf = 2, hooknum = nf.inet.LOCAL_OUT, hook = function(skb)
+          return get(skb, 0)
+        end }}
+        "
+    ));
+    let out = st.run_netfilter(0, udp4(5, b"").nf());
+    let msg = out.error.unwrap().message().to_string();
+    let file = s.path.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        msg.contains(&format!(
+            "{file}:9: out of bounds (offset 26, size 4, length 28)"
+        )),
+        "{msg}"
+    );
+    let out = st.run_netfilter(0, udp4(5, &[0; 100]).nf());
+    let msg = out.error.unwrap().message().to_string();
+    assert!(
+        msg.contains(":8: ") && msg.contains("number expected"),
+        "{msg}"
+    );
+    let out = st.run_netfilter(1, udp4(5, b"").nf());
+    let msg = out.error.unwrap().message().to_string();
+    assert!(
+        msg.contains(":12: ") && msg.contains("after its hook returned"),
+        "{msg}"
+    );
+}

@@ -74,9 +74,8 @@ pub(crate) fn transport_checksum(p: &[u8]) -> Result<(usize, u16), String> {
 }
 
 fn view(lua: &Lua, ud: &AnyUserData, ctx: &str) -> mlua::Result<View> {
-    ud.borrow::<View>()
-        .map(|v| v.clone())
-        .map_err(|_| located(lua, format!("{ctx}: expected a data object")))
+    crate::skb::view_of(lua, ud)
+        .ok_or_else(|| located(lua, format!("{ctx}: expected a data object")))
 }
 
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
