@@ -472,9 +472,6 @@ fn one_of_each(filter: Filter, frames: &[Frame]) -> Vec<(&[u8], bool)> {
 /// The netfilter priority of the `ebpf-c-netfilter` program at PRE_ROUTING: right after the
 /// counting rules of raw PREROUTING (priority raw, -300), like the `nft-raw` chain.
 const C_NETFILTER_PRIORITY: i32 = -299;
-/// `NFPROTO_IPV4` and `NF_INET_PRE_ROUTING`.
-const NFPROTO_IPV4: u32 = 2;
-const NF_INET_PRE_ROUTING: u32 = 0;
 
 /// Compiles the filter's C program for XDP with clang, loads it and attaches it on the
 /// receiver's veth in place of the testbed's `XDP_PASS` program (which comes back if the
@@ -511,10 +508,11 @@ fn start_c_netfilter(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Acti
     let test_run = xdp::test_run_netfilter(&prog, &one_of_each(filter, frames))
         .map_err(|e| format!("BPF_PROG_TEST_RUN failed: {e}"));
     let link = lunet_netns::in_netns(bed.receiver_ns(), move || {
+        use lunet_bpf::link::nf;
         lunet_bpf::link_create_netfilter(
             &prog,
-            NFPROTO_IPV4,
-            NF_INET_PRE_ROUTING,
+            nf::NFPROTO_IPV4,
+            nf::PRE_ROUTING,
             C_NETFILTER_PRIORITY,
             0,
         )

@@ -201,7 +201,9 @@ struct Pair {
     method: Method,
     /// Why the pair is not measured (it cannot be expressed or installed here).
     skipped: Option<String>,
-    frames: Arc<Vec<Vec<u8>>>,
+    /// The filter's traffic, and its bytes as the generator takes them.
+    frames: Vec<filters::Frame>,
+    bytes: Arc<Vec<Vec<u8>>>,
     /// What the check run must deliver of each class to the counting rules.
     check_expected: [u64; 2],
     samples: Vec<measure::Sample>,
@@ -230,7 +232,8 @@ impl Pair {
             filter,
             method,
             skipped: method.cannot_express(filter),
-            frames: Arc::new(frames.into_iter().map(|f| f.bytes).collect()),
+            bytes: Arc::new(frames.iter().map(|f| f.bytes.clone()).collect()),
+            frames,
             check_expected,
             samples: Vec::new(),
             mismatches: Vec::new(),
@@ -258,10 +261,7 @@ impl Pair {
             return Ok(());
         }
         bar.set_message(format!("{filter} / {method}: installing"));
-        let frames = filter
-            .frames(&bed.endpoints)
-            .map_err(|e| Failure::internal(format!("cannot build the {filter} frames: {e}")))?;
-        let active = match method.install(filter, bed, &frames) {
+        let active = match method.install(filter, bed, &self.frames) {
             Ok(a) => a,
             Err(reason) if round == 0 => {
                 self.skipped = Some(reason);
@@ -294,10 +294,10 @@ impl Pair {
             bar.set_message(format!("{filter} / {method}: check run"));
             let check = Limit {
                 duration: CHECK_TIMEOUT,
-                max_packets: CHECK_FRAMES_PER_KIND * self.frames.len() as u64,
+                max_packets: CHECK_FRAMES_PER_KIND * self.bytes.len() as u64,
                 rate_pps: Some(CHECK_RATE_PPS),
             };
-            let s = measure::run(bed, &active, &self.frames, check, quit)?;
+            let s = measure::run(bed, &active, &self.bytes, check, quit)?;
             if quit.load(Ordering::SeqCst) {
                 return Err(interrupted());
             }
@@ -315,7 +315,7 @@ impl Pair {
         let run = round + 1;
         bar.set_message(format!("{filter} / {method}: run {run}"));
         let limit = Limit::time(Duration::from_secs_f64(secs));
-        let s = measure::run(bed, &active, &self.frames, limit, quit)?;
+        let s = measure::run(bed, &active, &self.bytes, limit, quit)?;
         if quit.load(Ordering::SeqCst) {
             return Err(interrupted());
         }
