@@ -25,10 +25,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lunet_gen::packet::{self, Mac, PacketError};
+use lunet_gen::packet::{self, PacketError};
 use lunet_gen::Limit;
 use serde::Serialize;
 
+use crate::bench::filters::Endpoints;
 use crate::bench::testbed::Bed;
 use crate::exit::{require_root, Failure};
 
@@ -118,17 +119,8 @@ impl std::fmt::Display for Spec {
     }
 }
 
-/// Where the frames go: MACs and addresses of the sender and the receiver.
-#[derive(Debug, Clone, Copy)]
-pub struct Addrs {
-    pub src_mac: Mac,
-    pub dst_mac: Mac,
-    pub src_ip: Ipv4Addr,
-    pub dst_ip: Ipv4Addr,
-}
-
 /// The frames of one cycle of the mix, each spec repeated by its weight.
-pub fn build(specs: &[Spec], a: &Addrs) -> Result<Vec<Vec<u8>>, PacketError> {
+pub fn build(specs: &[Spec], a: &Endpoints) -> Result<Vec<Vec<u8>>, PacketError> {
     let mut cycle = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let sport = FIRST_SPORT + i as u16;
@@ -145,18 +137,38 @@ pub fn build(specs: &[Spec], a: &Addrs) -> Result<Vec<Vec<u8>>, PacketError> {
     Ok(cycle)
 }
 
-/// What `lunet gen` was asked for.
-#[derive(Debug, Clone)]
+/// What `lunet gen` was asked for (its command line).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// Empty: `udp:9`.
+    /// The mix (default: udp:9).
+    #[arg(value_name = "SPEC")]
     pub specs: Vec<Spec>,
+    /// Frames per second (default: as fast as the generator goes).
+    #[arg(long, value_name = "PPS", value_parser = clap::value_parser!(u64).range(1..))]
     pub rate: Option<u64>,
+    /// Seconds to send (0.2 to 600).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
     pub duration: f64,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
     pub json: bool,
+    /// Write one cycle of the mix to FILE (a pcap for `lunet replay`) instead of sending.
+    #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
-    /// The receiver drops every frame at XDP instead of passing it to its stack.
+    /// The receiver drops every frame at XDP (the generator's own limit) instead of passing
+    /// it to its stack.
+    #[arg(long)]
     pub drop: bool,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| (0.2..=600.0).contains(v))
+        .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to 600"))
 }
 
 /// What a run did.
@@ -207,14 +219,8 @@ pub fn run(o: Options) -> Result<(), Failure> {
     }
     let bed = Bed::create()?;
     let e = bed.endpoints;
-    let addrs = Addrs {
-        src_mac: e.src_mac,
-        dst_mac: e.dst_mac,
-        src_ip: e.src_ip,
-        dst_ip: e.dst_ip,
-    };
     let frames = Arc::new(
-        build(&specs, &addrs).map_err(|e| Failure::new(crate::exit::Code::Usage, e.to_string()))?,
+        build(&specs, &e).map_err(|e| Failure::new(crate::exit::Code::Usage, e.to_string()))?,
     );
     eprintln!(
         "lunet gen: {} ({}) -> {} ({}): {} for {} s{}{}",
@@ -337,7 +343,7 @@ fn show(r: &Report, json: bool) {
 /// `--pcap FILE`: one cycle of the mix, with the testbed's addresses and made-up MACs.
 fn write_pcap(path: &std::path::Path, specs: &[Spec]) -> Result<(), Failure> {
     use pcap_file::pcap::{PcapPacket, PcapWriter};
-    let addrs = Addrs {
+    let addrs = Endpoints {
         src_mac: [0x02, 0, 0, 0, 0, 1],
         dst_mac: [0x02, 0, 0, 0, 0, 2],
         src_ip: Ipv4Addr::new(198, 18, 0, 1),
@@ -362,8 +368,8 @@ fn write_pcap(path: &std::path::Path, specs: &[Spec]) -> Result<(), Failure> {
 mod tests {
     use super::*;
 
-    fn addrs() -> Addrs {
-        Addrs {
+    fn addrs() -> Endpoints {
+        Endpoints {
             src_mac: [2, 0, 0, 0, 0, 1],
             dst_mac: [2, 0, 0, 0, 0, 2],
             src_ip: Ipv4Addr::new(198, 18, 0, 1),

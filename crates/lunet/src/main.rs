@@ -233,30 +233,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  sudo lunet gen\n  sudo lunet gen udp:9@3 udp:53 --duration 10\n  sudo lunet gen dns:www.blocked.example dns:www.allowed.example --rate 100000 --json\n  sudo lunet gen sni:www.blocked.example --count 1000000\n  lunet gen dns:www.blocked.example sni:www.blocked.example --pcap mix.pcap"
     )]
-    Gen {
-        /// The mix (default: udp:9).
-        #[arg(value_name = "SPEC")]
-        specs: Vec<gen::Spec>,
-        /// Frames per second (default: as fast as the generator goes).
-        #[arg(long, value_name = "PPS", value_parser = clap::value_parser!(u64).range(1..))]
-        rate: Option<u64>,
-        /// Seconds to send (0.2 to 600).
-        #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_gen_secs)]
-        duration: f64,
-        /// Stop after this many frames.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        count: Option<u64>,
-        /// Print the report as one JSON object.
-        #[arg(long)]
-        json: bool,
-        /// Write one cycle of the mix to FILE (a pcap for `lunet replay`) instead of sending.
-        #[arg(long, value_name = "FILE")]
-        pcap: Option<PathBuf>,
-        /// The receiver drops every frame at XDP (the generator's own limit) instead of
-        /// passing it to its stack.
-        #[arg(long)]
-        drop: bool,
-    },
+    Gen(gen::Options),
     /// A self-contained demo: two namespaces, a filter script, real traffic, a verdict table.
     Demo {
         /// Datagrams sent per destination port.
@@ -274,13 +251,6 @@ fn parse_secs(s: &str) -> Result<f64, String> {
         .ok()
         .filter(|v| (0.2..=60.0).contains(v))
         .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to 60"))
-}
-
-fn parse_gen_secs(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| (0.2..=600.0).contains(v))
-        .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to 600"))
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -479,23 +449,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             duration,
             runs,
         }),
-        Command::Gen {
-            specs,
-            rate,
-            duration,
-            count,
-            json,
-            pcap,
-            drop,
-        } => gen::run(gen::Options {
-            specs,
-            rate,
-            duration,
-            count,
-            json,
-            pcap,
-            drop,
-        }),
+        Command::Gen(o) => gen::run(o),
     }
 }
 

@@ -32,7 +32,7 @@ mod counters;
 mod cprog;
 mod cpu;
 mod docs;
-mod filters;
+pub(crate) mod filters;
 mod gen;
 mod measure;
 mod methods;
