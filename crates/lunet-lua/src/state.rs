@@ -281,7 +281,9 @@ impl State {
             let argument = View::new(empty.clone(), empty.begin(&[], &[]), false, false);
             let packet = self.lua.create_userdata(packet)?;
             let argument = self.lua.create_userdata(argument)?;
-            hook.func.call::<(Value, Value)>((packet, argument))
+            let result = hook.func.call::<(Value, Value)>((packet, argument));
+            empty.retire();
+            result
         })
     }
 
