@@ -273,6 +273,21 @@ pub fn table(rows: &[Row], runs: usize, secs: f64) -> String {
             num(r.lost_mpps, 3),
         ));
     }
+    // In the stack every offered frame should reach the filter; when many did not, the rate
+    // is what the receive path let through, not what the filter can do.
+    for r in rows.iter().filter(|r| !r.before_stack) {
+        if let (Some(o), Some(d)) = (r.offered_mpps, r.delivered_mpps) {
+            if o > 0.0 && (o - d) / o > 0.02 {
+                out.push_str(&format!(
+                    "{} / {}: {} Mpps of the frames offered never reached the filter (lost in \
+                     the veth's ring or the receiver's backlog)\n",
+                    r.filter,
+                    r.method,
+                    num(Some(o - d), 3),
+                ));
+            }
+        }
+    }
     for r in rows.iter() {
         if let Some(n) = &r.note {
             out.push_str(&format!("{} / {}: note: {n}\n", r.filter, r.method));
