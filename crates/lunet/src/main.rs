@@ -229,7 +229,9 @@ enum Command {
     /// what reached the receiver's veth, and removes the namespaces. A mix is a list of
     /// KIND:VALUE[@WEIGHT]: udp:PORT (60-byte UDP frames to PORT), dns:NAME (DNS queries for
     /// NAME), sni:NAME (TCP segments to port 443 carrying a TLS ClientHello for NAME); spec i
-    /// is sent from source port 40000+i. Default mix: udp:9.
+    /// is sent from source port 40000+i. Default mix: udp:9. The receiver has no socket
+    /// for the frames (a UDP one costs it an ICMP error, rate-limited); with --drop it drops
+    /// them at XDP instead, which shows the generator's own limit.
     #[command(
         after_help = "Examples:\n  sudo lunet gen\n  sudo lunet gen udp:9@3 udp:53 --duration 10\n  sudo lunet gen dns:www.blocked.example dns:www.allowed.example --rate 100000 --json\n  sudo lunet gen sni:www.blocked.example --count 1000000\n  lunet gen dns:www.blocked.example sni:www.blocked.example --pcap mix.pcap"
     )]
