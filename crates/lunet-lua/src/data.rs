@@ -125,27 +125,36 @@ impl Slot {
             return Err(Fault::Retired);
         }
         let p = self.pkt.borrow();
-        let total = p.body.len();
-        let bad = |size: usize| Fault::OutOfBounds {
-            offset,
-            size,
-            len: total,
-        };
-        let off = usize::try_from(offset).map_err(|_| bad(len.unwrap_or(0).max(0) as usize))?;
-        let size = match len {
-            Some(n) => usize::try_from(n).map_err(|_| bad(0))?,
-            None => total.checked_sub(off).ok_or_else(|| bad(0))?,
-        };
-        match off.checked_add(size) {
-            Some(end) if end <= total => Ok((p.body[off..].as_ptr(), size)),
-            _ => Err(bad(size)),
-        }
+        let (off, size) = span(offset, len, p.body.len())?;
+        Ok((p.body[off..].as_ptr(), size))
     }
 
     /// The body, if a setter changed it during the call.
     pub fn rewritten(&self) -> Option<Vec<u8>> {
         let p = self.pkt.borrow();
         p.dirty.then(|| p.body.clone())
+    }
+}
+
+/// The bytes an access at `offset` of `len` bytes (or to the end) covers in `total` bytes:
+/// `(offset, size)` as indexes, or why there are none. The one bounds check of every
+/// accessor, the `skb`'s C getters included.
+fn span(offset: i64, len: Option<i64>, total: usize) -> Result<(usize, usize), Fault> {
+    let out = |size: usize| Fault::OutOfBounds {
+        offset,
+        size,
+        len: total,
+    };
+    let size = match len {
+        Some(n) => usize::try_from(n).map_err(|_| out(0))?,
+        None => usize::try_from(offset)
+            .ok()
+            .and_then(|o| total.checked_sub(o))
+            .unwrap_or(0),
+    };
+    match usize::try_from(offset) {
+        Ok(off) if off.checked_add(size).is_some_and(|end| end <= total) => Ok((off, size)),
+        _ => Err(out(size)),
     }
 }
 
@@ -236,11 +245,7 @@ impl View {
         if !self.alive() {
             return Err(Fault::Retired);
         }
-        let len = self.len();
-        match usize::try_from(offset) {
-            Ok(off) if off.checked_add(size).is_some_and(|end| end <= len) => Ok(off),
-            _ => Err(Fault::OutOfBounds { offset, size, len }),
-        }
+        span(offset, Some(size as i64), self.len()).map(|(off, _)| off)
     }
 
     /// Copies `N` bytes at `offset` (across the head/body seam for the `mac` view).
@@ -253,19 +258,10 @@ impl View {
 
     /// Bytes from `offset`, `len` of them or to the end.
     pub fn read_bytes(&self, offset: i64, len: Option<i64>) -> Result<Vec<u8>, Fault> {
-        let total = self.len();
-        let size = match len {
-            Some(n) => usize::try_from(n).map_err(|_| Fault::OutOfBounds {
-                offset,
-                size: 0,
-                len: total,
-            })?,
-            None => usize::try_from(offset)
-                .ok()
-                .and_then(|o| total.checked_sub(o))
-                .unwrap_or(0),
-        };
-        let off = self.range(offset, size)?;
+        if !self.alive() {
+            return Err(Fault::Retired);
+        }
+        let (off, size) = span(offset, len, self.len())?;
         let mut out = vec![0u8; size];
         self.copy_out(off, &mut out);
         Ok(out)
