@@ -6,9 +6,9 @@
 //! full speed or a given rate, prints what was sent and what reached the receiver's veth,
 //! and removes the testbed. The receiver's stack has no socket for the frames (UDP ones
 //! cost it an ICMP error each, rate-limited); with `--drop` its veth drops them at XDP
-//! instead, which shows the generator's own limit. `received` also counts the few frames
-//! the sender's own stack sends (IPv6 neighbour discovery). With `--pcap FILE` it writes the mix to a pcap file instead (no
-//! root, no traffic), for `lunet replay`.
+//! instead, which shows the generator's own limit. (The testbed has IPv6 off, so the
+//! sender's stack adds no frames of its own.) With `--pcap FILE` it writes the mix to a pcap
+//! file instead (no root, no traffic), for `lunet replay`.
 //!
 //! A mix is a list of specs `KIND:VALUE[@WEIGHT]`: `udp:PORT` (a 60-byte UDP frame to PORT),
 //! `dns:NAME` (a DNS query for NAME to port 53), `sni:NAME` (a TCP segment to port 443
@@ -42,8 +42,6 @@ const TLS_PORT: u16 = 443;
 /// Largest weight of a spec, and most specs in a mix.
 const MAX_WEIGHT: u32 = 64;
 const MAX_SPECS: usize = 64;
-/// Longest time between two progress updates (and looks at Ctrl-C).
-const SLICE: Duration = Duration::from_millis(250);
 
 /// What one frame of the mix carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,30 +246,16 @@ pub fn run(o: Options) -> Result<(), Failure> {
     let before = bed.receiver_xdp_stats()?;
     let bar = progress(o.duration);
     let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(o.duration);
-    let max = o.count.unwrap_or(u64::MAX);
-    let mut sent = 0u64;
-    let mut calls = 0u64;
-    // Bounded by the deadline: every slice is at most SLICE long and the loop ends there.
-    while sent < max && !quit.load(Ordering::SeqCst) {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        let limit = Limit {
-            duration: (deadline - now).min(SLICE),
-            max_packets: max - sent,
-            rate_pps: o.rate,
-        };
-        // Go on with the mix where the last slice ended.
-        let k = (calls % frames.len() as u64) as usize;
-        let cycle: Vec<Vec<u8>> = frames[k..].iter().chain(&frames[..k]).cloned().collect();
-        let r = bed.send(Arc::new(cycle), limit, quit.clone())?;
-        sent += r.sent;
-        calls += r.calls;
+    let limit = Limit {
+        duration: Duration::from_secs_f64(o.duration),
+        max_packets: o.count.unwrap_or(u64::MAX),
+        rate_pps: o.rate,
+    };
+    let stats = bed.send_watched(frames, limit, quit, &mut |sent| {
         bar.set_position(start.elapsed().as_millis() as u64);
         bar.set_message(format!("{sent} frames"));
-    }
+    })?;
+    let sent = stats.sent;
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     // The last frames may still be in the receiver's ring.

@@ -4,7 +4,7 @@
 //! one slice.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ struct Job {
     frames: Arc<Vec<Vec<u8>>>,
     limit: Limit,
     quit: Arc<AtomicBool>,
+    /// Frames sent so far, updated after every slice.
+    progress: Arc<AtomicU64>,
     reply: mpsc::Sender<io::Result<GenStats>>,
 }
 
@@ -53,7 +55,7 @@ impl Sender {
             }
             let _ = ready_tx.send(Ok(pinned));
             for job in rx {
-                let r = run_sliced(&gen, &job.frames, job.limit, &job.quit);
+                let r = run_sliced(&gen, &job.frames, job.limit, &job.quit, &job.progress);
                 let _ = job.reply.send(r);
             }
         })?;
@@ -78,13 +80,16 @@ impl Sender {
     }
 
     /// Sends `frames` (cycling through them) until `limit` or `quit`; returns what was sent.
+    /// `watch` gets the frames sent so far every [`SLICE`] or so.
     pub fn send(
         &self,
         frames: Arc<Vec<Vec<u8>>>,
         limit: Limit,
         quit: Arc<AtomicBool>,
+        watch: &mut dyn FnMut(u64),
     ) -> io::Result<GenStats> {
         let (reply, rx) = mpsc::channel();
+        let progress = Arc::new(AtomicU64::new(0));
         self.jobs
             .as_ref()
             .and_then(|j| {
@@ -92,13 +97,21 @@ impl Sender {
                     frames,
                     limit,
                     quit,
+                    progress: progress.clone(),
                     reply,
                 })
                 .ok()
             })
             .ok_or_else(|| io::Error::other("the generator thread is gone"))?;
-        rx.recv()
-            .map_err(|_| io::Error::other("the generator thread ended during a run"))?
+        loop {
+            match rx.recv_timeout(SLICE) {
+                Ok(r) => return r,
+                Err(mpsc::RecvTimeoutError::Timeout) => watch(progress.load(Ordering::Relaxed)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other("the generator thread ended during a run"))
+                }
+            }
+        }
     }
 }
 
@@ -111,12 +124,14 @@ impl Drop for Sender {
     }
 }
 
-/// [`LiveGen::run`] in slices of at most [`SLICE`], stopping early when `quit` is set.
+/// [`LiveGen::run`] in slices of at most [`SLICE`], stopping early when `quit` is set and
+/// storing the frames sent so far in `progress` after each.
 fn run_sliced(
     gen: &LiveGen,
     frames: &[Vec<u8>],
     limit: Limit,
     quit: &AtomicBool,
+    progress: &AtomicU64,
 ) -> io::Result<GenStats> {
     if frames.is_empty() {
         return Err(io::Error::new(
@@ -151,6 +166,7 @@ fn run_sliced(
         };
         sent += r.sent;
         calls += r.calls;
+        progress.store(sent, Ordering::Relaxed);
     }
     let elapsed = start.elapsed();
     let secs = elapsed.as_secs_f64();

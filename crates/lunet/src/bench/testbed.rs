@@ -217,7 +217,18 @@ impl Bed {
         limit: Limit,
         quit: Arc<AtomicBool>,
     ) -> io::Result<GenStats> {
-        self.sender.send(frames, limit, quit)
+        self.sender.send(frames, limit, quit, &mut |_| {})
+    }
+
+    /// [`Bed::send`], calling `watch` with the frames sent so far as it goes.
+    pub fn send_watched(
+        &self,
+        frames: Arc<Vec<Vec<u8>>>,
+        limit: Limit,
+        quit: Arc<AtomicBool>,
+        watch: &mut dyn FnMut(u64),
+    ) -> io::Result<GenStats> {
+        self.sender.send(frames, limit, quit, watch)
     }
 
     /// `iptables -w 10 ARGS` in the receiver namespace; returns stdout.
