@@ -222,8 +222,7 @@ impl Pair {
         // except what a filter before the stack drops.
         let mut check_expected = [0u64; 2];
         for f in &frames {
-            let dropped_before =
-                method.before_stack() && method != Method::None && filter.drops(f.class);
+            let dropped_before = method.before_stack() && filter.drops(f.class);
             if !dropped_before {
                 check_expected[f.class.index()] += CHECK_FRAMES_PER_KIND;
             }
