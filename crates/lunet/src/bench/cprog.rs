@@ -55,13 +55,10 @@ pub fn source(filter: Filter, hook: Hook) -> (&'static str, &'static str) {
 
 /// The C compiler: `$CLANG`, else `clang` on the PATH; `None` when there is none.
 pub fn clang() -> Option<PathBuf> {
-    if let Some(c) = std::env::var_os("CLANG").filter(|c| !c.is_empty()) {
-        return Some(PathBuf::from(c));
+    match std::env::var_os("CLANG").filter(|c| !c.is_empty()) {
+        Some(c) => Some(PathBuf::from(c)),
+        None => super::testbed::which("clang"),
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("clang"))
-        .find(|p| p.is_file())
 }
 
 /// Why the C methods cannot run here, if they cannot.

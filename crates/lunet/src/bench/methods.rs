@@ -434,17 +434,9 @@ fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, Stri
         pin_dir: pin_dir(),
     };
     let pins = spec.pin_dir.clone();
-    bed.detach_pass();
-    let running = match Running::start(spec) {
-        Ok(r) => r,
-        Err(e) => {
-            let restored = bed.restore_pass();
-            return Err(match restored {
-                Ok(()) => format!("lunet could not start {file}: {e}"),
-                Err(r) => format!("lunet could not start {file}: {e}; and {r}"),
-            });
-        }
-    };
+    let running = bed.replace_pass(|| {
+        Running::start(spec).map_err(|e| format!("lunet could not start {file}: {e}"))
+    })?;
     let picked = one_of_each(filter, frames);
     let test_run = xdp::pinned_link(&pins)
         .and_then(|pin| xdp::program_of_link(&pin))
@@ -481,22 +473,17 @@ fn start_c_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, St
     let prog = cprog::build(filter, cprog::Hook::Xdp, &dir.0)?;
     let test_run = xdp::test_run(&prog, &one_of_each(filter, frames))
         .map_err(|e| format!("BPF_PROG_TEST_RUN failed: {e}"));
-    bed.detach_pass();
-    let (ns, ifindex) = (bed.receiver_ns().to_string(), bed.receiver_ifindex());
-    let link = lunet_netns::in_netns(&ns, move || lunet_bpf::link_create_xdp(&prog, ifindex, 0))
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| format!("attaching the C program at XDP failed: {e}")));
-    match link {
-        Ok(link) => Ok(Active::Ebpf {
-            _link: link,
-            at_xdp: true,
-            test_run,
-        }),
-        Err(e) => Err(match bed.restore_pass() {
-            Ok(()) => e,
-            Err(r) => format!("{e}; and {r}"),
-        }),
-    }
+    let (ns, ifindex) = (bed.receiver_ns(), bed.receiver_ifindex());
+    let link = bed.replace_pass(|| {
+        lunet_netns::in_netns(ns, move || lunet_bpf::link_create_xdp(&prog, ifindex, 0))
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("attaching the C program at XDP failed: {e}"))
+    })?;
+    Ok(Active::Ebpf {
+        _link: link,
+        at_xdp: true,
+        test_run,
+    })
 }
 
 /// Compiles the filter's C program for netfilter with clang, loads it and attaches it at

@@ -151,6 +151,17 @@ impl Bed {
         })
     }
 
+    /// Takes the `XDP_PASS` program off the receiver's veth and runs `attach`, which puts a
+    /// method's own XDP program there; if that fails, the pass program goes back (the error
+    /// says so if that fails too).
+    pub fn replace_pass<T>(&self, attach: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+        self.detach_pass();
+        attach().map_err(|e| match self.restore_pass() {
+            Ok(()) => e,
+            Err(r) => format!("{e}; and {r}"),
+        })
+    }
+
     /// Attaches the `XDP_PASS` program again if it is not there. A method's program that
     /// was detached by removing its pin leaves the device a moment later (the kernel frees
     /// a link released through bpffs from a work queue), so a busy device is retried for up
@@ -271,13 +282,17 @@ pub fn nft_in(ns: &str, args: &[&str]) -> io::Result<String> {
 }
 
 /// Looks a program up on `PATH`, then in the sbin directories root's tools live in.
-fn find_program(name: &str) -> PathBuf {
+pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// [`which`], or the bare name (for the error of running it).
+fn find_program(name: &str) -> PathBuf {
+    which(name).unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// Runs `prog args` on a thread inside `ns` (so the program acts in `ns`); returns stdout.
