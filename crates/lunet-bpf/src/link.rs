@@ -3,6 +3,8 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
+use lunet_types::{Family, Hook};
+
 use crate::prog::{attach_type, ProgFd};
 use crate::sys::{self, Cmd, LinkCreateAttr};
 
@@ -16,15 +18,8 @@ pub mod xdp_flags {
     pub const DRV_MODE: u32 = 1 << 2;
 }
 
-/// Netfilter protocol families and hooks for [`link_create_netfilter`].
+/// Netfilter link flags for [`link_create_netfilter`].
 pub mod nf {
-    pub const NFPROTO_IPV4: u32 = 2;
-    pub const NFPROTO_IPV6: u32 = 10;
-    pub const PRE_ROUTING: u32 = 0;
-    pub const LOCAL_IN: u32 = 1;
-    pub const FORWARD: u32 = 2;
-    pub const LOCAL_OUT: u32 = 3;
-    pub const POST_ROUTING: u32 = 4;
     /// `BPF_F_NETFILTER_IP_DEFRAG` (Linux 6.6): see reassembled datagrams; priority must be
     /// above `NF_IP_PRI_CONNTRACK_DEFRAG` (-400).
     pub const F_IP_DEFRAG: u32 = 1;
@@ -74,12 +69,12 @@ pub fn link_create_xdp(prog: &ProgFd, ifindex: u32, flags: u32) -> io::Result<Li
 }
 
 /// Attaches a netfilter program (loaded with `expected_attach_type` = `BPF_NETFILTER`) at
-/// `hooknum` of family `pf` in the calling thread's network namespace
-/// (`BPF_LINK_CREATE` with `BPF_NETFILTER`, Linux 6.4). `nf_flags` are [`nf::F_IP_DEFRAG`] or 0.
+/// `hook` of `family` in the calling thread's network namespace (`BPF_LINK_CREATE` with
+/// `BPF_NETFILTER`, Linux 6.4). `nf_flags` are [`nf::F_IP_DEFRAG`] or 0.
 pub fn link_create_netfilter(
     prog: &ProgFd,
-    pf: u32,
-    hooknum: u32,
+    family: Family,
+    hook: Hook,
     priority: i32,
     nf_flags: u32,
 ) -> io::Result<LinkFd> {
@@ -88,8 +83,8 @@ pub fn link_create_netfilter(
         target: 0,
         attach_type: attach_type::NETFILTER,
         flags: 0,
-        nf_pf: pf,
-        nf_hooknum: hooknum,
+        nf_pf: family.raw(),
+        nf_hooknum: hook.raw(),
         nf_priority: priority,
         nf_flags,
     };
@@ -147,7 +142,7 @@ mod tests {
                 );
                 Err(io::Error::from_raw_os_error(libc::EPERM))
             },
-            || link_create_netfilter(&prog, nf::NFPROTO_IPV4, nf::LOCAL_IN, -128, nf::F_IP_DEFRAG),
+            || link_create_netfilter(&prog, Family::Ipv4, Hook::LocalIn, -128, nf::F_IP_DEFRAG),
         )
         .unwrap_err();
     }

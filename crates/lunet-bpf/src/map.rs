@@ -14,6 +14,18 @@ pub mod map_type {
     pub const LRU_HASH: u32 = 9;
     pub const LRU_PERCPU_HASH: u32 = 10;
     pub const RINGBUF: u32 = 27;
+
+    /// The kernel's map type for a map lunet declares.
+    pub fn of(kind: lunet_types::MapKind) -> u32 {
+        use lunet_types::MapKind;
+        match kind {
+            MapKind::Hash => HASH,
+            MapKind::Array => ARRAY,
+            MapKind::LruHash => LRU_HASH,
+            MapKind::PercpuArray => PERCPU_ARRAY,
+            MapKind::RingBuf => RINGBUF,
+        }
+    }
 }
 
 /// Flags for [`Map::update`].

@@ -4,10 +4,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use lunet_bpf::insn::{op, reg::*};
-use lunet_bpf::link::nf;
 use lunet_bpf::map::{map_type, update_flags};
 use lunet_bpf::prog::{attach_type, prog_type, xdp_action};
 use lunet_bpf::{pin, probe, Insn, Map};
+use lunet_types::{Family, Hook};
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -209,7 +209,7 @@ fn xdp_and_netfilter_links_attach_and_detach() {
             Some(attach_type::NETFILTER),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let _l = lunet_bpf::link_create_netfilter(&nfp, nf::NFPROTO_IPV4, nf::LOCAL_IN, -100, 0)
+        let _l = lunet_bpf::link_create_netfilter(&nfp, Family::Ipv4, Hook::LocalIn, -100, 0)
             .expect("netfilter link");
     });
 }

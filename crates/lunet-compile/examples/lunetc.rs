@@ -2,7 +2,8 @@
 //! `xdp.attach`ed hook of a script whose hook's lines are given as `LINE:LAST` (or the first
 //! function of the file) with no upvalues, and prints what `--emit` would.
 
-use lunet_compile::{compile, emit_ast, emit_ir, FnRef, HookInput, Target};
+use lunet_compile::{compile, emit_ast, emit_ir, HookInput, Target};
+use lunet_types::FnRef;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -30,8 +30,8 @@
 //! stack slot, and the emitter reads a call's operands before it sets `r1`-`r4`.
 //!
 //! ## Maps
-//! A `bpf.map` in the upvalues is a [`Value::Map`] ([`MapRef`]: plain data, its layouts as
-//! lunet-lua parsed them). In a hook, for maps whose key and value layouts are one integer
+//! A `bpf.map` in the upvalues is a [`Value::Map`] ([`lunet_types::MapRef`]: plain data, its
+//! layouts as lunet-lua parsed them). In a hook, for maps whose key and value layouts are one integer
 //! field each (`"I4"`, `">I2"`, `"i8"`, ...; any other layout is a diagnostic naming the map
 //! and the layout):
 //! - `m[k]` is `bpf_map_lookup_elem`: an integer, or nil when the key is absent (an array index
@@ -53,7 +53,7 @@
 //!
 //! The program refers to maps by `ld_imm64` with `BPF_PSEUDO_MAP_FD` (the imm is -1 until
 //! patched): [`Program::maps`] lists each such load with its map id; the loader creates the
-//! maps (sizes from the [`MapRef`]s, type from [`MapKind::map_type`]) and calls
+//! maps (sizes from the `MapRef`s, type from `lunet_bpf::map::map_type::of`) and calls
 //! [`Program::patch_map_fds`] with `(map id, fd)` pairs before `BPF_PROG_LOAD`.
 //! [`Program::map_ids`] says which ids it needs.
 //!
@@ -114,16 +114,15 @@ pub mod source;
 pub mod types;
 
 pub use diag::{DiagKind, Diagnostic};
-pub use maps::{
-    verdict_counter_map, MapField, MapKind, MapLayout, MapRef, MapUse, COUNTER_MAP_ID,
-    COUNTER_SLOTS,
-};
+pub use maps::{verdict_counter_map, MapUse, COUNTER_MAP_ID, COUNTER_SLOTS};
 pub use print::{
     decode_print, print_lost_map, print_ring_map, PrintArg, PrintSite, PRINT_LOST_MAP_ID,
     PRINT_MAP_ID,
 };
 
 use std::os::fd::RawFd;
+
+use lunet_types::{FnRef, Value};
 
 /// Iterations one loop may run before the hook gives its default verdict, with
 /// [`LoopBound::Counter`]; also the largest constant trip count compiled without a bound.
@@ -143,53 +142,6 @@ pub enum LoopBound {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     pub loop_bound: LoopBound,
-}
-
-/// Where a Lua function is in its file, as Lua's debug info gives it (`linedefined`,
-/// `lastlinedefined`, 1-based).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FnRef {
-    pub line_defined: usize,
-    pub last_line_defined: usize,
-}
-
-/// What the script's body left in an upvalue of the hook (or of a function it calls).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    Nil,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(Vec<u8>),
-    /// A table of constants; nested tables allowed.
-    Table(Vec<(Value, Value)>),
-    /// A lunet library function, e.g. `"byteorder.ntoh16"`.
-    Builtin(String),
-    /// A Lua function from the same file: inlined where it is called.
-    Function {
-        at: FnRef,
-        upvalues: Vec<(String, Value)>,
-    },
-    /// A `bpf.map`: stays live, the compiled code calls the map helpers on it.
-    Map(MapRef),
-    /// Anything else (its Lua type name): an error only if the hook uses it.
-    Opaque(String),
-}
-
-impl Value {
-    /// The Lua type name, for messages.
-    pub fn type_name(&self) -> &str {
-        match self {
-            Value::Nil => "nil",
-            Value::Bool(_) => "boolean",
-            Value::Int(_) | Value::Float(_) => "number",
-            Value::Str(_) => "string",
-            Value::Table(_) => "table",
-            Value::Builtin(_) | Value::Function { .. } => "function",
-            Value::Map(_) => "userdata",
-            Value::Opaque(t) => t,
-        }
-    }
 }
 
 /// Where the compiled program attaches.
@@ -240,7 +192,7 @@ impl Program {
         disasm::listing(self, source)
     }
 
-    /// The ids of the maps the program loads ([`MapRef::id`]; [`PRINT_MAP_ID`] and
+    /// The ids of the maps the program loads (`MapRef::id`; [`PRINT_MAP_ID`] and
     /// [`PRINT_LOST_MAP_ID`] when it prints; [`COUNTER_MAP_ID`] when it counts verdicts), each
     /// once, in the order of first use.
     pub fn map_ids(&self) -> Vec<usize> {

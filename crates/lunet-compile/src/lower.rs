@@ -29,6 +29,7 @@ use crate::resolve::{Binding, Captured, Env, SlotId};
 use crate::source::{self, FoundFn, Number, Parsed};
 use crate::types::{self, DataObj, Func, Kind, SVal};
 use crate::{Diagnostic, HookInput, LoopBound, Options, Value, LOOP_CAP};
+use lunet_types::builtin::ByteOrder;
 
 type R<T> = Result<T, Diagnostic>;
 
@@ -2762,16 +2763,7 @@ impl<'a> Lower<'a> {
         if name == "print" {
             return self.print(args, at);
         }
-        let op = match name.strip_prefix("byteorder.") {
-            Some("ntoh16" | "hton16" | "be16" | "htobe16" | "be16toh") => Some((true, 16)),
-            Some("ntoh32" | "hton32" | "be32" | "htobe32" | "be32toh") => Some((true, 32)),
-            Some("ntoh64" | "hton64" | "be64" | "htobe64" | "be64toh") => Some((true, 64)),
-            Some("le16" | "htole16" | "le16toh") => Some((false, 16)),
-            Some("le32" | "htole32" | "le32toh") => Some((false, 32)),
-            Some("le64" | "htole64" | "le64toh") => Some((false, 64)),
-            _ => None,
-        };
-        let Some((swap, bits)) = op else {
+        let Some(op) = ByteOrder::from_builtin(name) else {
             return Err(self.unsup_at(
                 at,
                 "a library function",
@@ -2799,16 +2791,10 @@ impl<'a> Lower<'a> {
             }
         };
         if let Opnd::Imm(k) = x {
-            let v = match (swap, bits) {
-                (true, 16) => (k as u16).swap_bytes() as i64,
-                (true, 32) => (k as u32).swap_bytes() as i64,
-                (true, _) => k.swap_bytes(),
-                (false, 16) => k as u16 as i64,
-                (false, 32) => k as u32 as i64,
-                (false, _) => k,
-            };
-            return Ok(vec![SVal::Int(Opnd::Imm(v))]);
+            return Ok(vec![SVal::Int(Opnd::Imm(op.apply(k)))]);
         }
+        // BPF targets are little-endian: a big-endian conversion is a swap.
+        let (swap, bits) = (op.big_endian, op.bits);
         let r = self.mov(x);
         if bits < 64 {
             self.umax.insert(r, (1u64 << bits) - 1);
@@ -3070,7 +3056,7 @@ impl<'a> Lower<'a> {
 /// Where an assignment stores.
 enum Target<'a> {
     Local(SlotId),
-    Map(Rc<crate::MapRef>, SVal<'a>, Loc),
+    Map(Rc<lunet_types::MapRef>, SVal<'a>, Loc),
 }
 
 enum LoopShape<'a> {

@@ -1,124 +1,11 @@
-//! Maps as a compiled hook sees them: the plain facts about a `bpf.map` that the compiler
-//! needs ([`MapRef`]), the relocations a compiled program carries for them ([`MapUse`]), and
-//! the per-CPU array that counts verdicts ([`verdict_counter_map`]). The maps of `print` are
-//! described in [`crate::print`].
-//!
-//! The types mirror lunet-lua's `maps::layout::{Layout, Field}` and `maps::store::MapKind`
-//! field for field (lunet-lua depends on this crate, not the other way round), so converting
-//! is a plain `match`. A layout is described exactly as lunet-lua parsed its `string.pack`
-//! format: the compiled code packs keys and values to the same bytes `Layout::pack` gives.
+//! Maps in a compiled program: the relocations it carries for the maps its hook uses
+//! ([`MapUse`]), and the per-CPU array that counts verdicts ([`verdict_counter_map`]). The maps
+//! of `print` are described in [`crate::print`]. A map itself is a [`lunet_types::MapRef`]:
+//! the compiled code packs keys and values to the same bytes `Layout::pack` gives.
 
 use std::os::fd::RawFd;
 
-/// What kind of kernel map a `bpf.map` is (lunet-lua's `MapKind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MapKind {
-    Hash,
-    Array,
-    LruHash,
-    PercpuArray,
-    /// A ring buffer: no keys or values, `entries` bytes of records (only lunet's own
-    /// [`crate::print_ring_map`]; scripts cannot declare one).
-    RingBuf,
-}
-
-impl MapKind {
-    /// The name `bpf.map` declares it with (`map.hash{...}`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            MapKind::Hash => "hash",
-            MapKind::Array => "array",
-            MapKind::LruHash => "lru_hash",
-            MapKind::PercpuArray => "percpu_array",
-            MapKind::RingBuf => "ringbuf",
-        }
-    }
-
-    /// The kernel's map type (`enum bpf_map_type`), for `BPF_MAP_CREATE`.
-    pub fn map_type(self) -> u32 {
-        use lunet_bpf::map::map_type;
-        match self {
-            MapKind::Hash => map_type::HASH,
-            MapKind::Array => map_type::ARRAY,
-            MapKind::LruHash => map_type::LRU_HASH,
-            MapKind::PercpuArray => map_type::PERCPU_ARRAY,
-            MapKind::RingBuf => map_type::RINGBUF,
-        }
-    }
-
-    /// Arrays hold every index from the start and cannot lose one.
-    pub fn is_array(self) -> bool {
-        matches!(self, MapKind::Array | MapKind::PercpuArray)
-    }
-}
-
-/// One field of a layout (lunet-lua's `maps::layout::Field`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MapField {
-    /// An integer of 1, 2, 4 or 8 bytes.
-    Int {
-        size: usize,
-        signed: bool,
-        big_endian: bool,
-    },
-    /// A fixed string `cN`.
-    Bytes(usize),
-    /// One byte of padding `x`.
-    Pad,
-}
-
-/// A key or value layout (lunet-lua's `maps::layout::Layout`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct MapLayout {
-    /// The `string.pack` format the script wrote, for messages.
-    pub format: String,
-    pub fields: Vec<MapField>,
-    /// Bytes in all.
-    pub size: usize,
-}
-
-impl MapLayout {
-    /// A layout of one integer field (`"I4"` is `int("I4", 4, false, false)` on x86).
-    pub fn int(format: &str, size: usize, signed: bool, big_endian: bool) -> MapLayout {
-        MapLayout {
-            format: format.to_string(),
-            fields: vec![MapField::Int {
-                size,
-                signed,
-                big_endian,
-            }],
-            size,
-        }
-    }
-
-    /// The one integer field a compiled hook can pack and unpack, if that is what this
-    /// layout is: `(size, signed, big_endian)`. Padding or a second field gives `None`.
-    pub fn one_int(&self) -> Option<(usize, bool, bool)> {
-        match self.fields[..] {
-            [MapField::Int {
-                size,
-                signed,
-                big_endian,
-            }] if matches!(size, 1 | 2 | 4 | 8) && self.size == size => {
-                Some((size, signed, big_endian))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// A map a hook's upvalues refer to (`Value::Map`): plain data, as the script declared it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct MapRef {
-    /// The caller's index for the map: [`crate::Program::patch_map_fds`] takes fds by it
-    /// (lunet-lua: the map's position in the state's declaration order).
-    pub id: usize,
-    pub name: String,
-    pub kind: MapKind,
-    pub key: MapLayout,
-    pub value: MapLayout,
-    pub entries: u32,
-}
+use lunet_types::{Layout, MapDecl, MapKind, MapRef};
 
 /// An `ld_imm64` that loads a map (`BPF_PSEUDO_MAP_FD`): `insns[insn].imm` gets the fd of map
 /// `map_id` before the program is loaded.
@@ -145,11 +32,13 @@ pub fn verdict_counter_map() -> MapRef {
     let big = cfg!(target_endian = "big");
     MapRef {
         id: COUNTER_MAP_ID,
-        name: COUNTER_MAP_NAME.to_string(),
-        kind: MapKind::PercpuArray,
-        key: MapLayout::int("I4", 4, false, big),
-        value: MapLayout::int("I8", 8, false, big),
-        entries: COUNTER_SLOTS,
+        decl: MapDecl {
+            name: COUNTER_MAP_NAME.to_string(),
+            kind: MapKind::PercpuArray,
+            key: Layout::int("I4", 4, false, big),
+            value: Layout::int("I8", 8, false, big),
+            entries: COUNTER_SLOTS,
+        },
     }
 }
 

@@ -46,7 +46,7 @@
 //! that does not print has neither map. Packet strings are copied with `bpf_xdp_load_bytes`
 //! (Linux 5.18).
 
-use crate::maps::{MapKind, MapLayout, MapRef};
+use lunet_types::{Layout, MapDecl, MapKind, MapRef};
 
 /// Bytes of a packet string a record carries; longer strings are cut, with a marker.
 pub const STR_CAP: usize = 64;
@@ -145,18 +145,20 @@ pub fn header_word(site: u16, argc: u8) -> u32 {
 /// The map print records go to: a `BPF_MAP_TYPE_RINGBUF` of [`PRINT_RING_SIZE`] bytes (no
 /// key or value), id [`PRINT_MAP_ID`].
 pub fn print_ring_map() -> MapRef {
-    let none = MapLayout {
+    let none = Layout {
         format: String::new(),
         fields: Vec::new(),
         size: 0,
     };
     MapRef {
         id: PRINT_MAP_ID,
-        name: PRINT_MAP_NAME.to_string(),
-        kind: MapKind::RingBuf,
-        key: none.clone(),
-        value: none,
-        entries: PRINT_RING_SIZE,
+        decl: MapDecl {
+            name: PRINT_MAP_NAME.to_string(),
+            kind: MapKind::RingBuf,
+            key: none.clone(),
+            value: none,
+            entries: PRINT_RING_SIZE,
+        },
     }
 }
 
@@ -166,11 +168,13 @@ pub fn print_lost_map() -> MapRef {
     let big = cfg!(target_endian = "big");
     MapRef {
         id: PRINT_LOST_MAP_ID,
-        name: PRINT_LOST_MAP_NAME.to_string(),
-        kind: MapKind::PercpuArray,
-        key: MapLayout::int("I4", 4, false, big),
-        value: MapLayout::int("I8", 8, false, big),
-        entries: 1,
+        decl: MapDecl {
+            name: PRINT_LOST_MAP_NAME.to_string(),
+            kind: MapKind::PercpuArray,
+            key: Layout::int("I4", 4, false, big),
+            value: Layout::int("I8", 8, false, big),
+            entries: 1,
+        },
     }
 }
 

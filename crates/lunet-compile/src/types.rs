@@ -12,7 +12,7 @@ use full_moon::ast::FunctionBody;
 
 use crate::ir::{Opnd, VReg};
 use crate::resolve::Captured;
-use crate::{FnRef, MapRef, Value};
+use lunet_types::{FnRef, MapRef, Value};
 
 /// The data objects a hook receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,7 +151,7 @@ impl<'a> SVal<'a> {
             SVal::Builtin(b) => format!("the library function {b}"),
             SVal::Func(_) => "a function".into(),
             SVal::Data(_) => "a data object".into(),
-            SVal::Map(m) => format!("the map '{}'", m.name),
+            SVal::Map(m) => format!("the map '{}'", m.decl.name),
         }
     }
 

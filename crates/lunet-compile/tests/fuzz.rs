@@ -4,7 +4,8 @@
 
 mod common;
 
-use lunet_compile::{compile, emit_ast, emit_ir, FnRef, HookInput, MapKind, MapRef, Target, Value};
+use lunet_compile::{compile, emit_ast, emit_ir, HookInput, Target};
+use lunet_types::{FnRef, MapDecl, MapKind, MapRef, Value};
 use proptest::prelude::*;
 
 const WORDS: &[&str] = &[
@@ -150,11 +151,13 @@ fn input(source: String, first: usize, last: usize) -> HookInput {
 fn map(name: &str, key: &str, value: &str, kind: MapKind) -> MapRef {
     MapRef {
         id: name.len(),
-        name: name.into(),
-        kind,
-        key: common::map_layout(key),
-        value: common::map_layout(value),
-        entries: 4,
+        decl: MapDecl {
+            name: name.into(),
+            kind,
+            key: common::map_layout(key),
+            value: common::map_layout(value),
+            entries: 4,
+        },
     }
 }
 

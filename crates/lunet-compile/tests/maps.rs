@@ -425,7 +425,7 @@ xdp.attach(hook)
             "read {seen}"
         );
     }
-    let per_cpu = k.maps.per_cpu(&r.name, 0).unwrap();
+    let per_cpu = k.maps.per_cpu(&r.decl.name, 0).unwrap();
     let base: i64 = (1..=cpus as i64).map(|i| 1000 * i).sum();
     assert_eq!(per_cpu.iter().sum::<i64>(), base + n, "{per_cpu:?}");
 }

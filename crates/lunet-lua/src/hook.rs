@@ -1,79 +1,12 @@
 //! What a script registered: where each hook attaches, what it gives on error, and its counters.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::consts::{hook_name, proto_name, NF_ACTION, XDP_ACTION};
-
-/// The tier a hook asks for (`tier = ...` in its registration, or `--tier`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    #[default]
-    Auto,
-    Kernel,
-    Lua,
-}
-
-impl Tier {
-    pub fn parse(s: &str) -> Option<Tier> {
-        match s {
-            "auto" => Some(Tier::Auto),
-            "kernel" => Some(Tier::Kernel),
-            "lua" => Some(Tier::Lua),
-            _ => None,
-        }
-    }
-}
-
-/// Where a hook attaches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Attach {
-    Netfilter {
-        pf: i64,
-        hooknum: i64,
-        priority: i32,
-        mark: u32,
-    },
-    Xdp {
-        dev: Option<String>,
-    },
-}
-
-impl Attach {
-    /// The names of this hook's verdicts, indexed by value.
-    pub fn verdict_names(&self) -> &'static [&'static str] {
-        match self {
-            Attach::Netfilter { .. } => NF_ACTION,
-            Attach::Xdp { .. } => XDP_ACTION,
-        }
-    }
-}
-
-impl fmt::Display for Attach {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Attach::Netfilter {
-                pf,
-                hooknum,
-                priority,
-                mark,
-            } => write!(
-                f,
-                "netfilter {} {} priority {priority} mark {mark}",
-                proto_name(*pf).unwrap_or("?"),
-                hook_name(*hooknum).unwrap_or("?"),
-            ),
-            Attach::Xdp { dev: Some(d) } => write!(f, "xdp dev {d}"),
-            Attach::Xdp { dev: None } => write!(f, "xdp (no device)"),
-        }
-    }
-}
+use lunet_types::{Attach, Tier};
 
 /// One registered hook, as the rest of lunet sees it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,7 +9,6 @@
 //! numbers. How packets reach it (NFQUEUE, a pcap file) is the caller's business.
 
 mod budget;
-pub mod consts;
 pub mod data;
 mod error;
 mod hook;
@@ -23,7 +22,7 @@ mod snapshot;
 mod state;
 
 pub use error::{describe, HookError, ScriptError, ScriptErrorKind};
-pub use hook::{Attach, HookSpec, HookStats, StatsSnapshot, Tier};
+pub use hook::{HookSpec, HookStats, StatsSnapshot};
 pub use limits::Limits;
 pub use log::{Line, Log, Stream};
 pub use maps::{MapBacking, MapInfo};

@@ -5,10 +5,8 @@
 use std::collections::HashMap;
 use std::ffi::CStr;
 
-use lunet_compile::{FnRef, MapField, MapLayout, MapRef, Value};
+use lunet_types::{FnRef, MapRef, Value};
 
-use crate::maps::layout::{Field, Layout};
-use crate::maps::store::MapKind;
 use crate::maps::{Handle, MapEntry};
 use mlua::{Function, Lua, MultiValue};
 
@@ -56,45 +54,6 @@ pub(crate) fn upvalues(
         maps,
     };
     upvalues_of(lua, f, &known, 0)
-}
-
-/// A map as the compiler sees it: `id` is its place in declaration order.
-fn map_ref(id: usize, m: &MapEntry) -> MapRef {
-    let layout = |l: &Layout| MapLayout {
-        format: l.format.clone(),
-        size: l.size,
-        fields: l
-            .fields
-            .iter()
-            .map(|f| match *f {
-                Field::Int {
-                    size,
-                    signed,
-                    big_endian,
-                } => MapField::Int {
-                    size,
-                    signed,
-                    big_endian,
-                },
-                Field::Bytes(n) => MapField::Bytes(n),
-                Field::Pad => MapField::Pad,
-            })
-            .collect(),
-    };
-    let kind = match m.decl.kind {
-        MapKind::Hash => lunet_compile::MapKind::Hash,
-        MapKind::Array => lunet_compile::MapKind::Array,
-        MapKind::LruHash => lunet_compile::MapKind::LruHash,
-        MapKind::PercpuArray => lunet_compile::MapKind::PercpuArray,
-    };
-    MapRef {
-        id,
-        name: m.decl.name.clone(),
-        kind,
-        key: layout(&m.decl.key),
-        value: layout(&m.decl.value),
-        entries: m.decl.entries,
-    }
 }
 
 fn upvalues_of(
@@ -172,7 +131,10 @@ fn convert(lua: &Lua, v: &mlua::Value, known: &Known, depth: usize) -> mlua::Res
         },
         mlua::Value::UserData(ud) => match ud.borrow::<Handle>() {
             Ok(h) => match known.maps.iter().position(|m| std::rc::Rc::ptr_eq(m, &h.0)) {
-                Some(id) => Value::Map(map_ref(id, &h.0)),
+                Some(id) => Value::Map(MapRef {
+                    id,
+                    decl: h.0.decl.clone(),
+                }),
                 None => Value::Opaque("map of another state".into()),
             },
             Err(_) => Value::Opaque("userdata".into()),

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use mlua::{ChunkMode, Function, Lua, Value};
 
 use crate::budget::{self, Budget};
-use crate::consts::{NF_ACCEPT, NF_ACTION, XDP_ACTION, XDP_PASS};
 use crate::data::{SkbMeta, Slot, View};
 use crate::error::{describe, is_memory, HookError, ScriptError, ScriptErrorKind};
-use crate::hook::{Attach, HookSpec, HookStats};
+use crate::hook::{HookSpec, HookStats};
 use crate::limits::Limits;
 use crate::log::{Log, Stream};
 use crate::maps::{MapBacking, MapInfo, Maps};
 use crate::modules::{self, Registry};
+use lunet_types::{nf, xdp, Attach};
 
 /// How a state is started.
 #[derive(Clone)]
@@ -55,9 +55,9 @@ pub struct NfPacket<'a> {
 
 /// A hook function as the kernel-tier compiler takes it.
 pub struct CompileInput {
-    pub function: lunet_compile::FnRef,
+    pub function: lunet_types::FnRef,
     /// The function's upvalues by name, as the body left them.
-    pub upvalues: Vec<(String, lunet_compile::Value)>,
+    pub upvalues: Vec<(String, lunet_types::Value)>,
 }
 
 /// What one hook call decided.
@@ -263,19 +263,26 @@ impl State {
             ifindex: pkt.ifindex,
             mark: pkt.mark,
         };
-        self.call(id, pkt.link_header, pkt.net, NF_ACTION, true, |hook| {
-            hook.slot.set_meta(meta);
-            match &hook.skb {
-                Some(skb) => hook.func.call::<(Value, Value)>(skb),
-                None => Err(mlua::Error::runtime("not a netfilter hook")),
-            }
-        })
+        self.call(
+            id,
+            pkt.link_header,
+            pkt.net,
+            nf::action::NAMES,
+            true,
+            |hook| {
+                hook.slot.set_meta(meta);
+                match &hook.skb {
+                    Some(skb) => hook.func.call::<(Value, Value)>(skb),
+                    None => Err(mlua::Error::runtime("not a netfilter hook")),
+                }
+            },
+        )
     }
 
     /// Runs XDP hook `id` on a whole Ethernet frame (used by `replay`; the daemon's XDP hooks
     /// run in the kernel tier). Its second argument, Lunatik's `argument` data, is empty.
     pub fn run_xdp(&self, id: usize, frame: &[u8]) -> Outcome {
-        self.call(id, &[], frame, XDP_ACTION, false, |hook| {
+        self.call(id, &[], frame, xdp::NAMES, false, |hook| {
             let packet = View::new(hook.slot.clone(), hook.slot.current(), false, true);
             let empty = Rc::new(Slot::default());
             let argument = View::new(empty.clone(), empty.begin(&[], &[]), false, false);
@@ -300,7 +307,11 @@ impl State {
         run: impl FnOnce(&Hook) -> mlua::Result<(Value, Value)>,
     ) -> Outcome {
         let Some(hook) = self.hooks.get(id) else {
-            let pass = if takes_mark { NF_ACCEPT } else { XDP_PASS };
+            let pass = if takes_mark {
+                nf::action::ACCEPT
+            } else {
+                xdp::PASS
+            };
             return Outcome {
                 verdict: pass,
                 mark: None,

@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use lunet_lua::{Attach, HookError, Limits};
+use lunet_lua::{HookError, Limits};
+use lunet_types::{Attach, Family, Hook};
 
 fn register(body: &str, extra: &str) -> String {
     format!(
@@ -40,8 +41,8 @@ fn registration_is_reported_with_its_attach_point_and_default_name() {
     assert_eq!(
         hooks[0].attach,
         Attach::Netfilter {
-            pf: 2,
-            hooknum: 1,
+            family: Family::Ipv4,
+            hook: Hook::LocalIn,
             priority: -300,
             mark: 7
         }

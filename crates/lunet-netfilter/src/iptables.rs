@@ -13,9 +13,9 @@
 
 use crate::cmd::{available, run};
 use crate::error::{Error, Result};
-use crate::family::{Family, Hook};
 use crate::placement::{iptables_table_for, Placement, QueueRule};
 use crate::state::{fnv1a, validate_state};
+use lunet_types::nf::{Family, Hook};
 use serde::Serialize;
 use std::sync::OnceLock;
 

@@ -23,7 +23,6 @@
 mod backend;
 mod cmd;
 mod error;
-mod family;
 mod iptables;
 mod nft;
 mod placement;
@@ -32,8 +31,8 @@ mod state;
 
 pub use backend::{cleanup_stale, install, list_lunet_rules, remove_state, Backend, Installed};
 pub use error::{Error, Result};
-pub use family::{priority, Family, Hook};
 pub use iptables::{iptables_chain_name, IptablesVariant};
+pub use lunet_types::nf::{priority, Family, Hook};
 pub use nft::{nft_chain_name, nft_queue_support, NFT_TABLE};
 pub use placement::{iptables_table_for, IptablesTable, Placement, QueueRule, IPTABLES_TABLES};
 pub use queue::{

@@ -1,8 +1,8 @@
 //! What a hook asks for ([`QueueRule`]), where it really went ([`Placement`]), and the pure
 //! priority-to-table mapping of the iptables backend ([`iptables_table_for`]).
 
-use crate::family::{Family, Hook};
 use crate::iptables::IptablesVariant;
+use lunet_types::nf::{Family, Hook};
 use serde::Serialize;
 use std::fmt;
 
@@ -140,7 +140,7 @@ pub fn iptables_table_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::family::priority as pri;
+    use lunet_types::nf::priority as pri;
     use IptablesVariant::{Legacy, Nft};
 
     fn table(h: Hook, p: i32) -> &'static str {

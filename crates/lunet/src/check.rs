@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use lunet_lua::{Attach, Limits, MapBacking, MapInfo, State, StateOptions, Tier};
+use lunet_lua::{Limits, MapBacking, MapInfo, State, StateOptions};
+use lunet_types::{Attach, Tier};
 use serde::Serialize;
 
 use crate::exit::Failure;

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lunet_lua::{Limits, Tier};
+use lunet_lua::Limits;
 use lunet_netns::{udp_send, Testbed, UdpSink};
+use lunet_types::Tier;
 
 use crate::exit::{require_root, Failure};
 use crate::runner::{RunSpec, Running};

@@ -15,8 +15,9 @@ use lunet_bpf::link::{self, LinkFd};
 use lunet_bpf::map::Map;
 use lunet_bpf::prog::{self, prog_type, ProgFd, XdpMd};
 use lunet_bpf::ringbuf::{self, RingBuf};
-use lunet_compile::{HookInput, LoopBound, MapRef, Options, PrintSite, Program, Target};
-use lunet_lua::{Attach, HookSpec, Log, State, Stream};
+use lunet_compile::{HookInput, LoopBound, Options, PrintSite, Program, Target};
+use lunet_lua::{HookSpec, Log, State, Stream};
+use lunet_types::{Attach, MapRef};
 
 /// Why a hook did not make it into the kernel.
 #[derive(Debug)]
@@ -186,11 +187,11 @@ impl PrintMaps {
 
 fn create_map(r: &MapRef, what: &str) -> Result<Map, String> {
     Map::create(
-        r.kind.map_type(),
-        r.key.size as u32,
-        r.value.size as u32,
-        r.entries,
-        &r.name,
+        lunet_bpf::map::map_type::of(r.decl.kind),
+        r.decl.key.size as u32,
+        r.decl.value.size as u32,
+        r.decl.entries,
+        &r.decl.name,
     )
     .map_err(|e| format!("creating {what} failed: {e}"))
 }

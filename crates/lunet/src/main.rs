@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use lunet_lua::{Limits, Tier};
+use lunet_lua::Limits;
+use lunet_types::Tier;
 
 use client::Client;
 use exit::{require_root, Failure};

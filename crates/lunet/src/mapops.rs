@@ -2,9 +2,9 @@
 //! reads or writes it with the layouts the script declared, so the shell, Lua hooks and
 //! compiled hooks all see the same entries.
 
-use lunet_lua::maps::layout::{Layout, Scalar};
 use lunet_lua::maps::store::{KernelStore, Store};
 use lunet_lua::MapInfo;
+use lunet_types::{Layout, Scalar};
 use serde_json::{json, Value};
 
 use crate::protocol::{ErrorKind, MapEntryReport, MapOp, StateReport};
@@ -23,12 +23,14 @@ fn side(layout: &Layout, bytes: &[u8]) -> Value {
     match layout.unpack(bytes) {
         Ok(v) if v.len() == 1 => scalar_json(&v[0]),
         Ok(v) => Value::Array(v.iter().map(scalar_json).collect()),
-        Err(e) => json!({ "undecodable": e }),
+        Err(e) => json!({ "undecodable": e.to_string() }),
     }
 }
 
 fn open(info: &MapInfo) -> Result<(KernelStore, Layout, Layout), Failed> {
-    let decl = info.decl().map_err(|e| (ErrorKind::Internal, e))?;
+    let decl = info
+        .decl()
+        .map_err(|e| (ErrorKind::Internal, e.to_string()))?;
     let (key, value) = (decl.key.clone(), decl.value.clone());
     let path = info.pinned.clone().ok_or_else(|| {
         (
@@ -77,7 +79,7 @@ pub fn handle(
             )
         })
     }
-    let bad = |e: String| (ErrorKind::BadRequest, e);
+    let bad = |e: lunet_types::LayoutError| (ErrorKind::BadRequest, e.to_string());
     let failed = |e: String| (ErrorKind::Internal, e);
     match op {
         MapOp::List => unreachable!("answered above"),

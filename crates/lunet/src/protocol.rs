@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use lunet_lua::{Line, StatsSnapshot, Tier};
+use lunet_lua::{Line, StatsSnapshot};
+use lunet_types::Tier;
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_SOCKET: &str = "/run/lunet/lunet.sock";

@@ -5,7 +5,8 @@
 use std::fs::File;
 use std::path::Path;
 
-use lunet_lua::{Attach, Limits, MapBacking, NfPacket, State, StateOptions, Tier};
+use lunet_lua::{Limits, MapBacking, NfPacket, State, StateOptions};
+use lunet_types::{Attach, Family, Tier};
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
 use serde::Serialize;
@@ -107,12 +108,11 @@ fn split(link: DataLink, data: &[u8]) -> Option<Split> {
     })
 }
 
-fn wants(pf: i64, ip_version: u8) -> bool {
-    match pf {
-        1 => ip_version == 4 || ip_version == 6,
-        2 => ip_version == 4,
-        10 => ip_version == 6,
-        _ => false,
+fn wants(family: Family, ip_version: u8) -> bool {
+    match family {
+        Family::Inet => ip_version == 4 || ip_version == 6,
+        Family::Ipv4 => ip_version == 4,
+        Family::Ipv6 => ip_version == 6,
     }
 }
 
@@ -226,8 +226,8 @@ pub fn replay(
                     Some(action)
                 }
                 (Runner::Kernel(..), _, None, _) => None,
-                (Runner::Lua, Attach::Netfilter { pf, mark, .. }, _, Some(s)) => {
-                    (*mark == 0 && wants(*pf, ip_version)).then(|| {
+                (Runner::Lua, Attach::Netfilter { family, mark, .. }, _, Some(s)) => {
+                    (*mark == 0 && wants(*family, ip_version)).then(|| {
                         let pkt = NfPacket {
                             net: &s.frame[s.net_at..],
                             link_header: &s.frame[..14],

@@ -16,13 +16,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lunet_lua::{
-    consts, Attach, HookSpec, HookStats, Limits, Log, MapBacking, NfPacket, State, StateOptions,
-    Stream, Tier,
+    HookSpec, HookStats, Limits, Log, MapBacking, NfPacket, State, StateOptions, Stream,
 };
 use lunet_netfilter::{
     Backend, Family, Hook, Installed, Poller, QueueRule, QueueSocket, QueuedPacket, Verdict,
     RECV_BATCH,
 };
+use lunet_types::{nf, Attach, Tier};
 
 use crate::exit::Failure;
 use crate::kernel::{self, Script};
@@ -519,24 +519,23 @@ fn setup(
     // Group hooks by (family, hook, table), each group in priority order.
     let variant =
         lunet_netfilter::IptablesVariant::detect().unwrap_or(lunet_netfilter::IptablesVariant::Nft);
-    let mut by_key: BTreeMap<(i64, i64, &'static str), Vec<&HookSpec>> = BTreeMap::new();
+    let mut by_key: BTreeMap<(Family, Hook, &'static str), Vec<&HookSpec>> = BTreeMap::new();
     for h in &specs {
         if let Attach::Netfilter {
-            pf,
-            hooknum,
+            family,
+            hook,
             priority,
             ..
         } = h.attach
         {
-            let hook = Hook::from_raw(hooknum as u32).expect("validated by netfilter.register");
             let table = lunet_netfilter::iptables_table_for(hook, priority, variant).0;
-            by_key.entry((pf, hooknum, table)).or_default().push(h);
+            by_key.entry((family, hook, table)).or_default().push(h);
         }
     }
     let mut groups = Vec::new();
     let mut rules = Vec::new();
     let mut queue_of = vec![None; specs.len()];
-    for ((pf, hooknum, _), mut hooks) in by_key {
+    for ((family, hook, _), mut hooks) in by_key {
         hooks.sort_by_key(|h| match h.attach {
             Attach::Netfilter { priority, .. } => priority,
             Attach::Xdp { .. } => 0,
@@ -545,8 +544,6 @@ fn setup(
             Ok(q) => q,
             Err(m) => return fail(StartError::Netfilter(m)),
         };
-        let family = Family::from_raw(pf as u32).expect("validated by netfilter.register");
-        let hook = Hook::from_raw(hooknum as u32).expect("validated by netfilter.register");
         let mut marks = Vec::new();
         let mut members = Vec::new();
         let first_priority = match hooks[0].attach {
@@ -642,7 +639,7 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
     let first_mark = pkt.mark();
     let mut mark = first_mark;
     let mut rewritten: Option<Vec<u8>> = None;
-    let mut verdict = consts::NF_ACCEPT;
+    let mut verdict = nf::action::ACCEPT;
     let link_header = link_header(&pkt);
     let ifindex = if pkt.indev() != 0 {
         pkt.indev()
@@ -669,7 +666,7 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
         if let Some(m) = out.mark {
             mark = m;
         }
-        if out.verdict != consts::NF_ACCEPT {
+        if out.verdict != nf::action::ACCEPT {
             verdict = out.verdict;
             break;
         }

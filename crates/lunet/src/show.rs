@@ -9,11 +9,11 @@ fn json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-fn tier_name(t: lunet_lua::Tier) -> &'static str {
+fn tier_name(t: lunet_types::Tier) -> &'static str {
     match t {
-        lunet_lua::Tier::Auto => "auto",
-        lunet_lua::Tier::Kernel => "kernel",
-        lunet_lua::Tier::Lua => "lua",
+        lunet_types::Tier::Auto => "auto",
+        lunet_types::Tier::Kernel => "kernel",
+        lunet_types::Tier::Lua => "lua",
     }
 }
 

@@ -22,7 +22,7 @@ use super::{Lower, R};
 use crate::diag::Loc;
 use crate::ir::{AluOp, Cond, Inst, MapOp, Opnd, VReg};
 use crate::types::SVal;
-use crate::MapRef;
+use lunet_types::{Layout, MapRef};
 
 /// The one integer field of a key or value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +68,7 @@ impl IntField {
 impl<'a> Lower<'a> {
     /// The key and value fields of `m`, or why the kernel tier cannot use it.
     fn map_fields(&self, m: &MapRef, at: &Loc) -> R<(IntField, IntField)> {
-        let field = |what: &str, l: &crate::MapLayout| {
+        let field = |what: &str, l: &Layout| {
             l.one_int()
                 .map(|(size, signed, big_endian)| IntField {
                     size: size as u8,
@@ -81,13 +81,13 @@ impl<'a> Lower<'a> {
                         "a map layout",
                         format!(
                             "map '{}' has {what} layout \"{}\": compiled hooks use maps whose key and value are one integer field each (\"I4\", \">I2\", \"i8\", ...)",
-                            m.name, l.format
+                            m.decl.name, l.format
                         ),
                     )
                 })
         };
-        let k = field("key", &m.key)?;
-        let v = field("value", &m.value)?;
+        let k = field("key", &m.decl.key)?;
+        let v = field("value", &m.decl.value)?;
         Ok((k, v))
     }
 
@@ -153,7 +153,7 @@ impl<'a> Lower<'a> {
     pub(super) fn map_get(&mut self, m: &MapRef, key: SVal<'a>, at: &Loc) -> R<SVal<'a>> {
         let (kf, vf) = self.map_fields(m, at)?;
         let k = self.int_operand_at(key, at, "a map key")?;
-        self.map_names.insert(m.id, m.name.clone());
+        self.map_names.insert(m.id, m.decl.name.clone());
         let absent = SVal::OptInt {
             flag: Opnd::Imm(0),
             val: Opnd::Imm(0),
@@ -210,13 +210,13 @@ impl<'a> Lower<'a> {
                 "a type error",
                 format!(
                     "a value stored in map '{}' must be an integer (or nil to delete), not {}",
-                    m.name,
+                    m.decl.name,
                     value.describe()
                 ),
             ));
         }
         let k = self.int_operand_at(key, at, "a map key")?;
-        self.map_names.insert(m.id, m.name.clone());
+        self.map_names.insert(m.id, m.decl.name.clone());
         let Some(k) = self.pack(k, kf) else {
             return Ok(());
         };
@@ -253,7 +253,7 @@ impl<'a> Lower<'a> {
     }
 
     fn map_delete(&mut self, m: &MapRef, k: Opnd, kf: IntField) {
-        if m.kind.is_array() {
+        if m.decl.kind.is_array() {
             self.fail_now();
             return;
         }

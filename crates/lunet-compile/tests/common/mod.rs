@@ -11,10 +11,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use lunet_compile::{
-    FnRef, HookInput, MapField, MapKind, MapLayout, MapRef, Program, Target, Value,
-};
-use lunet_lua::maps::layout::{Field, Layout, Scalar};
+use lunet_compile::{HookInput, Program, Target};
+use lunet_types::{FnRef, Layout, MapDecl, MapKind, MapRef, Scalar, Value};
 use mlua::{Function, Lua, Table};
 
 pub fn is_root() -> bool {
@@ -52,30 +50,9 @@ fn constants(lua: &Lua, pairs: &[(&str, i64)]) -> mlua::Result<Table> {
     Ok(t)
 }
 
-/// lunet-lua's parsed layout as the compiler takes it (what the lead's snapshot will do).
-pub fn map_layout(format: &str) -> MapLayout {
-    let l = Layout::parse(format).unwrap_or_else(|e| panic!("{e}"));
-    MapLayout {
-        format: l.format.clone(),
-        fields: l
-            .fields
-            .iter()
-            .map(|f| match *f {
-                Field::Int {
-                    size,
-                    signed,
-                    big_endian,
-                } => MapField::Int {
-                    size,
-                    signed,
-                    big_endian,
-                },
-                Field::Bytes(n) => MapField::Bytes(n),
-                Field::Pad => MapField::Pad,
-            })
-            .collect(),
-        size: l.size,
-    }
+/// A parsed layout (panics on a bad format: tests write good ones).
+pub fn map_layout(format: &str) -> Layout {
+    Layout::parse(format).unwrap_or_else(|e| panic!("{e}"))
 }
 
 const MAP_KINDS: [MapKind; 4] = [
@@ -105,11 +82,13 @@ fn map_module(lua: &Lua, maps: Rc<RefCell<HashMap<usize, MapRef>>>) -> mlua::Res
                     handle.to_pointer() as usize,
                     MapRef {
                         id,
-                        name: name.unwrap_or_else(|| format!("map{}", id + 1)),
-                        kind,
-                        key: map_layout(&key),
-                        value: map_layout(&value),
-                        entries,
+                        decl: MapDecl {
+                            name: name.unwrap_or_else(|| format!("map{}", id + 1)),
+                            kind,
+                            key: map_layout(&key),
+                            value: map_layout(&value),
+                            entries,
+                        },
                     },
                 );
                 Ok(handle)
@@ -167,11 +146,11 @@ pub fn try_hook_inputs(file: &str, source: &str) -> mlua::Result<Vec<HookInput>>
     loaded.set("byteorder", bo)?;
     let print: Function = lua.globals().get("print")?;
     builtins.insert(print.to_pointer() as usize, "print".to_string());
-    let xdp_pairs: Vec<(String, i64)> = indexed(lunet_lua::consts::XDP_ACTION);
+    let xdp_pairs: Vec<(String, i64)> = indexed(lunet_types::xdp::NAMES);
     let xdp_pairs: Vec<(&str, i64)> = xdp_pairs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let nf = lua.create_table()?;
-    nf.set("proto", constants(&lua, lunet_lua::consts::NF_PROTO)?)?;
-    let act: Vec<(String, i64)> = indexed(lunet_lua::consts::NF_ACTION);
+    nf.set("proto", constants(&lua, lunet_types::nf::PROTO)?)?;
+    let act: Vec<(String, i64)> = indexed(lunet_types::nf::action::NAMES);
     let act: Vec<(&str, i64)> = act.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     nf.set("action", constants(&lua, &act)?)?;
     let linux = lua.create_table()?;
@@ -431,13 +410,13 @@ impl KernelMaps {
             .iter()
             .map(|r| {
                 let m = lunet_bpf::Map::create(
-                    r.kind.map_type(),
-                    r.key.size as u32,
-                    r.value.size as u32,
-                    r.entries,
-                    &r.name,
+                    lunet_bpf::map::map_type::of(r.decl.kind),
+                    r.decl.key.size as u32,
+                    r.decl.value.size as u32,
+                    r.decl.entries,
+                    &r.decl.name,
                 )
-                .unwrap_or_else(|e| panic!("creating map {}: {e}", r.name));
+                .unwrap_or_else(|e| panic!("creating map {}: {e}", r.decl.name));
                 (r.clone(), m)
             })
             .collect();
@@ -454,7 +433,7 @@ impl KernelMaps {
     /// With the print ring buffer (of `ring_size` bytes) and the lost-records counter.
     pub fn with_print(mut self, ring_size: u32) -> KernelMaps {
         let mut ring = lunet_compile::print_ring_map();
-        ring.entries = ring_size;
+        ring.decl.entries = ring_size;
         self.list
             .extend(KernelMaps::create(&[ring, lunet_compile::print_lost_map()]).list);
         self
@@ -484,13 +463,13 @@ impl KernelMaps {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.list.iter().any(|(r, _)| r.name == name)
+        self.list.iter().any(|(r, _)| r.decl.name == name)
     }
 
     pub fn get(&self, name: &str) -> &(MapRef, lunet_bpf::Map) {
         self.list
             .iter()
-            .find(|(r, _)| r.name == name)
+            .find(|(r, _)| r.decl.name == name)
             .unwrap_or_else(|| panic!("no kernel map {name}"))
     }
 
@@ -498,18 +477,18 @@ impl KernelMaps {
     /// lunet-lua's layout does; `None` when absent.
     pub fn per_cpu(&self, name: &str, key: i64) -> Option<Vec<i64>> {
         let (r, m) = self.get(name);
-        let kl = Layout::parse(&r.key.format).unwrap();
-        let vl = Layout::parse(&r.value.format).unwrap();
+        let kl = Layout::parse(&r.decl.key.format).unwrap();
+        let vl = Layout::parse(&r.decl.value.format).unwrap();
         let k = kl.pack(&[Scalar::Int(key)]).ok()?;
         let raw = m.lookup(&k).unwrap()?;
-        let slot = if r.kind == MapKind::PercpuArray {
-            r.value.size.div_ceil(8) * 8
+        let slot = if r.decl.kind == MapKind::PercpuArray {
+            r.decl.value.size.div_ceil(8) * 8
         } else {
-            r.value.size
+            r.decl.value.size
         };
         Some(
             raw.chunks(slot)
-                .map(|c| int(&vl.unpack(&c[..r.value.size]).unwrap()))
+                .map(|c| int(&vl.unpack(&c[..r.decl.value.size]).unwrap()))
                 .collect(),
         )
     }
@@ -517,7 +496,7 @@ impl KernelMaps {
     /// Every entry, decoded, per-CPU values summed (as lunet-lua reads them), sorted by key.
     pub fn dump(&self, name: &str) -> Vec<(i64, i64)> {
         let (r, m) = self.get(name);
-        let kl = Layout::parse(&r.key.format).unwrap();
+        let kl = Layout::parse(&r.decl.key.format).unwrap();
         let mut out: Vec<(i64, i64)> = m
             .keys()
             .unwrap()
@@ -536,8 +515,8 @@ impl KernelMaps {
     /// CPUs' slots are zeroed. False when the kernel refused (a full hash: E2BIG, ...).
     pub fn set(&self, name: &str, k: i64, v: Option<i64>) -> bool {
         let (r, m) = self.get(name);
-        let kl = Layout::parse(&r.key.format).unwrap();
-        let vl = Layout::parse(&r.value.format).unwrap();
+        let kl = Layout::parse(&r.decl.key.format).unwrap();
+        let vl = Layout::parse(&r.decl.value.format).unwrap();
         let key = kl.pack(&[Scalar::Int(k)]).unwrap();
         match v {
             None => m.delete(&key).is_ok(),

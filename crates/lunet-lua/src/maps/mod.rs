@@ -3,7 +3,6 @@
 //! deletes, `pairs(m)` walks it. Keys and values follow `string.pack`-style layouts: a
 //! one-field layout is a plain Lua value, a longer one an array of values.
 
-pub mod layout;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -14,8 +13,8 @@ use serde::Serialize;
 
 use crate::error::located;
 use crate::modules::{opt_int, opt_str};
-use layout::{Layout, Scalar};
-use store::{KernelStore, MapDecl, MapKind, MemoryStore, Store};
+use lunet_types::{Layout, LayoutError, MapDecl, MapKind, Scalar};
+use store::{KernelStore, MemoryStore, Store};
 
 /// Where a state's maps live.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,7 +96,7 @@ impl Maps {
 
 impl MapInfo {
     /// The declaration back from what was reported (for tools that open the pin).
-    pub fn decl(&self) -> Result<MapDecl, String> {
+    pub fn decl(&self) -> Result<MapDecl, LayoutError> {
         Ok(MapDecl {
             name: self.name.clone(),
             kind: self.kind,
@@ -127,7 +126,9 @@ pub fn unpin_dir(dir: &Path) -> std::io::Result<()> {
 
 /// A Lua value for one layout: a scalar for one field, an array table for more.
 pub(crate) fn to_lua(lua: &Lua, layout: &Layout, bytes: &[u8]) -> mlua::Result<Value> {
-    let values = layout.unpack(bytes).map_err(mlua::Error::RuntimeError)?;
+    let values = layout
+        .unpack(bytes)
+        .map_err(|e| mlua::Error::RuntimeError(e.to_string()))?;
     let one = |s: &Scalar| -> mlua::Result<Value> {
         Ok(match s {
             Scalar::Int(i) => Value::Integer(*i),
@@ -165,7 +166,7 @@ pub(crate) fn from_lua(layout: &Layout, v: &Value) -> Result<Vec<u8>, String> {
             .collect::<Result<Vec<_>, _>>()?,
         other => vec![scalar(other)?],
     };
-    layout.pack(&values)
+    layout.pack(&values).map_err(|e| e.to_string())
 }
 
 /// The Lua handle of a map.

@@ -7,73 +7,7 @@ use std::path::Path;
 
 use lunet_bpf::map::{map_type, update_flags, Map};
 
-use super::layout::{Field, Layout, Scalar};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MapKind {
-    Hash,
-    Array,
-    LruHash,
-    PercpuArray,
-}
-
-impl MapKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            MapKind::Hash => "hash",
-            MapKind::Array => "array",
-            MapKind::LruHash => "lru_hash",
-            MapKind::PercpuArray => "percpu_array",
-        }
-    }
-
-    fn is_array(self) -> bool {
-        matches!(self, MapKind::Array | MapKind::PercpuArray)
-    }
-}
-
-/// A map as the script declared it.
-#[derive(Debug, Clone)]
-pub struct MapDecl {
-    pub name: String,
-    pub kind: MapKind,
-    pub key: Layout,
-    pub value: Layout,
-    pub entries: u32,
-}
-
-impl MapDecl {
-    /// Checks what the kernel would refuse, with a message that says why.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.entries == 0 || self.entries > 1 << 24 {
-            return Err(format!(
-                "entries must be between 1 and {}, got {}",
-                1 << 24,
-                self.entries
-            ));
-        }
-        if self.kind.is_array() && self.key.size != 4 {
-            return Err(format!(
-                "{} maps have 4-byte integer keys (key = \"I4\"), got \"{}\"",
-                self.kind.name(),
-                self.key.format
-            ));
-        }
-        let one_int = matches!(
-            self.value
-                .fields
-                .iter()
-                .filter(|f| **f != Field::Pad)
-                .collect::<Vec<_>>()[..],
-            [Field::Int { .. }]
-        );
-        if self.kind == MapKind::PercpuArray && !one_int {
-            return Err("percpu_array values are one integer (e.g. value = \"I8\"): reads give the sum over CPUs".into());
-        }
-        Ok(())
-    }
-}
+use lunet_types::{MapDecl, MapKind, Scalar};
 
 /// Raw byte-level access, the same for every backing.
 pub trait Store {
@@ -198,14 +132,8 @@ fn os(decl: &MapDecl, what: &str, e: std::io::Error) -> String {
 
 impl KernelStore {
     pub fn create(decl: MapDecl) -> Result<KernelStore, String> {
-        let t = match decl.kind {
-            MapKind::Hash => map_type::HASH,
-            MapKind::Array => map_type::ARRAY,
-            MapKind::LruHash => map_type::LRU_HASH,
-            MapKind::PercpuArray => map_type::PERCPU_ARRAY,
-        };
         let map = Map::create(
-            t,
+            map_type::of(decl.kind),
             decl.key.size as u32,
             decl.value.size as u32,
             decl.entries,
@@ -264,7 +192,11 @@ impl Store for KernelStore {
                 }
             }
         }
-        self.decl.value.pack(&[Scalar::Int(total)]).map(Some)
+        self.decl
+            .value
+            .pack(&[Scalar::Int(total)])
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     fn set(&self, key: &[u8], value: &[u8]) -> Result<(), String> {

@@ -3,25 +3,32 @@
 use mlua::{Lua, Table};
 
 use super::constants;
-use crate::consts::{NF_ACTION, NF_INET, NF_IP_PRI, NF_PROTO, XDP_ACTION};
+use lunet_types::{nf, xdp, Hook};
 
 fn indexed(names: &'static [&'static str]) -> impl Iterator<Item = (&'static str, i64)> {
     names.iter().enumerate().map(|(i, n)| (*n, i as i64))
 }
 
+fn priorities() -> impl Iterator<Item = (&'static str, i64)> {
+    nf::priority::ALL.iter().map(|(n, v)| (*n, *v as i64))
+}
+
 pub(crate) fn nf(lua: &Lua) -> mlua::Result<Table> {
-    let nf = lua.create_table()?;
-    nf.set("proto", constants(lua, NF_PROTO.iter().copied())?)?;
-    nf.set("action", constants(lua, indexed(NF_ACTION))?)?;
-    nf.set("inet", constants(lua, indexed(NF_INET))?)?;
+    let t = lua.create_table()?;
+    t.set("proto", constants(lua, nf::PROTO.iter().copied())?)?;
+    t.set("action", constants(lua, indexed(nf::action::NAMES))?)?;
+    t.set(
+        "inet",
+        constants(lua, Hook::ALL.iter().map(|h| (h.name(), h.raw() as i64)))?,
+    )?;
     let ip = lua.create_table()?;
-    ip.set("pri", constants(lua, NF_IP_PRI.iter().copied())?)?;
-    nf.set("ip", ip)?;
-    Ok(nf)
+    ip.set("pri", constants(lua, priorities())?)?;
+    t.set("ip", ip)?;
+    Ok(t)
 }
 
 pub(crate) fn xdp(lua: &Lua) -> mlua::Result<Table> {
-    constants(lua, indexed(XDP_ACTION))
+    constants(lua, indexed(xdp::NAMES))
 }
 
 /// Nanoseconds on a monotonic clock (Lunatik's `linux.time()` reads the kernel's; this one

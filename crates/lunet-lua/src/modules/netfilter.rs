@@ -6,9 +6,10 @@ use std::sync::Arc;
 use mlua::{Function, Lua, Table, UserData, UserDataMethods};
 
 use super::{linux, opt_int, opt_str};
-use crate::consts::{hook_name, proto_name, NF_ACCEPT, NF_DROP};
 use crate::error::located;
-use crate::hook::{Attach, HookSpec, HookStats, Tier};
+use crate::hook::{HookSpec, HookStats};
+use lunet_types::nf::{self, action};
+use lunet_types::{Attach, Family, Hook, Tier};
 
 /// Every hook a state registered, in registration order (ids are indexes).
 #[derive(Default)]
@@ -112,31 +113,31 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
     };
     let pf = opt_int(lua, &t, "pf", CTX)?
         .ok_or_else(|| located(lua, format!("{CTX}: 'pf' is required")))?;
-    match proto_name(pf) {
-        Some("INET" | "IPV4" | "IPV6") => {}
-        Some(n) => {
-            return Err(located(
-                lua,
-                format!(
+    let Some(family) = u32::try_from(pf)
+        .ok()
+        .and_then(|v| Family::from_raw(v).ok())
+    else {
+        return Err(located(
+            lua,
+            match nf::proto_name(pf) {
+                Some(n) => format!(
                     "{CTX}: pf {n} is not supported: lunet hooks IPv4 and IPv6 (INET, IPV4, IPV6)"
                 ),
-            ))
-        }
-        None => {
-            return Err(located(
-                lua,
-                format!("{CTX}: pf {pf} is not a netfilter family"),
-            ))
-        }
-    }
+                None => format!("{CTX}: pf {pf} is not a netfilter family"),
+            },
+        ));
+    };
     let hooknum = opt_int(lua, &t, "hooknum", CTX)?
         .ok_or_else(|| located(lua, format!("{CTX}: 'hooknum' is required")))?;
-    let hook = hook_name(hooknum).ok_or_else(|| {
-        located(
-            lua,
-            format!("{CTX}: hooknum {hooknum} is not one of linux.nf.inet (0-4)"),
-        )
-    })?;
+    let hook = u32::try_from(hooknum)
+        .ok()
+        .and_then(|h| Hook::from_raw(h).ok())
+        .ok_or_else(|| {
+            located(
+                lua,
+                format!("{CTX}: hooknum {hooknum} is not one of linux.nf.inet (0-4)"),
+            )
+        })?;
     let priority = opt_int(lua, &t, "priority", CTX)?.unwrap_or(0);
     let priority = i32::try_from(priority).map_err(|_| {
         located(
@@ -152,8 +153,8 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
         )
     })?;
     let default_verdict = match opt_int(lua, &t, "default", CTX)? {
-        None => NF_ACCEPT,
-        Some(v) if v == NF_DROP as i64 || v == NF_ACCEPT as i64 => v as u32,
+        None => action::ACCEPT,
+        Some(v) if v == action::DROP as i64 || v == action::ACCEPT as i64 => v as u32,
         Some(v) => {
             return Err(located(
                 lua,
@@ -169,8 +170,8 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
         id: 0,
         name,
         attach: Attach::Netfilter {
-            pf,
-            hooknum,
+            family,
+            hook,
             priority,
             mark,
         },
@@ -185,7 +186,11 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
             format!("{CTX}: hooks can only be registered while the script's body runs"),
         )
     })?;
-    Ok(Handle(reg.add(spec, func, format!("{hook}:{line}"))))
+    Ok(Handle(reg.add(
+        spec,
+        func,
+        format!("{}:{line}", hook.name()),
+    )))
 }
 
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {

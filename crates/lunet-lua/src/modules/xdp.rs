@@ -5,9 +5,9 @@ use mlua::{Function, Lua, Table, Value};
 
 use super::netfilter::{definition, parse_budget, parse_tier, Registry};
 use super::{linux, opt_int, opt_str};
-use crate::consts::{XDP_ACTION, XDP_PASS};
 use crate::error::located;
-use crate::hook::{Attach, HookSpec};
+use crate::hook::HookSpec;
+use lunet_types::{xdp, Attach};
 
 fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
     const CTX: &str = "xdp.attach";
@@ -25,7 +25,7 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
         None => lua.create_table()?,
     };
     let default_verdict = match opt_int(lua, &opts, "default", CTX)? {
-        None => XDP_PASS,
+        None => xdp::PASS,
         Some(v @ (1 | 2)) => v as u32,
         Some(v) => {
             return Err(located(
@@ -77,6 +77,5 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     m.set("action", linux::xdp(lua)?)?;
     m.set("attach", lua.create_function(attach)?)?;
     m.set("detach", lua.create_function(detach)?)?;
-    debug_assert_eq!(XDP_ACTION[XDP_PASS as usize], "PASS");
     Ok(m)
 }

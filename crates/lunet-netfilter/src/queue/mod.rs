@@ -25,7 +25,7 @@ mod sys;
 mod wire;
 
 use crate::error::{Error, Result};
-use crate::family::Hook;
+use lunet_types::nf::{action, Hook};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
@@ -82,20 +82,20 @@ impl Verdict {
     /// The kernel's `NF_*` number.
     pub const fn raw(self) -> u32 {
         match self {
-            Verdict::Drop => 0,
-            Verdict::Accept => 1,
-            Verdict::Repeat => 4,
-            Verdict::Stop => 5,
+            Verdict::Drop => action::DROP,
+            Verdict::Accept => action::ACCEPT,
+            Verdict::Repeat => action::REPEAT,
+            Verdict::Stop => action::STOP,
         }
     }
 
     /// From `NF_*`; `NF_STOLEN` (2), `NF_QUEUE` (3) and unknown numbers give `None`.
     pub const fn from_raw(v: u32) -> Option<Verdict> {
         match v {
-            0 => Some(Verdict::Drop),
-            1 => Some(Verdict::Accept),
-            4 => Some(Verdict::Repeat),
-            5 => Some(Verdict::Stop),
+            action::DROP => Some(Verdict::Drop),
+            action::ACCEPT => Some(Verdict::Accept),
+            action::REPEAT => Some(Verdict::Repeat),
+            action::STOP => Some(Verdict::Stop),
             _ => None,
         }
     }

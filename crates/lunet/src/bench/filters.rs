@@ -580,7 +580,7 @@ mod tests {
             let hooks = st.hooks();
             assert_eq!(hooks.len(), 1, "{f}");
             assert!(
-                matches!(hooks[0].attach, lunet_lua::Attach::Xdp { .. }),
+                matches!(hooks[0].attach, lunet_types::Attach::Xdp { .. }),
                 "{f}"
             );
             let script = crate::kernel::Script {

@@ -27,7 +27,8 @@
 
 use std::path::{Path, PathBuf};
 
-use lunet_lua::{Limits, Tier};
+use lunet_lua::Limits;
+use lunet_types::Tier;
 
 use super::cprog;
 use super::cpu;
@@ -495,11 +496,10 @@ fn start_c_netfilter(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Acti
     let test_run = xdp::test_run_netfilter(&prog, &one_of_each(filter, frames))
         .map_err(|e| format!("BPF_PROG_TEST_RUN failed: {e}"));
     let link = lunet_netns::in_netns(bed.receiver_ns(), move || {
-        use lunet_bpf::link::nf;
         lunet_bpf::link_create_netfilter(
             &prog,
-            nf::NFPROTO_IPV4,
-            nf::PRE_ROUTING,
+            lunet_types::Family::Ipv4,
+            lunet_types::Hook::PreRouting,
             C_NETFILTER_PRIORITY,
             0,
         )

@@ -134,10 +134,9 @@ pub fn test_run(prog: &ProgFd, frames: &[(&[u8], bool)]) -> io::Result<TestRun> 
 /// of which only `hook` (byte 0) and `pf` (byte 1) may be set; here IPv4 PRE_ROUTING, where
 /// the frame is given from its Ethernet header.
 fn nf_hook_state() -> [u8; 48] {
-    use lunet_bpf::link::nf;
     let mut s = [0u8; 48];
-    s[0] = nf::PRE_ROUTING as u8;
-    s[1] = nf::NFPROTO_IPV4 as u8;
+    s[0] = lunet_types::Hook::PreRouting.raw() as u8;
+    s[1] = lunet_types::Family::Ipv4.raw() as u8;
     s
 }
 

@@ -7,20 +7,36 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a format, a value or some bytes do not fit a layout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    /// The format itself is not a fixed-size layout.
+    #[error("map layout \"{format}\": {why}")]
+    Format { format: String, why: String },
+    /// A value (or a value's bytes) does not fit the layout.
+    #[error("{0}")]
+    Value(String),
+}
+
+/// One field of a layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
+    /// An integer of 1, 2, 4 or 8 bytes.
     Int {
         size: usize,
         signed: bool,
         big_endian: bool,
     },
+    /// A fixed string `cN`.
     Bytes(usize),
+    /// One byte of padding `x`.
     Pad,
 }
 
 /// A parsed format: the fields in order, and the total size in bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Layout {
+    /// The `string.pack` format the script wrote, for messages.
     pub format: String,
     pub fields: Vec<Field>,
     pub size: usize,
@@ -43,8 +59,11 @@ impl fmt::Display for Scalar {
 }
 
 impl Layout {
-    pub fn parse(format: &str) -> Result<Layout, String> {
-        let bad = |why: String| format!("map layout \"{format}\": {why}");
+    pub fn parse(format: &str) -> Result<Layout, LayoutError> {
+        let bad = |why: String| LayoutError::Format {
+            format: format.to_string(),
+            why,
+        };
         let mut big_endian = cfg!(target_endian = "big");
         let mut fields = Vec::new();
         let mut chars = format.chars().peekable();
@@ -115,19 +134,47 @@ impl Layout {
         })
     }
 
+    /// A layout of one integer field (`"I4"` is `int("I4", 4, false, false)` on x86).
+    pub fn int(format: &str, size: usize, signed: bool, big_endian: bool) -> Layout {
+        Layout {
+            format: format.to_string(),
+            fields: vec![Field::Int {
+                size,
+                signed,
+                big_endian,
+            }],
+            size,
+        }
+    }
+
+    /// The one integer field a compiled hook can pack and unpack, if that is what this
+    /// layout is: `(size, signed, big_endian)`. Padding or a second field gives `None`.
+    pub fn one_int(&self) -> Option<(usize, bool, bool)> {
+        match self.fields[..] {
+            [Field::Int {
+                size,
+                signed,
+                big_endian,
+            }] if matches!(size, 1 | 2 | 4 | 8) && self.size == size => {
+                Some((size, signed, big_endian))
+            }
+            _ => None,
+        }
+    }
+
     /// The fields that carry values (padding excluded).
     pub fn arity(&self) -> usize {
         self.fields.iter().filter(|f| **f != Field::Pad).count()
     }
 
-    pub fn pack(&self, values: &[Scalar]) -> Result<Vec<u8>, String> {
+    pub fn pack(&self, values: &[Scalar]) -> Result<Vec<u8>, LayoutError> {
         if values.len() != self.arity() {
-            return Err(format!(
+            return Err(LayoutError::Value(format!(
                 "layout \"{}\" takes {} value(s), got {}",
                 self.format,
                 self.arity(),
                 values.len()
-            ));
+            )));
         }
         let mut out = Vec::with_capacity(self.size);
         let mut it = values.iter();
@@ -148,11 +195,11 @@ impl Layout {
                         (s, false) => (0..(1i64 << (s * 8))).contains(v),
                     };
                     if !fits {
-                        return Err(format!(
+                        return Err(LayoutError::Value(format!(
                             "{v} does not fit a {}{}-byte integer",
                             if *signed { "signed " } else { "" },
                             size
-                        ));
+                        )));
                     }
                     let bytes = if *big_endian {
                         v.to_be_bytes()[8 - size..].to_vec()
@@ -163,30 +210,33 @@ impl Layout {
                 }
                 (Field::Bytes(n), Some(Scalar::Bytes(b))) => {
                     if b.len() > *n {
-                        return Err(format!("a string of {} bytes does not fit c{n}", b.len()));
+                        return Err(LayoutError::Value(format!(
+                            "a string of {} bytes does not fit c{n}",
+                            b.len()
+                        )));
                     }
                     out.extend_from_slice(b);
                     out.resize(out.len() + n - b.len(), 0);
                 }
                 (_, v) => {
-                    return Err(format!(
+                    return Err(LayoutError::Value(format!(
                         "layout \"{}\": wrong kind of value {v:?}",
                         self.format
-                    ))
+                    )))
                 }
             }
         }
         Ok(out)
     }
 
-    pub fn unpack(&self, bytes: &[u8]) -> Result<Vec<Scalar>, String> {
+    pub fn unpack(&self, bytes: &[u8]) -> Result<Vec<Scalar>, LayoutError> {
         if bytes.len() != self.size {
-            return Err(format!(
+            return Err(LayoutError::Value(format!(
                 "layout \"{}\" is {} bytes, got {}",
                 self.format,
                 self.size,
                 bytes.len()
-            ));
+            )));
         }
         let mut out = Vec::new();
         let mut at = 0;
@@ -221,7 +271,7 @@ impl Layout {
 impl Layout {
     /// Bytes from shell text: one comma-separated item per field; integers in decimal or
     /// `0x` hex, strings as they are (`lunet map fw counts set 17 100`).
-    pub fn parse_text(&self, text: &str) -> Result<Vec<u8>, String> {
+    pub fn parse_text(&self, text: &str) -> Result<Vec<u8>, LayoutError> {
         let items: Vec<&str> = if self.arity() == 1 {
             vec![text]
         } else {
@@ -233,7 +283,10 @@ impl Layout {
             let item = it
                 .next()
                 .ok_or_else(|| {
-                    format!("\"{text}\" has fewer items than layout \"{}\"", self.format)
+                    LayoutError::Value(format!(
+                        "\"{text}\" has fewer items than layout \"{}\"",
+                        self.format
+                    ))
                 })?
                 .trim();
             values.push(match f {
@@ -243,17 +296,17 @@ impl Layout {
                         Some(hex) => i64::from_str_radix(hex, 16),
                         None => digits.parse::<i64>(),
                     }
-                    .map_err(|_| format!("\"{item}\" is not an integer"))?;
+                    .map_err(|_| LayoutError::Value(format!("\"{item}\" is not an integer")))?;
                     Scalar::Int(if neg { -v } else { v })
                 }
                 _ => Scalar::Bytes(item.as_bytes().to_vec()),
             });
         }
         if it.next().is_some() {
-            return Err(format!(
+            return Err(LayoutError::Value(format!(
                 "\"{text}\" has more items than layout \"{}\"",
                 self.format
-            ));
+            )));
         }
         self.pack(&values)
     }

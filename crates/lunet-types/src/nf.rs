@@ -1,11 +1,43 @@
-//! Families, hooks and priorities with the kernel's (and Lunatik's `linux.nf`) numbers.
+//! Netfilter: protocol families, hooks, priorities and verdicts, with the kernel's numbers
+//! (`include/uapi/linux/netfilter.h`) and Lunatik's names (`linux.nf`).
 
-use crate::error::{Error, Result};
-use serde::Serialize;
 use std::fmt;
 
-/// Protocol family of a hook (`nf.proto`). ARP, NETDEV and BRIDGE are not supported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+use serde::{Deserialize, Serialize};
+
+/// A family or hook number lunet does not hook, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NfError {
+    #[error("family {name} ({value}): lunet hooks only INET (1), IPV4 (2) and IPV6 (10) packets")]
+    UnsupportedFamily { name: &'static str, value: u32 },
+    #[error("family UNSPEC (0): a hook needs INET, IPV4 or IPV6")]
+    Unspec,
+    #[error("{0} is not a netfilter family")]
+    UnknownFamily(u32),
+    #[error(
+        "hook {0}: lunet hooks are PRE_ROUTING 0, LOCAL_IN 1, FORWARD 2, LOCAL_OUT 3, POST_ROUTING 4"
+    )]
+    UnknownHook(u32),
+}
+
+/// `linux.nf.proto`: every family name the kernel has, hooked by lunet or not.
+pub const PROTO: &[(&str, i64)] = &[
+    ("UNSPEC", 0),
+    ("INET", 1),
+    ("IPV4", 2),
+    ("ARP", 3),
+    ("NETDEV", 5),
+    ("BRIDGE", 7),
+    ("IPV6", 10),
+];
+
+/// The name of a family number, if it has one.
+pub fn proto_name(value: i64) -> Option<&'static str> {
+    PROTO.iter().find(|(_, v)| *v == value).map(|(n, _)| *n)
+}
+
+/// The protocol family of a hook lunet attaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Family {
     /// `NFPROTO_INET` (1): IPv4 and IPv6.
@@ -27,21 +59,16 @@ impl Family {
     }
 
     /// From `NFPROTO_*`; ARP (3), NETDEV (5), BRIDGE (7) and unknown numbers are errors.
-    pub fn from_raw(v: u32) -> Result<Self> {
+    pub fn from_raw(v: u32) -> Result<Self, NfError> {
         match v {
             1 => Ok(Family::Inet),
             2 => Ok(Family::Ipv4),
             10 => Ok(Family::Ipv6),
-            3 | 5 | 7 => Err(Error::Unsupported(format!(
-                "family {} ({v}): lunet queues only INET (1), IPV4 (2) and IPV6 (10) packets to Lua",
-                match v {
-                    3 => "ARP",
-                    5 => "NETDEV",
-                    _ => "BRIDGE",
-                }
-            ))),
-            0 => Err(Error::Unsupported("family UNSPEC (0): a hook needs INET, IPV4 or IPV6".into())),
-            _ => Err(Error::Unsupported(format!("unknown family number {v}"))),
+            0 => Err(NfError::Unspec),
+            _ => match proto_name(v as i64) {
+                Some(name) => Err(NfError::UnsupportedFamily { name, value: v }),
+                None => Err(NfError::UnknownFamily(v)),
+            },
         }
     }
 
@@ -70,8 +97,8 @@ impl fmt::Display for Family {
     }
 }
 
-/// Netfilter hook (`nf.inet`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// A netfilter hook (`linux.nf.inet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Hook {
     /// `NF_INET_PRE_ROUTING` (0).
@@ -102,12 +129,11 @@ impl Hook {
     }
 
     /// From `NF_INET_*` (0..=4); `NF_INET_INGRESS` (5) and others are errors.
-    pub fn from_raw(v: u32) -> Result<Self> {
-        Hook::ALL.get(v as usize).copied().ok_or_else(|| {
-            Error::Unsupported(format!(
-                "hook {v}: lunet hooks are PRE_ROUTING 0, LOCAL_IN 1, FORWARD 2, LOCAL_OUT 3, POST_ROUTING 4"
-            ))
-        })
+    pub fn from_raw(v: u32) -> Result<Self, NfError> {
+        Hook::ALL
+            .get(v as usize)
+            .copied()
+            .ok_or(NfError::UnknownHook(v))
     }
 
     /// `PRE_ROUTING`, `LOCAL_IN`, ... (Lunatik's names).
@@ -154,7 +180,8 @@ impl Hook {
         }
     }
 
-    pub(crate) fn from_abbr(s: &str) -> Option<Hook> {
+    /// The hook whose [`Hook::abbr`] is `s`.
+    pub fn from_abbr(s: &str) -> Option<Hook> {
         Hook::ALL.into_iter().find(|h| h.abbr() == s)
     }
 }
@@ -165,36 +192,53 @@ impl fmt::Display for Hook {
     }
 }
 
-/// Hook priorities (`nf.ip.pri`, the kernel's `NF_IP_PRI_*`); lower runs first.
+/// Hook priorities (`linux.nf.ip.pri`, the kernel's `NF_IP_PRI_*`); lower runs first.
 pub mod priority {
-    /// `NF_IP_PRI_FIRST`.
     pub const FIRST: i32 = i32::MIN;
-    /// `NF_IP_PRI_RAW_BEFORE_DEFRAG`.
     pub const RAW_BEFORE_DEFRAG: i32 = -450;
-    /// `NF_IP_PRI_CONNTRACK_DEFRAG`.
     pub const CONNTRACK_DEFRAG: i32 = -400;
-    /// `NF_IP_PRI_RAW`.
     pub const RAW: i32 = -300;
-    /// `NF_IP_PRI_SELINUX_FIRST`.
     pub const SELINUX_FIRST: i32 = -225;
-    /// `NF_IP_PRI_CONNTRACK`.
     pub const CONNTRACK: i32 = -200;
-    /// `NF_IP_PRI_MANGLE`.
     pub const MANGLE: i32 = -150;
-    /// `NF_IP_PRI_NAT_DST`.
     pub const NAT_DST: i32 = -100;
-    /// `NF_IP_PRI_FILTER`.
     pub const FILTER: i32 = 0;
-    /// `NF_IP_PRI_SECURITY`.
     pub const SECURITY: i32 = 50;
-    /// `NF_IP_PRI_NAT_SRC`.
     pub const NAT_SRC: i32 = 100;
-    /// `NF_IP_PRI_SELINUX_LAST`.
     pub const SELINUX_LAST: i32 = 225;
-    /// `NF_IP_PRI_CONNTRACK_HELPER`.
     pub const CONNTRACK_HELPER: i32 = 300;
-    /// `NF_IP_PRI_LAST`.
     pub const LAST: i32 = i32::MAX;
+
+    /// Every priority by Lunatik's name, in order.
+    pub const ALL: &[(&str, i32)] = &[
+        ("FIRST", FIRST),
+        ("RAW_BEFORE_DEFRAG", RAW_BEFORE_DEFRAG),
+        ("CONNTRACK_DEFRAG", CONNTRACK_DEFRAG),
+        ("RAW", RAW),
+        ("SELINUX_FIRST", SELINUX_FIRST),
+        ("CONNTRACK", CONNTRACK),
+        ("MANGLE", MANGLE),
+        ("NAT_DST", NAT_DST),
+        ("FILTER", FILTER),
+        ("SECURITY", SECURITY),
+        ("NAT_SRC", NAT_SRC),
+        ("SELINUX_LAST", SELINUX_LAST),
+        ("CONNTRACK_HELPER", CONNTRACK_HELPER),
+        ("LAST", LAST),
+    ];
+}
+
+/// Netfilter verdicts (`linux.nf.action`, the kernel's `NF_*`).
+pub mod action {
+    pub const DROP: u32 = 0;
+    pub const ACCEPT: u32 = 1;
+    pub const STOLEN: u32 = 2;
+    pub const QUEUE: u32 = 3;
+    pub const REPEAT: u32 = 4;
+    pub const STOP: u32 = 5;
+
+    /// The names, indexed by value.
+    pub const NAMES: &[&str] = &["DROP", "ACCEPT", "STOLEN", "QUEUE", "REPEAT", "STOP"];
 }
 
 #[cfg(test)]
@@ -205,12 +249,15 @@ mod tests {
     fn numbers_round_trip() {
         for f in [Family::Inet, Family::Ipv4, Family::Ipv6] {
             assert_eq!(Family::from_raw(f.raw()).unwrap(), f);
+            assert_eq!(proto_name(f.raw() as i64), Some(f.name()));
         }
         for h in Hook::ALL {
             assert_eq!(Hook::from_raw(h.raw()).unwrap(), h);
             assert_eq!(Hook::from_abbr(h.abbr()), Some(h));
         }
         assert_eq!(Hook::LocalOut.raw(), 3);
+        assert_eq!(action::NAMES[action::ACCEPT as usize], "ACCEPT");
+        assert_eq!(action::NAMES[action::STOP as usize], "STOP");
     }
 
     #[test]
@@ -225,7 +272,8 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("NETDEV"));
-        assert!(Family::from_raw(42).is_err());
+        assert_eq!(Family::from_raw(0), Err(NfError::Unspec));
+        assert_eq!(Family::from_raw(42), Err(NfError::UnknownFamily(42)));
         assert!(Hook::from_raw(5)
             .unwrap_err()
             .to_string()
