@@ -8,6 +8,7 @@
 //! This crate makes no system calls of its own: packets come in as bytes and verdicts go out as
 //! numbers. How packets reach it (NFQUEUE, a pcap file) is the caller's business.
 
+mod args;
 mod budget;
 pub mod data;
 mod error;
@@ -16,6 +17,7 @@ mod limits;
 mod log;
 pub mod maps;
 mod modules;
+mod registry;
 mod sandbox;
 mod skb;
 mod snapshot;

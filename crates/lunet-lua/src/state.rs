@@ -17,7 +17,8 @@ use crate::hook::{HookSpec, HookStats};
 use crate::limits::Limits;
 use crate::log::{Log, Stream};
 use crate::maps::{MapBacking, MapInfo, Maps};
-use crate::modules::{self, Registry};
+use crate::modules;
+use crate::registry::Registry;
 use lunet_types::{nf, xdp, Attach};
 
 /// How a state is started.

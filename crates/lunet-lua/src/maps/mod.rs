@@ -11,8 +11,8 @@ use std::rc::Rc;
 use mlua::{Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
 use serde::Serialize;
 
+use crate::args::{opt_int, opt_str};
 use crate::error::located;
-use crate::modules::{opt_int, opt_str};
 use lunet_types::{Layout, LayoutError, MapDecl, MapKind, Scalar};
 use store::{KernelStore, MemoryStore, Store};
 
