@@ -23,9 +23,9 @@ mod skb;
 mod snapshot;
 mod state;
 
-pub use error::{describe, HookError, ScriptError, ScriptErrorKind};
+pub use error::{describe, CompileInputError, HookError, ScriptError, ScriptErrorKind};
 pub use hook::{HookSpec, HookStats, StatsSnapshot};
 pub use limits::Limits;
 pub use log::{Line, Log, Stream};
-pub use maps::{MapBacking, MapInfo};
+pub use maps::{MapBacking, MapError, MapInfo};
 pub use state::{CompileInput, NfPacket, Outcome, State, StateOptions};

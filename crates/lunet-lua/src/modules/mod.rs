@@ -72,8 +72,13 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     Ok(())
 }
 
+/// A `require` name that is not a dotted path of plain names.
+#[derive(Debug, thiserror::Error)]
+#[error("require: invalid module name '{0}' (letters, digits, '_', '-' and '.' only)")]
+struct InvalidModuleName(String);
+
 /// `a.b` -> `<dir>/a/b.lua`; names that could climb out of the script's folder are refused.
-fn module_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
+fn module_path(dir: &Path, name: &str) -> Result<PathBuf, InvalidModuleName> {
     let ok = !name.is_empty()
         && name.split('.').all(|part| {
             !part.is_empty()
@@ -82,9 +87,7 @@ fn module_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         });
     if !ok {
-        return Err(format!(
-            "require: invalid module name '{name}' (letters, digits, '_', '-' and '.' only)"
-        ));
+        return Err(InvalidModuleName(name.to_string()));
     }
     Ok(dir.join(format!("{}.lua", name.replace('.', "/"))))
 }
