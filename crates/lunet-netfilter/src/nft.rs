@@ -17,9 +17,8 @@
 
 use crate::cmd::{available, run, run_with_stdin};
 use crate::error::Result;
-use crate::iptables::COMMENT_PREFIX;
 use crate::placement::{Placement, QueueRule};
-use crate::state::validate_state;
+use crate::state::{validate_state, COMMENT_PREFIX};
 use lunet_types::nf::{Family, Hook};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
