@@ -35,7 +35,7 @@ pub use iptables::{
     iptables_chain_name, iptables_table_for, IptablesTable, IptablesVariant, IPTABLES_TABLES,
 };
 pub use lunet_types::nf::{priority, Family, Hook};
-pub use nft::{nft_chain_name, nft_queue_support, NFT_TABLE};
+pub use nft::{nft_chain_name, nft_queue_support, NoNftQueue, NFT_TABLE};
 pub use placement::{Placement, QueueRule};
 pub use queue::{
     Poller, QueueSocket, QueueStats, QueuedPacket, Verdict, MAX_PAYLOAD, QUEUE_MAX_LEN, RECV_BATCH,

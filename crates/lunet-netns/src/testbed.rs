@@ -60,32 +60,13 @@ impl Testbed {
                 "-n", s, "link", "add", sif, "type", "veth", "peer", "name", rif, "netns", r,
             ],
         )?;
-        run(
-            "ip",
-            &[
-                "-n",
-                s,
-                "addr",
-                "add",
-                &format!("{sender_addr}/{prefix_len}"),
-                "dev",
-                sif,
-            ],
-        )?;
-        run(
-            "ip",
-            &[
-                "-n",
-                r,
-                "addr",
-                "add",
-                &format!("{receiver_addr}/{prefix_len}"),
-                "dev",
-                rif,
-            ],
-        )?;
-        run("ip", &["-n", s, "link", "set", "dev", sif, "up"])?;
-        run("ip", &["-n", r, "link", "set", "dev", rif, "up"])?;
+        for (ns, dev, addr) in [(s, sif, sender_addr), (r, rif, receiver_addr)] {
+            let cidr = format!("{addr}/{prefix_len}");
+            run("ip", &["-n", ns, "addr", "add", &cidr, "dev", dev])?;
+        }
+        for (ns, dev) in [(s, sif), (r, rif)] {
+            run("ip", &["-n", ns, "link", "set", "dev", dev, "up"])?;
+        }
         let sender_ifindex = wait_lower_up(s, sif)?;
         let receiver_ifindex = wait_lower_up(r, rif)?;
         Ok(Testbed {
