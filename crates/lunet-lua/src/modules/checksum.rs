@@ -147,13 +147,15 @@ mod tests {
 
     #[test]
     fn a_correct_udp_checksum_verifies() {
-        // IPv4 198.18.0.1 -> 198.18.0.2, UDP 1000 -> 53, payload "hi".
-        let mut p = vec![
-            0x45, 0, 0, 30, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2, // IPv4
-            0x03, 0xe8, 0, 53, 0, 10, 0, 0, b'h', b'i', // UDP
-        ];
+        // IPv4 198.18.0.1 -> 198.18.0.2, UDP 1000 -> 53, payload "hi", as lunet-gen builds it
+        // (with etherparse's checksum).
+        let frame = lunet_testkit::packets::udp4_to(53, b"hi");
+        let (_, built) = lunet_testkit::packets::split_frame(&frame);
+        let mut p = built.to_vec();
+        p[26..28].copy_from_slice(&[0xde, 0xad]); // whatever the field holds is not summed
         let (at, c) = transport_checksum(&p).unwrap();
         assert_eq!(at, 26);
+        assert_eq!(&c.to_be_bytes(), &built[26..28], "the builder's checksum");
         p[at..at + 2].copy_from_slice(&c.to_be_bytes());
         // Summing the pseudo-header and the whole datagram, checksum included, gives all ones.
         let mut acc = sum(0, &p[12..20]) + 17 + 10;
