@@ -66,3 +66,39 @@ pub(crate) fn budget(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Option<u64
         )),
     }
 }
+
+/// An optional integer field that must fit `T` (`default` when absent); otherwise
+/// `<ctx>: <field> <value> <why>`.
+pub(crate) fn int_as<T: TryFrom<i64>>(
+    lua: &Lua,
+    t: &Table,
+    field: &str,
+    ctx: &str,
+    default: T,
+    why: &str,
+) -> mlua::Result<T> {
+    match opt_int(lua, t, field, ctx)? {
+        None => Ok(default),
+        Some(v) => T::try_from(v).map_err(|_| located(lua, format!("{ctx}: {field} {v} {why}"))),
+    }
+}
+
+/// `default = V` of a registration: the verdict a hook gives when it fails, one of `allowed`
+/// (named `names` in the message), `fallback` when absent.
+pub(crate) fn default_verdict(
+    lua: &Lua,
+    t: &Table,
+    ctx: &str,
+    fallback: u32,
+    allowed: [u32; 2],
+    names: &str,
+) -> mlua::Result<u32> {
+    match opt_int(lua, t, "default", ctx)? {
+        None => Ok(fallback),
+        Some(v) if allowed.iter().any(|a| i64::from(*a) == v) => Ok(v as u32),
+        Some(v) => Err(located(
+            lua,
+            format!("{ctx}: default must be {names}, got {v}"),
+        )),
+    }
+}

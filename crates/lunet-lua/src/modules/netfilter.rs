@@ -68,30 +68,23 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
                 format!("{CTX}: hooknum {hooknum} is not one of linux.nf.inet (0-4)"),
             )
         })?;
-    let priority = opt_int(lua, &t, "priority", CTX)?.unwrap_or(0);
-    let priority = i32::try_from(priority).map_err(|_| {
-        located(
-            lua,
-            format!("{CTX}: priority {priority} does not fit a 32-bit integer"),
-        )
-    })?;
-    let mark = opt_int(lua, &t, "mark", CTX)?.unwrap_or(0);
-    let mark = u32::try_from(mark).map_err(|_| {
-        located(
-            lua,
-            format!("{CTX}: mark {mark} is not a 32-bit unsigned value"),
-        )
-    })?;
-    let default_verdict = match opt_int(lua, &t, "default", CTX)? {
-        None => action::ACCEPT,
-        Some(v) if v == action::DROP as i64 || v == action::ACCEPT as i64 => v as u32,
-        Some(v) => {
-            return Err(located(
-                lua,
-                format!("{CTX}: default must be action.DROP or action.ACCEPT, got {v}"),
-            ))
-        }
-    };
+    let priority = args::int_as(
+        lua,
+        &t,
+        "priority",
+        CTX,
+        0i32,
+        "does not fit a 32-bit integer",
+    )?;
+    let mark = args::int_as(lua, &t, "mark", CTX, 0u32, "is not a 32-bit unsigned value")?;
+    let default_verdict = args::default_verdict(
+        lua,
+        &t,
+        CTX,
+        action::ACCEPT,
+        [action::DROP, action::ACCEPT],
+        "action.DROP or action.ACCEPT",
+    )?;
     let tier = args::tier(lua, &t, CTX)?;
     let name = opt_str(lua, &t, "name", CTX)?.unwrap_or_default();
     let budget = args::budget(lua, &t, CTX)?;

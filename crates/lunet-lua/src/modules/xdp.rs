@@ -4,7 +4,7 @@
 use mlua::{Function, Lua, Table, Value};
 
 use super::linux;
-use crate::args::{self, opt_int, opt_str};
+use crate::args::{self, opt_str};
 use crate::error::located;
 use crate::hook::HookSpec;
 use crate::registry::{definition, Registry};
@@ -25,16 +25,14 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
         Some(t) => t,
         None => lua.create_table()?,
     };
-    let default_verdict = match opt_int(lua, &opts, "default", CTX)? {
-        None => xdp::PASS,
-        Some(v @ (1 | 2)) => v as u32,
-        Some(v) => {
-            return Err(located(
-                lua,
-                format!("{CTX}: default must be xdp.DROP or xdp.PASS, got {v}"),
-            ))
-        }
-    };
+    let default_verdict = args::default_verdict(
+        lua,
+        &opts,
+        CTX,
+        xdp::PASS,
+        [xdp::DROP, xdp::PASS],
+        "xdp.DROP or xdp.PASS",
+    )?;
     let tier = args::tier(lua, &opts, CTX)?;
     let name = opt_str(lua, &opts, "name", CTX)?.unwrap_or_default();
     let dev = opt_str(lua, &opts, "dev", CTX)?;

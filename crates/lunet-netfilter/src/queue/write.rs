@@ -103,7 +103,27 @@ impl MsgWriter {
         mark: Option<u32>,
         payload: Option<&[u8]>,
     ) {
-        self.begin(NFQNL_MSG_VERDICT, 0, id, queue);
+        self.verdict_msg(NFQNL_MSG_VERDICT, queue, id, verdict, mark, payload);
+    }
+
+    /// `NFQNL_MSG_VERDICT_BATCH`: `verdict` (and the mark, if any) for every packet of the
+    /// queue still waiting whose id is not after `max_id`.
+    pub fn verdict_batch(&mut self, queue: u16, max_id: u32, verdict: u32, mark: Option<u32>) {
+        self.verdict_msg(NFQNL_MSG_VERDICT_BATCH, queue, max_id, verdict, mark, None);
+    }
+
+    /// A verdict message of type `msg` for packet `id` (the last one, for a batch), whose id
+    /// is also the sequence number.
+    fn verdict_msg(
+        &mut self,
+        msg: u16,
+        queue: u16,
+        id: u32,
+        verdict: u32,
+        mark: Option<u32>,
+        payload: Option<&[u8]>,
+    ) {
+        self.begin(msg, 0, id, queue);
         self.attr(
             NFQA_VERDICT_HDR,
             &[&verdict.to_be_bytes(), &id.to_be_bytes()],
@@ -113,20 +133,6 @@ impl MsgWriter {
         }
         if let Some(p) = payload {
             self.attr(NFQA_PAYLOAD, &[p]);
-        }
-        self.end();
-    }
-
-    /// `NFQNL_MSG_VERDICT_BATCH`: `verdict` (and the mark, if any) for every packet of the
-    /// queue still waiting whose id is not after `max_id`.
-    pub fn verdict_batch(&mut self, queue: u16, max_id: u32, verdict: u32, mark: Option<u32>) {
-        self.begin(NFQNL_MSG_VERDICT_BATCH, 0, max_id, queue);
-        self.attr(
-            NFQA_VERDICT_HDR,
-            &[&verdict.to_be_bytes(), &max_id.to_be_bytes()],
-        );
-        if let Some(m) = mark {
-            self.attr_be32(NFQA_MARK, m);
         }
         self.end();
     }
