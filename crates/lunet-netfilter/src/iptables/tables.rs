@@ -4,7 +4,7 @@
 
 use crate::cmd::run;
 use crate::error::Result;
-use lunet_types::nf::Hook;
+use lunet_types::nf::{priority, Hook};
 use serde::Serialize;
 use std::sync::OnceLock;
 
@@ -59,30 +59,33 @@ impl IptablesTable {
     }
 }
 
+/// Where iptables-nft registers the `security` table (not at `NF_IP_PRI_SECURITY`).
+const SECURITY_WITH_IPTABLES_NFT: i32 = 150;
+
 /// The candidate tables in order of preference on ties.
 pub const IPTABLES_TABLES: [IptablesTable; 4] = [
     IptablesTable {
         name: "raw",
-        legacy_priority: -300,
-        nft_priority: -300,
+        legacy_priority: priority::RAW,
+        nft_priority: priority::RAW,
         hooks: &[Hook::PreRouting, Hook::LocalOut],
     },
     IptablesTable {
         name: "mangle",
-        legacy_priority: -150,
-        nft_priority: -150,
+        legacy_priority: priority::MANGLE,
+        nft_priority: priority::MANGLE,
         hooks: &Hook::ALL,
     },
     IptablesTable {
         name: "filter",
-        legacy_priority: 0,
-        nft_priority: 0,
+        legacy_priority: priority::FILTER,
+        nft_priority: priority::FILTER,
         hooks: &[Hook::LocalIn, Hook::Forward, Hook::LocalOut],
     },
     IptablesTable {
         name: "security",
-        legacy_priority: 50,
-        nft_priority: 150,
+        legacy_priority: priority::SECURITY,
+        nft_priority: SECURITY_WITH_IPTABLES_NFT,
         hooks: &[Hook::LocalIn, Hook::Forward, Hook::LocalOut],
     },
 ];
