@@ -7,7 +7,9 @@
 //! * [`Testbed`]: two temporary namespaces joined by a veth pair with addresses in
 //!   198.18.0.0/15 (the range reserved for benchmarking); nothing lives in the host namespace.
 //! * [`udp_send`], [`UdpSink`]: bounded UDP traffic from and to a namespace.
-//! * [`require_root`] and [`skip_unless_root!`]: tests skip, loudly, when they cannot run.
+//! * [`require_root`]: whether this process can make namespaces and rules (`lunet gen`,
+//!   `lunet bench`), and [`skip_unless_root!`] on it for crates/lunet's tests (the other
+//!   crates' tests use `lunet_testkit::require_root!`).
 //!
 //! Sockets stay in the network namespace they were created in, so a socket made on a thread
 //! inside a namespace can afterwards be used from any thread. Processes started with
