@@ -26,3 +26,5 @@ macro_rules! require_root {
         }
     };
 }
+
+pub mod packets;
