@@ -25,6 +25,10 @@ pub enum ScriptErrorKind {
     Runtime,
     /// The body ran past its instruction budget.
     Budget,
+    /// The body ran past its time limit.
+    Time,
+    /// The state was stopped while its body ran.
+    Stopped,
     /// The body ran past the state's memory cap.
     Memory,
 }
@@ -35,6 +39,8 @@ pub enum ScriptErrorKind {
 pub enum HookError {
     Runtime(String),
     Budget(String),
+    /// The call ran past its time limit.
+    Time(String),
     Memory(String),
     /// The hook returned something that is not a verdict.
     Verdict(String),
@@ -45,6 +51,7 @@ impl HookError {
         match self {
             HookError::Runtime(m)
             | HookError::Budget(m)
+            | HookError::Time(m)
             | HookError::Memory(m)
             | HookError::Verdict(m) => m,
         }
@@ -83,13 +90,19 @@ pub(crate) fn caller(lua: &Lua) -> String {
     .unwrap_or_default()
 }
 
-/// The message a person should see for a Lua error, without mlua's wrapping and traceback.
+/// The longest error message lunet keeps (a script can raise a string of any size; lunet
+/// keeps its messages outside the state's memory cap, in counters and logs).
+pub const MAX_ERROR: usize = 2048;
+
+/// The message a person should see for a Lua error, without mlua's wrapping and traceback,
+/// cut to [`MAX_ERROR`] bytes.
 pub fn describe(err: &mlua::Error) -> String {
     let full = describe_full(err);
-    match full.find("\nstack traceback:") {
+    let message = match full.find("\nstack traceback:") {
         Some(i) => full[..i].to_string(),
         None => full,
-    }
+    };
+    crate::log::cut(message, MAX_ERROR)
 }
 
 fn describe_full(err: &mlua::Error) -> String {

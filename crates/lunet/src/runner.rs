@@ -461,6 +461,7 @@ fn setup(
         maps: MapBacking::Kernel {
             pin_dir: Some(spec.pin_dir.clone()),
         },
+        abort: lunet_lua::AbortHandle::new(),
     };
     let state = match State::load(&spec.script, opts) {
         Ok(s) => s,
