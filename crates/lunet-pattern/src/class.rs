@@ -31,6 +31,9 @@ pub enum ClassKind {
     Alnum,
     /// `%x`: `0-9 A-F a-f`.
     HexDigit,
+    /// `%z`: the NUL byte. Lua 5.1's class, deprecated and undocumented since 5.2, but still
+    /// in Lua 5.4's matcher, so scripts may rely on it.
+    Nul,
 }
 
 impl ClassKind {
@@ -47,6 +50,7 @@ impl ClassKind {
             ClassKind::Upper => c.is_ascii_uppercase(),
             ClassKind::Alnum => c.is_ascii_alphanumeric(),
             ClassKind::HexDigit => c.is_ascii_hexdigit(),
+            ClassKind::Nul => c == 0,
         }
     }
 
@@ -62,6 +66,7 @@ impl ClassKind {
             ClassKind::Upper => b'u',
             ClassKind::Alnum => b'w',
             ClassKind::HexDigit => b'x',
+            ClassKind::Nul => b'z',
         }
     }
 }
@@ -89,6 +94,7 @@ impl Class {
             b'u' => ClassKind::Upper,
             b'w' => ClassKind::Alnum,
             b'x' => ClassKind::HexDigit,
+            b'z' => ClassKind::Nul,
             _ => return None,
         };
         Some(Class {
