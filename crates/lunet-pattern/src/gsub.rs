@@ -38,7 +38,9 @@ pub fn gsub<'s, B: Budget + ?Sized>(
     max: Option<i64>,
     budget: &mut B,
 ) -> Result<Substituted<'s>, Error> {
-    substitute(subject, pattern, max, budget, |caps, out| {
+    // Expanding costs about a step per template byte, on top of the output it makes.
+    let per_match = template.len() as u64;
+    substitute(subject, pattern, max, budget, per_match, |caps, out| {
         expand(template, caps, out).map(|()| true)
     })
 }
@@ -59,7 +61,7 @@ where
     E: From<Error>,
     F: FnMut(&Captures<'_>) -> Result<Replacement, E>,
 {
-    substitute(subject, pattern, max, budget, |caps, out| {
+    substitute(subject, pattern, max, budget, 0, |caps, out| {
         Ok(match f(caps)? {
             Replacement::Keep => false,
             Replacement::With(bytes) => {
@@ -73,11 +75,13 @@ where
 /// The gsub loop. `replace` writes a match's replacement into a scratch buffer and says
 /// whether it replaced anything. The output is only started at the first replacement, and the
 /// text between replacements (kept or skipped) is copied from the subject in one piece.
+/// Each replacement is charged `per_match` steps plus a step per 8 bytes it adds.
 fn substitute<'s, B, E, R>(
     subject: &'s [u8],
     pattern: &[u8],
     max: Option<i64>,
     budget: &mut B,
+    per_match: u64,
     mut replace: R,
 ) -> Result<Substituted<'s>, E>
 where
@@ -100,7 +104,7 @@ where
                 count += 1;
                 scratch.clear();
                 if replace(&m.captures(at..end), &mut scratch)? {
-                    m.charge((scratch.len() >> 4) as u64)?;
+                    m.charge(per_match + (scratch.len() >> 3) as u64)?;
                     out.extend_from_slice(&subject[copied..at]);
                     out.extend_from_slice(&scratch);
                     copied = end;

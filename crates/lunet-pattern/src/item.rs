@@ -124,9 +124,13 @@ pub(crate) fn item_matches(pat: &[u8], p: usize, ep: usize, c: u8) -> bool {
     }
 }
 
-/// Steps charged for trying the item spanning `p..ep` against one byte: a set costs one step
-/// per 16 pattern bytes on top, so a huge set cannot hide work from the budget.
+/// Steps charged for trying the item spanning `p..ep` against one byte: one, and for a set one
+/// more per pattern byte (measured: reading a set member costs about what a match call does),
+/// so a huge set cannot hide work from the budget.
 #[inline]
 pub(crate) fn item_cost(p: usize, ep: usize) -> u64 {
-    1 + ((ep - p) >> 4) as u64
+    match ep - p {
+        1 | 2 => 1,
+        n => 1 + n as u64,
+    }
 }

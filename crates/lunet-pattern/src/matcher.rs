@@ -236,14 +236,14 @@ impl<'a, 'b, B: Budget + ?Sized> Matcher<'a, 'b, B> {
             if c == close {
                 depth -= 1;
                 if depth == 0 {
-                    self.meter.charge((i - s) as u64)?;
+                    self.meter.charge(scan_cost(i - s))?;
                     return Ok(Some(i + 1));
                 }
             } else if c == open {
                 depth += 1;
             }
         }
-        self.meter.charge((self.src.len() - s) as u64)?;
+        self.meter.charge(scan_cost(self.src.len() - s))?;
         Ok(None)
     }
 
@@ -277,9 +277,20 @@ impl<'a, 'b, B: Budget + ?Sized> Matcher<'a, 'b, B> {
             Extent::Position => return Ok(None),
             Extent::Closed(len) => len,
         };
-        self.meter.charge(1 + (len >> 4) as u64)?;
+        self.meter.charge(compare_cost(len))?;
         let captured = &self.src[slot.start..slot.start + len];
         let here = self.src.get(s..s + len);
         Ok((here == Some(captured)).then_some(s + len))
     }
+}
+
+/// Steps for scanning `n` subject bytes one by one (`%b`): about four bytes per step.
+fn scan_cost(n: usize) -> u64 {
+    (n >> 2) as u64
+}
+
+/// Steps for comparing `n` bytes at once (a back-reference, a plain-search candidate): the
+/// compare is vectorised, so 64 bytes per step, which still overcharges.
+pub(crate) fn compare_cost(n: usize) -> u64 {
+    1 + (n >> 6) as u64
 }

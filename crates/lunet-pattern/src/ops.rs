@@ -5,7 +5,7 @@ use std::ops::Range;
 use crate::budget::{Budget, Meter};
 use crate::captures::Capture;
 use crate::error::Error;
-use crate::matcher::Matcher;
+use crate::matcher::{compare_cost, Matcher};
 
 /// The bytes that make `string.find` use the matcher instead of a plain substring search.
 /// (`]` and `)` are not among them: `("a)"):find("a)")` is a plain search and finds it.)
@@ -176,7 +176,7 @@ fn plain_find<B: Budget + ?Sized>(
     let Some(last_start) = hay.len().checked_sub(needle.len()) else {
         return Ok(None);
     };
-    let compare_cost = 1 + (needle.len() >> 4) as u64;
+    let compare_cost = compare_cost(needle.len());
     let mut i = 0;
     while i <= last_start {
         let Some(skip) = hay[i..=last_start].iter().position(|&b| b == first) else {
