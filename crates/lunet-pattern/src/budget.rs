@@ -113,15 +113,15 @@ impl Budget for Deadline {
 
 /// The engine's side of the budget: a countdown to the next check.
 pub(crate) struct Meter<'b, B: Budget + ?Sized> {
-    /// Steps left before the next check; may go negative by one charge.
-    fuel: i64,
+    /// Steps left before the next check.
+    fuel: u64,
     budget: &'b mut B,
 }
 
 impl<'b, B: Budget + ?Sized> Meter<'b, B> {
     pub(crate) fn new(budget: &'b mut B) -> Self {
         Meter {
-            fuel: CHECK_INTERVAL as i64,
+            fuel: CHECK_INTERVAL,
             budget,
         }
     }
@@ -132,20 +132,19 @@ impl<'b, B: Budget + ?Sized> Meter<'b, B> {
         if !B::METERED {
             return Ok(());
         }
-        // Clamped so one huge charge cannot overflow the countdown; it still forces a check.
-        self.fuel -= steps.min(1 << 40) as i64;
-        if self.fuel < 0 {
-            self.refill()
-        } else {
+        if steps < self.fuel {
+            self.fuel -= steps;
             Ok(())
+        } else {
+            self.refill(steps)
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn refill(&mut self) -> Result<(), Interrupted> {
-        let spent = (CHECK_INTERVAL as i64 - self.fuel) as u64;
-        self.fuel = CHECK_INTERVAL as i64;
+    fn refill(&mut self, steps: u64) -> Result<(), Interrupted> {
+        let spent = (CHECK_INTERVAL - self.fuel).saturating_add(steps);
+        self.fuel = CHECK_INTERVAL;
         self.budget.check(spent)
     }
 }

@@ -99,23 +99,22 @@ where
     let mut at = 0;
     let mut last_end = None;
     while max.is_none_or(|max| i64::try_from(count).is_ok_and(|n| n < max)) {
-        match m.match_at(at)? {
-            Some(end) if Some(end) != last_end => {
-                count += 1;
-                scratch.clear();
-                if replace(&m.captures(at..end), &mut scratch)? {
-                    m.charge(per_match + (scratch.len() >> 3) as u64)?;
-                    out.extend_from_slice(&subject[copied..at]);
-                    out.extend_from_slice(&scratch);
-                    copied = end;
-                    changed = true;
-                }
-                at = end;
-                last_end = Some(end);
-            }
-            _ if at < subject.len() => at += 1,
-            _ => break,
+        // Lua steps one byte at a time past where nothing (new) matches; the search does
+        // the same stepping, and the bytes stepped over are kept as they are.
+        let Some((start, end)) = m.search(at, anchored, last_end)? else {
+            break;
+        };
+        count += 1;
+        scratch.clear();
+        if replace(&m.captures(start..end), &mut scratch)? {
+            m.charge(per_match + (scratch.len() >> 3) as u64)?;
+            out.extend_from_slice(&subject[copied..start]);
+            out.extend_from_slice(&scratch);
+            copied = end;
+            changed = true;
         }
+        at = end;
+        last_end = Some(end);
         if anchored {
             break;
         }

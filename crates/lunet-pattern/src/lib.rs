@@ -40,6 +40,7 @@ mod item;
 mod matcher;
 mod ops;
 mod parse;
+mod piece;
 
 pub use budget::{Budget, Deadline, StepLimit, Unlimited, CHECK_INTERVAL};
 pub use captures::{Capture, Captures, MAX_CAPTURES};

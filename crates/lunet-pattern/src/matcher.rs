@@ -16,9 +16,10 @@ use std::ops::Range;
 
 use crate::budget::{Budget, Meter};
 use crate::captures::{Captures, Extent, Slot, MAX_CAPTURES};
-use crate::class::{set_end, set_matches};
+use crate::class::{set_end, set_matches, SetItem};
 use crate::error::Error;
 use crate::item::{item_cost, item_end, item_matches, Quantifier};
+use crate::piece::{piece_at, Piece};
 
 /// How deeply matching may nest before Lua's "pattern too complex" (Lua's `MAXCCALLS`).
 pub const MAX_DEPTH: usize = 200;
@@ -32,6 +33,29 @@ pub(crate) struct Matcher<'a, 'b, B: Budget + ?Sized> {
     level: usize,
     slots: [Slot; MAX_CAPTURES],
     meter: Meter<'b, B>,
+    /// The byte every match must start with, when the pattern begins with a literal that has
+    /// to match once or more.
+    first_byte: Option<u8>,
+}
+
+/// The byte a match of `pat` must start with: its first piece is a literal byte (plain, or
+/// `%` + a byte naming no class) with no quantifier or `+`.
+fn leading_byte(pat: &[u8]) -> Option<u8> {
+    if pat.is_empty() || piece_at(pat, 0) != Piece::Single {
+        return None;
+    }
+    let ep = item_end(pat, 0).ok()?;
+    if !matches!(Quantifier::at(pat, ep), Quantifier::One | Quantifier::Plus) {
+        return None;
+    }
+    match pat[0] {
+        b'.' | b'[' => None,
+        b'%' => match SetItem::escape(pat[1]) {
+            SetItem::Byte(b) => Some(b),
+            _ => None,
+        },
+        b => Some(b),
+    }
 }
 
 impl<'a, 'b, B: Budget + ?Sized> Matcher<'a, 'b, B> {
@@ -46,12 +70,61 @@ impl<'a, 'b, B: Budget + ?Sized> Matcher<'a, 'b, B> {
                 extent: Extent::Open,
             }; MAX_CAPTURES],
             meter: Meter::new(budget),
+            first_byte: leading_byte(pat),
         }
+    }
+
+    /// The first match starting at `from` or later (only at `from` if `anchored`), skipping
+    /// one that ends at `not_ending_at`: its start and end. This is the search loop of all
+    /// four operations (gmatch and gsub pass where their previous match ended).
+    pub(crate) fn search(
+        &mut self,
+        from: usize,
+        anchored: bool,
+        not_ending_at: Option<usize>,
+    ) -> Result<Option<(usize, usize)>, Error> {
+        let mut start = from;
+        loop {
+            if !anchored {
+                start = self.candidate(start)?;
+            }
+            if start > self.src.len() {
+                return Ok(None);
+            }
+            match self.match_at(start)? {
+                Some(end) if Some(end) != not_ending_at => return Ok(Some((start, end))),
+                _ if anchored => return Ok(None),
+                _ => start += 1,
+            }
+        }
+    }
+
+    /// The first offset from `from` on where a match could start, past the end if none: when
+    /// the pattern starts with one literal byte (maybe with `+`), only where that byte is. At
+    /// other offsets Lua's matcher fails on that item at once, without error, so skipping them
+    /// changes nothing but speed (a byte search instead of a match call per offset).
+    fn candidate(&mut self, from: usize) -> Result<usize, Error> {
+        let Some(first) = self.first_byte else {
+            return Ok(from);
+        };
+        // In chunks, each charged (a step per four bytes) before the next is searched.
+        let mut at = from;
+        while at < self.src.len() {
+            let part = &self.src[at..self.src.len().min(at + 4096)];
+            let found = part.iter().position(|&c| c == first);
+            self.meter
+                .charge(scan_cost(found.map_or(part.len(), |k| k + 1)))?;
+            if let Some(k) = found {
+                return Ok(at + k);
+            }
+            at += part.len();
+        }
+        Ok(self.src.len() + 1)
     }
 
     /// Tries the whole pattern at subject offset `s`: the end of the match, if any. Captures
     /// from a previous attempt are forgotten.
-    pub(crate) fn match_at(&mut self, s: usize) -> Result<Option<usize>, Error> {
+    fn match_at(&mut self, s: usize) -> Result<Option<usize>, Error> {
         self.level = 0;
         self.depth_left = MAX_DEPTH;
         self.do_match(s, 0)
@@ -67,69 +140,70 @@ impl<'a, 'b, B: Budget + ?Sized> Matcher<'a, 'b, B> {
         Ok(self.meter.charge(steps)?)
     }
 
-    fn pat_byte(&self, i: usize) -> Option<u8> {
-        self.pat.get(i).copied()
-    }
-
     /// Matches `pat[p..]` against `src[s..]`: one nesting level.
     fn do_match(&mut self, s: usize, p: usize) -> Result<Option<usize>, Error> {
         if self.depth_left == 0 {
             return Err(Error::TooComplex);
         }
         self.depth_left -= 1;
-        self.meter.charge(1)?;
-        let result = self.walk(s, p);
+        let mut items = 0;
+        let result = self.walk(s, p, &mut items);
         self.depth_left += 1;
+        // One charge per call, made on the way out: work is charged when the call doing it
+        // returns, and what a call does itself (not in the calls it nests) is bounded by the
+        // pattern's length, so at most MAX_DEPTH calls' bounded work is ever uncharged. Every
+        // expansion loop charges as it goes. One counter update per call instead of one per
+        // item is what keeps metering within a few percent of not metering at all.
+        self.meter.charge(1 + items)?;
         result
     }
 
     /// The body of [`do_match`](Self::do_match): steps through items that need no
-    /// backtracking in a loop, and nests only where Lua nests.
-    fn walk(&mut self, mut s: usize, mut p: usize) -> Result<Option<usize>, Error> {
+    /// backtracking in a loop, and nests only where Lua nests. The single items it tries are
+    /// counted in `items`, for the caller to charge.
+    fn walk(
+        &mut self,
+        mut s: usize,
+        mut p: usize,
+        items: &mut u64,
+    ) -> Result<Option<usize>, Error> {
         loop {
-            let Some(b) = self.pat_byte(p) else {
+            if p == self.pat.len() {
                 return Ok(Some(s));
-            };
-            match b {
-                b'(' if self.pat_byte(p + 1) == Some(b')') => {
-                    return self.open_capture(s, p + 2, Extent::Position);
-                }
-                b'(' => return self.open_capture(s, p + 1, Extent::Open),
-                b')' => return self.close_capture(s, p + 1),
-                b'$' if p + 1 == self.pat.len() => {
-                    return Ok((s == self.src.len()).then_some(s));
-                }
-                b'%' => match self.pat_byte(p + 1) {
-                    Some(b'b') => match self.balance(s, p + 2)? {
-                        Some(e) => {
-                            s = e;
-                            p += 4;
-                            continue;
-                        }
-                        None => return Ok(None),
-                    },
-                    Some(b'f') => match self.frontier(s, p + 2)? {
-                        Some(next) => {
-                            p = next;
-                            continue;
-                        }
-                        None => return Ok(None),
-                    },
-                    Some(d @ b'0'..=b'9') => match self.back_reference(s, d)? {
-                        Some(e) => {
-                            s = e;
-                            p += 2;
-                            continue;
-                        }
-                        None => return Ok(None),
-                    },
-                    _ => {}
+            }
+            match piece_at(self.pat, p) {
+                Piece::PositionCapture => return self.open_capture(s, p + 2, Extent::Position),
+                Piece::OpenCapture => return self.open_capture(s, p + 1, Extent::Open),
+                Piece::CloseCapture => return self.close_capture(s, p + 1),
+                Piece::EndAnchor => return Ok((s == self.src.len()).then_some(s)),
+                Piece::Balance => match self.balance(s, p + 2)? {
+                    Some(e) => {
+                        s = e;
+                        p += 4;
+                        continue;
+                    }
+                    None => return Ok(None),
                 },
-                _ => {}
+                Piece::Frontier => match self.frontier(s, p + 2)? {
+                    Some(next) => {
+                        p = next;
+                        continue;
+                    }
+                    None => return Ok(None),
+                },
+                Piece::BackRef(d) => match self.back_reference(s, d)? {
+                    Some(e) => {
+                        s = e;
+                        p += 2;
+                        continue;
+                    }
+                    None => return Ok(None),
+                },
+                Piece::Single => {}
             }
             // A single item, maybe quantified.
             let ep = item_end(self.pat, p)?;
-            self.meter.charge(item_cost(p, ep))?;
+            *items += item_cost(p, ep);
             let first = s < self.src.len() && item_matches(self.pat, p, ep, self.src[s]);
             let quantifier = Quantifier::at(self.pat, ep);
             if !first {
@@ -251,7 +325,7 @@ impl<'a, 'b, B: Budget + ?Sized> Matcher<'a, 'b, B> {
     /// before (NUL at the start) is not in the set and the byte at `s` (NUL at the end) is.
     /// Returns where the pattern goes on.
     fn frontier(&mut self, s: usize, open: usize) -> Result<Option<usize>, Error> {
-        if self.pat_byte(open) != Some(b'[') {
+        if self.pat.get(open) != Some(&b'[') {
             return Err(Error::MissingFrontierBracket);
         }
         let end = set_end(self.pat, open)?;

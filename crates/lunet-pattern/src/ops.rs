@@ -78,19 +78,14 @@ pub fn find<B: Budget + ?Sized>(
     }
     let (anchored, pat) = split_anchor(pattern);
     let mut m = Matcher::new(subject, pat, budget);
-    for start in from..=subject.len() {
-        if let Some(end) = m.match_at(start)? {
-            let captures = m.captures(start..end).listed()?;
-            return Ok(Some(Found {
-                span: start..end,
-                captures,
-            }));
-        }
-        if anchored {
-            break;
-        }
-    }
-    Ok(None)
+    let Some((start, end)) = m.search(from, anchored, None)? else {
+        return Ok(None);
+    };
+    let captures = m.captures(start..end).listed()?;
+    Ok(Some(Found {
+        span: start..end,
+        captures,
+    }))
 }
 
 /// `string.match(subject, pattern, init)`: the captures of the first match at or after
@@ -106,15 +101,10 @@ pub fn match_<B: Budget + ?Sized>(
     };
     let (anchored, pat) = split_anchor(pattern);
     let mut m = Matcher::new(subject, pat, budget);
-    for start in from..=subject.len() {
-        if let Some(end) = m.match_at(start)? {
-            return m.captures(start..end).all().map(Some);
-        }
-        if anchored {
-            break;
-        }
+    match m.search(from, anchored, None)? {
+        Some((start, end)) => m.captures(start..end).all().map(Some),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// The state of a `string.gmatch(subject, pattern, init)` iterator, without borrowing either
@@ -147,17 +137,12 @@ impl GMatch {
         budget: &mut B,
     ) -> Result<Option<Vec<Capture>>, Error> {
         let mut m = Matcher::new(subject, pattern, budget);
-        for start in self.at..=subject.len() {
-            match m.match_at(start)? {
-                Some(end) if Some(end) != self.last_end => {
-                    self.at = end;
-                    self.last_end = Some(end);
-                    return m.captures(start..end).all().map(Some);
-                }
-                _ => {}
-            }
-        }
-        Ok(None)
+        let Some((start, end)) = m.search(self.at, false, self.last_end)? else {
+            return Ok(None);
+        };
+        self.at = end;
+        self.last_end = Some(end);
+        m.captures(start..end).all().map(Some)
     }
 }
 

@@ -26,6 +26,7 @@ use crate::captures::MAX_CAPTURES;
 use crate::class::set_end;
 use crate::error::{Error, PatternError};
 use crate::item::{item_end, Quantifier, Set, Single};
+use crate::piece::{piece_at, Piece};
 
 /// A parsed pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -150,20 +151,18 @@ impl<'p> Parser<'p> {
         let mut anchored_end = false;
         let mut p = 0;
         while p < self.pat.len() {
-            p = match self.pat[p] {
-                b'(' => self.open(p)?,
-                b')' => self.close(p)?,
-                b'$' if p + 1 == self.pat.len() => {
+            p = match piece_at(self.pat, p) {
+                Piece::PositionCapture => self.open(p, true)?,
+                Piece::OpenCapture => self.open(p, false)?,
+                Piece::CloseCapture => self.close(p)?,
+                Piece::EndAnchor => {
                     anchored_end = true;
                     p + 1
                 }
-                b'%' => match self.pat.get(p + 1) {
-                    Some(b'b') => self.balance(p)?,
-                    Some(b'f') => self.frontier(p)?,
-                    Some(&d @ b'0'..=b'9') => self.back_reference(p, d)?,
-                    _ => self.single(p)?,
-                },
-                _ => self.single(p)?,
+                Piece::Balance => self.balance(p)?,
+                Piece::Frontier => self.frontier(p)?,
+                Piece::BackRef(d) => self.back_reference(p, d)?,
+                Piece::Single => self.single(p)?,
             };
         }
         if let Some(outer) = self.stack.first() {
@@ -177,12 +176,12 @@ impl<'p> Parser<'p> {
         })
     }
 
-    fn open(&mut self, p: usize) -> Result<usize, PatternError> {
+    fn open(&mut self, p: usize, position: bool) -> Result<usize, PatternError> {
         if self.open_flags.len() >= MAX_CAPTURES {
             return Err(self.error(Error::TooManyCaptures, p));
         }
         let index = self.open_flags.len() + 1;
-        if self.pat.get(p + 1) == Some(&b')') {
+        if position {
             self.open_flags.push(false);
             self.push(NodeKind::Position { index }, p..p + 2);
             return Ok(p + 2);
