@@ -100,126 +100,79 @@ fn shown(b: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(b))
 }
 
+/// Runs `cases` random cases; `both` returns Lua's outcome, Rust's, and the call as text.
+fn agree<S, T>(cases: u32, strategy: S, both: impl Fn(S::Value) -> (T, T, String))
+where
+    S: Strategy,
+    T: PartialEq + std::fmt::Debug,
+{
+    runner(cases)
+        .run(&strategy, |v| {
+            let (lua, rust, call) = both(v);
+            prop_assert_eq!(rust, lua, "{}", call);
+            Ok(())
+        })
+        .unwrap();
+}
+
 #[test]
 fn find_agrees_with_lua() {
     let lua = Oracle::new();
     let plain = prop_oneof![Just(None), Just(Some(false)), Just(Some(true))];
-    runner(4000)
-        .run(&(subject(), pattern(), init(), plain), |(s, p, i, pl)| {
-            let want = lua.find(&s, &p, i, pl);
-            let got = rust_find(&s, &p, i, pl);
-            prop_assert_eq!(
-                got,
-                want,
-                "find({}, {}, {:?}, {:?})",
-                shown(&s),
-                shown(&p),
-                i,
-                pl
-            );
-            Ok(())
-        })
-        .unwrap();
+    agree(
+        4000,
+        (subject(), pattern(), init(), plain),
+        |(s, p, i, pl)| {
+            let call = format!("find({}, {}, {i:?}, {pl:?})", shown(&s), shown(&p));
+            (lua.find(&s, &p, i, pl), rust_find(&s, &p, i, pl), call)
+        },
+    );
 }
 
 #[test]
 fn match_agrees_with_lua() {
     let lua = Oracle::new();
-    runner(4000)
-        .run(&(subject(), pattern(), init()), |(s, p, i)| {
-            let want = lua.match_(&s, &p, i);
-            prop_assert_eq!(
-                rust_match(&s, &p, i),
-                want,
-                "match({}, {}, {:?})",
-                shown(&s),
-                shown(&p),
-                i
-            );
-            Ok(())
-        })
-        .unwrap();
+    agree(4000, (subject(), pattern(), init()), |(s, p, i)| {
+        let call = format!("match({}, {}, {i:?})", shown(&s), shown(&p));
+        (lua.match_(&s, &p, i), rust_match(&s, &p, i), call)
+    });
 }
 
 #[test]
 fn gmatch_agrees_with_lua() {
     let lua = Oracle::new();
-    runner(4000)
-        .run(&(subject(), pattern(), init()), |(s, p, i)| {
-            let want = lua.gmatch(&s, &p, i);
-            prop_assert_eq!(
-                rust_gmatch(&s, &p, i),
-                want,
-                "gmatch({}, {}, {:?})",
-                shown(&s),
-                shown(&p),
-                i
-            );
-            Ok(())
-        })
-        .unwrap();
+    agree(4000, (subject(), pattern(), init()), |(s, p, i)| {
+        let call = format!("gmatch({}, {}, {i:?})", shown(&s), shown(&p));
+        (lua.gmatch(&s, &p, i), rust_gmatch(&s, &p, i), call)
+    });
 }
 
 #[test]
 fn gsub_with_a_template_agrees_with_lua() {
     let lua = Oracle::new();
-    runner(4000)
-        .run(
-            &(subject(), pattern(), replacement(), max_n()),
-            |(s, p, r, n)| {
-                let want = lua.gsub(&s, &p, &r, n);
-                let got = rust_gsub(&s, &p, &r, n);
-                prop_assert_eq!(
-                    got,
-                    want,
-                    "gsub({}, {}, {}, {:?})",
-                    shown(&s),
-                    shown(&p),
-                    shown(&r),
-                    n
-                );
-                Ok(())
-            },
-        )
-        .unwrap();
+    let args = (subject(), pattern(), replacement(), max_n());
+    agree(4000, args, |(s, p, r, n)| {
+        let call = format!("gsub({}, {}, {}, {n:?})", shown(&s), shown(&p), shown(&r));
+        (lua.gsub(&s, &p, &r, n), rust_gsub(&s, &p, &r, n), call)
+    });
 }
 
 #[test]
 fn gsub_with_a_function_agrees_with_lua() {
     let lua = Oracle::new();
-    runner(3000)
-        .run(&(subject(), pattern(), max_n()), |(s, p, n)| {
-            let want = lua.gsub_fn(&s, &p, n);
-            prop_assert_eq!(
-                rust_gsub_fn(&s, &p, n),
-                want,
-                "gsub({}, {}, fn, {:?})",
-                shown(&s),
-                shown(&p),
-                n
-            );
-            Ok(())
-        })
-        .unwrap();
+    agree(3000, (subject(), pattern(), max_n()), |(s, p, n)| {
+        let call = format!("gsub({}, {}, rule, {n:?})", shown(&s), shown(&p));
+        (lua.gsub_fn(&s, &p, n), rust_gsub_fn(&s, &p, n), call)
+    });
 }
 
 #[test]
 fn gsub_with_a_table_agrees_with_lua() {
     let lua = Oracle::new();
-    runner(3000)
-        .run(&(subject(), pattern(), max_n()), |(s, p, n)| {
-            let want = lua.gsub_tbl(&s, &p, n);
-            prop_assert_eq!(
-                rust_gsub_tbl(&s, &p, n),
-                want,
-                "gsub({}, {}, T, {:?})",
-                shown(&s),
-                shown(&p),
-                n
-            );
-            Ok(())
-        })
-        .unwrap();
+    agree(3000, (subject(), pattern(), max_n()), |(s, p, n)| {
+        let call = format!("gsub({}, {}, T, {n:?})", shown(&s), shown(&p));
+        (lua.gsub_tbl(&s, &p, n), rust_gsub_tbl(&s, &p, n), call)
+    });
 }
 
 /// Any bytes at all, not just the rich alphabet: mostly malformed patterns.
