@@ -18,9 +18,10 @@ pub enum Error {
     MissingFrontierBracket,
     /// `malformed pattern (missing arguments to '%b')`: fewer than two bytes after `%b`.
     MissingBalanceArguments,
-    /// `invalid capture index %N`, with N the digit as written (`%0`..`%9`): a back-reference
-    /// to a capture that is not closed yet, or a replacement/`get` naming a capture that the
-    /// pattern does not have.
+    /// `invalid capture index %N`: a back-reference (`%0`..`%9`, N the digit written) to a
+    /// capture not closed yet, or a template's `%N` or a [`Captures::get`](crate::Captures::get)
+    /// naming a capture the match does not have. (Lua 5.4 says nothing after the index; 5.3
+    /// added "in pattern"/"in replacement string".)
     InvalidCaptureIndex(usize),
     /// `invalid pattern capture`: a `)` with no open capture to close.
     InvalidPatternCapture,

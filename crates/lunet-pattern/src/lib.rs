@@ -28,6 +28,26 @@
 //! Differences from C Lua, all deliberate: [`Error::Interrupted`]; and after an error inside
 //! a gmatch iterator, C Lua keeps a corrupted nesting counter for that iterator's later calls
 //! (its limit is lower, or gone), while [`GMatch`] starts each call afresh.
+//!
+//! # For the Lua binding
+//!
+//! - Arguments: Lua's `init` and gsub's `n` are passed as integers (`luaL_optinteger`'s
+//!   conversion and its errors stay in the binding); `find`'s `plain` is Lua truthiness.
+//! - Results: [`Found::lua_positions`] then [`Found::captures`]; [`Capture::Bytes`] becomes a
+//!   Lua string of those subject bytes, [`Capture::Position`] a Lua integer. `None` is Lua's
+//!   single `nil` (fail).
+//! - gsub: a string or number replacement is a template ([`gsub`]; a number is converted as
+//!   Lua's `tostring` would first). A table looks up [`Captures::first`], a function gets
+//!   [`Captures::all`] ([`gsub_with`]); `nil`/`false` is [`Replacement::Keep`], a string or
+//!   number is [`Replacement::With`], anything else is the binding's own error
+//!   `invalid replacement value (a <type>)`.
+//! - gmatch: keep [`GMatch`] and the two Lua strings in the iterator closure.
+//! - Errors: C Lua prefixes each message with the *calling* function's `chunk:line:` (what
+//!   `luaL_error` does with `luaL_where(L, 1)`): empty when the caller is a C function such
+//!   as `pcall`, the script position otherwise. Raise `Display` of the error with the same
+//!   prefix to be exact.
+//! - Stack: matching recurses at most [`MAX_DEPTH`] levels; measured below 64 KiB of stack
+//!   in release builds (below 256 KiB unoptimised).
 
 #![forbid(unsafe_code)]
 

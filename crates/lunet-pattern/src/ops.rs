@@ -125,7 +125,7 @@ impl GMatch {
     /// The iterator `string.gmatch(subject, pattern, init)` returns, for a subject of
     /// `subject_len` bytes (`init` 1 for Lua's default).
     pub fn new(subject_len: usize, init: i64) -> GMatch {
-        let at = start_offset(subject_len, init).unwrap_or(subject_len + 1);
+        let at = start_offset(subject_len, init).unwrap_or(subject_len.saturating_add(1));
         GMatch { at, last_end: None }
     }
 
