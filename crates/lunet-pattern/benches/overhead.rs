@@ -3,7 +3,10 @@
 //! Lua's own C matcher on the same workload, run in a Lua loop, for scale.
 //!
 //! `cargo bench -p lunet-pattern` prints ns per call and the overhead over `Unlimited`; it
-//! asserts nothing (speed claims live here, not in timed tests). Best of several runs.
+//! asserts nothing (speed claims live here, not in timed tests). Best of several interleaved
+//! runs. On a shared machine timings move by several percent from run to run; for a steady
+//! figure count instructions instead: `valgrind --tool=cachegrind --cache-sim=no
+//! target/release/deps/overhead-* --run W B 200` (see `run_only`), minus the same with 0.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -537,3 +537,37 @@ fn gsub_callbacks_see_captures_and_may_keep_the_match() {
         err("invalid replacement value (a boolean)")
     );
 }
+
+#[test]
+fn long_subjects_agree_past_the_first_byte_search_chunks() {
+    let lua = Oracle::new();
+    // 10 KB with the only "k=v" pairs past the first 4096-byte chunk, and a literal-led
+    // pattern, so the search skips ahead through several chunks.
+    let mut subject: Vec<u8> = (0..10_000u32)
+        .map(|i| b"xyz \x80"[(i % 5) as usize])
+        .collect();
+    subject[5000..5003].copy_from_slice(b"k=v");
+    subject[9997..].copy_from_slice(b"a=b");
+    for pat in [&b"k=(%a)"[..], b"=(.)", b"%=", b"b$", b"q", b"(%a)=(%a)"] {
+        assert_eq!(
+            rust_find(&subject, pat, None, None),
+            lua.find(&subject, pat, None, None)
+        );
+        assert_eq!(
+            rust_find(&subject, pat, Some(6000), None),
+            lua.find(&subject, pat, Some(6000), None)
+        );
+        assert_eq!(
+            rust_gmatch(&subject, pat, None),
+            lua.gmatch(&subject, pat, None)
+        );
+        assert_eq!(
+            rust_gsub(&subject, pat, b"<%0>", None),
+            lua.gsub(&subject, pat, b"<%0>", None)
+        );
+    }
+    assert_eq!(
+        rust_find(&subject, b"k=(%a)", None, None),
+        Ok(vec![i(5001), i(5003), s(b"v")])
+    );
+}
