@@ -99,10 +99,35 @@ pub const MAX_ERROR: usize = 2048;
 pub fn describe(err: &mlua::Error) -> String {
     let full = describe_full(err);
     let message = match full.find("\nstack traceback:") {
+        // An error raised inside a C function ("C stack overflow" under a metamethod, ...)
+        // names no line: the innermost script frame of the traceback does.
+        Some(i) if !has_location(&full[..i]) => match script_frame(&full[i..]) {
+            Some(at) => format!("{at}: {}", &full[..i]),
+            None => full[..i].to_string(),
+        },
         Some(i) => full[..i].to_string(),
         None => full,
     };
     crate::log::cut(message, MAX_ERROR)
+}
+
+/// Whether `message` starts with `file:line: `.
+fn has_location(message: &str) -> bool {
+    message
+        .split_once(": ")
+        .and_then(|(at, _)| at.rsplit_once(':'))
+        .is_some_and(|(_, line)| !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The first `file:line` of a Lua traceback that is a script's (not `[C]` or lunet's own).
+fn script_frame(traceback: &str) -> Option<&str> {
+    traceback.lines().skip(1).find_map(|l| {
+        let frame = l.trim_start().split_once(": in ")?.0;
+        let ok = !frame.starts_with('[')
+            && !frame.starts_with("lunet-")
+            && has_location(&format!("{frame}: "));
+        ok.then_some(frame)
+    })
 }
 
 fn describe_full(err: &mlua::Error) -> String {

@@ -185,3 +185,22 @@ fn scripts_and_modules_are_read_only_from_regular_files() {
         err.message
     );
 }
+
+#[test]
+fn stack_overflows_name_the_script_line() {
+    for body in [
+        "local t = setmetatable({}, {__index = function(t, k) return t[k] end}) local _ = t.x",
+        "local s = setmetatable({}, {__tostring = function(x) return tostring(x) end}) tostring(s)",
+    ] {
+        let limits = Limits {
+            hook_budget: 1_000_000_000,
+            hook_time: Duration::from_secs(1),
+            ..Limits::default()
+        };
+        let (st, _s) = start_with(&register(body), limits).unwrap();
+        let out = st.run_netfilter(0, udp4(5, b"").nf());
+        let msg = out.error.expect("the hook failed").message().to_string();
+        assert!(msg.contains("script.lua:"), "{body}: {msg}");
+        assert!(msg.contains("stack overflow"), "{body}: {msg}");
+    }
+}

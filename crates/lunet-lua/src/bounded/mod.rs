@@ -1,18 +1,21 @@
 //! lunet's own versions of the standard library functions whose C loops Lua cannot
 //! interrupt: the count hook fires between VM instructions, never inside a C function, so
 //! `("").rep("", 2^62)`, `table.insert(t, 1, v)` on a table whose `__len` says 2^62, or a
-//! pathological pattern would hold the state's thread forever. These do what Lua 5.4's do,
+//! pathological pattern would hold the state's thread forever. The pattern functions run on
+//! lunet-pattern's engine (Lua's semantics, checked against Lua's own in that crate). These do what Lua 5.4's do,
 //! with the same results and error messages, and check the call's deadline as they go
 //! ([`crate::budget::check_current`]).
 //!
-//! They are C functions written against the Lua C API (as the originals are), so argument
-//! errors read exactly as Lua's: a raised error `longjmp`s out, so no Rust value with a
-//! destructor is alive at any call that can raise.
+//! `rep` and the table functions are C functions written against the Lua C API (as the
+//! originals are), so argument errors read exactly as Lua's: a raised error `longjmp`s out,
+//! so no Rust value with a destructor is alive at any call that can raise. The pattern
+//! functions are mlua functions that check their arguments with Lua's wording.
 
 use std::ffi::c_int;
 
 use mlua::{ffi, Lua, Table};
 
+mod patterns;
 mod strings;
 mod tables;
 
@@ -28,6 +31,7 @@ pub(crate) fn install(lua: &Lua) -> mlua::Result<()> {
         table.set("remove", lua.create_c_function(tables::remove)?)?;
         table.set("move", lua.create_c_function(tables::tmove)?)?;
     }
+    patterns::install(lua, &string)?;
     Ok(())
 }
 

@@ -70,6 +70,31 @@ fn ordinary_calls_give_what_lua_gives() {
         r#"return table.move({}, -1, math.maxinteger, 1)"#,
         r#"return table.move({}, 3, 1, 1) ~= nil"#,
         r#"return table.move({}, 1, 2)"#,
+        r#"return string.find("hello world", "o w")"#,
+        r#"return string.find("hello world", "(o)%s(w)")"#,
+        r#"return ("hello"):find("l", -2), ("hello"):find("x"), ("hello"):find("", 10)"#,
+        r#"return string.find("a.b", ".", 1, true), string.find(123, 2)"#,
+        r#"return string.find("abc", "x[")"#,
+        r#"return string.find("abc", "[a")"#,
+        r#"return string.find()"#,
+        r#"return string.find("a", "a", "x")"#,
+        r#"return string.find("a", "a", 1.5)"#,
+        r#"return string.match("key = val", "(%w+)%s*=%s*(%w+)")"#,
+        r#"return string.match("abc", "()b()")"#,
+        r#"return string.match("abc", "%")"#,
+        r#"local t = {} for k, v in string.gmatch("a=1, b=2", "(%w+)=(%w+)") do t[#t+1] = k .. v end return table.concat(t, ";")"#,
+        r#"local t = {} for w in ("one two"):gmatch("%a+") do t[#t+1] = w end return table.concat(t, ",")"#,
+        r#"return string.gsub("hello world", "o", "0")"#,
+        r#"return string.gsub("hello world", "(%w+)", "<%1>")"#,
+        r#"return string.gsub("hello", "", "-")"#,
+        r#"return string.gsub("abc", "%w", "%2")"#,
+        r#"return string.gsub("abc", "%w", "%z")"#,
+        r#"return string.gsub("abc", "%w", {a = 1, b = true})"#,
+        r#"return string.gsub("abc", "%w", function(c) if c == "b" then return nil end return c:upper() end)"#,
+        r#"return string.gsub("abc", "%w", function() return {} end)"#,
+        r#"return string.gsub("abc", "%w", 5, 2)"#,
+        r#"return string.gsub("abc", "%w")"#,
+        r#"return string.gsub("abc", "(", "x")"#,
         r#"local log = {}
            local p = setmetatable({}, {__index = function(_, k) return k * 10 end,
              __newindex = function(_, k, v) log[#log + 1] = k .. "=" .. v end,
@@ -110,6 +135,9 @@ fn loops_lua_cannot_interrupt_stop_at_the_deadline() {
         r#"local t = setmetatable({}, {__len = function() return math.maxinteger end})
            table.remove(t, 1)"#,
         r#"table.move({}, 1, math.maxinteger, 1)"#,
+        // The probe's pathological pattern: Lua's matcher backtracks for years.
+        r#"return string.rep("a", 5000):find(".-.-.-.-.-b")"#,
+        r#"return pcall(string.gsub, string.rep("a", 5000), ".-.-.-.-.-b", "")"#,
     ] {
         let (took, err) = body_with_deadline(body);
         assert_eq!(err.kind, ScriptErrorKind::Time, "{body}: {}", err.message);
