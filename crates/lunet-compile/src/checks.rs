@@ -1,4 +1,4 @@
-//! Pass: packet bounds checks that other checks imply.
+//! Pass `checks`: packet bounds checks that other checks imply.
 //!
 //! Within a basic block (straight-line code: nothing leaves it but a failing check) the first
 //! check of a pointer is widened to the largest constant end any later check of the same
@@ -101,6 +101,21 @@ fn meet(a: &Facts, b: &Facts) -> Facts {
         .collect()
 }
 
+/// What holds on entry to block `b`: what holds at the end of every predecessor reached so
+/// far (`None` while none is); nothing at the program's entry.
+fn facts_in(b: usize, preds: &[usize], out: &[Option<Facts>]) -> Option<Facts> {
+    let mut inp: Option<Facts> = if b == 0 { Some(Facts::new()) } else { None };
+    for &p in preds {
+        if let Some(o) = &out[p] {
+            inp = Some(match inp {
+                None => o.clone(),
+                Some(f) => meet(&f, o),
+            });
+        }
+    }
+    inp
+}
+
 fn remove_implied(ir: &mut Ir) {
     let (ranges, succ) = ir::blocks(&ir.insts);
     let n = ranges.len();
@@ -120,16 +135,9 @@ fn remove_implied(ir: &mut Ir) {
         changed = false;
         rounds += 1;
         for b in 0..n {
-            let mut inp: Option<Facts> = if b == 0 { Some(Facts::new()) } else { None };
-            for &p in &preds[b] {
-                if let Some(o) = &out[p] {
-                    inp = Some(match inp {
-                        None => o.clone(),
-                        Some(f) => meet(&f, o),
-                    });
-                }
-            }
-            let Some(mut facts) = inp else { continue };
+            let Some(mut facts) = facts_in(b, &preds[b], &out) else {
+                continue;
+            };
             transfer(&ir.insts, ranges[b].0, ranges[b].1, &mut facts, None);
             if out[b].as_ref() != Some(&facts) {
                 out[b] = Some(facts);
@@ -139,16 +147,7 @@ fn remove_implied(ir: &mut Ir) {
     }
     let mut drop = Vec::new();
     for b in 0..n {
-        let mut inp: Option<Facts> = if b == 0 { Some(Facts::new()) } else { None };
-        for &p in &preds[b] {
-            if let Some(o) = &out[p] {
-                inp = Some(match inp {
-                    None => o.clone(),
-                    Some(f) => meet(&f, o),
-                });
-            }
-        }
-        if let Some(mut facts) = inp {
+        if let Some(mut facts) = facts_in(b, &preds[b], &out) {
             transfer(
                 &ir.insts,
                 ranges[b].0,
@@ -162,6 +161,5 @@ fn remove_implied(ir: &mut Ir) {
     for i in drop {
         keep[i] = false;
     }
-    let mut it = keep.iter();
-    ir.insts.retain(|_| *it.next().unwrap_or(&true));
+    ir.retain_marked(&keep);
 }

@@ -510,7 +510,7 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
     // Drop the copies allocation made free, then thread the jumps they left behind.
     let mut ir = ir_in.clone();
     ir.insts.retain(|(i, _)| !is_nop(i, alloc));
-    ir::cleanup(&mut ir);
+    crate::cleanup::run(&mut ir);
     let mut e = Emitter {
         alloc,
         insns: Vec::new(),

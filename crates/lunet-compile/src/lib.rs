@@ -99,11 +99,15 @@
 //! compile again with [`LoopBound::Counter`].
 
 pub mod checks;
+pub mod cleanup;
 pub mod counters;
+pub mod dce;
 pub mod diag;
 pub mod disasm;
 pub mod emit;
 pub mod ir;
+pub mod literal;
+pub mod liveness;
 pub mod lower;
 pub mod maps;
 pub mod print;
@@ -243,10 +247,10 @@ pub fn compile_with(input: &HookInput, options: &Options) -> Result<Program, Dia
     let parsed = source::parse(&input.file, &input.source)?;
     let hook = source::find_function(&parsed, &input.file, input.function)?;
     let mut ir = lower::lower(input, options, &parsed, hook)?;
-    ir::cleanup(&mut ir);
+    cleanup::run(&mut ir);
     checks::elide(&mut ir);
-    ir::cleanup(&mut ir);
-    regalloc::remove_dead_code(&mut ir).map_err(|m| internal(input, m))?;
+    cleanup::run(&mut ir);
+    dce::run(&mut ir).map_err(|m| internal(input, m))?;
     let alloc = regalloc::allocate(&ir).map_err(|m| internal(input, m))?;
     emit::emit(&ir, &alloc, input).map_err(|m| internal(input, m))
 }
@@ -263,10 +267,10 @@ pub fn emit_ir(input: &HookInput) -> Result<String, Diagnostic> {
     let parsed = source::parse(&input.file, &input.source)?;
     let hook = source::find_function(&parsed, &input.file, input.function)?;
     let mut ir = lower::lower(input, &Options::default(), &parsed, hook)?;
-    ir::cleanup(&mut ir);
+    cleanup::run(&mut ir);
     checks::elide(&mut ir);
-    ir::cleanup(&mut ir);
-    regalloc::remove_dead_code(&mut ir).map_err(|m| internal(input, m))?;
+    cleanup::run(&mut ir);
+    dce::run(&mut ir).map_err(|m| internal(input, m))?;
     Ok(ir.to_string())
 }
 

@@ -1,11 +1,11 @@
-//! Pass: register allocation. Linear scan over live intervals (from a data-flow liveness
-//! over the IR's blocks), with a spill to an 8-byte stack slot when no register is free
-//! (Winch's shape: a small allocator that spills the value needed furthest away).
-//!
-//! Positions: instruction `i` reads at `2i` and writes at `2i + 1`, so a value that dies
-//! where another is born may share its register (`v2 = v1 + 1` in one register).
+//! Pass `regalloc`: register allocation. Linear scan over the live intervals of
+//! [`crate::liveness`], `r2`-`r7` allocatable ([`crate::regset`]), with a spill to an 8-byte
+//! stack slot when no register is free (Winch's shape: a small allocator that spills the
+//! value needed furthest away). A value live across a helper call (which clobbers `r0`-`r5`)
+//! gets `r6`/`r7` or a slot; a copy prefers its source's register, so it costs nothing.
 
 use crate::ir::{Inst, Ir, VReg};
+use crate::liveness::intervals;
 use crate::regset::{ALLOCATABLE, CALLEE_SAVED};
 
 /// Where a virtual register lives.
@@ -32,166 +32,6 @@ impl Alloc {
 
 /// The most stack slots one program may use (512 bytes).
 pub const MAX_SLOTS: usize = 64;
-/// Liveness bitsets beyond this many words are a hook too large to allocate.
-const MAX_LIVENESS_WORDS: usize = 64 << 20;
-
-struct Bits(Vec<u64>);
-
-impl Bits {
-    fn new(n: usize) -> Bits {
-        Bits(vec![0; n.div_ceil(64)])
-    }
-    fn set(&mut self, i: usize) {
-        if let Some(w) = self.0.get_mut(i / 64) {
-            *w |= 1 << (i % 64);
-        }
-    }
-    fn unset(&mut self, i: usize) {
-        if let Some(w) = self.0.get_mut(i / 64) {
-            *w &= !(1 << (i % 64));
-        }
-    }
-    fn get(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, &bits)| {
-            (0..64)
-                .filter(move |b| bits & (1 << b) != 0)
-                .map(move |b| w * 64 + b)
-        })
-    }
-}
-
-/// Block ranges, and each block's live-in and live-out sets (bitset words).
-type Liveness = (Vec<(usize, usize)>, Vec<Vec<u64>>, Vec<Vec<u64>>);
-
-fn liveness(ir: &Ir) -> Result<Liveness, String> {
-    let n = ir.nvregs as usize;
-    let (ranges, succ) = crate::ir::blocks(&ir.insts);
-    let nb = ranges.len();
-    if nb.saturating_mul(n.div_ceil(64)) > MAX_LIVENESS_WORDS {
-        return Err(format!(
-            "the hook is too large to allocate registers ({nb} blocks, {n} values)"
-        ));
-    }
-    let mut uses = Vec::with_capacity(nb);
-    let mut defs = Vec::with_capacity(nb);
-    for &(s, e) in &ranges {
-        let mut u = Bits::new(n);
-        let mut d = Bits::new(n);
-        let mut dset = std::collections::HashSet::new();
-        for (inst, _) in &ir.insts[s..e] {
-            for v in inst.uses() {
-                if !dset.contains(&v) {
-                    u.set(v as usize);
-                }
-            }
-            if let Some(v) = inst.def() {
-                dset.insert(v);
-                d.set(v as usize);
-            }
-        }
-        uses.push(u);
-        defs.push(d);
-    }
-    let words = n.div_ceil(64);
-    let mut live_in: Vec<Vec<u64>> = vec![vec![0; words]; nb];
-    let mut live_out: Vec<Vec<u64>> = vec![vec![0; words]; nb];
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for b in (0..nb).rev() {
-            let mut out = vec![0u64; words];
-            for &s in &succ[b] {
-                for (o, i) in out.iter_mut().zip(&live_in[s]) {
-                    *o |= *i;
-                }
-            }
-            let inn: Vec<u64> = (0..words)
-                .map(|w| uses[b].0[w] | (out[w] & !defs[b].0[w]))
-                .collect();
-            if inn != live_in[b] || out != live_out[b] {
-                live_in[b] = inn;
-                live_out[b] = out;
-                changed = true;
-            }
-        }
-    }
-    Ok((ranges, live_in, live_out))
-}
-
-/// Removes instructions without side effects whose result nobody reads.
-pub fn remove_dead_code(ir: &mut Ir) -> Result<(), String> {
-    for _ in 0..8 {
-        let (ranges, _, live_out) = liveness(ir)?;
-        let mut dead = vec![false; ir.insts.len()];
-        for (b, &(s, e)) in ranges.iter().enumerate() {
-            let mut live = Bits(live_out[b].clone());
-            for i in (s..e).rev() {
-                let inst = &ir.insts[i].0;
-                let pure = matches!(
-                    inst,
-                    Inst::Mov { .. }
-                        | Inst::Alu { .. }
-                        | Inst::Neg { .. }
-                        | Inst::Swap { .. }
-                        | Inst::Zext32 { .. }
-                        | Inst::PktLen { .. }
-                        | Inst::Load { .. }
-                );
-                if let Some(d) = inst.def() {
-                    if pure && !live.get(d as usize) {
-                        dead[i] = true;
-                        continue;
-                    }
-                    live.unset(d as usize);
-                }
-                for u in inst.uses() {
-                    live.set(u as usize);
-                }
-            }
-        }
-        if !dead.iter().any(|d| *d) {
-            return Ok(());
-        }
-        let mut it = dead.iter();
-        ir.insts.retain(|_| !*it.next().unwrap_or(&false));
-    }
-    Ok(())
-}
-
-/// Live intervals `[start, end]` in positions, by virtual register.
-pub fn intervals(ir: &Ir) -> Result<Vec<Option<(usize, usize)>>, String> {
-    let n = ir.nvregs as usize;
-    let (ranges, live_in, live_out) = liveness(ir)?;
-    let mut iv: Vec<Option<(usize, usize)>> = vec![None; n];
-    let mut extend = |v: usize, p: usize| {
-        if v < n {
-            iv[v] = Some(match iv[v] {
-                None => (p, p),
-                Some((s, e)) => (s.min(p), e.max(p)),
-            });
-        }
-    };
-    for (b, &(s, e)) in ranges.iter().enumerate() {
-        for v in Bits(live_in[b].clone()).iter() {
-            extend(v, 2 * s);
-        }
-        for v in Bits(live_out[b].clone()).iter() {
-            extend(v, 2 * (e - 1) + 1);
-        }
-        for (i, (inst, _)) in ir.insts.iter().enumerate().take(e).skip(s) {
-            for v in inst.uses() {
-                extend(v as usize, 2 * i);
-            }
-            if let Some(v) = inst.def() {
-                extend(v as usize, 2 * i + 1);
-            }
-        }
-    }
-    Ok(iv)
-}
 
 pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
     let iv = intervals(ir)?;

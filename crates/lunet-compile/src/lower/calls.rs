@@ -12,9 +12,9 @@ use super::{loc, name_of, tok_loc, Frame, Lower, R};
 use crate::diag::Loc;
 use crate::ir::{AluOp, Cond, Inst, Opnd};
 use crate::resolve::{Captured, Env};
-use crate::source;
 use crate::types::{Func, SVal};
 use crate::Value;
+use crate::{literal, source};
 
 /// Inlined calls may nest this deep.
 const MAX_INLINE_DEPTH: usize = 24;
@@ -90,7 +90,7 @@ impl<'a> Lower<'a> {
         match a {
             FunctionArgs::Parentheses { arguments, .. } => self.exprs(arguments, None),
             FunctionArgs::String(t) => {
-                let b = source::literal(self.parsed, t).map_err(|m| self.unsup(t, "a string", m))?;
+                let b = literal::literal(self.parsed, t).map_err(|m| self.unsup(t, "a string", m))?;
                 Ok(vec![SVal::Const(Rc::new(Value::Str(b)))])
             }
             FunctionArgs::TableConstructor(t) => Err(self.unsup(&**t, "a table constructor", "a table constructor in a hook builds a table per packet: not in the kernel-tier subset")),

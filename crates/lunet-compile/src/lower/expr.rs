@@ -12,8 +12,8 @@ use full_moon::tokenizer::{Symbol, TokenReference, TokenType};
 use super::arith::Arith;
 use super::{global, loc, name_of, Lower, R};
 use crate::ir::{AluOp, Cond, Inst, Opnd};
+use crate::literal::{self, Number};
 use crate::resolve::Binding;
-use crate::source::{self, Number};
 use crate::types::{DataObj, SVal};
 use crate::Value;
 
@@ -71,14 +71,14 @@ impl<'a> Lower<'a> {
                     TokenType::Number { text } => text.to_string(),
                     _ => return Err(self.internal("number token")),
                 };
-                match source::number_value(&text) {
+                match literal::number_value(&text) {
                     Some(Number::Int(k)) => Ok(SVal::Int(Opnd::Imm(k))),
                     Some(Number::Float(_)) => Err(self.unsup(t, "a float", format!("{text} is a float: floats are not in the kernel-tier subset"))),
                     None => Err(self.unsup(t, "a number", format!("cannot read the number {text}"))),
                 }
             }
             Expression::String(t) => {
-                let b = source::literal(self.parsed, t).map_err(|m| self.unsup(t, "a string", m))?;
+                let b = literal::literal(self.parsed, t).map_err(|m| self.unsup(t, "a string", m))?;
                 Ok(SVal::Const(Rc::new(Value::Str(b))))
             }
             Expression::Symbol(t) => match t.token_type() {
