@@ -110,6 +110,7 @@ pub mod literal;
 pub mod liveness;
 pub mod lower;
 pub mod maps;
+pub mod passes;
 pub mod print;
 pub mod regalloc;
 pub mod regset;
@@ -242,38 +243,32 @@ pub fn compile(input: &HookInput) -> Result<Program, Diagnostic> {
     compile_with(input, &Options::default())
 }
 
-/// Compiles `input.function` to eBPF: the pass driver.
+/// Compiles `input.function` to eBPF: every pass of [`passes::PASSES`].
 pub fn compile_with(input: &HookInput, options: &Options) -> Result<Program, Diagnostic> {
-    let parsed = source::parse(&input.file, &input.source)?;
-    let hook = source::find_function(&parsed, &input.file, input.function)?;
-    let mut ir = lower::lower(input, options, &parsed, hook)?;
-    cleanup::run(&mut ir);
-    checks::elide(&mut ir);
-    cleanup::run(&mut ir);
-    dce::run(&mut ir).map_err(|m| internal(input, m))?;
-    let alloc = regalloc::allocate(&ir).map_err(|m| internal(input, m))?;
-    emit::emit(&ir, &alloc, input).map_err(|m| internal(input, m))
+    match passes::run(input, options, None)? {
+        passes::Stage::Program(p) => Ok(p),
+        _ => Err(Diagnostic::internal(
+            &input.file,
+            input.function.line_defined,
+            "the last pass left no program",
+        )),
+    }
 }
 
-/// The hook function's AST, compactly (`--emit ast`).
+/// The hook function's AST, compactly (`--emit ast`): the stage after pass `ast`.
 pub fn emit_ast(input: &HookInput) -> Result<String, Diagnostic> {
-    let parsed = source::parse(&input.file, &input.source)?;
-    let hook = source::find_function(&parsed, &input.file, input.function)?;
-    Ok(source::dump(hook))
+    emit_after(input, "ast")
 }
 
-/// The IR after lowering and clean-up, before register allocation (`--emit ir`).
+/// The IR after its last pass, `dce`, before register allocation (`--emit ir`).
 pub fn emit_ir(input: &HookInput) -> Result<String, Diagnostic> {
-    let parsed = source::parse(&input.file, &input.source)?;
-    let hook = source::find_function(&parsed, &input.file, input.function)?;
-    let mut ir = lower::lower(input, &Options::default(), &parsed, hook)?;
-    cleanup::run(&mut ir);
-    checks::elide(&mut ir);
-    cleanup::run(&mut ir);
-    dce::run(&mut ir).map_err(|m| internal(input, m))?;
-    Ok(ir.to_string())
+    emit_after(input, "dce")
 }
 
-fn internal(input: &HookInput, message: String) -> Diagnostic {
-    Diagnostic::internal(&input.file, input.function.line_defined, message)
+/// The dump of the stage after the pass named `pass`, with the default options.
+fn emit_after(input: &HookInput, pass: &str) -> Result<String, Diagnostic> {
+    passes::dump_after(input, &Options::default(), pass).map_err(|e| match e {
+        passes::DumpError::Compile(d) => d,
+        other => Diagnostic::internal(&input.file, input.function.line_defined, other.to_string()),
+    })
 }

@@ -13,6 +13,7 @@ use crate::diag::Loc;
 use crate::{Diagnostic, FnRef};
 
 /// The parsed file and every function in it.
+#[derive(Debug)]
 pub struct Parsed {
     pub source: String,
     /// The source had backticks, lexed as SOH (see [`parse`]).
