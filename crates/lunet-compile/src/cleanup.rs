@@ -136,3 +136,101 @@ fn drop_unreachable(ir: &mut Ir) -> bool {
     ir.retain_marked(&seen);
     changed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Cond, Opnd};
+    use crate::testing::{insts, ir};
+
+    fn br(a: u32, target: Label) -> Inst {
+        Inst::Br {
+            cond: Cond::Eq,
+            a,
+            b: Opnd::Imm(0),
+            target,
+            w32: false,
+        }
+    }
+
+    fn ret(k: i64) -> Inst {
+        Inst::Ret { src: Opnd::Imm(k) }
+    }
+
+    #[test]
+    fn code_no_path_reaches_is_dropped() {
+        let mut p = ir(
+            vec![
+                Inst::Mov {
+                    dst: 0,
+                    src: Opnd::Imm(1),
+                },
+                Inst::Ret { src: Opnd::V(0) },
+                // After a return, and under a label nothing jumps to.
+                Inst::Mov {
+                    dst: 1,
+                    src: Opnd::Imm(2),
+                },
+                Inst::Label(5),
+                ret(3),
+            ],
+            2,
+        );
+        run(&mut p);
+        assert_eq!(
+            insts(&p),
+            [
+                Inst::Mov {
+                    dst: 0,
+                    src: Opnd::Imm(1)
+                },
+                Inst::Ret { src: Opnd::V(0) }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_jump_to_a_jump_goes_to_where_the_second_goes() {
+        let mut p = ir(
+            vec![
+                br(0, 1),
+                ret(1),
+                Inst::Label(1),
+                Inst::Jmp { target: 2 },
+                Inst::Label(2),
+                ret(2),
+            ],
+            1,
+        );
+        run(&mut p);
+        // The branch now targets L2; L1 and its jump, reached by nothing, are gone.
+        assert_eq!(insts(&p), [br(0, 2), ret(1), Inst::Label(2), ret(2)]);
+    }
+
+    #[test]
+    fn a_jump_to_a_return_becomes_the_return() {
+        let mut p = ir(
+            vec![
+                br(0, 1),
+                Inst::Jmp { target: 2 },
+                Inst::Label(1),
+                ret(1),
+                Inst::Label(2),
+                ret(2),
+            ],
+            1,
+        );
+        run(&mut p);
+        assert_eq!(insts(&p), [br(0, 1), ret(2), Inst::Label(1), ret(1)]);
+    }
+
+    #[test]
+    fn a_jump_to_the_next_instruction_is_dropped() {
+        let mut p = ir(
+            vec![br(0, 1), Inst::Label(1), Inst::Ret { src: Opnd::V(0) }],
+            1,
+        );
+        run(&mut p);
+        assert_eq!(insts(&p), [Inst::Label(1), Inst::Ret { src: Opnd::V(0) }]);
+    }
+}

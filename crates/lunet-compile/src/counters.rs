@@ -88,3 +88,55 @@ pub fn count_verdicts(p: &mut Program) -> Result<(), String> {
     p.stack_size += 8;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::hook;
+
+    fn exits(p: &Program) -> Vec<usize> {
+        (0..p.insns.len())
+            .filter(|&i| p.insns[i] == Insn::exit())
+            .collect()
+    }
+
+    #[test]
+    fn every_exit_becomes_a_jump_to_one_epilogue_that_counts() {
+        let mut p = crate::compile(&hook(
+            "if packet:getuint8(0) == 1 then return 1 end\nreturn 3",
+        ))
+        .unwrap();
+        let before = exits(&p);
+        assert!(
+            before.len() >= 3,
+            "two returns and the default verdict's exit"
+        );
+        let (len, stack) = (p.insns.len(), p.stack_size);
+        count_verdicts(&mut p).unwrap();
+        // One exit, the epilogue's last instruction; each old exit jumps to the epilogue.
+        assert_eq!(exits(&p), [p.insns.len() - 1]);
+        for i in before {
+            assert_eq!(p.insns[i].code, op::JMP | op::JA);
+            assert_eq!(i as i64 + 1 + p.insns[i].off as i64, len as i64);
+        }
+        assert_eq!(p.insns.len(), p.lines.len());
+        assert_eq!(p.stack_size, stack + 8);
+        assert_eq!(p.map_ids(), [COUNTER_MAP_ID]);
+    }
+
+    #[test]
+    fn counting_twice_counts_once() {
+        let mut p = crate::compile(&hook("return 1")).unwrap();
+        count_verdicts(&mut p).unwrap();
+        let once = p.insns.clone();
+        count_verdicts(&mut p).unwrap();
+        assert_eq!(p.insns, once);
+    }
+
+    #[test]
+    fn no_room_on_the_stack_for_the_key_is_an_error() {
+        let mut p = crate::compile(&hook("return 1")).unwrap();
+        p.stack_size = 512;
+        assert!(count_verdicts(&mut p).is_err());
+    }
+}

@@ -48,3 +48,96 @@ pub fn run(ir: &mut Ir) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{AluOp, Cond, MapOp, Opnd, DATA};
+    use crate::testing::{insts, ir};
+
+    fn mov(dst: u32, k: i64) -> Inst {
+        Inst::Mov {
+            dst,
+            src: Opnd::Imm(k),
+        }
+    }
+
+    #[test]
+    fn a_mov_nobody_reads_is_removed() {
+        let mut p = ir(vec![mov(0, 1), mov(1, 2), Inst::Ret { src: Opnd::V(0) }], 2);
+        run(&mut p).unwrap();
+        assert_eq!(insts(&p), [mov(0, 1), Inst::Ret { src: Opnd::V(0) }]);
+    }
+
+    #[test]
+    fn what_only_fed_dead_values_is_removed_too() {
+        let mut p = ir(
+            vec![
+                mov(0, 1),
+                Inst::Mov {
+                    dst: 1,
+                    src: Opnd::V(0),
+                },
+                Inst::Alu {
+                    op: AluOp::Add,
+                    dst: 1,
+                    src: Opnd::Imm(2),
+                },
+                Inst::Ret { src: Opnd::Imm(0) },
+            ],
+            2,
+        );
+        run(&mut p).unwrap();
+        assert_eq!(insts(&p), [Inst::Ret { src: Opnd::Imm(0) }]);
+    }
+
+    #[test]
+    fn stores_and_helper_calls_stay_with_what_they_read() {
+        let kept = vec![
+            mov(0, 7),
+            Inst::Store {
+                ptr: DATA,
+                off: 0,
+                size: 1,
+                src: Opnd::V(0),
+            },
+            // A lookup whose result nobody reads still calls the helper.
+            Inst::MapCall {
+                op: MapOp::Lookup,
+                map: 0,
+                key: Opnd::Imm(1),
+                key_size: 4,
+                value: None,
+                dst: Some(1),
+            },
+            Inst::Ret { src: Opnd::Imm(2) },
+        ];
+        let mut p = ir(kept.clone(), 2);
+        run(&mut p).unwrap();
+        assert_eq!(insts(&p), kept);
+    }
+
+    #[test]
+    fn a_value_read_around_a_loop_stays() {
+        let kept = vec![
+            mov(0, 0),
+            Inst::Label(1),
+            Inst::Alu {
+                op: AluOp::Add,
+                dst: 0,
+                src: Opnd::Imm(1),
+            },
+            Inst::Br {
+                cond: Cond::Slt,
+                a: 0,
+                b: Opnd::Imm(10),
+                target: 1,
+                w32: false,
+            },
+            Inst::Ret { src: Opnd::Imm(2) },
+        ];
+        let mut p = ir(kept.clone(), 1);
+        run(&mut p).unwrap();
+        assert_eq!(insts(&p), kept);
+    }
+}

@@ -116,6 +116,8 @@ pub mod regalloc;
 pub mod regset;
 pub mod resolve;
 pub mod source;
+#[cfg(test)]
+mod testing;
 pub mod types;
 
 pub use diag::{DiagKind, Diagnostic};

@@ -155,3 +155,95 @@ pub fn intervals(ir: &Ir) -> Result<Vec<Option<(usize, usize)>>, String> {
     }
     Ok(iv)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{AluOp, Cond, Inst, Opnd};
+    use crate::testing::ir;
+
+    #[test]
+    fn an_interval_runs_from_the_write_to_the_last_read() {
+        let p = ir(
+            vec![
+                Inst::Mov {
+                    dst: 0,
+                    src: Opnd::Imm(1),
+                },
+                Inst::Mov {
+                    dst: 1,
+                    src: Opnd::Imm(2),
+                },
+                Inst::Alu {
+                    op: AluOp::Add,
+                    dst: 0,
+                    src: Opnd::V(1),
+                },
+                Inst::Ret { src: Opnd::V(0) },
+            ],
+            3,
+        );
+        let iv = intervals(&p).unwrap();
+        // Instruction i reads at 2i and writes at 2i + 1.
+        assert_eq!(iv[0], Some((1, 6)));
+        assert_eq!(iv[1], Some((3, 4)));
+        assert_eq!(
+            iv[2], None,
+            "a register no instruction names has no interval"
+        );
+    }
+
+    #[test]
+    fn a_value_the_loop_reads_is_live_through_the_whole_loop() {
+        let p = ir(
+            vec![
+                Inst::Mov {
+                    dst: 0,
+                    src: Opnd::Imm(0),
+                },
+                Inst::Mov {
+                    dst: 1,
+                    src: Opnd::Imm(5),
+                },
+                Inst::Label(1),
+                Inst::Alu {
+                    op: AluOp::Add,
+                    dst: 0,
+                    src: Opnd::Imm(1),
+                },
+                Inst::Br {
+                    cond: Cond::Slt,
+                    a: 0,
+                    b: Opnd::V(1),
+                    target: 1,
+                    w32: false,
+                },
+                Inst::Ret { src: Opnd::V(0) },
+            ],
+            2,
+        );
+        let live = analyze(&p).unwrap();
+        // Blocks: the two moves, the loop body (label to branch), the return.
+        assert_eq!(live.blocks, [(0, 2), (2, 5), (5, 6)]);
+        assert_eq!(live.live_in[1].iter().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(live.live_out[1].iter().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(live.live_out[2].iter().count(), 0);
+        // v1 is read at the branch (position 8) and live out of its block, back to the head.
+        assert_eq!(intervals(&p).unwrap()[1], Some((3, 9)));
+    }
+
+    #[test]
+    fn a_hook_too_large_for_the_bitsets_is_refused() {
+        let mut p = ir(
+            vec![
+                Inst::Ret { src: Opnd::Imm(0) },
+                Inst::Label(0),
+                Inst::Ret { src: Opnd::Imm(1) },
+            ],
+            0,
+        );
+        p.nvregs = u32::MAX;
+        let e = analyze(&p).unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
+    }
+}

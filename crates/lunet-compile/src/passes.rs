@@ -23,7 +23,7 @@ pub enum Stage {
     Input,
     /// The whole file parsed, and the index of the hook's function in
     /// [`Parsed::functions`].
-    Hook { parsed: Parsed, hook: usize },
+    Hook { parsed: Box<Parsed>, hook: usize },
     /// The hook as IR over virtual registers.
     Ir(Ir),
     /// The IR, and where each virtual register lives.
@@ -85,7 +85,7 @@ impl std::fmt::Debug for Pass {
 }
 
 /// The passes, in the order they run.
-pub const PASSES: &[Pass] = &[
+pub static PASSES: &[Pass] = &[
     Pass {
         name: "ast",
         about: "parse the file, find the hook's function (source.rs)",
@@ -193,7 +193,10 @@ fn ast(input: &HookInput, _: &Options, stage: Stage) -> Result<Stage, Diagnostic
         .iter()
         .position(|f| std::ptr::eq(f, hook))
         .ok_or_else(|| internal(input, "the hook's function is not among the file's"))?;
-    Ok(Stage::Hook { parsed, hook })
+    Ok(Stage::Hook {
+        parsed: Box::new(parsed),
+        hook,
+    })
 }
 
 fn to_ir(input: &HookInput, options: &Options, stage: Stage) -> Result<Stage, Diagnostic> {
@@ -245,4 +248,90 @@ fn to_program(input: &HookInput, _: &Options, stage: Stage) -> Result<Stage, Dia
     };
     let program = emit::emit(ir, alloc, input).map_err(|m| internal(input, m))?;
     Ok(Stage::Program(program))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::hook;
+
+    fn body() -> HookInput {
+        hook("if packet:getuint8(0) == 1 then return 1 end\nreturn 2")
+    }
+
+    #[test]
+    fn the_passes_run_in_this_order_under_unique_names() {
+        let names: Vec<&str> = PASSES.iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            [
+                "ast",
+                "lower",
+                "cleanup",
+                "checks",
+                "cleanup-again",
+                "dce",
+                "regalloc",
+                "emit"
+            ]
+        );
+        for (i, p) in PASSES.iter().enumerate() {
+            assert!(std::ptr::eq(find(p.name).unwrap(), &PASSES[i]), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn each_stop_leaves_the_stage_its_pass_makes() {
+        let input = body();
+        for pass in PASSES {
+            let stage = run(&input, &Options::default(), Some(pass)).unwrap();
+            let ok = match pass.name {
+                "ast" => matches!(stage, Stage::Hook { .. }),
+                "regalloc" => matches!(stage, Stage::Allocated { .. }),
+                "emit" => matches!(stage, Stage::Program(_)),
+                _ => matches!(stage, Stage::Ir(_)),
+            };
+            assert!(ok, "after {}: {stage:?}", pass.name);
+            assert!(!stage.dump(&input.source).is_empty(), "{}", pass.name);
+        }
+    }
+
+    #[test]
+    fn the_dumps_are_the_ast_the_ir_and_the_listing() {
+        let input = body();
+        let dump = |name| dump_after(&input, &Options::default(), name).unwrap();
+        assert!(
+            dump("ast").starts_with("(function hook [packet argument] lines 1-4"),
+            "{}",
+            dump("ast")
+        );
+        assert!(dump("lower").contains("check data + 1 <= data_end else L0"));
+        assert_eq!(dump("dce"), crate::emit_ir(&input).unwrap());
+        assert!(dump("regalloc").contains("; v0 in r"));
+        let program = crate::compile(&input).unwrap();
+        assert_eq!(dump("emit"), program.asm(&input.source));
+    }
+
+    #[test]
+    fn running_every_pass_is_compiling() {
+        let input = body();
+        let Stage::Program(p) = run(&input, &Options::default(), None).unwrap() else {
+            panic!("no program");
+        };
+        assert_eq!(p.insns, crate::compile(&input).unwrap().insns);
+    }
+
+    #[test]
+    fn an_unknown_pass_is_named_with_the_passes_there_are() {
+        let e = dump_after(&body(), &Options::default(), "optimize").unwrap_err();
+        assert!(matches!(e, DumpError::UnknownPass(ref n) if n == "optimize"));
+        assert!(e.to_string().contains("ast, lower, cleanup"), "{e}");
+    }
+
+    #[test]
+    fn a_pass_given_the_wrong_stage_is_a_compiler_bug() {
+        let d = to_program(&body(), &Options::default(), Stage::Input).unwrap_err();
+        assert_eq!(d.kind, crate::DiagKind::Internal);
+        assert!(d.message.contains("emit was given the input"), "{d}");
+    }
 }

@@ -161,15 +161,29 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
 mod tests {
     use super::*;
     use crate::ir::{AluOp, Opnd};
+    use crate::testing::ir;
 
-    fn ir(insts: Vec<Inst>, nvregs: u32) -> Ir {
-        Ir {
-            insts: insts.into_iter().map(|i| (i, 1)).collect(),
-            nvregs,
-            nlabels: 0,
-            first_line: 1,
-            ..Default::default()
+    /// `v0 = 0; ...; v{n-1} = n - 1`, then `v0 += v1 + ... + v{n-1}` (all live at once), with
+    /// a helper call between the two halves when `call`.
+    fn all_live(n: u32, call: bool) -> Ir {
+        let mut insts: Vec<Inst> = (0..n)
+            .map(|v| Inst::Mov {
+                dst: v,
+                src: Opnd::Imm(v as i64),
+            })
+            .collect();
+        if call {
+            insts.push(Inst::Call { helper: 7 });
         }
+        for v in 1..n {
+            insts.push(Inst::Alu {
+                op: AluOp::Add,
+                dst: 0,
+                src: Opnd::V(v),
+            });
+        }
+        insts.push(Inst::Ret { src: Opnd::V(0) });
+        ir(insts, n)
     }
 
     #[test]
@@ -200,21 +214,7 @@ mod tests {
 
     #[test]
     fn more_live_values_than_registers_spill() {
-        let mut insts: Vec<Inst> = (0..10)
-            .map(|v| Inst::Mov {
-                dst: v,
-                src: Opnd::Imm(v as i64),
-            })
-            .collect();
-        for v in 1..10 {
-            insts.push(Inst::Alu {
-                op: AluOp::Add,
-                dst: 0,
-                src: Opnd::V(v),
-            });
-        }
-        insts.push(Inst::Ret { src: Opnd::V(0) });
-        let a = allocate(&ir(insts, 10)).unwrap();
+        let a = allocate(&all_live(10, false)).unwrap();
         let in_slots = (0..10)
             .filter(|&v| matches!(a.loc(v), Some(Loc::Slot(_))))
             .count();
@@ -263,5 +263,32 @@ mod tests {
                 None => panic!("v{v} not allocated"),
             }
         }
+    }
+
+    #[test]
+    fn a_third_value_across_a_call_goes_to_the_stack() {
+        // r6 and r7 are the only allocatable registers a helper call leaves alone.
+        let a = allocate(&all_live(3, true)).unwrap();
+        let mut regs = Vec::new();
+        let mut slots = 0;
+        for v in 0..3 {
+            match a.loc(v) {
+                Some(Loc::Reg(r)) => regs.push(r),
+                Some(Loc::Slot(_)) => slots += 1,
+                None => panic!("v{v} not allocated"),
+            }
+        }
+        regs.sort();
+        assert_eq!(regs, [6, 7], "{a:?}");
+        assert_eq!(slots, 1);
+        assert_eq!(a.spilled, 1);
+    }
+
+    #[test]
+    fn more_live_values_than_registers_and_slots_is_an_error() {
+        let n = (ALLOCATABLE.len() + MAX_SLOTS) as u32;
+        assert!(allocate(&all_live(n, false)).is_ok(), "exactly full");
+        let e = allocate(&all_live(n + 1, false)).unwrap_err();
+        assert!(e.to_string().contains("512 bytes"), "{e}");
     }
 }

@@ -407,4 +407,23 @@ mod tests {
         .unwrap_err();
         assert!(e.message.contains("2 functions"), "{e}");
     }
+
+    #[test]
+    fn the_ast_dump_is_statements_with_s_expressions() {
+        let src = "local function hook(p)\n  local x = p:getuint8(0) + 1\n  if x > 2 then\n    return 1\n  end\n  return 2\nend\n";
+        let parsed = parse("t.lua", src).unwrap();
+        let f = find_function(
+            &parsed,
+            "t.lua",
+            FnRef {
+                line_defined: 1,
+                last_line_defined: 7,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            dump(f),
+            "(function hook [p] lines 1-7\n  2: (local [x] (+ p:getuint8(0) 1))\n  3: (if (> x 2)\n    4: (return 1)\n  )\n  6: (return 2)\n)\n"
+        );
+    }
 }

@@ -454,3 +454,83 @@ pub fn blocks(insts: &[(Inst, u32)]) -> (Vec<(usize, usize)>, Vec<Vec<usize>>) {
         .collect();
     (ranges, succ)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::ir;
+
+    #[test]
+    fn blocks_start_at_labels_and_end_after_jumps() {
+        let p = ir(
+            vec![
+                Inst::Mov {
+                    dst: 0,
+                    src: Opnd::Imm(1),
+                },
+                Inst::Br {
+                    cond: Cond::Eq,
+                    a: 0,
+                    b: Opnd::Imm(0),
+                    target: 1,
+                    w32: false,
+                },
+                Inst::PktCheck {
+                    ptr: DATA,
+                    end: Opnd::Imm(4),
+                    fail: 1,
+                },
+                Inst::Ret { src: Opnd::Imm(3) },
+                Inst::Label(1),
+                Inst::Ret { src: Opnd::Imm(2) },
+            ],
+            1,
+        );
+        let (ranges, succ) = blocks(&p.insts);
+        assert_eq!(ranges, [(0, 2), (2, 3), (3, 4), (4, 6)]);
+        // The branch and the check go to L1 or on; a return goes nowhere.
+        assert_eq!(succ, [vec![3, 1], vec![3, 2], vec![], vec![]]);
+    }
+
+    #[test]
+    fn the_text_form_marks_lines_and_labels() {
+        let mut p = ir(
+            vec![
+                Inst::Load {
+                    dst: 0,
+                    ptr: DATA,
+                    off: 12,
+                    size: 2,
+                    signed: false,
+                },
+                Inst::Label(3),
+                Inst::Ret { src: Opnd::V(0) },
+            ],
+            1,
+        );
+        p.insts[1].1 = 1;
+        assert_eq!(
+            p.to_string(),
+            "; line 1\n    v0 = *(u16 *)(data + 12)\nL3:\n; line 3\n    return v0\n"
+        );
+    }
+
+    #[test]
+    fn uses_and_defs_leave_out_the_packet_pointer() {
+        let store = Inst::Store {
+            ptr: DATA,
+            off: 0,
+            size: 1,
+            src: Opnd::V(4),
+        };
+        assert_eq!(store.uses(), [4]);
+        assert_eq!(store.def(), None);
+        let alu = Inst::Alu {
+            op: AluOp::Add,
+            dst: 2,
+            src: Opnd::V(3),
+        };
+        assert_eq!(alu.uses(), [2, 3]);
+        assert_eq!(alu.def(), Some(2));
+    }
+}

@@ -337,3 +337,6 @@ fn global(file: &str, t: &TokenReference, n: &str) -> Diagnostic {
     };
     Diagnostic::unsupported(file, tok_loc(t), construct, message)
 }
+
+#[cfg(test)]
+mod tests;

@@ -564,3 +564,6 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
         maps: e.maps,
     })
 }
+
+#[cfg(test)]
+mod tests;
