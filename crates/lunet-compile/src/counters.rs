@@ -28,19 +28,17 @@
 
 use lunet_bpf::insn::{op, reg::*, Insn};
 
+use crate::error::ProgramError;
 use crate::maps::{helper, MapUse, COUNTER_MAP_ID, COUNTER_MAP_NAME, UNPATCHED_FD};
 use crate::Program;
 
-pub fn count_verdicts(p: &mut Program) -> Result<(), String> {
+pub fn count_verdicts(p: &mut Program) -> Result<(), ProgramError> {
     if p.maps.iter().any(|u| u.map_id == COUNTER_MAP_ID) {
         return Ok(());
     }
     let key_off = -(p.stack_size as i64) - 8;
     if -key_off > 512 {
-        return Err(format!(
-            "counting verdicts needs 8 more bytes of stack than the hook's {} (512 at most)",
-            p.stack_size
-        ));
+        return Err(ProgramError::NoStackForCounters(p.stack_size));
     }
     let epilogue = p.insns.len();
     let ld_imm64 = op::LD | op::DW | op::IMM;
@@ -53,10 +51,8 @@ pub fn count_verdicts(p: &mut Program) -> Result<(), String> {
             continue;
         }
         if code == exit {
-            let off = i16::try_from(epilogue as i64 - (i as i64 + 1)).map_err(|_| {
-                "counting verdicts: an exit farther than 32767 instructions from the end"
-                    .to_string()
-            })?;
+            let off = i16::try_from(epilogue as i64 - (i as i64 + 1))
+                .map_err(|_| ProgramError::ExitTooFar)?;
             p.insns[i] = Insn::ja(off);
         }
         i += 1;

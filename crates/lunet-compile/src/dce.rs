@@ -3,6 +3,7 @@
 //! walk of each block from what [`crate::liveness`] says is live out of it. Removing one may
 //! make the instructions that fed it dead too: the pass repeats (at most 8 rounds).
 
+use crate::error::CodegenError;
 use crate::ir::{Inst, Ir};
 use crate::liveness;
 
@@ -21,7 +22,7 @@ fn is_pure(inst: &Inst) -> bool {
 }
 
 /// Removes instructions without side effects whose result nobody reads.
-pub fn run(ir: &mut Ir) -> Result<(), String> {
+pub fn run(ir: &mut Ir) -> Result<(), CodegenError> {
     for _ in 0..8 {
         let live = liveness::analyze(ir)?;
         let mut keep = vec![true; ir.insts.len()];

@@ -105,6 +105,7 @@ pub mod dce;
 pub mod diag;
 pub mod disasm;
 pub mod emit;
+pub mod error;
 pub mod ir;
 pub mod literal;
 pub mod liveness;
@@ -121,6 +122,7 @@ mod testing;
 pub mod types;
 
 pub use diag::{DiagKind, Diagnostic};
+pub use error::{CodegenError, ProgramError};
 pub use maps::{verdict_counter_map, MapUse, COUNTER_MAP_ID, COUNTER_SLOTS};
 pub use print::{
     decode_print, print_lost_map, print_ring_map, PrintArg, PrintSite, PRINT_LOST_MAP_ID,
@@ -215,14 +217,14 @@ impl Program {
     /// Writes map file descriptors, given as `(map id, fd)`, into the program's map loads.
     /// Every id of [`Program::map_ids`] needs one (else an error naming the maps missing and
     /// nothing useful is loaded); extra ids are ignored. Patching again replaces the fds.
-    pub fn patch_map_fds(&mut self, fds: &[(usize, RawFd)]) -> Result<(), String> {
+    pub fn patch_map_fds(&mut self, fds: &[(usize, RawFd)]) -> Result<(), ProgramError> {
         maps::patch(&mut self.insns, &self.maps, fds)
     }
 
     /// Makes every exit of the program, the default-verdict exits included, add one to slot
     /// `verdict` of the per-CPU array [`verdict_counter_map`] (map id [`COUNTER_MAP_ID`], to
     /// patch like any other map). Idempotent. See [`counters`].
-    pub fn count_verdicts(&mut self) -> Result<(), String> {
+    pub fn count_verdicts(&mut self) -> Result<(), ProgramError> {
         counters::count_verdicts(self)
     }
 

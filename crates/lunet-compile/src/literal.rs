@@ -56,8 +56,30 @@ fn hex_float(s: &str) -> Option<f64> {
     Some(v * 2f64.powi(exp))
 }
 
+/// Why a string literal does not decode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LiteralError {
+    #[error("not a string literal")]
+    NotAString,
+    #[error("unfinished escape")]
+    UnfinishedEscape,
+    #[error("bad \\x escape")]
+    BadHex,
+    /// A `\x` whose two bytes are not text (they cut a character).
+    #[error("bad \\x")]
+    HexNotText,
+    #[error("bad \\u escape")]
+    BadUnicode,
+    #[error("decimal escape too large")]
+    DecimalTooLarge,
+    #[error("invalid escape '\\{0}'")]
+    Invalid(char),
+    #[error("UTF-8 value too large")]
+    Utf8TooLarge,
+}
+
 /// The bytes of a string literal token of `parsed`, escapes decoded as Lua does.
-pub fn literal(parsed: &Parsed, token: &TokenReference) -> Result<Vec<u8>, String> {
+pub fn literal(parsed: &Parsed, token: &TokenReference) -> Result<Vec<u8>, LiteralError> {
     let mut b = string_value(token)?;
     if parsed.backtick {
         for c in &mut b {
@@ -70,14 +92,14 @@ pub fn literal(parsed: &Parsed, token: &TokenReference) -> Result<Vec<u8>, Strin
 }
 
 /// The bytes of a string literal token, escapes decoded as Lua does.
-pub fn string_value(token: &TokenReference) -> Result<Vec<u8>, String> {
+pub fn string_value(token: &TokenReference) -> Result<Vec<u8>, LiteralError> {
     let TokenType::StringLiteral {
         literal,
         multi_line_depth,
         quote_type,
     } = token.token_type()
     else {
-        return Err("not a string literal".into());
+        return Err(LiteralError::NotAString);
     };
     let s = literal.as_str();
     if matches!(
@@ -96,7 +118,7 @@ pub fn string_value(token: &TokenReference) -> Result<Vec<u8>, String> {
     unescape(s)
 }
 
-fn unescape(s: &str) -> Result<Vec<u8>, String> {
+fn unescape(s: &str) -> Result<Vec<u8>, LiteralError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -108,7 +130,7 @@ fn unescape(s: &str) -> Result<Vec<u8>, String> {
         }
         i += 1;
         let Some(&c) = b.get(i) else {
-            return Err("unfinished escape".into());
+            return Err(LiteralError::UnfinishedEscape);
         };
         i += 1;
         match c {
@@ -127,9 +149,9 @@ fn unescape(s: &str) -> Result<Vec<u8>, String> {
                 }
             }
             b'x' => {
-                let h = b.get(i..i + 2).ok_or("bad \\x escape")?;
-                let v = u8::from_str_radix(std::str::from_utf8(h).map_err(|_| "bad \\x")?, 16)
-                    .map_err(|_| "bad \\x escape")?;
+                let h = b.get(i..i + 2).ok_or(LiteralError::BadHex)?;
+                let h = std::str::from_utf8(h).map_err(|_| LiteralError::HexNotText)?;
+                let v = u8::from_str_radix(h, 16).map_err(|_| LiteralError::BadHex)?;
                 out.push(v);
                 i += 2;
             }
@@ -140,10 +162,11 @@ fn unescape(s: &str) -> Result<Vec<u8>, String> {
             }
             b'u' => {
                 if b.get(i) != Some(&b'{') {
-                    return Err("bad \\u escape".into());
+                    return Err(LiteralError::BadUnicode);
                 }
-                let end = s[i..].find('}').ok_or("bad \\u escape")? + i;
-                let v = u32::from_str_radix(&s[i + 1..end], 16).map_err(|_| "bad \\u escape")?;
+                let end = s[i..].find('}').ok_or(LiteralError::BadUnicode)? + i;
+                let v = u32::from_str_radix(&s[i + 1..end], 16)
+                    .map_err(|_| LiteralError::BadUnicode)?;
                 i = end + 1;
                 utf8_extended(v, &mut out)?;
             }
@@ -155,18 +178,18 @@ fn unescape(s: &str) -> Result<Vec<u8>, String> {
                     i += 1;
                     n += 1;
                 }
-                out.push(u8::try_from(v).map_err(|_| "decimal escape too large")?);
+                out.push(u8::try_from(v).map_err(|_| LiteralError::DecimalTooLarge)?);
             }
-            _ => return Err(format!("invalid escape '\\{}'", c as char)),
+            _ => return Err(LiteralError::Invalid(c as char)),
         }
     }
     Ok(out)
 }
 
 /// Lua's `\u{...}`: UTF-8 extended to 31 bits.
-fn utf8_extended(v: u32, out: &mut Vec<u8>) -> Result<(), String> {
+fn utf8_extended(v: u32, out: &mut Vec<u8>) -> Result<(), LiteralError> {
     if v > 0x7fff_ffff {
-        return Err("UTF-8 value too large".into());
+        return Err(LiteralError::Utf8TooLarge);
     }
     if v < 0x80 {
         out.push(v as u8);
@@ -212,7 +235,13 @@ mod tests {
     fn escapes_follow_lua() {
         assert_eq!(unescape(r"a\x41\65\n\z   b").unwrap(), b"aAA\nb");
         assert_eq!(unescape(r"\u{20AC}").unwrap(), "€".as_bytes());
-        assert!(unescape(r"\q").is_err());
-        assert!(unescape(r"\300").is_err());
+        assert_eq!(unescape(r"\q"), Err(LiteralError::Invalid('q')));
+        assert_eq!(
+            unescape(r"\q").unwrap_err().to_string(),
+            r"invalid escape '\q'"
+        );
+        assert_eq!(unescape(r"\300"), Err(LiteralError::DecimalTooLarge));
+        assert_eq!(unescape(r"\xg1").unwrap_err().to_string(), r"bad \x escape");
+        assert_eq!(unescape(r"\u{80000000}"), Err(LiteralError::Utf8TooLarge));
     }
 }

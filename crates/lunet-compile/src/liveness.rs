@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 
+use crate::error::CodegenError;
 use crate::ir::Ir;
 
 /// Liveness bitsets beyond this many words are a hook too large to allocate.
@@ -61,14 +62,15 @@ pub struct Liveness {
 }
 
 /// The liveness of `ir`'s virtual registers.
-pub fn analyze(ir: &Ir) -> Result<Liveness, String> {
+pub fn analyze(ir: &Ir) -> Result<Liveness, CodegenError> {
     let n = ir.nvregs as usize;
     let (ranges, succ) = crate::ir::blocks(&ir.insts);
     let nb = ranges.len();
     if nb.saturating_mul(n.div_ceil(64)) > MAX_LIVENESS_WORDS {
-        return Err(format!(
-            "the hook is too large to allocate registers ({nb} blocks, {n} values)"
-        ));
+        return Err(CodegenError::TooLargeToAllocate {
+            blocks: nb,
+            values: n,
+        });
     }
     // What each block reads before it writes, and what it writes.
     let mut uses = Vec::with_capacity(nb);
@@ -125,7 +127,7 @@ pub fn analyze(ir: &Ir) -> Result<Liveness, String> {
 
 /// Live intervals `[start, end]` in positions, by virtual register (`None` for registers no
 /// instruction mentions).
-pub fn intervals(ir: &Ir) -> Result<Vec<Option<(usize, usize)>>, String> {
+pub fn intervals(ir: &Ir) -> Result<Vec<Option<(usize, usize)>>, CodegenError> {
     let n = ir.nvregs as usize;
     let live = analyze(ir)?;
     let mut iv: Vec<Option<(usize, usize)>> = vec![None; n];

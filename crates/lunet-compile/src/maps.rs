@@ -7,6 +7,8 @@ use std::os::fd::RawFd;
 
 use lunet_types::{Layout, MapDecl, MapKind, MapRef};
 
+use crate::error::ProgramError;
+
 /// An `ld_imm64` that loads a map (`BPF_PSEUDO_MAP_FD`): `insns[insn].imm` gets the fd of map
 /// `map_id` before the program is loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,17 +75,17 @@ pub(crate) fn patch(
     insns: &mut [lunet_bpf::insn::Insn],
     uses: &[MapUse],
     fds: &[(usize, RawFd)],
-) -> Result<(), String> {
-    let mut missing: Vec<&str> = Vec::new();
+) -> Result<(), ProgramError> {
+    let mut missing: Vec<String> = Vec::new();
     for u in uses {
         match fds.iter().find(|(id, _)| *id == u.map_id) {
             Some((_, fd)) => match insns.get_mut(u.insn) {
                 Some(i) => i.imm = *fd,
-                None => return Err(format!("map load {} is past the program", u.insn)),
+                None => return Err(ProgramError::MapLoadPastEnd(u.insn)),
             },
             None => {
-                if !missing.contains(&u.name.as_str()) {
-                    missing.push(&u.name);
+                if !missing.contains(&u.name) {
+                    missing.push(u.name.clone());
                 }
             }
         }
@@ -91,6 +93,6 @@ pub(crate) fn patch(
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(format!("no fd for map(s) {}", missing.join(", ")))
+        Err(ProgramError::MissingFds(missing))
     }
 }

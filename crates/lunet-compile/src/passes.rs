@@ -232,13 +232,13 @@ fn merge_checks(input: &HookInput, _: &Options, stage: Stage) -> Result<Stage, D
 
 fn remove_dead_code(input: &HookInput, _: &Options, stage: Stage) -> Result<Stage, Diagnostic> {
     let mut ir = ir_of(input, "dce", stage)?;
-    dce::run(&mut ir).map_err(|m| internal(input, m))?;
+    dce::run(&mut ir).map_err(|e| internal(input, e.to_string()))?;
     Ok(Stage::Ir(ir))
 }
 
 fn allocate(input: &HookInput, _: &Options, stage: Stage) -> Result<Stage, Diagnostic> {
     let ir = ir_of(input, "regalloc", stage)?;
-    let alloc = regalloc::allocate(&ir).map_err(|m| internal(input, m))?;
+    let alloc = regalloc::allocate(&ir).map_err(|e| internal(input, e.to_string()))?;
     Ok(Stage::Allocated { ir, alloc })
 }
 
@@ -246,7 +246,7 @@ fn to_program(input: &HookInput, _: &Options, stage: Stage) -> Result<Stage, Dia
     let Stage::Allocated { ir, alloc } = &stage else {
         return Err(wrong_stage(input, "emit", &stage));
     };
-    let program = emit::emit(ir, alloc, input).map_err(|m| internal(input, m))?;
+    let program = emit::emit(ir, alloc, input).map_err(|e| internal(input, e.to_string()))?;
     Ok(Stage::Program(program))
 }
 

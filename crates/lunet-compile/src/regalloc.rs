@@ -4,6 +4,7 @@
 //! value needed furthest away). A value live across a helper call (which clobbers `r0`-`r5`)
 //! gets `r6`/`r7` or a slot; a copy prefers its source's register, so it costs nothing.
 
+use crate::error::CodegenError;
 use crate::ir::{Inst, Ir, VReg};
 use crate::liveness::intervals;
 use crate::regset::{ALLOCATABLE, CALLEE_SAVED};
@@ -33,7 +34,7 @@ impl Alloc {
 /// The most stack slots one program may use (512 bytes).
 pub const MAX_SLOTS: usize = 64;
 
-pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
+pub fn allocate(ir: &Ir) -> Result<Alloc, CodegenError> {
     let iv = intervals(ir)?;
     let n = iv.len();
     // Copies prefer their source's register.
@@ -65,14 +66,12 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
     let mut free_slots: Vec<u16> = Vec::new();
     let mut nslots = 0usize;
     let mut spilled = 0usize;
-    let new_slot = |free_slots: &mut Vec<u16>, nslots: &mut usize| -> Result<u16, String> {
+    let new_slot = |free_slots: &mut Vec<u16>, nslots: &mut usize| -> Result<u16, CodegenError> {
         if let Some(s) = free_slots.pop() {
             return Ok(s);
         }
         if *nslots >= MAX_SLOTS {
-            return Err(format!(
-                "more than {MAX_SLOTS} values are live at once: the hook needs more than 512 bytes of stack"
-            ));
+            return Err(CodegenError::OutOfSlots);
         }
         *nslots += 1;
         Ok((*nslots - 1) as u16)
@@ -133,7 +132,7 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
         match victim {
             Some((i, end, a)) if end > e => {
                 let Some(Loc::Reg(r)) = locs[a as usize] else {
-                    return Err("spill of a value not in a register".into());
+                    return Err(CodegenError::SpillNotInRegister);
                 };
                 let k = new_slot(&mut free_slots, &mut nslots)?;
                 locs[a as usize] = Some(Loc::Slot(k));

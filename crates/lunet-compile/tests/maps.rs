@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use lunet_compile::Program;
+use lunet_compile::{Program, ProgramError};
 
 /// Drives one script through both tiers.
 struct Both {
@@ -487,7 +487,8 @@ fn unpatched_maps_are_refused_and_named() {
     let names: Vec<&str> = p.maps.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, ["counts", "counts", "limit"]);
     let e = p.patch_map_fds(&[(0, 7)]).unwrap_err();
-    assert!(e.contains("limit") && !e.contains("counts"), "{e}");
+    assert_eq!(e, ProgramError::MissingFds(vec!["limit".into()]));
+    assert_eq!(e.to_string(), "no fd for map(s) limit");
     p.patch_map_fds(&[(0, 7), (1, 8), (5, 9)]).unwrap();
     for u in &p.maps {
         let i = p.insns[u.insn];
@@ -495,10 +496,10 @@ fn unpatched_maps_are_refused_and_named() {
     }
     p.count_verdicts().unwrap();
     assert_eq!(p.map_ids(), vec![0, 1, lunet_compile::COUNTER_MAP_ID]);
-    assert!(p
-        .patch_map_fds(&[(0, 7), (1, 8)])
-        .unwrap_err()
-        .contains("lunet_verdicts"));
+    assert_eq!(
+        p.patch_map_fds(&[(0, 7), (1, 8)]).unwrap_err(),
+        ProgramError::MissingFds(vec!["lunet_verdicts".into()])
+    );
 }
 
 #[test]

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use lunet_bpf::insn::{op, reg::*, Insn};
 
+use crate::error::CodegenError;
 use crate::ir::{self, AluOp, Cond, Inst, Ir, Label, MapOp, Opnd, VReg, DATA};
 use crate::maps::{helper, MapUse, UNPATCHED_FD};
 use crate::print;
@@ -111,13 +112,11 @@ impl Emitter<'_> {
         self.push(b);
     }
 
-    fn loc(&self, v: VReg) -> Result<Loc, String> {
+    fn loc(&self, v: VReg) -> Result<Loc, CodegenError> {
         if v == DATA {
             return Ok(Loc::Reg(DATA_REG));
         }
-        self.alloc
-            .loc(v)
-            .ok_or_else(|| format!("v{v} has no location"))
+        self.alloc.loc(v).ok_or(CodegenError::NoLocation(v))
     }
 
     /// `dst = k`.
@@ -132,7 +131,7 @@ impl Emitter<'_> {
     }
 
     /// The register holding `v`, loading it into `scratch` when it is spilled.
-    fn read(&mut self, v: VReg, scratch: u8) -> Result<u8, String> {
+    fn read(&mut self, v: VReg, scratch: u8) -> Result<u8, CodegenError> {
         match self.loc(v)? {
             Loc::Reg(r) => Ok(r),
             Loc::Slot(k) => {
@@ -143,7 +142,7 @@ impl Emitter<'_> {
     }
 
     /// An operand in a register (immediates go to `scratch`).
-    fn read_opnd(&mut self, o: Opnd, scratch: u8) -> Result<u8, String> {
+    fn read_opnd(&mut self, o: Opnd, scratch: u8) -> Result<u8, CodegenError> {
         match o {
             Opnd::V(v) => self.read(v, scratch),
             Opnd::Imm(k) => {
@@ -154,14 +153,14 @@ impl Emitter<'_> {
     }
 
     /// The register to compute `v` in: its own, or `scratch` when it is spilled.
-    fn dst(&self, v: VReg, scratch: u8) -> Result<u8, String> {
+    fn dst(&self, v: VReg, scratch: u8) -> Result<u8, CodegenError> {
         Ok(match self.loc(v)? {
             Loc::Reg(r) => r,
             Loc::Slot(_) => scratch,
         })
     }
 
-    fn write_back(&mut self, v: VReg, r: u8) -> Result<(), String> {
+    fn write_back(&mut self, v: VReg, r: u8) -> Result<(), CodegenError> {
         if let Loc::Slot(k) = self.loc(v)? {
             self.push(Insn::stx(op::DW, R10, slot_off(k), r));
         }
@@ -169,7 +168,7 @@ impl Emitter<'_> {
     }
 
     /// `*(size *)(r10 + off) = o`: the low `size` bytes of `o`.
-    fn store_stack(&mut self, off: i16, o: Opnd, size: u8) -> Result<(), String> {
+    fn store_stack(&mut self, off: i16, o: Opnd, size: u8) -> Result<(), CodegenError> {
         match o {
             Opnd::Imm(k) if size < 8 || fits_i32(k) => {
                 // Narrow stores take the low bytes of the (truncated) immediate.
@@ -190,7 +189,7 @@ impl Emitter<'_> {
         key: (Opnd, u8),
         value: Option<(Opnd, u8)>,
         dst: Option<VReg>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CodegenError> {
         // The operands are read before r1-r5 are set: the allocator may have put them there.
         self.store_stack(self.key_buf, key.0, key.1)?;
         if let Some((v, size)) = value {
@@ -237,7 +236,7 @@ impl Emitter<'_> {
     /// `bpf_xdp_load_bytes(ctx, off, record + at, n)`, `n` = `len` clamped to `1..=STR_CAP`:
     /// the verifier wants a size it can bound and not zero; bytes past the string's length
     /// are never read back.
-    fn print_copy(&mut self, at: u16, off: Opnd, len: Opnd) -> Result<(), String> {
+    fn print_copy(&mut self, at: u16, off: Opnd, len: Opnd) -> Result<(), CodegenError> {
         let cap = print::STR_CAP as i64;
         match len {
             Opnd::Imm(k) => self.mov_imm(A, k.clamp(1, cap)),
@@ -297,7 +296,7 @@ impl Emitter<'_> {
         self.push(i);
     }
 
-    fn inst(&mut self, inst: &Inst) -> Result<(), String> {
+    fn inst(&mut self, inst: &Inst) -> Result<(), CodegenError> {
         match *inst {
             Inst::Mov { dst, src } => match (self.loc(dst)?, src) {
                 (Loc::Reg(d), Opnd::Imm(k)) => self.mov_imm(d, k),
@@ -478,7 +477,7 @@ fn is_nop(inst: &Inst, alloc: &Alloc) -> bool {
     }
 }
 
-pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, String> {
+pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, CodegenError> {
     let has_maps = ir_in
         .insts
         .iter()
@@ -503,9 +502,7 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
     stack += record_size;
     let record = -(stack as i64);
     if stack > 512 {
-        return Err(format!(
-            "the hook needs {stack} bytes of stack (512 at most)"
-        ));
+        return Err(CodegenError::StackTooLarge(stack));
     }
     // Drop the copies allocation made free, then thread the jumps they left behind.
     let mut ir = ir_in.clone();
@@ -539,13 +536,12 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
         let target = *e
             .labels
             .get(&label)
-            .ok_or_else(|| format!("label L{label} was never placed"))?;
+            .ok_or(CodegenError::LabelNotPlaced(label))?;
         let off = target as i64 - (at as i64 + 1);
-        e.insns[at].off =
-            i16::try_from(off).map_err(|_| "a jump farther than 32767 instructions".to_string())?;
+        e.insns[at].off = i16::try_from(off).map_err(|_| CodegenError::JumpTooFar)?;
     }
     if e.insns.len() > 1_000_000 {
-        return Err("the program has more than a million instructions".into());
+        return Err(CodegenError::TooManyInstructions);
     }
     Ok(Program {
         insns: e.insns,

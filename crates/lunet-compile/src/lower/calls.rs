@@ -90,7 +90,8 @@ impl<'a> Lower<'a> {
         match a {
             FunctionArgs::Parentheses { arguments, .. } => self.exprs(arguments, None),
             FunctionArgs::String(t) => {
-                let b = literal::literal(self.parsed, t).map_err(|m| self.unsup(t, "a string", m))?;
+                let b = literal::literal(self.parsed, t)
+                    .map_err(|m| self.unsup(t, "a string", m.to_string()))?;
                 Ok(vec![SVal::Const(Rc::new(Value::Str(b)))])
             }
             FunctionArgs::TableConstructor(t) => Err(self.unsup(&**t, "a table constructor", "a table constructor in a hook builds a table per packet: not in the kernel-tier subset")),

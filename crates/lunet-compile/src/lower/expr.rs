@@ -78,7 +78,8 @@ impl<'a> Lower<'a> {
                 }
             }
             Expression::String(t) => {
-                let b = literal::literal(self.parsed, t).map_err(|m| self.unsup(t, "a string", m))?;
+                let b = literal::literal(self.parsed, t)
+                    .map_err(|m| self.unsup(t, "a string", m.to_string()))?;
                 Ok(SVal::Const(Rc::new(Value::Str(b))))
             }
             Expression::Symbol(t) => match t.token_type() {

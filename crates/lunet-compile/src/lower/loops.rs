@@ -147,8 +147,8 @@ impl<'a> Lower<'a> {
                 .iter()
                 .map(|e| e.slots.get(i).unwrap_or(&dead))
                 .collect();
-            let kind =
-                types::merge(&vals).map_err(|m| self.unsup_at(&join.at, "a join of values", m))?;
+            let kind = types::merge(&vals)
+                .map_err(|m| self.unsup_at(&join.at, "a join of values", m.to_string()))?;
             merged_slots.push(self.homes_for(&kind, &vals, &mut moves)?);
         }
         let mut results = Vec::with_capacity(nres);
@@ -158,8 +158,8 @@ impl<'a> Lower<'a> {
                 .iter()
                 .map(|e| e.results.get(k).unwrap_or(&nil))
                 .collect();
-            let kind =
-                types::merge(&vals).map_err(|m| self.unsup_at(&join.at, "a join of values", m))?;
+            let kind = types::merge(&vals)
+                .map_err(|m| self.unsup_at(&join.at, "a join of values", m.to_string()))?;
             let kind = if kind == Kind::Dead {
                 Kind::Same(SVal::Nil)
             } else {
@@ -301,7 +301,7 @@ impl<'a> Lower<'a> {
                 let head_val = ctx.head_state[slot].clone();
                 let entry_val = mark.slots[slot].clone();
                 let k = types::merge(&[&head_val, &v, &entry_val])
-                    .map_err(|m| self.unsup_at(&at, "a loop-carried value", m))?;
+                    .map_err(|m| self.unsup_at(&at, "a loop-carried value", m.to_string()))?;
                 kinds.insert(slot, k);
             }
             self.restore(&mark);
