@@ -168,7 +168,7 @@ fn remove_implied(ir: &mut Ir) {
 mod tests {
     use super::*;
     use crate::ir::{Cond, Label, MapOp, DATA};
-    use crate::testing::{insts, ir};
+    use crate::testing::{insts, ir, ret, ret_v};
 
     fn check(end: i64) -> Inst {
         Inst::PktCheck {
@@ -186,10 +186,6 @@ mod tests {
             size: 1,
             signed: false,
         }
-    }
-
-    fn ret(k: i64) -> Inst {
-        Inst::Ret { src: Opnd::Imm(k) }
     }
 
     fn br(a: VReg, target: Label) -> Inst {
@@ -223,7 +219,7 @@ mod tests {
                 load(0, 3),
                 check(8),
                 load(1, 7),
-                Inst::Ret { src: Opnd::V(1) },
+                ret_v(1),
                 Inst::Label(0),
                 ret(2),
             ],

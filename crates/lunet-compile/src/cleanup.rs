@@ -141,7 +141,7 @@ fn drop_unreachable(ir: &mut Ir) -> bool {
 mod tests {
     use super::*;
     use crate::ir::{Cond, Opnd};
-    use crate::testing::{insts, ir};
+    use crate::testing::{insts, ir, mov, ret, ret_v};
 
     fn br(a: u32, target: Label) -> Inst {
         Inst::Br {
@@ -153,24 +153,14 @@ mod tests {
         }
     }
 
-    fn ret(k: i64) -> Inst {
-        Inst::Ret { src: Opnd::Imm(k) }
-    }
-
     #[test]
     fn code_no_path_reaches_is_dropped() {
         let mut p = ir(
             vec![
-                Inst::Mov {
-                    dst: 0,
-                    src: Opnd::Imm(1),
-                },
-                Inst::Ret { src: Opnd::V(0) },
+                mov(0, 1),
+                ret_v(0),
                 // After a return, and under a label nothing jumps to.
-                Inst::Mov {
-                    dst: 1,
-                    src: Opnd::Imm(2),
-                },
+                mov(1, 2),
                 Inst::Label(5),
                 ret(3),
             ],
@@ -184,7 +174,7 @@ mod tests {
                     dst: 0,
                     src: Opnd::Imm(1)
                 },
-                Inst::Ret { src: Opnd::V(0) }
+                ret_v(0)
             ]
         );
     }
@@ -226,11 +216,8 @@ mod tests {
 
     #[test]
     fn a_jump_to_the_next_instruction_is_dropped() {
-        let mut p = ir(
-            vec![br(0, 1), Inst::Label(1), Inst::Ret { src: Opnd::V(0) }],
-            1,
-        );
+        let mut p = ir(vec![br(0, 1), Inst::Label(1), ret_v(0)], 1);
         run(&mut p);
-        assert_eq!(insts(&p), [Inst::Label(1), Inst::Ret { src: Opnd::V(0) }]);
+        assert_eq!(insts(&p), [Inst::Label(1), ret_v(0)]);
     }
 }

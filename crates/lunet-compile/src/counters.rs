@@ -29,7 +29,7 @@
 use lunet_bpf::insn::{op, reg::*, Insn};
 
 use crate::error::ProgramError;
-use crate::maps::{helper, MapUse, COUNTER_MAP_ID, COUNTER_MAP_NAME, UNPATCHED_FD};
+use crate::maps::{helper, MapUse, COUNTER_MAP_ID, COUNTER_MAP_NAME, COUNT_ONE, UNPATCHED_FD};
 use crate::Program;
 
 pub fn count_verdicts(p: &mut Program) -> Result<(), ProgramError> {
@@ -75,10 +75,9 @@ pub fn count_verdicts(p: &mut Program) -> Result<(), ProgramError> {
     push(p, Insn::mov64_reg(R2, R10));
     push(p, Insn::alu64_imm(op::ADD, R2, key_off as i32));
     push(p, Insn::call(helper::MAP_LOOKUP_ELEM));
-    push(p, Insn::jmp_imm(op::JEQ, R0, 0, 3));
-    push(p, Insn::ldx(op::DW, R1, R0, 0));
-    push(p, Insn::alu64_imm(op::ADD, R1, 1));
-    push(p, Insn::stx(op::DW, R0, 0, R1));
+    for i in COUNT_ONE {
+        push(p, i);
+    }
     push(p, Insn::mov64_reg(R0, R6));
     push(p, Insn::exit());
     p.stack_size += 8;

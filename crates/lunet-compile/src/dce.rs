@@ -53,43 +53,21 @@ pub fn run(ir: &mut Ir) -> Result<(), CodegenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{AluOp, Cond, MapOp, Opnd, DATA};
-    use crate::testing::{insts, ir};
-
-    fn mov(dst: u32, k: i64) -> Inst {
-        Inst::Mov {
-            dst,
-            src: Opnd::Imm(k),
-        }
-    }
+    use crate::ir::{Cond, MapOp, Opnd, DATA};
+    use crate::testing::{add, copy, insts, ir, mov, ret, ret_v};
 
     #[test]
     fn a_mov_nobody_reads_is_removed() {
-        let mut p = ir(vec![mov(0, 1), mov(1, 2), Inst::Ret { src: Opnd::V(0) }], 2);
+        let mut p = ir(vec![mov(0, 1), mov(1, 2), ret_v(0)], 2);
         run(&mut p).unwrap();
-        assert_eq!(insts(&p), [mov(0, 1), Inst::Ret { src: Opnd::V(0) }]);
+        assert_eq!(insts(&p), [mov(0, 1), ret_v(0)]);
     }
 
     #[test]
     fn what_only_fed_dead_values_is_removed_too() {
-        let mut p = ir(
-            vec![
-                mov(0, 1),
-                Inst::Mov {
-                    dst: 1,
-                    src: Opnd::V(0),
-                },
-                Inst::Alu {
-                    op: AluOp::Add,
-                    dst: 1,
-                    src: Opnd::Imm(2),
-                },
-                Inst::Ret { src: Opnd::Imm(0) },
-            ],
-            2,
-        );
+        let mut p = ir(vec![mov(0, 1), copy(1, 0), add(1, Opnd::Imm(2)), ret(0)], 2);
         run(&mut p).unwrap();
-        assert_eq!(insts(&p), [Inst::Ret { src: Opnd::Imm(0) }]);
+        assert_eq!(insts(&p), [ret(0)]);
     }
 
     #[test]
@@ -111,7 +89,7 @@ mod tests {
                 value: None,
                 dst: Some(1),
             },
-            Inst::Ret { src: Opnd::Imm(2) },
+            ret(2),
         ];
         let mut p = ir(kept.clone(), 2);
         run(&mut p).unwrap();
@@ -123,11 +101,7 @@ mod tests {
         let kept = vec![
             mov(0, 0),
             Inst::Label(1),
-            Inst::Alu {
-                op: AluOp::Add,
-                dst: 0,
-                src: Opnd::Imm(1),
-            },
+            add(0, Opnd::Imm(1)),
             Inst::Br {
                 cond: Cond::Slt,
                 a: 0,
@@ -135,7 +109,7 @@ mod tests {
                 target: 1,
                 w32: false,
             },
-            Inst::Ret { src: Opnd::Imm(2) },
+            ret(2),
         ];
         let mut p = ir(kept.clone(), 1);
         run(&mut p).unwrap();

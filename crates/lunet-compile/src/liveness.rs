@@ -161,30 +161,12 @@ pub fn intervals(ir: &Ir) -> Result<Vec<Option<(usize, usize)>>, CodegenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{AluOp, Cond, Inst, Opnd};
-    use crate::testing::ir;
+    use crate::ir::{Cond, Inst, Opnd};
+    use crate::testing::{add, ir, mov, ret, ret_v};
 
     #[test]
     fn an_interval_runs_from_the_write_to_the_last_read() {
-        let p = ir(
-            vec![
-                Inst::Mov {
-                    dst: 0,
-                    src: Opnd::Imm(1),
-                },
-                Inst::Mov {
-                    dst: 1,
-                    src: Opnd::Imm(2),
-                },
-                Inst::Alu {
-                    op: AluOp::Add,
-                    dst: 0,
-                    src: Opnd::V(1),
-                },
-                Inst::Ret { src: Opnd::V(0) },
-            ],
-            3,
-        );
+        let p = ir(vec![mov(0, 1), mov(1, 2), add(0, Opnd::V(1)), ret_v(0)], 3);
         let iv = intervals(&p).unwrap();
         // Instruction i reads at 2i and writes at 2i + 1.
         assert_eq!(iv[0], Some((1, 6)));
@@ -199,20 +181,10 @@ mod tests {
     fn a_value_the_loop_reads_is_live_through_the_whole_loop() {
         let p = ir(
             vec![
-                Inst::Mov {
-                    dst: 0,
-                    src: Opnd::Imm(0),
-                },
-                Inst::Mov {
-                    dst: 1,
-                    src: Opnd::Imm(5),
-                },
+                mov(0, 0),
+                mov(1, 5),
                 Inst::Label(1),
-                Inst::Alu {
-                    op: AluOp::Add,
-                    dst: 0,
-                    src: Opnd::Imm(1),
-                },
+                add(0, Opnd::Imm(1)),
                 Inst::Br {
                     cond: Cond::Slt,
                     a: 0,
@@ -220,7 +192,7 @@ mod tests {
                     target: 1,
                     w32: false,
                 },
-                Inst::Ret { src: Opnd::V(0) },
+                ret_v(0),
             ],
             2,
         );
@@ -236,14 +208,7 @@ mod tests {
 
     #[test]
     fn a_hook_too_large_for_the_bitsets_is_refused() {
-        let mut p = ir(
-            vec![
-                Inst::Ret { src: Opnd::Imm(0) },
-                Inst::Label(0),
-                Inst::Ret { src: Opnd::Imm(1) },
-            ],
-            0,
-        );
+        let mut p = ir(vec![ret(0), Inst::Label(0), ret(1)], 0);
         p.nvregs = u32::MAX;
         let e = analyze(&p).unwrap_err();
         assert!(e.to_string().contains("too large"), "{e}");

@@ -159,51 +159,27 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, CodegenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{AluOp, Opnd};
-    use crate::testing::ir;
+    use crate::ir::Opnd;
+    use crate::testing::{add, copy, ir, mov, ret_v};
 
     /// `v0 = 0; ...; v{n-1} = n - 1`, then `v0 += v1 + ... + v{n-1}` (all live at once), with
     /// a helper call between the two halves when `call`.
     fn all_live(n: u32, call: bool) -> Ir {
-        let mut insts: Vec<Inst> = (0..n)
-            .map(|v| Inst::Mov {
-                dst: v,
-                src: Opnd::Imm(v as i64),
-            })
-            .collect();
+        let mut insts: Vec<Inst> = (0..n).map(|v| mov(v, v as i64)).collect();
         if call {
             insts.push(Inst::Call { helper: 7 });
         }
         for v in 1..n {
-            insts.push(Inst::Alu {
-                op: AluOp::Add,
-                dst: 0,
-                src: Opnd::V(v),
-            });
+            insts.push(add(0, Opnd::V(v)));
         }
-        insts.push(Inst::Ret { src: Opnd::V(0) });
+        insts.push(ret_v(0));
         ir(insts, n)
     }
 
     #[test]
     fn a_copy_shares_its_dying_source_register() {
         let p = ir(
-            vec![
-                Inst::Mov {
-                    dst: 0,
-                    src: Opnd::Imm(1),
-                },
-                Inst::Mov {
-                    dst: 1,
-                    src: Opnd::V(0),
-                },
-                Inst::Alu {
-                    op: AluOp::Add,
-                    dst: 1,
-                    src: Opnd::Imm(2),
-                },
-                Inst::Ret { src: Opnd::V(1) },
-            ],
+            vec![mov(0, 1), copy(1, 0), add(1, Opnd::Imm(2)), ret_v(1)],
             2,
         );
         let a = allocate(&p).unwrap();
@@ -236,21 +212,11 @@ mod tests {
     fn values_live_across_a_call_get_callee_saved_registers() {
         let p = ir(
             vec![
-                Inst::Mov {
-                    dst: 0,
-                    src: Opnd::Imm(1),
-                },
-                Inst::Mov {
-                    dst: 1,
-                    src: Opnd::Imm(2),
-                },
+                mov(0, 1),
+                mov(1, 2),
                 Inst::Call { helper: 7 },
-                Inst::Alu {
-                    op: AluOp::Add,
-                    dst: 0,
-                    src: Opnd::V(1),
-                },
-                Inst::Ret { src: Opnd::V(0) },
+                add(0, Opnd::V(1)),
+                ret_v(0),
             ],
             2,
         );

@@ -3,7 +3,7 @@
 
 use lunet_types::{FnRef, Value};
 
-use crate::ir::{Inst, Ir};
+use crate::ir::{AluOp, Inst, Ir, Opnd, VReg};
 use crate::passes::{self, Stage};
 use crate::{HookInput, Options, Target};
 
@@ -79,4 +79,39 @@ pub fn insts(ir: &Ir) -> Vec<Inst> {
 /// The instructions of `ir` as text, one a line (labels too), without line comments.
 pub fn text(ir: &Ir) -> Vec<String> {
     ir.insts.iter().map(|(i, _)| i.to_string()).collect()
+}
+
+/// `dst = k`.
+pub fn mov(dst: VReg, k: i64) -> Inst {
+    Inst::Mov {
+        dst,
+        src: Opnd::Imm(k),
+    }
+}
+
+/// `dst = src`.
+pub fn copy(dst: VReg, src: VReg) -> Inst {
+    Inst::Mov {
+        dst,
+        src: Opnd::V(src),
+    }
+}
+
+/// `dst += src`.
+pub fn add(dst: VReg, src: Opnd) -> Inst {
+    Inst::Alu {
+        op: AluOp::Add,
+        dst,
+        src,
+    }
+}
+
+/// `return k`.
+pub fn ret(k: i64) -> Inst {
+    Inst::Ret { src: Opnd::Imm(k) }
+}
+
+/// `return v`.
+pub fn ret_v(v: VReg) -> Inst {
+    Inst::Ret { src: Opnd::V(v) }
 }

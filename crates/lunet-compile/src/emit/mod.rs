@@ -22,7 +22,7 @@ use lunet_bpf::insn::{op, reg::*, Insn};
 
 use crate::error::CodegenError;
 use crate::ir::{self, AluOp, Cond, Inst, Ir, Label, MapOp, Opnd, VReg, DATA};
-use crate::maps::{helper, MapUse, UNPATCHED_FD};
+use crate::maps::{helper, MapUse, COUNT_ONE, UNPATCHED_FD};
 use crate::print;
 use crate::regalloc::{Alloc, Loc};
 use crate::{HookInput, Program};
@@ -285,10 +285,9 @@ impl Emitter<'_> {
         self.push(Insn::mov64_reg(R2, R10));
         self.push(Insn::alu64_imm(op::ADD, R2, self.record as i32));
         self.push(Insn::call(helper::MAP_LOOKUP_ELEM));
-        self.push(Insn::jmp_imm(op::JEQ, R0, 0, 3));
-        self.push(Insn::ldx(op::DW, R1, R0, 0));
-        self.push(Insn::alu64_imm(op::ADD, R1, 1));
-        self.push(Insn::stx(op::DW, R0, 0, R1));
+        for i in COUNT_ONE {
+            self.push(i);
+        }
     }
 
     fn jump(&mut self, i: Insn, target: Label) {

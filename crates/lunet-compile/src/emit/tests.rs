@@ -3,37 +3,18 @@
 use lunet_bpf::insn::{op, reg::*, Insn};
 
 use super::emit;
-use crate::ir::{AluOp, Cond, Inst, MapOp, Opnd};
+use crate::ir::{Cond, Inst, MapOp, Opnd};
 use crate::regalloc::{allocate, Alloc, Loc};
-use crate::testing::{hook, ir};
+use crate::testing::{add, hook, ir, mov, ret, ret_v};
 
 /// The two prologue loads: `r9 = ctx->data`, `r8 = ctx->data_end`.
 const PROLOGUE: [Insn; 2] = [Insn::ldx(op::W, R9, R1, 0), Insn::ldx(op::W, R8, R1, 4)];
-
-fn ret_v(v: u32) -> Inst {
-    Inst::Ret { src: Opnd::V(v) }
-}
 
 #[test]
 fn every_instruction_gets_the_line_of_its_ir_instruction() {
     // Instruction k of the IR is on Lua line k + 1; the prologue is on the hook's first line.
     let p = ir(
-        vec![
-            Inst::Mov {
-                dst: 0,
-                src: Opnd::Imm(1),
-            },
-            Inst::Mov {
-                dst: 1,
-                src: Opnd::Imm(1 << 40),
-            },
-            Inst::Alu {
-                op: AluOp::Add,
-                dst: 0,
-                src: Opnd::V(1),
-            },
-            ret_v(0),
-        ],
+        vec![mov(0, 1), mov(1, 1 << 40), add(0, Opnd::V(1)), ret_v(0)],
         2,
     );
     let alloc = allocate(&p).unwrap();
@@ -49,10 +30,7 @@ fn every_instruction_gets_the_line_of_its_ir_instruction() {
 fn a_jump_lands_on_the_instruction_after_its_label() {
     let p = ir(
         vec![
-            Inst::Mov {
-                dst: 0,
-                src: Opnd::Imm(1),
-            },
+            mov(0, 1),
             Inst::Br {
                 cond: Cond::Eq,
                 a: 0,
@@ -60,9 +38,9 @@ fn a_jump_lands_on_the_instruction_after_its_label() {
                 target: 1,
                 w32: false,
             },
-            Inst::Ret { src: Opnd::Imm(1) },
+            ret(1),
             Inst::Label(1),
-            Inst::Ret { src: Opnd::Imm(2) },
+            ret(2),
         ],
         1,
     );
@@ -76,21 +54,7 @@ fn a_jump_lands_on_the_instruction_after_its_label() {
 
 #[test]
 fn a_spilled_value_goes_through_a_scratch_register_and_back_to_its_slot() {
-    let p = ir(
-        vec![
-            Inst::Mov {
-                dst: 0,
-                src: Opnd::Imm(5),
-            },
-            Inst::Alu {
-                op: AluOp::Add,
-                dst: 0,
-                src: Opnd::Imm(1),
-            },
-            ret_v(0),
-        ],
-        1,
-    );
+    let p = ir(vec![mov(0, 5), add(0, Opnd::Imm(1)), ret_v(0)], 1);
     let alloc = Alloc {
         locs: vec![Some(Loc::Slot(0))],
         slots: 1,
@@ -150,7 +114,7 @@ fn more_than_512_bytes_of_stack_is_an_error() {
                 value: None,
                 dst: None,
             },
-            Inst::Ret { src: Opnd::Imm(2) },
+            ret(2),
         ],
         0,
     );

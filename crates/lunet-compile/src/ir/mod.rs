@@ -458,16 +458,13 @@ pub fn blocks(insts: &[(Inst, u32)]) -> (Vec<(usize, usize)>, Vec<Vec<usize>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ir;
+    use crate::testing::{add, ir, mov, ret, ret_v};
 
     #[test]
     fn blocks_start_at_labels_and_end_after_jumps() {
         let p = ir(
             vec![
-                Inst::Mov {
-                    dst: 0,
-                    src: Opnd::Imm(1),
-                },
+                mov(0, 1),
                 Inst::Br {
                     cond: Cond::Eq,
                     a: 0,
@@ -480,9 +477,9 @@ mod tests {
                     end: Opnd::Imm(4),
                     fail: 1,
                 },
-                Inst::Ret { src: Opnd::Imm(3) },
+                ret(3),
                 Inst::Label(1),
-                Inst::Ret { src: Opnd::Imm(2) },
+                ret(2),
             ],
             1,
         );
@@ -504,7 +501,7 @@ mod tests {
                     signed: false,
                 },
                 Inst::Label(3),
-                Inst::Ret { src: Opnd::V(0) },
+                ret_v(0),
             ],
             1,
         );
@@ -525,11 +522,7 @@ mod tests {
         };
         assert_eq!(store.uses(), [4]);
         assert_eq!(store.def(), None);
-        let alu = Inst::Alu {
-            op: AluOp::Add,
-            dst: 2,
-            src: Opnd::V(3),
-        };
+        let alu = add(2, Opnd::V(3));
         assert_eq!(alu.uses(), [2, 3]);
         assert_eq!(alu.def(), Some(2));
     }

@@ -43,6 +43,13 @@ pub fn lua_shl(x: i64, y: i64) -> i64 {
     }
 }
 
+/// Lua's two floor operations, which share their lowering.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Floor {
+    Div,
+    Mod,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Arith {
     Add,
@@ -140,8 +147,8 @@ impl<'a> Lower<'a> {
         match op {
             Arith::Shl => self.shift(a, b, false),
             Arith::Shr => self.shift(a, b, true),
-            Arith::IDiv => self.idiv(a, b),
-            Arith::Mod => self.modulo(a, b),
+            Arith::IDiv => self.floor(Floor::Div, a, b),
+            Arith::Mod => self.floor(Floor::Mod, a, b),
             _ => Opnd::Imm(0),
         }
     }
@@ -210,62 +217,110 @@ impl<'a> Lower<'a> {
         Opnd::V(r)
     }
 
-    /// Lua's floor division `a // b`.
-    fn idiv(&mut self, a: Opnd, b: Opnd) -> Opnd {
+    /// Lua's floor division `a // b` (`op` [`Floor::Div`]) or floor modulo `a % b`.
+    fn floor(&mut self, op: Floor, a: Opnd, b: Opnd) -> Opnd {
         if let Opnd::Imm(d) = b {
-            if d == 0 {
-                self.fail_now();
-                return Opnd::Imm(0);
-            }
-            if d == 1 {
-                return a;
-            }
-            if d == -1 {
-                let r = self.mov(a);
-                self.emit(Inst::Neg { dst: r });
-                return Opnd::V(r);
-            }
-            if d > 0 && d <= i32::MAX as i64 {
-                let r = self.mov(a);
-                if d.count_ones() == 1 {
-                    self.emit(Inst::Alu {
-                        op: AluOp::Arsh,
-                        dst: r,
-                        src: Opnd::Imm(d.trailing_zeros() as i64),
-                    });
-                    return Opnd::V(r);
-                }
-                // floor(a / d) = a >= 0 ? a /u d : ~(~a /u d)
-                let neg = self.label();
-                let done = self.label();
-                self.br(Cond::Slt, Opnd::V(r), Opnd::Imm(0), neg);
-                self.emit(Inst::Alu {
-                    op: AluOp::Div,
-                    dst: r,
-                    src: b,
-                });
-                self.jmp(done);
-                self.place_label(neg);
-                self.emit(Inst::Alu {
-                    op: AluOp::Xor,
-                    dst: r,
-                    src: Opnd::Imm(-1),
-                });
-                self.emit(Inst::Alu {
-                    op: AluOp::Div,
-                    dst: r,
-                    src: b,
-                });
-                self.emit(Inst::Alu {
-                    op: AluOp::Xor,
-                    dst: r,
-                    src: Opnd::Imm(-1),
-                });
-                self.place_label(done);
-                return Opnd::V(r);
+            if let Some(r) = self.floor_by_const(op, a, d) {
+                return r;
             }
         }
-        self.idiv_general(a, b)
+        match op {
+            Floor::Div => self.idiv_general(a, b),
+            Floor::Mod => {
+                // a - (a // b) * b
+                let q = self.idiv_general(a, b);
+                let p = self.mov(q);
+                self.emit(Inst::Alu {
+                    op: AluOp::Mul,
+                    dst: p,
+                    src: b,
+                });
+                let r = self.mov(a);
+                self.emit(Inst::Alu {
+                    op: AluOp::Sub,
+                    dst: r,
+                    src: Opnd::V(p),
+                });
+                Opnd::V(r)
+            }
+        }
+    }
+
+    /// `a // d` or `a % d` for the constants `d` that need less than a general division: 0
+    /// (an error), 1 and -1, powers of two (a shift, a mask), and the rest of `1..=i32::MAX`
+    /// (an unsigned division of `a` or of `~a`, corrected for negative `a`).
+    fn floor_by_const(&mut self, op: Floor, a: Opnd, d: i64) -> Option<Opnd> {
+        match (op, d) {
+            (_, 0) => {
+                self.fail_now();
+                return Some(Opnd::Imm(0));
+            }
+            (Floor::Div, 1) => return Some(a),
+            (Floor::Div, -1) => {
+                let r = self.mov(a);
+                self.emit(Inst::Neg { dst: r });
+                return Some(Opnd::V(r));
+            }
+            (Floor::Mod, 1 | -1) => return Some(Opnd::Imm(0)),
+            _ if d < 0 || d > i32::MAX as i64 => return None,
+            _ => {}
+        }
+        let r = self.mov(a);
+        if d.count_ones() == 1 {
+            let (alu, k) = match op {
+                Floor::Div => (AluOp::Arsh, d.trailing_zeros() as i64),
+                Floor::Mod => (AluOp::And, d - 1),
+            };
+            self.emit(Inst::Alu {
+                op: alu,
+                dst: r,
+                src: Opnd::Imm(k),
+            });
+            return Some(Opnd::V(r));
+        }
+        // floor(a / d) = a >= 0 ? a /u d : ~(~a /u d)
+        // a % d        = a >= 0 ? a %u d : d - 1 - (~a %u d)
+        let alu = match op {
+            Floor::Div => AluOp::Div,
+            Floor::Mod => AluOp::Mod,
+        };
+        let neg = self.label();
+        let done = self.label();
+        self.br(Cond::Slt, Opnd::V(r), Opnd::Imm(0), neg);
+        self.emit(Inst::Alu {
+            op: alu,
+            dst: r,
+            src: Opnd::Imm(d),
+        });
+        self.jmp(done);
+        self.place_label(neg);
+        self.emit(Inst::Alu {
+            op: AluOp::Xor,
+            dst: r,
+            src: Opnd::Imm(-1),
+        });
+        self.emit(Inst::Alu {
+            op: alu,
+            dst: r,
+            src: Opnd::Imm(d),
+        });
+        match op {
+            Floor::Div => self.emit(Inst::Alu {
+                op: AluOp::Xor,
+                dst: r,
+                src: Opnd::Imm(-1),
+            }),
+            Floor::Mod => {
+                self.emit(Inst::Neg { dst: r });
+                self.emit(Inst::Alu {
+                    op: AluOp::Add,
+                    dst: r,
+                    src: Opnd::Imm(d - 1),
+                });
+            }
+        }
+        self.place_label(done);
+        Some(Opnd::V(r))
     }
 
     /// Floor division with the divisor in a register: 0 is an error, -1 negates (so that
@@ -334,73 +389,5 @@ impl<'a> Lower<'a> {
         self.emit(Inst::Neg { dst: q });
         self.place_label(done);
         Opnd::V(q)
-    }
-
-    /// Lua's floor modulo `a % b`.
-    pub(super) fn modulo(&mut self, a: Opnd, b: Opnd) -> Opnd {
-        if let Opnd::Imm(d) = b {
-            if d == 0 {
-                self.fail_now();
-                return Opnd::Imm(0);
-            }
-            if d == 1 || d == -1 {
-                return Opnd::Imm(0);
-            }
-            if d > 0 && d <= i32::MAX as i64 {
-                let r = self.mov(a);
-                if d.count_ones() == 1 {
-                    self.emit(Inst::Alu {
-                        op: AluOp::And,
-                        dst: r,
-                        src: Opnd::Imm(d - 1),
-                    });
-                    return Opnd::V(r);
-                }
-                // a >= 0 ? a %u d : d - 1 - (~a %u d)
-                let neg = self.label();
-                let done = self.label();
-                self.br(Cond::Slt, Opnd::V(r), Opnd::Imm(0), neg);
-                self.emit(Inst::Alu {
-                    op: AluOp::Mod,
-                    dst: r,
-                    src: b,
-                });
-                self.jmp(done);
-                self.place_label(neg);
-                self.emit(Inst::Alu {
-                    op: AluOp::Xor,
-                    dst: r,
-                    src: Opnd::Imm(-1),
-                });
-                self.emit(Inst::Alu {
-                    op: AluOp::Mod,
-                    dst: r,
-                    src: b,
-                });
-                self.emit(Inst::Neg { dst: r });
-                self.emit(Inst::Alu {
-                    op: AluOp::Add,
-                    dst: r,
-                    src: Opnd::Imm(d - 1),
-                });
-                self.place_label(done);
-                return Opnd::V(r);
-            }
-        }
-        // a - (a // b) * b
-        let q = self.idiv_general(a, b);
-        let p = self.mov(q);
-        self.emit(Inst::Alu {
-            op: AluOp::Mul,
-            dst: p,
-            src: b,
-        });
-        let r = self.mov(a);
-        self.emit(Inst::Alu {
-            op: AluOp::Sub,
-            dst: r,
-            src: Opnd::V(p),
-        });
-        Opnd::V(r)
     }
 }

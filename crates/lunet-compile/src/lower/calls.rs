@@ -197,26 +197,6 @@ impl<'a> Lower<'a> {
         }
     }
 
-    pub(super) fn int_operand_at(&mut self, v: SVal<'a>, at: &Loc, what: &str) -> R<Opnd> {
-        match v {
-            SVal::Int(o) => Ok(o),
-            SVal::OptInt { flag, val } => {
-                let f = self.fail;
-                self.br(Cond::Eq, flag, Opnd::Imm(0), f);
-                Ok(val)
-            }
-            SVal::Nil => {
-                self.fail_now();
-                Ok(Opnd::Imm(0))
-            }
-            other => Err(self.unsup_at(
-                at,
-                "a type error",
-                format!("{what} must be an integer, not {}", other.describe()),
-            )),
-        }
-    }
-
     fn inline(&mut self, f: Func<'a>, args: Vec<SVal<'a>>, at: &Loc) -> R<Vec<SVal<'a>>> {
         let (body, captured, is_method): (&'a FunctionBody, Rc<Captured>, bool) = match &f {
             Func::Upvalue { at: fr, upvalues } => {

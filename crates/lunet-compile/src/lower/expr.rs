@@ -11,6 +11,7 @@ use full_moon::tokenizer::{Symbol, TokenReference, TokenType};
 
 use super::arith::Arith;
 use super::{global, loc, name_of, Lower, R};
+use crate::diag::Loc;
 use crate::ir::{AluOp, Cond, Inst, Opnd};
 use crate::literal::{self, Number};
 use crate::resolve::Binding;
@@ -122,8 +123,13 @@ impl<'a> Lower<'a> {
     }
 
     /// A value used as an integer operand: nil is a run-time error (the default verdict), a
-    /// maybe-integer is checked.
+    /// maybe-integer is checked; any other kind is a type error at `n`.
     pub(super) fn int_operand<N: Node>(&mut self, v: SVal<'a>, n: &N, what: &str) -> R<Opnd> {
+        self.int_operand_at(v, &loc(n), what)
+    }
+
+    /// [`Lower::int_operand`], the type error at `at`.
+    pub(super) fn int_operand_at(&mut self, v: SVal<'a>, at: &Loc, what: &str) -> R<Opnd> {
         match v {
             SVal::Int(o) => Ok(o),
             SVal::OptInt { flag, val } => {
@@ -135,8 +141,8 @@ impl<'a> Lower<'a> {
                 self.fail_now();
                 Ok(Opnd::Imm(0))
             }
-            other => Err(self.unsup(
-                n,
+            other => Err(self.unsup_at(
+                at,
                 "a type error",
                 format!("{what} must be an integer, not {}", other.describe()),
             )),

@@ -147,8 +147,7 @@ impl<'a> Lower<'a> {
                 .iter()
                 .map(|e| e.slots.get(i).unwrap_or(&dead))
                 .collect();
-            let kind = types::merge(&vals)
-                .map_err(|m| self.unsup_at(&join.at, "a join of values", m.to_string()))?;
+            let kind = self.merged_kind(&join.at, &vals)?;
             merged_slots.push(self.homes_for(&kind, &vals, &mut moves)?);
         }
         let mut results = Vec::with_capacity(nres);
@@ -158,8 +157,7 @@ impl<'a> Lower<'a> {
                 .iter()
                 .map(|e| e.results.get(k).unwrap_or(&nil))
                 .collect();
-            let kind = types::merge(&vals)
-                .map_err(|m| self.unsup_at(&join.at, "a join of values", m.to_string()))?;
+            let kind = self.merged_kind(&join.at, &vals)?;
             let kind = if kind == Kind::Dead {
                 Kind::Same(SVal::Nil)
             } else {
@@ -185,6 +183,11 @@ impl<'a> Lower<'a> {
         self.slots = merged_slots;
         self.captured.resize(self.slots.len(), false);
         Ok(results)
+    }
+
+    /// The kind `vals` take where they meet (at `at`), or why they cannot meet.
+    fn merged_kind(&self, at: &Loc, vals: &[&SVal<'a>]) -> R<Kind<'a>> {
+        types::merge(vals).map_err(|m| self.unsup_at(at, "a join of values", m.to_string()))
     }
 
     /// Home registers for a merged kind, and each edge's moves into them.

@@ -205,12 +205,7 @@ impl<'a> Lower<'a> {
         let Some((p, base)) = self.pkt_ptr(off, l as i64) else {
             return out;
         };
-        let mut k = 0;
-        while k < l {
-            let size = [8usize, 4, 2, 1]
-                .into_iter()
-                .find(|s| k + s <= l)
-                .unwrap_or(1);
+        for (k, size) in chunks(l) {
             let d = self.vreg();
             self.emit(Inst::Load {
                 dst: d,
@@ -220,7 +215,6 @@ impl<'a> Lower<'a> {
                 signed: false,
             });
             out.push((k, size as u8, d));
-            k += size;
         }
         out
     }
@@ -351,22 +345,15 @@ impl<'a> Lower<'a> {
                 let Some((p, base)) = self.pkt_ptr(off, s.len() as i64) else {
                     return Ok(vec![]);
                 };
-                let mut k = 0;
-                while k < s.len() {
-                    let size = [8usize, 4, 2, 1]
-                        .into_iter()
-                        .find(|z| k + z <= s.len())
-                        .unwrap_or(1);
+                for (k, size) in chunks(s.len()) {
                     let mut b = [0u8; 8];
                     b[..size].copy_from_slice(&s[k..k + size]);
-                    let v = i64::from_le_bytes(b);
                     self.emit(Inst::Store {
                         ptr: p,
                         off: (base + k as i64) as i16,
                         size: size as u8,
-                        src: Opnd::Imm(v),
+                        src: Opnd::Imm(i64::from_le_bytes(b)),
                     });
-                    k += size;
                 }
                 Ok(vec![])
             }
@@ -376,5 +363,29 @@ impl<'a> Lower<'a> {
                 format!("the data object method `{name}` is not in the kernel-tier subset"),
             )),
         }
+    }
+}
+
+/// `len` bytes as the fewest loads or stores: `(offset, size)` pieces of 8, 4, 2 and 1 bytes,
+/// the largest that fits first.
+fn chunks(len: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut k = 0;
+    std::iter::from_fn(move || {
+        if k >= len {
+            return None;
+        }
+        let size = [8, 4, 2, 1].into_iter().find(|s| k + s <= len).unwrap_or(1);
+        k += size;
+        Some((k - size, size))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunks_are_the_largest_that_fit() {
+        let c: Vec<(usize, usize)> = super::chunks(15).collect();
+        assert_eq!(c, [(0, 8), (8, 4), (12, 2), (14, 1)]);
+        assert_eq!(super::chunks(0).count(), 0);
     }
 }

@@ -93,16 +93,65 @@ impl<'a> Lower<'a> {
         Ok(all_int)
     }
 
-    fn value_int(v: &Value) -> i64 {
-        match v {
-            Value::Int(i) => *i,
-            Value::Float(f) => *f as i64,
-            _ => 0,
+    /// The result registers of a lookup by a run-time key, set to "absent": a flag, and when
+    /// every value is an integer ([`Lower::lookup_result`]) the integer.
+    fn lookup_start(&mut self, values: &[&Value], at: &Loc) -> R<Found> {
+        let ints = self.lookup_result(values, at)?;
+        let found = Found {
+            flag: self.vreg(),
+            val: self.vreg(),
+            ints,
+        };
+        self.emit(Inst::Mov {
+            dst: found.flag,
+            src: Opnd::Imm(0),
+        });
+        if ints {
+            self.emit(Inst::Mov {
+                dst: found.val,
+                src: Opnd::Imm(0),
+            });
+        }
+        Ok(found)
+    }
+
+    /// The key matched an entry whose value is `v`.
+    fn lookup_hit(&mut self, found: &Found, v: &Value) {
+        if found.ints {
+            let k = match v {
+                Value::Int(i) => *i,
+                Value::Float(f) => *f as i64,
+                _ => 0,
+            };
+            self.emit(Inst::Mov {
+                dst: found.flag,
+                src: Opnd::Imm(1),
+            });
+            self.emit(Inst::Mov {
+                dst: found.val,
+                src: Opnd::Imm(k),
+            });
+        } else {
+            let truth = !matches!(v, Value::Nil | Value::Bool(false));
+            self.emit(Inst::Mov {
+                dst: found.flag,
+                src: Opnd::Imm(truth as i64),
+            });
         }
     }
 
-    fn value_truth(v: &Value) -> i64 {
-        !matches!(v, Value::Nil | Value::Bool(false)) as i64
+    /// Every path of the lookup meets at `done`: the result.
+    fn lookup_end(&mut self, found: &Found, done: Label) -> SVal<'a> {
+        self.place_label(done);
+        self.dead = false;
+        if found.ints {
+            SVal::OptInt {
+                flag: Opnd::V(found.flag),
+                val: Opnd::V(found.val),
+            }
+        } else {
+            SVal::Truthy(Opnd::V(found.flag))
+        }
     }
 
     fn int_lookup(&mut self, entries: &[(Value, Value)], key: SVal<'a>, at: &Loc) -> R<SVal<'a>> {
@@ -117,19 +166,7 @@ impl<'a> Lower<'a> {
         keys.sort_by_key(|(k, _)| *k);
         keys.dedup_by_key(|(k, _)| *k);
         let vals: Vec<&Value> = keys.iter().map(|(_, v)| *v).collect();
-        let ints = self.lookup_result(&vals, at)?;
-        let flag = self.vreg();
-        let val = self.vreg();
-        self.emit(Inst::Mov {
-            dst: flag,
-            src: Opnd::Imm(0),
-        });
-        if ints {
-            self.emit(Inst::Mov {
-                dst: val,
-                src: Opnd::Imm(0),
-            });
-        }
+        let found = self.lookup_start(&vals, at)?;
         let done = self.label();
         let k = match key {
             SVal::Int(o) => o,
@@ -143,29 +180,12 @@ impl<'a> Lower<'a> {
             Opnd::V(v) => v,
             Opnd::Imm(_) => self.mov(k),
         };
-        self.search(kv, &keys, flag, val, ints, done);
-        self.place_label(done);
-        self.dead = false;
-        Ok(if ints {
-            SVal::OptInt {
-                flag: Opnd::V(flag),
-                val: Opnd::V(val),
-            }
-        } else {
-            SVal::Truthy(Opnd::V(flag))
-        })
+        self.search(kv, &keys, &found, done);
+        Ok(self.lookup_end(&found, done))
     }
 
     /// Binary search over sorted integer keys, a chain of compares at the leaves.
-    fn search(
-        &mut self,
-        k: VReg,
-        keys: &[(i64, &Value)],
-        flag: VReg,
-        val: VReg,
-        ints: bool,
-        done: Label,
-    ) {
+    fn search(&mut self, k: VReg, keys: &[(i64, &Value)], found: &Found, done: Label) {
         if keys.len() > 6 {
             let mid = keys.len() / 2;
             let right = self.label();
@@ -176,9 +196,9 @@ impl<'a> Lower<'a> {
                 target: right,
                 w32: false,
             });
-            self.search(k, &keys[..mid], flag, val, ints, done);
+            self.search(k, &keys[..mid], found, done);
             self.place_label(right);
-            self.search(k, &keys[mid..], flag, val, ints, done);
+            self.search(k, &keys[mid..], found, done);
             return;
         }
         for (key, v) in keys {
@@ -190,21 +210,7 @@ impl<'a> Lower<'a> {
                 target: next,
                 w32: false,
             });
-            if ints {
-                self.emit(Inst::Mov {
-                    dst: flag,
-                    src: Opnd::Imm(1),
-                });
-                self.emit(Inst::Mov {
-                    dst: val,
-                    src: Opnd::Imm(Self::value_int(v)),
-                });
-            } else {
-                self.emit(Inst::Mov {
-                    dst: flag,
-                    src: Opnd::Imm(Self::value_truth(v)),
-                });
-            }
+            self.lookup_hit(found, v);
             self.jmp(done);
             self.place_label(next);
         }
@@ -230,19 +236,7 @@ impl<'a> Lower<'a> {
             keys.dedup_by(|a, b| a.0 == b.0);
         }
         let vals: Vec<&Value> = by_len.values().flatten().map(|(_, v)| *v).collect();
-        let ints = self.lookup_result(&vals, at)?;
-        let flag = self.vreg();
-        let val = self.vreg();
-        self.emit(Inst::Mov {
-            dst: flag,
-            src: Opnd::Imm(0),
-        });
-        if ints {
-            self.emit(Inst::Mov {
-                dst: val,
-                src: Opnd::Imm(0),
-            });
-        }
+        let found = self.lookup_start(&vals, at)?;
         let done = self.label();
         for (l, keys) in &by_len {
             let next = self.label();
@@ -253,38 +247,23 @@ impl<'a> Lower<'a> {
                 for (k, size, r) in &chunks {
                     self.chunk_ne(*r, &key[*k..*k + *size as usize], miss);
                 }
-                if ints {
-                    self.emit(Inst::Mov {
-                        dst: flag,
-                        src: Opnd::Imm(1),
-                    });
-                    self.emit(Inst::Mov {
-                        dst: val,
-                        src: Opnd::Imm(Self::value_int(v)),
-                    });
-                } else {
-                    self.emit(Inst::Mov {
-                        dst: flag,
-                        src: Opnd::Imm(Self::value_truth(v)),
-                    });
-                }
+                self.lookup_hit(&found, v);
                 self.jmp(done);
                 self.place_label(miss);
             }
             self.jmp(done);
             self.place_label(next);
         }
-        self.place_label(done);
-        self.dead = false;
-        Ok(if ints {
-            SVal::OptInt {
-                flag: Opnd::V(flag),
-                val: Opnd::V(val),
-            }
-        } else {
-            SVal::Truthy(Opnd::V(flag))
-        })
+        Ok(self.lookup_end(&found, done))
     }
+}
+
+/// Where a run-time lookup puts its result.
+struct Found {
+    flag: VReg,
+    val: VReg,
+    /// Every value is an integer: the result is a maybe-integer, else a truth flag.
+    ints: bool,
 }
 
 /// A key the compiler can look up at compile time.
