@@ -333,7 +333,7 @@ impl Gen {
 
 #[test]
 fn generated_hooks_verify_and_match_lua() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let mut g = Gen(0x1234_5678_9abc_def1);
     let mut compiled = 0;
     let mut refused = 0;

@@ -133,7 +133,7 @@ xdp.attach(hook)
 
 #[test]
 fn rate_limiter_counts_sources_and_drops_past_a_limit_the_shell_sets() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let mut b = Both::new("rate.lua", RATE_LIMIT, &["counts", "limit"], true);
     let key = |src: u8| u32::from_ne_bytes([198, 18, 0, src]) as i64;
     // No limit yet: everything passes and is counted.
@@ -261,7 +261,7 @@ fn op_packet(which: u8, op: u8, k: i32, v: i64) -> Vec<u8> {
 
 #[test]
 fn lookups_updates_and_deletes_match_the_lua_tier_on_every_kind_and_layout() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let mut b = Both::new("ops.lua", OPS, &["h", "a", "l", "b", "p"], false);
     // Keys and values at and past the edges of their fields.
     const KEYS: &[i32] = &[
@@ -359,7 +359,7 @@ fn lookups_updates_and_deletes_match_the_lua_tier_on_every_kind_and_layout() {
 
 #[test]
 fn a_full_hash_refuses_new_keys_in_both_tiers() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = r#"local xdp = require("xdp")
 local map = require("bpf.map")
 local seen = map.hash{ key = "I2", value = "B", entries = 3, name = "seen" }
@@ -393,7 +393,7 @@ xdp.attach(hook)
 
 #[test]
 fn a_per_cpu_array_is_read_and_written_in_this_cpus_slot() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = r#"local xdp = require("xdp")
 local map = require("bpf.map")
 local pc = map.percpu_array{ key = "I4", value = "i8", entries = 1, name = "pc" }
@@ -432,7 +432,7 @@ xdp.attach(hook)
 
 #[test]
 fn verdict_counters_count_every_exit_including_errors() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // Exits: each verdict by value, and the default verdict (DROP) on errors: out of bounds,
     // division by zero, a bad return value.
     let src = r#"local xdp = require("xdp")
@@ -504,7 +504,7 @@ fn unpatched_maps_are_refused_and_named() {
 
 #[test]
 fn multiple_assignment_stores_right_to_left_as_lua_does() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = r#"local xdp = require("xdp")
 local map = require("bpf.map")
 local m = map.hash{ key = "I4", value = "i8", entries = 8, name = "m" }
