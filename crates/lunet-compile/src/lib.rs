@@ -1,27 +1,44 @@
 //! lunet-compile: the kernel tier's compiler. A Lua 5.4 hook function, with the values its
 //! upvalues held when the script's body finished, becomes eBPF for XDP.
 //!
-//! The passes, each in its own file, run in the order [`compile`] lists them (ply's
-//! `compile.c` shape):
+//! ## The pipeline
+//! [`passes::PASSES`] lists the passes in the order they run (ply's `compile.c` shape), each
+//! in its own file; [`compile_with`] runs them all, [`passes::run`] stops after any one by
+//! name and [`passes::Stage::dump`] shows what it left (`cargo run -p lunet-compile
+//! --example lunetc -- FILE LINE:LAST PASS`). [`emit_ast`] and [`emit_ir`] are the stops
+//! after `ast` and `dce`.
 //!
-//! 1. [`source`]: parse the whole file (full_moon, Lua 5.4) and find the hook's function.
-//! 2. [`lower`]: walk the function's AST with [`resolve`] (scopes, locals, upvalues) and
-//!    [`types`] (the static kinds of values: integer, boolean, maybe-integer, packet slice,
-//!    constants) and produce [`ir`]: virtual registers, labels resolved late, packet accesses
-//!    with explicit bounds checks, and every Lua runtime error turned into a jump to the
-//!    hook's default verdict. Calls of Lua functions are inlined. Map operations (`lower/maps.rs`)
-//!    become [`ir::Inst::MapCall`]s.
-//! 3. [`ir::cleanup`]: drop unreachable code (the verifier refuses it), thread jumps.
-//! 4. [`checks`]: remove packet bounds checks that an earlier check on every path implies.
-//! 5. [`regalloc`] (with [`regset`]): dead code removal, then linear scan over live
-//!    intervals, r2-r7 allocatable, spills to 8-byte stack slots.
-//! 6. [`emit`]: IR to [`lunet_bpf::insn::Insn`] with a Lua line per instruction, and the map
+//! 1. `ast` ([`source`]): parse the file (full_moon, Lua 5.4), find the hook's function by
+//!    its lines.
+//! 2. `lower` ([`lower`], `lower/*.rs`): the AST to [`ir`], names resolved ([`resolve`]),
+//!    values typed ([`types`]).
+//! 3. `cleanup` ([`cleanup`]): drop unreachable code (the verifier refuses it), thread jumps.
+//! 4. `checks` ([`checks`]): merge packet bounds checks: widen the first check of a block,
+//!    drop those an earlier check on every path implies.
+//! 5. `cleanup-again` ([`cleanup`]): clean up after the checks removed.
+//! 6. `dce` ([`dce`], with [`liveness`]): drop instructions whose result nobody reads.
+//! 7. `regalloc` ([`regalloc`], with [`liveness`] and [`regset`]): linear scan over live
+//!    intervals, `r2`-`r7` allocatable, spills to 8-byte stack slots.
+//! 8. `emit` ([`emit`]): IR to [`lunet_bpf::insn::Insn`]s with a Lua line each, and the map
 //!    loads to patch ([`Program::maps`]).
-//! 7. Optionally, [`counters`] ([`Program::count_verdicts`]): verdict counters on every exit.
+//!
+//! Lowering keeps Lua's semantics (64-bit wrapping integers, floor division and modulo,
+//! Lua 5.4 shifts), turns every Lua run-time error into a jump to the hook's default
+//! verdict, inlines calls of Lua functions, and makes packet accesses explicit: a pointer,
+//! a bounds check, then the load or store ([`ir::Inst::PktPtr`], [`ir::Inst::PktCheck`]).
+//! Its parts: `lower/stmt.rs` (statements), `loops.rs` (joins and loops), `expr.rs`,
+//! `arith.rs`, `cond.rs` (conditions as jumps), `packet.rs` (the data objects), `tables.rs`
+//! (constant tables), `calls.rs` (calls, inlining, library functions), `maps.rs` (map
+//! helpers as [`ir::Inst::MapCall`]s), `print.rs`. Literals are read by [`literal`].
+//!
+//! After the pipeline, on request: [`counters`] ([`Program::count_verdicts`]) makes every
+//! exit count its verdict. Each pass has unit tests beside it; `tests/golden/*.ir` and
+//! `*.asm` are what the golden scripts' hooks give after `dce` and after `emit`.
 //!
 //! Unsupported input is a [`Diagnostic`] of kind [`DiagKind::Unsupported`] naming
-//! `file:line:col` and the construct; a compiler bug is [`DiagKind::Internal`]. No input
-//! panics. The library makes no system calls.
+//! `file:line:col` and the construct; a compiler bug is [`DiagKind::Internal`] (the back
+//! end's [`CodegenError`]s among them). No input panics. The library makes no system calls.
+//! A compiled [`Program`]'s methods fail with a [`ProgramError`].
 //!
 //! ## Registers
 //! `r9` holds `data` and `r8` `data_end` for the whole program; `r0` and `r1` are scratch

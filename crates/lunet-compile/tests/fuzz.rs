@@ -1,6 +1,7 @@
 //! The compiler never panics and never fails inside: random token soup and mutated scripts
-//! give `Ok` or a `Diagnostic` of kind `Unsupported`, never `Internal` (a compiler bug). And (root only) random hooks from a small grammar that compile also pass
-//! the verifier and give the Lua tier's verdicts on a set of packets.
+//! give `Ok` or a `Diagnostic` of kind `Unsupported`, never `Internal` (a compiler bug). And
+//! (root only) random hooks from a small grammar that compile also pass the verifier and give
+//! the Lua tier's verdicts on a set of packets.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Pass: IR to eBPF instructions, with the Lua line of each.
+//! Pass `emit`: IR to eBPF instructions, with the Lua line of each.
 //!
 //! `r9` = `data` and `r8` = `data_end` are loaded from the `xdp_md` in the prologue and kept
 //! for the whole program. `r0` and `r1` are scratch: a spilled value is loaded into one for

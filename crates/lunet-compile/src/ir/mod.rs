@@ -227,7 +227,7 @@ pub enum Inst {
     },
     /// A map helper call (clobbers r0-r5): the low `key_size` bytes of `key` (host order, so
     /// already packed as the map's layout wants) go to the key buffer, `value` likewise to
-    /// the value buffer, the map `map` (a [`crate::MapRef`] id) to r1; `dst` gets r0.
+    /// the value buffer, the map `map` (a [`lunet_types::MapRef`] id) to r1; `dst` gets r0.
     MapCall {
         op: MapOp,
         map: usize,

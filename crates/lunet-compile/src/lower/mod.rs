@@ -6,7 +6,7 @@
 //! division by zero, arithmetic on nil, a return value that is not a verdict) the code jumps
 //! to the hook's default verdict. Calls of Lua functions are inlined; recursion is refused.
 //!
-//! One [`Lower`] walks the function; its methods are split by what they lower:
+//! One `Lower` walks the function; its methods are split by what they lower:
 //! - this file: the walker's state and the plumbing every part uses (emitting instructions,
 //!   labels, slots and scopes, diagnostics);
 //! - `stmt.rs`: blocks, statements, assignments, `return` from the hook;

@@ -1,4 +1,4 @@
-//! `print(...)` in a compiled hook (part of pass 2): the record of [`crate::print`] built on
+//! `print(...)` in a compiled hook (part of pass `lower`): the record of [`crate::print`] built on
 //! the stack field by field ([`Inst::PrintStore`]), packet strings copied in
 //! ([`Inst::PrintCopy`]), and the record sent to the ring buffer ([`Inst::PrintEmit`]).
 //!
