@@ -30,9 +30,18 @@ use lunet_bpf::insn::{op, reg::*, Insn};
 
 use crate::error::ProgramError;
 use crate::maps::{helper, MapUse, COUNTER_MAP_ID, COUNTER_MAP_NAME, COUNT_ONE, UNPATCHED_FD};
-use crate::Program;
+use crate::program::Program;
 
-pub fn count_verdicts(p: &mut Program) -> Result<(), ProgramError> {
+impl Program {
+    /// Makes every exit of the program, the default-verdict exits included, add one to slot
+    /// `verdict` of the per-CPU array [`crate::verdict_counter_map`] (map id
+    /// [`COUNTER_MAP_ID`], to patch like any other map). Idempotent. See the module's doc.
+    pub fn count_verdicts(&mut self) -> Result<(), ProgramError> {
+        count_verdicts(self)
+    }
+}
+
+fn count_verdicts(p: &mut Program) -> Result<(), ProgramError> {
     if p.maps.iter().any(|u| u.map_id == COUNTER_MAP_ID) {
         return Ok(());
     }

@@ -1,8 +1,7 @@
 //! The errors of the back end and of a compiled [`crate::Program`]'s methods. Input the
-//! compiler refuses is a [`crate::Diagnostic`]; these are the rest.
-
-use crate::ir::{Label, VReg};
-use crate::regalloc::MAX_SLOTS;
+//! compiler refuses is a [`crate::Diagnostic`]; these are the rest. (A leaf: virtual
+//! registers and labels are named by number, so the passes import this file and not the
+//! other way round.)
 
 /// Why [`crate::Program::patch_map_fds`] or [`crate::Program::count_verdicts`] failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -28,18 +27,20 @@ pub enum ProgramError {
 pub enum CodegenError {
     #[error("the hook is too large to allocate registers ({blocks} blocks, {values} values)")]
     TooLargeToAllocate { blocks: usize, values: usize },
+    /// More values live at once than the registers and the stack slots can hold.
     #[error(
-        "more than {MAX_SLOTS} values are live at once: the hook needs more than 512 bytes of stack"
+        "more than {slots} values are live at once: the hook needs more than 512 bytes of stack"
     )]
-    OutOfSlots,
+    OutOfSlots { slots: usize },
     #[error("spill of a value not in a register")]
     SpillNotInRegister,
+    /// A virtual register the emitter met that the allocator placed nowhere.
     #[error("v{0} has no location")]
-    NoLocation(VReg),
+    NoLocation(u32),
     #[error("the hook needs {0} bytes of stack (512 at most)")]
     StackTooLarge(usize),
     #[error("label L{0} was never placed")]
-    LabelNotPlaced(Label),
+    LabelNotPlaced(u32),
     #[error("a jump farther than 32767 instructions")]
     JumpTooFar,
     #[error("the program has more than a million instructions")]

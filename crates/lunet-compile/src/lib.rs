@@ -47,10 +47,10 @@
 //! stack slot, and the emitter reads a call's operands before it sets `r1`-`r4`.
 //!
 //! ## Maps
-//! A `bpf.map` in the upvalues is a [`Value::Map`] ([`lunet_types::MapRef`]: plain data, its
-//! layouts as lunet-lua parsed them). In a hook, for maps whose key and value layouts are one integer
-//! field each (`"I4"`, `">I2"`, `"i8"`, ...; any other layout is a diagnostic naming the map
-//! and the layout):
+//! A `bpf.map` in the upvalues is a [`lunet_types::Value::Map`] ([`lunet_types::MapRef`]:
+//! plain data, its layouts as lunet-lua parsed them). In a hook, for maps whose key and value
+//! layouts are one integer field each (`"I4"`, `">I2"`, `"i8"`, ...; any other layout is a
+//! diagnostic naming the map and the layout):
 //! - `m[k]` is `bpf_map_lookup_elem`: an integer, or nil when the key is absent (an array index
 //!   past the end is absent too), so `m[k] or 0` and `if m[k] then` work;
 //! - `m[k] = v` is `bpf_map_update_elem(.., BPF_ANY)`; `m[k] = nil` is
@@ -123,6 +123,7 @@ pub mod diag;
 pub mod disasm;
 pub mod emit;
 pub mod error;
+pub mod hook;
 pub mod ir;
 pub mod literal;
 pub mod liveness;
@@ -130,6 +131,7 @@ pub mod lower;
 pub mod maps;
 pub mod passes;
 pub mod print;
+pub mod program;
 pub mod regalloc;
 pub mod regset;
 pub mod resolve;
@@ -140,124 +142,13 @@ pub mod types;
 
 pub use diag::{DiagKind, Diagnostic};
 pub use error::{CodegenError, ProgramError};
+pub use hook::{HookInput, LoopBound, Options, Target, LOOP_CAP};
 pub use maps::{verdict_counter_map, MapUse, COUNTER_MAP_ID, COUNTER_SLOTS};
 pub use print::{
     decode_print, print_lost_map, print_ring_map, PrintArg, PrintSite, PRINT_LOST_MAP_ID,
     PRINT_MAP_ID,
 };
-
-use std::os::fd::RawFd;
-
-use lunet_types::{FnRef, Value};
-
-/// Iterations one loop may run before the hook gives its default verdict, with
-/// [`LoopBound::Counter`]; also the largest constant trip count compiled without a bound.
-pub const LOOP_CAP: i64 = 1024;
-
-/// How loops without a small constant trip count are bounded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LoopBound {
-    /// `may_goto` at each loop head (Linux 6.9+).
-    #[default]
-    MayGoto,
-    /// A hidden counter per loop, capped at [`LOOP_CAP`].
-    Counter,
-}
-
-/// Compiler options; [`compile`] uses the defaults.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Options {
-    pub loop_bound: LoopBound,
-}
-
-/// Where the compiled program attaches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// `fn(packet, argument)` at XDP: `r1` is a `struct xdp_md *`.
-    Xdp,
-}
-
-/// One hook function to compile.
-#[derive(Clone, Debug)]
-pub struct HookInput {
-    /// The script's path, as messages name it.
-    pub file: String,
-    /// The whole file.
-    pub source: String,
-    pub function: FnRef,
-    /// The hook's upvalues by name, as the body left them.
-    pub upvalues: Vec<(String, Value)>,
-    pub target: Target,
-    /// The verdict on any error (out of bounds, division by zero, a bad return value, ...).
-    pub default_verdict: i32,
-}
-
-/// A compiled hook.
-#[derive(Clone, Debug)]
-pub struct Program {
-    pub insns: Vec<lunet_bpf::insn::Insn>,
-    /// The Lua line of each instruction (both slots of an `ld_imm64` get the same line).
-    pub lines: Vec<u32>,
-    /// Bytes of stack the program uses (spill slots).
-    pub stack_size: usize,
-    /// Virtual registers the IR used, and how many of them were spilled.
-    pub vregs: usize,
-    pub spilled: usize,
-    /// The script's path.
-    pub file: String,
-    /// The map loads to patch before loading ([`Program::patch_map_fds`]).
-    pub maps: Vec<MapUse>,
-    /// The print calls, by the site id their records carry ([`decode_print`]); empty when the
-    /// hook does not print (and then it uses no print maps).
-    pub prints: Vec<PrintSite>,
-}
-
-impl Program {
-    /// The disassembly with the Lua source lines interleaved (`--emit asm`).
-    pub fn asm(&self, source: &str) -> String {
-        disasm::listing(self, source)
-    }
-
-    /// The ids of the maps the program loads (`MapRef::id`; [`PRINT_MAP_ID`] and
-    /// [`PRINT_LOST_MAP_ID`] when it prints; [`COUNTER_MAP_ID`] when it counts verdicts), each
-    /// once, in the order of first use.
-    pub fn map_ids(&self) -> Vec<usize> {
-        let mut ids: Vec<usize> = Vec::new();
-        for u in &self.maps {
-            if !ids.contains(&u.map_id) {
-                ids.push(u.map_id);
-            }
-        }
-        ids
-    }
-
-    /// Writes map file descriptors, given as `(map id, fd)`, into the program's map loads.
-    /// Every id of [`Program::map_ids`] needs one (else an error naming the maps missing and
-    /// nothing useful is loaded); extra ids are ignored. Patching again replaces the fds.
-    pub fn patch_map_fds(&mut self, fds: &[(usize, RawFd)]) -> Result<(), ProgramError> {
-        maps::patch(&mut self.insns, &self.maps, fds)
-    }
-
-    /// Makes every exit of the program, the default-verdict exits included, add one to slot
-    /// `verdict` of the per-CPU array [`verdict_counter_map`] (map id [`COUNTER_MAP_ID`], to
-    /// patch like any other map). Idempotent. See [`counters`].
-    pub fn count_verdicts(&mut self) -> Result<(), ProgramError> {
-        counters::count_verdicts(self)
-    }
-
-    /// The Lua line of the instruction a verifier log names last (the one it refused), as
-    /// `(instruction index, line)`.
-    pub fn verifier_line(&self, log: &str) -> Option<(usize, u32)> {
-        let idx = log.lines().rev().find_map(|l| {
-            let (n, rest) = l.split_once(':')?;
-            if !rest.starts_with(" (") {
-                return None;
-            }
-            n.trim().parse::<usize>().ok()
-        })?;
-        Some((idx, *self.lines.get(idx)?))
-    }
-}
+pub use program::Program;
 
 /// Compiles `input.function` to eBPF with the default [`Options`].
 pub fn compile(input: &HookInput) -> Result<Program, Diagnostic> {

@@ -10,11 +10,13 @@
 
 use std::fmt::Write as _;
 
+use crate::diag::Diagnostic;
+use crate::hook::{HookInput, Options};
 use crate::ir::Ir;
+use crate::program::Program;
 use crate::regalloc::{Alloc, Loc};
 use crate::source::Parsed;
 use crate::{checks, cleanup, dce, emit, lower, regalloc, source};
-use crate::{Diagnostic, HookInput, Options, Program};
 
 /// What the pipeline holds between two passes.
 #[derive(Debug)]

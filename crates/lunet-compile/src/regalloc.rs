@@ -71,7 +71,7 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, CodegenError> {
             return Ok(s);
         }
         if *nslots >= MAX_SLOTS {
-            return Err(CodegenError::OutOfSlots);
+            return Err(CodegenError::OutOfSlots { slots: MAX_SLOTS });
         }
         *nslots += 1;
         Ok((*nslots - 1) as u16)

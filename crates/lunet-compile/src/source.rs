@@ -9,8 +9,9 @@ use full_moon::tokenizer::{Position, TokenReference};
 use full_moon::visitors::Visitor;
 use full_moon::LuaVersion;
 
+use crate::diag::Diagnostic;
 use crate::diag::Loc;
-use crate::{Diagnostic, FnRef};
+use lunet_types::FnRef;
 
 /// The parsed file and every function in it.
 #[derive(Debug)]

@@ -3,9 +3,9 @@
 
 use lunet_types::{FnRef, Value};
 
+use crate::hook::{HookInput, Options, Target};
 use crate::ir::{AluOp, Inst, Ir, Opnd, VReg};
 use crate::passes::{self, Stage};
-use crate::{HookInput, Options, Target};
 
 /// `local function hook(packet, argument) <body> end` as the hook (lines 1 to the `end`), with
 /// `upvalues`, default verdict 2 (`XDP_PASS`).

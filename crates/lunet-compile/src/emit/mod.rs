@@ -21,11 +21,12 @@ use std::collections::HashMap;
 use lunet_bpf::insn::{op, reg::*, Insn};
 
 use crate::error::CodegenError;
+use crate::hook::HookInput;
 use crate::ir::{self, AluOp, Cond, Inst, Ir, Label, MapOp, Opnd, VReg, DATA};
 use crate::maps::{helper, MapUse, COUNT_ONE, UNPATCHED_FD};
 use crate::print;
+use crate::program::Program;
 use crate::regalloc::{Alloc, Loc};
-use crate::{HookInput, Program};
 
 /// `BPF_JCOND`, the jump class of `may_goto`.
 pub const JCOND: u8 = 0xe0;

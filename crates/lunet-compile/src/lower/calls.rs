@@ -13,8 +13,8 @@ use crate::diag::Loc;
 use crate::ir::{AluOp, Cond, Inst, Opnd};
 use crate::resolve::{Captured, Env};
 use crate::types::{Func, SVal};
-use crate::Value;
 use crate::{literal, source};
+use lunet_types::Value;
 
 /// Inlined calls may nest this deep.
 const MAX_INLINE_DEPTH: usize = 24;

@@ -8,7 +8,7 @@ use full_moon::ast::{BinOp, Expression, UnOp};
 use super::{Lower, R};
 use crate::ir::{Cond, Label, Opnd};
 use crate::types::SVal;
-use crate::Value;
+use lunet_types::Value;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Cmp {

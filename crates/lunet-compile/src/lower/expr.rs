@@ -16,7 +16,7 @@ use crate::ir::{AluOp, Cond, Inst, Opnd};
 use crate::literal::{self, Number};
 use crate::resolve::Binding;
 use crate::types::{DataObj, SVal};
-use crate::Value;
+use lunet_types::Value;
 
 impl<'a> Lower<'a> {
     // ---- expressions ----

@@ -15,10 +15,10 @@ use full_moon::tokenizer::TokenReference;
 
 use super::{loc, name_of, Edge, Join, LoopCtx, Lower, R};
 use crate::diag::Loc;
+use crate::hook::{LoopBound, LOOP_CAP};
 use crate::ir::{AluOp, Cond, Inst, Label, Opnd, VReg};
 use crate::resolve::{Env, SlotId};
 use crate::types::{self, Kind, SVal};
-use crate::{LoopBound, LOOP_CAP};
 
 /// A loop's kinds settle after this many re-lowerings, or it is a compiler bug.
 const MAX_LOOP_ATTEMPTS: usize = 8;

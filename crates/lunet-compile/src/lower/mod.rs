@@ -38,12 +38,14 @@ use full_moon::ast::Parameter;
 use full_moon::node::Node;
 use full_moon::tokenizer::TokenReference;
 
+use crate::diag::Diagnostic;
 use crate::diag::Loc;
+use crate::hook::{HookInput, LoopBound, Options};
 use crate::ir::{Cond, Inst, Ir, Label, Opnd, VReg};
 use crate::resolve::{Captured, Env, SlotId};
 use crate::source::{self, FoundFn, Parsed};
 use crate::types::{DataObj, Kind, SVal};
-use crate::{Diagnostic, HookInput, LoopBound, Options, Value};
+use lunet_types::Value;
 
 type R<T> = Result<T, Diagnostic>;
 

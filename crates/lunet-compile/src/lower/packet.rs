@@ -9,7 +9,7 @@ use crate::ir::{
     AluOp, Cond, Inst, Label, Opnd, VReg, DATA, MAX_CONST_END, MAX_VAR_END, MAX_VAR_OFF,
 };
 use crate::types::{DataObj, SVal};
-use crate::Value;
+use lunet_types::Value;
 
 impl<'a> Lower<'a> {
     // ---- packet access ----

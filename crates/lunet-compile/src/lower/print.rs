@@ -12,7 +12,7 @@ use crate::diag::Loc;
 use crate::ir::{AluOp, Cond, Inst, Opnd};
 use crate::print::{self, PrintArg, PrintSite};
 use crate::types::SVal;
-use crate::Value;
+use lunet_types::Value;
 
 impl<'a> Lower<'a> {
     /// `print(args...)`: one record to the ring buffer; gives no values.

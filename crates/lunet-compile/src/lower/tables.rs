@@ -10,7 +10,7 @@ use super::{Lower, R};
 use crate::diag::Loc;
 use crate::ir::{Cond, Inst, Label, Opnd, VReg};
 use crate::types::{self, SVal};
-use crate::Value;
+use lunet_types::Value;
 
 impl<'a> Lower<'a> {
     pub(super) fn index(&mut self, base: SVal<'a>, key: SVal<'a>, at: &Loc) -> R<SVal<'a>> {
