@@ -10,7 +10,10 @@ use lunet_types::FnRef;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: lunetc FILE.lua LINE:LAST [PASS]");
+        eprintln!("usage: lunetc FILE.lua LINE:LAST [PASS]; the passes:");
+        for p in passes::PASSES {
+            eprintln!("  {:14} {}", p.name, p.about);
+        }
         std::process::exit(2);
     };
     let source = std::fs::read_to_string(path).expect("read");

@@ -125,7 +125,7 @@ pub static PASSES: &[Pass] = &[
     },
     Pass {
         name: "emit",
-        about: "IR to eBPF instructions with a Lua line each (emit.rs)",
+        about: "IR to eBPF instructions with a Lua line each (emit/)",
         run: to_program,
     },
 ];
