@@ -12,6 +12,52 @@ fn script(body: &str) -> String {
     format!("{PRELUDE}local function hook(packet, argument)\n{body}\nend\nxdp.attach(hook)\n")
 }
 
+/// A DNS query for `name` (dotted), id 0x1234, type A.
+fn dns_query(name: &str) -> Vec<u8> {
+    lunet_gen::packet::dns_query_payload(name, 0x1234).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A TLS record holding a ClientHello with the extensions given (`(type, body)`), and a
+/// server_name extension for `sni` after them when given: the SNI walk's cases, which
+/// lunet-gen's ClientHello (a fixed set of extensions, always a name) does not cover.
+fn client_hello(sni: Option<&str>, extra: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut exts: Vec<u8> = Vec::new();
+    let mut push_ext = |t: u16, body: &[u8]| {
+        exts.extend_from_slice(&t.to_be_bytes());
+        exts.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        exts.extend_from_slice(body);
+    };
+    for (t, b) in extra {
+        push_ext(*t, b);
+    }
+    if let Some(name) = sni {
+        let mut b = Vec::new();
+        b.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+        b.push(0);
+        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        b.extend_from_slice(name.as_bytes());
+        push_ext(0, &b);
+    }
+    let mut hello = vec![0x03, 0x03];
+    hello.extend_from_slice(&[0xab; 32]);
+    hello.push(32);
+    hello.extend_from_slice(&[0xcd; 32]);
+    hello.extend_from_slice(&[0, 4, 0x13, 0x01, 0x13, 0x02]);
+    hello.extend_from_slice(&[1, 0]);
+    hello.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&exts);
+    let mut hs = vec![
+        1,
+        (hello.len() >> 16) as u8,
+        (hello.len() >> 8) as u8,
+        hello.len() as u8,
+    ];
+    hs.extend_from_slice(&hello);
+    let mut rec = vec![0x16, 0x03, 0x01, (hs.len() >> 8) as u8, hs.len() as u8];
+    rec.extend_from_slice(&hs);
+    rec
+}
+
 fn frame(bytes: &[u8]) -> Vec<u8> {
     let mut p = bytes.to_vec();
     if p.len() < 64 {
@@ -279,18 +325,18 @@ fn dns_query_name_walk() {
         ("a.b.c.d.e.f.g.h.i.j", 2),
         ("", 2),
     ] {
-        packets.push((udp4(53, &dns_query(name)), Some(verdict)));
-        packets.push((udp4(54, &dns_query(name)), Some(2)));
+        packets.push((udp4_to(53, &dns_query(name)), Some(verdict)));
+        packets.push((udp4_to(54, &dns_query(name)), Some(2)));
     }
     let mut long = String::new();
     for _ in 0..100 {
         long.push_str("a.");
     }
-    packets.push((udp4(53, &dns_query(&long)), Some(2)));
-    let mut comp = udp4(53, &dns_query("ads.test"));
+    packets.push((udp4_to(53, &dns_query(&long)), Some(2)));
+    let mut comp = udp4_to(53, &dns_query("ads.test"));
     comp[14 + 20 + 8 + 12] = 0xc0; // a compression pointer
     packets.push((comp, Some(2)));
-    for m in mutations(&udp4(53, &dns_query("ads.test")), 1) {
+    for m in mutations(&udp4_to(53, &dns_query("ads.test")), 1) {
         packets.push((m, None));
     }
     let prog = differential("dns.lua", DNS, &packets);
@@ -316,21 +362,24 @@ fn tls_client_hello_sni_walk() {
         (Some("ads.tes"), 2),
         (None, 2),
     ] {
-        packets.push((tcp4(443, &client_hello(sni, &[])), Some(verdict)));
+        packets.push((tcp4_to(443, &client_hello(sni, &[])), Some(verdict)));
         packets.push((
-            tcp4(
+            tcp4_to(
                 443,
                 &client_hello(sni, &[(10, vec![0, 2, 0, 29]), (11, vec![1, 0]), pad(40)]),
             ),
             Some(verdict),
         ));
-        packets.push((tcp4(80, &client_hello(sni, &[])), Some(2)));
+        packets.push((tcp4_to(80, &client_hello(sni, &[])), Some(2)));
     }
     // many extensions before the name
     let many: Vec<(u16, Vec<u8>)> = (0..60).map(|i| (100 + i, vec![0u8; 3])).collect();
-    packets.push((tcp4(443, &client_hello(Some("ads.test"), &many)), Some(1)));
+    packets.push((
+        tcp4_to(443, &client_hello(Some("ads.test"), &many)),
+        Some(1),
+    ));
     for m in mutations(
-        &tcp4(443, &client_hello(Some("ads.test"), &[(11, vec![1, 0])])),
+        &tcp4_to(443, &client_hello(Some("ads.test"), &[(11, vec![1, 0])])),
         3,
     ) {
         packets.push((m, None));
@@ -419,8 +468,8 @@ fn golden_scripts_match_lua() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut packets: Vec<(Vec<u8>, Option<u32>)> = Vec::new();
     for dport in [9u16, 53, 7777, 443, 80] {
-        packets.push((udp4(dport, &dns_query("ads.test")), None));
-        packets.push((tcp4(dport, &client_hello(Some("ads.test"), &[])), None));
+        packets.push((udp4_to(dport, &dns_query("ads.test")), None));
+        packets.push((tcp4_to(dport, &client_hello(Some("ads.test"), &[])), None));
     }
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for n in 0..40 {

@@ -101,7 +101,7 @@ impl Both {
 
 /// Ethernet + IPv4 (+ 8 bytes of UDP) from 198.18.0.`src`.
 fn from(src: u8) -> Vec<u8> {
-    let mut p = udp4(9, b"hello");
+    let mut p = udp4_to(9, b"hello");
     p[26..30].copy_from_slice(&[198, 18, 0, src]);
     p
 }

@@ -7,7 +7,9 @@
 //! * [`Testbed`]: two temporary namespaces joined by a veth pair with addresses in
 //!   198.18.0.0/15 (the range reserved for benchmarking); nothing lives in the host namespace.
 //! * [`udp_send`], [`UdpSink`]: bounded UDP traffic from and to a namespace.
-//! * [`require_root`] and [`skip_unless_root!`]: tests skip, loudly, when they cannot run.
+//! * [`require_root`]: whether this process can make namespaces and rules (`lunet gen`,
+//!   `lunet bench`), and [`skip_unless_root!`] on it for crates/lunet's tests (the other
+//!   crates' tests use `lunet_testkit::require_root!`).
 //!
 //! Sockets stay in the network namespace they were created in, so a socket made on a thread
 //! inside a namespace can afterwards be used from any thread. Processes started with
@@ -21,24 +23,34 @@ mod testbed;
 mod udp;
 
 pub use addr::{check_test_addr, is_test_addr};
+pub use cmd::find_program;
 pub use enter::{current_netns_id, enter, in_netns, ns_path, spawn_in_netns};
 pub use temp::TempNetns;
 pub use testbed::Testbed;
 pub use udp::{udp_send, udp_send_from, udp_socket, UdpSink, MAX_DATAGRAMS};
 
+/// Why this process cannot create namespaces and rules ([`require_root`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotPrivileged {
+    /// Not running as root.
+    #[error("needs root (effective uid is {euid})")]
+    NotRoot { euid: u32 },
+    /// A program the namespaces and rules are made with is missing.
+    #[error("`{0}` is not installed (not found on PATH or in /usr/sbin, /sbin)")]
+    Missing(&'static str),
+}
+
 /// Checks that this process can create namespaces and rules: effective uid 0, and the `ip` and
 /// `iptables` programs on `PATH`. The error says why not, for a `SKIP:` message.
-pub fn require_root() -> Result<(), String> {
+pub fn require_root() -> Result<(), NotPrivileged> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let euid = unsafe { libc::geteuid() };
     if euid != 0 {
-        return Err(format!("needs root (effective uid is {euid})"));
+        return Err(NotPrivileged::NotRoot { euid });
     }
     for prog in ["ip", "iptables"] {
         if cmd::find_program(prog).is_none() {
-            return Err(format!(
-                "`{prog}` is not installed (not found on PATH or in /usr/sbin, /sbin)"
-            ));
+            return Err(NotPrivileged::Missing(prog));
         }
     }
     Ok(())

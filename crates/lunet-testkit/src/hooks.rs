@@ -18,8 +18,11 @@ pub enum HookInputError {
     #[error(transparent)]
     Body(#[from] lunet_lua::ScriptError),
     /// The snapshot of a hook's upvalues failed.
-    #[error("hook {id}: {message}")]
-    Snapshot { id: usize, message: String },
+    #[error("hook {id}: {source}")]
+    Snapshot {
+        id: usize,
+        source: lunet_lua::CompileInputError,
+    },
 }
 
 /// Loads `source` (as file `file`) in a Lua state with in-memory maps, runs its body, and
@@ -37,9 +40,9 @@ pub fn try_hook_inputs(file: &str, source: &str) -> Result<Vec<HookInput>, HookI
         }
         let input = state
             .compile_input(spec.id)
-            .map_err(|message| HookInputError::Snapshot {
+            .map_err(|source| HookInputError::Snapshot {
                 id: spec.id,
-                message,
+                source,
             })?;
         out.push(HookInput {
             file: file.to_string(),

@@ -27,7 +27,6 @@ macro_rules! require_root {
     };
 }
 
-/// Frames to run hooks on: Ethernet, IPv4, UDP and TCP; DNS queries, TLS ClientHellos.
 pub mod packets;
 
 /// A script's XDP hooks as the compiler's inputs, taken from a real lunet-lua state, and

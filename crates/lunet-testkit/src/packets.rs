@@ -1,114 +1,96 @@
-//! Frames for running hooks on (all addresses in 198.18.0.0/15), and ways to vary them.
+//! Packets for tests, made by lunet-gen's builders (`lunet_gen::packet`) and read with
+//! etherparse, so no test writes or parses header bytes by hand: lengths and checksums are
+//! right, and one place knows how.
+//!
+//! Addresses are in 198.18.0.0/15, as every lunet test's are.
 
-/// `BPF_PROG_TEST_RUN` refuses XDP frames shorter than an Ethernet header.
-pub const MIN_FRAME: usize = 14;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
-/// Ethernet (`macs`: destination, source) and IPv4 (no options, TTL 64, fragment bits
-/// `flags`) from 198.18.0.1 to 198.18.0.2, carrying `len` bytes of protocol `proto`.
-fn eth_ipv4(macs: [[u8; 6]; 2], flags: u8, proto: u8, len: usize) -> Vec<u8> {
-    let mut p = Vec::with_capacity(34 + len);
-    p.extend_from_slice(&macs[0]);
-    p.extend_from_slice(&macs[1]);
-    p.extend_from_slice(&[0x08, 0x00]);
-    let total = 20 + len;
-    p.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        1,
-        flags,
-        0,
-        64,
-        proto,
-        0,
-        0,
-    ]);
-    p.extend_from_slice(&[198, 18, 0, 1, 198, 18, 0, 2]);
-    p
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use lunet_gen::packet::{self, Mac};
+
+/// Length of the Ethernet header in front of a frame's network layer.
+pub const ETH_HEADER_LEN: usize = 14;
+/// The sending side of the packets below.
+pub const SRC_MAC: Mac = [0x02, 0, 0, 0, 0, 1];
+/// The receiving side of the packets below.
+pub const DST_MAC: Mac = [0x02, 0, 0, 0, 0, 2];
+/// 198.18.0.1:1000, where the packets of [`udp4_to`] come from.
+pub const SRC: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 1000);
+/// 198.18.0.2, where the packets of [`udp4_to`] go.
+pub const DST_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+
+/// An Ethernet frame ([`SRC_MAC`] to [`DST_MAC`]) with a UDP datagram from `src` to `dst`.
+///
+/// # Panics
+/// When `data` does not fit one IPv4 packet: a test asked for what no test can send.
+pub fn udp4_frame(src: SocketAddrV4, dst: SocketAddrV4, data: &[u8]) -> Vec<u8> {
+    packet::udp(
+        SRC_MAC,
+        DST_MAC,
+        *src.ip(),
+        *dst.ip(),
+        src.port(),
+        dst.port(),
+        data,
+    )
+    .unwrap_or_else(|e| panic!("a test packet of {} bytes: {e}", data.len()))
 }
 
-/// Ethernet + IPv4 + UDP to `dport` (from port 40000), 198.18.0.1 -> 198.18.0.2.
-pub fn udp4(dport: u16, payload: &[u8]) -> Vec<u8> {
-    let macs = [[2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]];
-    let ulen = 8 + payload.len();
-    let mut p = eth_ipv4(macs, 0, 17, ulen);
-    p.extend_from_slice(&[0x9c, 0x40]);
-    p.extend_from_slice(&dport.to_be_bytes());
-    p.extend_from_slice(&[(ulen >> 8) as u8, ulen as u8, 0, 0]);
-    p.extend_from_slice(payload);
-    p
+/// The frame of a UDP datagram [`SRC`] -> [`DST_IP`]:`dport` carrying `data`.
+pub fn udp4_to(dport: u16, data: &[u8]) -> Vec<u8> {
+    udp4_frame(SRC, SocketAddrV4::new(DST_IP, dport), data)
 }
 
-/// Ethernet (zero addresses) + IPv4 (don't fragment) + TCP (no options, PSH ACK) to `dport`
-/// (from port 50000) with `payload`.
-pub fn tcp4(dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut p = eth_ipv4([[0; 6]; 2], 0x40, 6, 20 + payload.len());
-    p.extend_from_slice(&[0xc3, 0x50]);
-    p.extend_from_slice(&dport.to_be_bytes());
-    p.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
-    p.extend_from_slice(payload);
-    p
+/// The frame of a TCP segment (PSH|ACK) [`SRC`] -> [`DST_IP`]:`dport` carrying `data`.
+pub fn tcp4_to(dport: u16, data: &[u8]) -> Vec<u8> {
+    packet::tcp_psh_ack(SRC_MAC, DST_MAC, *SRC.ip(), DST_IP, SRC.port(), dport, data)
+        .unwrap_or_else(|e| panic!("a test packet of {} bytes: {e}", data.len()))
 }
 
-/// A DNS query for `name` (dotted) in wire format, id 0x1234, type A.
-pub fn dns_query(name: &str) -> Vec<u8> {
-    let mut d = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        d.push(label.len() as u8);
-        d.extend_from_slice(label.as_bytes());
-    }
-    d.push(0);
-    d.extend_from_slice(&[0, 1, 0, 1]);
-    d
+/// A frame's link-layer header and its network layer (what netfilter hands a hook).
+pub fn split_frame(frame: &[u8]) -> (&[u8], &[u8]) {
+    frame.split_at(ETH_HEADER_LEN.min(frame.len()))
 }
 
-/// A TLS record holding a ClientHello with the extensions given (`(type, body)`), and a
-/// server_name extension for `sni` after them when given.
-pub fn client_hello(sni: Option<&str>, extra: &[(u16, Vec<u8>)]) -> Vec<u8> {
-    let mut exts: Vec<u8> = Vec::new();
-    let mut push_ext = |t: u16, body: &[u8]| {
-        exts.extend_from_slice(&t.to_be_bytes());
-        exts.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        exts.extend_from_slice(body);
+/// What an IPv4/UDP packet carries: its endpoints and its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Udp4<'a> {
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub data: &'a [u8],
+}
+
+/// Reads an IPv4/UDP packet given from its network header on (as NFQUEUE hands it); `None`
+/// for anything else or anything malformed.
+pub fn udp4_of(ip: &[u8]) -> Option<Udp4<'_>> {
+    let p = SlicedPacket::from_ip(ip).ok()?;
+    let (Some(NetSlice::Ipv4(v4)), Some(TransportSlice::Udp(udp))) = (p.net, p.transport) else {
+        return None;
     };
-    for (t, b) in extra {
-        push_ext(*t, b);
-    }
-    if let Some(name) = sni {
-        let mut b = Vec::new();
-        b.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
-        b.push(0);
-        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        b.extend_from_slice(name.as_bytes());
-        push_ext(0, &b);
-    }
-    let mut hello = vec![0x03, 0x03];
-    hello.extend_from_slice(&[0xab; 32]);
-    hello.push(32);
-    hello.extend_from_slice(&[0xcd; 32]);
-    hello.extend_from_slice(&[0, 4, 0x13, 0x01, 0x13, 0x02]);
-    hello.extend_from_slice(&[1, 0]);
-    hello.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-    hello.extend_from_slice(&exts);
-    let mut hs = vec![
-        1,
-        (hello.len() >> 16) as u8,
-        (hello.len() >> 8) as u8,
-        hello.len() as u8,
-    ];
-    hs.extend_from_slice(&hello);
-    let mut rec = vec![0x16, 0x03, 0x01, (hs.len() >> 8) as u8, hs.len() as u8];
-    rec.extend_from_slice(&hs);
-    rec
+    let h = v4.header();
+    Some(Udp4 {
+        src: SocketAddrV4::new(h.source_addr(), udp.source_port()),
+        dst: SocketAddrV4::new(h.destination_addr(), udp.destination_port()),
+        data: udp.payload(),
+    })
 }
 
-/// Every `every`-th prefix of `p` from [`MIN_FRAME`] bytes on (truncations), `p` with every
+/// The IPv4/UDP packet `ip` (network header on) with other UDP data: the same endpoints,
+/// built anew, so its lengths and checksums fit the new data. `None` when `ip` is not
+/// IPv4/UDP.
+pub fn udp4_with_data(ip: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    let u = udp4_of(ip)?;
+    let mut frame = udp4_frame(u.src, u.dst, data);
+    Some(frame.split_off(ETH_HEADER_LEN))
+}
+
+/// Variations of a frame for differential tests: every `every`-th prefix of `p` from an
+/// Ethernet header on (`BPF_PROG_TEST_RUN` refuses shorter XDP frames), `p` with every
 /// `every`-th byte flipped, and `p` itself.
 pub fn mutations(p: &[u8], every: usize) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    for n in (MIN_FRAME..p.len()).step_by(every.max(1)) {
+    for n in (ETH_HEADER_LEN..p.len()).step_by(every.max(1)) {
         out.push(p[..n].to_vec());
     }
     for i in (0..p.len()).step_by(every.max(1)) {
@@ -125,26 +107,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn udp_and_tcp_frames_have_their_lengths_and_ports_in_place() {
-        let u = udp4(53, b"abc");
-        assert_eq!(u.len(), 14 + 20 + 8 + 3);
-        assert_eq!(u16::from_be_bytes([u[16], u[17]]) as usize, 20 + 8 + 3);
-        assert_eq!((u[23], u16::from_be_bytes([u[36], u[37]])), (17, 53));
-        assert_eq!(u16::from_be_bytes([u[38], u[39]]), 8 + 3);
-        let t = tcp4(443, b"hello");
-        assert_eq!(t.len(), 14 + 20 + 20 + 5);
-        assert_eq!(u16::from_be_bytes([t[16], t[17]]) as usize, 20 + 20 + 5);
-        assert_eq!(
-            (t[20], t[23], u16::from_be_bytes([t[36], t[37]])),
-            (0x40, 6, 443)
-        );
+    fn a_built_packet_reads_back_and_takes_new_data() {
+        let frame = udp4_to(53, b"hello");
+        let (link, ip) = split_frame(&frame);
+        assert_eq!(link.len(), ETH_HEADER_LEN);
+        assert_eq!(&link[12..], [0x08, 0x00], "IPv4 EtherType");
+        let u = udp4_of(ip).expect("IPv4/UDP");
+        assert_eq!((u.src, u.dst.to_string().as_str()), (SRC, "198.18.0.2:53"));
+        assert_eq!(u.data, b"hello");
+        let longer = udp4_with_data(ip, b"hello, world").unwrap();
+        assert_eq!(longer.len(), ip.len() + 7);
+        assert_eq!(udp4_of(&longer).unwrap().data, b"hello, world");
+        assert_eq!(udp4_of(&ip[..20]), None, "truncated");
+        let tcp = tcp4_to(80, b"x");
+        assert_eq!(tcp[ETH_HEADER_LEN + 9], 6, "TCP");
+        assert_eq!(udp4_of(split_frame(&tcp).1), None, "not UDP");
     }
 
     #[test]
     fn mutations_truncate_flip_and_keep_the_frame() {
         let p: Vec<u8> = (0..20).collect();
         let m = mutations(&p, 5);
-        assert_eq!(m.first().map(Vec::len), Some(MIN_FRAME));
+        assert_eq!(m.first().map(Vec::len), Some(ETH_HEADER_LEN));
         assert_eq!(m.last(), Some(&p));
         assert!(m.iter().any(|q| q.len() == p.len() && q[5] == !5u8));
     }

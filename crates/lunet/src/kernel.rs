@@ -64,8 +64,9 @@ pub fn input(state: &State, spec: &HookSpec, script: &Script) -> Result<HookInpu
             )))
         }
     };
-    let lunet_lua::CompileInput { function, upvalues } =
-        state.compile_input(spec.id).map_err(KernelError::Failed)?;
+    let lunet_lua::CompileInput { function, upvalues } = state
+        .compile_input(spec.id)
+        .map_err(|e| KernelError::Failed(e.to_string()))?;
     Ok(HookInput {
         file: script.file.clone(),
         source: script.source.clone(),

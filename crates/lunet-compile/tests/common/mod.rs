@@ -1,7 +1,7 @@
 //! What this crate's test binaries share. The hook inputs of a script (through a real
 //! lunet-lua state, as lunet builds them), the Lua tier for reference, kernel loading and the
-//! packet builders live in lunet-testkit and are re-exported here; what is left is the
-//! compiler's own.
+//! packets (lunet-gen's builders) live in lunet-testkit and are re-exported here; what is
+//! left is the compiler's own.
 
 #![allow(dead_code, unused_imports)]
 
@@ -12,6 +12,9 @@ pub use lunet_testkit::packets::*;
 
 use lunet_compile::Program;
 use lunet_types::Layout;
+
+/// `BPF_PROG_TEST_RUN` refuses XDP frames shorter than an Ethernet header.
+pub const MIN_FRAME: usize = ETH_HEADER_LEN;
 
 /// A parsed layout (panics on a bad format: tests write good ones).
 pub fn map_layout(format: &str) -> Layout {
