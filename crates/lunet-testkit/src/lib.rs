@@ -28,3 +28,12 @@ macro_rules! require_root {
 }
 
 pub mod packets;
+
+/// A script's XDP hooks as the compiler's inputs, taken from a real lunet-lua state, and
+/// the same script run in the Lua tier for reference.
+#[cfg(feature = "compiler")]
+pub mod hooks;
+
+/// Compiled hooks loaded into the kernel, with fresh maps for the ones they use.
+#[cfg(feature = "compiler")]
+pub mod kernel;

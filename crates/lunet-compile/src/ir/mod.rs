@@ -7,8 +7,9 @@
 //! the packet's start pointer, live for the whole program. [`Inst::MapCall`] is a map helper
 //! call with its key and value buffers: the emitter puts them on the stack.
 
+mod text;
+
 use std::collections::HashMap;
-use std::fmt;
 
 pub type VReg = u32;
 pub type Label = u32;
@@ -226,7 +227,7 @@ pub enum Inst {
     },
     /// A map helper call (clobbers r0-r5): the low `key_size` bytes of `key` (host order, so
     /// already packed as the map's layout wants) go to the key buffer, `value` likewise to
-    /// the value buffer, the map `map` (a [`crate::MapRef`] id) to r1; `dst` gets r0.
+    /// the value buffer, the map `map` (a [`lunet_types::MapRef`] id) to r1; `dst` gets r0.
     MapCall {
         op: MapOp,
         map: usize,
@@ -341,7 +342,7 @@ impl Inst {
         }
     }
 
-    fn target_mut(&mut self) -> Option<&mut Label> {
+    pub(crate) fn target_mut(&mut self) -> Option<&mut Label> {
         match self {
             Inst::Jmp { target } | Inst::Br { target, .. } | Inst::MayGoto { target } => {
                 Some(target)
@@ -383,278 +384,12 @@ pub struct Ir {
     pub prints: Vec<crate::print::PrintSite>,
 }
 
-fn vr(v: VReg) -> String {
-    if v == DATA {
-        "data".into()
-    } else {
-        format!("v{v}")
+impl Ir {
+    /// Keeps the instructions whose entry in `keep` is true (and any past its end).
+    pub fn retain_marked(&mut self, keep: &[bool]) {
+        let mut it = keep.iter();
+        self.insts.retain(|_| *it.next().unwrap_or(&true));
     }
-}
-
-impl fmt::Display for Opnd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Opnd::Imm(k) => write!(f, "{k}"),
-            Opnd::V(v) => f.write_str(&vr(*v)),
-        }
-    }
-}
-
-impl fmt::Display for Inst {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Inst::Mov { dst, src } => write!(f, "{} = {src}", vr(*dst)),
-            Inst::Alu { op, dst, src } => {
-                let o = match op {
-                    AluOp::Add => "+=",
-                    AluOp::Sub => "-=",
-                    AluOp::Mul => "*=",
-                    AluOp::Div => "/=u",
-                    AluOp::Mod => "%=u",
-                    AluOp::Or => "|=",
-                    AluOp::And => "&=",
-                    AluOp::Xor => "^=",
-                    AluOp::Lsh => "<<=",
-                    AluOp::Rsh => ">>=",
-                    AluOp::Arsh => "s>>=",
-                };
-                write!(f, "{} {o} {src}", vr(*dst))
-            }
-            Inst::Neg { dst } => write!(f, "{0} = -{0}", vr(*dst)),
-            Inst::Swap { dst, bits } => write!(f, "{0} = be{bits}({0})", vr(*dst)),
-            Inst::Zext32 { dst } => write!(f, "{0} = (u32){0}", vr(*dst)),
-            Inst::PktLen { dst } => write!(f, "{} = data_end - data", vr(*dst)),
-            Inst::PktPtr { dst, off, fail } => {
-                write!(
-                    f,
-                    "{} = data + {} (off <= {MAX_VAR_OFF} else L{fail})",
-                    vr(*dst),
-                    vr(*off)
-                )
-            }
-            Inst::PktCheck { ptr, end, fail } => {
-                write!(f, "check {} + {end} <= data_end else L{fail}", vr(*ptr))
-            }
-            Inst::Load {
-                dst,
-                ptr,
-                off,
-                size,
-                signed,
-            } => write!(
-                f,
-                "{} = *({}{} *)({} + {off})",
-                vr(*dst),
-                if *signed { "s" } else { "u" },
-                size * 8,
-                vr(*ptr)
-            ),
-            Inst::Store {
-                ptr,
-                off,
-                size,
-                src,
-            } => {
-                write!(f, "*(u{} *)({} + {off}) = {src}", size * 8, vr(*ptr))
-            }
-            Inst::Jmp { target } => write!(f, "goto L{target}"),
-            Inst::Br {
-                cond,
-                a,
-                b,
-                target,
-                w32,
-            } => write!(
-                f,
-                "if {}{} {:?} {b} goto L{target}",
-                if *w32 { "(u32)" } else { "" },
-                vr(*a),
-                cond
-            ),
-            Inst::Label(l) => write!(f, "L{l}:"),
-            Inst::Ret { src } => write!(f, "return {src}"),
-            Inst::Call { helper } => write!(f, "call {helper}"),
-            Inst::MapCall {
-                op,
-                map,
-                key,
-                key_size,
-                value,
-                dst,
-            } => {
-                if let Some(d) = dst {
-                    write!(f, "{} = ", vr(*d))?;
-                }
-                let op = match op {
-                    MapOp::Lookup => "lookup",
-                    MapOp::Update => "update",
-                    MapOp::Delete => "delete",
-                };
-                write!(f, "map_{op}(map#{map}, key {key} as u{}", key_size * 8)?;
-                if let Some((v, n)) = value {
-                    write!(f, ", value {v} as u{}", n * 8)?;
-                }
-                f.write_str(")")
-            }
-            Inst::MayGoto { target } => write!(f, "may_goto L{target}"),
-            Inst::PrintStore { at, size, src } => {
-                write!(f, "*(u{} *)(record + {at}) = {src}", size * 8)
-            }
-            Inst::PrintCopy { at, off, len } => {
-                write!(f, "record + {at} <- packet[{off}..][..{len}]")
-            }
-            Inst::PrintEmit { site, size } => write!(f, "print site {site} ({size} bytes)"),
-        }
-    }
-}
-
-impl fmt::Display for Ir {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut line = 0;
-        for (inst, l) in &self.insts {
-            if *l != line {
-                writeln!(f, "; line {l}")?;
-                line = *l;
-            }
-            match inst {
-                Inst::Label(_) => writeln!(f, "{inst}")?,
-                _ => writeln!(f, "    {inst}")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Removes unreachable instructions (the verifier refuses them), threads jumps to jumps,
-/// drops jumps to the next instruction. Repeats until nothing changes.
-pub fn cleanup(ir: &mut Ir) {
-    for _ in 0..16 {
-        let mut changed = thread_jumps(ir);
-        changed |= drop_jumps_to_next(ir);
-        changed |= drop_unreachable(ir);
-        if !changed {
-            break;
-        }
-    }
-}
-
-fn label_positions(insts: &[(Inst, u32)]) -> HashMap<Label, usize> {
-    insts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (inst, _))| match inst {
-            Inst::Label(l) => Some((*l, i)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The first non-label instruction at or after `i`.
-fn first_real(insts: &[(Inst, u32)], mut i: usize) -> Option<usize> {
-    while i < insts.len() {
-        if !matches!(insts[i].0, Inst::Label(_)) {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
-
-fn thread_jumps(ir: &mut Ir) -> bool {
-    let pos = label_positions(&ir.insts);
-    // Where a jump to each label really goes: follow chains of unconditional jumps.
-    let resolve = |mut l: Label| {
-        for _ in 0..64 {
-            let Some(&p) = pos.get(&l) else { return l };
-            match first_real(&ir.insts, p).map(|i| &ir.insts[i].0) {
-                Some(Inst::Jmp { target }) if *target != l => l = *target,
-                _ => return l,
-            }
-        }
-        l
-    };
-    let mut new = Vec::new();
-    for (i, (inst, _)) in ir.insts.iter().enumerate() {
-        if let Some(t) = inst.target() {
-            let r = resolve(t);
-            if r != t {
-                new.push((i, r));
-            }
-        }
-    }
-    let mut changed = !new.is_empty();
-    for (i, r) in new {
-        if let Some(t) = ir.insts[i].0.target_mut() {
-            *t = r;
-        }
-    }
-    // A jump to a `return`: copy the return (it is one instruction either way, and the
-    // code after the jump's block may then become unreachable).
-    for i in 0..ir.insts.len() {
-        if let Inst::Jmp { target } = ir.insts[i].0 {
-            if let Some(&p) = pos.get(&target) {
-                if let Some(j) = first_real(&ir.insts, p) {
-                    if let Inst::Ret { src } = ir.insts[j].0 {
-                        ir.insts[i].0 = Inst::Ret { src };
-                        changed = true;
-                    }
-                }
-            }
-        }
-    }
-    changed
-}
-
-fn drop_jumps_to_next(ir: &mut Ir) -> bool {
-    let mut keep = vec![true; ir.insts.len()];
-    for (i, (inst, _)) in ir.insts.iter().enumerate() {
-        let t = match inst {
-            Inst::Jmp { target } | Inst::Br { target, .. } => *target,
-            _ => continue,
-        };
-        // Only labels between the jump and its target.
-        let mut j = i + 1;
-        while j < ir.insts.len() {
-            match ir.insts[j].0 {
-                Inst::Label(l) if l == t => {
-                    keep[i] = false;
-                    break;
-                }
-                Inst::Label(_) => j += 1,
-                _ => break,
-            }
-        }
-    }
-    let changed = keep.iter().any(|k| !k);
-    let mut it = keep.iter();
-    ir.insts.retain(|_| *it.next().unwrap_or(&true));
-    changed
-}
-
-fn drop_unreachable(ir: &mut Ir) -> bool {
-    let pos = label_positions(&ir.insts);
-    let n = ir.insts.len();
-    let mut seen = vec![false; n];
-    let mut work = vec![0usize];
-    while let Some(mut i) = work.pop() {
-        while i < n && !seen[i] {
-            seen[i] = true;
-            let inst = &ir.insts[i].0;
-            if let Some(t) = inst.target() {
-                if let Some(&p) = pos.get(&t) {
-                    work.push(p);
-                }
-            }
-            if inst.ends_flow() {
-                break;
-            }
-            i += 1;
-        }
-    }
-    let changed = seen.iter().any(|s| !s);
-    let mut it = seen.iter();
-    ir.insts.retain(|_| *it.next().unwrap_or(&true));
-    changed
 }
 
 /// Basic blocks of `insts`: `(start, end)` index ranges, and each block's successors.
@@ -718,4 +453,77 @@ pub fn blocks(insts: &[(Inst, u32)]) -> (Vec<(usize, usize)>, Vec<Vec<usize>>) {
         })
         .collect();
     (ranges, succ)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{add, ir, mov, ret, ret_v};
+
+    #[test]
+    fn blocks_start_at_labels_and_end_after_jumps() {
+        let p = ir(
+            vec![
+                mov(0, 1),
+                Inst::Br {
+                    cond: Cond::Eq,
+                    a: 0,
+                    b: Opnd::Imm(0),
+                    target: 1,
+                    w32: false,
+                },
+                Inst::PktCheck {
+                    ptr: DATA,
+                    end: Opnd::Imm(4),
+                    fail: 1,
+                },
+                ret(3),
+                Inst::Label(1),
+                ret(2),
+            ],
+            1,
+        );
+        let (ranges, succ) = blocks(&p.insts);
+        assert_eq!(ranges, [(0, 2), (2, 3), (3, 4), (4, 6)]);
+        // The branch and the check go to L1 or on; a return goes nowhere.
+        assert_eq!(succ, [vec![3, 1], vec![3, 2], vec![], vec![]]);
+    }
+
+    #[test]
+    fn the_text_form_marks_lines_and_labels() {
+        let mut p = ir(
+            vec![
+                Inst::Load {
+                    dst: 0,
+                    ptr: DATA,
+                    off: 12,
+                    size: 2,
+                    signed: false,
+                },
+                Inst::Label(3),
+                ret_v(0),
+            ],
+            1,
+        );
+        p.insts[1].1 = 1;
+        assert_eq!(
+            p.to_string(),
+            "; line 1\n    v0 = *(u16 *)(data + 12)\nL3:\n; line 3\n    return v0\n"
+        );
+    }
+
+    #[test]
+    fn uses_and_defs_leave_out_the_packet_pointer() {
+        let store = Inst::Store {
+            ptr: DATA,
+            off: 0,
+            size: 1,
+            src: Opnd::V(4),
+        };
+        assert_eq!(store.uses(), [4]);
+        assert_eq!(store.def(), None);
+        let alu = add(2, Opnd::V(3));
+        assert_eq!(alu.uses(), [2, 3]);
+        assert_eq!(alu.def(), Some(2));
+    }
 }

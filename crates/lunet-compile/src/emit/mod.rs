@@ -1,4 +1,4 @@
-//! Pass: IR to eBPF instructions, with the Lua line of each.
+//! Pass `emit`: IR to eBPF instructions, with the Lua line of each.
 //!
 //! `r9` = `data` and `r8` = `data_end` are loaded from the `xdp_md` in the prologue and kept
 //! for the whole program. `r0` and `r1` are scratch: a spilled value is loaded into one for
@@ -20,11 +20,13 @@ use std::collections::HashMap;
 
 use lunet_bpf::insn::{op, reg::*, Insn};
 
+use crate::error::CodegenError;
+use crate::hook::HookInput;
 use crate::ir::{self, AluOp, Cond, Inst, Ir, Label, MapOp, Opnd, VReg, DATA};
-use crate::maps::{helper, MapUse, UNPATCHED_FD};
+use crate::maps::{helper, MapUse, COUNT_ONE, UNPATCHED_FD};
 use crate::print;
+use crate::program::Program;
 use crate::regalloc::{Alloc, Loc};
-use crate::{HookInput, Program};
 
 /// `BPF_JCOND`, the jump class of `may_goto`.
 pub const JCOND: u8 = 0xe0;
@@ -111,13 +113,11 @@ impl Emitter<'_> {
         self.push(b);
     }
 
-    fn loc(&self, v: VReg) -> Result<Loc, String> {
+    fn loc(&self, v: VReg) -> Result<Loc, CodegenError> {
         if v == DATA {
             return Ok(Loc::Reg(DATA_REG));
         }
-        self.alloc
-            .loc(v)
-            .ok_or_else(|| format!("v{v} has no location"))
+        self.alloc.loc(v).ok_or(CodegenError::NoLocation(v))
     }
 
     /// `dst = k`.
@@ -132,7 +132,7 @@ impl Emitter<'_> {
     }
 
     /// The register holding `v`, loading it into `scratch` when it is spilled.
-    fn read(&mut self, v: VReg, scratch: u8) -> Result<u8, String> {
+    fn read(&mut self, v: VReg, scratch: u8) -> Result<u8, CodegenError> {
         match self.loc(v)? {
             Loc::Reg(r) => Ok(r),
             Loc::Slot(k) => {
@@ -143,7 +143,7 @@ impl Emitter<'_> {
     }
 
     /// An operand in a register (immediates go to `scratch`).
-    fn read_opnd(&mut self, o: Opnd, scratch: u8) -> Result<u8, String> {
+    fn read_opnd(&mut self, o: Opnd, scratch: u8) -> Result<u8, CodegenError> {
         match o {
             Opnd::V(v) => self.read(v, scratch),
             Opnd::Imm(k) => {
@@ -154,14 +154,14 @@ impl Emitter<'_> {
     }
 
     /// The register to compute `v` in: its own, or `scratch` when it is spilled.
-    fn dst(&self, v: VReg, scratch: u8) -> Result<u8, String> {
+    fn dst(&self, v: VReg, scratch: u8) -> Result<u8, CodegenError> {
         Ok(match self.loc(v)? {
             Loc::Reg(r) => r,
             Loc::Slot(_) => scratch,
         })
     }
 
-    fn write_back(&mut self, v: VReg, r: u8) -> Result<(), String> {
+    fn write_back(&mut self, v: VReg, r: u8) -> Result<(), CodegenError> {
         if let Loc::Slot(k) = self.loc(v)? {
             self.push(Insn::stx(op::DW, R10, slot_off(k), r));
         }
@@ -169,7 +169,7 @@ impl Emitter<'_> {
     }
 
     /// `*(size *)(r10 + off) = o`: the low `size` bytes of `o`.
-    fn store_stack(&mut self, off: i16, o: Opnd, size: u8) -> Result<(), String> {
+    fn store_stack(&mut self, off: i16, o: Opnd, size: u8) -> Result<(), CodegenError> {
         match o {
             Opnd::Imm(k) if size < 8 || fits_i32(k) => {
                 // Narrow stores take the low bytes of the (truncated) immediate.
@@ -190,7 +190,7 @@ impl Emitter<'_> {
         key: (Opnd, u8),
         value: Option<(Opnd, u8)>,
         dst: Option<VReg>,
-    ) -> Result<(), String> {
+    ) -> Result<(), CodegenError> {
         // The operands are read before r1-r5 are set: the allocator may have put them there.
         self.store_stack(self.key_buf, key.0, key.1)?;
         if let Some((v, size)) = value {
@@ -237,7 +237,7 @@ impl Emitter<'_> {
     /// `bpf_xdp_load_bytes(ctx, off, record + at, n)`, `n` = `len` clamped to `1..=STR_CAP`:
     /// the verifier wants a size it can bound and not zero; bytes past the string's length
     /// are never read back.
-    fn print_copy(&mut self, at: u16, off: Opnd, len: Opnd) -> Result<(), String> {
+    fn print_copy(&mut self, at: u16, off: Opnd, len: Opnd) -> Result<(), CodegenError> {
         let cap = print::STR_CAP as i64;
         match len {
             Opnd::Imm(k) => self.mov_imm(A, k.clamp(1, cap)),
@@ -286,10 +286,9 @@ impl Emitter<'_> {
         self.push(Insn::mov64_reg(R2, R10));
         self.push(Insn::alu64_imm(op::ADD, R2, self.record as i32));
         self.push(Insn::call(helper::MAP_LOOKUP_ELEM));
-        self.push(Insn::jmp_imm(op::JEQ, R0, 0, 3));
-        self.push(Insn::ldx(op::DW, R1, R0, 0));
-        self.push(Insn::alu64_imm(op::ADD, R1, 1));
-        self.push(Insn::stx(op::DW, R0, 0, R1));
+        for i in COUNT_ONE {
+            self.push(i);
+        }
     }
 
     fn jump(&mut self, i: Insn, target: Label) {
@@ -297,7 +296,7 @@ impl Emitter<'_> {
         self.push(i);
     }
 
-    fn inst(&mut self, inst: &Inst) -> Result<(), String> {
+    fn inst(&mut self, inst: &Inst) -> Result<(), CodegenError> {
         match *inst {
             Inst::Mov { dst, src } => match (self.loc(dst)?, src) {
                 (Loc::Reg(d), Opnd::Imm(k)) => self.mov_imm(d, k),
@@ -478,7 +477,7 @@ fn is_nop(inst: &Inst, alloc: &Alloc) -> bool {
     }
 }
 
-pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, String> {
+pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, CodegenError> {
     let has_maps = ir_in
         .insts
         .iter()
@@ -503,14 +502,12 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
     stack += record_size;
     let record = -(stack as i64);
     if stack > 512 {
-        return Err(format!(
-            "the hook needs {stack} bytes of stack (512 at most)"
-        ));
+        return Err(CodegenError::StackTooLarge(stack));
     }
     // Drop the copies allocation made free, then thread the jumps they left behind.
     let mut ir = ir_in.clone();
     ir.insts.retain(|(i, _)| !is_nop(i, alloc));
-    ir::cleanup(&mut ir);
+    crate::cleanup::run(&mut ir);
     let mut e = Emitter {
         alloc,
         insns: Vec::new(),
@@ -539,13 +536,12 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
         let target = *e
             .labels
             .get(&label)
-            .ok_or_else(|| format!("label L{label} was never placed"))?;
+            .ok_or(CodegenError::LabelNotPlaced(label))?;
         let off = target as i64 - (at as i64 + 1);
-        e.insns[at].off =
-            i16::try_from(off).map_err(|_| "a jump farther than 32767 instructions".to_string())?;
+        e.insns[at].off = i16::try_from(off).map_err(|_| CodegenError::JumpTooFar)?;
     }
     if e.insns.len() > 1_000_000 {
-        return Err("the program has more than a million instructions".into());
+        return Err(CodegenError::TooManyInstructions);
     }
     Ok(Program {
         insns: e.insns,
@@ -564,3 +560,6 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Str
         maps: e.maps,
     })
 }
+
+#[cfg(test)]
+mod tests;
