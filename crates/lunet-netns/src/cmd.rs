@@ -4,9 +4,9 @@ use std::io;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Looks a program up on `PATH`, then in /usr/sbin and /sbin (root's tools are there even when
-/// a test runner's `PATH` lacks them).
-pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
+/// Looks a program up on `PATH`, then in /usr/sbin, /sbin, /usr/bin and /bin (root's tools are
+/// there even when a test runner's `PATH` lacks them).
+pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))

@@ -7,7 +7,10 @@
 //! * [`Testbed`]: two temporary namespaces joined by a veth pair with addresses in
 //!   198.18.0.0/15 (the range reserved for benchmarking); nothing lives in the host namespace.
 //! * [`udp_send`], [`UdpSink`]: bounded UDP traffic from and to a namespace.
-//! * [`require_root`] and [`skip_unless_root!`]: tests skip, loudly, when they cannot run.
+//! * [`is_root`]: the one root check of lunet's binary and runtime; [`require_root`] and
+//!   [`skip_unless_root!`] add the programs namespaces need, for what must skip without them.
+//! * [`find_program`]: a program on `PATH` or in the sbin directories, for everything lunet
+//!   runs (`ip`, `iptables`, `nft`, `ethtool`, `clang`).
 //!
 //! Sockets stay in the network namespace they were created in, so a socket made on a thread
 //! inside a namespace can afterwards be used from any thread. Processes started with
@@ -21,21 +24,32 @@ mod testbed;
 mod udp;
 
 pub use addr::{check_test_addr, is_test_addr};
+pub use cmd::find_program;
 pub use enter::{current_netns_id, enter, in_netns, ns_path, spawn_in_netns};
 pub use temp::TempNetns;
 pub use testbed::Testbed;
 pub use udp::{udp_send, udp_send_from, udp_socket, UdpSink, MAX_DATAGRAMS};
 
+/// The effective uid of this process.
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether this process runs as root (effective uid 0): what namespaces, rules, queues and
+/// `bpf(2)` need.
+pub fn is_root() -> bool {
+    euid() == 0
+}
+
 /// Checks that this process can create namespaces and rules: effective uid 0, and the `ip` and
 /// `iptables` programs on `PATH`. The error says why not, for a `SKIP:` message.
 pub fn require_root() -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        return Err(format!("needs root (effective uid is {euid})"));
+    if !is_root() {
+        return Err(format!("needs root (effective uid is {})", euid()));
     }
     for prog in ["ip", "iptables"] {
-        if cmd::find_program(prog).is_none() {
+        if find_program(prog).is_none() {
             return Err(format!(
                 "`{prog}` is not installed (not found on PATH or in /usr/sbin, /sbin)"
             ));
