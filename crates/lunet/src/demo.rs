@@ -14,7 +14,7 @@ use lunet_netns::{udp_send, Testbed, UdpSink};
 use lunet_types::Tier;
 
 use crate::exit::{require_root, Failure};
-use crate::runner::{RunSpec, Running};
+use lunet_runtime::runner::{self, RunSpec, Running};
 
 /// The script the demo runs: the port-filter example, built in.
 const SCRIPT: &str = include_str!("../../../examples/port-filter.lua");
@@ -59,7 +59,7 @@ fn demo(count: usize, script: &std::path::Path, quit: &AtomicBool) -> Result<(),
         dev: None,
         tier: Tier::Auto,
         limits: Limits::default(),
-        pin_dir: std::path::Path::new(crate::runner::PIN_ROOT)
+        pin_dir: std::path::Path::new(runner::PIN_ROOT)
             .join(format!("demo-{}", std::process::id())),
     };
     let running = Running::start(spec)?;

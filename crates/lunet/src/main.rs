@@ -4,17 +4,10 @@
 //! (`run --foreground`, `demo`), or a replay over a pcap file. See docs/cli.md.
 
 mod bench;
-mod check;
 mod client;
-mod daemon;
 mod demo;
 mod exit;
 mod gen;
-mod kernel;
-mod mapops;
-mod protocol;
-mod replay;
-mod runner;
 mod show;
 
 use std::path::{Path, PathBuf};
@@ -28,7 +21,8 @@ use lunet_types::Tier;
 
 use client::Client;
 use exit::{require_root, Failure};
-use protocol::{Request, RunRequest, DEFAULT_SOCKET};
+use lunet_runtime::protocol::{self, Request, RunRequest, DEFAULT_SOCKET};
+use lunet_runtime::{check, daemon, replay, runner};
 
 #[derive(Parser)]
 #[command(
@@ -155,7 +149,7 @@ enum Command {
         json: bool,
         /// Also print each compiled hook's AST, IR or eBPF (with the Lua lines interleaved).
         #[arg(long, value_enum)]
-        emit: Option<check::Emit>,
+        emit: Option<EmitArg>,
         /// Tier for hooks that do not demand one.
         #[arg(long, default_value = "auto", value_parser = parse_tier)]
         tier: Tier,
@@ -245,6 +239,24 @@ enum Command {
     },
 }
 
+/// What `check --emit` prints for each compiled hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EmitArg {
+    Ast,
+    Ir,
+    Asm,
+}
+
+impl From<EmitArg> for check::Emit {
+    fn from(e: EmitArg) -> check::Emit {
+        match e {
+            EmitArg::Ast => check::Emit::Ast,
+            EmitArg::Ir => check::Emit::Ir,
+            EmitArg::Asm => check::Emit::Asm,
+        }
+    }
+}
+
 fn parse_tier(s: &str) -> Result<Tier, String> {
     Tier::parse(s).ok_or_else(|| format!("'{s}' is not a tier (auto, kernel, lua)"))
 }
@@ -305,7 +317,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Daemon { socket, pin_root } => {
             require_root("lunet daemon")?;
-            daemon::run(&socket.socket, &pin_root).map_err(Failure::from)
+            run_daemon(&socket.socket, &pin_root)
         }
         Command::Run {
             script,
@@ -424,8 +436,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             emit,
             tier,
         } => {
-            let report = check::check(&script, tier, emit)?;
-            check::show(&report, json);
+            let report = check::check(&script, tier, emit.map(Into::into))?;
+            show::check(&report, json);
             if report.ok() {
                 Ok(())
             } else {
@@ -480,6 +492,17 @@ fn logs(socket: &Path, name: String, follow: bool, json: bool) -> Result<(), Fai
             }
         }
     }
+}
+
+/// `lunet daemon`: serves until SIGINT or SIGTERM, then stops every state.
+fn run_daemon(socket: &Path, pin_root: &Path) -> Result<(), Failure> {
+    let server =
+        daemon::Server::bind(socket, pin_root).map_err(|e| Failure::internal(e.to_string()))?;
+    let stopper = server.stopper();
+    ctrlc::set_handler(move || stopper.stop())
+        .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
+    server.run();
+    Ok(())
 }
 
 /// `run --foreground`: the runner in this process until Ctrl-C (or SIGTERM).

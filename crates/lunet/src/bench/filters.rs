@@ -583,12 +583,13 @@ mod tests {
                 matches!(hooks[0].attach, lunet_types::Attach::Xdp { .. }),
                 "{f}"
             );
-            let script = crate::kernel::Script {
+            let script = lunet_runtime::kernel::Script {
                 file: file.into(),
                 source: text.into(),
             };
-            let program = crate::kernel::compile(&st, &hooks[0], &script, &Default::default())
-                .unwrap_or_else(|e| panic!("{f}: {}", e.line()));
+            let program =
+                lunet_runtime::kernel::compile(&st, &hooks[0], &script, &Default::default())
+                    .unwrap_or_else(|e| panic!("{f}: {e}"));
             assert!(!program.insns.is_empty(), "{f}");
         }
     }

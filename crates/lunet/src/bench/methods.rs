@@ -35,7 +35,7 @@ use super::cpu;
 use super::filters::{Class, Filter, Frame};
 use super::testbed::Bed;
 use super::xdp;
-use crate::runner::{RunSpec, Running};
+use lunet_runtime::runner::{self, RunSpec, Running};
 
 /// A method of the benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -411,7 +411,7 @@ fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
 
 /// Where the bench's states pin their maps and links.
 fn pin_dir() -> PathBuf {
-    Path::new(crate::runner::PIN_ROOT).join(format!("bench-{}", std::process::id()))
+    Path::new(runner::PIN_ROOT).join(format!("bench-{}", std::process::id()))
 }
 
 /// Writes the filter's XDP script to a private file and starts it through lunet's runner

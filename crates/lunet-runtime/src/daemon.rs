@@ -1,5 +1,7 @@
 //! `lunet daemon`: holds the running states and answers clients on a Unix socket, one thread
-//! per client, so a slow client or a busy state never blocks `list`.
+//! per client, so a slow client or a busy state never blocks `list`. [`Server::bind`] cleans
+//! up after a crashed daemon and listens; [`Server::run`] serves until a [`Stopper`] stops it,
+//! then stops every state.
 //!
 //! The names and namespaces of running states are kept in `<socket>.states.json`: after a crash
 //! the next daemon removes the rules those states left (their `--queue-bypass` kept traffic
@@ -14,11 +16,32 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ErrorKind, ListEntry, LogEvent, Request, Response, RunRequest};
-use crate::runner::{RunSpec, Running, StartError};
+use crate::runner::{RunSpec, Running};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot create {}: {source}", dir.display())]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another lunet daemon answers at {}", .0.display())]
+    Running(PathBuf),
+    #[error("cannot listen at {}: {source}", socket.display())]
+    Listen {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot make {} private: {source}", socket.display())]
+    Permissions {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// A name is reserved (None) while its state starts, so two `run`s cannot take it twice.
 type States = Arc<Mutex<BTreeMap<String, Option<Arc<Running>>>>>;
@@ -36,61 +59,103 @@ struct Daemon {
     pin_root: PathBuf,
 }
 
-pub fn run(socket: &Path, pin_root: &Path) -> anyhow::Result<()> {
-    if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    if UnixStream::connect(socket).is_ok() {
-        anyhow::bail!("another lunet daemon answers at {}", socket.display());
-    }
-    // Stale rules go before anyone can ask for anything.
-    let daemon = Arc::new(Daemon {
-        states: Arc::default(),
-        record: record_path(socket),
-        pin_root: pin_root.to_path_buf(),
-    });
-    daemon.clean_stale();
+/// A daemon listening on its socket, not serving yet.
+pub struct Server {
+    daemon: Arc<Daemon>,
+    listener: UnixListener,
+    socket: PathBuf,
+    quit: Arc<AtomicBool>,
+}
 
-    let _ = std::fs::remove_file(socket);
-    let listener = UnixListener::bind(socket)
-        .with_context(|| format!("cannot listen at {}", socket.display()))?;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+/// Stops a [`Server`]'s accept loop from any thread (a signal handler, a test).
+#[derive(Clone)]
+pub struct Stopper {
+    quit: Arc<AtomicBool>,
+    socket: PathBuf,
+}
 
-    let quit = Arc::new(AtomicBool::new(false));
-    {
-        let quit = quit.clone();
-        let socket = socket.to_path_buf();
-        ctrlc::set_handler(move || {
-            quit.store(true, Ordering::SeqCst);
-            // Wake the accept loop.
-            let _ = UnixStream::connect(&socket);
+impl Stopper {
+    pub fn stop(&self) {
+        self.quit.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        let _ = UnixStream::connect(&self.socket);
+    }
+}
+
+impl Server {
+    /// Removes what a daemon that was killed left on `socket` (its states' rules and pins),
+    /// then listens there (mode 0600). States pin their maps under `pin_root/<state>/`.
+    pub fn bind(socket: &Path, pin_root: &Path) -> Result<Server, DaemonError> {
+        if let Some(dir) = socket.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| DaemonError::Dir {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        if UnixStream::connect(socket).is_ok() {
+            return Err(DaemonError::Running(socket.to_path_buf()));
+        }
+        // Stale rules go before anyone can ask for anything.
+        let daemon = Arc::new(Daemon {
+            states: Arc::default(),
+            record: record_path(socket),
+            pin_root: pin_root.to_path_buf(),
+        });
+        daemon.clean_stale();
+
+        let _ = std::fs::remove_file(socket);
+        let listener = UnixListener::bind(socket).map_err(|source| DaemonError::Listen {
+            socket: socket.to_path_buf(),
+            source,
+        })?;
+        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(
+            |source| DaemonError::Permissions {
+                socket: socket.to_path_buf(),
+                source,
+            },
+        )?;
+        Ok(Server {
+            daemon,
+            listener,
+            socket: socket.to_path_buf(),
+            quit: Arc::default(),
         })
-        .context("cannot install the signal handler")?;
     }
-    tracing::info!(socket = %socket.display(), "lunet daemon listening");
-    for conn in listener.incoming() {
-        if quit.load(Ordering::SeqCst) {
-            break;
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            quit: self.quit.clone(),
+            socket: self.socket.clone(),
         }
-        match conn {
-            Ok(stream) => {
-                let d = daemon.clone();
-                std::thread::spawn(move || d.serve(stream));
+    }
+
+    /// Answers clients, one thread each, until stopped; then stops every state (their rules,
+    /// queues and pins go) and removes the socket.
+    pub fn run(self) {
+        tracing::info!(socket = %self.socket.display(), "lunet daemon listening");
+        for conn in self.listener.incoming() {
+            if self.quit.load(Ordering::SeqCst) {
+                break;
             }
-            Err(e) => tracing::warn!("accept failed: {e}"),
+            match conn {
+                Ok(stream) => {
+                    let d = self.daemon.clone();
+                    std::thread::spawn(move || d.serve(stream));
+                }
+                Err(e) => tracing::warn!("accept failed: {e}"),
+            }
         }
+        tracing::info!("stopping every state");
+        let all: Vec<_> = std::mem::take(&mut *self.daemon.states.lock().unwrap())
+            .into_values()
+            .flatten()
+            .collect();
+        for s in all {
+            s.stop();
+        }
+        self.daemon.persist();
+        let _ = std::fs::remove_file(&self.socket);
     }
-    tracing::info!("stopping every state");
-    let all: Vec<_> = std::mem::take(&mut *daemon.states.lock().unwrap())
-        .into_values()
-        .flatten()
-        .collect();
-    for s in all {
-        s.stop();
-    }
-    daemon.persist();
-    let _ = std::fs::remove_file(socket);
-    Ok(())
 }
 
 fn record_path(socket: &Path) -> PathBuf {
@@ -305,9 +370,10 @@ impl Daemon {
             }
             Err(e) => {
                 self.states.lock().unwrap().remove(&name);
-                let kind = match e {
-                    StartError::Script(_) => ErrorKind::Script,
-                    StartError::Netfilter(_) => ErrorKind::Netfilter,
+                let kind = if e.is_script() {
+                    ErrorKind::Script
+                } else {
+                    ErrorKind::Netfilter
                 };
                 Response::err(kind, e.to_string())
             }

@@ -1,7 +1,8 @@
 //! `lunet check`: what a script would become, without root and without touching the network:
 //! the body runs (maps in memory), every hook is compiled, and each hook's tier is reported
 //! with its reasons, instruction count and the script's maps. As root the compiled programs
-//! also go through the kernel's verifier (loaded, never attached).
+//! also go through the kernel's verifier (loaded, never attached). The binary prints the
+//! [`CheckReport`].
 
 use std::path::Path;
 
@@ -9,10 +10,10 @@ use lunet_lua::{Limits, MapBacking, MapInfo, State, StateOptions};
 use lunet_types::{Attach, Tier};
 use serde::Serialize;
 
-use crate::exit::Failure;
 use crate::kernel::{self, KernelError, Script};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// What `--emit` adds to each compiled hook's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Emit {
     Ast,
     Ir,
@@ -51,7 +52,22 @@ impl CheckReport {
     }
 }
 
-pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckReport, Failure> {
+/// Why a netfilter hook runs in the Lua tier.
+const NETFILTER_NOT_COMPILED: &str = "the kernel tier compiles XDP hooks only, for now";
+
+/// Why a script could not be checked at all (a hook that cannot run is in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The script does not parse or its body failed.
+    #[error(transparent)]
+    Body(#[from] lunet_lua::ScriptError),
+    #[error(transparent)]
+    Read(KernelError),
+}
+
+/// Runs the body of `path` and compiles each hook; `cli_tier` applies to hooks that demand
+/// none.
+pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckReport, CheckError> {
     // As root, maps are real kernel maps (unpinned) so compiled hooks can be verified with them.
     let may_load = kernel::can_load().is_ok();
     let maps = if may_load {
@@ -66,9 +82,8 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
             maps,
             ..StateOptions::default()
         },
-    )
-    .map_err(|e| Failure::script(e.message))?;
-    let script = Script::read(path).map_err(Failure::script)?;
+    )?;
+    let script = Script::read(path).map_err(CheckError::Read)?;
     let mut hooks = Vec::new();
     for h in state.hooks() {
         let demanded = if h.tier != Tier::Auto {
@@ -87,15 +102,14 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
             diagnostic: None,
             emitted: None,
         };
+        // Netfilter hooks are not compiled (None).
         let compiled = match h.attach {
-            Attach::Netfilter { .. } => Err(KernelError::Failed(
-                "the kernel tier compiles XDP hooks only, for now".into(),
-            )),
-            Attach::Xdp { .. } => kernel::compile(&state, &h, &script, &Default::default()),
+            Attach::Netfilter { .. } => None,
+            Attach::Xdp { .. } => Some(kernel::compile(&state, &h, &script, &Default::default())),
         };
         if let Some(e) = emit {
             c.emitted = Some(match (&compiled, e) {
-                (Ok(p), Emit::Asm) => p.asm(&script.source),
+                (Some(Ok(p)), Emit::Asm) => p.asm(&script.source),
                 (_, Emit::Ast | Emit::Ir) if matches!(h.attach, Attach::Xdp { .. }) => {
                     kernel::input(&state, &h, &script)
                         .and_then(|i| {
@@ -106,13 +120,13 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
                             };
                             r.map_err(|d| kernel::unsupported(d, &script))
                         })
-                        .unwrap_or_else(|e| e.line().to_string())
+                        .unwrap_or_else(|e| e.to_string())
                 }
                 _ => "(not compiled)".into(),
             });
         }
-        match (compiled, &h.attach) {
-            (Ok(p), _) => {
+        match compiled {
+            Some(Ok(p)) => {
                 c.instructions = Some(p.insns.len());
                 if may_load {
                     match kernel::compile_and_load(&state, &h, &script) {
@@ -122,7 +136,7 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
                         }
                         Err(e) => {
                             c.verified = Some(false);
-                            c.reasons.push(e.line().to_string());
+                            c.reasons.push(e.to_string());
                         }
                     }
                 } else {
@@ -146,19 +160,20 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
                     );
                 }
             }
-            (Err(e), Attach::Netfilter { .. }) => {
+            None => {
                 if demanded == Tier::Kernel {
-                    c.reasons
-                        .push(format!("the kernel tier was demanded: {}", e.line()));
+                    c.reasons.push(format!(
+                        "the kernel tier was demanded: {NETFILTER_NOT_COMPILED}"
+                    ));
                 } else {
                     c.tier = Some(Tier::Lua);
-                    c.reasons.push(format!("Lua tier: {}", e.line()));
+                    c.reasons
+                        .push(format!("Lua tier: {NETFILTER_NOT_COMPILED}"));
                 }
             }
-            (Err(e), Attach::Xdp { .. }) => {
+            Some(Err(e)) => {
                 c.reasons.push(format!(
-                    "cannot run: XDP hooks need the kernel tier, and this one does not compile: {}",
-                    e.line()
+                    "cannot run: XDP hooks need the kernel tier, and this one does not compile: {e}"
                 ));
                 if let KernelError::Unsupported { rendered, .. } = e {
                     c.diagnostic = Some(rendered);
@@ -172,50 +187,4 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
         hooks,
         maps: state.maps(),
     })
-}
-
-pub fn show(r: &CheckReport, as_json: bool) {
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
-        return;
-    }
-    println!(
-        "{}: {} hook(s), {} map(s)",
-        r.script,
-        r.hooks.len(),
-        r.maps.len()
-    );
-    for h in &r.hooks {
-        let tier = match h.tier {
-            Some(Tier::Kernel) => "kernel tier",
-            Some(_) => "Lua tier",
-            None => "CANNOT RUN",
-        };
-        println!(
-            "  hook {} [{tier}] {} (defined at {})",
-            h.hook, h.attach, h.defined_at
-        );
-        for reason in &h.reasons {
-            println!("    {reason}");
-        }
-        if h.verified == Some(true) {
-            println!("    accepted by the kernel's verifier");
-        }
-        if let Some(d) = &h.diagnostic {
-            println!("{d}");
-        }
-        if let Some(e) = &h.emitted {
-            println!("{e}");
-        }
-    }
-    for m in &r.maps {
-        println!(
-            "  map {} ({}, key \"{}\", value \"{}\", {} entries)",
-            m.name,
-            m.kind.name(),
-            m.key,
-            m.value,
-            m.entries
-        );
-    }
 }

@@ -24,7 +24,6 @@ use lunet_netfilter::{
 };
 use lunet_types::{nf, Attach, Tier};
 
-use crate::exit::Failure;
 use crate::kernel::{self, Script};
 use crate::protocol::{HookReport, HookStatsReport, RunRequest, StateReport, StatsReport};
 
@@ -78,31 +77,9 @@ pub fn default_name(script: &std::path::Path) -> String {
         .unwrap_or_else(|| "script".into())
 }
 
-/// Why a script did not start.
-#[derive(Debug, Clone)]
-pub enum StartError {
-    /// The script does not parse, its body failed, or a hook cannot have its tier.
-    Script(String),
-    /// Rules or queues could not be set up.
-    Netfilter(String),
-}
+mod error;
 
-impl From<StartError> for Failure {
-    fn from(e: StartError) -> Failure {
-        match e {
-            StartError::Script(m) => Failure::script(m),
-            StartError::Netfilter(m) => Failure::internal(m),
-        }
-    }
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Script(m) | StartError::Netfilter(m) => f.write_str(m),
-        }
-    }
-}
+pub use error::StartError;
 
 /// A started script, as its owner holds it.
 pub struct Running {
@@ -161,9 +138,7 @@ impl Running {
                     state_thread(spec, log, &stop, &memory, tx);
                     done.store(true, Ordering::SeqCst);
                 })
-                .map_err(|e| {
-                    StartError::Netfilter(format!("cannot start the state's thread: {e}"))
-                })?
+                .map_err(StartError::Thread)?
         };
         match rx.recv() {
             Ok(Ok(ready)) => Ok(Running {
@@ -181,9 +156,7 @@ impl Running {
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(StartError::Netfilter(
-                    "the state's thread ended before it reported".into(),
-                ))
+                Err(StartError::ThreadGone)
             }
         }
     }
@@ -267,33 +240,31 @@ fn attach_kernel(
     h: &HookSpec,
     spec: &RunSpec,
     script: &Script,
-) -> Result<(InKernel, String, Vec<String>), String> {
+) -> Result<(InKernel, String, Vec<String>), StartError> {
     if demanded(h, spec.tier) == Tier::Lua {
-        return Err(format!(
+        return Err(StartError::Plan(format!(
             "{}: XDP hook '{}' cannot run in the Lua tier (it is fed by NFQUEUE at netfilter); use tier \"auto\" or \"kernel\"",
             h.defined_at, h.name
-        ));
+        )));
     }
     let Attach::Xdp { dev } = &h.attach else {
         unreachable!("only XDP hooks are compiled")
     };
     let dev = dev.clone().ok_or_else(|| {
-        format!("{}: XDP hook '{}' has no device: start the script with --dev IFACE, or pass {{dev = ...}}", h.defined_at, h.name)
+        StartError::Plan(format!("{}: XDP hook '{}' has no device: start the script with --dev IFACE, or pass {{dev = ...}}", h.defined_at, h.name))
     })?;
     let kernel::Loaded {
         program,
         prog,
         counters,
         print,
-    } = kernel::compile_and_load(state, h, script).map_err(|e| match e {
-        kernel::KernelError::Unsupported { rendered, .. } => rendered,
-        kernel::KernelError::Failed(m) => m,
-    })?;
+        ..
+    } = kernel::compile_and_load(state, h, script).map_err(StartError::Kernel)?;
     let pin = spec.pin_dir.join(format!(
         "xdp_{}",
         h.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
     ));
-    let link = kernel::attach_xdp(&prog, &dev, &pin)?;
+    let link = kernel::attach_xdp(&prog, &dev, &pin).map_err(StartError::Kernel)?;
     let reason = format!(
         "compiled to {} eBPF instructions and accepted by the kernel's verifier",
         program.insns.len()
@@ -301,7 +272,8 @@ fn attach_kernel(
     let placement = vec![format!("XDP on {dev}, link pinned at {}", pin.display())];
     let prints = print
         .map(|maps| kernel::HookPrints::new(&h.name, maps, program.prints))
-        .transpose()?;
+        .transpose()
+        .map_err(StartError::Kernel)?;
     Ok((
         InKernel {
             _prog: prog,
@@ -316,13 +288,13 @@ fn attach_kernel(
 }
 
 /// The tier of a netfilter hook, and why; or why it cannot run.
-fn netfilter_tier(spec: &HookSpec, cli: Tier) -> Result<(Tier, String), String> {
+fn netfilter_tier(spec: &HookSpec, cli: Tier) -> Result<(Tier, String), StartError> {
     match demanded(spec, cli) {
-        Tier::Kernel => Err(format!(
+        Tier::Kernel => Err(StartError::Plan(format!(
             "{}: hook '{}' demands the kernel tier, which compiles XDP hooks only for now \
              (use tier = \"lua\" or \"auto\")",
             spec.defined_at, spec.name
-        )),
+        ))),
         Tier::Lua => Ok((Tier::Lua, "the Lua tier was demanded".into())),
         Tier::Auto => Ok((
             Tier::Lua,
@@ -337,16 +309,18 @@ fn backend() -> Backend {
 }
 
 /// Binds the next free queue number.
-fn bind_queue() -> Result<(u16, QueueSocket), String> {
-    let mut last = String::new();
+fn bind_queue() -> Result<(u16, QueueSocket), StartError> {
+    let mut last = None;
     for _ in 0..64 {
         let n = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
         match QueueSocket::bind(n) {
             Ok(q) => return Ok((n, q)),
-            Err(e) => last = e.to_string(),
+            Err(e) => last = Some(e),
         }
     }
-    Err(format!("no free NFQUEUE number: {last}"))
+    Err(StartError::NoQueue(last.unwrap_or_else(|| {
+        lunet_netfilter::Error::Invalid("no queue number tried".into())
+    })))
 }
 
 fn state_thread(
@@ -441,18 +415,19 @@ fn setup(
         None
     };
     if let Some(ns) = &spec.netns {
-        if let Err(e) = lunet_netns::enter(ns) {
-            return fail(StartError::Netfilter(format!(
-                "cannot enter network namespace '{ns}': {e}"
-            )));
+        if let Err(source) = lunet_netns::enter(ns) {
+            return fail(StartError::Netns {
+                ns: ns.clone(),
+                source,
+            });
         }
     }
     // A directory left by a state of this name that was not stopped (a crash) goes first.
-    if let Err(e) = lunet_lua::maps::unpin_dir(&spec.pin_dir) {
-        return fail(StartError::Netfilter(format!(
-            "cannot remove stale pins in {}: {e}",
-            spec.pin_dir.display()
-        )));
+    if let Err(source) = lunet_lua::maps::unpin_dir(&spec.pin_dir) {
+        return fail(StartError::StalePins {
+            dir: spec.pin_dir.clone(),
+            source,
+        });
     }
     let opts = StateOptions {
         limits: spec.limits,
@@ -464,7 +439,7 @@ fn setup(
     };
     let state = match State::load(&spec.script, opts) {
         Ok(s) => s,
-        Err(e) => return fail(StartError::Script(e.message)),
+        Err(e) => return fail(StartError::Body(e)),
     };
     memory.store(state.memory_used(), Ordering::Relaxed);
     let specs = state.hooks();
@@ -474,7 +449,7 @@ fn setup(
     let mut in_kernel = Vec::new();
     let script = match Script::read(&spec.script) {
         Ok(s) => s,
-        Err(m) => return fail(StartError::Script(m)),
+        Err(e) => return fail(StartError::Kernel(e)),
     };
     for h in &specs {
         let planned = match h.attach {
@@ -490,9 +465,9 @@ fn setup(
         };
         match planned {
             Ok(t) => tiers.push(t),
-            Err(m) => {
+            Err(e) => {
                 let _ = lunet_lua::maps::unpin_dir(&spec.pin_dir);
-                return fail(StartError::Script(m));
+                return fail(e);
             }
         }
     }
@@ -509,9 +484,9 @@ fn setup(
                     .iter_mut()
                     .for_each(|k| k._printer = Some(r.clone()));
             }
-            Err(m) => {
+            Err(e) => {
                 let _ = lunet_lua::maps::unpin_dir(&spec.pin_dir);
-                return fail(StartError::Netfilter(m));
+                return fail(StartError::Printer(e));
             }
         }
     }
@@ -542,7 +517,7 @@ fn setup(
         });
         let (num, queue) = match bind_queue() {
             Ok(q) => q,
-            Err(m) => return fail(StartError::Netfilter(m)),
+            Err(e) => return fail(e),
         };
         let mut marks = Vec::new();
         let mut members = Vec::new();
@@ -577,11 +552,7 @@ fn setup(
     } else {
         match lunet_netfilter::install(backend(), &spec.name, &rules) {
             Ok((i, p)) => (Some(i), p),
-            Err(e) => {
-                return fail(StartError::Netfilter(format!(
-                    "installing rules failed: {e}"
-                )))
-            }
+            Err(e) => return fail(StartError::Install(e)),
         }
     };
 

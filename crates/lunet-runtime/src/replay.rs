@@ -1,6 +1,8 @@
 //! `lunet replay`: a script's hooks over the packets of a pcap file, in a Lua state, with no
 //! root and no kernel. Each hook sees every packet of its family on its own, as if it were the
 //! only hook, with mark 0 (a capture carries no marks); XDP hooks see whole Ethernet frames.
+//! With [`Tier::Kernel`] the hooks are compiled and run with `BPF_PROG_TEST_RUN` instead
+//! (root). The binary prints the [`ReplayReport`].
 
 use std::fs::File;
 use std::path::Path;
@@ -11,9 +13,48 @@ use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
 use serde::Serialize;
 
-use crate::exit::{Code, Failure};
-use crate::kernel::{self, Script};
+use crate::kernel::{self, KernelError, Script};
 use crate::protocol::Verdicts;
+
+/// Why a replay did not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// `--tier kernel` without the right to load programs.
+    #[error("replay --tier kernel runs the compiled programs with BPF_PROG_TEST_RUN: {0}")]
+    NotRoot(KernelError),
+    /// The script does not parse or its body failed.
+    #[error(transparent)]
+    Body(#[from] lunet_lua::ScriptError),
+    /// A hook could not be compiled or loaded (`--tier kernel`), or the script not read.
+    #[error("{}", .0.report())]
+    Kernel(KernelError),
+    #[error("{}: cannot open: {source}", path.display())]
+    Open {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a pcap file ({source}); pcapng captures can be converted with `editcap -F pcap`", path.display())]
+    NotPcap {
+        path: std::path::PathBuf,
+        source: pcap_file::PcapError,
+    },
+    #[error("{}: packet {packet}: {source}", path.display())]
+    Packet {
+        path: std::path::PathBuf,
+        packet: u64,
+        source: pcap_file::PcapError,
+    },
+    /// `BPF_PROG_TEST_RUN` failed on a packet.
+    #[error("{0}")]
+    TestRun(KernelError),
+}
+
+impl ReplayError {
+    /// Whether the script is at fault (exit code 3), not the files or the machine.
+    pub fn is_script(&self) -> bool {
+        matches!(self, ReplayError::Body(_) | ReplayError::Kernel(_))
+    }
+}
 
 #[derive(Debug, Serialize)]
 pub struct ReplayHook {
@@ -123,23 +164,18 @@ enum Runner {
     Kernel(lunet_bpf::prog::ProgFd, std::cell::RefCell<Verdicts>),
 }
 
+/// Runs the hooks of `script` over the packets of `pcap`, in `tier` (`Lua` or `Kernel`);
+/// `each` also records every packet's verdict from every hook.
 pub fn replay(
     script: &Path,
     pcap: &Path,
     limits: Limits,
     tier: Tier,
     each: bool,
-) -> Result<ReplayReport, Failure> {
+) -> Result<ReplayReport, ReplayError> {
     let mut each = each.then(Vec::new);
     if tier == Tier::Kernel {
-        kernel::can_load().map_err(|why| {
-            Failure::new(
-                Code::NotRoot,
-                format!(
-                    "replay --tier kernel runs the compiled programs with BPF_PROG_TEST_RUN: {why}"
-                ),
-            )
-        })?;
+        kernel::can_load().map_err(ReplayError::NotRoot)?;
     }
     // The kernel tier's programs use real (unpinned) kernel maps; the Lua tier's live in memory.
     let maps = if tier == Tier::Kernel {
@@ -154,48 +190,39 @@ pub fn replay(
             maps,
             ..StateOptions::default()
         },
-    )
-    .map_err(|e| Failure::script(e.message))?;
+    )?;
     let runners: Vec<Runner> = match tier {
         Tier::Kernel => {
-            kernel::can_load().map_err(|why| {
-                Failure::new(
-                    Code::NotRoot,
-                    format!("replay --tier kernel runs the compiled programs with BPF_PROG_TEST_RUN: {why}"),
-                )
-            })?;
-            let source = Script::read(script).map_err(Failure::script)?;
+            let source = Script::read(script).map_err(ReplayError::Kernel)?;
             state
                 .hooks()
                 .iter()
                 .map(|h| {
                     let kernel::Loaded { prog: fd, .. } =
-                        kernel::compile_and_load(&state, h, &source).map_err(|e| match e {
-                            kernel::KernelError::Unsupported { rendered, .. } => {
-                                Failure::script(rendered)
-                            }
-                            kernel::KernelError::Failed(m) => Failure::script(m),
-                        })?;
+                        kernel::compile_and_load(&state, h, &source)
+                            .map_err(ReplayError::Kernel)?;
                     Ok(Runner::Kernel(fd, Default::default()))
                 })
-                .collect::<Result<_, Failure>>()?
+                .collect::<Result<_, ReplayError>>()?
         }
         _ => state.hooks().iter().map(|_| Runner::Lua).collect(),
     };
-    let file = File::open(pcap)
-        .map_err(|e| Failure::internal(format!("{}: cannot open: {e}", pcap.display())))?;
-    let mut reader = PcapReader::new(file).map_err(|e| {
-        Failure::internal(format!(
-            "{}: not a pcap file ({e}); pcapng captures can be converted with `editcap -F pcap`",
-            pcap.display()
-        ))
+    let file = File::open(pcap).map_err(|source| ReplayError::Open {
+        path: pcap.to_path_buf(),
+        source,
+    })?;
+    let mut reader = PcapReader::new(file).map_err(|source| ReplayError::NotPcap {
+        path: pcap.to_path_buf(),
+        source,
     })?;
     let link = reader.header().datalink;
     let hooks = state.hooks();
     let (mut packets, mut skipped) = (0u64, 0u64);
     while let Some(next) = reader.next_packet() {
-        let p = next.map_err(|e| {
-            Failure::internal(format!("{}: packet {}: {e}", pcap.display(), packets + 1))
+        let p = next.map_err(|source| ReplayError::Packet {
+            path: pcap.to_path_buf(),
+            packet: packets + 1,
+            source,
         })?;
         packets += 1;
         let s = split(link, &p.data);
@@ -215,7 +242,7 @@ pub fn replay(
             let verdict = match (runner, &h.attach, frame, &s) {
                 (_, Attach::Xdp { .. }, None, _) => None,
                 (Runner::Kernel(fd, counts), _, Some(frame), _) => {
-                    let action = kernel::test_run_xdp(fd, frame).map_err(Failure::internal)?;
+                    let action = kernel::test_run_xdp(fd, frame).map_err(ReplayError::TestRun)?;
                     let name = h
                         .attach
                         .verdict_names()
