@@ -3,6 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use super::plan::PlanError;
 use crate::kernel::KernelError;
 
 /// Why a script did not start. [`StartError::is_script`] tells the script's fault (it does not
@@ -14,8 +15,8 @@ pub enum StartError {
     #[error(transparent)]
     Body(#[from] lunet_lua::ScriptError),
     /// A hook cannot have the tier it asks for, or lacks what its tier needs.
-    #[error("{0}")]
-    Plan(String),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     /// A compiled hook did not make it into the kernel.
     #[error("{}", .0.report())]
     Kernel(KernelError),
