@@ -90,6 +90,15 @@ impl LoadError {
     pub fn io_error(&self) -> io::Error {
         io::Error::from_raw_os_error(self.errno)
     }
+
+    /// The verifier gave up on the program rather than finding it unsafe: it walked a
+    /// million instructions (`E2BIG`, "BPF program is too large"), or kept too many states
+    /// or branches ("too complex"). A program bounded more simply may pass.
+    pub fn too_complex(&self) -> bool {
+        self.errno == libc::E2BIG
+            || self.log.contains("too complex")
+            || self.log.contains("too large")
+    }
 }
 
 impl From<LoadError> for io::Error {
@@ -400,6 +409,27 @@ mod tests {
         assert_eq!(err.log, "0: R0 !read_ok\nprocessed 1 insns");
         assert!(!err.log_truncated);
         assert!(err.to_string().contains("R0 !read_ok"));
+    }
+
+    #[test]
+    fn a_verifier_that_gave_up_is_told_from_one_that_refused() {
+        let e = |errno, log: &str| LoadError {
+            errno,
+            log: log.into(),
+            log_truncated: false,
+        };
+        assert!(
+            e(libc::E2BIG, "").too_complex(),
+            "a million instructions walked"
+        );
+        assert!(e(
+            libc::EINVAL,
+            "BPF program is too large. Processed 1000001 insn"
+        )
+        .too_complex());
+        assert!(e(libc::EFAULT, "The sequence of 8193 jumps is too complex.").too_complex());
+        assert!(!e(libc::EACCES, "R1 invalid mem access 'scalar'").too_complex());
+        assert!(!e(libc::EPERM, "").too_complex());
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
         // Netfilter hooks are not compiled (None).
         let compiled = match h.attach {
             Attach::Netfilter { .. } => None,
-            Attach::Xdp { .. } => Some(kernel::compile(&state, &h, &script, &Default::default())),
+            Attach::Xdp { .. } => Some(kernel::compile_unloaded(&state, &h, &script)),
         };
         if let Some(e) = emit {
             c.emitted = Some(match (&compiled, e) {

@@ -64,6 +64,11 @@ pub enum KernelError {
 }
 
 impl KernelError {
+    /// The verifier gave up on the program as too complex, rather than finding it unsafe.
+    pub fn verifier_gave_up(&self) -> bool {
+        matches!(self, KernelError::Refused { load, .. } if load.too_complex())
+    }
+
     /// What a person reads: the rendered diagnostic for a hook outside the kernel-tier
     /// subset, the message otherwise.
     pub fn report(&self) -> String {

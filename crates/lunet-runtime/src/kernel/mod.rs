@@ -3,6 +3,12 @@
 //! or run on test packets with `BPF_PROG_TEST_RUN`; and the reader that moves what compiled
 //! hooks `print` from their ring buffers into the state's log ([`print`]).
 //!
+//! [`compile_and_load`] is lunet's one loading policy (run, replay, check and the bench load
+//! through it): loops bounded with `may_goto` first; when the verifier gives up on that
+//! program as too complex ([`lunet_bpf::LoadError::too_complex`]), compiled again with
+//! per-loop counters and loaded once more. Without root, `check` compiles as the policy's
+//! first step does ([`compile_unloaded`]).
+//!
 
 mod error;
 mod print;
@@ -82,12 +88,29 @@ pub fn compile(
     lunet_compile::compile_with(&input, options).map_err(|d| unsupported(d, script))
 }
 
+/// Compiles hook `spec` the way [`compile_and_load`] first does, for a look at the program
+/// without loading it (no root).
+pub fn compile_unloaded(
+    state: &State,
+    spec: &HookSpec,
+    script: &Script,
+) -> Result<Program, KernelError> {
+    compile(
+        state,
+        spec,
+        script,
+        &Options {
+            loop_bound: LOOP_BOUNDS[0],
+        },
+    )
+}
+
 /// The loop bounds [`compile_and_load`] tries, in order.
 pub const LOOP_BOUNDS: [LoopBound; 2] = [LoopBound::MayGoto, LoopBound::Counter];
 
 /// Compiles and loads an XDP hook: with `may_goto` loop bounds first, and when the verifier
-/// finds that program too complex, again with per-loop counters. A hook that prints gets its
-/// ring buffer and lost-records counter ([`PrintMaps`]).
+/// finds that program too complex, again with per-loop counters ([`first_accepted`]). A hook
+/// that prints gets its ring buffer and lost-records counter ([`PrintMaps`]).
 pub fn compile_and_load(
     state: &State,
     spec: &HookSpec,
@@ -100,8 +123,7 @@ pub fn compile_and_load(
     let mut fds = state.map_fds();
     fds.push((lunet_compile::COUNTER_MAP_ID, counters.as_raw_fd()));
     let mut print: Option<PrintMaps> = None;
-    let mut refused = None;
-    for loop_bound in LOOP_BOUNDS {
+    let (program, prog, loop_bound) = first_accepted(&spec.name, |loop_bound| {
         let mut program = compile(state, spec, script, &Options { loop_bound })?;
         if !program.prints.is_empty() && print.is_none() {
             let p = PrintMaps::create()?;
@@ -109,38 +131,51 @@ pub fn compile_and_load(
             fds.push((lunet_compile::PRINT_LOST_MAP_ID, p.lost.as_raw_fd()));
             print = Some(p);
         }
-        let ready = program
+        program
             .count_verdicts()
-            .and_then(|()| program.patch_map_fds(&fds));
-        if let Err(m) = ready {
-            return Err(KernelError::Patch {
+            .and_then(|()| program.patch_map_fds(&fds))
+            .map_err(|m| KernelError::Patch {
                 at: spec.defined_at.clone(),
                 hook: spec.name.clone(),
                 message: m.to_string(),
-            });
-        }
+            })?;
         match prog::load(prog_type::XDP, &program.insns, "GPL", None) {
-            Ok(prog) => {
-                return Ok(Loaded {
-                    program,
-                    prog,
-                    counters,
-                    print,
-                    loop_bound,
-                })
-            }
-            Err(load) => {
-                let too_complex =
-                    load.log.contains("too complex") || load.log.contains("too large");
-                refused = Some(refusal(&program, spec, script, load));
-                if !too_complex {
+            Ok(prog) => Ok((program, prog, loop_bound)),
+            Err(load) => Err(refusal(&program, spec, script, load)),
+        }
+    })?;
+    Ok(Loaded {
+        program,
+        prog,
+        counters,
+        print,
+        loop_bound,
+    })
+}
+
+/// The policy: `attempt` compiles and loads with one loop bound of [`LOOP_BOUNDS`], in order.
+/// The first program the verifier accepts wins. A verifier that gave up as too complex
+/// ([`KernelError::verifier_gave_up`]) gets the next bound; any other error ends the tries.
+/// The error is the last attempt's.
+fn first_accepted<T>(
+    hook: &str,
+    mut attempt: impl FnMut(LoopBound) -> Result<T, KernelError>,
+) -> Result<T, KernelError> {
+    let mut last = None;
+    for bound in LOOP_BOUNDS {
+        match attempt(bound) {
+            Ok(t) => return Ok(t),
+            Err(e) => {
+                let again = e.verifier_gave_up();
+                last = Some(e);
+                if !again {
                     break;
                 }
             }
         }
     }
-    Err(refused.unwrap_or(KernelError::NotLoaded {
-        hook: spec.name.clone(),
+    Err(last.unwrap_or_else(|| KernelError::NotLoaded {
+        hook: hook.to_string(),
     }))
 }
 
@@ -247,5 +282,83 @@ pub fn can_load() -> Result<(), KernelError> {
         Ok(())
     } else {
         Err(KernelError::NotRoot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(errno: i32, log: &str) -> KernelError {
+        KernelError::Refused {
+            at: "x.lua:3: ".into(),
+            hook: "h".into(),
+            tail: log.into(),
+            load: lunet_bpf::LoadError {
+                errno,
+                log: log.into(),
+                log_truncated: false,
+            },
+        }
+    }
+
+    /// Runs the policy with `answers` as what each attempt gives; returns the bounds tried
+    /// and the outcome (the bound that was accepted, or the error's text).
+    fn run(answers: Vec<Result<(), KernelError>>) -> (Vec<LoopBound>, Result<LoopBound, String>) {
+        let mut tried = Vec::new();
+        let mut answers = answers.into_iter();
+        let r = first_accepted("h", |bound| {
+            tried.push(bound);
+            answers.next().unwrap_or(Ok(())).map(|()| bound)
+        });
+        (tried, r.map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn may_goto_first_and_counters_only_when_the_verifier_gave_up() {
+        let (tried, r) = run(vec![Ok(())]);
+        assert_eq!(
+            (tried, r),
+            (vec![LoopBound::MayGoto], Ok(LoopBound::MayGoto))
+        );
+
+        let (tried, r) = run(vec![Err(refused(libc::E2BIG, "")), Ok(())]);
+        assert_eq!(tried, LOOP_BOUNDS, "E2BIG: a million instructions walked");
+        assert_eq!(r, Ok(LoopBound::Counter));
+
+        let too_complex = "The sequence of 8193 jumps is too complex.";
+        let (tried, _) = run(vec![Err(refused(libc::EFAULT, too_complex)), Ok(())]);
+        assert_eq!(tried, LOOP_BOUNDS);
+    }
+
+    #[test]
+    fn a_program_found_unsafe_is_not_tried_again() {
+        let (tried, r) = run(vec![
+            Err(refused(libc::EACCES, "R1 invalid mem access")),
+            Ok(()),
+        ]);
+        assert_eq!(tried, [LoopBound::MayGoto]);
+        let e = r.unwrap_err();
+        assert!(
+            e.starts_with("x.lua:3: the kernel's verifier refused hook 'h'"),
+            "{e}"
+        );
+        // Neither is a failure that is not the verifier's (a map that cannot be made).
+        let no_map = KernelError::CreateMap {
+            what: "the verdict counters",
+            source: std::io::Error::from_raw_os_error(libc::EPERM),
+        };
+        let (tried, _) = run(vec![Err(no_map), Ok(())]);
+        assert_eq!(tried, [LoopBound::MayGoto]);
+    }
+
+    #[test]
+    fn when_every_bound_is_too_complex_the_last_refusal_is_the_error() {
+        let (tried, r) = run(vec![
+            Err(refused(libc::E2BIG, "first")),
+            Err(refused(libc::E2BIG, "second")),
+        ]);
+        assert_eq!(tried, LOOP_BOUNDS);
+        assert!(r.unwrap_err().ends_with("second"));
     }
 }
