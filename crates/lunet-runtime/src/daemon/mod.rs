@@ -6,20 +6,26 @@
 //! The names and namespaces of running states are kept in `<socket>.states.json`: after a crash
 //! the next daemon removes the rules those states left (their `--queue-bypass` kept traffic
 //! flowing meanwhile).
+//!
+//! One request that panics costs its own answer only (an `internal` error): the states sit
+//! behind a lock no panic can take down ([`states`]).
 
-use std::collections::BTreeMap;
+mod states;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ErrorKind, ListEntry, LogEvent, Request, Response, RunRequest};
 use crate::runner::{RunSpec, Running};
+use states::{Lookup, States};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +48,6 @@ pub enum DaemonError {
         source: std::io::Error,
     },
 }
-
-/// A name is reserved (None) while its state starts, so two `run`s cannot take it twice.
-type States = Arc<Mutex<BTreeMap<String, Option<Arc<Running>>>>>;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct Persisted {
@@ -97,7 +100,7 @@ impl Server {
         }
         // Stale rules go before anyone can ask for anything.
         let daemon = Arc::new(Daemon {
-            states: Arc::default(),
+            states: States::default(),
             record: record_path(socket),
             pin_root: pin_root.to_path_buf(),
         });
@@ -146,11 +149,7 @@ impl Server {
             }
         }
         tracing::info!("stopping every state");
-        let all: Vec<_> = std::mem::take(&mut *self.daemon.states.lock().unwrap())
-            .into_values()
-            .flatten()
-            .collect();
-        for s in all {
+        for s in self.daemon.states.take_all() {
             s.stop();
         }
         self.daemon.persist();
@@ -198,10 +197,8 @@ impl Daemon {
     fn persist(&self) {
         let list: Vec<Persisted> = self
             .states
-            .lock()
-            .unwrap()
-            .values()
-            .flatten()
+            .running()
+            .iter()
             .map(|r| Persisted {
                 name: r.report.name.clone(),
                 netns: r.report.netns.clone(),
@@ -242,7 +239,7 @@ impl Daemon {
                 self.follow_logs(&mut out, &name, since);
                 return;
             }
-            let response = self.handle(request);
+            let response = answer(|| self.handle(request));
             if send(&mut out, &response).is_err() {
                 return;
             }
@@ -250,16 +247,9 @@ impl Daemon {
     }
 
     fn get(&self, name: &str) -> Result<Arc<Running>, Response> {
-        match self.states.lock().unwrap().get(name) {
-            Some(Some(r)) => Ok(r.clone()),
-            Some(None) => Err(Response::err(
-                ErrorKind::NotFound,
-                format!("state '{name}' is still starting"),
-            )),
-            None => Err(Response::err(
-                ErrorKind::NotFound,
-                format!("no state named '{name}'"),
-            )),
+        match self.states.get(name) {
+            Lookup::Running(r) => Ok(r),
+            other => Err(not_running(name, &other)),
         }
     }
 
@@ -267,30 +257,19 @@ impl Daemon {
         match request {
             Request::Ping => Response::ok("pong"),
             Request::Run(r) => self.start(r),
-            Request::Stop { name } => {
-                let removed = self.states.lock().unwrap().remove(&name);
-                match removed {
-                    Some(Some(r)) => {
-                        r.stop();
-                        self.persist();
-                        Response::ok(serde_json::json!({ "stopped": name }))
-                    }
-                    Some(None) => {
-                        // Put the reservation back: the starter owns it.
-                        self.states.lock().unwrap().insert(name.clone(), None);
-                        Response::err(
-                            ErrorKind::NotFound,
-                            format!("state '{name}' is still starting"),
-                        )
-                    }
-                    None => Response::err(ErrorKind::NotFound, format!("no state named '{name}'")),
+            Request::Stop { name } => match self.states.remove(&name) {
+                Lookup::Running(r) => {
+                    r.stop();
+                    self.persist();
+                    Response::ok(serde_json::json!({ "stopped": name }))
                 }
-            }
+                other => not_running(&name, &other),
+            },
             Request::List => {
-                let states = self.states.lock().unwrap();
-                let list: Vec<ListEntry> = states
-                    .values()
-                    .flatten()
+                let list: Vec<ListEntry> = self
+                    .states
+                    .running()
+                    .iter()
                     .map(|r| {
                         let stats = r.stats();
                         ListEntry {
@@ -348,28 +327,21 @@ impl Daemon {
         if !spec.script.is_absolute() {
             return Response::err(ErrorKind::BadRequest, "the script path must be absolute");
         }
-        {
-            let mut states = self.states.lock().unwrap();
-            if states.contains_key(&name) {
-                return Response::err(
-                    ErrorKind::Exists,
-                    format!("a state named '{name}' is running (stop it, or pick --name)"),
-                );
-            }
-            states.insert(name.clone(), None);
-        }
+        let Some(reservation) = self.states.reserve(&name) else {
+            return Response::err(
+                ErrorKind::Exists,
+                format!("a state named '{name}' is running (stop it, or pick --name)"),
+            );
+        };
         match Running::start(spec) {
             Ok(running) => {
                 let report = running.report.clone();
-                self.states
-                    .lock()
-                    .unwrap()
-                    .insert(name, Some(Arc::new(running)));
+                reservation.fill(Arc::new(running));
                 self.persist();
                 Response::ok(report)
             }
             Err(e) => {
-                self.states.lock().unwrap().remove(&name);
+                drop(reservation);
                 let kind = if e.is_script() {
                     ErrorKind::Script
                 } else {
@@ -395,7 +367,7 @@ impl Daemon {
                     return;
                 }
             }
-            let gone = !matches!(self.states.lock().unwrap().get(name), Some(Some(cur)) if Arc::ptr_eq(cur, &r));
+            let gone = !self.states.is_current(name, &r);
             if gone || !r.is_running() {
                 let _ = send(
                     out,
@@ -413,8 +385,125 @@ impl Daemon {
     }
 }
 
+/// The error for a name that has no running state (yet).
+fn not_running(name: &str, l: &Lookup) -> Response {
+    let message = match l {
+        Lookup::Starting => format!("state '{name}' is still starting"),
+        _ => format!("no state named '{name}'"),
+    };
+    Response::err(ErrorKind::NotFound, message)
+}
+
+/// `handle()`'s answer; a request that panics is answered with an `internal` error, and the
+/// connection (and the daemon) go on.
+fn answer(handle: impl FnOnce() -> Response) -> Response {
+    catch_unwind(AssertUnwindSafe(handle)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        tracing::error!("a request failed: {why}");
+        Response::err(
+            ErrorKind::Internal,
+            format!("the daemon failed on this request: {why}"),
+        )
+    })
+}
+
 fn send(out: &mut UnixStream, r: &Response) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
     line.push(b'\n');
     out.write_all(&line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ErrorBody;
+
+    /// Sends `requests` on one connection to the daemon at `socket`; its answers.
+    fn ask(socket: &Path, requests: &[&str]) -> Vec<Response> {
+        let mut conn = UnixStream::connect(socket).unwrap();
+        let mut lines = BufReader::new(conn.try_clone().unwrap()).lines();
+        requests
+            .iter()
+            .map(|r| {
+                conn.write_all(format!("{r}\n").as_bytes()).unwrap();
+                serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap()
+            })
+            .collect()
+    }
+
+    fn error(r: &Response) -> (ErrorKind, &str) {
+        let ErrorBody { kind, message } = r.error.as_ref().expect("an error answer");
+        (*kind, message.as_str())
+    }
+
+    #[test]
+    fn a_request_that_panicked_under_the_lock_does_not_take_later_requests_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("lunet.sock");
+        let server = Server::bind(&socket, &dir.path().join("pins")).unwrap();
+        server.daemon.states.poison();
+        let stopper = server.stopper();
+        let serving = std::thread::spawn(move || server.run());
+
+        let missing = dir.path().join("missing.lua");
+        let run = format!(
+            r#"{{"cmd":"run","script":"{}","name":"fw"}}"#,
+            missing.display()
+        );
+        let answers = ask(
+            &socket,
+            &[
+                r#"{"cmd":"ping"}"#,
+                r#"{"cmd":"list"}"#,
+                r#"{"cmd":"stats","name":"fw"}"#,
+                r#"{"cmd":"stop","name":"fw"}"#,
+                &run,
+                // The failed start gave its name back: the same error, not `exists`.
+                &run,
+                r#"{"cmd":"run","script":"relative.lua"}"#,
+            ],
+        );
+        assert_eq!(answers[0].result, Some(serde_json::json!("pong")));
+        assert_eq!(answers[1].result, Some(serde_json::json!([])));
+        assert_eq!(
+            error(&answers[2]),
+            (ErrorKind::NotFound, "no state named 'fw'")
+        );
+        assert_eq!(
+            error(&answers[3]),
+            (ErrorKind::NotFound, "no state named 'fw'")
+        );
+        for a in &answers[4..6] {
+            let (kind, message) = error(a);
+            assert_eq!(kind, ErrorKind::Script, "{message}");
+            assert!(message.contains("cannot read script"), "{message}");
+        }
+        assert_eq!(error(&answers[6]).0, ErrorKind::BadRequest);
+        // And a new connection is served too.
+        let again = ask(&socket, &[r#"{"cmd":"ping"}"#]);
+        assert!(again[0].ok);
+
+        stopper.stop();
+        serving.join().expect("the server ends without panicking");
+        assert!(!socket.exists(), "the socket is removed");
+    }
+
+    #[test]
+    fn a_request_that_panics_is_answered_with_an_internal_error() {
+        let r = answer(|| panic!("boom"));
+        assert_eq!(
+            error(&r),
+            (
+                ErrorKind::Internal,
+                "the daemon failed on this request: boom"
+            )
+        );
+        let r = answer(|| panic!("{} went wrong", "formatting"));
+        assert!(error(&r).1.ends_with("formatting went wrong"));
+        assert!(answer(|| Response::ok("pong")).ok);
+    }
 }
