@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::insn::Insn;
-use crate::sys::{self, Cmd, ProgLoadAttr, TestRunAttr};
+use crate::sys::{self, Cmd, GetFdByIdAttr, ProgLoadAttr, TestRunAttr};
 
 /// Program types (`enum bpf_prog_type`).
 pub mod prog_type {
@@ -228,6 +228,18 @@ fn prog_load(
         *true_size = attr.log_true_size;
     }
     result
+}
+
+/// A new fd for the loaded program whose id is `id` (`BPF_PROG_GET_FD_BY_ID`, Linux 4.13):
+/// for example the program a pinned link attaches ([`crate::link::prog_id`]).
+pub fn from_id(id: u32) -> io::Result<ProgFd> {
+    let mut attr = GetFdByIdAttr {
+        id,
+        ..Default::default()
+    };
+    // SAFETY: the attr holds no pointers; BPF_PROG_GET_FD_BY_ID returns a new fd.
+    let fd = unsafe { sys::bpf_fd(Cmd::ProgGetFdById, &mut attr)? };
+    Ok(ProgFd(fd))
 }
 
 /// The result of one `BPF_PROG_TEST_RUN`.
@@ -476,6 +488,32 @@ mod tests {
             || load(prog_type::XDP, &PROG, "GPL", None),
         );
         assert_eq!(*sizes.borrow(), vec![0, 64 * 1024, 3_000_000]);
+    }
+
+    #[test]
+    fn a_program_is_opened_by_its_id() {
+        let fd = with_fake(
+            |cmd, attr| {
+                assert_eq!(cmd, Cmd::ProgGetFdById);
+                let a = attr.downcast_mut::<GetFdByIdAttr>().unwrap();
+                assert_eq!(
+                    *a,
+                    GetFdByIdAttr {
+                        id: 42,
+                        next_id: 0,
+                        open_flags: 0
+                    }
+                );
+                Ok(dev_null_fd())
+            },
+            || from_id(42),
+        );
+        assert!(fd.is_ok());
+        let gone = with_fake(
+            |_, _| Err(io::Error::from_raw_os_error(libc::ENOENT)),
+            || from_id(7),
+        );
+        assert_eq!(gone.unwrap_err().raw_os_error(), Some(libc::ENOENT));
     }
 
     #[test]

@@ -3,42 +3,20 @@
 //! (found through the link it pinned), and its cost per packet from `BPF_PROG_TEST_RUN`.
 //!
 //! The runner keeps the program's fd to itself; what it leaves in the open is the pinned
-//! link (`<pin dir>/xdp_<hook>`). From it: `BPF_OBJ_GET` (the link), `BPF_OBJ_GET_INFO_BY_FD`
-//! (its program's id), `BPF_PROG_GET_FD_BY_ID` (the program). Measuring that very program,
+//! link (`<pin dir>/xdp_<hook>`). From it, with lunet-bpf: the link (`pin::get`), its
+//! program's id (`link::prog_id`), the program (`prog::from_id`). Measuring that very program,
 //! attached as it is, matters: the kernel adds a program that is attached nowhere to the
 //! XDP dispatcher before every `test_run` with repeats and takes it out after, about 22 ms
 //! per call here (`shared/kernel-notes.md`), 22 ns per packet over a million repeats.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use lunet_bpf::prog::{self, xdp_action, ProgFd, XdpMd};
-use lunet_bpf::sys::{self, Cmd, InfoAttr};
+use lunet_bpf::LinkFd;
 
 /// Repeats of each frame in the `BPF_PROG_TEST_RUN` measurement.
 pub const TEST_RUN_REPEAT: u32 = 1_000_000;
-
-/// `BPF_PROG_GET_FD_BY_ID` (Linux 4.13), which `lunet_bpf::sys::Cmd` does not name.
-const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
-
-/// The leading fields of `struct bpf_link_info`.
-#[repr(C)]
-#[derive(Default)]
-struct LinkInfo {
-    link_type: u32,
-    id: u32,
-    prog_id: u32,
-}
-
-/// `union bpf_attr` for `BPF_PROG_GET_FD_BY_ID`: `{prog_id, next_id, open_flags}`.
-#[repr(C)]
-#[derive(Default)]
-struct GetFdAttr {
-    prog_id: u32,
-    next_id: u32,
-    open_flags: u32,
-}
 
 /// The pinned XDP link the runner left in `pin_dir` (`xdp_<hook>`); exactly one.
 pub fn pinned_link(pin_dir: &Path) -> io::Result<PathBuf> {
@@ -61,44 +39,10 @@ pub fn pinned_link(pin_dir: &Path) -> io::Result<PathBuf> {
 
 /// The program behind the XDP link pinned at `pin`.
 pub fn program_of_link(pin: &Path) -> io::Result<ProgFd> {
-    let link = lunet_bpf::pin::get(pin)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", pin.display())))?;
-    let mut info = LinkInfo::default();
-    let mut attr = InfoAttr {
-        bpf_fd: link.as_raw_fd() as u32,
-        info_len: std::mem::size_of::<LinkInfo>() as u32,
-        info: sys::ptr_u64(&mut info as *mut LinkInfo),
-    };
-    // SAFETY: `info` is a writable `LinkInfo` of `info_len` bytes (the kernel copies at most
-    // that many), borrowed for the call.
-    unsafe { sys::bpf(Cmd::ObjGetInfoByFd, &mut attr)? };
-    if info.prog_id == 0 {
-        return Err(io::Error::other(format!(
-            "the link pinned at {} has no program",
-            pin.display()
-        )));
-    }
-    let attr = GetFdAttr {
-        prog_id: info.prog_id,
-        ..Default::default()
-    };
-    // SAFETY: `attr` is a live `#[repr(C)]` struct of three u32 laid out like the
-    // `BPF_PROG_GET_FD_BY_ID` member of `union bpf_attr`; it holds no pointers, and the
-    // size passed is its own.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_GET_FD_BY_ID,
-            &attr as *const GetFdAttr,
-            std::mem::size_of::<GetFdAttr>() as libc::c_long,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let fd = i32::try_from(fd).map_err(|_| io::Error::other("BPF_PROG_GET_FD_BY_ID: bad fd"))?;
-    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
-    Ok(ProgFd::from_owned(unsafe { OwnedFd::from_raw_fd(fd) }))
+    let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", pin.display()));
+    let link = LinkFd::from_owned(lunet_bpf::pin::get(pin).map_err(named)?);
+    let id = lunet_bpf::link::prog_id(&link).map_err(named)?;
+    prog::from_id(id)
 }
 
 /// What `BPF_PROG_TEST_RUN` measured.
@@ -193,12 +137,5 @@ mod tests {
         );
         std::fs::write(dir.path().join("xdp_other"), "").unwrap();
         assert!(pinned_link(dir.path()).is_err(), "two");
-    }
-
-    #[test]
-    fn attrs_have_the_kernel_layout() {
-        assert_eq!(std::mem::size_of::<GetFdAttr>(), 12);
-        assert_eq!(std::mem::size_of::<LinkInfo>(), 12);
-        assert_eq!(std::mem::offset_of!(LinkInfo, prog_id), 8);
     }
 }
