@@ -75,6 +75,23 @@ impl From<std::io::Error> for Failure {
     }
 }
 
+impl From<lunet_bench::BenchError> for Failure {
+    fn from(e: lunet_bench::BenchError) -> Failure {
+        Failure::internal(e.to_string())
+    }
+}
+
+impl From<lunet_bench::gen::GenError> for Failure {
+    fn from(e: lunet_bench::gen::GenError) -> Failure {
+        let code = if e.is_usage() {
+            Code::Usage
+        } else {
+            Code::Failure
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
 impl From<StartError> for Failure {
     fn from(e: StartError) -> Failure {
         if e.is_script() {

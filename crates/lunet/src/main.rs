@@ -3,11 +3,9 @@
 //! The binary is thin: arguments -> a request to the daemon, or a runner in-process
 //! (`run --foreground`, `demo`), or a replay over a pcap file. See docs/cli.md.
 
-mod bench;
 mod client;
 mod demo;
 mod exit;
-mod gen;
 mod show;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +19,8 @@ use lunet_types::Tier;
 
 use client::Client;
 use exit::{require_root, Failure};
+use lunet_bench::gen::Spec;
+use lunet_bench::{Filter, Method};
 use lunet_runtime::protocol::{self, Request, RunRequest, DEFAULT_SOCKET};
 use lunet_runtime::{check, daemon, replay, runner};
 
@@ -205,12 +205,12 @@ enum Command {
         docs: Option<PathBuf>,
         /// Filters to measure, comma-separated (default: all).
         #[arg(long, value_name = "LIST", value_delimiter = ',')]
-        filters: Vec<bench::Filter>,
+        filters: Vec<Filter>,
         /// Methods to measure, comma-separated (default: all).
         #[arg(long, value_name = "LIST", value_delimiter = ',')]
-        methods: Vec<bench::Method>,
+        methods: Vec<Method>,
         /// Seconds per run (0.2 to 60; default 5, or 2 with --quick).
-        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+        #[arg(long, value_name = "SECS", value_parser = parse_secs::<60>)]
         duration: Option<f64>,
         /// Runs per filter and method (1 to 20; default 3, or 1 with --quick).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -230,13 +230,40 @@ enum Command {
     #[command(
         after_help = "Examples:\n  sudo lunet gen\n  sudo lunet gen udp:9@3 udp:53 --duration 10\n  sudo lunet gen dns:www.blocked.example dns:www.allowed.example --rate 100000 --json\n  sudo lunet gen sni:www.blocked.example --count 1000000\n  lunet gen dns:www.blocked.example sni:www.blocked.example --pcap mix.pcap"
     )]
-    Gen(gen::Options),
+    Gen(GenArgs),
     /// A self-contained demo: two namespaces, a filter script, real traffic, a verdict table.
     Demo {
         /// Datagrams sent per destination port.
         #[arg(long, default_value_t = 20)]
         count: usize,
     },
+}
+
+/// What `lunet gen` was asked for.
+#[derive(Debug, Clone, clap::Args)]
+struct GenArgs {
+    /// The mix (default: udp:9).
+    #[arg(value_name = "SPEC")]
+    specs: Vec<Spec>,
+    /// Frames per second (default: as fast as the generator goes).
+    #[arg(long, value_name = "PPS", value_parser = clap::value_parser!(u64).range(1..))]
+    rate: Option<u64>,
+    /// Seconds to send (0.2 to 600).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs::<600>)]
+    duration: f64,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Write one cycle of the mix to FILE (a pcap for `lunet replay`) instead of sending.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// The receiver drops every frame at XDP (the generator's own limit) instead of passing
+    /// it to its stack.
+    #[arg(long)]
+    drop: bool,
 }
 
 /// What `check --emit` prints for each compiled hook.
@@ -261,11 +288,12 @@ fn parse_tier(s: &str) -> Result<Tier, String> {
     Tier::parse(s).ok_or_else(|| format!("'{s}' is not a tier (auto, kernel, lua)"))
 }
 
-fn parse_secs(s: &str) -> Result<f64, String> {
+/// Seconds from 0.2 to `MAX`.
+fn parse_secs<const MAX: u32>(s: &str) -> Result<f64, String> {
     s.parse::<f64>()
         .ok()
-        .filter(|v| (0.2..=60.0).contains(v))
-        .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to 60"))
+        .filter(|v| (0.2..=f64::from(MAX)).contains(v))
+        .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to {MAX}"))
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -455,16 +483,20 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             methods,
             duration,
             runs,
-        } => bench::run(bench::Options {
-            quick,
-            json,
-            docs,
-            filters,
-            methods,
-            duration,
-            runs,
-        }),
-        Command::Gen(o) => gen::run(o),
+        } => {
+            require_root("lunet bench")?;
+            let options = lunet_bench::Options {
+                quick,
+                json,
+                docs,
+                filters,
+                methods,
+                duration,
+                runs,
+            };
+            lunet_bench::run(options, quit_on_signal()?).map_err(Failure::from)
+        }
+        Command::Gen(a) => gen(a),
     }
 }
 
@@ -492,6 +524,37 @@ fn logs(socket: &Path, name: String, follow: bool, json: bool) -> Result<(), Fai
             }
         }
     }
+}
+
+/// `lunet gen`: the mix to a pcap file, or sent through a testbed (root).
+fn gen(a: GenArgs) -> Result<(), Failure> {
+    use lunet_bench::gen;
+    let specs = gen::mix(&a.specs)?;
+    if let Some(path) = &a.pcap {
+        let n = gen::write_pcap(path, &specs)?;
+        println!("wrote {n} frame(s) to {}", path.display());
+        return Ok(());
+    }
+    require_root("lunet gen")?;
+    let options = gen::Options {
+        specs,
+        rate: a.rate,
+        duration: a.duration,
+        count: a.count,
+        drop: a.drop,
+    };
+    let report = gen::run(&options, quit_on_signal()?)?;
+    show::gen(&report, a.json);
+    Ok(())
+}
+
+/// A flag that SIGINT or SIGTERM (Ctrl-C) sets.
+fn quit_on_signal() -> Result<Arc<AtomicBool>, Failure> {
+    let quit = Arc::new(AtomicBool::new(false));
+    let flag = quit.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
+    Ok(quit)
 }
 
 /// `lunet daemon`: serves until SIGINT or SIGTERM, then stops every state.

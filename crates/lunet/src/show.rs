@@ -2,6 +2,7 @@
 
 use lunet_lua::Line;
 
+use lunet_bench::gen::Report as GenReport;
 use lunet_runtime::check::CheckReport;
 use lunet_runtime::protocol::{ListEntry, MapOp, StateReport, StatsReport};
 use lunet_runtime::replay::ReplayReport;
@@ -250,4 +251,39 @@ pub fn check(r: &CheckReport, as_json: bool) {
             m.entries
         );
     }
+}
+
+/// `lunet gen`'s report.
+pub fn gen(r: &GenReport, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        );
+        return;
+    }
+    println!(
+        "sent      {:>12} frames in {:.2} s: {:.3} Mpps{}",
+        r.sent,
+        r.seconds,
+        r.pps / 1e6,
+        if r.pinned {
+            " (generator on CPU 0)"
+        } else {
+            ""
+        }
+    );
+    let fate = if r.receiver == "stack" {
+        "passed to its stack"
+    } else {
+        "dropped at XDP"
+    };
+    println!(
+        "received  {:>12} frames at the receiver's veth ({fate})",
+        r.received
+    );
+    println!(
+        "ring lost {:>12} frames (receiver's ring full)",
+        r.ring_lost
+    );
 }

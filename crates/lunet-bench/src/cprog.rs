@@ -10,7 +10,7 @@ use std::process::Command;
 use lunet_bpf::prog::{attach_type, prog_type};
 use lunet_bpf::{LoadOptions, ProgFd};
 
-use super::filters::Filter;
+use crate::filters::Filter;
 
 /// Where a C program runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,35 +21,24 @@ pub enum Hook {
 
 /// The headers, written beside every program.
 const HEADERS: [(&str, &str); 3] = [
-    ("common.h", include_str!("../../../../bench/c/common.h")),
-    ("xdp.h", include_str!("../../../../bench/c/xdp.h")),
-    ("nf.h", include_str!("../../../../bench/c/nf.h")),
+    ("common.h", include_str!("../c/common.h")),
+    ("xdp.h", include_str!("../c/xdp.h")),
+    ("nf.h", include_str!("../c/nf.h")),
 ];
 
 /// The C source of `filter` at `hook`: file name and text.
 pub fn source(filter: Filter, hook: Hook) -> (&'static str, &'static str) {
     match (hook, filter) {
-        (Hook::Xdp, Filter::UdpPort | Filter::UdpFlood) => {
-            ("port.c", include_str!("../../../../bench/c/port.c"))
-        }
-        (Hook::Xdp, Filter::Dns) => ("dns.c", include_str!("../../../../bench/c/dns.c")),
-        (Hook::Xdp, Filter::Sni) => ("sni.c", include_str!("../../../../bench/c/sni.c")),
-        (Hook::Xdp, Filter::AcceptAll) => {
-            ("accept.c", include_str!("../../../../bench/c/accept.c"))
-        }
+        (Hook::Xdp, Filter::UdpPort | Filter::UdpFlood) => ("port.c", include_str!("../c/port.c")),
+        (Hook::Xdp, Filter::Dns) => ("dns.c", include_str!("../c/dns.c")),
+        (Hook::Xdp, Filter::Sni) => ("sni.c", include_str!("../c/sni.c")),
+        (Hook::Xdp, Filter::AcceptAll) => ("accept.c", include_str!("../c/accept.c")),
         (Hook::Netfilter, Filter::UdpPort | Filter::UdpFlood) => {
-            ("nf_port.c", include_str!("../../../../bench/c/nf_port.c"))
+            ("nf_port.c", include_str!("../c/nf_port.c"))
         }
-        (Hook::Netfilter, Filter::Dns) => {
-            ("nf_dns.c", include_str!("../../../../bench/c/nf_dns.c"))
-        }
-        (Hook::Netfilter, Filter::Sni) => {
-            ("nf_sni.c", include_str!("../../../../bench/c/nf_sni.c"))
-        }
-        (Hook::Netfilter, Filter::AcceptAll) => (
-            "nf_accept.c",
-            include_str!("../../../../bench/c/nf_accept.c"),
-        ),
+        (Hook::Netfilter, Filter::Dns) => ("nf_dns.c", include_str!("../c/nf_dns.c")),
+        (Hook::Netfilter, Filter::Sni) => ("nf_sni.c", include_str!("../c/nf_sni.c")),
+        (Hook::Netfilter, Filter::AcceptAll) => ("nf_accept.c", include_str!("../c/nf_accept.c")),
     }
 }
 
@@ -57,7 +46,7 @@ pub fn source(filter: Filter, hook: Hook) -> (&'static str, &'static str) {
 pub fn clang() -> Option<PathBuf> {
     match std::env::var_os("CLANG").filter(|c| !c.is_empty()) {
         Some(c) => Some(PathBuf::from(c)),
-        None => super::testbed::which("clang"),
+        None => lunet_netns::find_program("clang"),
     }
 }
 

@@ -20,8 +20,8 @@
 
 use std::io;
 
-use super::filters::Class;
-use super::testbed::Bed;
+use crate::filters::Class;
+use crate::testbed::Bed;
 
 /// Counter values read at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use lunet_gen::Limit;
 
-use super::counters::{self, Counters};
-use super::cpu;
-use super::filters::{Class, Filter};
-use super::methods::{Active, FilterCount};
-use super::testbed::{Bed, VethStats};
+use crate::counters::{self, Counters};
+use crate::cpu;
+use crate::filters::{Class, Filter};
+use crate::methods::{Active, FilterCount};
+use crate::testbed::{Bed, VethStats};
 
 /// How long the queue may take to drain after the generator stops.
 const DRAIN_MAX: Duration = Duration::from_secs(3);

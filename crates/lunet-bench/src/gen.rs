@@ -18,9 +18,9 @@
 
 use std::io;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,9 +29,8 @@ use lunet_gen::packet::{self, PacketError};
 use lunet_gen::Limit;
 use serde::Serialize;
 
-use crate::bench::filters::Endpoints;
-use crate::bench::testbed::Bed;
-use crate::exit::{require_root, Failure};
+use crate::filters::Endpoints;
+use crate::testbed::Bed;
 
 /// Payload of `udp:` frames: 18 bytes make a 60-byte frame (the minimum Ethernet frame).
 const UDP_PAYLOAD: &[u8; 18] = b"lunet gen 01234567";
@@ -135,38 +134,59 @@ pub fn build(specs: &[Spec], a: &Endpoints) -> Result<Vec<Vec<u8>>, PacketError>
     Ok(cycle)
 }
 
-/// What `lunet gen` was asked for (its command line).
-#[derive(Debug, Clone, clap::Args)]
+/// What to send, once [`mix`] made the specs a mix.
+#[derive(Debug, Clone)]
 pub struct Options {
-    /// The mix (default: udp:9).
-    #[arg(value_name = "SPEC")]
     pub specs: Vec<Spec>,
-    /// Frames per second (default: as fast as the generator goes).
-    #[arg(long, value_name = "PPS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Frames per second (None: as fast as the generator goes).
     pub rate: Option<u64>,
-    /// Seconds to send (0.2 to 600).
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs)]
+    /// Seconds to send.
     pub duration: f64,
     /// Stop after this many frames.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
-    /// Print the report as one JSON object.
-    #[arg(long)]
-    pub json: bool,
-    /// Write one cycle of the mix to FILE (a pcap for `lunet replay`) instead of sending.
-    #[arg(long, value_name = "FILE")]
-    pub pcap: Option<PathBuf>,
     /// The receiver drops every frame at XDP (the generator's own limit) instead of passing
     /// it to its stack.
-    #[arg(long)]
     pub drop: bool,
 }
 
-fn parse_secs(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| (0.2..=600.0).contains(v))
-        .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to 600"))
+/// Why `lunet gen` did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum GenError {
+    #[error("lunet gen: at most {MAX_SPECS} specs in a mix")]
+    TooManySpecs,
+    /// A frame of the mix cannot be built.
+    #[error(transparent)]
+    Frames(#[from] PacketError),
+    /// Not root, or `ip` or `iptables` missing.
+    #[error("lunet gen: {0}")]
+    Cannot(String),
+    /// The testbed or the generator failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error("{}: cannot write: {message}", path.display())]
+    Pcap { path: PathBuf, message: String },
+}
+
+impl GenError {
+    /// Whether the command line is at fault (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, GenError::TooManySpecs | GenError::Frames(_))
+    }
+}
+
+/// The mix `specs` ask for: `udp:9` when there are none; at most [`MAX_SPECS`].
+pub fn mix(specs: &[Spec]) -> Result<Vec<Spec>, GenError> {
+    if specs.len() > MAX_SPECS {
+        return Err(GenError::TooManySpecs);
+    }
+    Ok(if specs.is_empty() {
+        vec![Spec {
+            kind: Kind::Udp(9),
+            weight: 1,
+        }]
+    } else {
+        specs.to_vec()
+    })
 }
 
 /// What a run did.
@@ -188,38 +208,14 @@ pub struct Report {
     pub receiver: &'static str,
 }
 
-pub fn run(o: Options) -> Result<(), Failure> {
-    if o.specs.len() > MAX_SPECS {
-        return Err(Failure::new(
-            crate::exit::Code::Usage,
-            format!("lunet gen: at most {MAX_SPECS} specs in a mix"),
-        ));
-    }
-    let specs = if o.specs.is_empty() {
-        vec![Spec {
-            kind: Kind::Udp(9),
-            weight: 1,
-        }]
-    } else {
-        o.specs.clone()
-    };
-    if let Some(path) = &o.pcap {
-        return write_pcap(path, &specs);
-    }
-    require_root("lunet gen")?;
-    lunet_netns::require_root().map_err(|e| Failure::internal(format!("lunet gen: {e}")))?;
-
-    let quit = Arc::new(AtomicBool::new(false));
-    {
-        let quit = quit.clone();
-        ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst))
-            .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
-    }
+/// Sends the mix of `o` through a fresh testbed (as root) until its duration, count or
+/// `quit` (Ctrl-C), with a progress bar on stderr; the testbed is removed when it returns.
+pub fn run(o: &Options, quit: Arc<AtomicBool>) -> Result<Report, GenError> {
+    lunet_netns::require_root().map_err(GenError::Cannot)?;
+    let specs = &o.specs;
     let bed = Bed::create()?;
     let e = bed.endpoints;
-    let frames = Arc::new(
-        build(&specs, &e).map_err(|e| Failure::new(crate::exit::Code::Usage, e.to_string()))?,
-    );
+    let frames = Arc::new(build(specs, &e)?);
     eprintln!(
         "lunet gen: {} ({}) -> {} ({}): {} for {} s{}{}",
         bed.sender_ns(),
@@ -276,8 +272,7 @@ pub fn run(o: Options) -> Result<(), Failure> {
         receiver: if o.drop { "xdp-drop" } else { "stack" },
     };
     drop(bed);
-    show(&report, o.json);
-    Ok(())
+    Ok(report)
 }
 
 fn progress(secs: f64) -> ProgressBar {
@@ -290,42 +285,9 @@ fn progress(secs: f64) -> ProgressBar {
     bar
 }
 
-fn show(r: &Report, json: bool) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-        );
-        return;
-    }
-    println!(
-        "sent      {:>12} frames in {:.2} s: {:.3} Mpps{}",
-        r.sent,
-        r.seconds,
-        r.pps / 1e6,
-        if r.pinned {
-            " (generator on CPU 0)"
-        } else {
-            ""
-        }
-    );
-    let fate = if r.receiver == "stack" {
-        "passed to its stack"
-    } else {
-        "dropped at XDP"
-    };
-    println!(
-        "received  {:>12} frames at the receiver's veth ({fate})",
-        r.received
-    );
-    println!(
-        "ring lost {:>12} frames (receiver's ring full)",
-        r.ring_lost
-    );
-}
-
-/// `--pcap FILE`: one cycle of the mix, with the testbed's addresses and made-up MACs.
-fn write_pcap(path: &std::path::Path, specs: &[Spec]) -> Result<(), Failure> {
+/// `--pcap FILE`: one cycle of the mix, with the testbed's addresses and made-up MACs, for
+/// `lunet replay`; gives the number of frames written.
+pub fn write_pcap(path: &Path, specs: &[Spec]) -> Result<usize, GenError> {
     use pcap_file::pcap::{PcapPacket, PcapWriter};
     let addrs = Endpoints {
         src_mac: [0x02, 0, 0, 0, 0, 1],
@@ -333,10 +295,10 @@ fn write_pcap(path: &std::path::Path, specs: &[Spec]) -> Result<(), Failure> {
         src_ip: Ipv4Addr::new(198, 18, 0, 1),
         dst_ip: Ipv4Addr::new(198, 18, 0, 2),
     };
-    let frames =
-        build(specs, &addrs).map_err(|e| Failure::new(crate::exit::Code::Usage, e.to_string()))?;
-    let fail = |e: &dyn std::fmt::Display| {
-        Failure::internal(format!("{}: cannot write: {e}", path.display()))
+    let frames = build(specs, &addrs)?;
+    let fail = |e: &dyn std::fmt::Display| GenError::Pcap {
+        path: path.to_path_buf(),
+        message: e.to_string(),
     };
     let file = std::fs::File::create(path).map_err(|e| fail(&e))?;
     let mut w = PcapWriter::new(io::BufWriter::new(file)).map_err(|e| fail(&e))?;
@@ -344,8 +306,7 @@ fn write_pcap(path: &std::path::Path, specs: &[Spec]) -> Result<(), Failure> {
         let p = PcapPacket::new(Duration::from_micros(i as u64), f.len() as u32, f);
         w.write_packet(&p).map_err(|e| fail(&e))?;
     }
-    println!("wrote {} frame(s) to {}", frames.len(), path.display());
-    Ok(())
+    Ok(frames.len())
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ impl Sender {
         let (jobs, rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel::<io::Result<bool>>();
         let thread = lunet_netns::spawn_in_netns(ns, move || {
-            let pinned = super::cpu::cpus() >= 2 && super::cpu::pin(0, 0).is_ok();
+            let pinned = crate::cpu::cpus() >= 2 && crate::cpu::pin(0, 0).is_ok();
             let gen = match LiveGen::new(ifindex) {
                 Ok(g) => g,
                 Err(e) => {

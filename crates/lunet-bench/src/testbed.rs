@@ -21,8 +21,13 @@ use lunet_bpf::LinkFd;
 use lunet_gen::{GenStats, Limit};
 use lunet_netns::Testbed;
 
-use super::filters::Endpoints;
-use super::gen::Sender;
+use crate::filters::Endpoints;
+use crate::sender::Sender;
+
+/// The `nft-raw` method's table (family `ip`) and base chain in the receiver namespace,
+/// which [`Bed::reset`] deletes.
+pub const NFT_TABLE: &str = "lunet_bench";
+pub const NFT_CHAIN: &str = "pre";
 
 /// Seconds `iptables -w` waits for the xtables lock.
 const LOCK_WAIT: &str = "10";
@@ -264,11 +269,11 @@ impl Bed {
     /// puts the `XDP_PASS` program back on the receiver's veth if a method took it off.
     pub fn reset(&self) -> io::Result<()> {
         let pass = self.restore_pass();
-        let table = format!("table ip {}", super::methods::NFT_TABLE);
+        let table = format!("table ip {NFT_TABLE}");
         // (Without nft on the machine there is no table to delete.)
         let tables = self.nft(&["list", "tables"]).unwrap_or_default();
         if tables.lines().any(|l| l.trim() == table) {
-            self.nft(&["delete", "table", "ip", super::methods::NFT_TABLE])?;
+            self.nft(&["delete", "table", "ip", NFT_TABLE])?;
         }
         self.iptables(&["-t", "raw", "-F", "PREROUTING"])?;
         self.iptables(&["-t", "filter", "-F", "INPUT"])?;
@@ -281,23 +286,10 @@ pub fn nft_in(ns: &str, args: &[&str]) -> io::Result<String> {
     run_in(ns, "nft", args)
 }
 
-/// Looks a program up on `PATH`, then in the sbin directories root's tools live in.
-pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
-/// [`which`], or the bare name (for the error of running it).
-fn find_program(name: &str) -> PathBuf {
-    which(name).unwrap_or_else(|| PathBuf::from(name))
-}
-
 /// Runs `prog args` on a thread inside `ns` (so the program acts in `ns`); returns stdout.
 fn run_in(ns: &str, prog: &str, args: &[&str]) -> io::Result<String> {
-    let exe = find_program(prog);
+    // The bare name when it is nowhere: the error of running it says so.
+    let exe = lunet_netns::find_program(prog).unwrap_or_else(|| PathBuf::from(prog));
     let shown = format!("{prog} {}", args.join(" "));
     let owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let out = lunet_netns::in_netns(ns, move || Command::new(exe).args(owned).output())?

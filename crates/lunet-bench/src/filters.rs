@@ -12,7 +12,8 @@ use std::net::Ipv4Addr;
 use lunet_gen::packet::{self, Mac, PacketError};
 
 /// A filter of the benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Filter {
     /// Drop UDP to port 9; traffic: half UDP to port 9, half UDP to port 53.
     UdpPort,
@@ -361,10 +362,10 @@ impl Filter {
     /// The Lua-tier script (see `scripts/`): the examples' logic at PRE_ROUTING, priority RAW.
     pub fn lua_script(self) -> &'static str {
         match self {
-            Filter::UdpPort | Filter::UdpFlood => include_str!("scripts/udp-port.lua"),
-            Filter::Dns => include_str!("scripts/dns.lua"),
-            Filter::Sni => include_str!("scripts/sni.lua"),
-            Filter::AcceptAll => include_str!("scripts/accept-all.lua"),
+            Filter::UdpPort | Filter::UdpFlood => include_str!("../scripts/udp-port.lua"),
+            Filter::Dns => include_str!("../scripts/dns.lua"),
+            Filter::Sni => include_str!("../scripts/sni.lua"),
+            Filter::AcceptAll => include_str!("../scripts/accept-all.lua"),
         }
     }
 
@@ -375,15 +376,15 @@ impl Filter {
         match self {
             Filter::UdpPort | Filter::UdpFlood => (
                 "xdp-port-filter.lua",
-                include_str!("../../../../examples/xdp-port-filter.lua"),
+                include_str!("../../../examples/xdp-port-filter.lua"),
             ),
             Filter::Dns => (
                 "xdp-dns-blocklist.lua",
-                include_str!("../../../../examples/xdp-dns-blocklist.lua"),
+                include_str!("../../../examples/xdp-dns-blocklist.lua"),
             ),
             Filter::Sni => (
                 "xdp-sni-blocklist.lua",
-                include_str!("../../../../examples/xdp-sni-blocklist.lua"),
+                include_str!("../../../examples/xdp-sni-blocklist.lua"),
             ),
             Filter::AcceptAll => ("xdp-accept-all.lua", XDP_ACCEPT_ALL),
         }

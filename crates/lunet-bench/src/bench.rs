@@ -20,25 +20,14 @@
 //! only what it passed: its drops are the frames offered that never arrived, which the hook's
 //! own verdict counters must account for in every run (less what the veth's ring lost), and
 //! the veth's own XDP counters too in the check run. Its program, as attached, is also timed
-//! with `BPF_PROG_TEST_RUN` (see [`xdp`]).
+//! with `BPF_PROG_TEST_RUN` (see [`crate::xdp`]).
 //!
 //! Methods not built yet have rows too, skipped with the reason ([`Method::cannot_express`]).
 //!
 //! Results go to a table on stdout and, with `--json`, to a file, and with `--docs FILE` to a
-//! Markdown page with an SVG chart next to it ([`docs`]); a progress bar goes to stderr. The testbed and everything in it is removed on every way out, Ctrl-C included
+//! Markdown page with an SVG chart next to it ([`docs`]); a progress bar goes to stderr. The
+//! testbed and everything in it is removed on every way out, Ctrl-C included
 //! (which ends the current run within 0.2 s).
-
-mod counters;
-mod cprog;
-mod cpu;
-mod docs;
-pub(crate) mod filters;
-mod gen;
-mod measure;
-mod methods;
-mod report;
-pub(crate) mod testbed;
-mod xdp;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,12 +37,11 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lunet_gen::Limit;
 
-use crate::exit::{require_root, Code, Failure};
-
-pub use filters::Filter;
-pub use methods::Method;
-use report::Row;
-use testbed::Bed;
+use crate::filters::{self, Filter};
+use crate::methods::Method;
+use crate::row::Row;
+use crate::testbed::Bed;
+use crate::{counters, cpu, docs, measure, report};
 
 /// Frames of each kind in the check run, and its rate: 5 kpps goes out in bursts of 25
 /// frames every 5 ms, so a queue consumer may stall for 50 ms (a busy machine) before the
@@ -100,19 +88,35 @@ fn chosen<T: Copy + PartialEq>(given: &[T], all: &[T]) -> Vec<T> {
     out
 }
 
-pub fn run(o: Options) -> Result<(), Failure> {
-    require_root("lunet bench")?;
-    lunet_netns::require_root().map_err(|e| Failure::internal(format!("lunet bench: {e}")))?;
+/// Why the benchmark did not run to its end, or found a method that dropped the wrong
+/// packets.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Not root, or `ip` or `iptables` missing.
+    #[error("lunet bench: {0}")]
+    Cannot(String),
+    /// The testbed, the generator, a counter: the benchmark itself failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("cannot build the {filter} frames: {source}")]
+    Frames {
+        filter: Filter,
+        source: lunet_gen::packet::PacketError,
+    },
+    #[error("interrupted; the testbed was removed")]
+    Interrupted,
+    /// The benchmark ran, and these `filter/method` pairs dropped the wrong packets.
+    #[error("{} dropped the wrong packets (see WRONG above)", .0.join(", "))]
+    Wrong(Vec<String>),
+}
+
+/// Runs the benchmark `o` asks for (as root), printing the table to stdout and a progress
+/// bar to stderr; `quit` (Ctrl-C) ends the current run within 0.2 s and removes the testbed.
+pub fn run(o: Options, quit: Arc<AtomicBool>) -> Result<(), BenchError> {
+    lunet_netns::require_root().map_err(BenchError::Cannot)?;
     let filters = chosen(&o.filters, &Filter::ALL);
     let methods = chosen(&o.methods, &Method::ALL);
     let (runs, secs) = (o.runs(), o.duration());
-
-    let quit = Arc::new(AtomicBool::new(false));
-    {
-        let quit = quit.clone();
-        ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst))
-            .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
-    }
 
     let bed = Bed::create()?;
     // Printed with the table (on stdout, so it stays with the results when piped).
@@ -173,13 +177,7 @@ pub fn run(o: Options) -> Result<(), Failure> {
         .map(|r| format!("{}/{}", r.filter, r.method))
         .collect();
     if !wrong.is_empty() {
-        return Err(Failure::new(
-            Code::Failure,
-            format!(
-                "{} dropped the wrong packets (see WRONG above)",
-                wrong.join(", ")
-            ),
-        ));
+        return Err(BenchError::Wrong(wrong));
     }
     Ok(())
 }
@@ -214,10 +212,10 @@ struct Pair {
 }
 
 impl Pair {
-    fn new(bed: &Bed, filter: Filter, method: Method) -> Result<Pair, Failure> {
+    fn new(bed: &Bed, filter: Filter, method: Method) -> Result<Pair, BenchError> {
         let frames = filter
             .frames(&bed.endpoints)
-            .map_err(|e| Failure::internal(format!("cannot build the {filter} frames: {e}")))?;
+            .map_err(|source| BenchError::Frames { filter, source })?;
         // The check run sends each frame as often; everything must reach the counting rules
         // except what a filter before the stack drops.
         let mut check_expected = [0u64; 2];
@@ -253,7 +251,7 @@ impl Pair {
         secs: f64,
         quit: &Arc<AtomicBool>,
         bar: &ProgressBar,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), BenchError> {
         let (filter, method) = (self.filter, self.method);
         if self.skipped.is_some() {
             bar.inc(1 + u64::from(round == 0));
@@ -275,7 +273,6 @@ impl Pair {
             }
         };
         counters::install(bed, filter.protocol())?;
-        let interrupted = || Failure::internal("interrupted; the testbed was removed".to_string());
         if round == 0 {
             self.queue = active.is_queue();
             match active.test_run() {
@@ -298,7 +295,7 @@ impl Pair {
             };
             let s = measure::run(bed, &active, &self.bytes, check, quit)?;
             if quit.load(Ordering::SeqCst) {
-                return Err(interrupted());
+                return Err(BenchError::Interrupted);
             }
             if s.counters.arrived != self.check_expected {
                 self.mismatches.push(format!(
@@ -316,7 +313,7 @@ impl Pair {
         let limit = Limit::time(Duration::from_secs_f64(secs));
         let s = measure::run(bed, &active, &self.bytes, limit, quit)?;
         if quit.load(Ordering::SeqCst) {
-            return Err(interrupted());
+            return Err(BenchError::Interrupted);
         }
         if s.delivered() == 0 {
             self.mismatches

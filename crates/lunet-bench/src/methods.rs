@@ -30,15 +30,16 @@ use std::path::{Path, PathBuf};
 use lunet_lua::Limits;
 use lunet_types::Tier;
 
-use super::cprog;
-use super::cpu;
-use super::filters::{Class, Filter, Frame};
-use super::testbed::Bed;
-use super::xdp;
+use crate::cprog;
+use crate::cpu;
+use crate::filters::{Class, Filter, Frame};
+use crate::testbed::{self, Bed, NFT_CHAIN, NFT_TABLE};
+use crate::xdp;
 use lunet_runtime::runner::{self, RunSpec, Running};
 
 /// A method of the benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Method {
     /// No filter: what the path itself delivers.
     None,
@@ -215,7 +216,7 @@ impl Active {
         let Active::Nft { ns } = self else {
             return Ok(None);
         };
-        let text = super::testbed::nft_in(ns, &["list", "chain", "ip", NFT_TABLE, NFT_CHAIN])?;
+        let text = testbed::nft_in(ns, &["list", "chain", "ip", NFT_TABLE, NFT_CHAIN])?;
         parse_nft_counter(&text).map(Some).ok_or_else(|| {
             std::io::Error::other(format!("no counter in the nft-raw chain: {}", text.trim()))
         })
@@ -327,10 +328,6 @@ fn start_iptables(filter: Filter, rule: &[String], bed: &Bed) -> Result<Active, 
     })
 }
 
-/// The `nft-raw` method's table (family `ip`) and base chain in the receiver namespace.
-pub const NFT_TABLE: &str = "lunet_bench";
-pub const NFT_CHAIN: &str = "pre";
-
 /// Creates the `nft-raw` table, its prerouting chain and the filter's rule in the receiver
 /// namespace (the table goes again if a later step fails).
 fn start_nft(filter: Filter, bed: &Bed) -> Result<Active, String> {
@@ -359,7 +356,7 @@ fn start_nft(filter: Filter, bed: &Bed) -> Result<Active, String> {
 impl Drop for Active {
     fn drop(&mut self) {
         if let Active::Nft { ns } = self {
-            let _ = super::testbed::nft_in(ns, &["delete", "table", "ip", NFT_TABLE]);
+            let _ = testbed::nft_in(ns, &["delete", "table", "ip", NFT_TABLE]);
         }
     }
 }
