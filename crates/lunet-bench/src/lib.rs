@@ -26,6 +26,8 @@ mod methods;
 mod ratios;
 mod report;
 mod row;
+mod rules;
+mod scripts;
 mod sender;
 mod testbed;
 mod xdp;
