@@ -5,6 +5,11 @@
 -- IPv4 PRE_ROUTING at priority RAW. The hook sees the packet from its IP header (the network
 -- layer), so every offset is the example's minus 14, and the EtherType test is the hook's
 -- protocol family.
+--
+-- A copy, not the example adapted: no example has this filter at netfilter, and the XDP
+-- example reads a whole frame and returns XDP verdicts, so every read and every verdict of
+-- it would change. Keep the two in step: the bench's tests run both on the same frames
+-- (crates/lunet-bench/src/scripts.rs, sni_script_decides_like_the_xdp_example).
 
 local netfilter = require("netfilter")
 local byteorder = require("byteorder")

@@ -68,6 +68,17 @@ pub struct Endpoints {
     pub dst_ip: Ipv4Addr,
 }
 
+impl Endpoints {
+    /// The testbed's addresses with made-up MACs, for frames that go to a file or a test,
+    /// not through a testbed.
+    pub const OFFLINE: Endpoints = Endpoints {
+        src_mac: [0x02, 0, 0, 0, 0, 1],
+        dst_mac: [0x02, 0, 0, 0, 0, 2],
+        src_ip: Ipv4Addr::new(198, 18, 0, 1),
+        dst_ip: Ipv4Addr::new(198, 18, 0, 2),
+    };
+}
+
 /// One frame of a filter's traffic mix.
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -199,23 +210,13 @@ impl std::fmt::Display for Filter {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// The testbed's addresses, with made-up MACs.
-    pub(crate) fn endpoints() -> Endpoints {
-        Endpoints {
-            src_mac: [0x02, 0, 0, 0, 0, 1],
-            dst_mac: [0x02, 0, 0, 0, 0, 2],
-            src_ip: Ipv4Addr::new(198, 18, 0, 1),
-            dst_ip: Ipv4Addr::new(198, 18, 0, 2),
-        }
-    }
 
     #[test]
     fn frames_are_tagged_by_source_port_and_minimum_size() {
         for f in Filter::ALL {
-            let frames = f.frames(&endpoints()).unwrap();
+            let frames = f.frames(&Endpoints::OFFLINE).unwrap();
             assert!(!frames.is_empty());
             for fr in &frames {
                 let sport = u16::from_be_bytes([fr.bytes[34], fr.bytes[35]]);
@@ -223,7 +224,7 @@ pub(crate) mod tests {
                 assert!(fr.bytes.len() >= 60, "{f}: {} bytes", fr.bytes.len());
             }
         }
-        let udp = Filter::UdpPort.frames(&endpoints()).unwrap();
+        let udp = Filter::UdpPort.frames(&Endpoints::OFFLINE).unwrap();
         assert_eq!(udp[0].bytes.len(), 60);
     }
 }

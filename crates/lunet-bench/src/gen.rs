@@ -17,7 +17,6 @@
 //! `40000 + i`, so a capture or a counting rule can tell them apart.
 
 use std::io;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::AtomicBool;
@@ -289,13 +288,7 @@ fn progress(secs: f64) -> ProgressBar {
 /// `lunet replay`; gives the number of frames written.
 pub fn write_pcap(path: &Path, specs: &[Spec]) -> Result<usize, GenError> {
     use pcap_file::pcap::{PcapPacket, PcapWriter};
-    let addrs = Endpoints {
-        src_mac: [0x02, 0, 0, 0, 0, 1],
-        dst_mac: [0x02, 0, 0, 0, 0, 2],
-        src_ip: Ipv4Addr::new(198, 18, 0, 1),
-        dst_ip: Ipv4Addr::new(198, 18, 0, 2),
-    };
-    let frames = build(specs, &addrs)?;
+    let frames = build(specs, &Endpoints::OFFLINE)?;
     let fail = |e: &dyn std::fmt::Display| GenError::Pcap {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -312,15 +305,6 @@ pub fn write_pcap(path: &Path, specs: &[Spec]) -> Result<usize, GenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn addrs() -> Endpoints {
-        Endpoints {
-            src_mac: [2, 0, 0, 0, 0, 1],
-            dst_mac: [2, 0, 0, 0, 0, 2],
-            src_ip: Ipv4Addr::new(198, 18, 0, 1),
-            dst_ip: Ipv4Addr::new(198, 18, 0, 2),
-        }
-    }
 
     #[test]
     fn specs_parse_with_weights_and_print_back() {
@@ -361,7 +345,7 @@ mod tests {
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-        let cycle = build(&specs, &addrs()).unwrap();
+        let cycle = build(&specs, &Endpoints::OFFLINE).unwrap();
         assert_eq!(cycle.len(), 5);
         let sport = |f: &[u8]| u16::from_be_bytes([f[34], f[35]]);
         let dport = |f: &[u8]| u16::from_be_bytes([f[36], f[37]]);

@@ -176,7 +176,7 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filters::tests::endpoints;
+    use crate::filters::Endpoints;
     use lunet_gen::packet;
 
     #[test]
@@ -200,7 +200,7 @@ mod tests {
         }
         assert!(Filter::Sni.nft_rule().is_err());
         // The DNS rule's bytes are where it says in the must-drop frame and not in the other.
-        let frames = Filter::Dns.frames(&endpoints()).unwrap();
+        let frames = Filter::Dns.frames(&Endpoints::OFFLINE).unwrap();
         let th = 14 + 20; // Ethernet, IPv4 without options
         let name = b"\x03www\x07blocked\x07example\x00";
         assert_eq!(&frames[0].bytes[th + 20..th + 20 + name.len()], name);
@@ -215,7 +215,7 @@ mod tests {
     /// for the bench's ClientHellos and not for other TLS records.
     #[test]
     fn sni_u32_test_finds_a_client_hello() {
-        let e = endpoints();
+        let e = Endpoints::OFFLINE;
         let frames = Filter::Sni.frames(&e).unwrap();
         for f in &frames {
             assert!(u32_match(SNI_U32, &f.bytes[14..]), "{f:?}");
@@ -232,7 +232,7 @@ mod tests {
     /// the allowed name, nor a response, nor a name that only starts the same.
     #[test]
     fn dns_u32_test_matches_the_exact_query_name() {
-        let e = endpoints();
+        let e = Endpoints::OFFLINE;
         let frames = Filter::Dns.frames(&e).unwrap();
         assert!(u32_match(DNS_U32, &frames[0].bytes[14..]));
         assert!(!u32_match(DNS_U32, &frames[1].bytes[14..]));

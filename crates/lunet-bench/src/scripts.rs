@@ -1,7 +1,78 @@
 //! The scripts lunet runs for each filter: in the Lua tier ([`Filter::lua_script`]) and in
 //! the kernel tier ([`Filter::xdp_script`]).
+//!
+//! Where an example in `examples/` has the filter's logic, the bench runs the example itself
+//! (built in, so the bench needs no source tree), changed only where the bench must differ,
+//! each change one line of the example replaced, listed in an [`Adapted`]: the Lua-tier
+//! scripts attach where the `iptables-raw` rule sits (IPv4 PRE_ROUTING, priority RAW)
+//! instead of where the example does. Copies stay in `scripts/` only where no example has
+//! the logic for this tier; each says why at its top.
 
 use crate::filters::Filter;
+
+/// An example script changed for the bench: each `(line, with)` replaces the one line of the
+/// example that holds `line` (a test checks that each is there exactly once), so the
+/// script keeps the example's line numbers.
+pub struct Adapted {
+    /// The example's path in the source tree.
+    pub example: &'static str,
+    pub text: &'static str,
+    pub edits: &'static [(&'static str, &'static str)],
+}
+
+impl Adapted {
+    /// The example's text with the edits made, and a last line that says so.
+    pub fn script(&self) -> String {
+        let mut text = self
+            .edits
+            .iter()
+            .fold(self.text.to_string(), |text, (line, with)| {
+                text.replacen(line, with, 1)
+            });
+        text.push_str(&format!(
+            "-- {}, with {} line(s) changed by lunet bench (crates/lunet-bench/src/scripts.rs)\n",
+            self.example,
+            self.edits.len()
+        ));
+        text
+    }
+}
+
+/// `udp-port` in the Lua tier: examples/port-filter.lua (which also lists port 7777: the
+/// bench's traffic goes to ports 9 and 53 only).
+pub const UDP_PORT: Adapted = Adapted {
+    example: "examples/port-filter.lua",
+    text: include_str!("../../../examples/port-filter.lua"),
+    edits: &[
+        (r#"name = "port-filter""#, r#"name = "bench-udp-port""#),
+        (
+            "hooknum = nf.inet.LOCAL_IN",
+            "hooknum = nf.inet.PRE_ROUTING",
+        ),
+        ("priority = nf.ip.pri.FILTER", "priority = nf.ip.pri.RAW"),
+    ],
+};
+
+/// `dns` in the Lua tier: examples/dns-blocklist.lua, for IPv4 (the bench's traffic), and
+/// without the example's line for each blocked query: at a few hundred thousand drops a
+/// second that would measure the log, not the filter.
+pub const DNS: Adapted = Adapted {
+    example: "examples/dns-blocklist.lua",
+    text: include_str!("../../../examples/dns-blocklist.lua"),
+    edits: &[
+        (r#"name = "dns-blocklist""#, r#"name = "bench-dns""#),
+        ("pf = nf.proto.INET", "pf = nf.proto.IPV4"),
+        (
+            "hooknum = nf.inet.LOCAL_OUT",
+            "hooknum = nf.inet.PRE_ROUTING",
+        ),
+        ("priority = nf.ip.pri.FILTER", "priority = nf.ip.pri.RAW"),
+        (
+            r#"print("blocked DNS query for " .. name)"#,
+            "-- (the bench prints nothing per blocked query)",
+        ),
+    ],
+};
 
 /// The kernel-tier `accept-all`: an XDP hook of one line that passes every frame.
 const XDP_ACCEPT_ALL: &str = r#"-- lunet bench, filter `accept-all`, kernel tier: the fixed cost of an XDP hook.
@@ -10,13 +81,14 @@ xdp.attach(function() return xdp.PASS end, { name = "accept-all" })
 "#;
 
 impl Filter {
-    /// The Lua-tier script (see `scripts/`): the examples' logic at PRE_ROUTING, priority RAW.
-    pub fn lua_script(self) -> &'static str {
+    /// The Lua-tier script, at PRE_ROUTING, priority RAW: an example adapted ([`UDP_PORT`],
+    /// [`DNS`]), or one of `scripts/`.
+    pub fn lua_script(self) -> String {
         match self {
-            Filter::UdpPort | Filter::UdpFlood => include_str!("../scripts/udp-port.lua"),
-            Filter::Dns => include_str!("../scripts/dns.lua"),
-            Filter::Sni => include_str!("../scripts/sni.lua"),
-            Filter::AcceptAll => include_str!("../scripts/accept-all.lua"),
+            Filter::UdpPort | Filter::UdpFlood => UDP_PORT.script(),
+            Filter::Dns => DNS.script(),
+            Filter::Sni => include_str!("../scripts/sni.lua").into(),
+            Filter::AcceptAll => include_str!("../scripts/accept-all.lua").into(),
         }
     }
 
@@ -45,7 +117,7 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filters::tests::endpoints;
+    use crate::filters::Endpoints;
     use lunet_gen::packet;
     use lunet_lua::{NfPacket, State, StateOptions};
 
@@ -74,9 +146,35 @@ mod tests {
     }
 
     #[test]
+    fn each_adaptation_replaces_one_line_of_its_example() {
+        for a in [&UDP_PORT, &DNS] {
+            let from_tree = example(a.example.trim_start_matches("examples/"));
+            assert_eq!(a.text, from_tree, "{} is the example itself", a.example);
+            for (line, with) in a.edits {
+                assert_eq!(a.text.matches(line).count(), 1, "{}: {line}", a.example);
+                assert!(!with.contains('\n'), "{with}");
+            }
+            let script = a.script();
+            assert_eq!(
+                script.lines().count(),
+                a.text.lines().count() + 1,
+                "{}",
+                a.example
+            );
+            assert!(script
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .contains(a.example));
+            let changed = script.lines().zip(a.text.lines()).filter(|(s, t)| s != t);
+            assert_eq!(changed.count(), a.edits.len(), "{}", a.example);
+        }
+    }
+
+    #[test]
     fn scripts_register_one_hook_at_pre_routing_raw() {
         for f in Filter::ALL {
-            let st = load(f.name(), f.lua_script());
+            let st = load(f.name(), &f.lua_script());
             let hooks = st.hooks();
             assert_eq!(hooks.len(), 1, "{f}");
             assert_eq!(
@@ -91,7 +189,7 @@ mod tests {
     /// and on frames that take the other branches.
     #[test]
     fn scripts_decide_like_the_examples() {
-        let e = endpoints();
+        let e = Endpoints::OFFLINE;
         let udp = |sport, dport| {
             packet::udp(e.src_mac, e.dst_mac, e.src_ip, e.dst_ip, sport, dport, b"x").unwrap()
         };
@@ -110,7 +208,7 @@ mod tests {
             .map(|f| f.bytes)
             .collect();
         udp_frames.extend([udp(1, 9), udp(1, 80), tcp(9), tcp(443)]);
-        let bench = load("udp-port", Filter::UdpPort.lua_script());
+        let bench = load("udp-port", &Filter::UdpPort.lua_script());
         let ex = load("port-filter", &example("port-filter.lua"));
         for f in &udp_frames {
             assert_eq!(verdict(&bench, f), verdict(&ex, f));
@@ -131,7 +229,7 @@ mod tests {
             dns("blocked.example.org"),
             response,
         ]);
-        let bench = load("dns", Filter::Dns.lua_script());
+        let bench = load("dns", &Filter::Dns.lua_script());
         let ex = load("dns-blocklist", &example("dns-blocklist.lua"));
         let got: Vec<u32> = dns_frames.iter().map(|f| verdict(&bench, f)).collect();
         let want: Vec<u32> = dns_frames.iter().map(|f| verdict(&ex, f)).collect();
@@ -149,7 +247,7 @@ mod tests {
     /// it is taken from (run here in the Lua tier on the whole frame).
     #[test]
     fn sni_script_decides_like_the_xdp_example() {
-        let e = endpoints();
+        let e = Endpoints::OFFLINE;
         let hello = |dport, name| {
             packet::tls_client_hello(e.src_mac, e.dst_mac, e.src_ip, e.dst_ip, 5, dport, name)
                 .unwrap()
@@ -179,7 +277,7 @@ mod tests {
             tcp(&not_handshake),
             packet::udp(e.src_mac, e.dst_mac, e.src_ip, e.dst_ip, 5, 443, &record).unwrap(),
         ]);
-        let bench = load("sni", Filter::Sni.lua_script());
+        let bench = load("sni", &Filter::Sni.lua_script());
         let (_, text) = Filter::Sni.xdp_script();
         let ex = load("xdp-sni-blocklist", text);
         let got: Vec<u32> = frames.iter().map(|f| verdict(&bench, f)).collect();
