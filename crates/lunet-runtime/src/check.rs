@@ -86,11 +86,7 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
     let script = Script::read(path).map_err(CheckError::Read)?;
     let mut hooks = Vec::new();
     for h in state.hooks() {
-        let demanded = if h.tier != Tier::Auto {
-            h.tier
-        } else {
-            cli_tier
-        };
+        let demanded = crate::runner::plan::demanded(&h, cli_tier);
         let mut c = CheckedHook {
             hook: h.name.clone(),
             attach: h.attach.to_string(),

@@ -11,6 +11,7 @@
 //!
 
 mod error;
+mod maps;
 mod print;
 
 use std::os::fd::AsRawFd;
@@ -21,9 +22,11 @@ use lunet_bpf::map::Map;
 use lunet_bpf::prog::{self, prog_type, ProgFd, XdpMd};
 use lunet_compile::{HookInput, LoopBound, Options, Program, Target};
 use lunet_lua::{HookSpec, State};
-use lunet_types::{Attach, MapRef};
+use lunet_types::Attach;
 
 pub use error::KernelError;
+use maps::create_map;
+pub use maps::read_counters;
 pub use print::{HookPrints, PrintMaps, PrintReader};
 
 /// The script's path and text, as the compiler and its messages need them.
@@ -209,38 +212,6 @@ pub struct Loaded {
     pub print: Option<PrintMaps>,
     /// The loop bound of the program the verifier accepted.
     pub loop_bound: LoopBound,
-}
-
-fn create_map(r: &MapRef, what: &'static str) -> Result<Map, KernelError> {
-    Map::create(
-        lunet_bpf::map::map_type::of(r.decl.kind),
-        r.decl.key.size as u32,
-        r.decl.value.size as u32,
-        r.decl.entries,
-        &r.decl.name,
-    )
-    .map_err(|source| KernelError::CreateMap { what, source })
-}
-
-/// Slot `slot` (a host-order `u32` key) of a per-CPU array of `u64`s, summed over the CPUs.
-fn per_cpu_sum(map: &Map, slot: u32) -> u64 {
-    map.lookup(&slot.to_ne_bytes())
-        .ok()
-        .flatten()
-        .map(|per_cpu| {
-            per_cpu
-                .chunks(8)
-                .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// The verdict counts of a compiled hook (summed over CPUs), by verdict value.
-pub fn read_counters(counters: &Map) -> Vec<u64> {
-    (0..lunet_compile::COUNTER_SLOTS)
-        .map(|slot| per_cpu_sum(counters, slot))
-        .collect()
 }
 
 /// Attaches `prog` at XDP on `dev` (in the calling thread's network namespace) and pins the

@@ -12,7 +12,8 @@ use lunet_bpf::ringbuf::{self, RingBuf};
 use lunet_compile::PrintSite;
 use lunet_lua::{Log, Stream};
 
-use super::{create_map, per_cpu_sum, KernelError};
+use super::error::KernelError;
+use super::maps::{create_map, per_cpu_sum};
 
 /// The maps a printing hook writes: its ring buffer of records and the per-CPU count of
 /// records the full ring refused.
