@@ -6,7 +6,6 @@
 
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lunet_lua::Limits;
@@ -23,11 +22,8 @@ const PORTS: [u16; 4] = [53, 9, 8080, 7777];
 pub fn run(count: usize) -> Result<(), Failure> {
     require_root("lunet demo")?;
     let count = count.clamp(1, 10_000);
-    let quit = Arc::new(AtomicBool::new(false));
-    {
-        let quit = quit.clone();
-        let _ = ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst));
-    }
+    // Without the handler Ctrl-C cannot end the wait early; the demo runs all the same.
+    let quit = crate::signal::quit_flag().unwrap_or_default();
     let dir = tempfile_dir()?;
     let script = dir.join("port-filter.lua");
     std::fs::write(&script, SCRIPT)?;

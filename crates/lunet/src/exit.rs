@@ -63,12 +63,6 @@ impl fmt::Display for Failure {
     }
 }
 
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure::new(Code::Failure, format!("{e:#}"))
-    }
-}
-
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         Failure::new(Code::Failure, e.to_string())
