@@ -9,33 +9,13 @@ use lunet_bpf::prog::{attach_type, prog_type, xdp_action};
 use lunet_bpf::{pin, probe, Insn, Map};
 use lunet_types::{Family, Hook};
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2)) // effective uid
-                == Some("0")
-        })
-        .unwrap_or(false)
-}
-
-macro_rules! require_root {
-    () => {
-        if !is_root() {
-            eprintln!("SKIP: needs root for bpf(2)");
-            return;
-        }
-    };
-}
-
 fn packet64() -> Vec<u8> {
     (0..64u8).collect()
 }
 
 #[test]
 fn xdp_pass_program_runs_and_returns_2() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     let insns = [Insn::mov64_imm(R0, xdp_action::PASS), Insn::exit()];
     let p = lunet_bpf::load(prog_type::XDP, &insns, "GPL", None).expect("load");
     let data = packet64();
@@ -46,7 +26,7 @@ fn xdp_pass_program_runs_and_returns_2() {
 
 #[test]
 fn verifier_rejection_keeps_errno_and_log() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     // `exit` with r0 never written.
     let err = lunet_bpf::load(prog_type::XDP, &[Insn::exit()], "GPL", None).unwrap_err();
     assert_eq!(err.errno, libc::EACCES, "{err}");
@@ -62,7 +42,7 @@ fn verifier_rejection_keeps_errno_and_log() {
 
 #[test]
 fn map_round_trip() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     let m = Map::create(map_type::HASH, 4, 8, 16, "lunet_test").expect("create");
     let k1 = 7u32.to_ne_bytes();
     let k2 = 9u32.to_ne_bytes();
@@ -90,7 +70,7 @@ fn map_round_trip() {
 /// null check and memory access, and reading the map back from userspace.
 #[test]
 fn program_updates_map_through_ld_map_fd() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     let m = Map::create(map_type::ARRAY, 4, 8, 1, "lunet_cnt").unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&m);
     let mut insns = vec![Insn::st_imm(op::W, R10, -4, 0), Insn::mov64_reg(R2, R10)];
@@ -124,7 +104,7 @@ impl Drop for PinDir {
 
 #[test]
 fn pin_and_reopen_under_bpffs() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     pin::ensure_bpffs().expect("bpffs");
     assert!(pin::is_bpffs(Path::new(pin::BPFFS)).unwrap());
     let dir = PinDir(PathBuf::from(format!(
@@ -185,7 +165,7 @@ fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
 
 #[test]
 fn xdp_and_netfilter_links_attach_and_detach() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     in_private_netns(|| {
         let lo = lunet_bpf::ifindex("lo").unwrap();
         let p = lunet_bpf::load(
@@ -216,7 +196,7 @@ fn xdp_and_netfilter_links_attach_and_detach() {
 
 #[test]
 fn probes_find_this_kernels_features() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     assert!(probe::xdp_supported());
     assert!(probe::netfilter_prog_supported());
     assert!(probe::xdp_live_frames_supported());
@@ -280,7 +260,7 @@ fn numbered(i: u64) -> Vec<u8> {
 
 #[test]
 fn ring_buffer_records_arrive_in_order_across_many_wraps() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     let page = 4096u32.max(lunet_bpf::sys::page_size() as u32);
     let mut ring = lunet_bpf::RingBuf::create(page, "lunet_test_rb").expect("create");
     let prog = ring_writer(&ring);
@@ -304,7 +284,7 @@ fn ring_buffer_records_arrive_in_order_across_many_wraps() {
 
 #[test]
 fn a_full_ring_buffer_refuses_records_until_read() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     let page = 4096u32.max(lunet_bpf::sys::page_size() as u32);
     let mut ring = lunet_bpf::RingBuf::create(page, "lunet_test_rb").expect("create");
     let prog = ring_writer(&ring);
@@ -333,7 +313,7 @@ fn a_full_ring_buffer_refuses_records_until_read() {
 
 #[test]
 fn ring_buffer_maps_only_the_consumer_page_writable() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2)");
     let ring = lunet_bpf::RingBuf::create(
         4096u32.max(lunet_bpf::sys::page_size() as u32),
         "lunet_test_rb",

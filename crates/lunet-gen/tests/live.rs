@@ -26,17 +26,6 @@ const PORT: u16 = 9999;
 const TX_DEV: &str = "veth0";
 const RX_DEV: &str = "veth1";
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2))
-                == Some("0")
-        })
-        .unwrap_or(false)
-}
-
 /// Runs `ip ARGS...`; stdout on success, an error with stderr otherwise.
 fn ip(args: &[&str]) -> io::Result<String> {
     let out = Command::new("ip").args(args).output()?;
@@ -174,10 +163,7 @@ fn drain(sock: &UdpSocket, want: usize, deadline: Instant) -> HashMap<Vec<u8>, u
 
 #[test]
 fn live_frames_reach_the_receiver_namespace() {
-    if !is_root() {
-        eprintln!("SKIP: needs root (namespaces, veth, bpf)");
-        return;
-    }
+    lunet_testkit::require_root!("namespaces, veth and bpf(2)");
     let bed = Bed::new().expect("test bed");
     let tx_mac = Bed::mac(&bed.tx, TX_DEV);
     let rx_mac = Bed::mac(&bed.rx, RX_DEV);
