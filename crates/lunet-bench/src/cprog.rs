@@ -1,5 +1,5 @@
-//! The `ebpf-c-*` methods' programs: each filter hand-written in C (`bench/c/`, built into
-//! the binary so the bench needs no source tree), compiled by the benchmark with clang
+//! The `ebpf-c-*` methods' programs: each filter hand-written in C (this crate's `c/`, built
+//! into the binary so the bench needs no source tree), compiled by the benchmark with clang
 //! (`clang -O2 -target bpf`, or `$CLANG`), read from the object by `lunet_bpf::elf` (kfunc
 //! calls resolved in the kernel's BTF) and loaded. Without clang the methods are skipped
 //! with that reason.

@@ -252,7 +252,7 @@ fn methodology(rows: &[Row]) -> String {
          an equal priority the kernel would run the chain registered last first), raw \
          payload matching `@th,...` at fixed offsets for `dns` (the exact name), skipped for \
          `sni` (nft has no string search). `ebpf-c-xdp` and `ebpf-c-netfilter`: the filter \
-         hand-written in C (`bench/c/`), compiled by the bench with `clang -O2 -target bpf`, \
+         hand-written in C (`crates/lunet-bench/c/`), compiled by the bench with `clang -O2 -target bpf`, \
          loaded by lunet's own loader (kfunc calls resolved in the kernel's BTF), at XDP on \
          the receiver's veth or at netfilter IPv4 PRE_ROUTING, priority raw + 1 (packet bytes \
          through `bpf_dynptr_from_skb` and `bpf_dynptr_read`, one helper call per read: \
