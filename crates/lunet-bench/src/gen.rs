@@ -56,19 +56,40 @@ pub struct Spec {
     pub weight: u32,
 }
 
-impl FromStr for Spec {
-    type Err = String;
+/// Why a spec does not parse; each message starts with the spec in quotes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("'{spec}': the weight '{weight}' is not a number from 1 to {MAX_WEIGHT}")]
+    Weight { spec: String, weight: String },
+    #[error("'{0}': {USAGE}")]
+    Form(String),
+    #[error("'{spec}': unknown kind '{kind}'; {USAGE}")]
+    Kind { spec: String, kind: String },
+    #[error("'{spec}': '{port}' is not a port from 1 to 65535")]
+    Port { spec: String, port: String },
+    #[error("'{spec}': a name is needed after '{kind}:'")]
+    NoName { spec: String, kind: String },
+    #[error("'{spec}': {source}")]
+    Name { spec: String, source: PacketError },
+}
 
-    fn from_str(s: &str) -> Result<Spec, String> {
-        let usage = "expected udp:PORT, dns:NAME or sni:NAME, optionally followed by @WEIGHT";
+/// What a spec looks like.
+const USAGE: &str = "expected udp:PORT, dns:NAME or sni:NAME, optionally followed by @WEIGHT";
+
+impl FromStr for Spec {
+    type Err = SpecError;
+
+    fn from_str(s: &str) -> Result<Spec, SpecError> {
+        let spec = || s.to_string();
         let (body, weight) = match s.rsplit_once('@') {
             Some((b, w)) => {
                 let w = w
                     .parse::<u32>()
                     .ok()
                     .filter(|w| (1..=MAX_WEIGHT).contains(w))
-                    .ok_or_else(|| {
-                        format!("'{s}': the weight '{w}' is not a number from 1 to {MAX_WEIGHT}")
+                    .ok_or_else(|| SpecError::Weight {
+                        spec: spec(),
+                        weight: w.to_string(),
                     })?;
                 (b, w)
             }
@@ -76,27 +97,38 @@ impl FromStr for Spec {
         };
         let (kind, value) = body
             .split_once(':')
-            .ok_or_else(|| format!("'{s}': {usage}"))?;
-        let name = |v: &str| -> Result<String, String> {
+            .ok_or_else(|| SpecError::Form(spec()))?;
+        let name = |v: &str| -> Result<String, SpecError> {
             if v.is_empty() || v == "." {
-                return Err(format!("'{s}': a name is needed after '{kind}:'"));
+                return Err(SpecError::NoName {
+                    spec: spec(),
+                    kind: kind.to_string(),
+                });
             }
             // Built once here so a bad name is a usage error, not a failure mid-run.
-            packet::dns_query_payload(v, 0).map_err(|e| format!("'{s}': {e}"))?;
+            packet::dns_query_payload(v, 0).map_err(|source| SpecError::Name {
+                spec: spec(),
+                source,
+            })?;
             Ok(v.to_string())
         };
-        let kind = match kind {
-            "udp" => Kind::Udp(
-                value
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| format!("'{s}': '{value}' is not a port from 1 to 65535"))?,
-            ),
-            "dns" => Kind::Dns(name(value)?),
-            "sni" => Kind::Sni(name(value)?),
-            _ => return Err(format!("'{s}': unknown kind '{kind}'; {usage}")),
-        };
+        let kind =
+            match kind {
+                "udp" => Kind::Udp(value.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(
+                    || SpecError::Port {
+                        spec: spec(),
+                        port: value.to_string(),
+                    },
+                )?),
+                "dns" => Kind::Dns(name(value)?),
+                "sni" => Kind::Sni(name(value)?),
+                _ => {
+                    return Err(SpecError::Kind {
+                        spec: spec(),
+                        kind: kind.to_string(),
+                    })
+                }
+            };
         Ok(Spec { kind, weight })
     }
 }
@@ -323,7 +355,7 @@ mod tests {
 
     #[test]
     fn bad_specs_say_what_is_wrong() {
-        let err = |s: &str| s.parse::<Spec>().unwrap_err();
+        let err = |s: &str| s.parse::<Spec>().unwrap_err().to_string();
         assert!(err("udp:0").contains("not a port"), "{}", err("udp:0"));
         assert!(err("udp:70000").contains("not a port"));
         assert!(err("tcp:80").contains("unknown kind 'tcp'"));

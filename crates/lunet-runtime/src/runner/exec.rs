@@ -12,7 +12,7 @@ use lunet_netfilter::{Backend, Installed, IptablesVariant, QueueSocket};
 
 use super::error::StartError;
 use super::packets::Group;
-use super::plan::{self, Place, Plan};
+use super::plan::{self, Place};
 use super::spec::RunSpec;
 use crate::kernel::{self, Script};
 use crate::protocol::{HookReport, StateReport};
@@ -154,16 +154,8 @@ pub fn setup(
         (Some(i), p)
     };
 
-    let ready = ready(
-        spec,
-        &state,
-        &specs,
-        &plan,
-        &queues,
-        &placements,
-        &insns,
-        &in_kernel,
-    );
+    let reports = plan.reports(&specs, &queues, &placements, &insns);
+    let ready = ready(spec, &state, &specs, reports, &in_kernel);
     pins.armed = false;
     let attached = Attached {
         state,
@@ -227,19 +219,14 @@ fn start_printer(
     Ok(())
 }
 
-/// The state's report and where each hook's counters are.
-#[allow(clippy::too_many_arguments)]
+/// The state's report, with the hooks' `reports`, and where each hook's counters are.
 fn ready(
     spec: &RunSpec,
     state: &State,
     specs: &[HookSpec],
-    plan: &Plan,
-    queues: &[u16],
-    placements: &[lunet_netfilter::Placement],
-    insns: &BTreeMap<usize, usize>,
+    reports: Vec<HookReport>,
     in_kernel: &BTreeMap<usize, InKernel>,
 ) -> Ready {
-    let reports = plan.reports(specs, queues, placements, insns);
     let hooks = specs
         .iter()
         .zip(&reports)
