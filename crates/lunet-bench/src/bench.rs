@@ -94,7 +94,7 @@ fn chosen<T: Copy + PartialEq>(given: &[T], all: &[T]) -> Vec<T> {
 pub enum BenchError {
     /// Not root, or `ip` or `iptables` missing.
     #[error("lunet bench: {0}")]
-    Cannot(String),
+    Cannot(lunet_netns::NotPrivileged),
     /// The testbed, the generator, a counter: the benchmark itself failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -94,7 +94,8 @@ pub fn build(filter: Filter, hook: Hook, dir: &Path) -> Result<ProgFd, String> {
             Some(attach_type::NETFILTER),
         ),
     };
-    let p = lunet_bpf::elf::load_section(&bytes, file, section, &lunet_bpf::btf::kernel_func_id)?;
+    let p = lunet_bpf::elf::load_section(&bytes, file, section, &lunet_bpf::btf::kernel_func_id)
+        .map_err(|e| e.to_string())?;
     lunet_bpf::load_with(&LoadOptions {
         prog_type: ptype,
         insns: &p.insns,

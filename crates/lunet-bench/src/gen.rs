@@ -190,7 +190,7 @@ pub enum GenError {
     Frames(#[from] PacketError),
     /// Not root, or `ip` or `iptables` missing.
     #[error("lunet gen: {0}")]
-    Cannot(String),
+    Cannot(lunet_netns::NotPrivileged),
     /// The testbed or the generator failed.
     #[error(transparent)]
     Io(#[from] io::Error),

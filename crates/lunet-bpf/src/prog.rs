@@ -31,13 +31,15 @@ pub mod test_run_flags {
     pub const XDP_LIVE_FRAMES: u32 = 1 << 1;
 }
 
-/// XDP verdicts (`enum xdp_action`).
+/// XDP verdicts (`enum xdp_action`) as instruction immediates: [`lunet_types::xdp`]'s numbers.
 pub mod xdp_action {
-    pub const ABORTED: i32 = 0;
-    pub const DROP: i32 = 1;
-    pub const PASS: i32 = 2;
-    pub const TX: i32 = 3;
-    pub const REDIRECT: i32 = 4;
+    use lunet_types::xdp;
+
+    pub const ABORTED: i32 = xdp::ABORTED as i32;
+    pub const DROP: i32 = xdp::DROP as i32;
+    pub const PASS: i32 = xdp::PASS as i32;
+    pub const TX: i32 = xdp::TX as i32;
+    pub const REDIRECT: i32 = xdp::REDIRECT as i32;
 }
 
 /// Size of the first verifier log buffer, used only after a load failed without a log.

@@ -1,4 +1,4 @@
-//! Tests against the real kernel. They need root; without it each prints `SKIP:` and passes.
+//! Tests against the real kernel. They need root; without it each says why it skipped and passes.
 
 use std::io;
 use std::path::{Path, PathBuf};

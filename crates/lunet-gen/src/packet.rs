@@ -41,6 +41,17 @@ fn ip_step(
     }
 }
 
+/// The frame a builder's `write` makes, `size` bytes (etherparse's builders have no common
+/// trait, so each passes its own `write`).
+fn written<E: std::fmt::Display>(
+    size: usize,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Vec<u8>, PacketError> {
+    let mut out = Vec::with_capacity(size);
+    write(&mut out).map_err(|e| PacketError::TooLarge(e.to_string()))?;
+    Ok(out)
+}
+
 /// A UDP datagram in an Ethernet frame.
 pub fn udp(
     src_mac: Mac,
@@ -52,10 +63,7 @@ pub fn udp(
     payload: &[u8],
 ) -> Result<Vec<u8>, PacketError> {
     let b = ip_step(src_mac, dst_mac, src_ip.into(), dst_ip.into())?.udp(sport, dport);
-    let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, payload)
-        .map_err(|e| PacketError::TooLarge(e.to_string()))?;
-    Ok(out)
+    written(b.size(payload.len()), |out| b.write(out, payload))
 }
 
 /// A TCP segment with flags PSH|ACK (sequence 1, acknowledgment 1, window 64240).
@@ -73,10 +81,7 @@ pub fn tcp_psh_ack(
     tcp.ack = true;
     tcp.acknowledgment_number = 1;
     let b = ip_step(src_mac, dst_mac, src_ip.into(), dst_ip.into())?.tcp_header(tcp);
-    let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, payload)
-        .map_err(|e| PacketError::TooLarge(e.to_string()))?;
-    Ok(out)
+    written(b.size(payload.len()), |out| b.write(out, payload))
 }
 
 /// A DNS query for the A record of `name` (recursion desired, one question), from `sport` to

@@ -1,126 +1,36 @@
 //! End-to-end test of the live-frames generator between two private network namespaces.
-//! Needs root; prints `SKIP:` and passes otherwise.
+//! Needs root; says why it skipped and passes otherwise.
 //!
-//! Traffic stays inside namespaces this test creates, over a veth pair it creates, with
-//! addresses in 198.18.0.0/15; every loop is bounded; namespaces are deleted on Drop.
+//! Traffic stays inside namespaces this test creates (a `lunet_netns::Testbed`), over the veth
+//! pair it creates, with addresses in 198.18.0.0/15; every loop is bounded; the namespaces are
+//! deleted on Drop.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io;
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use lunet_bpf::insn::{op, reg::*};
 use lunet_bpf::map::map_type;
 use lunet_bpf::prog::{prog_type, xdp_action};
 use lunet_bpf::{Insn, Map};
-use lunet_gen::packet::{self, Mac};
+use lunet_gen::packet;
 use lunet_gen::{attach_pass, Limit, LiveGen};
+use lunet_netns::{in_netns, Testbed};
 
-const TX_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const RX_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const PORT: u16 = 9999;
-const TX_DEV: &str = "veth0";
-const RX_DEV: &str = "veth1";
 
-/// Runs `ip ARGS...`; stdout on success, an error with stderr otherwise.
-fn ip(args: &[&str]) -> io::Result<String> {
-    let out = Command::new("ip").args(args).output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// A named network namespace, deleted on Drop.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new(role: &str) -> io::Result<Netns> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "lunet-gen-{role}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        ip(&["netns", "add", &name])?;
-        Ok(Netns { name })
-    }
-
-    /// Runs `f` on a new thread that has entered this namespace (setns(2)).
-    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::spawn(move || {
-            let ns = File::open(&path).expect("open netns");
-            // SAFETY: setns on a valid namespace fd; it changes only this thread's network
-            // namespace, and the thread exits when `f` returns.
-            let r = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(r, 0, "setns: {}", io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .expect("thread in netns panicked")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        if let Err(e) = ip(&["netns", "del", &self.name]) {
-            eprintln!("cleanup: {e}");
-        }
-    }
-}
-
-/// Sender and receiver namespaces joined by a veth pair: 198.18.0.1/24 <-> 198.18.0.2/24.
-struct Bed {
-    tx: Netns,
-    rx: Netns,
-}
-
-impl Bed {
-    fn new() -> io::Result<Bed> {
-        let bed = Bed {
-            tx: Netns::new("tx")?,
-            rx: Netns::new("rx")?,
-        };
-        let (tx, rx) = (bed.tx.name.as_str(), bed.rx.name.as_str());
-        ip(&[
-            "-n", tx, "link", "add", TX_DEV, "type", "veth", "peer", "name", RX_DEV, "netns", rx,
-        ])?;
-        ip(&["-n", tx, "addr", "add", "198.18.0.1/24", "dev", TX_DEV])?;
-        ip(&["-n", rx, "addr", "add", "198.18.0.2/24", "dev", RX_DEV])?;
-        for (ns, dev) in [(tx, TX_DEV), (rx, RX_DEV)] {
-            ip(&["-n", ns, "link", "set", "lo", "up"])?;
-            ip(&["-n", ns, "link", "set", dev, "up"])?;
-        }
-        Ok(bed)
-    }
-
-    fn mac(ns: &Netns, dev: &str) -> Mac {
-        let out = ip(&["-n", &ns.name, "-j", "link", "show", "dev", dev]).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let s = v[0]["address"].as_str().expect("address in ip -j output");
-        let b: Vec<u8> = s
-            .split(':')
-            .map(|h| u8::from_str_radix(h, 16).unwrap())
-            .collect();
-        b.try_into().expect("6-byte MAC")
-    }
+/// Runs `f` on a thread inside namespace `ns`.
+fn run_in<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    in_netns(ns, f).expect("enter the namespace")
 }
 
 /// A UDP socket in the receiver namespace with a large receive buffer.
-fn bind_receiver(bed: &Bed) -> UdpSocket {
-    bed.rx.run(|| {
-        let s = UdpSocket::bind((RX_IP, PORT)).expect("bind 198.18.0.2:9999");
+fn bind_receiver(bed: &Testbed) -> UdpSocket {
+    let rx = bed.receiver_addr();
+    run_in(bed.receiver_ns(), move || {
+        let s = UdpSocket::bind((rx, PORT)).expect("bind 198.18.0.2:9999");
         let size: libc::c_int = 32 << 20;
         // SAFETY: setsockopt on an open socket with a pointer to a live c_int and its size.
         let r = unsafe {
@@ -139,14 +49,19 @@ fn bind_receiver(bed: &Bed) -> UdpSocket {
 }
 
 /// Reads datagrams until `want` arrived or `deadline`; counts them by payload.
-fn drain(sock: &UdpSocket, want: usize, deadline: Instant) -> HashMap<Vec<u8>, usize> {
+fn drain(
+    sock: &UdpSocket,
+    from: std::net::Ipv4Addr,
+    want: usize,
+    deadline: Instant,
+) -> HashMap<Vec<u8>, usize> {
     let mut got = HashMap::new();
     let mut total = 0;
     let mut buf = [0u8; 2048];
     while total < want && Instant::now() < deadline {
         match sock.recv_from(&mut buf) {
-            Ok((n, from)) => {
-                assert_eq!(from.ip(), std::net::IpAddr::V4(TX_IP));
+            Ok((n, came_from)) => {
+                assert_eq!(came_from.ip(), std::net::IpAddr::V4(from));
                 *got.entry(buf[..n].to_vec()).or_insert(0) += 1;
                 total += 1;
             }
@@ -163,33 +78,28 @@ fn drain(sock: &UdpSocket, want: usize, deadline: Instant) -> HashMap<Vec<u8>, u
 
 #[test]
 fn live_frames_reach_the_receiver_namespace() {
-    lunet_testkit::require_root!("namespaces, veth and bpf(2)");
-    let bed = Bed::new().expect("test bed");
-    let tx_mac = Bed::mac(&bed.tx, TX_DEV);
-    let rx_mac = Bed::mac(&bed.rx, RX_DEV);
-    let rx_if = bed.rx.run(|| lunet_bpf::ifindex(RX_DEV)).unwrap();
-    let tx_if = bed.tx.run(|| lunet_bpf::ifindex(TX_DEV)).unwrap();
+    lunet_testkit::require_root!("namespaces, a veth pair and bpf(2)");
+    let bed = Testbed::create().expect("test bed");
+    let (tx, rx) = (bed.sender_ns().to_string(), bed.receiver_ns().to_string());
+    let (tx_ip, rx_ip) = (bed.sender_addr(), bed.receiver_addr());
+    let (tx_mac, rx_mac) = (bed.sender_mac(), bed.receiver_mac());
+    let (tx_if, rx_if) = (bed.sender_ifindex(), bed.receiver_ifindex());
 
-    let pass = bed
-        .rx
-        .run(move || attach_pass(rx_if))
-        .expect("XDP_PASS on receiver veth");
+    let pass = run_in(&rx, move || attach_pass(rx_if)).expect("XDP_PASS on receiver veth");
     let sock = bind_receiver(&bed);
     let frame =
-        |payload: &[u8]| packet::udp(tx_mac, rx_mac, TX_IP, RX_IP, 40000, PORT, payload).unwrap();
+        |payload: &[u8]| packet::udp(tx_mac, rx_mac, tx_ip, rx_ip, 40000, PORT, payload).unwrap();
 
     // 1. Exactly 1000 frames; at least 99% must arrive.
     let frames = vec![frame(b"lunet-gen")];
-    let stats = bed
-        .tx
-        .run(move || {
-            let g = LiveGen::new(tx_if)?;
-            assert!(g.anchored(), "dispatcher anchor in a private namespace");
-            g.run(&frames, Limit::count(1000, Duration::from_secs(10)))
-        })
-        .expect("generator run");
+    let stats = run_in(&tx, move || {
+        let g = LiveGen::new(tx_if)?;
+        assert!(g.anchored(), "dispatcher anchor in a private namespace");
+        g.run(&frames, Limit::count(1000, Duration::from_secs(10)))
+    })
+    .expect("generator run");
     assert_eq!(stats.sent, 1000);
-    let got = drain(&sock, 1000, Instant::now() + Duration::from_secs(3));
+    let got = drain(&sock, tx_ip, 1000, Instant::now() + Duration::from_secs(3));
     let n = got.get(&b"lunet-gen"[..]).copied().unwrap_or(0);
     eprintln!(
         "1000 frames: {n} received in the receiver namespace ({:?})",
@@ -199,15 +109,13 @@ fn live_frames_reach_the_receiver_namespace() {
 
     // 2. A mix of three frames, 50 per call, cycles A, B, C, A, B, C: 100 of each.
     let mix = vec![frame(b"A"), frame(b"B"), frame(b"C")];
-    let stats = bed
-        .tx
-        .run(move || {
-            let g = LiveGen::new(tx_if)?.with_repeat_per_call(50);
-            g.run(&mix, Limit::count(300, Duration::from_secs(10)))
-        })
-        .unwrap();
+    let stats = run_in(&tx, move || {
+        let g = LiveGen::new(tx_if)?.with_repeat_per_call(50);
+        g.run(&mix, Limit::count(300, Duration::from_secs(10)))
+    })
+    .unwrap();
     assert_eq!(stats.sent, 300);
-    let got = drain(&sock, 300, Instant::now() + Duration::from_secs(3));
+    let got = drain(&sock, tx_ip, 300, Instant::now() + Duration::from_secs(3));
     for p in [&b"A"[..], b"B", b"C"] {
         let n = got.get(p).copied().unwrap_or(0);
         assert!(n >= 99, "{n} of 100 frames {:?} arrived", p);
@@ -215,18 +123,16 @@ fn live_frames_reach_the_receiver_namespace() {
 
     // 3. Rate limit: 20k pps for 0.5 s is about 10000 frames.
     let one = vec![frame(b"rate")];
-    let stats = bed
-        .tx
-        .run(move || {
-            let g = LiveGen::new(tx_if)?;
-            let limit = Limit {
-                duration: Duration::from_millis(500),
-                max_packets: u64::MAX,
-                rate_pps: Some(20_000),
-            };
-            g.run(&one, limit)
-        })
-        .unwrap();
+    let stats = run_in(&tx, move || {
+        let g = LiveGen::new(tx_if)?;
+        let limit = Limit {
+            duration: Duration::from_millis(500),
+            max_packets: u64::MAX,
+            rate_pps: Some(20_000),
+        };
+        g.run(&one, limit)
+    })
+    .unwrap();
     eprintln!(
         "rate-limited to 20000 pps: sent {} in {:?} ({:.0} pps)",
         stats.sent, stats.elapsed, stats.pps
@@ -235,6 +141,7 @@ fn live_frames_reach_the_receiver_namespace() {
     assert!(stats.sent >= 5_000, "sent {}", stats.sent);
     let got = drain(
         &sock,
+        tx_ip,
         stats.sent as usize,
         Instant::now() + Duration::from_secs(3),
     );
@@ -254,15 +161,12 @@ fn live_frames_reach_the_receiver_namespace() {
     for verdict in [xdp_action::PASS, xdp_action::DROP] {
         let counter = Map::create(map_type::PERCPU_ARRAY, 4, 8, 1, "lunet_gen_cnt").unwrap();
         let prog = counting_prog(&counter, verdict);
-        let link = bed
-            .rx
-            .run(move || lunet_bpf::link_create_xdp(&prog, rx_if, 0))
-            .unwrap();
+        let link = run_in(&rx, move || lunet_bpf::link_create_xdp(&prog, rx_if, 0)).unwrap();
         let f = vec![frame(b"throughput")];
-        let s = bed
-            .tx
-            .run(move || LiveGen::new(tx_if)?.run(&f, Limit::time(Duration::from_secs(2))))
-            .unwrap();
+        let s = run_in(&tx, move || {
+            LiveGen::new(tx_if)?.run(&f, Limit::time(Duration::from_secs(2)))
+        })
+        .unwrap();
         std::thread::sleep(Duration::from_millis(100)); // let the receiver finish its queue
         drop(link);
         let slots = counter.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();

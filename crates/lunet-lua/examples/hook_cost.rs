@@ -14,12 +14,13 @@ fn main() {
         let path = dir.join(format!("{name}.lua"));
         std::fs::write(&path, format!("local b = require('byteorder')\nrequire('netfilter').register{{ pf = 2, hooknum = 1, hook = function(skb)\n{body}\nend }}\n")).unwrap();
         let st = State::load(&path, StateOptions::default()).unwrap();
-        let mut pkt = vec![0x45u8, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2, 4, 0, 0, 53, 0, 8, 0, 0];
-        pkt.resize(60, 0);
+        // A 60-byte IPv4/UDP packet to port 53, as lunet-gen builds it.
+        let frame = lunet_testkit::packets::udp4_to(53, &[0; 32]);
+        let (link_header, pkt) = lunet_testkit::packets::split_frame(&frame);
         let n = 1_000_000;
         let t = Instant::now();
         for _ in 0..n {
-            let out = st.run_netfilter(0, NfPacket { net: &pkt, link_header: &[0; 14], ifindex: 1, mark: 0 });
+            let out = st.run_netfilter(0, NfPacket { net: pkt, link_header, ifindex: 1, mark: 0 });
             assert_eq!(out.verdict, 1);
         }
         let ns = t.elapsed().as_nanos() as f64 / n as f64;

@@ -57,6 +57,17 @@ impl Display for HookError {
     }
 }
 
+/// Why [`crate::State::compile_input`] has nothing to give the kernel-tier compiler.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileInputError {
+    /// The state has no hook of that id.
+    #[error("no hook {0}")]
+    NoHook(usize),
+    /// Reading the hook's upvalues failed in Lua.
+    #[error("{}", describe(.0))]
+    Lua(#[source] mlua::Error),
+}
+
 /// An error raised from Rust that names the Lua line that called in, as `luaL_error` does.
 pub(crate) fn located(lua: &Lua, msg: impl Display) -> mlua::Error {
     mlua::Error::RuntimeError(format!("{}{msg}", caller(lua)))

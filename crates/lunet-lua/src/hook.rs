@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::HookError;
 use lunet_types::{Attach, Tier};
 
 /// One registered hook, as the rest of lunet sees it.
@@ -50,7 +51,7 @@ pub struct StatsSnapshot {
 }
 
 impl HookStats {
-    pub fn count(&self, verdict: u32, error: Option<&crate::HookError>) {
+    pub fn count(&self, verdict: u32, error: Option<&HookError>) {
         self.packets.fetch_add(1, Relaxed);
         if let Some(slot) = self.verdicts.get(verdict as usize) {
             slot.fetch_add(1, Relaxed);
@@ -58,8 +59,8 @@ impl HookStats {
         if let Some(e) = error {
             self.errors.fetch_add(1, Relaxed);
             match e {
-                crate::HookError::Budget(_) => self.budget_hits.fetch_add(1, Relaxed),
-                crate::HookError::Memory(_) => self.memory_hits.fetch_add(1, Relaxed),
+                HookError::Budget(_) => self.budget_hits.fetch_add(1, Relaxed),
+                HookError::Memory(_) => self.memory_hits.fetch_add(1, Relaxed),
                 _ => 0,
             };
             *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) =

@@ -8,6 +8,7 @@
 //! This crate makes no system calls of its own: packets come in as bytes and verdicts go out as
 //! numbers. How packets reach it (NFQUEUE, a pcap file) is the caller's business.
 
+mod args;
 mod budget;
 pub mod data;
 mod error;
@@ -16,14 +17,15 @@ mod limits;
 mod log;
 pub mod maps;
 mod modules;
+mod registry;
 mod sandbox;
 mod skb;
 mod snapshot;
 mod state;
 
-pub use error::{describe, HookError, ScriptError, ScriptErrorKind};
+pub use error::{describe, CompileInputError, HookError, ScriptError, ScriptErrorKind};
 pub use hook::{HookSpec, HookStats, StatsSnapshot};
 pub use limits::Limits;
 pub use log::{Line, Log, Stream};
-pub use maps::{MapBacking, MapInfo};
+pub use maps::{MapBacking, MapError, MapInfo};
 pub use state::{CompileInput, NfPacket, Outcome, State, StateOptions};

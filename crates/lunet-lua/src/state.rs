@@ -12,12 +12,15 @@ use mlua::{ChunkMode, Function, Lua, Value};
 
 use crate::budget::{self, Budget};
 use crate::data::{SkbMeta, Slot, View};
-use crate::error::{describe, is_memory, HookError, ScriptError, ScriptErrorKind};
+use crate::error::{
+    describe, is_memory, CompileInputError, HookError, ScriptError, ScriptErrorKind,
+};
 use crate::hook::{HookSpec, HookStats};
 use crate::limits::Limits;
 use crate::log::{Log, Stream};
 use crate::maps::{MapBacking, MapInfo, Maps};
-use crate::modules::{self, Registry};
+use crate::modules;
+use crate::registry::Registry;
 use lunet_types::{nf, xdp, Attach};
 
 /// How a state is started.
@@ -207,10 +210,10 @@ impl State {
 
     /// What the kernel-tier compiler needs to compile hook `id`: where its function is, and
     /// the values its upvalues hold now.
-    pub fn compile_input(&self, id: usize) -> Result<CompileInput, String> {
-        let hook = self.hooks.get(id).ok_or_else(|| format!("no hook {id}"))?;
+    pub fn compile_input(&self, id: usize) -> Result<CompileInput, CompileInputError> {
+        let hook = self.hooks.get(id).ok_or(CompileInputError::NoHook(id))?;
         let upvalues = crate::snapshot::upvalues(&self.lua, &hook.func, &self.maps.list)
-            .map_err(|e| describe(&e))?;
+            .map_err(CompileInputError::Lua)?;
         Ok(CompileInput {
             function: crate::snapshot::fn_ref(&hook.func),
             upvalues,

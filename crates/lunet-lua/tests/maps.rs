@@ -113,13 +113,7 @@ fn bad_declarations_name_the_line() {
 
 #[test]
 fn kernel_maps_are_pinned_and_readable_by_other_tools() {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "SKIP: kernel_maps_are_pinned_and_readable_by_other_tools: needs root for bpf(2)"
-        );
-        return;
-    }
+    lunet_testkit::require_root!("bpf(2) maps pinned in bpffs");
     let dir = std::path::PathBuf::from(format!(
         "/sys/fs/bpf/lunet-test-maps-{}",
         std::process::id()

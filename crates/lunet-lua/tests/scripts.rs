@@ -165,3 +165,38 @@ fn constants_are_the_kernel_values() {
         "#,
     );
 }
+
+#[test]
+fn registration_values_out_of_range_are_named_with_the_line() {
+    for (call, needle) in [
+        (
+            "require('netfilter').register{ pf = 2, hooknum = 1, priority = 1 << 40, hook = print }",
+            "netfilter.register: priority 1099511627776 does not fit a 32-bit integer",
+        ),
+        (
+            "require('netfilter').register{ pf = 2, hooknum = 1, mark = -1, hook = print }",
+            "netfilter.register: mark -1 is not a 32-bit unsigned value",
+        ),
+        (
+            "require('netfilter').register{ pf = 2, hooknum = 1, default = 2, hook = print }",
+            "netfilter.register: default must be action.DROP or action.ACCEPT, got 2",
+        ),
+        (
+            "require('xdp').attach(print, { default = 0 })",
+            "xdp.attach: default must be xdp.DROP or xdp.PASS, got 0",
+        ),
+        (
+            "require('xdp').attach(print, { tier = 'gpu' })",
+            "xdp.attach: tier must be \"auto\", \"kernel\" or \"lua\", got \"gpu\"",
+        ),
+    ] {
+        let err = start_with(&format!("\n{call}\n"), Limits::default())
+            .err()
+            .unwrap();
+        assert!(
+            err.message.contains(&format!("script.lua:2: {needle}")),
+            "{call}: {}",
+            err.message
+        );
+    }
+}

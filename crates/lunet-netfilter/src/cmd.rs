@@ -2,11 +2,10 @@
 //! namespace), with errors that name the command line and carry its stderr.
 
 use crate::error::{Error, Result};
+use lunet_netns::find_program;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-use lunet_netns::find_program;
 
 pub(crate) fn available(name: &str) -> bool {
     find_program(name).is_some()

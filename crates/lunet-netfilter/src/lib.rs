@@ -31,10 +31,12 @@ mod state;
 
 pub use backend::{cleanup_stale, install, list_lunet_rules, remove_state, Backend, Installed};
 pub use error::{Error, Result};
-pub use iptables::{iptables_chain_name, IptablesVariant};
+pub use iptables::{
+    iptables_chain_name, iptables_table_for, IptablesTable, IptablesVariant, IPTABLES_TABLES,
+};
 pub use lunet_types::nf::{priority, Family, Hook};
-pub use nft::{nft_chain_name, nft_queue_support, NFT_TABLE};
-pub use placement::{iptables_table_for, IptablesTable, Placement, QueueRule, IPTABLES_TABLES};
+pub use nft::{nft_chain_name, nft_queue_support, NoNftQueue, NFT_TABLE};
+pub use placement::{Placement, QueueRule};
 pub use queue::{
     Poller, QueueSocket, QueueStats, QueuedPacket, Verdict, MAX_PAYLOAD, QUEUE_MAX_LEN, RECV_BATCH,
 };

@@ -16,10 +16,9 @@
 //! [`nft_queue_support`]. Commands run on the calling thread, so in its network namespace.
 
 use crate::cmd::{available, run, run_with_stdin};
-use crate::error::Result;
-use crate::iptables::COMMENT_PREFIX;
+use crate::error::{Error, Result};
 use crate::placement::{Placement, QueueRule};
-use crate::state::validate_state;
+use crate::state::{validate_state, COMMENT_PREFIX};
 use lunet_types::nf::{Family, Hook};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -227,13 +226,27 @@ pub(crate) fn cleanup_stale(keep: &[&str]) -> Result<Vec<String>> {
     remove_where(&|s| !s.is_some_and(|s| keep.contains(&s)))
 }
 
+/// Why nft cannot queue packets here ([`nft_queue_support`]).
+#[derive(Debug, thiserror::Error)]
+pub enum NoNftQueue {
+    /// No `nft` program.
+    #[error("`nft` is not installed")]
+    NotInstalled,
+    /// `nft` is there but cannot make a table with a plain rule.
+    #[error("nft does not work here: {0}")]
+    NotWorking(#[source] Error),
+    /// nft works, but the kernel refuses its `queue` statement (`CONFIG_NFT_QUEUE`).
+    #[error("kernel lacks nft queue: {0}")]
+    NoQueue(#[source] Error),
+}
+
 /// Whether nft can queue packets here: Ok, or the reason it cannot (`nft` missing, nft not
 /// working, or "kernel lacks nft queue"). Probes with a throwaway table created and deleted in
 /// one atomic batch, so nothing is ever left behind; runs in the calling thread's namespace.
-pub fn nft_queue_support() -> Result<(), String> {
+pub fn nft_queue_support() -> Result<(), NoNftQueue> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     if !available("nft") {
-        return Err("`nft` is not installed".into());
+        return Err(NoNftQueue::NotInstalled);
     }
     let table = format!(
         "lunet_probe_{}_{}",
@@ -246,12 +259,8 @@ pub fn nft_queue_support() -> Result<(), String> {
         );
         run_with_stdin("nft", &["-f", "-"], Some(&script))
     };
-    if let Err(e) = probe("counter") {
-        return Err(format!("nft does not work here: {e}"));
-    }
-    if let Err(e) = probe("queue num 0 bypass") {
-        return Err(format!("kernel lacks nft queue: {e}"));
-    }
+    probe("counter").map_err(NoNftQueue::NotWorking)?;
+    probe("queue num 0 bypass").map_err(NoNftQueue::NoQueue)?;
     Ok(())
 }
 

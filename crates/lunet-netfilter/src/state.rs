@@ -3,6 +3,9 @@
 
 use crate::error::{Error, Result};
 
+/// Prefix of the `lunet:<state>` comment on every rule and jump lunet makes (both backends).
+pub const COMMENT_PREFIX: &str = "lunet:";
+
 /// Longest state name (the iptables comment match takes 255 bytes, nft chain names 255).
 pub const MAX_STATE_LEN: usize = 64;
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use lunet_netfilter::{install, priority, Backend, Family, Hook, QueueRule, QueueSocket, Verdict};
-use lunet_netns::{in_netns, skip_unless_root, udp_send, Testbed, UdpSink};
+use lunet_netns::{in_netns, udp_send, Testbed, UdpSink};
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
@@ -35,25 +35,9 @@ fn dst(tb: &Testbed) -> SocketAddrV4 {
     SocketAddrV4::new(tb.receiver_addr(), PORT)
 }
 
-fn mac_of(ns: &str, dev: &str) -> [u8; 6] {
-    let out = run_in(ns, "ip", &["-o", "link", "show", "dev", dev]);
-    let mac = out
-        .split("link/ether ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
-    let v: Vec<u8> = mac
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).unwrap())
-        .collect();
-    v.try_into().unwrap()
-}
-
 #[test]
 fn odd_payloads_dropped_even_accepted() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, iptables rules and NFQUEUE");
     let tb = Testbed::create().unwrap();
     let (placements, q) = setup(&tb, vec![rule(Hook::LocalIn, priority::FILTER, 0)]);
     assert_eq!(
@@ -90,12 +74,12 @@ fn odd_payloads_dropped_even_accepted() {
     assert_eq!(s.indev, tb.receiver_ifindex());
     assert_eq!(s.outdev, 0);
     assert_eq!(s.hw_protocol, 0x0800);
-    assert_eq!(s.hw_source, Some(mac_of(tb.sender_ns(), tb.sender_if())));
+    assert_eq!(s.hw_source, Some(tb.sender_mac()));
 }
 
 #[test]
 fn new_mark_is_applied() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, iptables rules and NFQUEUE");
     let tb = Testbed::create().unwrap();
     // mangle INPUT (-150) queues; filter INPUT (0) runs after it and counts mark 7.
     let (placements, q) = setup(&tb, vec![rule(Hook::LocalIn, priority::MANGLE, 0)]);
@@ -121,17 +105,16 @@ fn new_mark_is_applied() {
 
 #[test]
 fn rewritten_payload_arrives() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, iptables rules and NFQUEUE");
     let tb = Testbed::create().unwrap();
     let (_, q) = setup(&tb, vec![rule(Hook::LocalIn, priority::FILTER, 0)]);
     let sink = UdpSink::bind(tb.receiver_ns(), dst(&tb)).unwrap();
     let server = serve(q, 3, WAIT, |pkt, _| {
-        let mut p = pkt.payload().to_vec();
-        let ihl = usize::from(p[0] & 0x0f) * 4;
-        p[ihl + 8] = b'X'; // first byte of the UDP data
-        p[ihl + 6] = 0; // UDP checksum 0: "none" (allowed for IPv4)
-        p[ihl + 7] = 0;
-        (Verdict::Accept, None, Some(p))
+        (
+            Verdict::Accept,
+            None,
+            Some(with_first_byte_x(pkt.payload())),
+        )
     });
     udp_send(tb.sender_ns(), dst(&tb), &payloads("rewrite-", 3)).unwrap();
     assert_eq!(server.join().unwrap().len(), 3);
@@ -149,7 +132,7 @@ fn rewritten_payload_arrives() {
 
 #[test]
 fn bypass_when_no_queue_is_bound() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, iptables rules and NFQUEUE");
     let tb = Testbed::create().unwrap();
     let rules = vec![rule(Hook::LocalIn, priority::FILTER, 0)];
     in_netns(tb.receiver_ns(), move || {
@@ -165,7 +148,7 @@ fn bypass_when_no_queue_is_bound() {
 
 #[test]
 fn packets_with_another_mark_are_not_queued() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, iptables rules and NFQUEUE");
     let tb = Testbed::create().unwrap();
     let (_, q) = setup(&tb, vec![rule(Hook::LocalIn, priority::FILTER, 5)]);
     let sink = UdpSink::bind(tb.receiver_ns(), dst(&tb)).unwrap();
@@ -182,7 +165,7 @@ fn packets_with_another_mark_are_not_queued() {
 
 #[test]
 fn repeat_runs_the_table_again() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, iptables rules and NFQUEUE");
     let tb = Testbed::create().unwrap();
     let (_, q) = setup(&tb, vec![rule(Hook::LocalIn, priority::MANGLE, 0)]);
     let sink = UdpSink::bind(tb.receiver_ns(), dst(&tb)).unwrap();
@@ -212,7 +195,7 @@ fn repeat_runs_the_table_again() {
 
 #[test]
 fn stop_skips_the_later_tables() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, iptables rules and NFQUEUE");
     let tb = Testbed::create().unwrap();
     let (_, q) = setup(&tb, vec![rule(Hook::LocalIn, priority::MANGLE, 0)]);
     run_in(
@@ -255,7 +238,7 @@ fn ten_thousand_packets_get_exactly_their_verdicts() {
     use std::sync::Arc;
     use std::time::Instant;
 
-    skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, iptables rules and NFQUEUE");
     const N: usize = 10_000;
     const CHUNK: usize = 250;
     let tb = Testbed::create().unwrap();
@@ -302,14 +285,11 @@ fn ten_thousand_packets_get_exactly_their_verdicts() {
                             0 => (Verdict::Drop, None, None),
                             1 => (Verdict::Accept, None, None),
                             2 => (Verdict::Accept, Some(7), None),
-                            3 => {
-                                let mut p = pkt.payload().to_vec();
-                                let ihl = usize::from(p[0] & 0x0f) * 4;
-                                p[ihl + 8] = b'X';
-                                p[ihl + 6] = 0; // no UDP checksum
-                                p[ihl + 7] = 0;
-                                (Verdict::Accept, None, Some(p))
-                            }
+                            3 => (
+                                Verdict::Accept,
+                                None,
+                                Some(with_first_byte_x(pkt.payload())),
+                            ),
                             _ => (Verdict::Stop, None, None),
                         };
                         q.push_verdict(pkt, v, mark, payload).unwrap();

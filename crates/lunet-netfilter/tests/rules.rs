@@ -8,7 +8,7 @@ use lunet_netfilter::{
     cleanup_stale, install, list_lunet_rules, nft_queue_support, priority, remove_state, Backend,
     Error, Family, Hook, QueueRule,
 };
-use lunet_netns::{in_netns, skip_unless_root, TempNetns};
+use lunet_netns::{in_netns, TempNetns};
 
 fn rule(family: Family, hook: Hook, priority: i32, mark: u32, queue: u16) -> QueueRule {
     QueueRule {
@@ -37,7 +37,7 @@ fn lunet_rules(ns: &TempNetns) -> Vec<String> {
 
 #[test]
 fn install_then_remove_leaves_nothing() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("a network namespace and iptables/nft rules");
     let ns = TempNetns::create("ltn").unwrap();
     let (installed, placements) = in_netns(ns.name(), || {
         install(Backend::Iptables, "rm", &many_rules()).unwrap()
@@ -96,7 +96,7 @@ fn install_then_remove_leaves_nothing() {
 
 #[test]
 fn remove_from_another_namespace_is_refused() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("a network namespace and iptables/nft rules");
     let a = TempNetns::create("ltn").unwrap();
     let b = TempNetns::create("ltn").unwrap();
     let rules = vec![rule(Family::Ipv4, Hook::LocalIn, 0, 0, 0)];
@@ -113,7 +113,7 @@ fn remove_from_another_namespace_is_refused() {
 
 #[test]
 fn cleanup_stale_removes_what_is_not_kept() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("a network namespace and iptables/nft rules");
     let ns = TempNetns::create("ltn").unwrap();
     let long = "a-rather-long-state-name-to-truncate";
     in_netns(ns.name(), move || {
@@ -211,7 +211,7 @@ fn cleanup_stale_removes_what_is_not_kept() {
 
 #[test]
 fn failed_install_rolls_back() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("a network namespace and iptables/nft rules");
     let ns = TempNetns::create("ltn").unwrap();
     // Someone else's chain with the name lunet wants for LOCAL_OUT in filter.
     run_in(
@@ -265,7 +265,7 @@ fn bad_states_are_refused_before_anything_runs() {
 
 #[test]
 fn nft_backend() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("a network namespace and iptables/nft rules");
     let ns = TempNetns::create("ltn").unwrap();
     let support = in_netns(ns.name(), nft_queue_support).unwrap();
     let detected = in_netns(ns.name(), Backend::detect).unwrap();

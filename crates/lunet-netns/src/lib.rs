@@ -7,8 +7,9 @@
 //! * [`Testbed`]: two temporary namespaces joined by a veth pair with addresses in
 //!   198.18.0.0/15 (the range reserved for benchmarking); nothing lives in the host namespace.
 //! * [`udp_send`], [`UdpSink`]: bounded UDP traffic from and to a namespace.
-//! * [`is_root`]: the one root check of lunet's binary and runtime; [`require_root`] and
-//!   [`skip_unless_root!`] add the programs namespaces need, for what must skip without them.
+//! * [`is_root`]: lunet's one root check (the binary's, the runtime's, and the tests' through
+//!   `lunet_testkit`); [`require_root`]: whether this process can make namespaces and rules
+//!   (`lunet gen`, `lunet bench`): root, and the programs they are made with.
 //! * [`find_program`]: a program on `PATH` or in the sbin directories, for everything lunet
 //!   runs (`ip`, `iptables`, `nft`, `ethtool`, `clang`).
 //!
@@ -42,17 +43,26 @@ pub fn is_root() -> bool {
     euid() == 0
 }
 
+/// Why this process cannot create namespaces and rules ([`require_root`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotPrivileged {
+    /// Not running as root.
+    #[error("needs root (effective uid is {euid})")]
+    NotRoot { euid: u32 },
+    /// A program the namespaces and rules are made with is missing.
+    #[error("`{0}` is not installed (not found on PATH or in /usr/sbin, /sbin)")]
+    Missing(&'static str),
+}
+
 /// Checks that this process can create namespaces and rules: effective uid 0, and the `ip` and
 /// `iptables` programs on `PATH`. The error says why not, for a `SKIP:` message.
-pub fn require_root() -> Result<(), String> {
+pub fn require_root() -> Result<(), NotPrivileged> {
     if !is_root() {
-        return Err(format!("needs root (effective uid is {})", euid()));
+        return Err(NotPrivileged::NotRoot { euid: euid() });
     }
     for prog in ["ip", "iptables"] {
         if find_program(prog).is_none() {
-            return Err(format!(
-                "`{prog}` is not installed (not found on PATH or in /usr/sbin, /sbin)"
-            ));
+            return Err(NotPrivileged::Missing(prog));
         }
     }
     Ok(())

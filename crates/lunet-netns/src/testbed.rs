@@ -25,6 +25,8 @@ pub struct Testbed {
     prefix_len: u8,
     sender_ifindex: u32,
     receiver_ifindex: u32,
+    sender_mac: [u8; 6],
+    receiver_mac: [u8; 6],
 }
 
 impl Testbed {
@@ -60,34 +62,15 @@ impl Testbed {
                 "-n", s, "link", "add", sif, "type", "veth", "peer", "name", rif, "netns", r,
             ],
         )?;
-        run(
-            "ip",
-            &[
-                "-n",
-                s,
-                "addr",
-                "add",
-                &format!("{sender_addr}/{prefix_len}"),
-                "dev",
-                sif,
-            ],
-        )?;
-        run(
-            "ip",
-            &[
-                "-n",
-                r,
-                "addr",
-                "add",
-                &format!("{receiver_addr}/{prefix_len}"),
-                "dev",
-                rif,
-            ],
-        )?;
-        run("ip", &["-n", s, "link", "set", "dev", sif, "up"])?;
-        run("ip", &["-n", r, "link", "set", "dev", rif, "up"])?;
-        let sender_ifindex = wait_lower_up(s, sif)?;
-        let receiver_ifindex = wait_lower_up(r, rif)?;
+        for (ns, dev, addr) in [(s, sif, sender_addr), (r, rif, receiver_addr)] {
+            let cidr = format!("{addr}/{prefix_len}");
+            run("ip", &["-n", ns, "addr", "add", &cidr, "dev", dev])?;
+        }
+        for (ns, dev) in [(s, sif), (r, rif)] {
+            run("ip", &["-n", ns, "link", "set", "dev", dev, "up"])?;
+        }
+        let (sender_ifindex, sender_mac) = wait_lower_up(s, sif)?;
+        let (receiver_ifindex, receiver_mac) = wait_lower_up(r, rif)?;
         Ok(Testbed {
             sender,
             receiver,
@@ -96,6 +79,8 @@ impl Testbed {
             prefix_len,
             sender_ifindex,
             receiver_ifindex,
+            sender_mac,
+            receiver_mac,
         })
     }
 
@@ -143,6 +128,14 @@ impl Testbed {
     pub fn receiver_ifindex(&self) -> u32 {
         self.receiver_ifindex
     }
+    /// MAC address of the sender's veth end.
+    pub fn sender_mac(&self) -> [u8; 6] {
+        self.sender_mac
+    }
+    /// MAC address of the receiver's veth end.
+    pub fn receiver_mac(&self) -> [u8; 6] {
+        self.receiver_mac
+    }
 }
 
 fn validate(a: Ipv4Addr, b: Ipv4Addr, prefix_len: u8) -> io::Result<()> {
@@ -167,19 +160,22 @@ fn validate(a: Ipv4Addr, b: Ipv4Addr, prefix_len: u8) -> io::Result<()> {
 }
 
 /// Polls `ip -o link show` until the link has carrier, bounded by [`LINK_UP_TIMEOUT`]; returns
-/// its ifindex.
-fn wait_lower_up(ns: &str, dev: &str) -> io::Result<u32> {
+/// its ifindex and MAC address.
+fn wait_lower_up(ns: &str, dev: &str) -> io::Result<(u32, [u8; 6])> {
     let deadline = Instant::now() + LINK_UP_TIMEOUT;
     loop {
         let out = run("ip", &["-n", ns, "-o", "link", "show", "dev", dev])?;
         if out.contains("LOWER_UP") {
-            let index = out.split(':').next().unwrap_or("").trim();
-            return index.parse().map_err(|_| {
+            let unreadable = |what: &str| {
                 io::Error::other(format!(
-                    "cannot read the ifindex of {dev} from `{}`",
+                    "cannot read the {what} of {dev} from `{}`",
                     out.trim()
                 ))
-            });
+            };
+            let index = out.split(':').next().unwrap_or("").trim();
+            let index = index.parse().map_err(|_| unreadable("ifindex"))?;
+            let mac = mac_of(&out).ok_or_else(|| unreadable("MAC address"))?;
+            return Ok((index, mac));
         }
         if Instant::now() >= deadline {
             return Err(io::Error::new(
@@ -192,6 +188,20 @@ fn wait_lower_up(ns: &str, dev: &str) -> io::Result<u32> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// The address after `link/ether ` in a line of `ip -o link show`.
+fn mac_of(line: &str) -> Option<[u8; 6]> {
+    let text = line
+        .split("link/ether ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?;
+    let bytes = text
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    bytes.try_into().ok()
 }
 
 #[cfg(test)]
@@ -210,5 +220,19 @@ mod tests {
         assert!(validate(ip("198.18.0.1"), ip("198.18.0.2"), 8).is_err());
         // With_addrs refuses before creating anything.
         assert!(Testbed::with_addrs(ip("1.1.1.1"), ip("1.1.1.2"), 24).is_err());
+    }
+
+    #[test]
+    fn the_mac_address_is_read_from_ip_link() {
+        let line =
+            "5: snd0@if4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP \
+                    mode DEFAULT group default qlen 1000\\    link/ether 6e:0a:b2:9c:ea:4e brd \
+                    ff:ff:ff:ff:ff:ff link-netns ltr1-1";
+        assert_eq!(mac_of(line), Some([0x6e, 0x0a, 0xb2, 0x9c, 0xea, 0x4e]));
+        assert_eq!(
+            mac_of("1: lo: <LOOPBACK> link/loopback 00:00:00:00:00:00"),
+            None
+        );
+        assert_eq!(mac_of("link/ether 6e:0a:b2"), None);
     }
 }

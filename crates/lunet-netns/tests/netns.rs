@@ -1,8 +1,6 @@
 //! Real namespaces, a real veth pair and real datagrams (root only; skips otherwise).
 
-use lunet_netns::{
-    current_netns_id, in_netns, skip_unless_root, udp_send, TempNetns, Testbed, UdpSink,
-};
+use lunet_netns::{current_netns_id, in_netns, udp_send, TempNetns, Testbed, UdpSink};
 use std::net::SocketAddrV4;
 use std::process::Command;
 use std::time::Duration;
@@ -23,7 +21,7 @@ fn listed(name: &str) -> bool {
 
 #[test]
 fn temp_netns_is_entered_and_deleted() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("network namespaces");
     let host = current_netns_id().unwrap();
     let ns = TempNetns::create("ltt").unwrap();
     let name = ns.name().to_owned();
@@ -51,11 +49,16 @@ fn temp_netns_is_entered_and_deleted() {
 
 #[test]
 fn testbed_carries_udp_and_is_deleted() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("network namespaces and a veth pair");
     let tb = Testbed::create().unwrap();
     let (s, r) = (tb.sender_ns().to_owned(), tb.receiver_ns().to_owned());
     assert!(tb.sender_ifindex() > 1 && tb.receiver_ifindex() > 1);
     assert_eq!(tb.receiver_addr().to_string(), "198.18.0.2");
+    // Two locally administered unicast addresses (veth makes random ones), one per end.
+    assert_ne!(tb.sender_mac(), tb.receiver_mac());
+    for mac in [tb.sender_mac(), tb.receiver_mac()] {
+        assert_eq!(mac[0] & 0x03, 0x02, "{mac:02x?}");
+    }
 
     // The veth ends live only in the two namespaces, never in the host's.
     let host_links = Command::new("ip").args(["-o", "link"]).output().unwrap();
@@ -85,7 +88,7 @@ fn testbed_carries_udp_and_is_deleted() {
 
 #[test]
 fn traffic_to_other_addresses_is_refused() {
-    skip_unless_root!();
+    lunet_testkit::require_root!("network namespaces");
     let ns = TempNetns::create("ltt").unwrap();
     let e = udp_send(ns.name(), "192.0.2.1:9".parse().unwrap(), &[vec![0]]).unwrap_err();
     assert!(e.to_string().contains("outside 198.18.0.0/15"), "{e}");

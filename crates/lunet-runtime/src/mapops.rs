@@ -38,7 +38,7 @@ fn open(info: &MapInfo) -> Result<(KernelStore, Layout, Layout), Failed> {
             format!("map '{}' is not pinned", info.name),
         )
     })?;
-    let store = KernelStore::open(decl, &path).map_err(|e| (ErrorKind::Internal, e))?;
+    let store = KernelStore::open(decl, &path).map_err(|e| (ErrorKind::Internal, e.to_string()))?;
     Ok((store, key, value))
 }
 
@@ -80,7 +80,7 @@ pub fn handle(
         })
     }
     let bad = |e: lunet_types::LayoutError| (ErrorKind::BadRequest, e.to_string());
-    let failed = |e: String| (ErrorKind::Internal, e);
+    let failed = |e: lunet_lua::MapError| (ErrorKind::Internal, e.to_string());
     match op {
         MapOp::List => unreachable!("answered above"),
         MapOp::Get => {

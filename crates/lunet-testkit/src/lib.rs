@@ -25,3 +25,5 @@ macro_rules! require_root {
         }
     };
 }
+
+pub mod packets;

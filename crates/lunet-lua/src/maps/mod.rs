@@ -3,6 +3,7 @@
 //! deletes, `pairs(m)` walks it. Keys and values follow `string.pack`-style layouts: a
 //! one-field layout is a plain Lua value, a longer one an array of values.
 
+mod error;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -11,8 +12,9 @@ use std::rc::Rc;
 use mlua::{Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
 use serde::Serialize;
 
+use crate::args::{opt_int, opt_str};
 use crate::error::located;
-use crate::modules::{opt_int, opt_str};
+pub use error::{KernelOp, MapError, ValueError};
 use lunet_types::{Layout, LayoutError, MapDecl, MapKind, Scalar};
 use store::{KernelStore, MemoryStore, Store};
 
@@ -55,16 +57,18 @@ pub(crate) struct Maps {
 
 impl Maps {
     /// Pins every kernel map under the pin directory (called when the body has finished).
-    pub fn pin_all(&mut self) -> Result<(), String> {
+    pub fn pin_all(&mut self) -> Result<(), MapError> {
         let MapBacking::Kernel { pin_dir: Some(dir) } = &self.backing else {
             return Ok(());
         };
         if self.list.is_empty() {
             return Ok(());
         }
-        lunet_bpf::pin::ensure_bpffs().map_err(|e| format!("bpffs is not available: {e}"))?;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        lunet_bpf::pin::ensure_bpffs().map_err(MapError::NoBpffs)?;
+        std::fs::create_dir_all(dir).map_err(|source| MapError::PinDir {
+            dir: dir.clone(),
+            source,
+        })?;
         for m in &self.list {
             if let Some(k) = &m.kernel {
                 let path = dir.join(&m.decl.name);
@@ -145,28 +149,25 @@ pub(crate) fn to_lua(lua: &Lua, layout: &Layout, bytes: &[u8]) -> mlua::Result<V
     Ok(Value::Table(t))
 }
 
-fn scalar(v: &Value) -> Result<Scalar, String> {
+fn scalar(v: &Value) -> Result<Scalar, ValueError> {
     match v {
         Value::Integer(i) => Ok(Scalar::Int(*i)),
         Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.2e18 => Ok(Scalar::Int(*n as i64)),
         Value::String(s) => Ok(Scalar::Bytes(s.as_bytes().to_vec())),
-        other => Err(format!(
-            "a {} cannot be a map key or value field",
-            other.type_name()
-        )),
+        other => Err(ValueError::NotAField(other.type_name())),
     }
 }
 
 /// Bytes for a Lua value in `layout`.
-pub(crate) fn from_lua(layout: &Layout, v: &Value) -> Result<Vec<u8>, String> {
+pub(crate) fn from_lua(layout: &Layout, v: &Value) -> Result<Vec<u8>, ValueError> {
     let values = match v {
         Value::Table(t) if layout.arity() > 1 => t
             .sequence_values::<Value>()
-            .map(|x| x.map_err(|e| e.to_string()).and_then(|x| scalar(&x)))
+            .map(|x| scalar(&x?))
             .collect::<Result<Vec<_>, _>>()?,
         other => vec![scalar(other)?],
     };
-    layout.pack(&values).map_err(|e| e.to_string())
+    Ok(layout.pack(&values)?)
 }
 
 /// The Lua handle of a map.
@@ -207,7 +208,11 @@ impl UserData for Handle {
             let next = lua.create_function(move |lua, _: MultiValue| {
                 while let Some(k) = keys.get(pos.get()) {
                     pos.set(pos.get() + 1);
-                    if let Some(v) = entry.store.get(k).map_err(mlua::Error::RuntimeError)? {
+                    if let Some(v) = entry
+                        .store
+                        .get(k)
+                        .map_err(|e| mlua::Error::RuntimeError(e.to_string()))?
+                    {
                         return Ok((
                             to_lua(lua, &entry.decl.key, k)?,
                             to_lua(lua, &entry.decl.value, &v)?,

@@ -3,32 +3,34 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::io;
 use std::path::Path;
 
 use lunet_bpf::map::{map_type, update_flags, Map};
 
+use super::error::{KernelOp, MapError};
 use lunet_types::{MapDecl, MapKind, Scalar};
 
 /// Raw byte-level access, the same for every backing.
 pub trait Store {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String>;
-    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), String>;
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError>;
+    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), MapError>;
     /// Removes `key`; false when it was not there.
-    fn delete(&self, key: &[u8]) -> Result<bool, String>;
-    fn keys(&self) -> Result<Vec<Vec<u8>>, String>;
+    fn delete(&self, key: &[u8]) -> Result<bool, MapError>;
+    fn keys(&self) -> Result<Vec<Vec<u8>>, MapError>;
 }
 
 impl<T: Store> Store for std::rc::Rc<T> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         (**self).get(key)
     }
-    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
         (**self).set(key, value)
     }
-    fn delete(&self, key: &[u8]) -> Result<bool, String> {
+    fn delete(&self, key: &[u8]) -> Result<bool, MapError> {
         (**self).delete(key)
     }
-    fn keys(&self) -> Result<Vec<Vec<u8>>, String> {
+    fn keys(&self) -> Result<Vec<Vec<u8>>, MapError> {
         (**self).keys()
     }
 }
@@ -68,7 +70,7 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         let now = self.tick();
         Ok(self.entries.borrow_mut().get_mut(key).map(|(used, v)| {
             *used = now;
@@ -76,14 +78,14 @@ impl Store for MemoryStore {
         }))
     }
 
-    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
         let now = self.tick();
         let mut e = self.entries.borrow_mut();
         if self.decl.kind.is_array() && !e.contains_key(key) {
-            return Err(format!(
-                "map '{}': index out of range (entries = {})",
-                self.decl.name, self.decl.entries
-            ));
+            return Err(MapError::IndexOutOfRange {
+                map: self.decl.name.clone(),
+                entries: self.decl.entries,
+            });
         }
         if !e.contains_key(key) && e.len() >= self.decl.entries as usize {
             if self.decl.kind == MapKind::LruHash {
@@ -95,27 +97,19 @@ impl Store for MemoryStore {
                     e.remove(&k);
                 }
             } else {
-                return Err(format!(
-                    "map '{}' is full ({} entries)",
-                    self.decl.name, self.decl.entries
-                ));
+                return Err(full(&self.decl));
             }
         }
         e.insert(key.to_vec(), (now, value.to_vec()));
         Ok(())
     }
 
-    fn delete(&self, key: &[u8]) -> Result<bool, String> {
-        if self.decl.kind.is_array() {
-            return Err(format!(
-                "map '{}': entries of an array map cannot be deleted (set them to 0)",
-                self.decl.name
-            ));
-        }
+    fn delete(&self, key: &[u8]) -> Result<bool, MapError> {
+        refuse_array_delete(&self.decl)?;
         Ok(self.entries.borrow_mut().remove(key).is_some())
     }
 
-    fn keys(&self) -> Result<Vec<Vec<u8>>, String> {
+    fn keys(&self) -> Result<Vec<Vec<u8>>, MapError> {
         Ok(self.entries.borrow().keys().cloned().collect())
     }
 }
@@ -126,12 +120,35 @@ pub struct KernelStore {
     pub map: Map,
 }
 
-fn os(decl: &MapDecl, what: &str, e: std::io::Error) -> String {
-    format!("map '{}': {what} failed: {e}", decl.name)
+/// A failed `bpf(2)` call `op` on the map of `decl`.
+fn os(decl: &MapDecl, op: KernelOp, source: io::Error) -> MapError {
+    MapError::Kernel {
+        map: decl.name.clone(),
+        op,
+        source,
+    }
+}
+
+/// A hash map at its `entries`, in memory and in the kernel alike.
+fn full(decl: &MapDecl) -> MapError {
+    MapError::Full {
+        map: decl.name.clone(),
+        entries: decl.entries,
+    }
+}
+
+/// Arrays hold every index from the start: deleting one is refused for both backings.
+fn refuse_array_delete(decl: &MapDecl) -> Result<(), MapError> {
+    if decl.kind.is_array() {
+        return Err(MapError::ArrayDelete {
+            map: decl.name.clone(),
+        });
+    }
+    Ok(())
 }
 
 impl KernelStore {
-    pub fn create(decl: MapDecl) -> Result<KernelStore, String> {
+    pub fn create(decl: MapDecl) -> Result<KernelStore, MapError> {
         let map = Map::create(
             map_type::of(decl.kind),
             decl.key.size as u32,
@@ -139,29 +156,28 @@ impl KernelStore {
             decl.entries,
             &decl.name,
         )
-        .map_err(|e| os(&decl, "creating the kernel map", e))?;
+        .map_err(|e| os(&decl, KernelOp::Create, e))?;
         Ok(KernelStore { decl, map })
     }
 
     /// Opens the map pinned at `path`, checking it still has the declared sizes.
-    pub fn open(decl: MapDecl, path: &Path) -> Result<KernelStore, String> {
+    pub fn open(decl: MapDecl, path: &Path) -> Result<KernelStore, MapError> {
         let fd = lunet_bpf::pin::get(path)
-            .map_err(|e| os(&decl, &format!("opening {}", path.display()), e))?;
-        let map = Map::from_fd(fd).map_err(|e| os(&decl, "reading its info", e))?;
+            .map_err(|e| os(&decl, KernelOp::Open(path.to_path_buf()), e))?;
+        let map = Map::from_fd(fd).map_err(|e| os(&decl, KernelOp::Info, e))?;
         if map.key_size() as usize != decl.key.size || map.value_size() as usize != decl.value.size
         {
-            return Err(format!(
-                "map '{}' at {} does not have the declared layout",
-                decl.name,
-                path.display()
-            ));
+            return Err(MapError::NotTheDeclaredLayout {
+                map: decl.name,
+                path: path.to_path_buf(),
+            });
         }
         Ok(KernelStore { decl, map })
     }
 
-    pub fn pin(&self, path: &Path) -> Result<(), String> {
+    pub fn pin(&self, path: &Path) -> Result<(), MapError> {
         lunet_bpf::pin::pin(&self.map, path)
-            .map_err(|e| os(&self.decl, &format!("pinning at {}", path.display()), e))
+            .map_err(|e| os(&self.decl, KernelOp::Pin(path.to_path_buf()), e))
     }
 
     fn percpu(&self) -> bool {
@@ -170,11 +186,11 @@ impl KernelStore {
 }
 
 impl Store for KernelStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         let Some(raw) = self
             .map
             .lookup(key)
-            .map_err(|e| os(&self.decl, "lookup", e))?
+            .map_err(|e| os(&self.decl, KernelOp::Lookup, e))?
         else {
             return Ok(None);
         };
@@ -192,21 +208,17 @@ impl Store for KernelStore {
                 }
             }
         }
-        self.decl
-            .value
-            .pack(&[Scalar::Int(total)])
-            .map(Some)
-            .map_err(|e| e.to_string())
+        Ok(Some(self.decl.value.pack(&[Scalar::Int(total)])?))
     }
 
-    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+    fn set(&self, key: &[u8], value: &[u8]) -> Result<(), MapError> {
         let bytes = if self.percpu() {
             // The value goes to CPU 0 and the others are zeroed, so a read gives it back.
             let slot = self.decl.value.size.div_ceil(8) * 8;
             let len = self
                 .map
                 .lookup_len()
-                .map_err(|e| os(&self.decl, "sizing", e))?;
+                .map_err(|e| os(&self.decl, KernelOp::Sizing, e))?;
             let mut all = vec![0u8; len];
             all[..value.len().min(slot)].copy_from_slice(&value[..value.len().min(slot)]);
             all
@@ -217,32 +229,24 @@ impl Store for KernelStore {
             .update(key, &bytes, update_flags::ANY)
             .map_err(|e| {
                 if e.raw_os_error() == Some(E2BIG) {
-                    format!(
-                        "map '{}' is full ({} entries)",
-                        self.decl.name, self.decl.entries
-                    )
+                    full(&self.decl)
                 } else {
-                    os(&self.decl, "update", e)
+                    os(&self.decl, KernelOp::Update, e)
                 }
             })
     }
 
-    fn delete(&self, key: &[u8]) -> Result<bool, String> {
-        if self.decl.kind.is_array() {
-            return Err(format!(
-                "map '{}': entries of an array map cannot be deleted (set them to 0)",
-                self.decl.name
-            ));
-        }
+    fn delete(&self, key: &[u8]) -> Result<bool, MapError> {
+        refuse_array_delete(&self.decl)?;
         self.map
             .delete(key)
-            .map_err(|e| os(&self.decl, "delete", e))
+            .map_err(|e| os(&self.decl, KernelOp::Delete, e))
     }
 
-    fn keys(&self) -> Result<Vec<Vec<u8>>, String> {
+    fn keys(&self) -> Result<Vec<Vec<u8>>, MapError> {
         self.map
             .keys()
-            .map_err(|e| os(&self.decl, "listing keys", e))
+            .map_err(|e| os(&self.decl, KernelOp::Keys, e))
     }
 }
 

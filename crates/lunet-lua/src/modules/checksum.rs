@@ -30,14 +30,27 @@ fn finish(acc: u32) -> u16 {
     !(sum(acc, &[]) as u16)
 }
 
+/// Why `checksum.transport` cannot checksum a packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NotChecksummable {
+    #[error("malformed IPv4 header")]
+    MalformedIpv4,
+    #[error("not an IPv4 or IPv6 packet")]
+    NotIp,
+    #[error("truncated transport header")]
+    Truncated,
+    #[error("protocol {0} is neither TCP nor UDP (IPv6 extension headers are not walked)")]
+    NotTcpOrUdp(u8),
+}
+
 /// The transport checksum of an IP packet held in `p`, and the offset of its checksum field.
-pub(crate) fn transport_checksum(p: &[u8]) -> Result<(usize, u16), String> {
+pub(crate) fn transport_checksum(p: &[u8]) -> Result<(usize, u16), NotChecksummable> {
     let (proto, l4, pseudo) = match p.first().map(|b| b >> 4) {
         Some(4) if p.len() >= 20 => {
             let ihl = (p[0] & 0x0f) as usize * 4;
             let total = (u16::from_be_bytes([p[2], p[3]]) as usize).min(p.len());
             if ihl < 20 || total < ihl {
-                return Err("malformed IPv4 header".into());
+                return Err(NotChecksummable::MalformedIpv4);
             }
             let l4 = &p[ihl..total];
             let mut acc = sum(0, &p[12..20]);
@@ -51,18 +64,14 @@ pub(crate) fn transport_checksum(p: &[u8]) -> Result<(usize, u16), String> {
             acc += p[6] as u32 + l4.len() as u32;
             (p[6], (40, l4), acc)
         }
-        _ => return Err("not an IPv4 or IPv6 packet".into()),
+        _ => return Err(NotChecksummable::NotIp),
     };
     let (start, l4) = l4;
     let field = match proto {
         6 if l4.len() >= 20 => 16,
         17 if l4.len() >= 8 => 6,
-        6 | 17 => return Err("truncated transport header".into()),
-        other => {
-            return Err(format!(
-                "protocol {other} is neither TCP nor UDP (IPv6 extension headers are not walked)"
-            ))
-        }
+        6 | 17 => return Err(NotChecksummable::Truncated),
+        other => return Err(NotChecksummable::NotTcpOrUdp(other)),
     };
     let mut acc = sum(pseudo, &l4[..field]);
     acc = sum(acc, &l4[field + 2..]);
@@ -138,13 +147,15 @@ mod tests {
 
     #[test]
     fn a_correct_udp_checksum_verifies() {
-        // IPv4 198.18.0.1 -> 198.18.0.2, UDP 1000 -> 53, payload "hi".
-        let mut p = vec![
-            0x45, 0, 0, 30, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2, // IPv4
-            0x03, 0xe8, 0, 53, 0, 10, 0, 0, b'h', b'i', // UDP
-        ];
+        // IPv4 198.18.0.1 -> 198.18.0.2, UDP 1000 -> 53, payload "hi", as lunet-gen builds it
+        // (with etherparse's checksum).
+        let frame = lunet_testkit::packets::udp4_to(53, b"hi");
+        let (_, built) = lunet_testkit::packets::split_frame(&frame);
+        let mut p = built.to_vec();
+        p[26..28].copy_from_slice(&[0xde, 0xad]); // whatever the field holds is not summed
         let (at, c) = transport_checksum(&p).unwrap();
         assert_eq!(at, 26);
+        assert_eq!(&c.to_be_bytes(), &built[26..28], "the builder's checksum");
         p[at..at + 2].copy_from_slice(&c.to_be_bytes());
         // Summing the pseudo-header and the whole datagram, checksum included, gives all ones.
         let mut acc = sum(0, &p[12..20]) + 17 + 10;

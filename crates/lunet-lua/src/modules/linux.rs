@@ -1,8 +1,7 @@
-//! `linux`: the kernel's constants (`linux.nf`, `linux.xdp`), from [`crate::consts`].
+//! `linux`: the kernel's constants (`linux.nf`, `linux.xdp`), from [`lunet_types`].
 
 use mlua::{Lua, Table};
 
-use super::constants;
 use lunet_types::{nf, xdp, Hook};
 
 fn indexed(names: &'static [&'static str]) -> impl Iterator<Item = (&'static str, i64)> {
@@ -47,4 +46,16 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     linux.set("nf", nf(lua)?)?;
     linux.set("xdp", xdp(lua)?)?;
     Ok(linux)
+}
+
+/// A table of name = value constants.
+fn constants<'a>(
+    lua: &Lua,
+    pairs: impl IntoIterator<Item = (&'a str, i64)>,
+) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    for (k, v) in pairs {
+        t.set(k, v)?;
+    }
+    Ok(t)
 }

@@ -13,8 +13,6 @@ mod linux;
 mod netfilter;
 mod xdp;
 
-pub(crate) use netfilter::Registry;
-
 /// Builds every lunet module and installs `require` in the state's globals.
 pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
@@ -74,8 +72,13 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     Ok(())
 }
 
+/// A `require` name that is not a dotted path of plain names.
+#[derive(Debug, thiserror::Error)]
+#[error("require: invalid module name '{0}' (letters, digits, '_', '-' and '.' only)")]
+struct InvalidModuleName(String);
+
 /// `a.b` -> `<dir>/a/b.lua`; names that could climb out of the script's folder are refused.
-fn module_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
+fn module_path(dir: &Path, name: &str) -> Result<PathBuf, InvalidModuleName> {
     let ok = !name.is_empty()
         && name.split('.').all(|part| {
             !part.is_empty()
@@ -84,59 +87,9 @@ fn module_path(dir: &Path, name: &str) -> Result<PathBuf, String> {
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         });
     if !ok {
-        return Err(format!(
-            "require: invalid module name '{name}' (letters, digits, '_', '-' and '.' only)"
-        ));
+        return Err(InvalidModuleName(name.to_string()));
     }
     Ok(dir.join(format!("{}.lua", name.replace('.', "/"))))
-}
-
-/// Reads an optional integer field, with a clear message when it is something else.
-pub(crate) fn opt_int(lua: &Lua, t: &Table, field: &str, ctx: &str) -> mlua::Result<Option<i64>> {
-    match t.get::<Value>(field)? {
-        Value::Nil => Ok(None),
-        Value::Integer(i) => Ok(Some(i)),
-        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Ok(Some(n as i64)),
-        other => Err(located(
-            lua,
-            format!(
-                "{ctx}: '{field}' must be an integer, got {}",
-                other.type_name()
-            ),
-        )),
-    }
-}
-
-/// Reads an optional string field.
-pub(crate) fn opt_str(
-    lua: &Lua,
-    t: &Table,
-    field: &str,
-    ctx: &str,
-) -> mlua::Result<Option<String>> {
-    match t.get::<Value>(field)? {
-        Value::Nil => Ok(None),
-        Value::String(s) => Ok(Some(s.to_string_lossy())),
-        other => Err(located(
-            lua,
-            format!(
-                "{ctx}: '{field}' must be a string, got {}",
-                other.type_name()
-            ),
-        )),
-    }
-}
-
-/// A table of name = value constants.
-pub(crate) fn constants<'a>(
-    lua: &Lua,
-    pairs: impl IntoIterator<Item = (&'a str, i64)>,
-) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    for (k, v) in pairs {
-        t.set(k, v)?;
-    }
-    Ok(t)
 }
 
 #[cfg(test)]

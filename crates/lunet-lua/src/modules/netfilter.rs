@@ -1,85 +1,15 @@
 //! `netfilter`: `register{hook = fn, pf, hooknum, priority, mark, ...}` records a hook in the
 //! state's [`Registry`]; the daemon decides how packets reach it.
 
-use std::sync::Arc;
-
 use mlua::{Function, Lua, Table, UserData, UserDataMethods};
 
-use super::{linux, opt_int, opt_str};
+use super::linux;
+use crate::args::{self, opt_int, opt_str};
 use crate::error::located;
-use crate::hook::{HookSpec, HookStats};
+use crate::hook::HookSpec;
+use crate::registry::{definition, Registry};
 use lunet_types::nf::{self, action};
-use lunet_types::{Attach, Family, Hook, Tier};
-
-/// Every hook a state registered, in registration order (ids are indexes).
-#[derive(Default)]
-pub(crate) struct Registry {
-    pub hooks: Vec<Registered>,
-    /// The device given with `--dev`, used by `xdp.attach` without `opts.dev`.
-    pub dev: Option<String>,
-}
-
-pub(crate) struct Registered {
-    pub spec: HookSpec,
-    pub func: Function,
-    pub active: bool,
-    pub stats: Arc<HookStats>,
-}
-
-impl Registry {
-    /// Adds a hook, giving it a unique default name `<HOOK>:<line>` when it has none.
-    pub fn add(&mut self, mut spec: HookSpec, func: Function, default_name: String) -> usize {
-        let id = self.hooks.len();
-        if spec.name.is_empty() {
-            spec.name = default_name;
-        }
-        if self.hooks.iter().any(|h| h.spec.name == spec.name) {
-            spec.name = format!("{}#{}", spec.name, id + 1);
-        }
-        spec.id = id;
-        self.hooks.push(Registered {
-            spec,
-            func,
-            active: true,
-            stats: Arc::default(),
-        });
-        id
-    }
-}
-
-/// `file:line` where `f` is defined, and its line alone.
-pub(crate) fn definition(f: &Function) -> (String, usize) {
-    let info = f.info();
-    let line = info.line_defined.unwrap_or(0);
-    (
-        format!("{}:{line}", info.short_src.unwrap_or_else(|| "?".into())),
-        line,
-    )
-}
-
-pub(crate) fn parse_tier(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Tier> {
-    match opt_str(lua, t, "tier", ctx)? {
-        None => Ok(Tier::Auto),
-        Some(s) => Tier::parse(&s).ok_or_else(|| {
-            located(
-                lua,
-                format!("{ctx}: tier must be \"auto\", \"kernel\" or \"lua\", got \"{s}\""),
-            )
-        }),
-    }
-}
-
-/// `budget = N` of a registration: a positive instruction count, if given.
-pub(crate) fn parse_budget(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Option<u64>> {
-    match opt_int(lua, t, "budget", ctx)? {
-        None => Ok(None),
-        Some(n) if n > 0 => Ok(Some(n as u64)),
-        Some(n) => Err(located(
-            lua,
-            format!("{ctx}: budget must be a positive number of instructions, got {n}"),
-        )),
-    }
-}
+use lunet_types::{Attach, Family, Hook};
 
 /// The handle `register` returns.
 struct Handle(usize);
@@ -138,33 +68,26 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
                 format!("{CTX}: hooknum {hooknum} is not one of linux.nf.inet (0-4)"),
             )
         })?;
-    let priority = opt_int(lua, &t, "priority", CTX)?.unwrap_or(0);
-    let priority = i32::try_from(priority).map_err(|_| {
-        located(
-            lua,
-            format!("{CTX}: priority {priority} does not fit a 32-bit integer"),
-        )
-    })?;
-    let mark = opt_int(lua, &t, "mark", CTX)?.unwrap_or(0);
-    let mark = u32::try_from(mark).map_err(|_| {
-        located(
-            lua,
-            format!("{CTX}: mark {mark} is not a 32-bit unsigned value"),
-        )
-    })?;
-    let default_verdict = match opt_int(lua, &t, "default", CTX)? {
-        None => action::ACCEPT,
-        Some(v) if v == action::DROP as i64 || v == action::ACCEPT as i64 => v as u32,
-        Some(v) => {
-            return Err(located(
-                lua,
-                format!("{CTX}: default must be action.DROP or action.ACCEPT, got {v}"),
-            ))
-        }
-    };
-    let tier = parse_tier(lua, &t, CTX)?;
+    let priority = args::int_as(
+        lua,
+        &t,
+        "priority",
+        CTX,
+        0i32,
+        "does not fit a 32-bit integer",
+    )?;
+    let mark = args::int_as(lua, &t, "mark", CTX, 0u32, "is not a 32-bit unsigned value")?;
+    let default_verdict = args::default_verdict(
+        lua,
+        &t,
+        CTX,
+        action::ACCEPT,
+        [action::DROP, action::ACCEPT],
+        "action.DROP or action.ACCEPT",
+    )?;
+    let tier = args::tier(lua, &t, CTX)?;
     let name = opt_str(lua, &t, "name", CTX)?.unwrap_or_default();
-    let budget = parse_budget(lua, &t, CTX)?;
+    let budget = args::budget(lua, &t, CTX)?;
     let (defined_at, line) = definition(&func);
     let spec = HookSpec {
         id: 0,

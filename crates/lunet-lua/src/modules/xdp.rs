@@ -3,10 +3,11 @@
 
 use mlua::{Function, Lua, Table, Value};
 
-use super::netfilter::{definition, parse_budget, parse_tier, Registry};
-use super::{linux, opt_int, opt_str};
+use super::linux;
+use crate::args::{self, opt_str};
 use crate::error::located;
 use crate::hook::HookSpec;
+use crate::registry::{definition, Registry};
 use lunet_types::{xdp, Attach};
 
 fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
@@ -24,20 +25,18 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
         Some(t) => t,
         None => lua.create_table()?,
     };
-    let default_verdict = match opt_int(lua, &opts, "default", CTX)? {
-        None => xdp::PASS,
-        Some(v @ (1 | 2)) => v as u32,
-        Some(v) => {
-            return Err(located(
-                lua,
-                format!("{CTX}: default must be xdp.DROP or xdp.PASS, got {v}"),
-            ))
-        }
-    };
-    let tier = parse_tier(lua, &opts, CTX)?;
+    let default_verdict = args::default_verdict(
+        lua,
+        &opts,
+        CTX,
+        xdp::PASS,
+        [xdp::DROP, xdp::PASS],
+        "xdp.DROP or xdp.PASS",
+    )?;
+    let tier = args::tier(lua, &opts, CTX)?;
     let name = opt_str(lua, &opts, "name", CTX)?.unwrap_or_default();
     let dev = opt_str(lua, &opts, "dev", CTX)?;
-    let budget = parse_budget(lua, &opts, CTX)?;
+    let budget = args::budget(lua, &opts, CTX)?;
     let (defined_at, line) = definition(&func);
     let mut reg = lua.app_data_mut::<Registry>().ok_or_else(|| {
         located(

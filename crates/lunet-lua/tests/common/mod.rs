@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use lunet_lua::{Limits, NfPacket, ScriptError, State, StateOptions};
+use lunet_testkit::packets;
 
 pub struct Script {
     pub dir: tempfile::TempDir,
@@ -31,43 +32,22 @@ pub fn start_with(source: &str, limits: Limits) -> Result<(State, Script), Scrip
     State::load(&s.path, opts).map(|st| (st, s))
 }
 
-/// A minimal IPv4/UDP packet 198.18.0.1:1000 -> 198.18.0.2:`dport` with `payload`.
+/// An IPv4/UDP packet 198.18.0.1:1000 -> 198.18.0.2:`dport` with `payload`, from ifindex 2
+/// with mark 0, behind its Ethernet header (lunet-gen's builder: real lengths and checksums).
 pub fn udp4(dport: u16, payload: &[u8]) -> Pkt {
-    let total = 28 + payload.len();
-    let mut p = vec![
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        0,
-        0,
-        0,
-        64,
-        17,
-        0,
-        0,
-        198,
-        18,
-        0,
-        1,
-        198,
-        18,
-        0,
-        2,
-        0x03,
-        0xe8,
-        (dport >> 8) as u8,
-        dport as u8,
-        ((8 + payload.len()) >> 8) as u8,
-        (8 + payload.len()) as u8,
-        0,
-        0,
-    ];
-    p.extend_from_slice(payload);
+    pkt(&packets::udp4_to(dport, payload))
+}
+
+/// The same for a TCP segment (PSH|ACK) 198.18.0.1:1000 -> 198.18.0.2:`dport`.
+pub fn tcp4(dport: u16, payload: &[u8]) -> Pkt {
+    pkt(&packets::tcp4_to(dport, payload))
+}
+
+fn pkt(frame: &[u8]) -> Pkt {
+    let (link_header, net) = packets::split_frame(frame);
     Pkt {
-        net: p,
-        link_header: vec![0; 14],
+        net: net.to_vec(),
+        link_header: link_header.to_vec(),
         ifindex: 2,
         mark: 0,
     }

@@ -4,6 +4,7 @@
 
 use lunet_netfilter::{QueueSocket, QueuedPacket, Verdict};
 use lunet_netns::in_netns;
+use lunet_testkit::packets;
 use std::process::Command;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -30,15 +31,16 @@ pub fn index(data: &[u8]) -> usize {
 
 /// (destination port, UDP data) of an IPv4/UDP packet.
 pub fn udp_of(ip: &[u8]) -> Option<(u16, &[u8])> {
-    if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 17 {
-        return None;
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let udp = ip.get(ihl..)?;
-    if udp.len() < 8 {
-        return None;
-    }
-    Some((u16::from_be_bytes([udp[2], udp[3]]), &udp[8..]))
+    packets::udp4_of(ip).map(|u| (u.dst.port(), u.data))
+}
+
+/// The queued IPv4/UDP packet `ip` with the first byte of its data rewritten to `X`, built
+/// anew by lunet-gen's builder (so its UDP checksum is right for the new data).
+pub fn with_first_byte_x(ip: &[u8]) -> Vec<u8> {
+    let (_, data) = udp_of(ip).expect("an IPv4/UDP packet");
+    let mut data = data.to_vec();
+    data[0] = b'X';
+    packets::udp4_with_data(ip, &data).expect("an IPv4/UDP packet")
 }
 
 /// Runs a command inside `ns` and returns stdout (panics with stderr on failure).

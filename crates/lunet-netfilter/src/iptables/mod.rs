@@ -11,48 +11,23 @@
 //! `iptables-save` and delete rules by specification (never by number, which another tool
 //! could shift under us).
 
+mod names;
+mod save;
+mod tables;
+
+pub use names::iptables_chain_name;
+pub use tables::{iptables_table_for, IptablesTable, IptablesVariant, IPTABLES_TABLES};
+
 use crate::cmd::{available, run};
 use crate::error::{Error, Result};
-use crate::placement::{iptables_table_for, Placement, QueueRule};
-use crate::state::{fnv1a, validate_state};
-use lunet_types::nf::{Family, Hook};
-use serde::Serialize;
-use std::sync::OnceLock;
+use crate::placement::{Placement, QueueRule};
+use crate::state::{validate_state, COMMENT_PREFIX};
+use lunet_types::nf::Family;
+use names::{chain_names, CHAIN_PREFIX};
+use save::{parse_save, SavedRule, SavedTable};
 
-/// Longest iptables chain name (`XT_EXTENSION_MAXNAMELEN` - 1).
-pub const MAX_CHAIN_LEN: usize = 28;
-/// Prefix of every chain lunet makes.
-pub const CHAIN_PREFIX: &str = "LUNET-";
-/// Prefix of the comment on every jump lunet makes.
-pub const COMMENT_PREFIX: &str = "lunet:";
 /// Seconds `iptables -w` waits for the xtables lock (legacy) before failing.
 const LOCK_WAIT: &str = "10";
-
-/// Which iptables `iptables` is: they register the `security` table at different priorities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum IptablesVariant {
-    /// iptables-legacy (x_tables): the kernel's `NF_IP_PRI_*`.
-    Legacy,
-    /// iptables-nft (nf_tables with xt compat): `security` at 150.
-    Nft,
-}
-
-impl IptablesVariant {
-    /// From `iptables -V` (`... (nf_tables)` or `... (legacy)`), once per process.
-    pub fn detect() -> Result<Self> {
-        static CACHE: OnceLock<IptablesVariant> = OnceLock::new();
-        if let Some(v) = CACHE.get() {
-            return Ok(*v);
-        }
-        let out = run("iptables", &["-V"])?;
-        let v = if out.contains("nf_tables") {
-            IptablesVariant::Nft
-        } else {
-            IptablesVariant::Legacy
-        };
-        Ok(*CACHE.get_or_init(|| v))
-    }
-}
 
 /// `iptables` for IPv4, `ip6tables` for IPv6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,27 +67,6 @@ impl Tool {
         full.extend_from_slice(args);
         run(self.cmd(), &full)
     }
-}
-
-/// The lunet chain of `state` for `hook`: `LUNET-<state>-<HOOK>`, or, when that exceeds 28
-/// characters, `LUNET-<state prefix>~<6 hex of FNV-1a(state)>-<HOOK>` (stable across runs;
-/// `~` never occurs in a state name, so truncated names cannot equal untruncated ones).
-pub fn iptables_chain_name(state: &str, hook: Hook) -> String {
-    let full = format!("{CHAIN_PREFIX}{state}-{}", hook.abbr());
-    if full.len() <= MAX_CHAIN_LEN {
-        return full;
-    }
-    let hash = format!("{:06x}", fnv1a(state) & 0xff_ffff);
-    let keep = MAX_CHAIN_LEN - CHAIN_PREFIX.len() - 1 - hash.len() - 1 - hook.abbr().len();
-    // State names are ASCII, so any byte index is a char boundary.
-    format!("{CHAIN_PREFIX}{}~{hash}-{}", &state[..keep], hook.abbr())
-}
-
-fn chain_names(state: &str) -> Vec<String> {
-    Hook::ALL
-        .iter()
-        .map(|h| iptables_chain_name(state, *h))
-        .collect()
 }
 
 /// One lunet chain and the jump to it.
@@ -291,134 +245,6 @@ pub(crate) fn remove(chains: &[IptChain]) -> Result<()> {
     )
 }
 
-// ---- reading iptables-save ----
-
-/// A rule from `iptables-save`: `-A <chain> <args...>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SavedRule {
-    pub(crate) chain: String,
-    pub(crate) args: Vec<String>,
-    pub(crate) line: String,
-}
-
-impl SavedRule {
-    fn value_of(&self, flag: &str) -> Option<&str> {
-        let i = self.args.iter().position(|a| a == flag)?;
-        self.args.get(i + 1).map(String::as_str)
-    }
-
-    /// The state named by a `lunet:<state>` comment.
-    pub(crate) fn lunet_state(&self) -> Option<&str> {
-        self.value_of("--comment")?.strip_prefix(COMMENT_PREFIX)
-    }
-
-    /// The `-j`/`-g` target.
-    pub(crate) fn target(&self) -> Option<&str> {
-        self.value_of("-j").or_else(|| self.value_of("-g"))
-    }
-
-    /// A jump lunet made: in a built-in (non-lunet) chain, with our comment or our target.
-    pub(crate) fn is_lunet_jump(&self) -> bool {
-        !self.chain.starts_with(CHAIN_PREFIX)
-            && (self.lunet_state().is_some()
-                || self.target().is_some_and(|t| t.starts_with(CHAIN_PREFIX)))
-    }
-}
-
-/// One `*table` section of `iptables-save`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct SavedTable {
-    pub(crate) name: String,
-    pub(crate) chains: Vec<String>,
-    pub(crate) rules: Vec<SavedRule>,
-}
-
-impl SavedTable {
-    fn lunet_chains(&self) -> impl Iterator<Item = &String> {
-        self.chains.iter().filter(|c| c.starts_with(CHAIN_PREFIX))
-    }
-
-    /// The lines that are lunet's (chain declarations, rules in lunet chains, jumps).
-    fn lunet_lines(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.lunet_chains().map(|c| format!(":{c}")).collect();
-        out.extend(
-            self.rules
-                .iter()
-                .filter(|r| r.chain.starts_with(CHAIN_PREFIX) || r.is_lunet_jump())
-                .map(|r| r.line.clone()),
-        );
-        out
-    }
-}
-
-/// Splits a saved rule like a shell would for the quoting `iptables-save` uses (`"..."` with
-/// `\"` and `\\` escapes).
-pub(crate) fn split_args(line: &str) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quoted = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                in_word = true;
-            }
-            '\\' if quoted => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            c if c.is_whitespace() && !quoted => {
-                if in_word {
-                    args.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        args.push(cur);
-    }
-    args
-}
-
-/// Parses `iptables-save` output.
-pub(crate) fn parse_save(text: &str) -> Vec<SavedTable> {
-    let mut tables: Vec<SavedTable> = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if let Some(name) = line.strip_prefix('*') {
-            tables.push(SavedTable {
-                name: name.to_string(),
-                ..Default::default()
-            });
-        } else if let Some(decl) = line.strip_prefix(':') {
-            if let (Some(t), Some(name)) = (tables.last_mut(), decl.split_whitespace().next()) {
-                t.chains.push(name.to_string());
-            }
-        } else if line.starts_with("-A ") {
-            let mut args = split_args(line);
-            if let Some(t) = tables.last_mut() {
-                if args.len() >= 2 {
-                    let chain = args.remove(1);
-                    args.remove(0);
-                    t.rules.push(SavedRule {
-                        chain,
-                        args,
-                        line: line.to_string(),
-                    });
-                }
-            }
-        }
-    }
-    tables
-}
-
 /// The tools installed here.
 fn tools() -> impl Iterator<Item = Tool> {
     Tool::ALL
@@ -506,41 +332,7 @@ pub(crate) fn cleanup_stale(keep: &[&str]) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chain_names_fit_and_stay_distinct() {
-        assert_eq!(iptables_chain_name("web", Hook::LocalIn), "LUNET-web-IN");
-        assert_eq!(
-            iptables_chain_name("web", Hook::PostRouting),
-            "LUNET-web-POST"
-        );
-        // 17 characters still fit with the longest suffix.
-        let s17 = "abcdefghijklmnopq";
-        assert_eq!(
-            iptables_chain_name(s17, Hook::PostRouting),
-            format!("LUNET-{s17}-POST")
-        );
-        let long1 = "a-very-long-state-name-number-1";
-        let long2 = "a-very-long-state-name-number-2";
-        for h in Hook::ALL {
-            let (a, b) = (iptables_chain_name(long1, h), iptables_chain_name(long2, h));
-            assert!(
-                a.len() <= MAX_CHAIN_LEN && b.len() <= MAX_CHAIN_LEN,
-                "{a} {b}"
-            );
-            assert_ne!(a, b);
-            assert!(
-                a.starts_with("LUNET-a-very-lon") && a.contains('~') && a.ends_with(h.abbr()),
-                "{a}"
-            );
-            assert_eq!(a, iptables_chain_name(long1, h), "stable");
-        }
-        let max = "x".repeat(crate::state::MAX_STATE_LEN);
-        assert_eq!(
-            iptables_chain_name(&max, Hook::PostRouting).len(),
-            MAX_CHAIN_LEN
-        );
-    }
+    use lunet_types::nf::Hook;
 
     fn rule(family: Family, hook: Hook, priority: i32, mark: u32, queue: u16) -> QueueRule {
         QueueRule {
@@ -598,40 +390,5 @@ mod tests {
             queue_rule_args(&rules[1]).join(" "),
             "-m mark --mark 3 -j NFQUEUE --queue-num 2 --queue-bypass"
         );
-    }
-
-    #[test]
-    fn save_output_is_parsed() {
-        let text = r#"# Generated by iptables-save v1.8.9 (nf_tables)
-*filter
-:INPUT ACCEPT [0:0]
-:LUNET-a-IN - [0:0]
-:OTHER - [0:0]
--A INPUT -m comment --comment "lunet:a" -j LUNET-a-IN
--A INPUT -p tcp -m comment --comment "say \"hi\" there" -j ACCEPT
--A INPUT -j LUNET-b-IN
--A LUNET-a-IN -m mark --mark 0x0 -j NFQUEUE --queue-num 0 --queue-bypass
-COMMIT
-*raw
-:PREROUTING ACCEPT [0:0]
-COMMIT
-"#;
-        let t = parse_save(text);
-        assert_eq!(t.len(), 2);
-        assert_eq!(t[0].name, "filter");
-        assert_eq!(t[0].chains, ["INPUT", "LUNET-a-IN", "OTHER"]);
-        let r = &t[0].rules;
-        assert_eq!(
-            r[0].args,
-            ["-m", "comment", "--comment", "lunet:a", "-j", "LUNET-a-IN"]
-        );
-        assert_eq!(r[0].lunet_state(), Some("a"));
-        assert!(r[0].is_lunet_jump());
-        assert_eq!(r[1].value_of("--comment"), Some("say \"hi\" there"));
-        assert!(!r[1].is_lunet_jump());
-        assert!(r[2].is_lunet_jump() && r[2].lunet_state().is_none());
-        assert!(!r[3].is_lunet_jump());
-        assert_eq!(t[0].lunet_lines().len(), 4);
-        assert!(t[1].lunet_lines().is_empty());
     }
 }
