@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use lunet_lua::Limits;
 use lunet_types::Tier;
 
+use crate::counters::{parse_queue_stats, QueueStats};
 use crate::cprog;
 use crate::cpu;
 use crate::filters::{Class, Filter, Frame};
@@ -510,27 +511,6 @@ fn start_c_netfilter(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Acti
     })
 }
 
-/// A line of `/proc/net/netfilter/nfnetlink_queue`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct QueueStats {
-    /// `queue_total`: packets waiting for a verdict.
-    waiting: u64,
-    /// `queue_dropped + user_dropped`.
-    dropped: u64,
-}
-
-/// Queue `q`'s line in the text of `/proc/net/netfilter/nfnetlink_queue` (`queue portid
-/// queue_total copy_mode copy_range queue_dropped user_dropped id_sequence 1`).
-fn parse_queue_stats(text: &str, q: u16) -> Option<QueueStats> {
-    text.lines().find_map(|l| {
-        let f: Vec<u64> = l.split_whitespace().map_while(|w| w.parse().ok()).collect();
-        (f.len() >= 7 && f[0] == u64::from(q)).then(|| QueueStats {
-            waiting: f[2],
-            dropped: f[5] + f[6],
-        })
-    })
-}
-
 /// A directory for the script, removed on drop.
 struct ScriptDir(PathBuf);
 
@@ -589,20 +569,5 @@ mod tests {
             .contains("no name"));
         assert!(Method::NftRaw.cannot_express(Filter::Sni).is_some());
         assert_eq!(Method::NftRaw.cannot_express(Filter::UdpPort), None);
-    }
-
-    #[test]
-    fn queue_drops_are_read_for_our_queue() {
-        let text = "    1  24700     0 2 65531     3     4        9  1\n\
-                    20000  24725   256 2 65531     5     7  1106944  1\n";
-        assert_eq!(
-            parse_queue_stats(text, 20000),
-            Some(QueueStats {
-                waiting: 256,
-                dropped: 12
-            })
-        );
-        assert_eq!(parse_queue_stats(text, 1).map(|s| s.dropped), Some(7));
-        assert_eq!(parse_queue_stats(text, 2), None);
     }
 }
