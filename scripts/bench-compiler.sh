@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The kernel tier's benchmark against clang: ns per packet from BPF_PROG_TEST_RUN for the SNI
 # and DNS blocklists compiled by lunet (examples/xdp-{sni,dns}-blocklist.lua) and for the same
-# logic in C (bench/c/{sni,dns}.c) compiled with `clang -O2 -target bpf`, side by side in one
+# logic in C (crates/lunet-bench/c/{sni,dns}.c) compiled with `clang -O2 -target bpf`, side by side in one
 # run, with the ratio. A benchmark, not a test: it prints numbers and fails only when the two
 # programs disagree on a verdict or something cannot run.
 #
@@ -43,7 +43,7 @@ out=target/bench-compiler
 mkdir -p "$out"
 for f in sni dns; do
   # shellcheck disable=SC2086 # BPF_CFLAGS is a list of flags
-  "$CLANG" $BPF_CFLAGS -target bpf -Wall -Werror -c "bench/c/$f.c" -o "$out/$f.o"
+  "$CLANG" $BPF_CFLAGS -target bpf -Wall -Werror -c "crates/lunet-bench/c/$f.c" -o "$out/$f.o"
   llvm-objdump -d --no-show-raw-insn "$out/$f.o" > "$out/$f.c.asm"
 done
 

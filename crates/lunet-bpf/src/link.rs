@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use lunet_types::{Family, Hook};
 
 use crate::prog::{attach_type, ProgFd};
-use crate::sys::{self, Cmd, LinkCreateAttr};
+use crate::sys::{self, Cmd, InfoAttr, LinkCreateAttr, LinkInfo};
 
 /// XDP attach flags (`XDP_FLAGS_*` from `linux/if_link.h`) for [`link_create_xdp`].
 pub mod xdp_flags {
@@ -93,6 +93,24 @@ pub fn link_create_netfilter(
     Ok(LinkFd(fd))
 }
 
+/// The id of the program `link` attaches (`BPF_OBJ_GET_INFO_BY_FD` on the link, Linux 5.8);
+/// open it with [`crate::prog::from_id`].
+pub fn prog_id(link: &LinkFd) -> io::Result<u32> {
+    let mut info = LinkInfo::default();
+    let mut attr = InfoAttr {
+        bpf_fd: link.as_raw_fd() as u32,
+        info_len: std::mem::size_of::<LinkInfo>() as u32,
+        info: sys::ptr_u64(&mut info as *mut LinkInfo),
+    };
+    // SAFETY: `info` is a writable `LinkInfo` of `info_len` bytes (the kernel copies at most
+    // that many), borrowed for the call.
+    unsafe { sys::bpf(Cmd::ObjGetInfoByFd, &mut attr)? };
+    if info.prog_id == 0 {
+        return Err(io::Error::other("the link attaches no program"));
+    }
+    Ok(info.prog_id)
+}
+
 /// The index of interface `name` in the calling thread's network namespace.
 pub fn ifindex(name: &str) -> io::Result<u32> {
     sys::if_nametoindex(name)
@@ -127,6 +145,30 @@ mod tests {
             || link_create_xdp(&prog, 7, 0),
         );
         assert!(link.is_ok());
+    }
+
+    #[test]
+    fn a_link_s_program_id_is_read_from_its_info() {
+        let link = LinkFd::from_owned(std::fs::File::open("/dev/null").unwrap().into());
+        let lfd = link.as_raw_fd() as u32;
+        let id = with_fake(
+            move |cmd, attr| {
+                assert_eq!(cmd, Cmd::ObjGetInfoByFd);
+                let a = attr.downcast_mut::<InfoAttr>().unwrap();
+                assert_eq!((a.bpf_fd, a.info_len), (lfd, 12));
+                // SAFETY: `info` points to the wrapper's `LinkInfo` of `info_len` bytes.
+                let info = unsafe { &mut *(a.info as usize as *mut LinkInfo) };
+                info.prog_id = 42;
+                Ok(0)
+            },
+            || prog_id(&link),
+        );
+        assert_eq!(id.unwrap(), 42);
+        let none = with_fake(|_, _| Ok(0), || prog_id(&link));
+        assert!(
+            none.is_err(),
+            "a link whose program id is 0 attaches nothing"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::insn::Insn;
-use crate::sys::{self, Cmd, ProgLoadAttr, TestRunAttr};
+use crate::sys::{self, Cmd, GetFdByIdAttr, ProgLoadAttr, TestRunAttr};
 
 /// Program types (`enum bpf_prog_type`).
 pub mod prog_type {
@@ -91,6 +91,15 @@ impl LoadError {
     /// The errno as an [`io::Error`].
     pub fn io_error(&self) -> io::Error {
         io::Error::from_raw_os_error(self.errno)
+    }
+
+    /// The verifier gave up on the program rather than finding it unsafe: it walked a
+    /// million instructions (`E2BIG`, "BPF program is too large"), or kept too many states
+    /// or branches ("too complex"). A program bounded more simply may pass.
+    pub fn too_complex(&self) -> bool {
+        self.errno == libc::E2BIG
+            || self.log.contains("too complex")
+            || self.log.contains("too large")
     }
 }
 
@@ -221,6 +230,18 @@ fn prog_load(
         *true_size = attr.log_true_size;
     }
     result
+}
+
+/// A new fd for the loaded program whose id is `id` (`BPF_PROG_GET_FD_BY_ID`, Linux 4.13):
+/// for example the program a pinned link attaches ([`crate::link::prog_id`]).
+pub fn from_id(id: u32) -> io::Result<ProgFd> {
+    let mut attr = GetFdByIdAttr {
+        id,
+        ..Default::default()
+    };
+    // SAFETY: the attr holds no pointers; BPF_PROG_GET_FD_BY_ID returns a new fd.
+    let fd = unsafe { sys::bpf_fd(Cmd::ProgGetFdById, &mut attr)? };
+    Ok(ProgFd(fd))
 }
 
 /// The result of one `BPF_PROG_TEST_RUN`.
@@ -405,6 +426,27 @@ mod tests {
     }
 
     #[test]
+    fn a_verifier_that_gave_up_is_told_from_one_that_refused() {
+        let e = |errno, log: &str| LoadError {
+            errno,
+            log: log.into(),
+            log_truncated: false,
+        };
+        assert!(
+            e(libc::E2BIG, "").too_complex(),
+            "a million instructions walked"
+        );
+        assert!(e(
+            libc::EINVAL,
+            "BPF program is too large. Processed 1000001 insn"
+        )
+        .too_complex());
+        assert!(e(libc::EFAULT, "The sequence of 8193 jumps is too complex.").too_complex());
+        assert!(!e(libc::EACCES, "R1 invalid mem access 'scalar'").too_complex());
+        assert!(!e(libc::EPERM, "").too_complex());
+    }
+
+    #[test]
     fn log_stops_growing_at_16_mib() {
         let sizes = Rc::new(RefCell::new(Vec::new()));
         let s = sizes.clone();
@@ -448,6 +490,32 @@ mod tests {
             || load(prog_type::XDP, &PROG, "GPL", None),
         );
         assert_eq!(*sizes.borrow(), vec![0, 64 * 1024, 3_000_000]);
+    }
+
+    #[test]
+    fn a_program_is_opened_by_its_id() {
+        let fd = with_fake(
+            |cmd, attr| {
+                assert_eq!(cmd, Cmd::ProgGetFdById);
+                let a = attr.downcast_mut::<GetFdByIdAttr>().unwrap();
+                assert_eq!(
+                    *a,
+                    GetFdByIdAttr {
+                        id: 42,
+                        next_id: 0,
+                        open_flags: 0
+                    }
+                );
+                Ok(dev_null_fd())
+            },
+            || from_id(42),
+        );
+        assert!(fd.is_ok());
+        let gone = with_fake(
+            |_, _| Err(io::Error::from_raw_os_error(libc::ENOENT)),
+            || from_id(7),
+        );
+        assert_eq!(gone.unwrap_err().raw_os_error(), Some(libc::ENOENT));
     }
 
     #[test]

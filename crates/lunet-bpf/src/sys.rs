@@ -42,6 +42,8 @@ pub enum Cmd {
     ObjGet = 7,
     /// `BPF_PROG_TEST_RUN`, also called `BPF_PROG_RUN` (Linux 4.12).
     ProgTestRun = 10,
+    /// `BPF_PROG_GET_FD_BY_ID` (Linux 4.13).
+    ProgGetFdById = 13,
     /// `BPF_OBJ_GET_INFO_BY_FD` (Linux 4.13).
     ObjGetInfoByFd = 15,
     /// `BPF_LINK_CREATE` (Linux 5.7; XDP links 5.9; netfilter links 6.4).
@@ -171,6 +173,17 @@ pub struct InfoAttr {
 // SAFETY: repr(C), integer fields only, no implicit padding, layout checked below.
 unsafe impl Attr for InfoAttr {}
 
+/// `union bpf_attr` for `BPF_PROG_GET_FD_BY_ID` (`{prog_id, next_id, open_flags}`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GetFdByIdAttr {
+    pub id: u32,
+    pub next_id: u32,
+    pub open_flags: u32,
+}
+// SAFETY: repr(C), integer fields only, no implicit padding, layout checked below.
+unsafe impl Attr for GetFdByIdAttr {}
+
 /// `union bpf_attr` for `BPF_LINK_CREATE`. The 16 bytes after `flags` are the
 /// per-attach-type union; they are named for the netfilter member
 /// (`{pf, hooknum, priority, flags}`) and stay zero for XDP.
@@ -189,6 +202,15 @@ pub struct LinkCreateAttr {
 }
 // SAFETY: repr(C), integer fields only, no implicit padding, layout checked below.
 unsafe impl Attr for LinkCreateAttr {}
+
+/// The leading fields of `struct bpf_link_info` (the kernel copies at most `info_len` bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub link_type: u32,
+    pub id: u32,
+    pub prog_id: u32,
+}
 
 /// The leading part of `struct bpf_map_info` (the kernel copies at most `info_len` bytes).
 #[repr(C)]
@@ -241,6 +263,12 @@ const _: () = {
 
     assert!(size_of::<InfoAttr>() == 16);
     assert!(offset_of!(InfoAttr, info) == 8);
+
+    assert!(size_of::<GetFdByIdAttr>() == 12);
+    assert!(offset_of!(GetFdByIdAttr, open_flags) == 8);
+
+    assert!(size_of::<LinkInfo>() == 12);
+    assert!(offset_of!(LinkInfo, prog_id) == 8);
 
     assert!(size_of::<LinkCreateAttr>() == 32);
     assert!(offset_of!(LinkCreateAttr, attach_type) == 8);

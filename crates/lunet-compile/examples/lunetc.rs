@@ -1,14 +1,19 @@
-//! `cargo run -p lunet-compile --example lunetc -- FILE.lua [ast|ir|asm]`: compiles every
-//! `xdp.attach`ed hook of a script whose hook's lines are given as `LINE:LAST` (or the first
-//! function of the file) with no upvalues, and prints what `--emit` would.
+//! `cargo run -p lunet-compile --example lunetc -- FILE.lua LINE:LAST [PASS]`: compiles the
+//! function on lines `LINE`-`LAST` (the whole file when not given) with no upvalues, and
+//! prints the stage after pass `PASS` (any name of `passes::PASSES`: `ast`, `lower`, `dce`,
+//! `regalloc`, ...; `emit`, the listing, when not given). `ir` is `dce`, as `--emit ir`.
 
-use lunet_compile::{compile, emit_ast, emit_ir, HookInput, Target};
+use lunet_compile::passes::{self, DumpError};
+use lunet_compile::{HookInput, Options, Target};
 use lunet_types::FnRef;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: lunetc FILE.lua LINE:LAST [ast|ir|asm]");
+        eprintln!("usage: lunetc FILE.lua LINE:LAST [PASS]; the passes:");
+        for p in passes::PASSES {
+            eprintln!("  {:14} {}", p.name, p.about);
+        }
         std::process::exit(2);
     };
     let source = std::fs::read_to_string(path).expect("read");
@@ -28,16 +33,20 @@ fn main() {
         target: Target::Xdp,
         default_verdict: 2,
     };
-    let out = match args.get(3).map(String::as_str).unwrap_or("asm") {
-        "ast" => emit_ast(&input),
-        "ir" => emit_ir(&input),
-        _ => compile(&input).map(|p| p.asm(&source)),
+    let pass = match args.get(3).map(String::as_str).unwrap_or("emit") {
+        "ir" => "dce",
+        "asm" => "emit",
+        other => other,
     };
-    match out {
+    match passes::dump_after(&input, &Options::default(), pass) {
         Ok(s) => print!("{s}"),
-        Err(d) => {
+        Err(DumpError::Compile(d)) => {
             eprint!("{}", d.render(&source));
             std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
         }
     }
 }

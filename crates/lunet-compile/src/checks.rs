@@ -1,4 +1,4 @@
-//! Pass: packet bounds checks that other checks imply.
+//! Pass `checks`: packet bounds checks that other checks imply.
 //!
 //! Within a basic block (straight-line code: nothing leaves it but a failing check) the first
 //! check of a pointer is widened to the largest constant end any later check of the same
@@ -101,6 +101,21 @@ fn meet(a: &Facts, b: &Facts) -> Facts {
         .collect()
 }
 
+/// What holds on entry to block `b`: what holds at the end of every predecessor reached so
+/// far (`None` while none is); nothing at the program's entry.
+fn facts_in(b: usize, preds: &[usize], out: &[Option<Facts>]) -> Option<Facts> {
+    let mut inp: Option<Facts> = if b == 0 { Some(Facts::new()) } else { None };
+    for &p in preds {
+        if let Some(o) = &out[p] {
+            inp = Some(match inp {
+                None => o.clone(),
+                Some(f) => meet(&f, o),
+            });
+        }
+    }
+    inp
+}
+
 fn remove_implied(ir: &mut Ir) {
     let (ranges, succ) = ir::blocks(&ir.insts);
     let n = ranges.len();
@@ -120,16 +135,9 @@ fn remove_implied(ir: &mut Ir) {
         changed = false;
         rounds += 1;
         for b in 0..n {
-            let mut inp: Option<Facts> = if b == 0 { Some(Facts::new()) } else { None };
-            for &p in &preds[b] {
-                if let Some(o) = &out[p] {
-                    inp = Some(match inp {
-                        None => o.clone(),
-                        Some(f) => meet(&f, o),
-                    });
-                }
-            }
-            let Some(mut facts) = inp else { continue };
+            let Some(mut facts) = facts_in(b, &preds[b], &out) else {
+                continue;
+            };
             transfer(&ir.insts, ranges[b].0, ranges[b].1, &mut facts, None);
             if out[b].as_ref() != Some(&facts) {
                 out[b] = Some(facts);
@@ -139,16 +147,7 @@ fn remove_implied(ir: &mut Ir) {
     }
     let mut drop = Vec::new();
     for b in 0..n {
-        let mut inp: Option<Facts> = if b == 0 { Some(Facts::new()) } else { None };
-        for &p in &preds[b] {
-            if let Some(o) = &out[p] {
-                inp = Some(match inp {
-                    None => o.clone(),
-                    Some(f) => meet(&f, o),
-                });
-            }
-        }
-        if let Some(mut facts) = inp {
+        if let Some(mut facts) = facts_in(b, &preds[b], &out) {
             transfer(
                 &ir.insts,
                 ranges[b].0,
@@ -162,6 +161,168 @@ fn remove_implied(ir: &mut Ir) {
     for i in drop {
         keep[i] = false;
     }
-    let mut it = keep.iter();
-    ir.insts.retain(|_| *it.next().unwrap_or(&true));
+    ir.retain_marked(&keep);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Cond, Label, MapOp, DATA};
+    use crate::testing::{insts, ir, ret, ret_v};
+
+    fn check(end: i64) -> Inst {
+        Inst::PktCheck {
+            ptr: DATA,
+            end: Opnd::Imm(end),
+            fail: 0,
+        }
+    }
+
+    fn load(dst: VReg, off: i16) -> Inst {
+        Inst::Load {
+            dst,
+            ptr: DATA,
+            off,
+            size: 1,
+            signed: false,
+        }
+    }
+
+    fn br(a: VReg, target: Label) -> Inst {
+        Inst::Br {
+            cond: Cond::Eq,
+            a,
+            b: Opnd::Imm(0),
+            target,
+            w32: false,
+        }
+    }
+
+    /// The ends of the packet checks left, in order.
+    fn ends(p: &Ir) -> Vec<i64> {
+        p.insts
+            .iter()
+            .filter_map(|(i, _)| match i {
+                Inst::PktCheck {
+                    end: Opnd::Imm(k), ..
+                } => Some(*k),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_later_check_in_the_block_widens_the_first_and_goes() {
+        let mut p = ir(
+            vec![
+                check(4),
+                load(0, 3),
+                check(8),
+                load(1, 7),
+                ret_v(1),
+                Inst::Label(0),
+                ret(2),
+            ],
+            2,
+        );
+        elide(&mut p);
+        assert_eq!(ends(&p), [8]);
+        assert_eq!(insts(&p)[0], check(8));
+    }
+
+    #[test]
+    fn a_check_on_every_path_removes_the_checks_it_dominates() {
+        let mut p = ir(
+            vec![
+                check(8),
+                load(0, 0),
+                br(0, 1),
+                check(4),
+                ret(1),
+                Inst::Label(1),
+                check(6),
+                ret(3),
+                Inst::Label(0),
+                ret(2),
+            ],
+            1,
+        );
+        elide(&mut p);
+        assert_eq!(ends(&p), [8]);
+    }
+
+    #[test]
+    fn a_check_on_one_path_only_leaves_the_later_check() {
+        let mut p = ir(
+            vec![
+                load(0, 0),
+                br(0, 1),
+                check(8),
+                Inst::Jmp { target: 2 },
+                Inst::Label(1),
+                Inst::Label(2),
+                check(4),
+                ret(1),
+                Inst::Label(0),
+                ret(2),
+            ],
+            1,
+        );
+        elide(&mut p);
+        assert_eq!(ends(&p), [8, 4]);
+    }
+
+    #[test]
+    fn a_check_is_not_widened_above_a_helper_call() {
+        // A map update before a failing access happens in the Lua tier too.
+        let mut p = ir(
+            vec![
+                check(4),
+                Inst::MapCall {
+                    op: MapOp::Delete,
+                    map: 0,
+                    key: Opnd::Imm(1),
+                    key_size: 4,
+                    value: None,
+                    dst: None,
+                },
+                check(8),
+                ret(1),
+                Inst::Label(0),
+                ret(2),
+            ],
+            0,
+        );
+        elide(&mut p);
+        assert_eq!(ends(&p), [4, 8]);
+    }
+
+    #[test]
+    fn a_redefined_pointer_needs_its_own_check() {
+        let ptr = |dst| Inst::PktPtr {
+            dst,
+            off: 0,
+            fail: 0,
+        };
+        let check_of = |ptr, end| Inst::PktCheck {
+            ptr,
+            end: Opnd::Imm(end),
+            fail: 0,
+        };
+        let mut p = ir(
+            vec![
+                load(0, 0),
+                ptr(1),
+                check_of(1, 8),
+                ptr(1),
+                check_of(1, 4),
+                ret(1),
+                Inst::Label(0),
+                ret(2),
+            ],
+            2,
+        );
+        elide(&mut p);
+        assert_eq!(ends(&p), [8, 4]);
+    }
 }

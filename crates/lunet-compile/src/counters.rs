@@ -28,19 +28,26 @@
 
 use lunet_bpf::insn::{op, reg::*, Insn};
 
-use crate::maps::{helper, MapUse, COUNTER_MAP_ID, COUNTER_MAP_NAME, UNPATCHED_FD};
-use crate::Program;
+use crate::error::ProgramError;
+use crate::maps::{helper, MapUse, COUNTER_MAP_ID, COUNTER_MAP_NAME, COUNT_ONE, UNPATCHED_FD};
+use crate::program::Program;
 
-pub fn count_verdicts(p: &mut Program) -> Result<(), String> {
+impl Program {
+    /// Makes every exit of the program, the default-verdict exits included, add one to slot
+    /// `verdict` of the per-CPU array [`crate::verdict_counter_map`] (map id
+    /// [`COUNTER_MAP_ID`], to patch like any other map). Idempotent. See the module's doc.
+    pub fn count_verdicts(&mut self) -> Result<(), ProgramError> {
+        count_verdicts(self)
+    }
+}
+
+fn count_verdicts(p: &mut Program) -> Result<(), ProgramError> {
     if p.maps.iter().any(|u| u.map_id == COUNTER_MAP_ID) {
         return Ok(());
     }
     let key_off = -(p.stack_size as i64) - 8;
     if -key_off > 512 {
-        return Err(format!(
-            "counting verdicts needs 8 more bytes of stack than the hook's {} (512 at most)",
-            p.stack_size
-        ));
+        return Err(ProgramError::NoStackForCounters(p.stack_size));
     }
     let epilogue = p.insns.len();
     let ld_imm64 = op::LD | op::DW | op::IMM;
@@ -53,10 +60,8 @@ pub fn count_verdicts(p: &mut Program) -> Result<(), String> {
             continue;
         }
         if code == exit {
-            let off = i16::try_from(epilogue as i64 - (i as i64 + 1)).map_err(|_| {
-                "counting verdicts: an exit farther than 32767 instructions from the end"
-                    .to_string()
-            })?;
+            let off = i16::try_from(epilogue as i64 - (i as i64 + 1))
+                .map_err(|_| ProgramError::ExitTooFar)?;
             p.insns[i] = Insn::ja(off);
         }
         i += 1;
@@ -79,12 +84,63 @@ pub fn count_verdicts(p: &mut Program) -> Result<(), String> {
     push(p, Insn::mov64_reg(R2, R10));
     push(p, Insn::alu64_imm(op::ADD, R2, key_off as i32));
     push(p, Insn::call(helper::MAP_LOOKUP_ELEM));
-    push(p, Insn::jmp_imm(op::JEQ, R0, 0, 3));
-    push(p, Insn::ldx(op::DW, R1, R0, 0));
-    push(p, Insn::alu64_imm(op::ADD, R1, 1));
-    push(p, Insn::stx(op::DW, R0, 0, R1));
+    for i in COUNT_ONE {
+        push(p, i);
+    }
     push(p, Insn::mov64_reg(R0, R6));
     push(p, Insn::exit());
     p.stack_size += 8;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::hook;
+
+    fn exits(p: &Program) -> Vec<usize> {
+        (0..p.insns.len())
+            .filter(|&i| p.insns[i] == Insn::exit())
+            .collect()
+    }
+
+    #[test]
+    fn every_exit_becomes_a_jump_to_one_epilogue_that_counts() {
+        let mut p = crate::compile(&hook(
+            "if packet:getuint8(0) == 1 then return 1 end\nreturn 3",
+        ))
+        .unwrap();
+        let before = exits(&p);
+        assert!(
+            before.len() >= 3,
+            "two returns and the default verdict's exit"
+        );
+        let (len, stack) = (p.insns.len(), p.stack_size);
+        count_verdicts(&mut p).unwrap();
+        // One exit, the epilogue's last instruction; each old exit jumps to the epilogue.
+        assert_eq!(exits(&p), [p.insns.len() - 1]);
+        for i in before {
+            assert_eq!(p.insns[i].code, op::JMP | op::JA);
+            assert_eq!(i as i64 + 1 + p.insns[i].off as i64, len as i64);
+        }
+        assert_eq!(p.insns.len(), p.lines.len());
+        assert_eq!(p.stack_size, stack + 8);
+        assert_eq!(p.map_ids(), [COUNTER_MAP_ID]);
+    }
+
+    #[test]
+    fn counting_twice_counts_once() {
+        let mut p = crate::compile(&hook("return 1")).unwrap();
+        count_verdicts(&mut p).unwrap();
+        let once = p.insns.clone();
+        count_verdicts(&mut p).unwrap();
+        assert_eq!(p.insns, once);
+    }
+
+    #[test]
+    fn no_room_on_the_stack_for_the_key_is_an_error() {
+        let mut p = crate::compile(&hook("return 1")).unwrap();
+        p.stack_size = 512;
+        assert!(count_verdicts(&mut p).is_err());
+    }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use lunet_bpf::insn::{op, pseudo, Insn};
 
 use crate::maps::helper;
-use crate::Program;
+use crate::program::Program;
 
 fn alu_name(code: u8) -> Option<&'static str> {
     Some(match code & 0xf0 {
@@ -48,6 +48,13 @@ fn size_name(code: u8) -> &'static str {
         op::H => "u16",
         op::W => "u32",
         _ => "u64",
+    }
+}
+
+impl Program {
+    /// The disassembly with the Lua source lines interleaved (`--emit asm`).
+    pub fn asm(&self, source: &str) -> String {
+        listing(self, source)
     }
 }
 

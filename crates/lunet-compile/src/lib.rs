@@ -1,27 +1,44 @@
 //! lunet-compile: the kernel tier's compiler. A Lua 5.4 hook function, with the values its
 //! upvalues held when the script's body finished, becomes eBPF for XDP.
 //!
-//! The passes, each in its own file, run in the order [`compile`] lists them (ply's
-//! `compile.c` shape):
+//! ## The pipeline
+//! [`passes::PASSES`] lists the passes in the order they run (ply's `compile.c` shape), each
+//! in its own file; [`compile_with`] runs them all, [`passes::run`] stops after any one by
+//! name and [`passes::Stage::dump`] shows what it left (`cargo run -p lunet-compile
+//! --example lunetc -- FILE LINE:LAST PASS`). [`emit_ast`] and [`emit_ir`] are the stops
+//! after `ast` and `dce`.
 //!
-//! 1. [`source`]: parse the whole file (full_moon, Lua 5.4) and find the hook's function.
-//! 2. [`lower`]: walk the function's AST with [`resolve`] (scopes, locals, upvalues) and
-//!    [`types`] (the static kinds of values: integer, boolean, maybe-integer, packet slice,
-//!    constants) and produce [`ir`]: virtual registers, labels resolved late, packet accesses
-//!    with explicit bounds checks, and every Lua runtime error turned into a jump to the
-//!    hook's default verdict. Calls of Lua functions are inlined. Map operations (`lower/maps.rs`)
-//!    become [`ir::Inst::MapCall`]s.
-//! 3. [`ir::cleanup`]: drop unreachable code (the verifier refuses it), thread jumps.
-//! 4. [`checks`]: remove packet bounds checks that an earlier check on every path implies.
-//! 5. [`regalloc`] (with [`regset`]): dead code removal, then linear scan over live
-//!    intervals, r2-r7 allocatable, spills to 8-byte stack slots.
-//! 6. [`emit`]: IR to [`lunet_bpf::insn::Insn`] with a Lua line per instruction, and the map
+//! 1. `ast` ([`source`]): parse the file (full_moon, Lua 5.4), find the hook's function by
+//!    its lines.
+//! 2. `lower` ([`lower`], `lower/*.rs`): the AST to [`ir`], names resolved ([`resolve`]),
+//!    values typed ([`types`]).
+//! 3. `cleanup` ([`cleanup`]): drop unreachable code (the verifier refuses it), thread jumps.
+//! 4. `checks` ([`checks`]): merge packet bounds checks: widen the first check of a block,
+//!    drop those an earlier check on every path implies.
+//! 5. `cleanup-again` ([`cleanup`]): clean up after the checks removed.
+//! 6. `dce` ([`dce`], with [`liveness`]): drop instructions whose result nobody reads.
+//! 7. `regalloc` ([`regalloc`], with [`liveness`] and [`regset`]): linear scan over live
+//!    intervals, `r2`-`r7` allocatable, spills to 8-byte stack slots.
+//! 8. `emit` ([`emit`]): IR to [`lunet_bpf::insn::Insn`]s with a Lua line each, and the map
 //!    loads to patch ([`Program::maps`]).
-//! 7. Optionally, [`counters`] ([`Program::count_verdicts`]): verdict counters on every exit.
+//!
+//! Lowering keeps Lua's semantics (64-bit wrapping integers, floor division and modulo,
+//! Lua 5.4 shifts), turns every Lua run-time error into a jump to the hook's default
+//! verdict, inlines calls of Lua functions, and makes packet accesses explicit: a pointer,
+//! a bounds check, then the load or store ([`ir::Inst::PktPtr`], [`ir::Inst::PktCheck`]).
+//! Its parts: `lower/stmt.rs` (statements), `loops.rs` (joins and loops), `expr.rs`,
+//! `arith.rs`, `cond.rs` (conditions as jumps), `packet.rs` (the data objects), `tables.rs`
+//! (constant tables), `calls.rs` (calls, inlining, library functions), `maps.rs` (map
+//! helpers as [`ir::Inst::MapCall`]s), `print.rs`. Literals are read by [`literal`].
+//!
+//! After the pipeline, on request: [`counters`] ([`Program::count_verdicts`]) makes every
+//! exit count its verdict. Each pass has unit tests beside it; `tests/golden/*.ir` and
+//! `*.asm` are what the golden scripts' hooks give after `dce` and after `emit`.
 //!
 //! Unsupported input is a [`Diagnostic`] of kind [`DiagKind::Unsupported`] naming
-//! `file:line:col` and the construct; a compiler bug is [`DiagKind::Internal`]. No input
-//! panics. The library makes no system calls.
+//! `file:line:col` and the construct; a compiler bug is [`DiagKind::Internal`] (the back
+//! end's [`CodegenError`]s among them). No input panics. The library makes no system calls.
+//! A compiled [`Program`]'s methods fail with a [`ProgramError`].
 //!
 //! ## Registers
 //! `r9` holds `data` and `r8` `data_end` for the whole program; `r0` and `r1` are scratch
@@ -30,10 +47,10 @@
 //! stack slot, and the emitter reads a call's operands before it sets `r1`-`r4`.
 //!
 //! ## Maps
-//! A `bpf.map` in the upvalues is a [`Value::Map`] ([`lunet_types::MapRef`]: plain data, its
-//! layouts as lunet-lua parsed them). In a hook, for maps whose key and value layouts are one integer
-//! field each (`"I4"`, `">I2"`, `"i8"`, ...; any other layout is a diagnostic naming the map
-//! and the layout):
+//! A `bpf.map` in the upvalues is a [`lunet_types::Value::Map`] ([`lunet_types::MapRef`]:
+//! plain data, its layouts as lunet-lua parsed them). In a hook, for maps whose key and value
+//! layouts are one integer field each (`"I4"`, `">I2"`, `"i8"`, ...; any other layout is a
+//! diagnostic naming the map and the layout):
 //! - `m[k]` is `bpf_map_lookup_elem`: an integer, or nil when the key is absent (an array index
 //!   past the end is absent too), so `m[k] or 0` and `if m[k] then` work;
 //! - `m[k] = v` is `bpf_map_update_elem(.., BPF_ANY)`; `m[k] = nil` is
@@ -99,177 +116,71 @@
 //! compile again with [`LoopBound::Counter`].
 
 pub mod checks;
+pub mod cleanup;
 pub mod counters;
+pub mod dce;
 pub mod diag;
 pub mod disasm;
 pub mod emit;
+pub mod error;
+pub mod hook;
 pub mod ir;
+pub mod literal;
+pub mod liveness;
 pub mod lower;
 pub mod maps;
+pub mod passes;
 pub mod print;
+pub mod program;
 pub mod regalloc;
 pub mod regset;
 pub mod resolve;
 pub mod source;
+#[cfg(test)]
+mod testing;
 pub mod types;
 
 pub use diag::{DiagKind, Diagnostic};
+pub use error::{CodegenError, ProgramError};
+pub use hook::{HookInput, LoopBound, Options, Target, LOOP_CAP};
 pub use maps::{verdict_counter_map, MapUse, COUNTER_MAP_ID, COUNTER_SLOTS};
 pub use print::{
     decode_print, print_lost_map, print_ring_map, PrintArg, PrintSite, PRINT_LOST_MAP_ID,
     PRINT_MAP_ID,
 };
-
-use std::os::fd::RawFd;
-
-use lunet_types::{FnRef, Value};
-
-/// Iterations one loop may run before the hook gives its default verdict, with
-/// [`LoopBound::Counter`]; also the largest constant trip count compiled without a bound.
-pub const LOOP_CAP: i64 = 1024;
-
-/// How loops without a small constant trip count are bounded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LoopBound {
-    /// `may_goto` at each loop head (Linux 6.9+).
-    #[default]
-    MayGoto,
-    /// A hidden counter per loop, capped at [`LOOP_CAP`].
-    Counter,
-}
-
-/// Compiler options; [`compile`] uses the defaults.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Options {
-    pub loop_bound: LoopBound,
-}
-
-/// Where the compiled program attaches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// `fn(packet, argument)` at XDP: `r1` is a `struct xdp_md *`.
-    Xdp,
-}
-
-/// One hook function to compile.
-#[derive(Clone, Debug)]
-pub struct HookInput {
-    /// The script's path, as messages name it.
-    pub file: String,
-    /// The whole file.
-    pub source: String,
-    pub function: FnRef,
-    /// The hook's upvalues by name, as the body left them.
-    pub upvalues: Vec<(String, Value)>,
-    pub target: Target,
-    /// The verdict on any error (out of bounds, division by zero, a bad return value, ...).
-    pub default_verdict: i32,
-}
-
-/// A compiled hook.
-#[derive(Clone, Debug)]
-pub struct Program {
-    pub insns: Vec<lunet_bpf::insn::Insn>,
-    /// The Lua line of each instruction (both slots of an `ld_imm64` get the same line).
-    pub lines: Vec<u32>,
-    /// Bytes of stack the program uses (spill slots).
-    pub stack_size: usize,
-    /// Virtual registers the IR used, and how many of them were spilled.
-    pub vregs: usize,
-    pub spilled: usize,
-    /// The script's path.
-    pub file: String,
-    /// The map loads to patch before loading ([`Program::patch_map_fds`]).
-    pub maps: Vec<MapUse>,
-    /// The print calls, by the site id their records carry ([`decode_print`]); empty when the
-    /// hook does not print (and then it uses no print maps).
-    pub prints: Vec<PrintSite>,
-}
-
-impl Program {
-    /// The disassembly with the Lua source lines interleaved (`--emit asm`).
-    pub fn asm(&self, source: &str) -> String {
-        disasm::listing(self, source)
-    }
-
-    /// The ids of the maps the program loads (`MapRef::id`; [`PRINT_MAP_ID`] and
-    /// [`PRINT_LOST_MAP_ID`] when it prints; [`COUNTER_MAP_ID`] when it counts verdicts), each
-    /// once, in the order of first use.
-    pub fn map_ids(&self) -> Vec<usize> {
-        let mut ids: Vec<usize> = Vec::new();
-        for u in &self.maps {
-            if !ids.contains(&u.map_id) {
-                ids.push(u.map_id);
-            }
-        }
-        ids
-    }
-
-    /// Writes map file descriptors, given as `(map id, fd)`, into the program's map loads.
-    /// Every id of [`Program::map_ids`] needs one (else an error naming the maps missing and
-    /// nothing useful is loaded); extra ids are ignored. Patching again replaces the fds.
-    pub fn patch_map_fds(&mut self, fds: &[(usize, RawFd)]) -> Result<(), String> {
-        maps::patch(&mut self.insns, &self.maps, fds)
-    }
-
-    /// Makes every exit of the program, the default-verdict exits included, add one to slot
-    /// `verdict` of the per-CPU array [`verdict_counter_map`] (map id [`COUNTER_MAP_ID`], to
-    /// patch like any other map). Idempotent. See [`counters`].
-    pub fn count_verdicts(&mut self) -> Result<(), String> {
-        counters::count_verdicts(self)
-    }
-
-    /// The Lua line of the instruction a verifier log names last (the one it refused), as
-    /// `(instruction index, line)`.
-    pub fn verifier_line(&self, log: &str) -> Option<(usize, u32)> {
-        let idx = log.lines().rev().find_map(|l| {
-            let (n, rest) = l.split_once(':')?;
-            if !rest.starts_with(" (") {
-                return None;
-            }
-            n.trim().parse::<usize>().ok()
-        })?;
-        Some((idx, *self.lines.get(idx)?))
-    }
-}
+pub use program::Program;
 
 /// Compiles `input.function` to eBPF with the default [`Options`].
 pub fn compile(input: &HookInput) -> Result<Program, Diagnostic> {
     compile_with(input, &Options::default())
 }
 
-/// Compiles `input.function` to eBPF: the pass driver.
+/// Compiles `input.function` to eBPF: every pass of [`passes::PASSES`].
 pub fn compile_with(input: &HookInput, options: &Options) -> Result<Program, Diagnostic> {
-    let parsed = source::parse(&input.file, &input.source)?;
-    let hook = source::find_function(&parsed, &input.file, input.function)?;
-    let mut ir = lower::lower(input, options, &parsed, hook)?;
-    ir::cleanup(&mut ir);
-    checks::elide(&mut ir);
-    ir::cleanup(&mut ir);
-    regalloc::remove_dead_code(&mut ir).map_err(|m| internal(input, m))?;
-    let alloc = regalloc::allocate(&ir).map_err(|m| internal(input, m))?;
-    emit::emit(&ir, &alloc, input).map_err(|m| internal(input, m))
+    match passes::run(input, options, None)? {
+        passes::Stage::Program(p) => Ok(p),
+        _ => Err(Diagnostic::internal(
+            &input.file,
+            input.function.line_defined,
+            "the last pass left no program",
+        )),
+    }
 }
 
-/// The hook function's AST, compactly (`--emit ast`).
+/// The hook function's AST, compactly (`--emit ast`): the stage after pass `ast`.
 pub fn emit_ast(input: &HookInput) -> Result<String, Diagnostic> {
-    let parsed = source::parse(&input.file, &input.source)?;
-    let hook = source::find_function(&parsed, &input.file, input.function)?;
-    Ok(source::dump(hook))
+    emit_after(input, "ast")
 }
 
-/// The IR after lowering and clean-up, before register allocation (`--emit ir`).
+/// The IR after its last pass, `dce`, before register allocation (`--emit ir`).
 pub fn emit_ir(input: &HookInput) -> Result<String, Diagnostic> {
-    let parsed = source::parse(&input.file, &input.source)?;
-    let hook = source::find_function(&parsed, &input.file, input.function)?;
-    let mut ir = lower::lower(input, &Options::default(), &parsed, hook)?;
-    ir::cleanup(&mut ir);
-    checks::elide(&mut ir);
-    ir::cleanup(&mut ir);
-    regalloc::remove_dead_code(&mut ir).map_err(|m| internal(input, m))?;
-    Ok(ir.to_string())
+    emit_after(input, "dce")
 }
 
-fn internal(input: &HookInput, message: String) -> Diagnostic {
-    Diagnostic::internal(&input.file, input.function.line_defined, message)
+/// The dump of the stage after the pass named `pass`, with the default options.
+fn emit_after(input: &HookInput, pass: &str) -> Result<String, Diagnostic> {
+    passes::dump_after(input, &Options::default(), pass).map_err(|e| match e {
+        passes::DumpError::Compile(d) => d,
+        other => Diagnostic::internal(&input.file, input.function.line_defined, other.to_string()),
+    })
 }

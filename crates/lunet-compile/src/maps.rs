@@ -5,7 +5,11 @@
 
 use std::os::fd::RawFd;
 
+use lunet_bpf::insn::{op, reg::*, Insn};
+
 use lunet_types::{Layout, MapDecl, MapKind, MapRef};
+
+use crate::error::ProgramError;
 
 /// An `ld_imm64` that loads a map (`BPF_PSEUDO_MAP_FD`): `insns[insn].imm` gets the fd of map
 /// `map_id` before the program is loaded.
@@ -65,25 +69,35 @@ pub mod helper {
     }
 }
 
+/// `if r0 == 0 goto +3; r1 = *(u64 *)(r0 + 0); r1 += 1; *(u64 *)(r0 + 0) = r1`: one more in
+/// the `u64` counter a lookup found (`r0`), nothing when it found none. This CPU's slot of a
+/// per-CPU array: no other CPU writes it, no atomic needed.
+pub(crate) const COUNT_ONE: [Insn; 4] = [
+    Insn::jmp_imm(op::JEQ, R0, 0, 3),
+    Insn::ldx(op::DW, R1, R0, 0),
+    Insn::alu64_imm(op::ADD, R1, 1),
+    Insn::stx(op::DW, R0, 0, R1),
+];
+
 /// The fd an unpatched map load holds: loading it fails with `EBADF`.
 pub(crate) const UNPATCHED_FD: i32 = -1;
 
 /// Writes `fds` into the map loads of `insns` listed in `uses`.
 pub(crate) fn patch(
-    insns: &mut [lunet_bpf::insn::Insn],
+    insns: &mut [Insn],
     uses: &[MapUse],
     fds: &[(usize, RawFd)],
-) -> Result<(), String> {
-    let mut missing: Vec<&str> = Vec::new();
+) -> Result<(), ProgramError> {
+    let mut missing: Vec<String> = Vec::new();
     for u in uses {
         match fds.iter().find(|(id, _)| *id == u.map_id) {
             Some((_, fd)) => match insns.get_mut(u.insn) {
                 Some(i) => i.imm = *fd,
-                None => return Err(format!("map load {} is past the program", u.insn)),
+                None => return Err(ProgramError::MapLoadPastEnd(u.insn)),
             },
             None => {
-                if !missing.contains(&u.name.as_str()) {
-                    missing.push(&u.name);
+                if !missing.contains(&u.name) {
+                    missing.push(u.name.clone());
                 }
             }
         }
@@ -91,6 +105,6 @@ pub(crate) fn patch(
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(format!("no fd for map(s) {}", missing.join(", ")))
+        Err(ProgramError::MissingFds(missing))
     }
 }

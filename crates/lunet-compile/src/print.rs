@@ -185,40 +185,73 @@ pub fn decode_print(record: &[u8], sites: &[PrintSite]) -> String {
         .unwrap_or_else(|e| format!("[lunet: unreadable print record: {e}]"))
 }
 
+/// Why a print record is unreadable ([`try_decode_print`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{0} bytes, shorter than a header")]
+    NoHeader(usize),
+    #[error("{0} bytes, cut short")]
+    CutShort(usize),
+    #[error("format version {0}")]
+    Version(u8),
+    #[error("site {id} of a hook with {sites} print calls")]
+    NoSite { id: usize, sites: usize },
+    /// The record's argument count or size is not its site's.
+    #[error("site {id} ({file}:{line}) has {args} arguments and {size}-byte records, the record {argc} and {len} bytes")]
+    NotItsSite {
+        id: usize,
+        file: String,
+        line: u32,
+        args: usize,
+        size: usize,
+        argc: usize,
+        len: usize,
+    },
+    /// Argument `arg` (from 1) has a kind byte its site's argument cannot have.
+    #[error("argument {arg} is {expected:?} but has kind {kind}")]
+    WrongKind {
+        arg: usize,
+        expected: PrintArg,
+        kind: u8,
+    },
+}
+
 /// [`decode_print`], with the reason a record is unreadable.
-pub fn try_decode_print(record: &[u8], sites: &[PrintSite]) -> Result<String, String> {
+pub fn try_decode_print(record: &[u8], sites: &[PrintSite]) -> Result<String, DecodeError> {
     let byte = |at: usize| {
         record
             .get(at)
             .copied()
-            .ok_or_else(|| format!("{} bytes, cut short", record.len()))
+            .ok_or(DecodeError::CutShort(record.len()))
     };
     let word = |at: usize| {
         record
             .get(at..at + 8)
             .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or_default()))
-            .ok_or_else(|| format!("{} bytes, cut short", record.len()))
+            .ok_or(DecodeError::CutShort(record.len()))
     };
     let head = record
         .get(..HEADER)
-        .ok_or_else(|| format!("{} bytes, shorter than a header", record.len()))?;
+        .ok_or(DecodeError::NoHeader(record.len()))?;
     let id = u16::from_ne_bytes([head[0], head[1]]) as usize;
     let (argc, version) = (head[2] as usize, head[3]);
     if version != FORMAT_VERSION {
-        return Err(format!("format version {version}"));
+        return Err(DecodeError::Version(version));
     }
-    let site = sites
-        .get(id)
-        .ok_or_else(|| format!("site {id} of a hook with {} print calls", sites.len()))?;
+    let site = sites.get(id).ok_or(DecodeError::NoSite {
+        id,
+        sites: sites.len(),
+    })?;
     if argc != site.args.len() || record.len() < site.record_size() {
-        return Err(format!(
-            "site {id} ({}:{}) has {} arguments and {}-byte records, the record {argc} and {} bytes",
-            site.file,
-            site.line,
-            site.args.len(),
-            site.record_size(),
-            record.len()
-        ));
+        return Err(DecodeError::NotItsSite {
+            id,
+            file: site.file.clone(),
+            line: site.line,
+            args: site.args.len(),
+            size: site.record_size(),
+            argc,
+            len: record.len(),
+        });
     }
     let mut parts: Vec<String> = Vec::with_capacity(argc);
     for (i, (arg, at)) in site.args.iter().zip(site.value_offsets()).enumerate() {
@@ -241,7 +274,11 @@ pub fn try_decode_print(record: &[u8], sites: &[PrintSite]) -> Result<String, St
                 t
             }
             (arg, kind) => {
-                return Err(format!("argument {} is {arg:?} but has kind {kind}", i + 1))
+                return Err(DecodeError::WrongKind {
+                    arg: i + 1,
+                    expected: arg.clone(),
+                    kind,
+                })
             }
         };
         parts.push(String::from_utf8_lossy(&text).into_owned());
@@ -389,15 +426,28 @@ mod tests {
         let good = encode_print(0, &s, &[PrintValue::Int(1)]);
         let sites = [s.clone()];
         assert_eq!(decode_print(&good, &sites), "1");
-        assert!(try_decode_print(&good[..4], &sites).is_err());
-        assert!(try_decode_print(&good[..12], &sites).is_err());
+        assert_eq!(
+            try_decode_print(&good[..4], &sites),
+            Err(DecodeError::NoHeader(4))
+        );
+        assert!(matches!(
+            try_decode_print(&good[..12], &sites),
+            Err(DecodeError::NotItsSite { len: 12, .. })
+        ));
         let other = encode_print(1, &s, &[PrintValue::Int(1)]);
-        assert!(try_decode_print(&other, &sites)
-            .unwrap_err()
-            .contains("site 1"));
+        let e = try_decode_print(&other, &sites).unwrap_err();
+        assert_eq!(e, DecodeError::NoSite { id: 1, sites: 1 });
+        assert!(e.to_string().contains("site 1"));
         let mut bad_kind = good.clone();
         bad_kind[HEADER] = KIND_BYTES;
-        assert!(try_decode_print(&bad_kind, &sites).is_err());
+        assert_eq!(
+            try_decode_print(&bad_kind, &sites),
+            Err(DecodeError::WrongKind {
+                arg: 1,
+                expected: PrintArg::Int,
+                kind: KIND_BYTES
+            })
+        );
         let mut bad_version = good;
         bad_version[3] = 9;
         assert!(decode_print(&bad_version, &sites).starts_with("[lunet: unreadable print record"));

@@ -1,11 +1,12 @@
-//! Pass: register allocation. Linear scan over live intervals (from a data-flow liveness
-//! over the IR's blocks), with a spill to an 8-byte stack slot when no register is free
-//! (Winch's shape: a small allocator that spills the value needed furthest away).
-//!
-//! Positions: instruction `i` reads at `2i` and writes at `2i + 1`, so a value that dies
-//! where another is born may share its register (`v2 = v1 + 1` in one register).
+//! Pass `regalloc`: register allocation. Linear scan over the live intervals of
+//! [`crate::liveness`], `r2`-`r7` allocatable ([`crate::regset`]), with a spill to an 8-byte
+//! stack slot when no register is free (Winch's shape: a small allocator that spills the
+//! value needed furthest away). A value live across a helper call (which clobbers `r0`-`r5`)
+//! gets `r6`/`r7` or a slot; a copy prefers its source's register, so it costs nothing.
 
+use crate::error::CodegenError;
 use crate::ir::{Inst, Ir, VReg};
+use crate::liveness::intervals;
 use crate::regset::{ALLOCATABLE, CALLEE_SAVED};
 
 /// Where a virtual register lives.
@@ -32,168 +33,8 @@ impl Alloc {
 
 /// The most stack slots one program may use (512 bytes).
 pub const MAX_SLOTS: usize = 64;
-/// Liveness bitsets beyond this many words are a hook too large to allocate.
-const MAX_LIVENESS_WORDS: usize = 64 << 20;
 
-struct Bits(Vec<u64>);
-
-impl Bits {
-    fn new(n: usize) -> Bits {
-        Bits(vec![0; n.div_ceil(64)])
-    }
-    fn set(&mut self, i: usize) {
-        if let Some(w) = self.0.get_mut(i / 64) {
-            *w |= 1 << (i % 64);
-        }
-    }
-    fn unset(&mut self, i: usize) {
-        if let Some(w) = self.0.get_mut(i / 64) {
-            *w &= !(1 << (i % 64));
-        }
-    }
-    fn get(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, &bits)| {
-            (0..64)
-                .filter(move |b| bits & (1 << b) != 0)
-                .map(move |b| w * 64 + b)
-        })
-    }
-}
-
-/// Block ranges, and each block's live-in and live-out sets (bitset words).
-type Liveness = (Vec<(usize, usize)>, Vec<Vec<u64>>, Vec<Vec<u64>>);
-
-fn liveness(ir: &Ir) -> Result<Liveness, String> {
-    let n = ir.nvregs as usize;
-    let (ranges, succ) = crate::ir::blocks(&ir.insts);
-    let nb = ranges.len();
-    if nb.saturating_mul(n.div_ceil(64)) > MAX_LIVENESS_WORDS {
-        return Err(format!(
-            "the hook is too large to allocate registers ({nb} blocks, {n} values)"
-        ));
-    }
-    let mut uses = Vec::with_capacity(nb);
-    let mut defs = Vec::with_capacity(nb);
-    for &(s, e) in &ranges {
-        let mut u = Bits::new(n);
-        let mut d = Bits::new(n);
-        let mut dset = std::collections::HashSet::new();
-        for (inst, _) in &ir.insts[s..e] {
-            for v in inst.uses() {
-                if !dset.contains(&v) {
-                    u.set(v as usize);
-                }
-            }
-            if let Some(v) = inst.def() {
-                dset.insert(v);
-                d.set(v as usize);
-            }
-        }
-        uses.push(u);
-        defs.push(d);
-    }
-    let words = n.div_ceil(64);
-    let mut live_in: Vec<Vec<u64>> = vec![vec![0; words]; nb];
-    let mut live_out: Vec<Vec<u64>> = vec![vec![0; words]; nb];
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for b in (0..nb).rev() {
-            let mut out = vec![0u64; words];
-            for &s in &succ[b] {
-                for (o, i) in out.iter_mut().zip(&live_in[s]) {
-                    *o |= *i;
-                }
-            }
-            let inn: Vec<u64> = (0..words)
-                .map(|w| uses[b].0[w] | (out[w] & !defs[b].0[w]))
-                .collect();
-            if inn != live_in[b] || out != live_out[b] {
-                live_in[b] = inn;
-                live_out[b] = out;
-                changed = true;
-            }
-        }
-    }
-    Ok((ranges, live_in, live_out))
-}
-
-/// Removes instructions without side effects whose result nobody reads.
-pub fn remove_dead_code(ir: &mut Ir) -> Result<(), String> {
-    for _ in 0..8 {
-        let (ranges, _, live_out) = liveness(ir)?;
-        let mut dead = vec![false; ir.insts.len()];
-        for (b, &(s, e)) in ranges.iter().enumerate() {
-            let mut live = Bits(live_out[b].clone());
-            for i in (s..e).rev() {
-                let inst = &ir.insts[i].0;
-                let pure = matches!(
-                    inst,
-                    Inst::Mov { .. }
-                        | Inst::Alu { .. }
-                        | Inst::Neg { .. }
-                        | Inst::Swap { .. }
-                        | Inst::Zext32 { .. }
-                        | Inst::PktLen { .. }
-                        | Inst::Load { .. }
-                );
-                if let Some(d) = inst.def() {
-                    if pure && !live.get(d as usize) {
-                        dead[i] = true;
-                        continue;
-                    }
-                    live.unset(d as usize);
-                }
-                for u in inst.uses() {
-                    live.set(u as usize);
-                }
-            }
-        }
-        if !dead.iter().any(|d| *d) {
-            return Ok(());
-        }
-        let mut it = dead.iter();
-        ir.insts.retain(|_| !*it.next().unwrap_or(&false));
-    }
-    Ok(())
-}
-
-/// Live intervals `[start, end]` in positions, by virtual register.
-pub fn intervals(ir: &Ir) -> Result<Vec<Option<(usize, usize)>>, String> {
-    let n = ir.nvregs as usize;
-    let (ranges, live_in, live_out) = liveness(ir)?;
-    let mut iv: Vec<Option<(usize, usize)>> = vec![None; n];
-    let mut extend = |v: usize, p: usize| {
-        if v < n {
-            iv[v] = Some(match iv[v] {
-                None => (p, p),
-                Some((s, e)) => (s.min(p), e.max(p)),
-            });
-        }
-    };
-    for (b, &(s, e)) in ranges.iter().enumerate() {
-        for v in Bits(live_in[b].clone()).iter() {
-            extend(v, 2 * s);
-        }
-        for v in Bits(live_out[b].clone()).iter() {
-            extend(v, 2 * (e - 1) + 1);
-        }
-        for (i, (inst, _)) in ir.insts.iter().enumerate().take(e).skip(s) {
-            for v in inst.uses() {
-                extend(v as usize, 2 * i);
-            }
-            if let Some(v) = inst.def() {
-                extend(v as usize, 2 * i + 1);
-            }
-        }
-    }
-    Ok(iv)
-}
-
-pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
+pub fn allocate(ir: &Ir) -> Result<Alloc, CodegenError> {
     let iv = intervals(ir)?;
     let n = iv.len();
     // Copies prefer their source's register.
@@ -225,14 +66,12 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
     let mut free_slots: Vec<u16> = Vec::new();
     let mut nslots = 0usize;
     let mut spilled = 0usize;
-    let new_slot = |free_slots: &mut Vec<u16>, nslots: &mut usize| -> Result<u16, String> {
+    let new_slot = |free_slots: &mut Vec<u16>, nslots: &mut usize| -> Result<u16, CodegenError> {
         if let Some(s) = free_slots.pop() {
             return Ok(s);
         }
         if *nslots >= MAX_SLOTS {
-            return Err(format!(
-                "more than {MAX_SLOTS} values are live at once: the hook needs more than 512 bytes of stack"
-            ));
+            return Err(CodegenError::OutOfSlots { slots: MAX_SLOTS });
         }
         *nslots += 1;
         Ok((*nslots - 1) as u16)
@@ -293,7 +132,7 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
         match victim {
             Some((i, end, a)) if end > e => {
                 let Some(Loc::Reg(r)) = locs[a as usize] else {
-                    return Err("spill of a value not in a register".into());
+                    return Err(CodegenError::SpillNotInRegister);
                 };
                 let k = new_slot(&mut free_slots, &mut nslots)?;
                 locs[a as usize] = Some(Loc::Slot(k));
@@ -320,37 +159,27 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{AluOp, Opnd};
+    use crate::ir::Opnd;
+    use crate::testing::{add, copy, ir, mov, ret_v};
 
-    fn ir(insts: Vec<Inst>, nvregs: u32) -> Ir {
-        Ir {
-            insts: insts.into_iter().map(|i| (i, 1)).collect(),
-            nvregs,
-            nlabels: 0,
-            first_line: 1,
-            ..Default::default()
+    /// `v0 = 0; ...; v{n-1} = n - 1`, then `v0 += v1 + ... + v{n-1}` (all live at once), with
+    /// a helper call between the two halves when `call`.
+    fn all_live(n: u32, call: bool) -> Ir {
+        let mut insts: Vec<Inst> = (0..n).map(|v| mov(v, v as i64)).collect();
+        if call {
+            insts.push(Inst::Call { helper: 7 });
         }
+        for v in 1..n {
+            insts.push(add(0, Opnd::V(v)));
+        }
+        insts.push(ret_v(0));
+        ir(insts, n)
     }
 
     #[test]
     fn a_copy_shares_its_dying_source_register() {
         let p = ir(
-            vec![
-                Inst::Mov {
-                    dst: 0,
-                    src: Opnd::Imm(1),
-                },
-                Inst::Mov {
-                    dst: 1,
-                    src: Opnd::V(0),
-                },
-                Inst::Alu {
-                    op: AluOp::Add,
-                    dst: 1,
-                    src: Opnd::Imm(2),
-                },
-                Inst::Ret { src: Opnd::V(1) },
-            ],
+            vec![mov(0, 1), copy(1, 0), add(1, Opnd::Imm(2)), ret_v(1)],
             2,
         );
         let a = allocate(&p).unwrap();
@@ -360,21 +189,7 @@ mod tests {
 
     #[test]
     fn more_live_values_than_registers_spill() {
-        let mut insts: Vec<Inst> = (0..10)
-            .map(|v| Inst::Mov {
-                dst: v,
-                src: Opnd::Imm(v as i64),
-            })
-            .collect();
-        for v in 1..10 {
-            insts.push(Inst::Alu {
-                op: AluOp::Add,
-                dst: 0,
-                src: Opnd::V(v),
-            });
-        }
-        insts.push(Inst::Ret { src: Opnd::V(0) });
-        let a = allocate(&ir(insts, 10)).unwrap();
+        let a = allocate(&all_live(10, false)).unwrap();
         let in_slots = (0..10)
             .filter(|&v| matches!(a.loc(v), Some(Loc::Slot(_))))
             .count();
@@ -397,21 +212,11 @@ mod tests {
     fn values_live_across_a_call_get_callee_saved_registers() {
         let p = ir(
             vec![
-                Inst::Mov {
-                    dst: 0,
-                    src: Opnd::Imm(1),
-                },
-                Inst::Mov {
-                    dst: 1,
-                    src: Opnd::Imm(2),
-                },
+                mov(0, 1),
+                mov(1, 2),
                 Inst::Call { helper: 7 },
-                Inst::Alu {
-                    op: AluOp::Add,
-                    dst: 0,
-                    src: Opnd::V(1),
-                },
-                Inst::Ret { src: Opnd::V(0) },
+                add(0, Opnd::V(1)),
+                ret_v(0),
             ],
             2,
         );
@@ -423,5 +228,32 @@ mod tests {
                 None => panic!("v{v} not allocated"),
             }
         }
+    }
+
+    #[test]
+    fn a_third_value_across_a_call_goes_to_the_stack() {
+        // r6 and r7 are the only allocatable registers a helper call leaves alone.
+        let a = allocate(&all_live(3, true)).unwrap();
+        let mut regs = Vec::new();
+        let mut slots = 0;
+        for v in 0..3 {
+            match a.loc(v) {
+                Some(Loc::Reg(r)) => regs.push(r),
+                Some(Loc::Slot(_)) => slots += 1,
+                None => panic!("v{v} not allocated"),
+            }
+        }
+        regs.sort();
+        assert_eq!(regs, [6, 7], "{a:?}");
+        assert_eq!(slots, 1);
+        assert_eq!(a.spilled, 1);
+    }
+
+    #[test]
+    fn more_live_values_than_registers_and_slots_is_an_error() {
+        let n = (ALLOCATABLE.len() + MAX_SLOTS) as u32;
+        assert!(allocate(&all_live(n, false)).is_ok(), "exactly full");
+        let e = allocate(&all_live(n + 1, false)).unwrap_err();
+        assert!(e.to_string().contains("512 bytes"), "{e}");
     }
 }

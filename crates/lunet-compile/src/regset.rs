@@ -34,6 +34,11 @@ impl RegSet {
         self.0 == 0
     }
 
+    /// How many registers the set holds.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
     /// Takes `r` if it is in the set.
     pub fn take(&mut self, r: u8) -> bool {
         if self.contains(r) {

@@ -8,7 +8,7 @@
 
 use std::rc::Rc;
 
-use crate::Value;
+use lunet_types::Value;
 
 pub type SlotId = usize;
 

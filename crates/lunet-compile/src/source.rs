@@ -1,18 +1,20 @@
-//! Pass 1: parse the script (full_moon, Lua 5.4) and find the hook's function by its lines.
-//! Also: literal decoding (numbers, strings) and the `--emit ast` dump.
+//! Pass `ast`: parse the script (full_moon, Lua 5.4) and find the hook's function by its
+//! lines; [`dump`] is the pass's `--emit ast` text. Literals are decoded in [`crate::literal`].
 
 use std::fmt::Write as _;
 
 use full_moon::ast::{self, Expression, FunctionBody, LastStmt, Stmt};
 use full_moon::node::Node;
-use full_moon::tokenizer::{Position, TokenReference, TokenType};
+use full_moon::tokenizer::{Position, TokenReference};
 use full_moon::visitors::Visitor;
 use full_moon::LuaVersion;
 
+use crate::diag::Diagnostic;
 use crate::diag::Loc;
-use crate::{Diagnostic, FnRef};
+use lunet_types::FnRef;
 
 /// The parsed file and every function in it.
+#[derive(Debug)]
 pub struct Parsed {
     pub source: String,
     /// The source had backticks, lexed as SOH (see [`parse`]).
@@ -195,192 +197,6 @@ pub fn range_of<N: Node>(n: &N) -> (Position, Position) {
     n.range().unwrap_or_default()
 }
 
-/// A number literal's value.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Number {
-    Int(i64),
-    Float(f64),
-}
-
-/// Reads a Lua 5.4 numeral: decimal and hexadecimal integers (hexadecimal ones wrap around,
-/// decimal ones too large become floats), floats in both bases.
-pub fn number_value(text: &str) -> Option<Number> {
-    let t = text.trim();
-    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        if hex.contains(['.', 'p', 'P']) {
-            return hex_float(hex).map(Number::Float);
-        }
-        if hex.is_empty() {
-            return None;
-        }
-        let mut v: u64 = 0;
-        for c in hex.chars() {
-            v = v.wrapping_mul(16).wrapping_add(c.to_digit(16)? as u64);
-        }
-        return Some(Number::Int(v as i64));
-    }
-    if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
-        return Some(match t.parse::<i64>() {
-            Ok(v) => Number::Int(v),
-            Err(_) => Number::Float(t.parse::<f64>().ok()?),
-        });
-    }
-    t.parse::<f64>().ok().map(Number::Float)
-}
-
-fn hex_float(s: &str) -> Option<f64> {
-    let (mant, exp) = match s.find(['p', 'P']) {
-        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + c.to_digit(16)? as f64;
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += c.to_digit(16)? as f64 * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
-}
-
-/// The bytes of a string literal token of `parsed`, escapes decoded as Lua does.
-pub fn literal(parsed: &Parsed, token: &TokenReference) -> Result<Vec<u8>, String> {
-    let mut b = string_value(token)?;
-    if parsed.backtick {
-        for c in &mut b {
-            if *c == 1 {
-                *c = b'`';
-            }
-        }
-    }
-    Ok(b)
-}
-
-/// The bytes of a string literal token, escapes decoded as Lua does.
-pub fn string_value(token: &TokenReference) -> Result<Vec<u8>, String> {
-    let TokenType::StringLiteral {
-        literal,
-        multi_line_depth,
-        quote_type,
-    } = token.token_type()
-    else {
-        return Err("not a string literal".into());
-    };
-    let s = literal.as_str();
-    if matches!(
-        quote_type,
-        full_moon::tokenizer::StringLiteralQuoteType::Brackets
-    ) {
-        let _ = multi_line_depth;
-        let s = s
-            .strip_prefix("\r\n")
-            .or_else(|| s.strip_prefix("\n\r"))
-            .or_else(|| s.strip_prefix('\n'))
-            .or_else(|| s.strip_prefix('\r'))
-            .unwrap_or(s);
-        return Ok(s.as_bytes().to_vec());
-    }
-    unescape(s)
-}
-
-fn unescape(s: &str) -> Result<Vec<u8>, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' {
-            out.push(b[i]);
-            i += 1;
-            continue;
-        }
-        i += 1;
-        let Some(&c) = b.get(i) else {
-            return Err("unfinished escape".into());
-        };
-        i += 1;
-        match c {
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'n' | b'\n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'v' => out.push(11),
-            b'\\' | b'"' | b'\'' => out.push(c),
-            b'\r' => {
-                out.push(b'\n');
-                if b.get(i) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            b'x' => {
-                let h = b.get(i..i + 2).ok_or("bad \\x escape")?;
-                let v = u8::from_str_radix(std::str::from_utf8(h).map_err(|_| "bad \\x")?, 16)
-                    .map_err(|_| "bad \\x escape")?;
-                out.push(v);
-                i += 2;
-            }
-            b'z' => {
-                while i < b.len() && b[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-            }
-            b'u' => {
-                if b.get(i) != Some(&b'{') {
-                    return Err("bad \\u escape".into());
-                }
-                let end = s[i..].find('}').ok_or("bad \\u escape")? + i;
-                let v = u32::from_str_radix(&s[i + 1..end], 16).map_err(|_| "bad \\u escape")?;
-                i = end + 1;
-                utf8_extended(v, &mut out)?;
-            }
-            b'0'..=b'9' => {
-                let mut v: u32 = (c - b'0') as u32;
-                let mut n = 1;
-                while n < 3 && i < b.len() && b[i].is_ascii_digit() {
-                    v = v * 10 + (b[i] - b'0') as u32;
-                    i += 1;
-                    n += 1;
-                }
-                out.push(u8::try_from(v).map_err(|_| "decimal escape too large")?);
-            }
-            _ => return Err(format!("invalid escape '\\{}'", c as char)),
-        }
-    }
-    Ok(out)
-}
-
-/// Lua's `\u{...}`: UTF-8 extended to 31 bits.
-fn utf8_extended(v: u32, out: &mut Vec<u8>) -> Result<(), String> {
-    if v > 0x7fff_ffff {
-        return Err("UTF-8 value too large".into());
-    }
-    if v < 0x80 {
-        out.push(v as u8);
-        return Ok(());
-    }
-    let mut buf = [0u8; 6];
-    let mut n = 0;
-    let mut x = v;
-    let mut mfb: u32 = 0x3f;
-    loop {
-        buf[5 - n] = (0x80 | (x & 0x3f)) as u8;
-        n += 1;
-        x >>= 6;
-        mfb >>= 1;
-        if x <= mfb {
-            break;
-        }
-    }
-    buf[5 - n] = ((!mfb << 1) | x) as u8;
-    n += 1;
-    out.extend_from_slice(&buf[6 - n..]);
-    Ok(())
-}
-
 /// `--emit ast`: the function as an indented tree of statements with S-expressions.
 pub fn dump(f: &FoundFn) -> String {
     let mut out = String::new();
@@ -548,27 +364,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_follow_lua() {
-        assert_eq!(number_value("42"), Some(Number::Int(42)));
-        assert_eq!(number_value("0xff"), Some(Number::Int(255)));
-        assert_eq!(number_value("0xffffffffffffffff"), Some(Number::Int(-1)));
-        assert_eq!(
-            number_value("9223372036854775808"),
-            Some(Number::Float(9223372036854775808.0))
-        );
-        assert_eq!(number_value("1e9"), Some(Number::Float(1e9)));
-        assert_eq!(number_value("0x1p4"), Some(Number::Float(16.0)));
-    }
-
-    #[test]
-    fn escapes_follow_lua() {
-        assert_eq!(unescape(r"a\x41\65\n\z   b").unwrap(), b"aAA\nb");
-        assert_eq!(unescape(r"\u{20AC}").unwrap(), "€".as_bytes());
-        assert!(unescape(r"\q").is_err());
-        assert!(unescape(r"\300").is_err());
-    }
-
-    #[test]
     fn finds_functions_by_lines() {
         let src = "local a = 1\nlocal function f(p)\n  return 2\nend\nlocal g = function() end\n";
         let p = parse("t.lua", src).unwrap();
@@ -612,5 +407,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("2 functions"), "{e}");
+    }
+
+    #[test]
+    fn the_ast_dump_is_statements_with_s_expressions() {
+        let src = "local function hook(p)\n  local x = p:getuint8(0) + 1\n  if x > 2 then\n    return 1\n  end\n  return 2\nend\n";
+        let parsed = parse("t.lua", src).unwrap();
+        let f = find_function(
+            &parsed,
+            "t.lua",
+            FnRef {
+                line_defined: 1,
+                last_line_defined: 7,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            dump(f),
+            "(function hook [p] lines 1-7\n  2: (local [x] (+ p:getuint8(0) 1))\n  3: (if (> x 2)\n    4: (return 1)\n  )\n  6: (return 2)\n)\n"
+        );
     }
 }

@@ -189,8 +189,15 @@ pub enum Kind<'a> {
     Slice,
 }
 
+/// Values that cannot meet: what each path has (each kind once per run of equal ones).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a value that is {} depending on the path taken", .kinds.join(" or "))]
+pub struct MergeError {
+    pub kinds: Vec<String>,
+}
+
 /// The kind values meeting at a join take, or why they cannot meet.
-pub fn merge<'a>(vals: &[&SVal<'a>]) -> Result<Kind<'a>, String> {
+pub fn merge<'a>(vals: &[&SVal<'a>]) -> Result<Kind<'a>, MergeError> {
     let Some(first) = vals.first() else {
         return Ok(Kind::Dead);
     };
@@ -224,10 +231,7 @@ pub fn merge<'a>(vals: &[&SVal<'a>]) -> Result<Kind<'a>, String> {
     }
     let mut kinds: Vec<String> = vals.iter().map(|v| v.describe()).collect();
     kinds.dedup();
-    Err(format!(
-        "a value that is {} depending on the path taken",
-        kinds.join(" or ")
-    ))
+    Err(MergeError { kinds })
 }
 
 /// The moves that put `v` into the registers of a value of kind `kind` (`homes`), or `None`
@@ -298,7 +302,11 @@ mod tests {
         let a = SVal::Bool(Opnd::Imm(0));
         let b = SVal::Int(Opnd::Imm(3));
         let e = merge(&[&a, &b]).unwrap_err();
-        assert!(e.contains("a boolean or an integer"), "{e}");
+        assert_eq!(e.kinds, ["a boolean", "an integer"]);
+        assert_eq!(
+            e.to_string(),
+            "a value that is a boolean or an integer depending on the path taken"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Golden tests (Winch's `tests/disas` shape): each `tests/golden/*.lua` is a script whose
-//! `xdp.attach`ed hook compiles to the listing in the sibling `.asm`; each
+//! `xdp.attach`ed hook compiles to the listing in the sibling `.asm`, through the IR in the
+//! sibling `.ir` (`--emit ir`: after the last IR pass, before register allocation); each
 //! `tests/golden/diag/*.lua` fails to compile with the diagnostic in the sibling `.diag`. A
 //! script whose first line is `-- golden: count_verdicts` is listed with verdict counters.
 //! `LUNET_BLESS=1 cargo test -p lunet-compile --test golden` rewrites the expectations.
@@ -61,7 +62,19 @@ fn listings() {
         let file = name(&path);
         let inputs = common::hook_inputs(&file, &source);
         let mut out = String::new();
+        let mut ir = String::new();
         for input in &inputs {
+            match lunet_compile::emit_ir(input) {
+                Ok(text) => {
+                    let f = input.function;
+                    ir.push_str(&format!(
+                        "; the hook on lines {}-{}\n",
+                        f.line_defined, f.last_line_defined
+                    ));
+                    ir.push_str(&text);
+                }
+                Err(d) => failures.push(format!("{file}: {}", d.render(&source))),
+            }
             let counted = source.starts_with("-- golden: count_verdicts");
             match lunet_compile::compile(input) {
                 Ok(mut p) => {
@@ -81,6 +94,7 @@ fn listings() {
             }
         }
         check(&path, "asm", &out, &mut failures);
+        check(&path, "ir", &ir, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

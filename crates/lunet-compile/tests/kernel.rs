@@ -12,6 +12,52 @@ fn script(body: &str) -> String {
     format!("{PRELUDE}local function hook(packet, argument)\n{body}\nend\nxdp.attach(hook)\n")
 }
 
+/// A DNS query for `name` (dotted), id 0x1234, type A.
+fn dns_query(name: &str) -> Vec<u8> {
+    lunet_gen::packet::dns_query_payload(name, 0x1234).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A TLS record holding a ClientHello with the extensions given (`(type, body)`), and a
+/// server_name extension for `sni` after them when given: the SNI walk's cases, which
+/// lunet-gen's ClientHello (a fixed set of extensions, always a name) does not cover.
+fn client_hello(sni: Option<&str>, extra: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut exts: Vec<u8> = Vec::new();
+    let mut push_ext = |t: u16, body: &[u8]| {
+        exts.extend_from_slice(&t.to_be_bytes());
+        exts.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        exts.extend_from_slice(body);
+    };
+    for (t, b) in extra {
+        push_ext(*t, b);
+    }
+    if let Some(name) = sni {
+        let mut b = Vec::new();
+        b.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+        b.push(0);
+        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        b.extend_from_slice(name.as_bytes());
+        push_ext(0, &b);
+    }
+    let mut hello = vec![0x03, 0x03];
+    hello.extend_from_slice(&[0xab; 32]);
+    hello.push(32);
+    hello.extend_from_slice(&[0xcd; 32]);
+    hello.extend_from_slice(&[0, 4, 0x13, 0x01, 0x13, 0x02]);
+    hello.extend_from_slice(&[1, 0]);
+    hello.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&exts);
+    let mut hs = vec![
+        1,
+        (hello.len() >> 16) as u8,
+        (hello.len() >> 8) as u8,
+        hello.len() as u8,
+    ];
+    hs.extend_from_slice(&hello);
+    let mut rec = vec![0x16, 0x03, 0x01, (hs.len() >> 8) as u8, hs.len() as u8];
+    rec.extend_from_slice(&hs);
+    rec
+}
+
 fn frame(bytes: &[u8]) -> Vec<u8> {
     let mut p = bytes.to_vec();
     if p.len() < 64 {
@@ -54,7 +100,7 @@ const EDGE: &[i64] = &[
 
 #[test]
 fn arithmetic_matches_lua_bit_for_bit() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // Each result is written back into the packet, so the comparison covers all 64 bits.
     let ops = [
         "a + b", "a - b", "a * b", "a // b", "a % b", "a & b", "a | b", "a ~ b", "a << b",
@@ -86,7 +132,7 @@ fn arithmetic_matches_lua_bit_for_bit() {
 
 #[test]
 fn division_by_zero_and_nil_arithmetic_give_the_default_verdict() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = format!(
         "{PRELUDE}local t = {{[1] = 10}}\nlocal function hook(packet)\n  local d = packet:getint8(0)\n  local x = 100 // d\n  local y = t[packet:getuint8(1)] + 1\n  return (x + y) % 5\nend\nxdp.attach(hook, {{default = 1}})\n"
     );
@@ -104,7 +150,7 @@ fn division_by_zero_and_nil_arithmetic_give_the_default_verdict() {
 
 #[test]
 fn verdicts_out_of_range_or_not_integers_give_the_default() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = script("local v = packet:getint8(0)\nif v == 100 then return nil end\nif v == 101 then return true end\nif v == 102 then return 1, 2 end\nif v == 103 then return 1, nil end\nreturn v");
     let mut packets = Vec::new();
     for v in [-1i8, 0, 1, 2, 3, 4, 5, 100, 101, 102, 103, 127] {
@@ -115,7 +161,7 @@ fn verdicts_out_of_range_or_not_integers_give_the_default() {
 
 #[test]
 fn byte_order_matches_host_loads_and_swaps() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let body = "packet:setint64(16, byteorder.ntoh16(packet:getuint16(0)))\n\
         packet:setint64(24, byteorder.ntoh32(packet:getuint32(0)))\n\
         packet:setint64(32, byteorder.ntoh64(packet:getint64(0)))\n\
@@ -138,7 +184,7 @@ fn byte_order_matches_host_loads_and_swaps() {
 
 #[test]
 fn out_of_bounds_reads_and_writes_give_the_default() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = format!(
         "{PRELUDE}local function hook(packet, argument)\n  local n = packet:getuint8(0)\n  if n == 1 then return packet:getuint8(#packet) end\n  if n == 2 then return packet:getuint16(#packet - 1) end\n  if n == 3 then return packet:getuint8(-1) end\n  if n == 4 then packet:setuint32(#packet - 3, 0) return 3 end\n  if n == 5 then return argument:getuint8(0) end\n  if n == 6 then return #argument end\n  if n == 7 then local s = packet:getstring(2, #packet) return 3 end\n  if n == 8 then local s = packet:getstring(#packet) return #s end\n  return packet:getuint8(packet:getuint8(1)) % 5\nend\nxdp.attach(hook, {{default = 1}})\n"
     );
@@ -156,7 +202,7 @@ fn out_of_bounds_reads_and_writes_give_the_default() {
 
 #[test]
 fn loops_with_constant_and_runtime_bounds_and_the_cap() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // sum of bytes [2, 2 + n) with a numeric for, a while loop to the first zero byte, a
     // repeat loop, and a loop that runs past the cap (LOOP_CAP) and gives the default.
     let src = format!(
@@ -182,7 +228,7 @@ fn loops_with_constant_and_runtime_bounds_and_the_cap() {
 
 #[test]
 fn a_loop_past_the_cap_gives_the_default_verdict() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = format!(
         "{PRELUDE}local function hook(packet)\n  local n = byteorder.ntoh16(packet:getuint16(0))\n  local i = 0\n  while i < n do i = i + 1 end\n  return i == n and xdp.TX or xdp.ABORTED\nend\nxdp.attach(hook, {{default = xdp.DROP}})\n"
     );
@@ -216,7 +262,7 @@ fn a_loop_past_the_cap_gives_the_default_verdict() {
 
 #[test]
 fn a_branchy_loop_verifies_with_may_goto() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // Every path through the body continues the loop: with a hidden counter the verifier
     // would walk (counter x c) states; with may_goto it prunes.
     let src = script(
@@ -233,7 +279,7 @@ fn a_branchy_loop_verifies_with_may_goto() {
 
 #[test]
 fn set_lookup_of_a_packet_slice_and_string_equality() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = format!(
         "{PRELUDE}local blocked = {{['evil.example'] = true, ['ads.test'] = true, ['x'] = true, ['abcdefghijklmnopq'] = true}}\nlocal ports = {{[9] = 1, [7777] = 2, [53] = 3}}\nlocal function hook(packet)\n  local len = packet:getuint8(0)\n  local s = packet:getstring(1, len)\n  if blocked[s] then return xdp.DROP end\n  if s == 'hello' then return xdp.TX end\n  local p = ports[packet:getuint8(1)]\n  if p then return p end\n  return xdp.PASS\nend\nxdp.attach(hook)\n"
     );
@@ -268,7 +314,7 @@ const DNS: &str = include_str!("golden/dns.lua");
 
 #[test]
 fn dns_query_name_walk() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let mut packets = Vec::new();
     for (name, verdict) in [
         ("blocked.example", 1),
@@ -279,18 +325,18 @@ fn dns_query_name_walk() {
         ("a.b.c.d.e.f.g.h.i.j", 2),
         ("", 2),
     ] {
-        packets.push((udp4(53, &dns_query(name)), Some(verdict)));
-        packets.push((udp4(54, &dns_query(name)), Some(2)));
+        packets.push((udp4_to(53, &dns_query(name)), Some(verdict)));
+        packets.push((udp4_to(54, &dns_query(name)), Some(2)));
     }
     let mut long = String::new();
     for _ in 0..100 {
         long.push_str("a.");
     }
-    packets.push((udp4(53, &dns_query(&long)), Some(2)));
-    let mut comp = udp4(53, &dns_query("ads.test"));
+    packets.push((udp4_to(53, &dns_query(&long)), Some(2)));
+    let mut comp = udp4_to(53, &dns_query("ads.test"));
     comp[14 + 20 + 8 + 12] = 0xc0; // a compression pointer
     packets.push((comp, Some(2)));
-    for m in mutations(&udp4(53, &dns_query("ads.test")), 1) {
+    for m in mutations(&udp4_to(53, &dns_query("ads.test")), 1) {
         packets.push((m, None));
     }
     let prog = differential("dns.lua", DNS, &packets);
@@ -306,7 +352,7 @@ pub const SNI: &str = include_str!("golden/sni.lua");
 
 #[test]
 fn tls_client_hello_sni_walk() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let mut packets = Vec::new();
     let pad = |n: usize| (21u16, vec![0u8; n]);
     for (sni, verdict) in [
@@ -316,21 +362,24 @@ fn tls_client_hello_sni_walk() {
         (Some("ads.tes"), 2),
         (None, 2),
     ] {
-        packets.push((tcp4(443, &client_hello(sni, &[])), Some(verdict)));
+        packets.push((tcp4_to(443, &client_hello(sni, &[])), Some(verdict)));
         packets.push((
-            tcp4(
+            tcp4_to(
                 443,
                 &client_hello(sni, &[(10, vec![0, 2, 0, 29]), (11, vec![1, 0]), pad(40)]),
             ),
             Some(verdict),
         ));
-        packets.push((tcp4(80, &client_hello(sni, &[])), Some(2)));
+        packets.push((tcp4_to(80, &client_hello(sni, &[])), Some(2)));
     }
     // many extensions before the name
     let many: Vec<(u16, Vec<u8>)> = (0..60).map(|i| (100 + i, vec![0u8; 3])).collect();
-    packets.push((tcp4(443, &client_hello(Some("ads.test"), &many)), Some(1)));
+    packets.push((
+        tcp4_to(443, &client_hello(Some("ads.test"), &many)),
+        Some(1),
+    ));
     for m in mutations(
-        &tcp4(443, &client_hello(Some("ads.test"), &[(11, vec![1, 0])])),
+        &tcp4_to(443, &client_hello(Some("ads.test"), &[(11, vec![1, 0])])),
         3,
     ) {
         packets.push((m, None));
@@ -345,7 +394,7 @@ fn tls_client_hello_sni_walk() {
 
 #[test]
 fn inlined_functions_closures_and_values_idioms() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = format!(
         "{PRELUDE}local K = 3\nlocal function scale(x) return x * K end\nlocal function hook(packet)\n  local count = 0\n  local function bump(by) count = count + by end\n  local a = packet:getuint8(0)\n  bump(scale(a))\n  bump(1)\n  local v = a > 10 and 4 or 3\n  local w = (a == 0) and 1 or nil\n  local t = {{}}\n  return (count + v + (w and 1 or 0)) % 5\nend\nxdp.attach(hook)\n"
     )
@@ -359,7 +408,7 @@ fn inlined_functions_closures_and_values_idioms() {
 
 #[test]
 fn random_arithmetic_expressions_match_lua() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // A small deterministic generator: expression trees over packet words and constants.
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
@@ -414,13 +463,13 @@ fn random_arithmetic_expressions_match_lua() {
 
 #[test]
 fn golden_scripts_match_lua() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // The hooks whose listings the golden tests pin also give the Lua tier's verdicts.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut packets: Vec<(Vec<u8>, Option<u32>)> = Vec::new();
     for dport in [9u16, 53, 7777, 443, 80] {
-        packets.push((udp4(dport, &dns_query("ads.test")), None));
-        packets.push((tcp4(dport, &client_hello(Some("ads.test"), &[])), None));
+        packets.push((udp4_to(dport, &dns_query("ads.test")), None));
+        packets.push((tcp4_to(dport, &client_hello(Some("ads.test"), &[])), None));
     }
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for n in 0..40 {
@@ -456,7 +505,7 @@ fn golden_scripts_match_lua() {
 
 #[test]
 fn strings_of_packet_bytes_and_writes() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = script(
         "local n = packet:getuint8(0)\nlocal rest = packet:getstring(n)\nif #rest == 3 and rest == 'abc' then packet:setstring(1, 'XY') return 3 end\nlocal s = packet:getstring(1, n)\nif s == 'hello world!' then packet:setstring(n, 'pong') return 4 end\nif s ~= 'zz' then return #s % 5 end\nreturn xdp.DROP",
     );

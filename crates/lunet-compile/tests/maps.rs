@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use lunet_compile::Program;
+use lunet_compile::{Program, ProgramError};
 
 /// Drives one script through both tiers.
 struct Both {
@@ -101,7 +101,7 @@ impl Both {
 
 /// Ethernet + IPv4 (+ 8 bytes of UDP) from 198.18.0.`src`.
 fn from(src: u8) -> Vec<u8> {
-    let mut p = udp4(9, b"hello");
+    let mut p = udp4_to(9, b"hello");
     p[26..30].copy_from_slice(&[198, 18, 0, src]);
     p
 }
@@ -133,7 +133,7 @@ xdp.attach(hook)
 
 #[test]
 fn rate_limiter_counts_sources_and_drops_past_a_limit_the_shell_sets() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let mut b = Both::new("rate.lua", RATE_LIMIT, &["counts", "limit"], true);
     let key = |src: u8| u32::from_ne_bytes([198, 18, 0, src]) as i64;
     // No limit yet: everything passes and is counted.
@@ -261,7 +261,7 @@ fn op_packet(which: u8, op: u8, k: i32, v: i64) -> Vec<u8> {
 
 #[test]
 fn lookups_updates_and_deletes_match_the_lua_tier_on_every_kind_and_layout() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let mut b = Both::new("ops.lua", OPS, &["h", "a", "l", "b", "p"], false);
     // Keys and values at and past the edges of their fields.
     const KEYS: &[i32] = &[
@@ -359,7 +359,7 @@ fn lookups_updates_and_deletes_match_the_lua_tier_on_every_kind_and_layout() {
 
 #[test]
 fn a_full_hash_refuses_new_keys_in_both_tiers() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = r#"local xdp = require("xdp")
 local map = require("bpf.map")
 local seen = map.hash{ key = "I2", value = "B", entries = 3, name = "seen" }
@@ -393,7 +393,7 @@ xdp.attach(hook)
 
 #[test]
 fn a_per_cpu_array_is_read_and_written_in_this_cpus_slot() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = r#"local xdp = require("xdp")
 local map = require("bpf.map")
 local pc = map.percpu_array{ key = "I4", value = "i8", entries = 1, name = "pc" }
@@ -432,7 +432,7 @@ xdp.attach(hook)
 
 #[test]
 fn verdict_counters_count_every_exit_including_errors() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // Exits: each verdict by value, and the default verdict (DROP) on errors: out of bounds,
     // division by zero, a bad return value.
     let src = r#"local xdp = require("xdp")
@@ -487,7 +487,8 @@ fn unpatched_maps_are_refused_and_named() {
     let names: Vec<&str> = p.maps.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(names, ["counts", "counts", "limit"]);
     let e = p.patch_map_fds(&[(0, 7)]).unwrap_err();
-    assert!(e.contains("limit") && !e.contains("counts"), "{e}");
+    assert_eq!(e, ProgramError::MissingFds(vec!["limit".into()]));
+    assert_eq!(e.to_string(), "no fd for map(s) limit");
     p.patch_map_fds(&[(0, 7), (1, 8), (5, 9)]).unwrap();
     for u in &p.maps {
         let i = p.insns[u.insn];
@@ -495,15 +496,15 @@ fn unpatched_maps_are_refused_and_named() {
     }
     p.count_verdicts().unwrap();
     assert_eq!(p.map_ids(), vec![0, 1, lunet_compile::COUNTER_MAP_ID]);
-    assert!(p
-        .patch_map_fds(&[(0, 7), (1, 8)])
-        .unwrap_err()
-        .contains("lunet_verdicts"));
+    assert_eq!(
+        p.patch_map_fds(&[(0, 7), (1, 8)]).unwrap_err(),
+        ProgramError::MissingFds(vec!["lunet_verdicts".into()])
+    );
 }
 
 #[test]
 fn multiple_assignment_stores_right_to_left_as_lua_does() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = r#"local xdp = require("xdp")
 local map = require("bpf.map")
 local m = map.hash{ key = "I4", value = "i8", entries = 8, name = "m" }

@@ -58,7 +58,7 @@ fn compare(file: &str, source: &str, frames: &[Vec<u8>]) -> usize {
 
 #[test]
 fn printed_lines_match_the_lua_tier_packet_by_packet() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // Integers (negative, 64-bit), booleans, maybe-integers (a constant table's lookup and a
     // map's), constant strings, nil, packet strings (empty, short, exactly the cap, with tabs
     // and bytes that are not UTF-8), prints in an inlined function and in a loop, a print
@@ -115,7 +115,7 @@ fn printed_lines_match_the_lua_tier_packet_by_packet() {
 
 #[test]
 fn values_live_across_prints_survive_their_helper_calls() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // Ten values live across every print (more than the callee-saved registers: some are
     // spilled), a map call between prints (its key and value buffers beside the record), and
     // prints whose packet strings start at run-time offsets, in a loop.
@@ -152,7 +152,7 @@ fn values_live_across_prints_survive_their_helper_calls() {
 
 #[test]
 fn packet_strings_past_the_cap_are_cut_with_a_marker() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let source = format!(
         "{PRELUDE}local function hook(packet)\n  print(#packet, packet:getstring(0))\n  return xdp.PASS\nend\nxdp.attach(hook)\n"
     );
@@ -187,7 +187,7 @@ fn packet_strings_past_the_cap_are_cut_with_a_marker() {
 
 #[test]
 fn a_full_ring_buffer_drops_messages_not_packets_and_counts_them() {
-    require_root!();
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let source = format!(
         "{PRELUDE}local function hook(packet)\n  print('packet', packet:getuint8(0))\n  return xdp.TX\nend\nxdp.attach(hook)\n"
     );

@@ -7,9 +7,11 @@
 //! * [`Testbed`]: two temporary namespaces joined by a veth pair with addresses in
 //!   198.18.0.0/15 (the range reserved for benchmarking); nothing lives in the host namespace.
 //! * [`udp_send`], [`UdpSink`]: bounded UDP traffic from and to a namespace.
-//! * [`require_root`]: whether this process can make namespaces and rules (`lunet gen`,
-//!   `lunet bench`), and [`skip_unless_root!`] on it for crates/lunet's tests (the other
-//!   crates' tests use `lunet_testkit::require_root!`).
+//! * [`is_root`]: lunet's one root check (the binary's, the runtime's, and the tests' through
+//!   `lunet_testkit`); [`require_root`]: whether this process can make namespaces and rules
+//!   (`lunet gen`, `lunet bench`): root, and the programs they are made with.
+//! * [`find_program`]: a program on `PATH` or in the sbin directories, for everything lunet
+//!   runs (`ip`, `iptables`, `nft`, `ethtool`, `clang`).
 //!
 //! Sockets stay in the network namespace they were created in, so a socket made on a thread
 //! inside a namespace can afterwards be used from any thread. Processes started with
@@ -29,6 +31,18 @@ pub use temp::TempNetns;
 pub use testbed::Testbed;
 pub use udp::{udp_send, udp_send_from, udp_socket, UdpSink, MAX_DATAGRAMS};
 
+/// The effective uid of this process.
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether this process runs as root (effective uid 0): what namespaces, rules, queues and
+/// `bpf(2)` need.
+pub fn is_root() -> bool {
+    euid() == 0
+}
+
 /// Why this process cannot create namespaces and rules ([`require_root`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotPrivileged {
@@ -43,13 +57,11 @@ pub enum NotPrivileged {
 /// Checks that this process can create namespaces and rules: effective uid 0, and the `ip` and
 /// `iptables` programs on `PATH`. The error says why not, for a `SKIP:` message.
 pub fn require_root() -> Result<(), NotPrivileged> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        return Err(NotPrivileged::NotRoot { euid });
+    if !is_root() {
+        return Err(NotPrivileged::NotRoot { euid: euid() });
     }
     for prog in ["ip", "iptables"] {
-        if cmd::find_program(prog).is_none() {
+        if find_program(prog).is_none() {
             return Err(NotPrivileged::Missing(prog));
         }
     }

@@ -5,10 +5,9 @@
 //! root they print why they did not run and return, so a run as a user says what it skipped
 //! and CI (root) runs them for real.
 
-/// Whether this process runs as root (effective uid 0).
+/// Whether this process runs as root (effective uid 0): lunet's one root check.
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    lunet_netns::is_root()
 }
 
 /// Returns from the calling test, saying why, unless it runs as root. The argument names what
@@ -28,3 +27,12 @@ macro_rules! require_root {
 }
 
 pub mod packets;
+
+/// A script's XDP hooks as the compiler's inputs, taken from a real lunet-lua state, and
+/// the same script run in the Lua tier for reference.
+#[cfg(feature = "compiler")]
+pub mod hooks;
+
+/// Compiled hooks loaded into the kernel, with fresh maps for the ones they use.
+#[cfg(feature = "compiler")]
+pub mod kernel;

@@ -85,6 +85,23 @@ pub fn udp4_with_data(ip: &[u8], data: &[u8]) -> Option<Vec<u8>> {
     Some(frame.split_off(ETH_HEADER_LEN))
 }
 
+/// Variations of a frame for differential tests: every `every`-th prefix of `p` from an
+/// Ethernet header on (`BPF_PROG_TEST_RUN` refuses shorter XDP frames), `p` with every
+/// `every`-th byte flipped, and `p` itself.
+pub fn mutations(p: &[u8], every: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for n in (ETH_HEADER_LEN..p.len()).step_by(every.max(1)) {
+        out.push(p[..n].to_vec());
+    }
+    for i in (0..p.len()).step_by(every.max(1)) {
+        let mut q = p.to_vec();
+        q[i] ^= 0xff;
+        out.push(q);
+    }
+    out.push(p.to_vec());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +122,14 @@ mod tests {
         let tcp = tcp4_to(80, b"x");
         assert_eq!(tcp[ETH_HEADER_LEN + 9], 6, "TCP");
         assert_eq!(udp4_of(split_frame(&tcp).1), None, "not UDP");
+    }
+
+    #[test]
+    fn mutations_truncate_flip_and_keep_the_frame() {
+        let p: Vec<u8> = (0..20).collect();
+        let m = mutations(&p, 5);
+        assert_eq!(m.first().map(Vec::len), Some(ETH_HEADER_LEN));
+        assert_eq!(m.last(), Some(&p));
+        assert!(m.iter().any(|q| q.len() == p.len() && q[5] == !5u8));
     }
 }

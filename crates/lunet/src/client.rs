@@ -5,7 +5,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use crate::exit::Failure;
-use crate::protocol::{ErrorKind, Request, Response};
+use lunet_runtime::protocol::{ErrorBody, ErrorKind, Request, Response};
 
 pub struct Client {
     reader: BufReader<UnixStream>,
@@ -52,7 +52,7 @@ impl Client {
         if r.ok {
             return Ok(r.result);
         }
-        let e = r.error.unwrap_or(crate::protocol::ErrorBody {
+        let e = r.error.unwrap_or(ErrorBody {
             kind: ErrorKind::Internal,
             message: "unknown error".into(),
         });

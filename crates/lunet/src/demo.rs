@@ -6,7 +6,6 @@
 
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lunet_lua::Limits;
@@ -14,7 +13,7 @@ use lunet_netns::{udp_send, Testbed, UdpSink};
 use lunet_types::Tier;
 
 use crate::exit::{require_root, Failure};
-use crate::runner::{RunSpec, Running};
+use lunet_runtime::runner::{self, RunSpec, Running};
 
 /// The script the demo runs: the port-filter example, built in.
 const SCRIPT: &str = include_str!("../../../examples/port-filter.lua");
@@ -23,11 +22,8 @@ const PORTS: [u16; 4] = [53, 9, 8080, 7777];
 pub fn run(count: usize) -> Result<(), Failure> {
     require_root("lunet demo")?;
     let count = count.clamp(1, 10_000);
-    let quit = Arc::new(AtomicBool::new(false));
-    {
-        let quit = quit.clone();
-        let _ = ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst));
-    }
+    // Without the handler Ctrl-C cannot end the wait early; the demo runs all the same.
+    let quit = crate::signal::quit_flag().unwrap_or_default();
     let dir = tempfile_dir()?;
     let script = dir.join("port-filter.lua");
     std::fs::write(&script, SCRIPT)?;
@@ -59,7 +55,7 @@ fn demo(count: usize, script: &std::path::Path, quit: &AtomicBool) -> Result<(),
         dev: None,
         tier: Tier::Auto,
         limits: Limits::default(),
-        pin_dir: std::path::Path::new(crate::runner::PIN_ROOT)
+        pin_dir: std::path::Path::new(runner::PIN_ROOT)
             .join(format!("demo-{}", std::process::id())),
     };
     let running = Running::start(spec)?;

@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use crate::protocol::ErrorKind;
+use lunet_runtime::check::CheckError;
+use lunet_runtime::protocol::ErrorKind;
+use lunet_runtime::replay::ReplayError;
+use lunet_runtime::runner::StartError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -60,22 +63,59 @@ impl fmt::Display for Failure {
     }
 }
 
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure::new(Code::Failure, format!("{e:#}"))
-    }
-}
-
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         Failure::new(Code::Failure, e.to_string())
     }
 }
 
+impl From<lunet_bench::BenchError> for Failure {
+    fn from(e: lunet_bench::BenchError) -> Failure {
+        Failure::internal(e.to_string())
+    }
+}
+
+impl From<lunet_bench::gen::GenError> for Failure {
+    fn from(e: lunet_bench::gen::GenError) -> Failure {
+        let code = if e.is_usage() {
+            Code::Usage
+        } else {
+            Code::Failure
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+impl From<StartError> for Failure {
+    fn from(e: StartError) -> Failure {
+        if e.is_script() {
+            Failure::script(e.to_string())
+        } else {
+            Failure::internal(e.to_string())
+        }
+    }
+}
+
+impl From<CheckError> for Failure {
+    fn from(e: CheckError) -> Failure {
+        Failure::script(e.to_string())
+    }
+}
+
+impl From<ReplayError> for Failure {
+    fn from(e: ReplayError) -> Failure {
+        let code = match e {
+            ReplayError::NotRoot(_) => Code::NotRoot,
+            ref e if e.is_script() => Code::Script,
+            _ => Code::Failure,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
 /// Fails with [`Code::NotRoot`] unless running as root; `what` says what needs it.
 pub fn require_root(what: &str) -> Result<(), Failure> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !lunet_netns::is_root() {
         return Err(Failure::new(
             Code::NotRoot,
             format!("{what} needs root: it installs netfilter rules and binds NFQUEUE (try: sudo lunet ...)"),

@@ -1,275 +1,29 @@
 //! `lunet`: Lua scripts at netfilter (and XDP) on a stock Linux kernel, with no kernel module.
 //!
-//! The binary is thin: arguments -> a request to the daemon, or a runner in-process
-//! (`run --foreground`, `demo`), or a replay over a pcap file. See docs/cli.md.
+//! The binary is thin: arguments ([`cli`]) -> a request to the daemon ([`client`]), or a
+//! runner in-process (`run --foreground`, `demo`), a replay or a check (lunet-runtime), the
+//! bench or the generator (lunet-bench); then the report printed ([`show`]) and the exit
+//! code ([`exit`]). See docs/cli.md.
 
-mod bench;
-mod check;
+mod cli;
 mod client;
-mod daemon;
 mod demo;
 mod exit;
-mod gen;
-mod kernel;
-mod mapops;
-mod protocol;
-mod replay;
-mod runner;
 mod show;
+mod signal;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use lunet_lua::Limits;
-use lunet_types::Tier;
 
+use cli::{Cli, Command, GenArgs};
 use client::Client;
-use exit::{require_root, Failure};
-use protocol::{Request, RunRequest, DEFAULT_SOCKET};
-
-#[derive(Parser)]
-#[command(
-    name = "lunet",
-    version,
-    about = "Lua scripts at netfilter and XDP on a stock Linux kernel, no kernel module",
-    after_help = "Examples:\n  sudo lunet demo\n  sudo lunet bench --quick\n  sudo lunet daemon &\n  sudo lunet run examples/port-filter.lua --name fw\n  sudo lunet stats fw\n  lunet replay examples/dns-blocklist.lua capture.pcap --json\n\nExit codes: 0 ok, 1 failure, 2 usage, 3 script error, 4 daemon unreachable, 5 no such state (or exists), 6 needs root."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(clap::Args, Clone)]
-struct SocketArg {
-    /// The daemon's socket.
-    #[arg(long, default_value = DEFAULT_SOCKET, value_name = "PATH")]
-    socket: PathBuf,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the daemon in the foreground (states live as long as it does).
-    #[command(after_help = "Example:\n  sudo lunet daemon --socket /run/lunet/lunet.sock")]
-    Daemon {
-        #[command(flatten)]
-        socket: SocketArg,
-        /// Where states pin their maps: <DIR>/<state>/<map>.
-        #[arg(long, value_name = "DIR", default_value = runner::PIN_ROOT)]
-        pin_root: PathBuf,
-    },
-    /// Start a script: run its body, attach its hooks, print where they went.
-    #[command(
-        after_help = "Examples:\n  sudo lunet run examples/port-filter.lua\n  sudo lunet run fw.lua --name fw --netns lab --budget 50000 --mem 16M\n  sudo lunet run fw.lua --foreground        # no daemon; Ctrl-C stops it"
-    )]
-    Run {
-        script: PathBuf,
-        /// The state's name (default: the script's file stem).
-        #[arg(long)]
-        name: Option<String>,
-        /// Network namespace (a name under /run/netns) whose traffic the hooks see.
-        #[arg(long, value_name = "NS")]
-        netns: Option<String>,
-        /// Device for XDP hooks that name none.
-        #[arg(long, value_name = "IFACE")]
-        dev: Option<String>,
-        /// Tier for hooks that do not demand one.
-        #[arg(long, default_value = "auto", value_parser = parse_tier)]
-        tier: Tier,
-        /// Memory cap of the state (bytes; K, M, G suffixes).
-        #[arg(long, value_name = "BYTES", value_parser = parse_size)]
-        mem: Option<usize>,
-        /// Lua instructions one hook call may run.
-        #[arg(long, value_name = "N")]
-        budget: Option<u64>,
-        /// Run in this process, without a daemon, until Ctrl-C.
-        #[arg(long)]
-        foreground: bool,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        socket: SocketArg,
-    },
-    /// Stop a state: its hooks, rules and queues go away.
-    Stop {
-        name: String,
-        #[command(flatten)]
-        socket: SocketArg,
-    },
-    /// List running states.
-    List {
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        socket: SocketArg,
-    },
-    /// Per-hook counters of a state: packets, verdicts by name, errors, budget hits.
-    Stats {
-        name: String,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        socket: SocketArg,
-    },
-    /// A state's maps: list them, or get, set, delete and dump entries.
-    #[command(
-        after_help = "Keys and values are written as the map's layout says: integers (decimal or 0x hex) or text,\ncomma-separated when the layout has several fields.\n\nExamples:\n  lunet map rl                       # the state's maps and their layouts\n  lunet map rl buckets dump --json\n  lunet map rl buckets get 17\n  lunet map rl buckets set 17 0\n  lunet map rl buckets del 17"
-    )]
-    Map {
-        /// The state.
-        name: String,
-        /// The map (omit to list the state's maps).
-        map: Option<String>,
-        /// get KEY | set KEY VALUE | del KEY | dump (default: dump when a map is named).
-        #[arg(value_name = "OP")]
-        op: Option<String>,
-        key: Option<String>,
-        value: Option<String>,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        socket: SocketArg,
-    },
-    /// What a state printed, and its errors.
-    Logs {
-        name: String,
-        /// Keep printing new lines until the state stops.
-        #[arg(long, short)]
-        follow: bool,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        socket: SocketArg,
-    },
-    /// What a script would become: each hook's tier and why, instruction counts, maps. No root
-    /// needed (as root, compiled hooks also go through the kernel's verifier).
-    #[command(
-        after_help = "Examples:\n  lunet check examples/xdp-sni-blocklist.lua\n  lunet check examples/xdp-port-filter.lua --emit asm\n  lunet check fw.lua --json\n\nExit code 3 when a hook cannot run in any tier."
-    )]
-    Check {
-        script: PathBuf,
-        #[arg(long)]
-        json: bool,
-        /// Also print each compiled hook's AST, IR or eBPF (with the Lua lines interleaved).
-        #[arg(long, value_enum)]
-        emit: Option<check::Emit>,
-        /// Tier for hooks that do not demand one.
-        #[arg(long, default_value = "auto", value_parser = parse_tier)]
-        tier: Tier,
-    },
-    /// Run a script's hooks over a pcap file, with no root and no kernel.
-    #[command(after_help = "Example:\n  lunet replay examples/dns-blocklist.lua dns.pcap --json")]
-    Replay {
-        script: PathBuf,
-        pcap: PathBuf,
-        #[arg(long)]
-        json: bool,
-        /// Instruction budget per hook call.
-        #[arg(long, value_name = "N")]
-        budget: Option<u64>,
-        #[arg(long, value_name = "BYTES", value_parser = parse_size)]
-        mem: Option<usize>,
-        /// `lua` runs the hooks in a Lua state; `kernel` compiles them and runs the programs
-        /// with BPF_PROG_TEST_RUN (needs root).
-        #[arg(long, default_value = "lua", value_parser = parse_tier)]
-        tier: Tier,
-        /// Also give every packet's verdict from every hook (JSON lines with --json).
-        #[arg(long)]
-        each: bool,
-    },
-    /// Measure packet filters: for each filter, each method's rate, CPU cost and correctness.
-    ///
-    /// Builds two network namespaces joined by a veth pair (198.18.0.1 -> 198.18.0.2), sends
-    /// frames at the full rate of the XDP live-frames generator, and counts on the receiver
-    /// what each method let through, round by round. Filters: udp-port (drop UDP to port 9,
-    /// half the traffic), udp-flood (the same under a 15:1 flood), dns (drop queries for
-    /// blocked.example and its subdomains), sni (drop TLS ClientHellos for blocked.example
-    /// and its subdomains), accept-all (drop nothing). Methods: none (no filter), iptables-raw
-    /// (a rule in raw PREROUTING), iptables-string (the name filters with -m string), nft-raw
-    /// (an nft rule at prerouting), ebpf-c-xdp and ebpf-c-netfilter (the filter hand-written
-    /// in C, compiled with clang), lunet-lua (the Lua tier through NFQUEUE at PRE_ROUTING,
-    /// priority RAW), lunet-kernel-xdp (the filter's XDP example, compiled by lunet and
-    /// attached on the receiving veth), lunet-kernel-netfilter (not built yet: a row with the
-    /// reason).
-    #[command(
-        after_help = "Examples:\n  sudo lunet bench --quick\n  sudo lunet bench --filters udp-port,dns --methods none,lunet-lua --json bench.json\n  sudo lunet bench --runs 5 --duration 10\n  sudo lunet bench --docs docs/benchmarks.md"
-    )]
-    Bench {
-        /// One run of 2 s per filter and method (instead of 3 runs of 5 s).
-        #[arg(long)]
-        quick: bool,
-        /// Also write the results as a JSON array to FILE.
-        #[arg(long, value_name = "FILE")]
-        json: Option<PathBuf>,
-        /// Also write the results as a Markdown page to FILE (e.g. docs/benchmarks.md), with
-        /// a bar chart next to it (FILE with the extension .svg), the machine, the command and
-        /// the methodology.
-        #[arg(long, value_name = "FILE")]
-        docs: Option<PathBuf>,
-        /// Filters to measure, comma-separated (default: all).
-        #[arg(long, value_name = "LIST", value_delimiter = ',')]
-        filters: Vec<bench::Filter>,
-        /// Methods to measure, comma-separated (default: all).
-        #[arg(long, value_name = "LIST", value_delimiter = ',')]
-        methods: Vec<bench::Method>,
-        /// Seconds per run (0.2 to 60; default 5, or 2 with --quick).
-        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
-        duration: Option<f64>,
-        /// Runs per filter and method (1 to 20; default 3, or 1 with --quick).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
-        runs: Option<u32>,
-    },
-    /// Send generated traffic through a testbed of two fresh namespaces, and count it.
-    ///
-    /// Builds two namespaces joined by a veth pair (198.18.0.1 -> 198.18.0.2), sends a mix
-    /// of frames with the XDP live-frames generator (XDP_TX run by BPF_PROG_TEST_RUN on the
-    /// sender's veth) until --duration, --count or Ctrl-C, prints frames sent, the rate, and
-    /// what reached the receiver's veth, and removes the namespaces. A mix is a list of
-    /// KIND:VALUE[@WEIGHT]: udp:PORT (60-byte UDP frames to PORT), dns:NAME (DNS queries for
-    /// NAME), sni:NAME (TCP segments to port 443 carrying a TLS ClientHello for NAME); spec i
-    /// is sent from source port 40000+i. Default mix: udp:9. The receiver has no socket
-    /// for the frames (a UDP one costs it an ICMP error, rate-limited); with --drop it drops
-    /// them at XDP instead, which shows the generator's own limit.
-    #[command(
-        after_help = "Examples:\n  sudo lunet gen\n  sudo lunet gen udp:9@3 udp:53 --duration 10\n  sudo lunet gen dns:www.blocked.example dns:www.allowed.example --rate 100000 --json\n  sudo lunet gen sni:www.blocked.example --count 1000000\n  lunet gen dns:www.blocked.example sni:www.blocked.example --pcap mix.pcap"
-    )]
-    Gen(gen::Options),
-    /// A self-contained demo: two namespaces, a filter script, real traffic, a verdict table.
-    Demo {
-        /// Datagrams sent per destination port.
-        #[arg(long, default_value_t = 20)]
-        count: usize,
-    },
-}
-
-fn parse_tier(s: &str) -> Result<Tier, String> {
-    Tier::parse(s).ok_or_else(|| format!("'{s}' is not a tier (auto, kernel, lua)"))
-}
-
-fn parse_secs(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| (0.2..=60.0).contains(v))
-        .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to 60"))
-}
-
-fn parse_size(s: &str) -> Result<usize, String> {
-    let (digits, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&s[..s.len() - 1], 1usize << 10),
-        Some('M') => (&s[..s.len() - 1], 1 << 20),
-        Some('G') => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|n| *n >= 64 << 10)
-        .ok_or_else(|| format!("'{s}' is not a size of at least 64K (bytes, or with K, M, G)"))
-}
+use exit::{require_root, Code, Failure};
+use lunet_runtime::protocol::{self, Request, RunRequest};
+use lunet_runtime::{check, daemon, replay, runner};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -305,7 +59,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Daemon { socket, pin_root } => {
             require_root("lunet daemon")?;
-            daemon::run(&socket.socket, &pin_root).map_err(Failure::from)
+            run_daemon(&socket.socket, &pin_root)
         }
         Command::Run {
             script,
@@ -315,6 +69,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             tier,
             mem,
             budget,
+            timeout,
             foreground,
             json,
             socket,
@@ -330,6 +85,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 tier,
                 mem,
                 budget,
+                timeout_ms: timeout,
             };
             if foreground {
                 run_foreground(request, json)
@@ -424,8 +180,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             emit,
             tier,
         } => {
-            let report = check::check(&script, tier, emit)?;
-            check::show(&report, json);
+            let report = check::check(&script, tier, emit.map(Into::into))?;
+            show::check(&report, json);
             if report.ok() {
                 Ok(())
             } else {
@@ -443,16 +199,20 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             methods,
             duration,
             runs,
-        } => bench::run(bench::Options {
-            quick,
-            json,
-            docs,
-            filters,
-            methods,
-            duration,
-            runs,
-        }),
-        Command::Gen(o) => gen::run(o),
+        } => {
+            require_root("lunet bench")?;
+            let options = lunet_bench::Options {
+                quick,
+                json,
+                docs,
+                filters,
+                methods,
+                duration,
+                runs,
+            };
+            lunet_bench::run(options, signal::quit_flag()?).map_err(Failure::from)
+        }
+        Command::Gen(a) => gen(a),
     }
 }
 
@@ -482,16 +242,45 @@ fn logs(socket: &Path, name: String, follow: bool, json: bool) -> Result<(), Fai
     }
 }
 
+/// `lunet gen`: the mix to a pcap file, or sent through a testbed (root).
+fn gen(a: GenArgs) -> Result<(), Failure> {
+    use lunet_bench::gen;
+    let specs = gen::mix(&a.specs)?;
+    if let Some(path) = &a.pcap {
+        let n = gen::write_pcap(path, &specs)?;
+        println!("wrote {n} frame(s) to {}", path.display());
+        return Ok(());
+    }
+    require_root("lunet gen")?;
+    let options = gen::Options {
+        specs,
+        rate: a.rate,
+        duration: a.duration,
+        count: a.count,
+        drop: a.drop,
+    };
+    let report = gen::run(&options, signal::quit_flag()?)?;
+    show::gen(&report, a.json);
+    Ok(())
+}
+
+/// `lunet daemon`: serves until SIGINT or SIGTERM, then stops every state.
+fn run_daemon(socket: &Path, pin_root: &Path) -> Result<(), Failure> {
+    let server =
+        daemon::Server::bind(socket, pin_root).map_err(|e| Failure::internal(e.to_string()))?;
+    let stopper = server.stopper();
+    ctrlc::set_handler(move || stopper.stop())
+        .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
+    server.run();
+    Ok(())
+}
+
 /// `run --foreground`: the runner in this process until Ctrl-C (or SIGTERM).
 fn run_foreground(r: RunRequest, json: bool) -> Result<(), Failure> {
     require_root("lunet run --foreground")?;
-    let spec = runner::RunSpec::from_request(r, std::path::Path::new(runner::PIN_ROOT));
-    let quit = Arc::new(AtomicBool::new(false));
-    {
-        let quit = quit.clone();
-        ctrlc::set_handler(move || quit.store(true, Ordering::SeqCst))
-            .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
-    }
+    let spec = runner::RunSpec::from_request(r, std::path::Path::new(runner::PIN_ROOT))
+        .map_err(|e| Failure::new(Code::Usage, e.to_string()))?;
+    let quit = signal::quit_flag()?;
     let running = runner::Running::start(spec)?;
     show::started(&running.report, json);
     let mut since = 0;

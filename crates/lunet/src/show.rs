@@ -2,8 +2,10 @@
 
 use lunet_lua::Line;
 
-use crate::protocol::{ListEntry, StateReport, StatsReport};
-use crate::replay::ReplayReport;
+use lunet_bench::gen::Report as GenReport;
+use lunet_runtime::check::CheckReport;
+use lunet_runtime::protocol::{ListEntry, MapOp, StateReport, StatsReport};
+use lunet_runtime::replay::ReplayReport;
 
 fn json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -160,8 +162,7 @@ pub fn replay(r: &ReplayReport, as_json: bool) {
     }
 }
 
-pub fn map(op: crate::protocol::MapOp, v: &serde_json::Value, as_json: bool) {
-    use crate::protocol::MapOp;
+pub fn map(op: MapOp, v: &serde_json::Value, as_json: bool) {
     if as_json {
         return json(v);
     }
@@ -204,4 +205,85 @@ pub fn map(op: crate::protocol::MapOp, v: &serde_json::Value, as_json: bool) {
         ),
         MapOp::Get | MapOp::Set => println!("{} = {}", text(&v["key"]), text(&v["value"])),
     }
+}
+
+pub fn check(r: &CheckReport, as_json: bool) {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+        return;
+    }
+    println!(
+        "{}: {} hook(s), {} map(s)",
+        r.script,
+        r.hooks.len(),
+        r.maps.len()
+    );
+    for h in &r.hooks {
+        let tier = match h.tier {
+            Some(lunet_types::Tier::Kernel) => "kernel tier",
+            Some(_) => "Lua tier",
+            None => "CANNOT RUN",
+        };
+        println!(
+            "  hook {} [{tier}] {} (defined at {})",
+            h.hook, h.attach, h.defined_at
+        );
+        for reason in &h.reasons {
+            println!("    {reason}");
+        }
+        if h.verified == Some(true) {
+            println!("    accepted by the kernel's verifier");
+        }
+        if let Some(d) = &h.diagnostic {
+            println!("{d}");
+        }
+        if let Some(e) = &h.emitted {
+            println!("{e}");
+        }
+    }
+    for m in &r.maps {
+        println!(
+            "  map {} ({}, key \"{}\", value \"{}\", {} entries)",
+            m.name,
+            m.kind.name(),
+            m.key,
+            m.value,
+            m.entries
+        );
+    }
+}
+
+/// `lunet gen`'s report.
+pub fn gen(r: &GenReport, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        );
+        return;
+    }
+    println!(
+        "sent      {:>12} frames in {:.2} s: {:.3} Mpps{}",
+        r.sent,
+        r.seconds,
+        r.pps / 1e6,
+        if r.pinned {
+            " (generator on CPU 0)"
+        } else {
+            ""
+        }
+    );
+    let fate = if r.receiver == "stack" {
+        "passed to its stack"
+    } else {
+        "dropped at XDP"
+    };
+    println!(
+        "received  {:>12} frames at the receiver's veth ({fate})",
+        r.received
+    );
+    println!(
+        "ring lost {:>12} frames (receiver's ring full)",
+        r.ring_lost
+    );
 }

@@ -3,8 +3,12 @@
 //! built yet, then the SNI filter with iptables (u32 + string, and string alone), the C at
 //! netfilter and the kernel tier at XDP.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+use support::{lunet_bin, namespaces_left};
 
 const KEYS: [&str; 7] = [
     "mpps_median",
@@ -21,7 +25,7 @@ const KEYS: [&str; 7] = [
 fn quick_bench(args: &[&str]) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_lunet"))
+    let child = Command::new(lunet_bin())
         .args(["bench", "--quick", "--duration", "1"])
         .args(args)
         .args(["--json", json.to_str().unwrap()])
@@ -43,13 +47,7 @@ fn quick_bench(args: &[&str]) -> Vec<serde_json::Value> {
 
     // Nothing is left behind: the namespaces of the bench (named after its pid) are gone,
     // and so are the pins of its states.
-    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let ours = [format!("lts{pid}-"), format!("ltr{pid}-")];
-    let left: Vec<String> = String::from_utf8_lossy(&list.stdout)
-        .lines()
-        .filter(|l| ours.iter().any(|p| l.starts_with(p.as_str())))
-        .map(String::from)
-        .collect();
+    let left = namespaces_left(pid);
     assert!(left.is_empty(), "namespaces left behind: {left:?}");
     let pins = format!("/sys/fs/bpf/lunet/bench-{pid}");
     assert!(!Path::new(&pins).exists(), "{pins} left behind");
@@ -83,7 +81,7 @@ fn assert_measured_and_correct(r: &serde_json::Value) {
 
 #[test]
 fn quick_bench_of_the_port_filter_is_correct_for_every_method() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("the bench's namespaces, rules and XDP programs");
     let rows = quick_bench(&[
         "--filters",
         "udp-port",
@@ -201,17 +199,17 @@ fn quick_bench_of_the_port_filter_is_correct_for_every_method() {
 
 #[test]
 fn bench_rejects_unknown_filters_and_methods() {
-    let o = Command::new(env!("CARGO_BIN_EXE_lunet"))
+    let o = Command::new(lunet_bin())
         .args(["bench", "--filters", "tls-sni"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let o = Command::new(env!("CARGO_BIN_EXE_lunet"))
+    let o = Command::new(lunet_bin())
         .args(["bench", "--methods", "none,ebpf"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let o = Command::new(env!("CARGO_BIN_EXE_lunet"))
+    let o = Command::new(lunet_bin())
         .args(["bench", "--duration", "0"])
         .output()
         .unwrap();

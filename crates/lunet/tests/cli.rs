@@ -56,8 +56,7 @@ fn help_shows_examples() {
 #[test]
 fn commands_that_need_root_say_so_with_exit_code_6() {
     // As root, drop to uid 65534 for the check; as anyone else, run directly.
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = lunet_testkit::is_root();
     for args in [
         &["demo"][..],
         &["daemon", "--socket", "/tmp/lunet-never.sock"][..],

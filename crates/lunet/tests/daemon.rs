@@ -13,7 +13,7 @@ const WAIT: Duration = Duration::from_millis(800);
 
 #[test]
 fn port_filter_drops_and_accepts_as_the_script_says_and_stop_leaves_nothing() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     let script = examples_dir().join("port-filter.lua");
@@ -67,7 +67,7 @@ fn port_filter_drops_and_accepts_as_the_script_says_and_stop_leaves_nothing() {
 
 #[test]
 fn marks_select_hooks_and_a_new_mark_reaches_the_next_hook() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     let script = write_script(
@@ -122,7 +122,7 @@ netfilter.register{ name = "dropper", pf = nf.proto.IPV4, hooknum = nf.inet.LOCA
 
 #[test]
 fn a_packet_rewritten_by_a_setter_arrives_rewritten() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     let script = write_script(
@@ -163,7 +163,7 @@ end }
 
 #[test]
 fn traffic_passes_when_the_daemon_is_killed_and_a_restart_cleans_up() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let mut d = Daemon::start();
     let script = examples_dir().join("port-filter.lua");
@@ -192,7 +192,7 @@ fn traffic_passes_when_the_daemon_is_killed_and_a_restart_cleans_up() {
 
 #[test]
 fn an_endless_hook_costs_its_budget_while_the_daemon_keeps_answering() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     let script = write_script(
@@ -253,7 +253,7 @@ end }
 
 #[test]
 fn memory_bombs_hit_the_cap_and_are_reported() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     let body = write_script(
@@ -306,7 +306,7 @@ end }
 
 #[test]
 fn a_syntax_error_is_reported_as_file_and_line() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     let bad = write_script(
@@ -330,7 +330,7 @@ fn a_syntax_error_is_reported_as_file_and_line() {
 
 #[test]
 fn one_states_failures_leave_another_states_verdicts_intact() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     d.run_ok(
@@ -384,7 +384,7 @@ netfilter.register{ name = "boom", pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_I
 
 #[test]
 fn logs_follow_streams_until_the_state_stops() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     d.run_ok(
@@ -425,7 +425,7 @@ fn logs_follow_streams_until_the_state_stops() {
 
 #[test]
 fn run_foreground_filters_until_interrupted_then_cleans_up() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let script = examples_dir().join("port-filter.lua");
     let mut child = std::process::Command::new(lunet_bin())
@@ -466,7 +466,7 @@ fn run_foreground_filters_until_interrupted_then_cleans_up() {
 
 #[test]
 fn maps_are_shared_by_the_hook_and_the_shell() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     let script = write_script(

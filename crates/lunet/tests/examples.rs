@@ -26,7 +26,7 @@ fn qname(payload: &[u8]) -> String {
 
 #[test]
 fn dns_blocklist_drops_queries_for_listed_names_and_their_subdomains() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     // LOCAL_OUT: the filter runs where the queries are sent from.
@@ -79,7 +79,7 @@ fn dns_blocklist_drops_queries_for_listed_names_and_their_subdomains() {
 
 #[test]
 fn rate_limit_lets_a_burst_per_source_through_and_drops_the_rest() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     d.run_ok(
@@ -130,7 +130,7 @@ fn rate_limit_lets_a_burst_per_source_through_and_drops_the_rest() {
 
 #[test]
 fn the_demo_runs_and_removes_everything_it_made() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let o = lunet(&["demo", "--count", "5"]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", stderr(&o));

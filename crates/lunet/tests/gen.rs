@@ -1,24 +1,11 @@
 //! `lunet gen` end to end: the mix it builds (as a pcap that `lunet replay` reads, no root),
 //! and real traffic through the testbed it creates and removes (root only).
 
-use std::process::{Command, Output};
+mod support;
 
-fn lunet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lunet"))
-        .args(args)
-        .env("LUNET_LOG", "warn")
-        .output()
-        .expect("lunet runs")
-}
+use std::process::Command;
 
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use support::{lunet, namespaces_left, text};
 
 /// The pcap of a weighted mix holds one cycle, and the port filter's verdicts on it are the
 /// weights: two frames to port 9 dropped, the DNS query passed.
@@ -60,20 +47,9 @@ fn bad_specs_and_limits_are_usage_errors() {
     }
 }
 
-/// Namespaces of the `lunet gen` with this pid still listed by `ip netns`.
-fn namespaces_left(pid: u32) -> Vec<String> {
-    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let ours = [format!("lts{pid}-"), format!("ltr{pid}-")];
-    String::from_utf8_lossy(&list.stdout)
-        .lines()
-        .filter(|l| ours.iter().any(|p| l.starts_with(p.as_str())))
-        .map(String::from)
-        .collect()
-}
-
 /// Runs `lunet gen ARGS --json` and returns its report, after checking it left nothing.
 fn gen_json(args: &[&str]) -> serde_json::Value {
-    let child = Command::new(env!("CARGO_BIN_EXE_lunet"))
+    let child = Command::new(support::lunet_bin())
         .arg("gen")
         .args(args)
         .arg("--json")
@@ -96,7 +72,7 @@ fn gen_json(args: &[&str]) -> serde_json::Value {
 /// receiver's veth (at least: its counter also sees the sender stack's own few frames).
 #[test]
 fn gen_sends_the_frames_it_counts_and_the_receiver_sees_them() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("namespaces and the XDP generator");
     let r = gen_json(&[
         "udp:9",
         "sni:www.blocked.example",

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::Path;
@@ -12,8 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use lunet_gen::packet;
-use pcap_file::pcap::{PcapPacket, PcapWriter};
 use support::*;
+use support::{MAC_A as A, MAC_B as B};
 
 const WAIT: Duration = Duration::from_millis(800);
 
@@ -27,7 +26,7 @@ fn xdp_attached(ns: &str, dev: &str) -> bool {
 
 #[test]
 fn xdp_port_and_dns_filters_drop_real_traffic_and_stop_detaches_them() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("bpf(2), XDP and namespaces");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     let out = d.run_ok(
@@ -90,7 +89,7 @@ fn xdp_port_and_dns_filters_drop_real_traffic_and_stop_detaches_them() {
 
 #[test]
 fn the_sni_filter_drops_client_hellos_for_listed_names_on_real_tcp() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("bpf(2), XDP and namespaces");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     d.run_ok(
@@ -149,9 +148,6 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
-
-const A: [u8; 6] = [2, 0, 0, 0, 0, 1];
-const B: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
 /// Valid packets of every kind the examples look at, then every one truncated at a few
 /// lengths, then mutated copies.
@@ -222,18 +218,6 @@ fn corpus() -> Vec<Vec<u8>> {
     all
 }
 
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut w = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
-    for (i, f) in frames.iter().enumerate() {
-        let p = PcapPacket {
-            timestamp: Duration::from_micros(i as u64),
-            orig_len: f.len() as u32,
-            data: Cow::Borrowed(f),
-        };
-        w.write_packet(&p).unwrap();
-    }
-}
-
 fn each_verdict(script: &Path, pcap: &Path, tier: &str) -> Vec<serde_json::Value> {
     let o = lunet(&[
         "replay",
@@ -254,7 +238,7 @@ fn each_verdict(script: &Path, pcap: &Path, tier: &str) -> Vec<serde_json::Value
 
 #[test]
 fn lua_and_kernel_tiers_give_the_same_verdict_on_every_packet() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("bpf(2): BPF_PROG_TEST_RUN");
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("corpus.pcap");
     let frames = corpus();
@@ -293,7 +277,7 @@ fn lua_and_kernel_tiers_give_the_same_verdict_on_every_packet() {
 
 #[test]
 fn the_rate_limit_counts_per_source_in_a_map_the_shell_reads_and_resets() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("bpf(2), XDP and namespaces");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     d.run_ok(
@@ -353,7 +337,7 @@ fn print_lines(d: &Daemon, name: &str) -> Vec<String> {
 
 #[test]
 fn print_in_a_compiled_hook_reaches_lunet_logs() {
-    lunet_netns::skip_unless_root!();
+    lunet_testkit::require_root!("bpf(2), XDP and namespaces");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
     let script = write_script(

@@ -2,29 +2,11 @@
 
 mod support;
 
-use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::Path;
-use std::time::Duration;
 
 use lunet_gen::packet;
-use pcap_file::pcap::{PcapPacket, PcapWriter};
 use support::*;
-
-const A: [u8; 6] = [2, 0, 0, 0, 0, 1];
-const B: [u8; 6] = [2, 0, 0, 0, 0, 2];
-
-fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
-    let mut w = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
-    for (i, f) in frames.iter().enumerate() {
-        w.write_packet(&PcapPacket {
-            timestamp: Duration::from_millis(i as u64),
-            orig_len: f.len() as u32,
-            data: Cow::Borrowed(f),
-        })
-        .unwrap();
-    }
-}
+use support::{MAC_A as A, MAC_B as B};
 
 fn v4_query(name: &str, id: u16) -> Vec<u8> {
     packet::dns_query(

@@ -1,4 +1,4 @@
-//! Maps in a compiled hook (part of pass 2): `m[k]` is `bpf_map_lookup_elem`, `m[k] = v` is
+//! Maps in a compiled hook (part of pass `lower`): `m[k]` is `bpf_map_lookup_elem`, `m[k] = v` is
 //! `bpf_map_update_elem(.., BPF_ANY)`, `m[k] = nil` is `bpf_map_delete_elem`.
 //!
 //! Keys and values are one integer field each (`"I4"`, `">I2"`, `"i8"`, ...): the compiled

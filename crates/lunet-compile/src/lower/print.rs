@@ -1,4 +1,4 @@
-//! `print(...)` in a compiled hook (part of pass 2): the record of [`crate::print`] built on
+//! `print(...)` in a compiled hook (part of pass `lower`): the record of [`crate::print`] built on
 //! the stack field by field ([`Inst::PrintStore`]), packet strings copied in
 //! ([`Inst::PrintCopy`]), and the record sent to the ring buffer ([`Inst::PrintEmit`]).
 //!
@@ -12,7 +12,7 @@ use crate::diag::Loc;
 use crate::ir::{AluOp, Cond, Inst, Opnd};
 use crate::print::{self, PrintArg, PrintSite};
 use crate::types::SVal;
-use crate::Value;
+use lunet_types::Value;
 
 impl<'a> Lower<'a> {
     /// `print(args...)`: one record to the ring buffer; gives no values.

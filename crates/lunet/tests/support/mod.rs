@@ -3,10 +3,13 @@
 
 #![allow(dead_code)]
 
+use std::borrow::Cow;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use pcap_file::pcap::{PcapPacket, PcapWriter};
 
 pub use lunet_netns::{udp_send, Testbed, UdpSink};
 
@@ -36,6 +39,45 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// All of a run, for an assertion's message: exit status, stdout and stderr.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
+}
+
+/// Namespaces of the `lunet` process `pid` (its testbed's, named after it) still listed by
+/// `ip netns`.
+pub fn namespaces_left(pid: u32) -> Vec<String> {
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let ours = [format!("lts{pid}-"), format!("ltr{pid}-")];
+    String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter(|l| ours.iter().any(|p| l.starts_with(p.as_str())))
+        .map(String::from)
+        .collect()
+}
+
+/// Made-up MACs for frames written to captures.
+pub const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
+pub const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+/// Writes `frames` to a pcap file (Ethernet), 1 µs apart.
+pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut w = PcapWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        let p = PcapPacket {
+            timestamp: Duration::from_micros(i as u64),
+            orig_len: f.len() as u32,
+            data: Cow::Borrowed(f),
+        };
+        w.write_packet(&p).unwrap();
+    }
 }
 
 /// A `lunet daemon` on a private socket; stopped (by PID) and reaped on drop.

@@ -1,0 +1,573 @@
+//! The methods: ways to implement a filter. Each installs itself in the receiver namespace and
+//! says what it counted (packets it decided on, packets it dropped).
+//!
+//! - `none`: no filter. Measures what the path itself delivers; nothing must be dropped.
+//! - `iptables-raw`: one iptables rule in raw PREROUTING ([`Filter::iptables_rule`]), as
+//!   precise as iptables' matches allow (`u32` at fixed offsets; `string` only for `sni`).
+//! - `iptables-string`: for the name filters, one rule in raw PREROUTING that searches the
+//!   packet for the name with `-m string` ([`Filter::iptables_string_rule`]).
+//! - `nft-raw`: one nft rule ([`Filter::nft_rule`]) in a table of its own, [`NFT_TABLE`], whose
+//!   chain hooks prerouting at priority `raw + 1`: right after the counting rules of raw
+//!   PREROUTING (priority `raw`, -300). At the same priority the kernel would run the chain
+//!   registered last first, which would put the filter before the counters. Its rule's
+//!   `counter` is read like the iptables rule's.
+//! - `ebpf-c-xdp`, `ebpf-c-netfilter`: the filter hand-written in C ([`cprog`]), compiled
+//!   with clang by the benchmark, at XDP on the receiver's veth (like `lunet-kernel-xdp`) or
+//!   at netfilter IPv4 PRE_ROUTING, priority raw + 1 (like `nft-raw`). Skipped, with the
+//!   reason, where clang is absent.
+//! - `lunet-kernel-netfilter`: not built yet; its rows are there, skipped with the reason
+//!   ([`Method::cannot_express`]).
+//! - `lunet-lua`: the Lua tier: a script ([`Filter::lua_script`]) at PRE_ROUTING, priority
+//!   RAW, run by lunet's runner in this process, fed through NFQUEUE (fail-open: packets the
+//!   queue has no room for are accepted without being seen).
+//! - `lunet-kernel-xdp`: the kernel tier: the filter's XDP example ([`Filter::xdp_script`])
+//!   started by lunet's runner with `--dev` the receiver's veth, so its hook is compiled to
+//!   eBPF, verified and attached at XDP there, in place of the testbed's `XDP_PASS` program.
+//!   It drops before the stack: the counting rules see only what it passed.
+
+use std::path::{Path, PathBuf};
+
+use lunet_lua::Limits;
+use lunet_types::Tier;
+
+use crate::counters::{parse_queue_stats, QueueStats};
+use crate::cprog;
+use crate::cpu;
+use crate::filters::{Class, Filter, Frame};
+use crate::testbed::{self, Bed, NFT_CHAIN, NFT_TABLE};
+use crate::xdp;
+use lunet_runtime::runner::{self, RunSpec, Running};
+
+/// A method of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Method {
+    /// No filter: what the path itself delivers.
+    None,
+    /// An iptables rule in raw PREROUTING.
+    IptablesRaw,
+    /// The name filters with iptables' `-m string`, in raw PREROUTING.
+    IptablesString,
+    /// An nft rule in a prerouting chain of its own, right after priority raw.
+    NftRaw,
+    /// The filter hand-written in C, compiled with clang, at XDP on the receiver's veth.
+    EbpfCXdp,
+    /// The filter hand-written in C, compiled with clang, at netfilter PRE_ROUTING.
+    EbpfCNetfilter,
+    /// The Lua tier through NFQUEUE, at PRE_ROUTING priority RAW.
+    LunetLua,
+    /// The kernel tier: the filter's XDP hook compiled to eBPF by lunet, at XDP on the
+    /// receiver's veth.
+    LunetKernelXdp,
+    /// The kernel tier at netfilter (skipped: the kernel tier compiles XDP hooks only).
+    LunetKernelNetfilter,
+}
+
+/// The state name of the Lua tier's runs; its thread is `lunet-bench`.
+const STATE_NAME: &str = "bench";
+
+impl Method {
+    pub const ALL: [Method; 9] = [
+        Method::None,
+        Method::IptablesRaw,
+        Method::IptablesString,
+        Method::NftRaw,
+        Method::EbpfCXdp,
+        Method::EbpfCNetfilter,
+        Method::LunetLua,
+        Method::LunetKernelXdp,
+        Method::LunetKernelNetfilter,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::None => "none",
+            Method::IptablesRaw => "iptables-raw",
+            Method::IptablesString => "iptables-string",
+            Method::NftRaw => "nft-raw",
+            Method::EbpfCXdp => "ebpf-c-xdp",
+            Method::EbpfCNetfilter => "ebpf-c-netfilter",
+            Method::LunetLua => "lunet-lua",
+            Method::LunetKernelXdp => "lunet-kernel-xdp",
+            Method::LunetKernelNetfilter => "lunet-kernel-netfilter",
+        }
+    }
+
+    /// Why this method is not measured for `filter` in this build, if it is not: a method
+    /// not built yet, or one that cannot express the filter. (iptables implements
+    /// accept-all as one ACCEPT rule, nft as one accept rule, the kernel tier as a one-line
+    /// XDP hook.)
+    pub fn cannot_express(self, filter: Filter) -> Option<String> {
+        let reason = match (self, filter) {
+            (Method::IptablesString, f) => f.iptables_string_rule().err()?,
+            (Method::NftRaw, f) => f.nft_rule().err()?,
+            (Method::EbpfCXdp | Method::EbpfCNetfilter, _) => return cprog::unavailable(),
+            (Method::LunetKernelNetfilter, _) => "the kernel tier compiles XDP hooks only",
+            _ => return None,
+        };
+        Some(reason.to_string())
+    }
+
+    /// Whether the method filters before the network stack (at XDP), where the counting
+    /// rules cannot see what it drops.
+    pub fn before_stack(self) -> bool {
+        matches!(self, Method::LunetKernelXdp | Method::EbpfCXdp)
+    }
+
+    /// Installs the method for `filter` in the receiver namespace. An error is a reason to
+    /// skip the method on this machine (a missing iptables match, NFQUEUE refused, a hook
+    /// the kernel's verifier refused...). `frames` are the filter's traffic, for the eBPF
+    /// methods' `BPF_PROG_TEST_RUN` measurement.
+    pub fn install(self, filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
+        match self {
+            Method::None => Ok(Active::None),
+            Method::IptablesRaw => start_iptables(filter, &filter.iptables_rule(), bed),
+            Method::IptablesString => start_iptables(filter, &filter.iptables_string_rule()?, bed),
+            Method::NftRaw => start_nft(filter, bed),
+            Method::LunetLua => start_lua(filter, bed),
+            Method::LunetKernelXdp => start_xdp(filter, bed, frames),
+            Method::EbpfCXdp => start_c_xdp(filter, bed, frames),
+            Method::EbpfCNetfilter => start_c_netfilter(filter, bed, frames),
+            Method::LunetKernelNetfilter => Err(self
+                .cannot_express(filter)
+                .unwrap_or_else(|| "not in this build".into())),
+        }
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An installed method. Dropping it stops the Lua state (its rules and queue go with it); the
+/// iptables rule is flushed by the driver's reset.
+pub enum Active {
+    None,
+    Iptables {
+        target: &'static str,
+    },
+    /// The `nft-raw` table. Dropping it deletes the table (the driver's reset does too, and
+    /// the receiver namespace goes with the testbed on every way out).
+    Nft {
+        ns: String,
+    },
+    Lua {
+        running: Box<Running>,
+        /// The state's thread (the NFQUEUE consumer), for its CPU time.
+        tid: Option<i32>,
+        /// The receiver namespace and the queue's number, for the kernel's queue counters.
+        ns: String,
+        queue: Option<u16>,
+    },
+    /// A state whose one hook runs at XDP on the receiver's veth. Stopping it detaches the
+    /// program; the driver's reset puts the testbed's `XDP_PASS` program back.
+    Kernel {
+        running: Box<Running>,
+        /// `BPF_PROG_TEST_RUN` of the attached program on the filter's frames, or why it
+        /// could not be run (the method is measured all the same).
+        test_run: Result<xdp::TestRun, String>,
+    },
+    /// A hand-written C program attached at XDP on the receiver's veth (detached when the
+    /// link is dropped; the driver's reset puts the `XDP_PASS` program back) or at netfilter
+    /// PRE_ROUTING in the receiver namespace.
+    Ebpf {
+        _link: lunet_bpf::LinkFd,
+        at_xdp: bool,
+        test_run: Result<xdp::TestRun, String>,
+    },
+}
+
+/// What the filter itself counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilterCount {
+    /// Packets the filter decided on, when it counts them itself (the Lua hook and the
+    /// compiled XDP hook do; an iptables rule sees every packet that arrives).
+    pub processed: Option<u64>,
+    /// Packets it dropped, when it counts them (the hook's DROP verdicts).
+    pub dropped: Option<u64>,
+    /// Hook calls that ended in an error (and so in the default verdict).
+    pub errors: u64,
+}
+
+impl FilterCount {
+    pub fn since(&self, earlier: &FilterCount) -> FilterCount {
+        let sub = |a: Option<u64>, b: Option<u64>| a.map(|a| a.saturating_sub(b.unwrap_or(0)));
+        FilterCount {
+            processed: sub(self.processed, earlier.processed),
+            dropped: sub(self.dropped, earlier.dropped),
+            errors: self.errors.saturating_sub(earlier.errors),
+        }
+    }
+}
+
+impl Active {
+    /// The target of the method's iptables rule, whose counter the harness reads.
+    pub fn rule_target(&self) -> Option<&'static str> {
+        match self {
+            Active::Iptables { target } => Some(target),
+            _ => None,
+        }
+    }
+
+    /// The packet counter of the method's own nft rule (`nft-raw`), read now; `None` for
+    /// the other methods.
+    pub fn nft_rule_count(&self) -> std::io::Result<Option<u64>> {
+        let Active::Nft { ns } = self else {
+            return Ok(None);
+        };
+        let text = testbed::nft_in(ns, &["list", "chain", "ip", NFT_TABLE, NFT_CHAIN])?;
+        parse_nft_counter(&text).map(Some).ok_or_else(|| {
+            std::io::Error::other(format!("no counter in the nft-raw chain: {}", text.trim()))
+        })
+    }
+
+    /// Whether packets go through a userspace queue (and may be accepted unseen).
+    pub fn is_queue(&self) -> bool {
+        matches!(self, Active::Lua { .. })
+    }
+
+    /// Whether the method filters before the stack (its drops never reach the counters).
+    pub fn before_stack(&self) -> bool {
+        matches!(
+            self,
+            Active::Kernel { .. } | Active::Ebpf { at_xdp: true, .. }
+        )
+    }
+
+    /// The eBPF program's `BPF_PROG_TEST_RUN` result, for the methods that have one.
+    pub fn test_run(&self) -> Option<&Result<xdp::TestRun, String>> {
+        match self {
+            Active::Kernel { test_run, .. } | Active::Ebpf { test_run, .. } => Some(test_run),
+            _ => None,
+        }
+    }
+
+    /// The hook's counters now: the Lua tier's, or a compiled hook's verdict counters (a
+    /// per-CPU map the program updates); all zero for the other methods.
+    pub fn count(&self) -> FilterCount {
+        match self {
+            Active::Lua { running, .. } | Active::Kernel { running, .. } => {
+                let stats = running.stats();
+                let mut c = FilterCount {
+                    processed: Some(0),
+                    dropped: Some(0),
+                    errors: 0,
+                };
+                for h in stats.hooks {
+                    *c.processed.get_or_insert(0) += h.stats.packets;
+                    *c.dropped.get_or_insert(0) +=
+                        h.stats.verdicts.get("DROP").copied().unwrap_or(0);
+                    c.errors += h.stats.errors;
+                }
+                c
+            }
+            _ => FilterCount::default(),
+        }
+    }
+
+    /// On-CPU time of the method's own thread so far (the NFQUEUE consumer), in ns.
+    pub fn thread_ns(&self) -> Option<f64> {
+        match self {
+            Active::Lua { tid: Some(t), .. } => cpu::thread_ns(*t).ok(),
+            _ => None,
+        }
+    }
+
+    /// Packets the kernel's queue itself dropped so far (`queue_dropped + user_dropped` of
+    /// `/proc/net/netfilter/nfnetlink_queue` in the receiver namespace). With fail-open both
+    /// stay 0: a packet that finds the queue or the socket full is accepted, and counted
+    /// nowhere.
+    pub fn queue_dropped(&self) -> Option<u64> {
+        self.queue_stats().map(|s| s.dropped)
+    }
+
+    /// Packets in the kernel's queue waiting for a verdict now.
+    pub fn queue_waiting(&self) -> Option<u64> {
+        self.queue_stats().map(|s| s.waiting)
+    }
+
+    fn queue_stats(&self) -> Option<QueueStats> {
+        let Active::Lua {
+            ns, queue: Some(q), ..
+        } = self
+        else {
+            return None;
+        };
+        let q = *q;
+        lunet_netns::in_netns(ns, move || {
+            std::fs::read_to_string("/proc/thread-self/net/netfilter/nfnetlink_queue")
+                .ok()
+                .and_then(|text| parse_queue_stats(&text, q))
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// The last error a hook reported, if any.
+    pub fn last_error(&self) -> Option<String> {
+        match self {
+            Active::Lua { running, .. } | Active::Kernel { running, .. } => running
+                .stats()
+                .hooks
+                .into_iter()
+                .find_map(|h| h.stats.last_error),
+            _ => None,
+        }
+    }
+}
+
+/// Appends `rule` to raw PREROUTING in the receiver namespace (after the counting rules).
+fn start_iptables(filter: Filter, rule: &[String], bed: &Bed) -> Result<Active, String> {
+    let mut args = vec!["-t", "raw", "-A", "PREROUTING"];
+    args.extend(rule.iter().map(String::as_str));
+    bed.iptables(&args)
+        .map_err(|e| format!("cannot install the iptables rule: {e}"))?;
+    Ok(Active::Iptables {
+        target: filter.iptables_target(),
+    })
+}
+
+/// Creates the `nft-raw` table, its prerouting chain and the filter's rule in the receiver
+/// namespace (the table goes again if a later step fails).
+fn start_nft(filter: Filter, bed: &Bed) -> Result<Active, String> {
+    let rule = filter.nft_rule()?;
+    let active = Active::Nft {
+        ns: bed.receiver_ns().to_string(),
+    };
+    let fail = |e: std::io::Error| format!("cannot install the nft rule: {e}");
+    bed.nft(&["add", "table", "ip", NFT_TABLE]).map_err(fail)?;
+    // From here on, dropping `active` deletes the table.
+    bed.nft(&[
+        "add",
+        "chain",
+        "ip",
+        NFT_TABLE,
+        NFT_CHAIN,
+        "{ type filter hook prerouting priority raw + 1; policy accept; }",
+    ])
+    .map_err(fail)?;
+    let mut args = vec!["add", "rule", "ip", NFT_TABLE, NFT_CHAIN];
+    args.extend(rule.split_whitespace());
+    bed.nft(&args).map_err(fail)?;
+    Ok(active)
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        if let Active::Nft { ns } = self {
+            let _ = testbed::nft_in(ns, &["delete", "table", "ip", NFT_TABLE]);
+        }
+    }
+}
+
+/// The packets of the first `counter packets N bytes M` in the text of `nft list chain`.
+fn parse_nft_counter(text: &str) -> Option<u64> {
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "counter" && words.next() == Some("packets") {
+            return words.next()?.parse().ok();
+        }
+    }
+    None
+}
+
+/// Writes the filter's script to a private file, starts it in the receiver namespace, and
+/// pins its thread to the last CPU (the generator has CPU 0).
+fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
+    let dir = ScriptDir::create().map_err(|e| format!("cannot write the bench script: {e}"))?;
+    let script = dir.0.join(format!("{}.lua", filter.name()));
+    std::fs::write(&script, filter.lua_script())
+        .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let spec = RunSpec {
+        name: STATE_NAME.into(),
+        script,
+        netns: Some(bed.receiver_ns().to_string()),
+        dev: None,
+        tier: Tier::Lua,
+        limits: Limits::default(),
+        pin_dir: pin_dir(),
+    };
+    // The script is read by the time start returns; `dir` goes right after.
+    let running = Running::start(spec).map_err(|e| format!("lunet could not start: {e}"))?;
+    let tid = cpu::find_thread(&format!("lunet-{STATE_NAME}"));
+    if let Some(t) = tid {
+        let n = cpu::cpus();
+        if n >= 2 {
+            let _ = cpu::pin(t, n - 1);
+        }
+    }
+    let queue = running.report.hooks.iter().find_map(|h| h.queue);
+    Ok(Active::Lua {
+        running: Box::new(running),
+        tid,
+        ns: bed.receiver_ns().to_string(),
+        queue,
+    })
+}
+
+/// Where the bench's states pin their maps and links.
+fn pin_dir() -> PathBuf {
+    Path::new(runner::PIN_ROOT).join(format!("bench-{}", std::process::id()))
+}
+
+/// Writes the filter's XDP script to a private file and starts it through lunet's runner
+/// in the receiver namespace with `--dev` its veth, in the kernel tier: the runner compiles
+/// the hook, loads it (the kernel's verifier checks it) and attaches it at XDP on the veth
+/// with a pinned link. The testbed's `XDP_PASS` program leaves the veth first (a veth has
+/// one XDP program) and comes back if the start fails. Then the attached program is run
+/// with `BPF_PROG_TEST_RUN` on one frame of each class.
+fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
+    let dir = ScriptDir::create().map_err(|e| format!("cannot write the bench script: {e}"))?;
+    let (file, text) = filter.xdp_script();
+    let script = dir.0.join(file);
+    std::fs::write(&script, text).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let spec = RunSpec {
+        name: STATE_NAME.into(),
+        script,
+        netns: Some(bed.receiver_ns().to_string()),
+        dev: Some(bed.receiver_if().to_string()),
+        tier: Tier::Kernel,
+        limits: Limits::default(),
+        pin_dir: pin_dir(),
+    };
+    let pins = spec.pin_dir.clone();
+    let running = bed.replace_pass(|| {
+        Running::start(spec).map_err(|e| format!("lunet could not start {file}: {e}"))
+    })?;
+    let picked = one_of_each(filter, frames);
+    let test_run = xdp::pinned_link(&pins)
+        .and_then(|pin| xdp::program_of_link(&pin))
+        .and_then(|prog| xdp::test_run(&prog, &picked))
+        .map_err(|e| format!("BPF_PROG_TEST_RUN of the attached program failed: {e}"));
+    Ok(Active::Kernel {
+        running: Box::new(running),
+        test_run,
+    })
+}
+
+/// One frame of each class the filter's traffic has, with whether it must be dropped.
+fn one_of_each(filter: Filter, frames: &[Frame]) -> Vec<(&[u8], bool)> {
+    Class::ALL
+        .iter()
+        .filter_map(|&c| {
+            frames
+                .iter()
+                .find(|f| f.class == c)
+                .map(|f| (f.bytes.as_slice(), filter.drops(c)))
+        })
+        .collect()
+}
+
+/// The netfilter priority of the `ebpf-c-netfilter` program at PRE_ROUTING: right after the
+/// counting rules of raw PREROUTING (priority raw, -300), like the `nft-raw` chain.
+const C_NETFILTER_PRIORITY: i32 = -299;
+
+/// Compiles the filter's C program for XDP with clang, loads it and attaches it on the
+/// receiver's veth in place of the testbed's `XDP_PASS` program (which comes back if the
+/// attach fails), then times it with `BPF_PROG_TEST_RUN`.
+fn start_c_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
+    let dir = ScriptDir::create().map_err(|e| format!("cannot write the C program: {e}"))?;
+    let prog = cprog::build(filter, cprog::Hook::Xdp, &dir.0)?;
+    let test_run = xdp::test_run(&prog, &one_of_each(filter, frames))
+        .map_err(|e| format!("BPF_PROG_TEST_RUN failed: {e}"));
+    let (ns, ifindex) = (bed.receiver_ns(), bed.receiver_ifindex());
+    let link = bed.replace_pass(|| {
+        lunet_netns::in_netns(ns, move || lunet_bpf::link_create_xdp(&prog, ifindex, 0))
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("attaching the C program at XDP failed: {e}"))
+    })?;
+    Ok(Active::Ebpf {
+        _link: link,
+        at_xdp: true,
+        test_run,
+    })
+}
+
+/// Compiles the filter's C program for netfilter with clang, loads it and attaches it at
+/// IPv4 PRE_ROUTING of the receiver namespace, priority [`C_NETFILTER_PRIORITY`], then times
+/// it with `BPF_PROG_TEST_RUN`.
+fn start_c_netfilter(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
+    let dir = ScriptDir::create().map_err(|e| format!("cannot write the C program: {e}"))?;
+    let prog = cprog::build(filter, cprog::Hook::Netfilter, &dir.0)?;
+    let test_run = xdp::test_run_netfilter(&prog, &one_of_each(filter, frames))
+        .map_err(|e| format!("BPF_PROG_TEST_RUN failed: {e}"));
+    let link = lunet_netns::in_netns(bed.receiver_ns(), move || {
+        lunet_bpf::link_create_netfilter(
+            &prog,
+            lunet_types::Family::Ipv4,
+            lunet_types::Hook::PreRouting,
+            C_NETFILTER_PRIORITY,
+            0,
+        )
+    })
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("attaching the C program at netfilter failed: {e}"))?;
+    Ok(Active::Ebpf {
+        _link: link,
+        at_xdp: false,
+        test_run,
+    })
+}
+
+/// A directory for the script, removed on drop.
+struct ScriptDir(PathBuf);
+
+impl ScriptDir {
+    fn create() -> std::io::Result<ScriptDir> {
+        let dir = std::env::temp_dir().join(format!("lunet-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(ScriptDir(dir))
+    }
+}
+
+impl Drop for ScriptDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nft_counter_is_read_from_the_chain_listing() {
+        let text = "table ip lunet_bench {\n\tchain pre {\n\t\ttype filter hook prerouting \
+                    priority -299; policy accept;\n\t\tudp dport 9 counter packets 1234 bytes \
+                    74040 drop\n\t}\n}\n";
+        assert_eq!(parse_nft_counter(text), Some(1234));
+        assert_eq!(parse_nft_counter("table ip lunet_bench {}"), None);
+    }
+
+    #[test]
+    fn every_method_of_the_issue_has_a_row_and_the_unbuilt_ones_say_why() {
+        for m in Method::ALL {
+            for f in Filter::ALL {
+                let skipped = m.cannot_express(f);
+                let built = matches!(
+                    m,
+                    Method::None
+                        | Method::IptablesRaw
+                        | Method::IptablesString
+                        | Method::EbpfCXdp
+                        | Method::EbpfCNetfilter
+                        | Method::NftRaw
+                        | Method::LunetLua
+                        | Method::LunetKernelXdp
+                );
+                if !built {
+                    assert!(skipped.is_some(), "{m} / {f}");
+                }
+            }
+        }
+        assert_eq!(Method::IptablesString.cannot_express(Filter::Dns), None);
+        assert!(Method::IptablesString
+            .cannot_express(Filter::UdpPort)
+            .unwrap()
+            .contains("no name"));
+        assert!(Method::NftRaw.cannot_express(Filter::Sni).is_some());
+        assert_eq!(Method::NftRaw.cannot_express(Filter::UdpPort), None);
+    }
+}

@@ -1,0 +1,186 @@
+//! `lunet check`: what a script would become, without root and without touching the network:
+//! the body runs (maps in memory), every hook is compiled, and each hook's tier is reported
+//! with its reasons, instruction count and the script's maps. As root the compiled programs
+//! also go through the kernel's verifier (loaded, never attached). The binary prints the
+//! [`CheckReport`].
+
+use std::path::Path;
+
+use lunet_lua::{Limits, MapBacking, MapInfo, State, StateOptions};
+use lunet_types::{Attach, Tier};
+use serde::Serialize;
+
+use crate::kernel::{self, KernelError, Script};
+
+/// What `--emit` adds to each compiled hook's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emit {
+    Ast,
+    Ir,
+    Asm,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckedHook {
+    pub hook: String,
+    pub attach: String,
+    pub defined_at: String,
+    /// The tier it would run in, or None when it cannot run.
+    pub tier: Option<Tier>,
+    pub reasons: Vec<String>,
+    pub instructions: Option<usize>,
+    /// Whether the kernel's verifier accepted it (None: not tried, needs root).
+    pub verified: Option<bool>,
+    /// The compiler's diagnostic, rendered, when the hook is outside the kernel-tier subset.
+    pub diagnostic: Option<String>,
+    /// `--emit` output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emitted: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub script: String,
+    pub hooks: Vec<CheckedHook>,
+    pub maps: Vec<MapInfo>,
+}
+
+impl CheckReport {
+    /// Every hook can run in some tier.
+    pub fn ok(&self) -> bool {
+        self.hooks.iter().all(|h| h.tier.is_some())
+    }
+}
+
+/// Why a netfilter hook runs in the Lua tier.
+const NETFILTER_NOT_COMPILED: &str = "the kernel tier compiles XDP hooks only, for now";
+
+/// Why a script could not be checked at all (a hook that cannot run is in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The script does not parse or its body failed.
+    #[error(transparent)]
+    Body(#[from] lunet_lua::ScriptError),
+    #[error(transparent)]
+    Read(KernelError),
+}
+
+/// Runs the body of `path` and compiles each hook; `cli_tier` applies to hooks that demand
+/// none.
+pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckReport, CheckError> {
+    // As root, maps are real kernel maps (unpinned) so compiled hooks can be verified with them.
+    let may_load = kernel::can_load().is_ok();
+    let maps = if may_load {
+        MapBacking::Kernel { pin_dir: None }
+    } else {
+        MapBacking::Memory
+    };
+    let state = State::load(
+        path,
+        StateOptions {
+            limits: Limits::default(),
+            maps,
+            ..StateOptions::default()
+        },
+    )?;
+    let script = Script::read(path).map_err(CheckError::Read)?;
+    let mut hooks = Vec::new();
+    for h in state.hooks() {
+        let demanded = crate::runner::plan::demanded(&h, cli_tier);
+        let mut c = CheckedHook {
+            hook: h.name.clone(),
+            attach: h.attach.to_string(),
+            defined_at: h.defined_at.clone(),
+            tier: None,
+            reasons: Vec::new(),
+            instructions: None,
+            verified: None,
+            diagnostic: None,
+            emitted: None,
+        };
+        // Netfilter hooks are not compiled (None).
+        let compiled = match h.attach {
+            Attach::Netfilter { .. } => None,
+            Attach::Xdp { .. } => Some(kernel::compile_unloaded(&state, &h, &script)),
+        };
+        if let Some(e) = emit {
+            c.emitted = Some(match (&compiled, e) {
+                (Some(Ok(p)), Emit::Asm) => p.asm(&script.source),
+                (_, Emit::Ast | Emit::Ir) if matches!(h.attach, Attach::Xdp { .. }) => {
+                    kernel::input(&state, &h, &script)
+                        .and_then(|i| {
+                            let r = if e == Emit::Ast {
+                                lunet_compile::emit_ast(&i)
+                            } else {
+                                lunet_compile::emit_ir(&i)
+                            };
+                            r.map_err(|d| kernel::unsupported(d, &script))
+                        })
+                        .unwrap_or_else(|e| e.to_string())
+                }
+                _ => "(not compiled)".into(),
+            });
+        }
+        match compiled {
+            Some(Ok(p)) => {
+                c.instructions = Some(p.insns.len());
+                if may_load {
+                    match kernel::compile_and_load(&state, &h, &script) {
+                        Ok(kernel::Loaded { program: p, .. }) => {
+                            c.verified = Some(true);
+                            c.instructions = Some(p.insns.len());
+                        }
+                        Err(e) => {
+                            c.verified = Some(false);
+                            c.reasons.push(e.to_string());
+                        }
+                    }
+                } else {
+                    c.reasons.push(
+                        "not verified: loading a program into the verifier needs root".into(),
+                    );
+                }
+                if c.verified != Some(false) && demanded != Tier::Lua {
+                    c.tier = Some(Tier::Kernel);
+                    c.reasons.insert(
+                        0,
+                        format!(
+                            "compiles to {} eBPF instructions",
+                            c.instructions.unwrap_or(0)
+                        ),
+                    );
+                } else if demanded == Tier::Lua {
+                    c.reasons.push(
+                        "XDP hooks run in the kernel tier only, and the Lua tier was demanded"
+                            .into(),
+                    );
+                }
+            }
+            None => {
+                if demanded == Tier::Kernel {
+                    c.reasons.push(format!(
+                        "the kernel tier was demanded: {NETFILTER_NOT_COMPILED}"
+                    ));
+                } else {
+                    c.tier = Some(Tier::Lua);
+                    c.reasons
+                        .push(format!("Lua tier: {NETFILTER_NOT_COMPILED}"));
+                }
+            }
+            Some(Err(e)) => {
+                c.reasons.push(format!(
+                    "cannot run: XDP hooks need the kernel tier, and this one does not compile: {e}"
+                ));
+                if let KernelError::Unsupported { rendered, .. } = e {
+                    c.diagnostic = Some(rendered);
+                }
+            }
+        }
+        hooks.push(c);
+    }
+    Ok(CheckReport {
+        script: path.display().to_string(),
+        hooks,
+        maps: state.maps(),
+    })
+}

@@ -1,0 +1,335 @@
+//! The kernel tier's glue: a hook of a state compiled (lunet-compile), loaded into the kernel
+//! (the verifier's word reported with the Lua line it refused), attached with a pinned link,
+//! or run on test packets with `BPF_PROG_TEST_RUN`; and the reader that moves what compiled
+//! hooks `print` from their ring buffers into the state's log ([`print`]).
+//!
+//! [`compile_and_load`] is lunet's one loading policy (run, replay, check and the bench load
+//! through it): loops bounded with `may_goto` first; when the verifier gives up on that
+//! program as too complex ([`lunet_bpf::LoadError::too_complex`]), compiled again with
+//! per-loop counters and loaded once more. Without root, `check` compiles as the policy's
+//! first step does ([`compile_unloaded`]).
+//!
+
+mod error;
+mod maps;
+mod print;
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use lunet_bpf::link::{self, LinkFd};
+use lunet_bpf::map::Map;
+use lunet_bpf::prog::{self, prog_type, ProgFd, XdpMd};
+use lunet_compile::{HookInput, LoopBound, Options, Program, Target};
+use lunet_lua::{HookSpec, State};
+use lunet_types::Attach;
+
+pub use error::KernelError;
+use maps::create_map;
+pub use maps::read_counters;
+pub use print::{HookPrints, PrintMaps, PrintReader};
+
+/// The script's path and text, as the compiler and its messages need them.
+pub struct Script {
+    pub file: String,
+    pub source: String,
+}
+
+impl Script {
+    pub fn read(path: &Path) -> Result<Script, KernelError> {
+        let source = std::fs::read_to_string(path).map_err(|source| KernelError::ReadScript {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Script {
+            file: path.display().to_string(),
+            source,
+        })
+    }
+}
+
+/// What the compiler is given for hook `spec` of `state`.
+pub fn input(state: &State, spec: &HookSpec, script: &Script) -> Result<HookInput, KernelError> {
+    let target = match spec.attach {
+        Attach::Xdp { .. } => Target::Xdp,
+        Attach::Netfilter { .. } => {
+            return Err(KernelError::NotXdp {
+                at: spec.defined_at.clone(),
+                hook: spec.name.clone(),
+            })
+        }
+    };
+    let lunet_lua::CompileInput { function, upvalues } = state
+        .compile_input(spec.id)
+        .map_err(|e| KernelError::Snapshot(e.to_string()))?;
+    Ok(HookInput {
+        file: script.file.clone(),
+        source: script.source.clone(),
+        function,
+        upvalues,
+        target,
+        default_verdict: spec.default_verdict as i32,
+    })
+}
+
+/// A compiler diagnostic as a [`KernelError`], rendered against the script's text.
+pub fn unsupported(d: lunet_compile::Diagnostic, script: &Script) -> KernelError {
+    KernelError::Unsupported {
+        rendered: d.render(&script.source),
+        line: d.to_string(),
+    }
+}
+
+/// Compiles hook `spec` of `state` with `options`.
+pub fn compile(
+    state: &State,
+    spec: &HookSpec,
+    script: &Script,
+    options: &Options,
+) -> Result<Program, KernelError> {
+    let input = input(state, spec, script)?;
+    lunet_compile::compile_with(&input, options).map_err(|d| unsupported(d, script))
+}
+
+/// Compiles hook `spec` the way [`compile_and_load`] first does, for a look at the program
+/// without loading it (no root).
+pub fn compile_unloaded(
+    state: &State,
+    spec: &HookSpec,
+    script: &Script,
+) -> Result<Program, KernelError> {
+    compile(
+        state,
+        spec,
+        script,
+        &Options {
+            loop_bound: LOOP_BOUNDS[0],
+        },
+    )
+}
+
+/// The loop bounds [`compile_and_load`] tries, in order.
+pub const LOOP_BOUNDS: [LoopBound; 2] = [LoopBound::MayGoto, LoopBound::Counter];
+
+/// Compiles and loads an XDP hook: with `may_goto` loop bounds first, and when the verifier
+/// finds that program too complex, again with per-loop counters ([`first_accepted`]). A hook
+/// that prints gets its ring buffer and lost-records counter ([`PrintMaps`]).
+pub fn compile_and_load(
+    state: &State,
+    spec: &HookSpec,
+    script: &Script,
+) -> Result<Loaded, KernelError> {
+    let counters = create_map(
+        &lunet_compile::verdict_counter_map(),
+        "the verdict counters",
+    )?;
+    let mut fds = state.map_fds();
+    fds.push((lunet_compile::COUNTER_MAP_ID, counters.as_raw_fd()));
+    let mut print: Option<PrintMaps> = None;
+    let (program, prog, loop_bound) = first_accepted(&spec.name, |loop_bound| {
+        let mut program = compile(state, spec, script, &Options { loop_bound })?;
+        if !program.prints.is_empty() && print.is_none() {
+            let p = PrintMaps::create()?;
+            fds.push((lunet_compile::PRINT_MAP_ID, p.ring.as_raw_fd()));
+            fds.push((lunet_compile::PRINT_LOST_MAP_ID, p.lost.as_raw_fd()));
+            print = Some(p);
+        }
+        program
+            .count_verdicts()
+            .and_then(|()| program.patch_map_fds(&fds))
+            .map_err(|m| KernelError::Patch {
+                at: spec.defined_at.clone(),
+                hook: spec.name.clone(),
+                message: m.to_string(),
+            })?;
+        match prog::load(prog_type::XDP, &program.insns, "GPL", None) {
+            Ok(prog) => Ok((program, prog, loop_bound)),
+            Err(load) => Err(refusal(&program, spec, script, load)),
+        }
+    })?;
+    Ok(Loaded {
+        program,
+        prog,
+        counters,
+        print,
+        loop_bound,
+    })
+}
+
+/// The policy: `attempt` compiles and loads with one loop bound of [`LOOP_BOUNDS`], in order.
+/// The first program the verifier accepts wins. A verifier that gave up as too complex
+/// ([`KernelError::verifier_gave_up`]) gets the next bound; any other error ends the tries.
+/// The error is the last attempt's.
+fn first_accepted<T>(
+    hook: &str,
+    mut attempt: impl FnMut(LoopBound) -> Result<T, KernelError>,
+) -> Result<T, KernelError> {
+    let mut last = None;
+    for bound in LOOP_BOUNDS {
+        match attempt(bound) {
+            Ok(t) => return Ok(t),
+            Err(e) => {
+                let again = e.verifier_gave_up();
+                last = Some(e);
+                if !again {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| KernelError::NotLoaded {
+        hook: hook.to_string(),
+    }))
+}
+
+/// The verifier's refusal of `program`, placed at the Lua line it refused when it says one.
+fn refusal(
+    program: &Program,
+    spec: &HookSpec,
+    script: &Script,
+    load: lunet_bpf::LoadError,
+) -> KernelError {
+    let at = program
+        .verifier_line(&load.log)
+        .map(|(_, line)| format!("{}:{line}: ", script.file))
+        .unwrap_or_else(|| format!("{}: ", script.file));
+    let tail: Vec<&str> = load.log.lines().rev().take(3).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    KernelError::Refused {
+        at,
+        hook: spec.name.clone(),
+        tail: tail.join(" | "),
+        load,
+    }
+}
+
+/// A compiled hook in the kernel, with the per-CPU map it counts its verdicts in and, when it
+/// prints, its print maps.
+pub struct Loaded {
+    pub program: Program,
+    pub prog: ProgFd,
+    pub counters: Map,
+    pub print: Option<PrintMaps>,
+    /// The loop bound of the program the verifier accepted.
+    pub loop_bound: LoopBound,
+}
+
+/// Attaches `prog` at XDP on `dev` (in the calling thread's network namespace) and pins the
+/// link at `pin`, so the hook stays attached until the pin is removed.
+pub fn attach_xdp(prog: &ProgFd, dev: &str, pin: &Path) -> Result<LinkFd, KernelError> {
+    let ifindex = link::ifindex(dev).map_err(|source| KernelError::NoDevice {
+        dev: dev.to_string(),
+        source,
+    })?;
+    let l = link::link_create_xdp(prog, ifindex, 0).map_err(|source| KernelError::Attach {
+        dev: dev.to_string(),
+        source,
+    })?;
+    if let Some(dir) = pin.parent() {
+        lunet_bpf::pin::ensure_bpffs().map_err(KernelError::Bpffs)?;
+        std::fs::create_dir_all(dir).map_err(|source| KernelError::PinDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    lunet_bpf::pin::pin(&l, pin).map_err(|source| KernelError::Pin {
+        pin: pin.to_path_buf(),
+        source,
+    })?;
+    Ok(l)
+}
+
+/// Runs `prog` once on `frame` and gives the action it returned.
+pub fn test_run_xdp(prog: &ProgFd, frame: &[u8]) -> Result<u32, KernelError> {
+    let ctx = XdpMd::for_packet(frame.len(), 0).to_bytes();
+    prog::test_run(prog, frame, 1, Some(&ctx), 0, 0)
+        .map(|r| r.retval)
+        .map_err(KernelError::TestRun)
+}
+
+/// Whether this process may load programs (root); the reason when not.
+pub fn can_load() -> Result<(), KernelError> {
+    if lunet_netns::is_root() {
+        Ok(())
+    } else {
+        Err(KernelError::NotRoot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(errno: i32, log: &str) -> KernelError {
+        KernelError::Refused {
+            at: "x.lua:3: ".into(),
+            hook: "h".into(),
+            tail: log.into(),
+            load: lunet_bpf::LoadError {
+                errno,
+                log: log.into(),
+                log_truncated: false,
+            },
+        }
+    }
+
+    /// Runs the policy with `answers` as what each attempt gives; returns the bounds tried
+    /// and the outcome (the bound that was accepted, or the error's text).
+    fn run(answers: Vec<Result<(), KernelError>>) -> (Vec<LoopBound>, Result<LoopBound, String>) {
+        let mut tried = Vec::new();
+        let mut answers = answers.into_iter();
+        let r = first_accepted("h", |bound| {
+            tried.push(bound);
+            answers.next().unwrap_or(Ok(())).map(|()| bound)
+        });
+        (tried, r.map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn may_goto_first_and_counters_only_when_the_verifier_gave_up() {
+        let (tried, r) = run(vec![Ok(())]);
+        assert_eq!(
+            (tried, r),
+            (vec![LoopBound::MayGoto], Ok(LoopBound::MayGoto))
+        );
+
+        let (tried, r) = run(vec![Err(refused(libc::E2BIG, "")), Ok(())]);
+        assert_eq!(tried, LOOP_BOUNDS, "E2BIG: a million instructions walked");
+        assert_eq!(r, Ok(LoopBound::Counter));
+
+        let too_complex = "The sequence of 8193 jumps is too complex.";
+        let (tried, _) = run(vec![Err(refused(libc::EFAULT, too_complex)), Ok(())]);
+        assert_eq!(tried, LOOP_BOUNDS);
+    }
+
+    #[test]
+    fn a_program_found_unsafe_is_not_tried_again() {
+        let (tried, r) = run(vec![
+            Err(refused(libc::EACCES, "R1 invalid mem access")),
+            Ok(()),
+        ]);
+        assert_eq!(tried, [LoopBound::MayGoto]);
+        let e = r.unwrap_err();
+        assert!(
+            e.starts_with("x.lua:3: the kernel's verifier refused hook 'h'"),
+            "{e}"
+        );
+        // Neither is a failure that is not the verifier's (a map that cannot be made).
+        let no_map = KernelError::CreateMap {
+            what: "the verdict counters",
+            source: std::io::Error::from_raw_os_error(libc::EPERM),
+        };
+        let (tried, _) = run(vec![Err(no_map), Ok(())]);
+        assert_eq!(tried, [LoopBound::MayGoto]);
+    }
+
+    #[test]
+    fn when_every_bound_is_too_complex_the_last_refusal_is_the_error() {
+        let (tried, r) = run(vec![
+            Err(refused(libc::E2BIG, "first")),
+            Err(refused(libc::E2BIG, "second")),
+        ]);
+        assert_eq!(tried, LOOP_BOUNDS);
+        assert!(r.unwrap_err().ends_with("second"));
+    }
+}

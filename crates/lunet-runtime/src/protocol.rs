@@ -1,0 +1,232 @@
+//! The daemon's protocol: one JSON object per line over a Unix socket (docs/protocol.md).
+//! A request is answered by one response line, except `logs` with `follow`, which streams
+//! `{"ok":true,"result":{"line":...}}` lines until the state stops or the client goes away.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use lunet_lua::{Line, StatsSnapshot};
+use lunet_types::Tier;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_SOCKET: &str = "/run/lunet/lunet.sock";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase")]
+pub enum Request {
+    Ping,
+    Run(RunRequest),
+    Stop {
+        name: String,
+    },
+    List,
+    Stats {
+        name: String,
+    },
+    /// Reads or changes a state's map (`lunet map`).
+    Map {
+        name: String,
+        #[serde(default)]
+        map: Option<String>,
+        #[serde(default)]
+        op: MapOp,
+        #[serde(default)]
+        key: Option<String>,
+        #[serde(default)]
+        value: Option<String>,
+    },
+    Logs {
+        name: String,
+        #[serde(default)]
+        follow: bool,
+        #[serde(default)]
+        since: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MapOp {
+    /// The state's maps and their layouts.
+    #[default]
+    List,
+    Get,
+    Set,
+    Del,
+    Dump,
+}
+
+/// One map entry, each side a scalar or (for several fields) an array.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MapEntryReport {
+    pub key: serde_json::Value,
+    pub value: serde_json::Value,
+}
+
+/// What `lunet run` asks for. `script` is an absolute path the daemon can read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub script: PathBuf,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub netns: Option<String>,
+    #[serde(default)]
+    pub dev: Option<String>,
+    #[serde(default)]
+    pub tier: Tier,
+    #[serde(default)]
+    pub mem: Option<usize>,
+    #[serde(default)]
+    pub budget: Option<u64>,
+    /// Milliseconds one hook call may take.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// Why a request failed; `kind` decides the client's exit code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The script does not parse, its body failed, or a hook cannot have the tier it demands.
+    Script,
+    /// No state of that name.
+    NotFound,
+    /// A state of that name runs already.
+    Exists,
+    /// Installing rules or binding queues failed.
+    Netfilter,
+    BadRequest,
+    Internal,
+}
+
+impl Response {
+    pub fn ok(result: impl Serialize) -> Response {
+        Response {
+            ok: true,
+            result: Some(serde_json::to_value(result).unwrap_or_default()),
+            error: None,
+        }
+    }
+
+    pub fn err(kind: ErrorKind, message: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            result: None,
+            error: Some(ErrorBody {
+                kind,
+                message: message.into(),
+            }),
+        }
+    }
+}
+
+/// A hook as `run`, `list` and `stats` report it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HookReport {
+    pub name: String,
+    pub tier: Tier,
+    /// Why the hook runs in that tier.
+    pub tier_reason: String,
+    /// What the script asked for, e.g. `netfilter IPV4 LOCAL_IN priority 0 mark 0`.
+    pub attach: String,
+    /// Where it really went, e.g. `LOCAL_IN prio 0 -> iptables filter/INPUT (prio 0)`.
+    pub placement: Vec<String>,
+    /// The NFQUEUE number feeding it.
+    pub queue: Option<u16>,
+    /// Lua instructions one call may run.
+    pub budget: Option<u64>,
+    pub defined_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateReport {
+    pub name: String,
+    pub script: PathBuf,
+    pub netns: Option<String>,
+    pub hooks: Vec<HookReport>,
+    pub memory_cap: usize,
+    pub hook_budget: u64,
+    /// The maps the body declared, with where they are pinned.
+    #[serde(default)]
+    pub maps: Vec<lunet_lua::MapInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListEntry {
+    pub name: String,
+    pub script: PathBuf,
+    pub netns: Option<String>,
+    pub hooks: usize,
+    pub packets: u64,
+    pub errors: u64,
+    pub running: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HookStatsReport {
+    #[serde(flatten)]
+    pub hook: HookReport,
+    #[serde(flatten)]
+    pub stats: StatsSnapshot,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatsReport {
+    pub name: String,
+    pub memory_used: usize,
+    pub hooks: Vec<HookStatsReport>,
+}
+
+/// One streamed log line, or the end of the stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogEvent {
+    Line(Line),
+    End { reason: String },
+}
+
+/// Verdict counts by name, as `replay --json` and `stats --json` give them.
+pub type Verdicts = BTreeMap<String, u64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_one_json_object_with_a_cmd() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"stop","name":"fw"}"#).unwrap();
+        assert!(matches!(r, Request::Stop { name } if name == "fw"));
+        let r: Request =
+            serde_json::from_str(r#"{"cmd":"run","script":"/x.lua","tier":"lua"}"#).unwrap();
+        assert!(matches!(
+            r,
+            Request::Run(RunRequest {
+                tier: Tier::Lua,
+                ..
+            })
+        ));
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"reboot"}"#).is_err());
+        let line =
+            serde_json::to_string(&Response::err(ErrorKind::NotFound, "no state 'x'")).unwrap();
+        assert_eq!(
+            line,
+            r#"{"ok":false,"error":{"kind":"not_found","message":"no state 'x'"}}"#
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! The state's thread at work: asleep in `poll(2)` on its queues until one has packets, then
+//! each ready queue drained in batches (one `recvmmsg(2)` each), every packet run through its
+//! group's hooks in order, and the batch's verdicts sent in one `send(2)`.
+
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use lunet_lua::{Log, NfPacket, State, Stream};
+use lunet_netfilter::{Poller, QueueSocket, QueuedPacket, Verdict, RECV_BATCH};
+use lunet_types::nf;
+
+/// Longest the state's thread sleeps in poll(2) before it looks at its stop flag again.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+/// Batches taken from one queue before the next queue's turn.
+const DRAIN_BATCHES: usize = 16;
+/// The memory figure is refreshed after this many packets, or this long.
+const MEMORY_PACKETS: u64 = 1024;
+const MEMORY_EVERY: Duration = Duration::from_millis(100);
+
+/// One queue and the hooks it feeds, in the order they run.
+pub struct Group {
+    pub queue: QueueSocket,
+    /// `(hook id, mark it wants)`.
+    pub hooks: Vec<(usize, u32)>,
+}
+
+/// Serves the queues of `groups` with the hooks of `state` until `stop` is set; keeps
+/// `memory` (the state's memory use) fresh.
+pub fn serve(
+    state: &State,
+    groups: &mut [Group],
+    log: &Log,
+    stop: &AtomicBool,
+    memory: &AtomicUsize,
+) {
+    let mut poller = Poller::new();
+    let mut batch: Vec<QueuedPacket> = Vec::with_capacity(RECV_BATCH);
+    let mut since_memory: u64 = 0;
+    let mut memory_at = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        // Asleep in poll(2) until a queue has packets (or POLL_TIMEOUT passes, for the stop
+        // flag); packets a queue already holds (received while binding) need no waiting.
+        let buffered = groups.iter().any(|g| g.queue.buffered() > 0);
+        let timeout = if buffered {
+            Duration::ZERO
+        } else {
+            POLL_TIMEOUT
+        };
+        let fds = groups.iter().map(|g| g.queue.as_fd());
+        if let Err(e) = poller.wait(fds, timeout) {
+            log.push(Stream::Error, format!("waiting for packets failed: {e}"));
+            std::thread::sleep(POLL_TIMEOUT);
+            continue;
+        }
+        for (i, g) in groups.iter_mut().enumerate() {
+            if !poller.is_ready(i) && g.queue.buffered() == 0 {
+                continue;
+            }
+            // Batches until the queue is empty (at most DRAIN_BATCHES, so that one busy queue
+            // cannot starve another): one recvmmsg(2) per batch, the hooks, then the batch's
+            // verdicts in one send(2).
+            for _ in 0..DRAIN_BATCHES {
+                let n = match g.queue.recv_batch(&mut batch, RECV_BATCH) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        log.push(Stream::Error, format!("queue receive failed: {e}"));
+                        break;
+                    }
+                };
+                for pkt in batch.drain(..) {
+                    decide(state, g, pkt);
+                }
+                if let Err(e) = g.queue.flush_verdicts() {
+                    log.push(Stream::Error, format!("sending verdicts failed: {e}"));
+                }
+                since_memory += n as u64;
+                if n < RECV_BATCH {
+                    break;
+                }
+            }
+        }
+        if since_memory >= MEMORY_PACKETS || memory_at.elapsed() >= MEMORY_EVERY {
+            memory.store(state.memory_used(), Ordering::Relaxed);
+            since_memory = 0;
+            memory_at = Instant::now();
+        }
+    }
+}
+
+/// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
+fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
+    let first_mark = pkt.mark();
+    let mut mark = first_mark;
+    let mut rewritten: Option<Vec<u8>> = None;
+    let mut verdict = nf::action::ACCEPT;
+    let link_header = link_header(&pkt);
+    let ifindex = if pkt.indev() != 0 {
+        pkt.indev()
+    } else {
+        pkt.outdev()
+    };
+    for &(id, wants) in &g.hooks {
+        if wants != mark {
+            continue;
+        }
+        // Each hook sees the bytes as the hooks before it left them.
+        let out = state.run_netfilter(
+            id,
+            NfPacket {
+                net: rewritten.as_deref().unwrap_or(pkt.payload()),
+                link_header: &link_header,
+                ifindex,
+                mark,
+            },
+        );
+        if let Some(bytes) = out.rewritten {
+            rewritten = Some(bytes);
+        }
+        if let Some(m) = out.mark {
+            mark = m;
+        }
+        if out.verdict != nf::action::ACCEPT {
+            verdict = out.verdict;
+            break;
+        }
+    }
+    // The kernel refuses STOLEN from userspace, and QUEUE would send the packet back to a
+    // queue: a hook that steals a packet drops it, one that queues it accepts it.
+    let v = match verdict {
+        0 | 2 => Verdict::Drop,
+        4 => Verdict::Repeat,
+        5 => Verdict::Stop,
+        _ => Verdict::Accept,
+    };
+    let new_mark = (mark != first_mark).then_some(mark);
+    if let Err(e) = g.queue.push_verdict(pkt, v, new_mark, rewritten) {
+        state
+            .log()
+            .push(Stream::Error, format!("giving a verdict failed: {e}"));
+    }
+}
+
+/// The `mac` layer NFQUEUE lets us know: destination unknown (zeros), the source hardware
+/// address when the kernel gave one, and the EtherType.
+fn link_header(pkt: &QueuedPacket) -> [u8; 14] {
+    let mut h = [0u8; 14];
+    if let Some(src) = pkt.hw_source() {
+        h[6..12].copy_from_slice(&src);
+    }
+    let proto = match pkt.hw_protocol() {
+        0 => match pkt.payload().first().map(|b| b >> 4) {
+            Some(6) => 0x86dd,
+            _ => 0x0800,
+        },
+        p => p,
+    };
+    h[12..14].copy_from_slice(&proto.to_be_bytes());
+    h
+}

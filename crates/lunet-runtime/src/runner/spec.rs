@@ -1,0 +1,122 @@
+//! What to start: a script, its name, namespace, device, tier and limits.
+
+use std::path::{Path, PathBuf};
+
+use std::time::Duration;
+
+use lunet_lua::{LimitError, Limits};
+use lunet_types::Tier;
+
+use crate::protocol::RunRequest;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub name: String,
+    pub script: PathBuf,
+    pub netns: Option<String>,
+    pub dev: Option<String>,
+    pub tier: Tier,
+    pub limits: Limits,
+    /// Where the state's maps are pinned (`<pin root>/<name>`); removed when it stops.
+    pub pin_dir: PathBuf,
+}
+
+/// Where states pin their maps unless told otherwise.
+pub const PIN_ROOT: &str = "/sys/fs/bpf/lunet";
+
+impl RunSpec {
+    /// The spec a `run` request asks for, with lunet's defaults where it is silent; limits
+    /// outside lunet's bounds (`mem: 0`, a budget of 2^64-1, ...) are refused.
+    pub fn from_request(r: RunRequest, pin_root: &Path) -> Result<RunSpec, LimitError> {
+        let defaults = Limits::default();
+        let name = r.name.unwrap_or_else(|| default_name(&r.script));
+        let limits = Limits {
+            memory: r.mem.unwrap_or(defaults.memory),
+            hook_budget: r.budget.unwrap_or(defaults.hook_budget),
+            hook_time: r
+                .timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.hook_time),
+            ..defaults
+        };
+        limits.check()?;
+        Ok(RunSpec {
+            pin_dir: pin_root.join(&name),
+            name,
+            script: r.script,
+            netns: r.netns,
+            dev: r.dev,
+            tier: r.tier,
+            limits,
+        })
+    }
+}
+
+/// The state name `run` picks when none is given: the script's file stem.
+pub fn default_name(script: &Path) -> String {
+    script
+        .file_stem()
+        .map(|s| {
+            s.to_string_lossy().replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                "-",
+            )
+        })
+        .unwrap_or_else(|| "script".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_silent_on_name_and_limits_gets_the_defaults() {
+        let r = RunRequest {
+            script: "/etc/lunet/my fw.v2.lua".into(),
+            name: None,
+            netns: Some("lab".into()),
+            dev: None,
+            tier: Tier::Auto,
+            mem: None,
+            budget: Some(5000),
+            timeout_ms: None,
+        };
+        let s = RunSpec::from_request(r, Path::new("/sys/fs/bpf/lunet")).unwrap();
+        assert_eq!(
+            s.name, "my-fw-v2",
+            "the file stem, with other characters as '-'"
+        );
+        assert_eq!(s.pin_dir, Path::new("/sys/fs/bpf/lunet/my-fw-v2"));
+        assert_eq!(s.limits.memory, Limits::default().memory);
+        assert_eq!(s.limits.hook_budget, 5000);
+        assert_eq!(s.netns.as_deref(), Some("lab"));
+    }
+
+    #[test]
+    fn zero_or_absurd_limits_are_refused_not_taken_as_unlimited() {
+        let r = |mem, budget, timeout_ms| RunRequest {
+            script: "/x.lua".into(),
+            name: None,
+            netns: None,
+            dev: None,
+            tier: Tier::Auto,
+            mem,
+            budget,
+            timeout_ms,
+        };
+        let root = Path::new("/sys/fs/bpf/lunet");
+        for bad in [
+            r(Some(0), None, None),
+            r(Some(1_000_000usize << 30), None, None),
+            r(None, Some(u64::MAX), None),
+            r(None, Some(0), None),
+            r(None, None, Some(0)),
+            r(None, None, Some(60_000)),
+        ] {
+            assert!(RunSpec::from_request(bad.clone(), root).is_err(), "{bad:?}");
+        }
+        let ok = RunSpec::from_request(r(Some(16 << 20), Some(50_000), Some(5)), root).unwrap();
+        assert_eq!(ok.limits.hook_time, Duration::from_millis(5));
+    }
+}

@@ -1,0 +1,305 @@
+//! The command line: every command, its arguments and their help (docs/cli.md).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use lunet_bench::gen::Spec;
+use lunet_bench::{Filter, Method};
+use lunet_runtime::check;
+use lunet_runtime::protocol::DEFAULT_SOCKET;
+use lunet_runtime::runner;
+use lunet_types::Tier;
+
+#[derive(Parser)]
+#[command(
+    name = "lunet",
+    version,
+    about = "Lua scripts at netfilter and XDP on a stock Linux kernel, no kernel module",
+    after_help = "Examples:\n  sudo lunet demo\n  sudo lunet bench --quick\n  sudo lunet daemon &\n  sudo lunet run examples/port-filter.lua --name fw\n  sudo lunet stats fw\n  lunet replay examples/dns-blocklist.lua capture.pcap --json\n\nExit codes: 0 ok, 1 failure, 2 usage, 3 script error, 4 daemon unreachable, 5 no such state (or exists), 6 needs root."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct SocketArg {
+    /// The daemon's socket.
+    #[arg(long, default_value = DEFAULT_SOCKET, value_name = "PATH")]
+    pub socket: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground (states live as long as it does).
+    #[command(after_help = "Example:\n  sudo lunet daemon --socket /run/lunet/lunet.sock")]
+    Daemon {
+        #[command(flatten)]
+        socket: SocketArg,
+        /// Where states pin their maps: <DIR>/<state>/<map>.
+        #[arg(long, value_name = "DIR", default_value = runner::PIN_ROOT)]
+        pin_root: PathBuf,
+    },
+    /// Start a script: run its body, attach its hooks, print where they went.
+    #[command(
+        after_help = "Examples:\n  sudo lunet run examples/port-filter.lua\n  sudo lunet run fw.lua --name fw --netns lab --budget 50000 --mem 16M\n  sudo lunet run fw.lua --foreground        # no daemon; Ctrl-C stops it"
+    )]
+    Run {
+        script: PathBuf,
+        /// The state's name (default: the script's file stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// Network namespace (a name under /run/netns) whose traffic the hooks see.
+        #[arg(long, value_name = "NS")]
+        netns: Option<String>,
+        /// Device for XDP hooks that name none.
+        #[arg(long, value_name = "IFACE")]
+        dev: Option<String>,
+        /// Tier for hooks that do not demand one.
+        #[arg(long, default_value = "auto", value_parser = parse_tier)]
+        tier: Tier,
+        /// Memory cap of the state (bytes; K, M, G suffixes).
+        #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+        mem: Option<usize>,
+        /// Lua instructions one hook call may run.
+        #[arg(long, value_name = "N")]
+        budget: Option<u64>,
+        /// Milliseconds one hook call may take (default 100, at most 1000).
+        #[arg(long, value_name = "MS")]
+        timeout: Option<u64>,
+        /// Run in this process, without a daemon, until Ctrl-C.
+        #[arg(long)]
+        foreground: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Stop a state: its hooks, rules and queues go away.
+    Stop {
+        name: String,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// List running states.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Per-hook counters of a state: packets, verdicts by name, errors, budget hits.
+    Stats {
+        name: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// A state's maps: list them, or get, set, delete and dump entries.
+    #[command(
+        after_help = "Keys and values are written as the map's layout says: integers (decimal or 0x hex) or text,\ncomma-separated when the layout has several fields.\n\nExamples:\n  lunet map rl                       # the state's maps and their layouts\n  lunet map rl buckets dump --json\n  lunet map rl buckets get 17\n  lunet map rl buckets set 17 0\n  lunet map rl buckets del 17"
+    )]
+    Map {
+        /// The state.
+        name: String,
+        /// The map (omit to list the state's maps).
+        map: Option<String>,
+        /// get KEY | set KEY VALUE | del KEY | dump (default: dump when a map is named).
+        #[arg(value_name = "OP")]
+        op: Option<String>,
+        key: Option<String>,
+        value: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// What a state printed, and its errors.
+    Logs {
+        name: String,
+        /// Keep printing new lines until the state stops.
+        #[arg(long, short)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// What a script would become: each hook's tier and why, instruction counts, maps. No root
+    /// needed (as root, compiled hooks also go through the kernel's verifier).
+    #[command(
+        after_help = "Examples:\n  lunet check examples/xdp-sni-blocklist.lua\n  lunet check examples/xdp-port-filter.lua --emit asm\n  lunet check fw.lua --json\n\nExit code 3 when a hook cannot run in any tier."
+    )]
+    Check {
+        script: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Also print each compiled hook's AST, IR or eBPF (with the Lua lines interleaved).
+        #[arg(long, value_enum)]
+        emit: Option<EmitArg>,
+        /// Tier for hooks that do not demand one.
+        #[arg(long, default_value = "auto", value_parser = parse_tier)]
+        tier: Tier,
+    },
+    /// Run a script's hooks over a pcap file, with no root and no kernel.
+    #[command(after_help = "Example:\n  lunet replay examples/dns-blocklist.lua dns.pcap --json")]
+    Replay {
+        script: PathBuf,
+        pcap: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Instruction budget per hook call.
+        #[arg(long, value_name = "N")]
+        budget: Option<u64>,
+        #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+        mem: Option<usize>,
+        /// `lua` runs the hooks in a Lua state; `kernel` compiles them and runs the programs
+        /// with BPF_PROG_TEST_RUN (needs root).
+        #[arg(long, default_value = "lua", value_parser = parse_tier)]
+        tier: Tier,
+        /// Also give every packet's verdict from every hook (JSON lines with --json).
+        #[arg(long)]
+        each: bool,
+    },
+    /// Measure packet filters: for each filter, each method's rate, CPU cost and correctness.
+    ///
+    /// Builds two network namespaces joined by a veth pair (198.18.0.1 -> 198.18.0.2), sends
+    /// frames at the full rate of the XDP live-frames generator, and counts on the receiver
+    /// what each method let through, round by round. Filters: udp-port (drop UDP to port 9,
+    /// half the traffic), udp-flood (the same under a 15:1 flood), dns (drop queries for
+    /// blocked.example and its subdomains), sni (drop TLS ClientHellos for blocked.example
+    /// and its subdomains), accept-all (drop nothing). Methods: none (no filter), iptables-raw
+    /// (a rule in raw PREROUTING), iptables-string (the name filters with -m string), nft-raw
+    /// (an nft rule at prerouting), ebpf-c-xdp and ebpf-c-netfilter (the filter hand-written
+    /// in C, compiled with clang), lunet-lua (the Lua tier through NFQUEUE at PRE_ROUTING,
+    /// priority RAW), lunet-kernel-xdp (the filter's XDP example, compiled by lunet and
+    /// attached on the receiving veth), lunet-kernel-netfilter (not built yet: a row with the
+    /// reason).
+    #[command(
+        after_help = "Examples:\n  sudo lunet bench --quick\n  sudo lunet bench --filters udp-port,dns --methods none,lunet-lua --json bench.json\n  sudo lunet bench --runs 5 --duration 10\n  sudo lunet bench --docs docs/benchmarks.md"
+    )]
+    Bench {
+        /// One run of 2 s per filter and method (instead of 3 runs of 5 s).
+        #[arg(long)]
+        quick: bool,
+        /// Also write the results as a JSON array to FILE.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also write the results as a Markdown page to FILE (e.g. docs/benchmarks.md), with
+        /// a bar chart next to it (FILE with the extension .svg), the machine, the command and
+        /// the methodology.
+        #[arg(long, value_name = "FILE")]
+        docs: Option<PathBuf>,
+        /// Filters to measure, comma-separated (default: all).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        filters: Vec<Filter>,
+        /// Methods to measure, comma-separated (default: all).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        methods: Vec<Method>,
+        /// Seconds per run (0.2 to 60; default 5, or 2 with --quick).
+        #[arg(long, value_name = "SECS", value_parser = parse_secs::<60>)]
+        duration: Option<f64>,
+        /// Runs per filter and method (1 to 20; default 3, or 1 with --quick).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+        runs: Option<u32>,
+    },
+    /// Send generated traffic through a testbed of two fresh namespaces, and count it.
+    ///
+    /// Builds two namespaces joined by a veth pair (198.18.0.1 -> 198.18.0.2), sends a mix
+    /// of frames with the XDP live-frames generator (XDP_TX run by BPF_PROG_TEST_RUN on the
+    /// sender's veth) until --duration, --count or Ctrl-C, prints frames sent, the rate, and
+    /// what reached the receiver's veth, and removes the namespaces. A mix is a list of
+    /// KIND:VALUE[@WEIGHT]: udp:PORT (60-byte UDP frames to PORT), dns:NAME (DNS queries for
+    /// NAME), sni:NAME (TCP segments to port 443 carrying a TLS ClientHello for NAME); spec i
+    /// is sent from source port 40000+i. Default mix: udp:9. The receiver has no socket
+    /// for the frames (a UDP one costs it an ICMP error, rate-limited); with --drop it drops
+    /// them at XDP instead, which shows the generator's own limit.
+    #[command(
+        after_help = "Examples:\n  sudo lunet gen\n  sudo lunet gen udp:9@3 udp:53 --duration 10\n  sudo lunet gen dns:www.blocked.example dns:www.allowed.example --rate 100000 --json\n  sudo lunet gen sni:www.blocked.example --count 1000000\n  lunet gen dns:www.blocked.example sni:www.blocked.example --pcap mix.pcap"
+    )]
+    Gen(GenArgs),
+    /// A self-contained demo: two namespaces, a filter script, real traffic, a verdict table.
+    Demo {
+        /// Datagrams sent per destination port.
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+    },
+}
+
+/// What `lunet gen` was asked for.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GenArgs {
+    /// The mix (default: udp:9).
+    #[arg(value_name = "SPEC")]
+    pub specs: Vec<Spec>,
+    /// Frames per second (default: as fast as the generator goes).
+    #[arg(long, value_name = "PPS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: Option<u64>,
+    /// Seconds to send (0.2 to 600).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = parse_secs::<600>)]
+    pub duration: f64,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Write one cycle of the mix to FILE (a pcap for `lunet replay`) instead of sending.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// The receiver drops every frame at XDP (the generator's own limit) instead of passing
+    /// it to its stack.
+    #[arg(long)]
+    pub drop: bool,
+}
+
+/// What `check --emit` prints for each compiled hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmitArg {
+    Ast,
+    Ir,
+    Asm,
+}
+
+impl From<EmitArg> for check::Emit {
+    fn from(e: EmitArg) -> check::Emit {
+        match e {
+            EmitArg::Ast => check::Emit::Ast,
+            EmitArg::Ir => check::Emit::Ir,
+            EmitArg::Asm => check::Emit::Asm,
+        }
+    }
+}
+
+fn parse_tier(s: &str) -> Result<Tier, String> {
+    Tier::parse(s).ok_or_else(|| format!("'{s}' is not a tier (auto, kernel, lua)"))
+}
+
+/// Seconds from 0.2 to `MAX`.
+fn parse_secs<const MAX: u32>(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| (0.2..=f64::from(MAX)).contains(v))
+        .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to {MAX}"))
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (digits, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&s[..s.len() - 1], 1usize << 10),
+        Some('M') => (&s[..s.len() - 1], 1 << 20),
+        Some('G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| (lunet_lua::Limits::MIN_MEMORY..=lunet_lua::Limits::MAX_MEMORY).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "'{s}' is not a size from 1M to 64G (bytes, or with K, M, G): a state's memory cap"
+            )
+        })
+}
