@@ -67,6 +67,35 @@ pub(crate) fn budget(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Option<u64
     }
 }
 
+/// `budget = N` and `timeout = MS` of a registration: the instructions and milliseconds one
+/// call may take, if given, within [`crate::Limits`]'s bounds.
+pub(crate) fn call_limits(
+    lua: &Lua,
+    t: &Table,
+    ctx: &str,
+) -> mlua::Result<(Option<u64>, Option<std::time::Duration>)> {
+    let budget = budget(lua, t, ctx)?;
+    if let Some(b) = budget {
+        crate::limits::check_budget(b).map_err(|e| located(lua, format!("{ctx}: {e}")))?;
+    }
+    let timeout = match opt_int(lua, t, "timeout", ctx)? {
+        None => None,
+        Some(ms) if ms > 0 => {
+            let d = std::time::Duration::from_millis(ms as u64);
+            crate::limits::check_time(d, crate::Limits::MAX_HOOK_TIME, "a hook call")
+                .map_err(|e| located(lua, format!("{ctx}: timeout: {e}")))?;
+            Some(d)
+        }
+        Some(ms) => {
+            return Err(located(
+                lua,
+                format!("{ctx}: timeout must be a positive number of milliseconds, got {ms}"),
+            ))
+        }
+    };
+    Ok((budget, timeout))
+}
+
 /// An optional integer field that must fit `T` (`default` when absent); otherwise
 /// `<ctx>: <field> <value> <why>`.
 pub(crate) fn int_as<T: TryFrom<i64>>(

@@ -25,6 +25,10 @@ pub enum ScriptErrorKind {
     Runtime,
     /// The body ran past its instruction budget.
     Budget,
+    /// The body ran past its time limit.
+    Time,
+    /// The state was stopped while its body ran.
+    Stopped,
     /// The body ran past the state's memory cap.
     Memory,
 }
@@ -35,6 +39,8 @@ pub enum ScriptErrorKind {
 pub enum HookError {
     Runtime(String),
     Budget(String),
+    /// The call ran past its time limit.
+    Time(String),
     Memory(String),
     /// The hook returned something that is not a verdict.
     Verdict(String),
@@ -45,6 +51,7 @@ impl HookError {
         match self {
             HookError::Runtime(m)
             | HookError::Budget(m)
+            | HookError::Time(m)
             | HookError::Memory(m)
             | HookError::Verdict(m) => m,
         }
@@ -83,13 +90,44 @@ pub(crate) fn caller(lua: &Lua) -> String {
     .unwrap_or_default()
 }
 
-/// The message a person should see for a Lua error, without mlua's wrapping and traceback.
+/// The longest error message lunet keeps (a script can raise a string of any size; lunet
+/// keeps its messages outside the state's memory cap, in counters and logs).
+pub const MAX_ERROR: usize = 2048;
+
+/// The message a person should see for a Lua error, without mlua's wrapping and traceback,
+/// cut to [`MAX_ERROR`] bytes.
 pub fn describe(err: &mlua::Error) -> String {
     let full = describe_full(err);
-    match full.find("\nstack traceback:") {
+    let message = match full.find("\nstack traceback:") {
+        // An error raised inside a C function ("C stack overflow" under a metamethod, ...)
+        // names no line: the innermost script frame of the traceback does.
+        Some(i) if !has_location(&full[..i]) => match script_frame(&full[i..]) {
+            Some(at) => format!("{at}: {}", &full[..i]),
+            None => full[..i].to_string(),
+        },
         Some(i) => full[..i].to_string(),
         None => full,
-    }
+    };
+    crate::log::cut(message, MAX_ERROR)
+}
+
+/// Whether `message` starts with `file:line: `.
+fn has_location(message: &str) -> bool {
+    message
+        .split_once(": ")
+        .and_then(|(at, _)| at.rsplit_once(':'))
+        .is_some_and(|(_, line)| !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The first `file:line` of a Lua traceback that is a script's (not `[C]` or lunet's own).
+fn script_frame(traceback: &str) -> Option<&str> {
+    traceback.lines().skip(1).find_map(|l| {
+        let frame = l.trim_start().split_once(": in ")?.0;
+        let ok = !frame.starts_with('[')
+            && !frame.starts_with("lunet-")
+            && has_location(&format!("{frame}: "));
+        ok.then_some(frame)
+    })
 }
 
 fn describe_full(err: &mlua::Error) -> String {

@@ -25,6 +25,9 @@ pub struct HookSpec {
     /// Instructions one call may run: `budget = N` from the registration, else the state's
     /// default (filled in when the body has finished).
     pub budget: Option<u64>,
+    /// Wall-clock time one call may take: `timeout = MS` from the registration, else the
+    /// state's default (filled in when the body has finished).
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// A hook's counters, written by the state's thread and read by the daemon's clients.
@@ -34,6 +37,7 @@ pub struct HookStats {
     verdicts: [AtomicU64; 6],
     errors: AtomicU64,
     budget_hits: AtomicU64,
+    time_hits: AtomicU64,
     memory_hits: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
@@ -46,6 +50,9 @@ pub struct StatsSnapshot {
     /// Calls that gave the default verdict because of an error (budget and memory included).
     pub errors: u64,
     pub budget_hits: u64,
+    /// Calls stopped at their time limit.
+    #[serde(default)]
+    pub time_hits: u64,
     pub memory_hits: u64,
     pub last_error: Option<String>,
 }
@@ -60,6 +67,7 @@ impl HookStats {
             self.errors.fetch_add(1, Relaxed);
             match e {
                 HookError::Budget(_) => self.budget_hits.fetch_add(1, Relaxed),
+                HookError::Time(_) => self.time_hits.fetch_add(1, Relaxed),
                 HookError::Memory(_) => self.memory_hits.fetch_add(1, Relaxed),
                 _ => 0,
             };
@@ -80,6 +88,7 @@ impl HookStats {
             verdicts,
             errors: self.errors.load(Relaxed),
             budget_hits: self.budget_hits.load(Relaxed),
+            time_hits: self.time_hits.load(Relaxed),
             memory_hits: self.memory_hits.load(Relaxed),
             last_error: self
                 .last_error

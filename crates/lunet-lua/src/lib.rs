@@ -9,23 +9,28 @@
 //! numbers. How packets reach it (NFQUEUE, a pcap file) is the caller's business.
 
 mod args;
+mod bounded;
 mod budget;
 pub mod data;
 mod error;
 mod hook;
 mod limits;
-mod log;
+pub mod log;
 pub mod maps;
 mod modules;
 mod registry;
 mod sandbox;
 mod skb;
 mod snapshot;
+mod source;
 mod state;
+mod watchdog;
 
-pub use error::{describe, CompileInputError, HookError, ScriptError, ScriptErrorKind};
+pub use budget::AbortHandle;
+pub use error::{describe, CompileInputError, HookError, ScriptError, ScriptErrorKind, MAX_ERROR};
 pub use hook::{HookSpec, HookStats, StatsSnapshot};
-pub use limits::Limits;
+pub use limits::{LimitError, Limits};
 pub use log::{Line, Log, Stream};
 pub use maps::{MapBacking, MapError, MapInfo};
+pub use source::{read_source, SourceError, MAX_SOURCE};
 pub use state::{CompileInput, NfPacket, Outcome, State, StateOptions};

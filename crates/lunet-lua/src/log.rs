@@ -1,5 +1,7 @@
-//! A state's log: what `print` wrote and what went wrong, kept in a bounded ring so a chatty
-//! script cannot grow the daemon, numbered so `lunet logs --follow` can ask for what is new.
+//! A state's log: what `print` wrote and what went wrong, kept in a ring bounded in lines and
+//! in bytes, so a chatty script cannot grow the daemon (its memory cap does not count the log),
+//! numbered so `lunet logs --follow` can ask for what is new. A line longer than [`MAX_LINE`]
+//! bytes is cut there, with a note saying how much was cut.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -25,10 +27,18 @@ pub struct Line {
     pub text: String,
 }
 
+/// The longest line the log keeps, in bytes; the rest is cut.
+pub const MAX_LINE: usize = 4096;
+
+/// The bytes of text a log keeps at most, unless made with [`Log::with_limits`].
+pub const DEFAULT_BYTES: usize = 1 << 20;
+
 #[derive(Default)]
 struct Ring {
     lines: VecDeque<Line>,
     next_seq: u64,
+    /// Bytes of text in `lines`.
+    bytes: usize,
 }
 
 /// Shared between the state's thread (writer) and the daemon's clients (readers).
@@ -36,17 +46,56 @@ struct Ring {
 pub struct Log {
     inner: Arc<(Mutex<Ring>, Condvar)>,
     capacity: usize,
+    max_bytes: usize,
+}
+
+/// Room kept past [`MAX_LINE`] for the note that says how much was cut.
+const NOTE_ROOM: usize = 48;
+
+/// The note appended to a line that lost `bytes` bytes.
+pub fn cut_note(bytes: usize) -> String {
+    format!(" [... {bytes} more bytes cut]")
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, with a note of what was cut.
+pub fn cut(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let total = text.len();
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&cut_note(total - end));
+    text
 }
 
 impl Log {
+    /// A log of at most `capacity` lines and [`DEFAULT_BYTES`] of text.
     pub fn new(capacity: usize) -> Self {
+        Log::with_limits(capacity, DEFAULT_BYTES)
+    }
+
+    /// A log of at most `lines` lines and `bytes` bytes of text (the newest line is always
+    /// kept, cut to [`MAX_LINE`]).
+    pub fn with_limits(lines: usize, bytes: usize) -> Self {
         Log {
             inner: Arc::new((Mutex::new(Ring::default()), Condvar::new())),
-            capacity: capacity.max(1),
+            capacity: lines.max(1),
+            max_bytes: bytes,
         }
     }
 
     pub fn push(&self, stream: Stream, text: impl Into<String>) {
+        let text = text.into();
+        // A line already cut to MAX_LINE by its writer keeps its own note.
+        let text = if text.len() > MAX_LINE + NOTE_ROOM {
+            cut(text, MAX_LINE)
+        } else {
+            text
+        };
         let time = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -55,14 +104,19 @@ impl Log {
         let mut ring = lock.lock().unwrap_or_else(|e| e.into_inner());
         let seq = ring.next_seq;
         ring.next_seq += 1;
-        if ring.lines.len() == self.capacity {
-            ring.lines.pop_front();
+        while !ring.lines.is_empty()
+            && (ring.lines.len() >= self.capacity || ring.bytes + text.len() > self.max_bytes)
+        {
+            if let Some(old) = ring.lines.pop_front() {
+                ring.bytes -= old.text.len();
+            }
         }
+        ring.bytes += text.len();
         ring.lines.push_back(Line {
             seq,
             time,
             stream,
-            text: text.into(),
+            text,
         });
         cv.notify_all();
     }
@@ -109,5 +163,30 @@ mod tests {
         );
         assert_eq!(lines[0].seq, 3);
         assert!(log.since(5).is_empty());
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_the_ring_is_bounded_in_bytes() {
+        // The probe's two-line daemon killer: 2000 prints of an 8 MiB string.
+        let log = Log::with_limits(2000, 64 * 1024);
+        let big = "x".repeat(8 << 20);
+        for _ in 0..2000 {
+            log.push(Stream::Print, big.as_str());
+        }
+        let lines = log.since(0);
+        let kept: usize = lines.iter().map(|l| l.text.len()).sum();
+        assert!(kept <= 64 * 1024, "{kept} bytes kept");
+        assert!(!lines.is_empty());
+        let last = &lines.last().unwrap().text;
+        assert!(last.len() < MAX_LINE + 64, "{}", last.len());
+        assert!(last.ends_with(&format!("[... {} more bytes cut]", (8 << 20) - MAX_LINE)));
+        assert_eq!(lines.last().unwrap().seq, 1999, "the newest line is kept");
+    }
+
+    #[test]
+    fn cutting_keeps_whole_characters() {
+        let s = cut("ééé".to_string(), 3);
+        assert!(s.starts_with('é') && !s.starts_with("éé"), "{s}");
+        assert_eq!(cut("short".into(), 10), "short");
     }
 }

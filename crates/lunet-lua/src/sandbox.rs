@@ -4,7 +4,10 @@
 
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
-use crate::log::{Log, Stream};
+use crate::log::{cut_note, Log, Stream, MAX_LINE};
+
+/// The state's memory cap, for code that must not build more outside it than is left inside.
+pub(crate) struct MemoryCap(pub usize);
 
 pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
     let libs = StdLib::STRING
@@ -15,6 +18,7 @@ pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
         | StdLib::OS;
     let lua = Lua::new_with(libs, LuaOptions::new())?;
     lua.set_memory_limit(memory)?;
+    lua.set_app_data(MemoryCap(memory));
     // Generational collection. Every hook call makes userdata with finalizers (the packet
     // views); under a steady stream of calls the incremental collector's finalizer runs fell
     // behind, the heap filled with objects waiting for their finalizer, and an emergency
@@ -28,6 +32,7 @@ pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
         g.raw_remove(name)?;
     }
     g.get::<Table>("string")?.raw_remove("dump")?;
+    crate::bounded::install(&lua)?;
 
     let os = g.get::<Table>("os")?;
     let safe_os = lua.create_table()?;
@@ -36,16 +41,29 @@ pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
     g.set("os", safe_os)?;
 
     // Strings are bytes: ones that are not UTF-8 are printed with U+FFFD for each invalid
-    // sequence (the log is text), as the kernel tier's print does.
+    // sequence (the log is text), as the kernel tier's print does. The line is built outside
+    // the memory cap, so at most MAX_LINE bytes of it are copied; the rest is counted.
     let tostring: Function = g.get("tostring")?;
     g.set(
         "print",
         lua.create_function(move |_, args: MultiValue| {
-            let parts = args
-                .into_iter()
-                .map(|v| Ok(tostring.call::<mlua::String>(v)?.to_string_lossy()))
-                .collect::<mlua::Result<Vec<_>>>()?;
-            log.push(Stream::Print, parts.join("\t"));
+            let mut line: Vec<u8> = Vec::new();
+            let mut total = 0;
+            for (i, v) in args.into_iter().enumerate() {
+                let s = tostring.call::<mlua::String>(v)?;
+                let bytes = s.as_bytes();
+                let sep: &[u8] = if i > 0 { b"\t" } else { b"" };
+                for part in [sep, &bytes[..]] {
+                    total += part.len();
+                    let room = MAX_LINE.saturating_sub(line.len());
+                    line.extend_from_slice(&part[..part.len().min(room)]);
+                }
+            }
+            let mut text = String::from_utf8_lossy(&line).into_owned();
+            if total > line.len() {
+                text.push_str(&cut_note(total - line.len()));
+            }
+            log.push(Stream::Print, text);
             Ok(())
         })?,
     )?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mlua::{ChunkMode, Function, Lua, Value};
 
-use crate::budget::{self, Budget};
+use crate::budget::{AbortHandle, Budget, Stop};
 use crate::data::{SkbMeta, Slot, View};
 use crate::error::{
     describe, is_memory, CompileInputError, HookError, ScriptError, ScriptErrorKind,
@@ -32,6 +32,8 @@ pub struct StateOptions {
     pub log: Log,
     /// Where `bpf.map` maps live: process memory, or kernel maps pinned for other tools.
     pub maps: MapBacking,
+    /// Stops the state's calls, its body's included, from another thread.
+    pub abort: AbortHandle,
 }
 
 impl Default for StateOptions {
@@ -41,6 +43,7 @@ impl Default for StateOptions {
             dev: None,
             log: Log::new(1000),
             maps: MapBacking::Memory,
+            abort: AbortHandle::new(),
         }
     }
 }
@@ -98,9 +101,12 @@ pub struct State {
 impl State {
     /// Reads and starts the script at `path`: its body runs once, within the body budget.
     pub fn load(path: &Path, opts: StateOptions) -> Result<State, ScriptError> {
-        let source = std::fs::read(path).map_err(|e| ScriptError {
+        let source = crate::source::read_source(path).map_err(|e| ScriptError {
             kind: ScriptErrorKind::Io,
-            message: format!("{}: cannot read script: {e}", path.display()),
+            message: match e.io() {
+                Some(io) => format!("{}: cannot read script: {io}", path.display()),
+                None => format!("cannot read script: {e}"),
+            },
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         State::from_source(&path.display().to_string(), &source, dir, opts)
@@ -123,9 +129,7 @@ impl State {
         };
         let lua =
             crate::sandbox::new_state(opts.limits.memory, opts.log.clone()).map_err(internal)?;
-        let budget = Rc::new(Budget::default());
-        let every = Limits::check_every(opts.limits.hook_budget.min(opts.limits.body_budget));
-        budget::install(&lua, budget.clone(), every).map_err(internal)?;
+        let budget = Budget::install(&lua, &opts.abort).map_err(internal)?;
         let dir = if dir.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
@@ -141,19 +145,25 @@ impl State {
             ..Maps::default()
         });
 
-        budget.arm(opts.limits.body_budget);
+        let call = budget.begin(opts.limits.body_budget, opts.limits.body_time);
         let result = lua
             .load(source)
             .set_name(format!("@{chunk}"))
             .set_mode(ChunkMode::Text)
             .exec();
+        drop(call);
         let registry = lua.remove_app_data::<Registry>().unwrap_or_default();
         let mut maps = lua.remove_app_data::<Maps>().unwrap_or_default();
         if let Err(e) = result {
             let (kind, message) = if matches!(e, mlua::Error::SyntaxError { .. }) {
                 (ScriptErrorKind::Syntax, describe(&e))
-            } else if budget.exhausted() {
-                (ScriptErrorKind::Budget, describe(&e))
+            } else if let Some(stop) = budget.stopped() {
+                let kind = match stop {
+                    Stop::Budget => ScriptErrorKind::Budget,
+                    Stop::Time => ScriptErrorKind::Time,
+                    Stop::Aborted => ScriptErrorKind::Stopped,
+                };
+                (kind, describe(&e))
             } else if is_memory(&e) {
                 (
                     ScriptErrorKind::Memory,
@@ -173,6 +183,7 @@ impl State {
             .map(|(id, mut h)| {
                 h.spec.id = id;
                 h.spec.budget = Some(h.spec.budget.unwrap_or(opts.limits.hook_budget));
+                h.spec.timeout = Some(h.spec.timeout.unwrap_or(opts.limits.hook_time));
                 let slot = Rc::new(Slot::default());
                 let skb = match h.spec.attach {
                     Attach::Netfilter { .. } => Some(crate::skb::make(&lua, &slot)?),
@@ -189,11 +200,6 @@ impl State {
             })
             .collect::<mlua::Result<_>>()
             .map_err(internal)?;
-        // Check often enough for the smallest budget a hook asked for.
-        if let Some(smallest) = hooks.iter().filter_map(|h| h.spec.budget).min() {
-            budget::set_check_interval(&lua, budget.clone(), Limits::check_every(smallest))
-                .map_err(internal)?;
-        }
         maps.pin_all().map_err(|e| ScriptError {
             kind: ScriptErrorKind::Runtime,
             message: format!("{chunk}: {e}"),
@@ -249,6 +255,11 @@ impl State {
 
     pub fn log(&self) -> &Log {
         &self.log
+    }
+
+    /// Stops this state's calls from another thread (`lunet stop`, the daemon's SIGTERM).
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.budget.abort_handle()
     }
 
     pub fn limits(&self) -> Limits {
@@ -323,24 +334,29 @@ impl State {
             };
         };
         hook.slot.begin(head, body);
-        self.budget
-            .arm(hook.spec.budget.unwrap_or(self.limits.hook_budget));
+        let call = self.budget.begin(
+            hook.spec.budget.unwrap_or(self.limits.hook_budget),
+            hook.spec.timeout.unwrap_or(self.limits.hook_time),
+        );
         let result = run(hook);
+        drop(call);
         hook.slot.retire();
 
         let decided = match result {
             Ok((verdict, mark)) => verdict_of(&verdict, &mark, names, takes_mark, &hook.spec),
-            Err(e) => Err(if self.budget.exhausted() {
-                HookError::Budget(describe(&e))
-            } else if is_memory(&e) {
-                let _ = self.lua.gc_collect();
-                HookError::Memory(memory_message(
-                    &self.budget,
-                    &hook.spec.defined_at,
-                    self.limits.memory,
-                ))
-            } else {
-                HookError::Runtime(describe(&e))
+            Err(e) => Err(match self.budget.stopped() {
+                Some(Stop::Budget) => HookError::Budget(describe(&e)),
+                Some(Stop::Time) => HookError::Time(describe(&e)),
+                Some(Stop::Aborted) => HookError::Runtime(describe(&e)),
+                None if is_memory(&e) => {
+                    let _ = self.lua.gc_collect();
+                    HookError::Memory(memory_message(
+                        &self.budget,
+                        &hook.spec.defined_at,
+                        self.limits.memory,
+                    ))
+                }
+                None => HookError::Runtime(describe(&e)),
             }),
         };
         let outcome = match decided {

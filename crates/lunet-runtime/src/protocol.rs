@@ -79,6 +79,9 @@ pub struct RunRequest {
     pub mem: Option<usize>,
     #[serde(default)]
     pub budget: Option<u64>,
+    /// Milliseconds one hook call may take.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

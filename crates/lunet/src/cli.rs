@@ -64,6 +64,9 @@ pub enum Command {
         /// Lua instructions one hook call may run.
         #[arg(long, value_name = "N")]
         budget: Option<u64>,
+        /// Milliseconds one hook call may take (default 100, at most 1000).
+        #[arg(long, value_name = "MS")]
+        timeout: Option<u64>,
         /// Run in this process, without a daemon, until Ctrl-C.
         #[arg(long)]
         foreground: bool,
@@ -293,6 +296,10 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .parse::<usize>()
         .ok()
         .and_then(|n| n.checked_mul(mult))
-        .filter(|n| *n >= 64 << 10)
-        .ok_or_else(|| format!("'{s}' is not a size of at least 64K (bytes, or with K, M, G)"))
+        .filter(|n| (lunet_lua::Limits::MIN_MEMORY..=lunet_lua::Limits::MAX_MEMORY).contains(n))
+        .ok_or_else(|| {
+            format!(
+                "'{s}' is not a size from 1M to 64G (bytes, or with K, M, G): a state's memory cap"
+            )
+        })
 }

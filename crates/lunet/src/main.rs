@@ -21,7 +21,7 @@ use lunet_lua::Limits;
 
 use cli::{Cli, Command, GenArgs};
 use client::Client;
-use exit::{require_root, Failure};
+use exit::{require_root, Code, Failure};
 use lunet_runtime::protocol::{self, Request, RunRequest};
 use lunet_runtime::{check, daemon, replay, runner};
 
@@ -69,6 +69,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             tier,
             mem,
             budget,
+            timeout,
             foreground,
             json,
             socket,
@@ -84,6 +85,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 tier,
                 mem,
                 budget,
+                timeout_ms: timeout,
             };
             if foreground {
                 run_foreground(request, json)
@@ -276,7 +278,8 @@ fn run_daemon(socket: &Path, pin_root: &Path) -> Result<(), Failure> {
 /// `run --foreground`: the runner in this process until Ctrl-C (or SIGTERM).
 fn run_foreground(r: RunRequest, json: bool) -> Result<(), Failure> {
     require_root("lunet run --foreground")?;
-    let spec = runner::RunSpec::from_request(r, std::path::Path::new(runner::PIN_ROOT));
+    let spec = runner::RunSpec::from_request(r, std::path::Path::new(runner::PIN_ROOT))
+        .map_err(|e| Failure::new(Code::Usage, e.to_string()))?;
     let quit = signal::quit_flag()?;
     let running = runner::Running::start(spec)?;
     show::started(&running.report, json);

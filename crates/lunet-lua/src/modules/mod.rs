@@ -47,13 +47,16 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
             return Ok(m);
         }
         let path = module_path(&script_dir, &name).map_err(|m| located(lua, m))?;
-        let source = std::fs::read(&path).map_err(|e| {
+        let source = crate::source::read_source(&path).map_err(|e| {
             located(
                 lua,
-                format!(
-                    "module '{name}' not found: no lunet module of that name, and {}: {e}",
-                    path.display()
-                ),
+                match e.io() {
+                    Some(io) => format!(
+                        "module '{name}' not found: no lunet module of that name, and {}: {io}",
+                        path.display()
+                    ),
+                    None => format!("module '{name}': {e}"),
+                },
             )
         })?;
         let chunk = lua

@@ -87,7 +87,7 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
     )?;
     let tier = args::tier(lua, &t, CTX)?;
     let name = opt_str(lua, &t, "name", CTX)?.unwrap_or_default();
-    let budget = args::budget(lua, &t, CTX)?;
+    let (budget, timeout) = args::call_limits(lua, &t, CTX)?;
     let (defined_at, line) = definition(&func);
     let spec = HookSpec {
         id: 0,
@@ -102,6 +102,7 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
         tier,
         defined_at,
         budget,
+        timeout,
     };
     let mut reg = lua.app_data_mut::<Registry>().ok_or_else(|| {
         located(

@@ -36,7 +36,7 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
     let tier = args::tier(lua, &opts, CTX)?;
     let name = opt_str(lua, &opts, "name", CTX)?.unwrap_or_default();
     let dev = opt_str(lua, &opts, "dev", CTX)?;
-    let budget = args::budget(lua, &opts, CTX)?;
+    let (budget, timeout) = args::call_limits(lua, &opts, CTX)?;
     let (defined_at, line) = definition(&func);
     let mut reg = lua.app_data_mut::<Registry>().ok_or_else(|| {
         located(
@@ -53,6 +53,7 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
         tier,
         defined_at,
         budget,
+        timeout,
     };
     reg.add(spec, func, format!("xdp:{line}"));
     Ok(())

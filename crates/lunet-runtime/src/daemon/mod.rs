@@ -316,7 +316,10 @@ impl Daemon {
     }
 
     fn start(&self, r: RunRequest) -> Response {
-        let spec = RunSpec::from_request(r, &self.pin_root);
+        let spec = match RunSpec::from_request(r, &self.pin_root) {
+            Ok(s) => s,
+            Err(e) => return Response::err(ErrorKind::BadRequest, e.to_string()),
+        };
         let name = spec.name.clone();
         if let Err(e) = lunet_netfilter::validate_state(&name) {
             return Response::err(

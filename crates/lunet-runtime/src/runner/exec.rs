@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use lunet_lua::{HookSpec, HookStats, Log, MapBacking, State, StateOptions};
+use lunet_lua::{AbortHandle, HookSpec, HookStats, Log, MapBacking, State, StateOptions};
 use lunet_netfilter::{Backend, Installed, IptablesVariant, QueueSocket};
 
 use super::error::StartError;
@@ -92,6 +92,7 @@ fn bind_queue() -> Result<(u16, QueueSocket), StartError> {
 pub fn setup(
     spec: &RunSpec,
     log: &Log,
+    abort: AbortHandle,
     memory: &AtomicUsize,
 ) -> Result<(Attached, Ready), StartError> {
     if let Some(ns) = &spec.netns {
@@ -116,6 +117,7 @@ pub fn setup(
         maps: MapBacking::Kernel {
             pin_dir: Some(spec.pin_dir.clone()),
         },
+        abort,
     };
     let state = State::load(&spec.script, opts)?;
     memory.store(state.memory_used(), Ordering::Relaxed);

@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use lunet_lua::Log;
+use lunet_lua::{AbortHandle, Log};
 
 use crate::kernel;
 use crate::protocol::{HookStatsReport, StateReport, StatsReport};
@@ -35,6 +35,8 @@ pub struct Running {
     hooks: Vec<HookCounters>,
     pub log: Log,
     stop: Arc<AtomicBool>,
+    /// Ends the state's Lua calls, its body's included, at their next check.
+    abort: AbortHandle,
     done: Arc<AtomicBool>,
     memory: Arc<AtomicUsize>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -45,16 +47,22 @@ impl Running {
     pub fn start(spec: RunSpec) -> Result<Running, StartError> {
         let log = Log::new(2000);
         let stop = Arc::new(AtomicBool::new(false));
+        let abort = AbortHandle::new();
         let done = Arc::new(AtomicBool::new(false));
         let memory = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::channel();
         let thread = {
-            let (log, stop, done, memory) =
-                (log.clone(), stop.clone(), done.clone(), memory.clone());
+            let (log, stop, done, memory, abort) = (
+                log.clone(),
+                stop.clone(),
+                done.clone(),
+                memory.clone(),
+                abort.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("lunet-{}", spec.name))
                 .spawn(move || {
-                    state_thread(spec, log, &stop, &memory, tx);
+                    state_thread(spec, log, abort, &stop, &memory, tx);
                     done.store(true, Ordering::SeqCst);
                 })
                 .map_err(StartError::Thread)?
@@ -65,6 +73,7 @@ impl Running {
                 hooks: ready.hooks,
                 log,
                 stop,
+                abort,
                 done,
                 memory,
                 thread: Mutex::new(Some(thread)),
@@ -115,8 +124,10 @@ impl Running {
         }
     }
 
-    /// Stops the state: its rules and queues are gone when this returns.
+    /// Stops the state: its rules and queues are gone when this returns. A hook call in
+    /// progress ends at its next check (a millisecond or so), with its default verdict.
     pub fn stop(&self) {
+        self.abort.abort();
         self.stop.store(true, Ordering::SeqCst);
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(t) = thread {
@@ -136,11 +147,12 @@ impl Drop for Running {
 fn state_thread(
     spec: RunSpec,
     log: Log,
+    abort: AbortHandle,
     stop: &AtomicBool,
     memory: &AtomicUsize,
     tx: mpsc::Sender<Result<Ready, StartError>>,
 ) {
-    let mut attached = match exec::setup(&spec, &log, memory) {
+    let mut attached = match exec::setup(&spec, &log, abort, memory) {
         Ok((attached, ready)) => {
             if tx.send(Ok(ready)).is_err() {
                 // Nobody waits for the state any more.

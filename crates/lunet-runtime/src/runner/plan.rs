@@ -345,6 +345,7 @@ mod tests {
             tier: Tier::Auto,
             defined_at: format!("fw.lua:{}", 10 + id),
             budget: None,
+            timeout: None,
         }
     }
 

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use lunet_lua::Limits;
+use std::time::Duration;
+
+use lunet_lua::{LimitError, Limits};
 use lunet_types::Tier;
 
 use crate::protocol::RunRequest;
@@ -24,23 +26,30 @@ pub struct RunSpec {
 pub const PIN_ROOT: &str = "/sys/fs/bpf/lunet";
 
 impl RunSpec {
-    /// The spec a `run` request asks for, with lunet's defaults where it is silent.
-    pub fn from_request(r: RunRequest, pin_root: &Path) -> RunSpec {
+    /// The spec a `run` request asks for, with lunet's defaults where it is silent; limits
+    /// outside lunet's bounds (`mem: 0`, a budget of 2^64-1, ...) are refused.
+    pub fn from_request(r: RunRequest, pin_root: &Path) -> Result<RunSpec, LimitError> {
         let defaults = Limits::default();
         let name = r.name.unwrap_or_else(|| default_name(&r.script));
-        RunSpec {
+        let limits = Limits {
+            memory: r.mem.unwrap_or(defaults.memory),
+            hook_budget: r.budget.unwrap_or(defaults.hook_budget),
+            hook_time: r
+                .timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.hook_time),
+            ..defaults
+        };
+        limits.check()?;
+        Ok(RunSpec {
             pin_dir: pin_root.join(&name),
             name,
             script: r.script,
             netns: r.netns,
             dev: r.dev,
             tier: r.tier,
-            limits: Limits {
-                memory: r.mem.unwrap_or(defaults.memory),
-                hook_budget: r.budget.unwrap_or(defaults.hook_budget),
-                ..defaults
-            },
-        }
+            limits,
+        })
     }
 }
 
@@ -71,8 +80,9 @@ mod tests {
             tier: Tier::Auto,
             mem: None,
             budget: Some(5000),
+            timeout_ms: None,
         };
-        let s = RunSpec::from_request(r, Path::new("/sys/fs/bpf/lunet"));
+        let s = RunSpec::from_request(r, Path::new("/sys/fs/bpf/lunet")).unwrap();
         assert_eq!(
             s.name, "my-fw-v2",
             "the file stem, with other characters as '-'"
@@ -81,5 +91,32 @@ mod tests {
         assert_eq!(s.limits.memory, Limits::default().memory);
         assert_eq!(s.limits.hook_budget, 5000);
         assert_eq!(s.netns.as_deref(), Some("lab"));
+    }
+
+    #[test]
+    fn zero_or_absurd_limits_are_refused_not_taken_as_unlimited() {
+        let r = |mem, budget, timeout_ms| RunRequest {
+            script: "/x.lua".into(),
+            name: None,
+            netns: None,
+            dev: None,
+            tier: Tier::Auto,
+            mem,
+            budget,
+            timeout_ms,
+        };
+        let root = Path::new("/sys/fs/bpf/lunet");
+        for bad in [
+            r(Some(0), None, None),
+            r(Some(1_000_000usize << 30), None, None),
+            r(None, Some(u64::MAX), None),
+            r(None, Some(0), None),
+            r(None, None, Some(0)),
+            r(None, None, Some(60_000)),
+        ] {
+            assert!(RunSpec::from_request(bad.clone(), root).is_err(), "{bad:?}");
+        }
+        let ok = RunSpec::from_request(r(Some(16 << 20), Some(50_000), Some(5)), root).unwrap();
+        assert_eq!(ok.limits.hook_time, Duration::from_millis(5));
     }
 }

@@ -1,0 +1,137 @@
+//! The watchdog: one thread per process that arms the count hook of calls that last.
+//!
+//! Every state registers a [`Watch`]: a call counter its thread bumps when a call begins and
+//! ends (odd while one runs), the thread's id, and a stop flag. Every [`TICK`] the watchdog
+//! looks at each: a call that was already running at the previous tick (the counter has not
+//! moved), or one whose state is stopping, gets the signal [`signal()`] on its thread, once per
+//! call. The handler runs on that thread, between two of its instructions, and sets the count
+//! hook on the Lua thread running the call ([`crate::budget::arm_current`]): Lua allows
+//! `lua_sethook` from a signal handler, and from nowhere else while the state runs.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+/// How often the watchdog looks: a call is armed after one to two ticks.
+pub(crate) const TICK: Duration = Duration::from_micros(500);
+
+/// What the watchdog knows of one state.
+pub(crate) struct Watch {
+    /// Bumped at the start and end of every call: odd while a call runs.
+    call: AtomicU64,
+    /// The counter's value at the watchdog's previous look.
+    seen: AtomicU64,
+    /// The call `call` was signalled (one signal per call is enough: the hook stays set).
+    signalled: AtomicU64,
+    /// `pthread_t` of the thread running the calls; 0 once the state is gone, so the thread
+    /// is never signalled after it may have ended. Locked while the watchdog signals it.
+    thread: Mutex<u64>,
+    /// Set by [`crate::AbortHandle::abort`]: the state is stopping.
+    pub abort: AtomicBool,
+}
+
+impl Watch {
+    pub fn begin(&self) {
+        // SAFETY: pthread_self has no preconditions.
+        let me = unsafe { libc::pthread_self() } as u64;
+        let mut t = self.thread.lock().unwrap_or_else(|p| p.into_inner());
+        if *t != me {
+            *t = me;
+        }
+        drop(t);
+        self.call.fetch_add(1, Ordering::Release);
+    }
+
+    /// The state is gone: its thread may end, and must not be signalled any more.
+    pub fn retire(&self) {
+        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = 0;
+    }
+
+    pub fn end(&self) {
+        self.call.fetch_add(1, Ordering::Release);
+    }
+}
+
+struct Watchdog {
+    watches: Mutex<Vec<Weak<Watch>>>,
+}
+
+fn watchdog() -> &'static Watchdog {
+    static DOG: OnceLock<Watchdog> = OnceLock::new();
+    DOG.get_or_init(|| {
+        install_handler();
+        std::thread::Builder::new()
+            .name("lunet-watchdog".into())
+            .spawn(run)
+            .expect("the watchdog thread starts");
+        Watchdog {
+            watches: Mutex::new(Vec::new()),
+        }
+    })
+}
+
+/// A new state's [`Watch`], looked at from now on (until the state drops it).
+pub(crate) fn register() -> Arc<Watch> {
+    let w = Arc::new(Watch {
+        call: AtomicU64::new(0),
+        seen: AtomicU64::new(0),
+        signalled: AtomicU64::new(u64::MAX),
+        thread: Mutex::new(0),
+        abort: AtomicBool::new(false),
+    });
+    watchdog()
+        .watches
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Arc::downgrade(&w));
+    w
+}
+
+fn run() {
+    loop {
+        std::thread::sleep(TICK);
+        let watches: Vec<Arc<Watch>> = {
+            let mut list = watchdog().watches.lock().unwrap_or_else(|p| p.into_inner());
+            list.retain(|w| w.strong_count() > 0);
+            list.iter().filter_map(Weak::upgrade).collect()
+        };
+        for w in watches {
+            let call = w.call.load(Ordering::Acquire);
+            let lasted = w.seen.swap(call, Ordering::Relaxed) == call;
+            let running = call % 2 == 1;
+            if running
+                && (lasted || w.abort.load(Ordering::Relaxed))
+                && w.signalled.swap(call, Ordering::Relaxed) != call
+            {
+                let thread = w.thread.lock().unwrap_or_else(|p| p.into_inner());
+                if *thread != 0 {
+                    // SAFETY: the thread is alive: it set this id at the start of its call and
+                    // clears it (under this lock) before its state goes away. A signal that
+                    // lands after the call ended finds no call running and does nothing.
+                    unsafe { libc::pthread_kill(*thread as libc::pthread_t, signal()) };
+                }
+            }
+        }
+    }
+}
+
+/// The signal the watchdog sends (a real-time signal nothing else in lunet uses).
+pub(crate) fn signal() -> libc::c_int {
+    libc::SIGRTMIN() + 5
+}
+
+extern "C" fn on_signal(_: libc::c_int) {
+    crate::budget::arm_current();
+}
+
+fn install_handler() {
+    // SAFETY: a zeroed sigaction with a handler that only calls async-signal-safe code
+    // (a thread-local read and lua_sethook); SA_RESTART keeps interrupted system calls going.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(signal(), &sa, std::ptr::null_mut());
+    }
+}
