@@ -9,9 +9,10 @@ use std::sync::{Arc, OnceLock};
 
 use lunet_lua::{AbortHandle, HookSpec, HookStats, Log, MapBacking, State, StateOptions};
 use lunet_netfilter::{Backend, Installed, IptablesVariant, QueueSocket};
+use lunet_types::Overload;
 
 use super::error::StartError;
-use super::packets::Group;
+use super::packets::{Group, QueueCounters};
 use super::plan::{self, Place};
 use super::spec::RunSpec;
 use crate::kernel::{self, Script};
@@ -24,6 +25,15 @@ static NEXT_QUEUE: AtomicU16 = AtomicU16::new(20_000);
 pub struct Ready {
     pub report: StateReport,
     pub hooks: Vec<HookCounters>,
+    pub queues: Vec<QueueInfo>,
+}
+
+/// One of the state's queues, as `stats` reads it from another thread.
+#[derive(Clone)]
+pub struct QueueInfo {
+    pub queue: u16,
+    pub overload: Overload,
+    pub counters: Arc<QueueCounters>,
 }
 
 /// Where a hook's counters are: the Lua tier's, or a compiled hook's per-CPU map.
@@ -68,17 +78,17 @@ impl Drop for PinGuard<'_> {
     }
 }
 
-fn backend() -> Backend {
+pub fn backend() -> Backend {
     static BACKEND: OnceLock<Backend> = OnceLock::new();
     *BACKEND.get_or_init(Backend::detect)
 }
 
-/// Binds the next free queue number.
-fn bind_queue() -> Result<(u16, QueueSocket), StartError> {
+/// Binds the next free queue number, fail-open or not.
+fn bind_queue(fail_open: bool) -> Result<(u16, QueueSocket), StartError> {
     let mut last = None;
     for _ in 0..64 {
         let n = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
-        match QueueSocket::bind(n) {
+        match QueueSocket::bind_with(n, fail_open) {
             Ok(q) => return Ok((n, q)),
             Err(e) => last = Some(e),
         }
@@ -140,12 +150,14 @@ pub fn setup(
     let mut groups = Vec::new();
     let mut queues = Vec::new();
     for g in &plan.groups {
-        let (num, queue) = bind_queue()?;
+        let (num, queue) = bind_queue(g.overload == Overload::Pass)?;
         queues.push(num);
-        groups.push(Group {
-            queue,
-            hooks: g.hooks.clone(),
-        });
+        let hooks = g
+            .hooks
+            .iter()
+            .map(|&(id, mark)| (id, mark, specs[id].default_verdict))
+            .collect();
+        groups.push(Group::new(queue, hooks));
     }
     let rules = plan.rules(&queues);
     let (installed, placements) = if rules.is_empty() {
@@ -157,7 +169,18 @@ pub fn setup(
     };
 
     let reports = plan.reports(&specs, &queues, &placements, &insns);
-    let ready = ready(spec, &state, &specs, reports, &in_kernel);
+    let mut ready = ready(spec, &state, &specs, reports, &in_kernel);
+    ready.queues = plan
+        .groups
+        .iter()
+        .zip(&queues)
+        .zip(&groups)
+        .map(|((pg, &queue), g)| QueueInfo {
+            queue,
+            overload: pg.overload,
+            counters: g.counters.clone(),
+        })
+        .collect();
     pins.armed = false;
     let attached = Attached {
         state,
@@ -253,6 +276,7 @@ fn ready(
             maps: state.maps(),
         },
         hooks,
+        queues: Vec::new(),
     }
 }
 

@@ -22,10 +22,10 @@ use std::thread::JoinHandle;
 use lunet_lua::{AbortHandle, Log};
 
 use crate::kernel;
-use crate::protocol::{HookStatsReport, StateReport, StatsReport};
+use crate::protocol::{HookStatsReport, QueueReport, StateReport, StatsReport};
 
 pub use error::StartError;
-use exec::{HookCounters, Ready};
+use exec::{HookCounters, QueueInfo, Ready};
 pub use plan::PlanError;
 pub use spec::{default_name, RunSpec, PIN_ROOT};
 
@@ -33,6 +33,7 @@ pub use spec::{default_name, RunSpec, PIN_ROOT};
 pub struct Running {
     pub report: StateReport,
     hooks: Vec<HookCounters>,
+    queues: Vec<QueueInfo>,
     pub log: Log,
     stop: Arc<AtomicBool>,
     /// Ends the state's Lua calls, its body's included, at their next check.
@@ -71,6 +72,7 @@ impl Running {
             Ok(Ok(ready)) => Ok(Running {
                 report: ready.report,
                 hooks: ready.hooks,
+                queues: ready.queues,
                 log,
                 stop,
                 abort,
@@ -121,7 +123,58 @@ impl Running {
                     },
                 })
                 .collect(),
+            queues: self.queue_reports(),
         }
+    }
+
+    /// The state's queues with the kernel's counters and its rules' (read in the state's
+    /// namespace), and what the consumer counted.
+    fn queue_reports(&self) -> Vec<QueueReport> {
+        if self.queues.is_empty() {
+            return Vec::new();
+        }
+        let read = || {
+            let kernel = lunet_netfilter::kernel_queue_stats().unwrap_or_default();
+            let queued = lunet_netfilter::queued_packets(exec::backend())
+                .ok()
+                .flatten();
+            (kernel, queued)
+        };
+        // What was judged is read first: a packet judged meanwhile then counts once, as
+        // waiting, instead of twice.
+        let judged: Vec<u64> = self
+            .queues
+            .iter()
+            .map(|q| q.counters.judged.load(Ordering::Relaxed))
+            .collect();
+        let (kernel, queued) = match &self.report.netns {
+            Some(ns) => lunet_netns::in_netns(ns, read).unwrap_or_default(),
+            None => read(),
+        };
+        self.queues
+            .iter()
+            .zip(judged)
+            .map(|(q, judged)| {
+                let k = kernel
+                    .iter()
+                    .find(|k| k.queue == q.queue)
+                    .copied()
+                    .unwrap_or_default();
+                let queued = queued
+                    .as_ref()
+                    .map(|m| m.get(&q.queue).copied().unwrap_or(0));
+                QueueReport {
+                    queue: q.queue,
+                    overload: q.overload,
+                    queued,
+                    judged,
+                    waiting: k.waiting,
+                    dropped: k.dropped(),
+                    unseen: queued.map(|n| n.saturating_sub(judged + k.waiting + k.dropped())),
+                    repeats_cut: q.counters.repeats_cut.load(Ordering::Relaxed),
+                }
+            })
+            .collect()
     }
 
     /// Stops the state: its rules and queues are gone when this returns. A hook call in
