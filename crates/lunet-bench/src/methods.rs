@@ -398,7 +398,7 @@ fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
             let _ = cpu::pin(t, n - 1);
         }
     }
-    let queue = running.report.hooks.iter().find_map(|h| h.queue);
+    let queue = running.report().hooks.iter().find_map(|h| h.queue);
     Ok(Active::Lua {
         running: Box::new(running),
         tid,

@@ -19,6 +19,12 @@ pub enum Request {
     Stop {
         name: String,
     },
+    /// Replaces a running state's script (`lunet reload`): `script` is an absolute path the
+    /// daemon can read; the state keeps its name, namespace, device, tier and limits.
+    Reload {
+        name: String,
+        script: PathBuf,
+    },
     List,
     Stats {
         name: String,

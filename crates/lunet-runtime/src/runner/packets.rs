@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use lunet_lua::{HookError, Log, NfPacket, State, Stream};
 use lunet_netfilter::{Poller, QueueSocket, QueuedPacket, Verdict, RECV_BATCH};
 use lunet_types::nf;
+
+use super::Control;
 
 /// Longest the state's thread sleeps in poll(2) before it looks at its stop flag again.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -86,20 +88,25 @@ impl Repeats {
     }
 }
 
-/// Serves the queues of `groups` with the hooks of `state` until `stop` is set; keeps
-/// `memory` (the state's memory use) fresh.
-pub fn serve(
+/// Serves the queues of `groups` with the hooks of `state` until `stop` is set (then `None`)
+/// or an order comes in `orders` (then the order, between two batches); keeps `memory` (the
+/// state's memory use) fresh.
+pub(crate) fn serve(
     state: &State,
     groups: &mut [Group],
     log: &Log,
     stop: &AtomicBool,
     memory: &AtomicUsize,
-) {
+    orders: &mpsc::Receiver<Control>,
+) -> Option<Control> {
     let mut poller = Poller::new();
     let mut batch: Vec<QueuedPacket> = Vec::with_capacity(RECV_BATCH);
     let mut since_memory: u64 = 0;
     let mut memory_at = Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if let Ok(order) = orders.try_recv() {
+            return Some(order);
+        }
         // Asleep in poll(2) until a queue has packets (or POLL_TIMEOUT passes, for the stop
         // flag); packets a queue already holds (received while binding) need no waiting.
         let buffered = groups.iter().any(|g| g.queue.buffered() > 0);
@@ -148,6 +155,7 @@ pub fn serve(
             memory_at = Instant::now();
         }
     }
+    None
 }
 
 /// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
