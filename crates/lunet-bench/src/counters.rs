@@ -17,8 +17,6 @@
 //!
 //! A method that filters before the stack (`lunet-kernel-xdp`, at XDP on the receiver's
 //! veth) drops packets before they reach these rules: for it "arrived" counts what passed.
-//!
-//! And the kernel's own counters of a queue ([`parse_queue_stats`]), for the Lua tier's.
 
 use std::io;
 
@@ -191,27 +189,6 @@ pub fn rules(save: &str, table: &str, chain: &str) -> Vec<SavedRule> {
     out
 }
 
-/// A line of `/proc/net/netfilter/nfnetlink_queue`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueStats {
-    /// `queue_total`: packets waiting for a verdict.
-    pub waiting: u64,
-    /// `queue_dropped + user_dropped`.
-    pub dropped: u64,
-}
-
-/// Queue `q`'s line in the text of `/proc/net/netfilter/nfnetlink_queue` (`queue portid
-/// queue_total copy_mode copy_range queue_dropped user_dropped id_sequence 1`).
-pub fn parse_queue_stats(text: &str, q: u16) -> Option<QueueStats> {
-    text.lines().find_map(|l| {
-        let f: Vec<u64> = l.split_whitespace().map_while(|w| w.parse().ok()).collect();
-        (f.len() >= 7 && f[0] == u64::from(q)).then(|| QueueStats {
-            waiting: f[2],
-            dropped: f[5] + f[6],
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,20 +244,5 @@ COMMIT
         assert_eq!(d.arrived, [6, 15]);
         assert_eq!(d.survived, [0, 0]);
         assert_eq!(d.rule, Some(6));
-    }
-
-    #[test]
-    fn queue_drops_are_read_for_our_queue() {
-        let text = "    1  24700     0 2 65531     3     4        9  1\n\
-                    20000  24725   256 2 65531     5     7  1106944  1\n";
-        assert_eq!(
-            parse_queue_stats(text, 20000),
-            Some(QueueStats {
-                waiting: 256,
-                dropped: 12
-            })
-        );
-        assert_eq!(parse_queue_stats(text, 1).map(|s| s.dropped), Some(7));
-        assert_eq!(parse_queue_stats(text, 2), None);
     }
 }

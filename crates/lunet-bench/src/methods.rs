@@ -30,12 +30,12 @@ use std::path::{Path, PathBuf};
 use lunet_lua::Limits;
 use lunet_types::Tier;
 
-use crate::counters::{parse_queue_stats, QueueStats};
 use crate::cprog;
 use crate::cpu;
 use crate::filters::{Class, Filter, Frame};
 use crate::testbed::{self, Bed, NFT_CHAIN, NFT_TABLE};
 use crate::xdp;
+use lunet_netfilter::KernelQueueStats;
 use lunet_runtime::runner::{self, RunSpec, Running};
 
 /// A method of the benchmark.
@@ -280,7 +280,7 @@ impl Active {
     /// stay 0: a packet that finds the queue or the socket full is accepted, and counted
     /// nowhere.
     pub fn queue_dropped(&self) -> Option<u64> {
-        self.queue_stats().map(|s| s.dropped)
+        self.queue_stats().map(|s| s.dropped())
     }
 
     /// Packets in the kernel's queue waiting for a verdict now.
@@ -288,7 +288,7 @@ impl Active {
         self.queue_stats().map(|s| s.waiting)
     }
 
-    fn queue_stats(&self) -> Option<QueueStats> {
+    fn queue_stats(&self) -> Option<KernelQueueStats> {
         let Active::Lua {
             ns, queue: Some(q), ..
         } = self
@@ -297,9 +297,9 @@ impl Active {
         };
         let q = *q;
         lunet_netns::in_netns(ns, move || {
-            std::fs::read_to_string("/proc/thread-self/net/netfilter/nfnetlink_queue")
+            lunet_netfilter::kernel_queue_stats()
                 .ok()
-                .and_then(|text| parse_queue_stats(&text, q))
+                .and_then(|all| all.into_iter().find(|s| s.queue == q))
         })
         .ok()
         .flatten()
@@ -398,7 +398,7 @@ fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
             let _ = cpu::pin(t, n - 1);
         }
     }
-    let queue = running.report.hooks.iter().find_map(|h| h.queue);
+    let queue = running.report().hooks.iter().find_map(|h| h.queue);
     Ok(Active::Lua {
         running: Box::new(running),
         tid,

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use lunet_types::{Family, Hook};
 
 use crate::prog::{attach_type, ProgFd};
-use crate::sys::{self, Cmd, InfoAttr, LinkCreateAttr, LinkInfo};
+use crate::sys::{self, Cmd, InfoAttr, LinkCreateAttr, LinkInfo, LinkUpdateAttr};
 
 /// XDP attach flags (`XDP_FLAGS_*` from `linux/if_link.h`) for [`link_create_xdp`].
 pub mod xdp_flags {
@@ -93,9 +93,9 @@ pub fn link_create_netfilter(
     Ok(LinkFd(fd))
 }
 
-/// The id of the program `link` attaches (`BPF_OBJ_GET_INFO_BY_FD` on the link, Linux 5.8);
-/// open it with [`crate::prog::from_id`].
-pub fn prog_id(link: &LinkFd) -> io::Result<u32> {
+/// What `BPF_OBJ_GET_INFO_BY_FD` says of a link (Linux 5.8): the program it attaches, and
+/// for an XDP link its device.
+fn info(link: &LinkFd) -> io::Result<LinkInfo> {
     let mut info = LinkInfo::default();
     let mut attr = InfoAttr {
         bpf_fd: link.as_raw_fd() as u32,
@@ -105,10 +105,34 @@ pub fn prog_id(link: &LinkFd) -> io::Result<u32> {
     // SAFETY: `info` is a writable `LinkInfo` of `info_len` bytes (the kernel copies at most
     // that many), borrowed for the call.
     unsafe { sys::bpf(Cmd::ObjGetInfoByFd, &mut attr)? };
+    Ok(info)
+}
+
+/// The id of the program `link` attaches; open it with [`crate::prog::from_id`].
+pub fn prog_id(link: &LinkFd) -> io::Result<u32> {
+    let info = info(link)?;
     if info.prog_id == 0 {
         return Err(io::Error::other("the link attaches no program"));
     }
     Ok(info.prog_id)
+}
+
+/// The device an XDP link attaches to (0 for other links, or a detached one).
+pub fn xdp_ifindex(link: &LinkFd) -> io::Result<u32> {
+    Ok(info(link)?.xdp_ifindex)
+}
+
+/// Replaces the program `link` attaches with `prog`, atomically: every packet meets either
+/// the old program or the new one (`BPF_LINK_UPDATE`, Linux 5.7; XDP links 5.9).
+pub fn link_update(link: &LinkFd, prog: &ProgFd) -> io::Result<()> {
+    let mut attr = LinkUpdateAttr {
+        link_fd: link.as_raw_fd() as u32,
+        new_prog_fd: prog.as_raw_fd() as u32,
+        ..Default::default()
+    };
+    // SAFETY: the attr holds no pointers.
+    unsafe { sys::bpf(Cmd::LinkUpdate, &mut attr)? };
+    Ok(())
 }
 
 /// The index of interface `name` in the calling thread's network namespace.
@@ -155,7 +179,7 @@ mod tests {
             move |cmd, attr| {
                 assert_eq!(cmd, Cmd::ObjGetInfoByFd);
                 let a = attr.downcast_mut::<InfoAttr>().unwrap();
-                assert_eq!((a.bpf_fd, a.info_len), (lfd, 12));
+                assert_eq!((a.bpf_fd, a.info_len), (lfd, 20));
                 // SAFETY: `info` points to the wrapper's `LinkInfo` of `info_len` bytes.
                 let info = unsafe { &mut *(a.info as usize as *mut LinkInfo) };
                 info.prog_id = 42;
@@ -169,6 +193,31 @@ mod tests {
             none.is_err(),
             "a link whose program id is 0 attaches nothing"
         );
+    }
+
+    #[test]
+    fn an_update_names_the_link_and_the_new_program() {
+        let link = LinkFd::from_owned(std::fs::File::open("/dev/null").unwrap().into());
+        let prog = ProgFd::from_owned(std::fs::File::open("/dev/null").unwrap().into());
+        let (lfd, pfd) = (link.as_raw_fd() as u32, prog.as_raw_fd() as u32);
+        with_fake(
+            move |cmd, attr| {
+                assert_eq!(cmd, Cmd::LinkUpdate);
+                let a = attr.downcast_mut::<LinkUpdateAttr>().unwrap();
+                assert_eq!(
+                    *a,
+                    LinkUpdateAttr {
+                        link_fd: lfd,
+                        new_prog_fd: pfd,
+                        flags: 0,
+                        old_prog_fd: 0
+                    }
+                );
+                Ok(0)
+            },
+            || link_update(&link, &prog),
+        )
+        .unwrap();
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub enum Cmd {
     ObjGetInfoByFd = 15,
     /// `BPF_LINK_CREATE` (Linux 5.7; XDP links 5.9; netfilter links 6.4).
     LinkCreate = 28,
+    /// `BPF_LINK_UPDATE` (Linux 5.7; XDP links 5.9).
+    LinkUpdate = 29,
 }
 
 /// Length of the kernel's object names (`BPF_OBJ_NAME_LEN`), including the final NUL.
@@ -203,13 +205,29 @@ pub struct LinkCreateAttr {
 // SAFETY: repr(C), integer fields only, no implicit padding, layout checked below.
 unsafe impl Attr for LinkCreateAttr {}
 
-/// The leading fields of `struct bpf_link_info` (the kernel copies at most `info_len` bytes).
+/// `union bpf_attr` for `BPF_LINK_UPDATE`: `{link_fd, new_prog_fd, flags, old_prog_fd}`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkUpdateAttr {
+    pub link_fd: u32,
+    pub new_prog_fd: u32,
+    pub flags: u32,
+    pub old_prog_fd: u32,
+}
+// SAFETY: repr(C), integer fields only, no implicit padding, layout checked below.
+unsafe impl Attr for LinkUpdateAttr {}
+
+/// The leading fields of `struct bpf_link_info` (the kernel copies at most `info_len` bytes),
+/// up to the XDP member of its per-type union (which starts 8-byte aligned, at 16).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkInfo {
     pub link_type: u32,
     pub id: u32,
     pub prog_id: u32,
+    pub _pad: u32,
+    /// `xdp.ifindex` for an XDP link.
+    pub xdp_ifindex: u32,
 }
 
 /// The leading part of `struct bpf_map_info` (the kernel copies at most `info_len` bytes).
@@ -267,8 +285,10 @@ const _: () = {
     assert!(size_of::<GetFdByIdAttr>() == 12);
     assert!(offset_of!(GetFdByIdAttr, open_flags) == 8);
 
-    assert!(size_of::<LinkInfo>() == 12);
+    assert!(size_of::<LinkInfo>() == 20);
     assert!(offset_of!(LinkInfo, prog_id) == 8);
+    assert!(offset_of!(LinkInfo, xdp_ifindex) == 16);
+    assert!(size_of::<LinkUpdateAttr>() == 16);
 
     assert!(size_of::<LinkCreateAttr>() == 32);
     assert!(offset_of!(LinkCreateAttr, attach_type) == 8);

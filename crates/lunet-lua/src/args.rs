@@ -4,7 +4,7 @@
 use mlua::{Lua, Table, Value};
 
 use crate::error::located;
-use lunet_types::Tier;
+use lunet_types::{Overload, Tier};
 
 /// Reads an optional integer field, with a clear message when it is something else.
 pub(crate) fn opt_int(lua: &Lua, t: &Table, field: &str, ctx: &str) -> mlua::Result<Option<i64>> {
@@ -50,6 +50,19 @@ pub(crate) fn tier(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Tier> {
             located(
                 lua,
                 format!("{ctx}: tier must be \"auto\", \"kernel\" or \"lua\", got \"{s}\""),
+            )
+        }),
+    }
+}
+
+/// `overload = "pass" | "drop"` of a registration; `pass` when absent.
+pub(crate) fn overload(lua: &Lua, t: &Table, ctx: &str) -> mlua::Result<Overload> {
+    match opt_str(lua, t, "overload", ctx)? {
+        None => Ok(Overload::Pass),
+        Some(s) => Overload::parse(&s).ok_or_else(|| {
+            located(
+                lua,
+                format!("{ctx}: overload must be \"pass\" or \"drop\", got \"{s}\""),
             )
         }),
     }

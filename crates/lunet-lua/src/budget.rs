@@ -23,7 +23,7 @@ use std::ptr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mlua::{ffi, Lua, MultiValue, Value};
 
@@ -58,7 +58,6 @@ pub(crate) struct Budget {
     limit: Cell<u64>,
     used: Cell<u64>,
     time_limit: Cell<Duration>,
-    started: Cell<Instant>,
     stop: Cell<Option<Stop>>,
     /// `file:line: ` of the last check: where a memory error most likely happened.
     last_line: RefCell<String>,
@@ -94,13 +93,14 @@ impl Budget {
         let mut main = ptr::null_mut();
         // SAFETY: the closure only records the state pointer it is given.
         unsafe { lua.exec_raw::<()>((), |state| main = state)? };
+        abort.0.enlist();
+        abort.0.settle();
         let budget = Rc::new(Budget {
             main,
             watch: abort.0.clone(),
             limit: Cell::new(0),
             used: Cell::new(0),
             time_limit: Cell::new(Duration::MAX),
-            started: Cell::new(Instant::now()),
             stop: Cell::new(None),
             last_line: RefCell::new(String::new()),
         });
@@ -118,7 +118,6 @@ impl Budget {
         self.limit.set(instructions);
         self.used.set(0);
         self.time_limit.set(time);
-        self.started.set(Instant::now());
         self.stop.set(if self.watch.abort.load(Ordering::Relaxed) {
             Some(Stop::Aborted)
         } else {
@@ -165,7 +164,7 @@ impl Budget {
     fn judge(&self) -> Result<(), Stop> {
         let stop = if self.watch.abort.load(Ordering::Relaxed) {
             Some(Stop::Aborted)
-        } else if self.started.get().elapsed() > self.time_limit.get() {
+        } else if self.watch.elapsed() > self.time_limit.get() {
             Some(Stop::Time)
         } else if self.used.get() > self.limit.get() {
             Some(Stop::Budget)

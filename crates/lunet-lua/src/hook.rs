@@ -28,6 +28,9 @@ pub struct HookSpec {
     /// Wall-clock time one call may take: `timeout = MS` from the registration, else the
     /// state's default (filled in when the body has finished).
     pub timeout: Option<std::time::Duration>,
+    /// What its queue does with packets when it is full (netfilter hooks in the Lua tier).
+    #[serde(default)]
+    pub overload: lunet_types::Overload,
 }
 
 /// A hook's counters, written by the state's thread and read by the daemon's clients.
@@ -74,6 +77,21 @@ impl HookStats {
             *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(e.message().to_string());
         }
+    }
+
+    /// A counted call whose verdict `from` lunet replaced with `to` (a hook that kept
+    /// returning REPEAT for one packet): the count moves, and `error` is counted as the
+    /// call's error.
+    pub fn overrule(&self, from: u32, to: u32, error: &HookError) {
+        if let Some(slot) = self.verdicts.get(from as usize) {
+            let _ = slot.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
+        }
+        if let Some(slot) = self.verdicts.get(to as usize) {
+            slot.fetch_add(1, Relaxed);
+        }
+        self.errors.fetch_add(1, Relaxed);
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(error.message().to_string());
     }
 
     pub fn snapshot(&self, names: &[&str]) -> StatsSnapshot {

@@ -21,6 +21,9 @@ pub(crate) struct Watch {
     call: AtomicU64,
     /// The counter's value at the watchdog's previous look.
     seen: AtomicU64,
+    /// When the watchdog first saw the running call ([`now_ns`]); the call started at most a
+    /// [`TICK`] earlier. A call's clock costs it nothing this way.
+    started: AtomicU64,
     /// The call `call` was signalled (one signal per call is enough: the hook stays set).
     signalled: AtomicU64,
     /// `pthread_t` of the thread running the calls; 0 once the state is gone, so the thread
@@ -28,23 +31,46 @@ pub(crate) struct Watch {
     thread: Mutex<u64>,
     /// Set by [`crate::AbortHandle::abort`]: the state is stopping.
     pub abort: AtomicBool,
+    /// The Lua states using this watch (a reloaded state's old and new version share it).
+    users: std::sync::atomic::AtomicUsize,
 }
 
 impl Watch {
-    pub fn begin(&self) {
+    /// Records the thread the state's calls run on (once per state: a state stays on its
+    /// thread).
+    pub fn settle(&self) {
         // SAFETY: pthread_self has no preconditions.
         let me = unsafe { libc::pthread_self() } as u64;
-        let mut t = self.thread.lock().unwrap_or_else(|p| p.into_inner());
-        if *t != me {
-            *t = me;
-        }
-        drop(t);
+        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = me;
+    }
+
+    pub fn begin(&self) {
         self.call.fetch_add(1, Ordering::Release);
     }
 
-    /// The state is gone: its thread may end, and must not be signalled any more.
+    /// How long the running call has run, as the watchdog saw it start (zero before its
+    /// first look, which comes within a [`TICK`]).
+    pub fn elapsed(&self) -> Duration {
+        let call = self.call.load(Ordering::Acquire);
+        if self.seen.load(Ordering::Acquire) != call {
+            return Duration::ZERO;
+        }
+        let started = self.started.load(Ordering::Acquire);
+        Duration::from_nanos(now_ns().saturating_sub(started))
+    }
+
+    /// A Lua state starts using this watch.
+    pub fn enlist(&self) {
+        self.users.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A Lua state is gone; when it was the last, its thread may end and must not be
+    /// signalled any more.
     pub fn retire(&self) {
-        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = 0;
+        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
+        if self.users.fetch_sub(1, Ordering::SeqCst) == 1 {
+            *thread = 0;
+        }
     }
 
     pub fn end(&self) {
@@ -75,9 +101,11 @@ pub(crate) fn register() -> Arc<Watch> {
     let w = Arc::new(Watch {
         call: AtomicU64::new(0),
         seen: AtomicU64::new(0),
+        started: AtomicU64::new(0),
         signalled: AtomicU64::new(u64::MAX),
         thread: Mutex::new(0),
         abort: AtomicBool::new(false),
+        users: std::sync::atomic::AtomicUsize::new(0),
     });
     watchdog()
         .watches
@@ -95,10 +123,16 @@ fn run() {
             list.retain(|w| w.strong_count() > 0);
             list.iter().filter_map(Weak::upgrade).collect()
         };
+        let now = now_ns();
         for w in watches {
             let call = w.call.load(Ordering::Acquire);
-            let lasted = w.seen.swap(call, Ordering::Relaxed) == call;
             let running = call % 2 == 1;
+            let lasted = w.seen.load(Ordering::Relaxed) == call;
+            if !lasted {
+                // A new call: its clock starts now (stored before `seen`, which validates it).
+                w.started.store(now, Ordering::Release);
+                w.seen.store(call, Ordering::Release);
+            }
             if running
                 && (lasted || w.abort.load(Ordering::Relaxed))
                 && w.signalled.swap(call, Ordering::Relaxed) != call
@@ -113,6 +147,15 @@ fn run() {
             }
         }
     }
+}
+
+/// Nanoseconds on the monotonic clock since the watchdog's first look.
+fn now_ns() -> u64 {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
 }
 
 /// The signal the watchdog sends (a real-time signal nothing else in lunet uses).

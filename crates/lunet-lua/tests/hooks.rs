@@ -169,6 +169,8 @@ fn a_memory_bomb_in_a_hook_hits_the_cap_and_the_state_survives() {
     let limits = Limits {
         memory: 4 << 20,
         hook_budget: 50_000_000,
+        // A time limit the bomb cannot reach first, however loaded the machine.
+        hook_time: std::time::Duration::from_secs(1),
         ..Limits::default()
     };
     let (st, _s) = start_with(

@@ -127,6 +127,7 @@ fn kernel_maps_are_pinned_and_readable_by_other_tools() {
     let _guard = Cleanup(dir.clone());
     let (st, _s) = run_counter(MapBacking::Kernel {
         pin_dir: Some(dir.clone()),
+        adopt: false,
     });
     for _ in 0..2 {
         st.run_netfilter(0, udp4(1, b"").nf());

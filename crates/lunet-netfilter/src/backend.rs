@@ -167,6 +167,15 @@ pub fn cleanup_stale(keep: &[&str]) -> Result<Vec<String>> {
     Error::collect(errors).map(|()| removed)
 }
 
+/// Packets lunet's NFQUEUE rules have matched, by queue number, in the calling thread's
+/// namespace: `None` with the nft backend (its queue rules keep no counters).
+pub fn queued_packets(backend: Backend) -> Result<Option<std::collections::BTreeMap<u16, u64>>> {
+    match backend {
+        Backend::Iptables => iptables::queued_packets().map(Some),
+        Backend::Nft => Ok(None),
+    }
+}
+
 /// The lines of `iptables-save`, `ip6tables-save` and `nft list table ... lunet` that are
 /// lunet's, each prefixed with where it is (`iptables filter: -A INPUT ...`). Empty when
 /// nothing of lunet is installed in the calling thread's namespace.

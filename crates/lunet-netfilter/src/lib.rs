@@ -29,7 +29,9 @@ mod placement;
 mod queue;
 mod state;
 
-pub use backend::{cleanup_stale, install, list_lunet_rules, remove_state, Backend, Installed};
+pub use backend::{
+    cleanup_stale, install, list_lunet_rules, queued_packets, remove_state, Backend, Installed,
+};
 pub use error::{Error, Result};
 pub use iptables::{
     iptables_chain_name, iptables_table_for, IptablesTable, IptablesVariant, IPTABLES_TABLES,
@@ -38,6 +40,7 @@ pub use lunet_types::nf::{priority, Family, Hook};
 pub use nft::{nft_chain_name, nft_queue_support, NoNftQueue, NFT_TABLE};
 pub use placement::{Placement, QueueRule};
 pub use queue::{
-    Poller, QueueSocket, QueueStats, QueuedPacket, Verdict, MAX_PAYLOAD, QUEUE_MAX_LEN, RECV_BATCH,
+    kernel_queue_stats, KernelQueueStats, Poller, QueueSocket, QueueStats, QueuedPacket, Verdict,
+    MAX_PAYLOAD, QUEUE_MAX_LEN, RECV_BATCH,
 };
 pub use state::validate_state;

@@ -71,7 +71,10 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
     // As root, maps are real kernel maps (unpinned) so compiled hooks can be verified with them.
     let may_load = kernel::can_load().is_ok();
     let maps = if may_load {
-        MapBacking::Kernel { pin_dir: None }
+        MapBacking::Kernel {
+            pin_dir: None,
+            adopt: false,
+        }
     } else {
         MapBacking::Memory
     };

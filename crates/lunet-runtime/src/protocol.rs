@@ -19,6 +19,12 @@ pub enum Request {
     Stop {
         name: String,
     },
+    /// Replaces a running state's script (`lunet reload`): `script` is an absolute path the
+    /// daemon can read; the state keeps its name, namespace, device, tier and limits.
+    Reload {
+        name: String,
+        script: PathBuf,
+    },
     List,
     Stats {
         name: String,
@@ -191,6 +197,33 @@ pub struct StatsReport {
     pub name: String,
     pub memory_used: usize,
     pub hooks: Vec<HookStatsReport>,
+    /// The NFQUEUEs feeding the state's Lua-tier hooks, with what overload did to them.
+    #[serde(default)]
+    pub queues: Vec<QueueReport>,
+}
+
+/// What became of the packets lunet's rules sent to one queue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QueueReport {
+    pub queue: u16,
+    /// What a full queue does with packets: `pass` them unseen, or `drop` them.
+    pub overload: lunet_types::Overload,
+    /// Packets lunet's rules matched (`iptables-save -c`); `null` where the backend keeps no
+    /// counters (nft) or they could not be read.
+    pub queued: Option<u64>,
+    /// Packets the state's hooks judged (their verdict went back to the kernel).
+    pub judged: u64,
+    /// Packets in the kernel's queue waiting for a verdict now (the state's thread may be
+    /// judging them).
+    pub waiting: u64,
+    /// Packets the kernel dropped because the queue or the socket was full (overload
+    /// `drop`).
+    pub dropped: u64,
+    /// Packets that passed without a hook seeing them because the queue was full (overload
+    /// `pass`): `queued - judged - waiting - dropped`.
+    pub unseen: Option<u64>,
+    /// Packets whose hook kept returning REPEAT: they got its default verdict.
+    pub repeats_cut: u64,
 }
 
 /// One streamed log line, or the end of the stream.

@@ -179,7 +179,10 @@ pub fn replay(
     }
     // The kernel tier's programs use real (unpinned) kernel maps; the Lua tier's live in memory.
     let maps = if tier == Tier::Kernel {
-        MapBacking::Kernel { pin_dir: None }
+        MapBacking::Kernel {
+            pin_dir: None,
+            adopt: false,
+        }
     } else {
         MapBacking::Memory
     };

@@ -28,6 +28,34 @@ impl Tier {
     }
 }
 
+/// What a Lua-tier hook's queue does with packets when it is full (the hook cannot keep up):
+/// `overload = "pass"` (the default: they pass unseen, counted) or `"drop"` (they are dropped,
+/// counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overload {
+    #[default]
+    Pass,
+    Drop,
+}
+
+impl Overload {
+    pub fn parse(s: &str) -> Option<Overload> {
+        match s {
+            "pass" => Some(Overload::Pass),
+            "drop" => Some(Overload::Drop),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Overload::Pass => "pass",
+            Overload::Drop => "drop",
+        }
+    }
+}
+
 /// Where a hook attaches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]

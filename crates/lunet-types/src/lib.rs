@@ -18,7 +18,7 @@ pub mod nf;
 pub mod value;
 pub mod xdp;
 
-pub use hook::{Attach, Tier};
+pub use hook::{Attach, Overload, Tier};
 pub use layout::{Field, Layout, LayoutError, Scalar};
 pub use map::{MapDecl, MapKind, MapRef};
 pub use nf::{Family, Hook};

@@ -82,6 +82,21 @@ pub enum Command {
         #[command(flatten)]
         socket: SocketArg,
     },
+    /// Replace a running state's script, losing no packet: each is judged by the old version
+    /// or the new one. The state keeps its name, namespace, device, tier, limits, queues and
+    /// rules, and the maps whose layout is unchanged keep their entries; compiled hooks switch
+    /// by an atomic link update. A new script that fails (syntax, body, compile) or moves its
+    /// netfilter hooks elsewhere is refused, and the old one runs on.
+    #[command(after_help = "Example:\n  sudo lunet reload fw examples/port-filter.lua")]
+    Reload {
+        name: String,
+        script: PathBuf,
+        /// Print the new report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
     /// List running states.
     List {
         #[arg(long)]

@@ -63,7 +63,7 @@ fn demo(count: usize, script: &std::path::Path, quit: &AtomicBool) -> Result<(),
         "running the built-in port filter (examples/port-filter.lua) in {}:",
         bed.receiver_ns()
     );
-    crate::show::started(&running.report, false);
+    crate::show::started(&running.report(), false);
 
     let sinks = PORTS
         .iter()

@@ -102,6 +102,20 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             println!("stopped state '{name}'");
             Ok(())
         }
+        Command::Reload {
+            name,
+            script,
+            json,
+            socket,
+        } => {
+            let script = std::fs::canonicalize(&script).map_err(|e| {
+                Failure::script(format!("{}: cannot read script: {e}", script.display()))
+            })?;
+            let report: protocol::StateReport =
+                Client::call(&socket.socket, &Request::Reload { name, script })?;
+            show::started(&report, json);
+            Ok(())
+        }
         Command::List { json, socket } => {
             let list: Vec<protocol::ListEntry> = Client::call(&socket.socket, &Request::List)?;
             show::list(&list, json);
@@ -282,7 +296,7 @@ fn run_foreground(r: RunRequest, json: bool) -> Result<(), Failure> {
         .map_err(|e| Failure::new(Code::Usage, e.to_string()))?;
     let quit = signal::quit_flag()?;
     let running = runner::Running::start(spec)?;
-    show::started(&running.report, json);
+    show::started(&running.report(), json);
     let mut since = 0;
     while !quit.load(Ordering::SeqCst) && running.is_running() {
         for l in running

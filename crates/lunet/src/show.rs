@@ -103,7 +103,7 @@ pub fn stats(s: &StatsReport, as_json: bool) {
             h.hook.attach
         );
         println!(
-            "    packets {}  verdicts: {}  errors {} (budget {}, memory {})",
+            "    packets {}  verdicts: {}  errors {} (budget {}, time {}, memory {})",
             h.stats.packets,
             if verdicts.is_empty() {
                 "-".into()
@@ -112,11 +112,30 @@ pub fn stats(s: &StatsReport, as_json: bool) {
             },
             h.stats.errors,
             h.stats.budget_hits,
+            h.stats.time_hits,
             h.stats.memory_hits
         );
         if let Some(e) = &h.stats.last_error {
             println!("    last error: {e}");
         }
+    }
+    for q in &s.queues {
+        let known = |n: Option<u64>| n.map_or("?".to_string(), |n| n.to_string());
+        println!(
+            "  queue {} (overload {}): queued {}  judged {}  waiting {}  dropped {}  passed unseen {}{}",
+            q.queue,
+            q.overload.name(),
+            known(q.queued),
+            q.judged,
+            q.waiting,
+            q.dropped,
+            known(q.unseen),
+            if q.repeats_cut > 0 {
+                format!("  repeats cut {}", q.repeats_cut)
+            } else {
+                String::new()
+            }
+        );
     }
 }
 

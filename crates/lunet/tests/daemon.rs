@@ -162,7 +162,7 @@ end }
 }
 
 #[test]
-fn traffic_passes_when_the_daemon_is_killed_and_a_restart_cleans_up() {
+fn traffic_passes_while_the_daemon_is_dead_and_a_restart_resumes_filtering() {
     lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
     let mut d = Daemon::start();
@@ -182,11 +182,19 @@ fn traffic_passes_when_the_daemon_is_killed_and_a_restart_cleans_up() {
     );
 
     d.spawn();
+    let list: serde_json::Value =
+        serde_json::from_slice(&d.cli(&["list", "--json"]).stdout).unwrap();
     assert_eq!(
-        lunet_rules(bed.receiver_ns()),
-        Vec::<String>::new(),
-        "the new daemon removed the stale rules"
+        list[0]["name"], "fw",
+        "the new daemon restored the state: {list}"
     );
+    assert_eq!(
+        send_and_count(&bed, 9, 10, WAIT),
+        0,
+        "filtering resumed as it was"
+    );
+    assert!(d.cli(&["stop", "fw"]).status.success());
+    assert_eq!(lunet_rules(bed.receiver_ns()), Vec::<String>::new());
     assert_eq!(send_and_count(&bed, 9, 10, WAIT), 10);
 }
 
@@ -292,7 +300,8 @@ end }
     d.run_ok(
         &hook,
         bed.receiver_ns(),
-        &["--mem", "8M", "--budget", "100000000"],
+        // A time limit the bomb cannot reach first, however loaded the machine.
+        &["--mem", "8M", "--budget", "100000000", "--timeout", "1000"],
     );
     assert_eq!(
         send_and_count(&bed, 9, 3, Duration::from_secs(5)),

@@ -24,8 +24,14 @@ pub enum MapBacking {
     /// In process memory (replay, tests): no root needed.
     #[default]
     Memory,
-    /// Kernel eBPF maps, pinned under `pin_dir/<name>` once the body has finished.
-    Kernel { pin_dir: Option<PathBuf> },
+    /// Kernel eBPF maps, pinned under `pin_dir/<name>` once the body has finished. With
+    /// `adopt`, a map already pinned there under its name with the declared kind, layouts
+    /// and size is taken over with its entries (a reloaded script, a restarted daemon);
+    /// any other pin of that name is replaced.
+    Kernel {
+        pin_dir: Option<PathBuf>,
+        adopt: bool,
+    },
 }
 
 /// A declared map, shared by every Lua value that refers to it.
@@ -34,6 +40,8 @@ pub struct MapEntry {
     store: Box<dyn Store>,
     /// The kernel map, when there is one (for pinning and for compiled hooks).
     pub(crate) kernel: Option<Rc<KernelStore>>,
+    /// Taken over from its pin (it is pinned already).
+    adopted: bool,
 }
 
 /// What `lunet stats`/`lunet map` report about a map.
@@ -58,7 +66,10 @@ pub(crate) struct Maps {
 impl Maps {
     /// Pins every kernel map under the pin directory (called when the body has finished).
     pub fn pin_all(&mut self) -> Result<(), MapError> {
-        let MapBacking::Kernel { pin_dir: Some(dir) } = &self.backing else {
+        let MapBacking::Kernel {
+            pin_dir: Some(dir), ..
+        } = &self.backing
+        else {
             return Ok(());
         };
         if self.list.is_empty() {
@@ -72,7 +83,11 @@ impl Maps {
         for m in &self.list {
             if let Some(k) = &m.kernel {
                 let path = dir.join(&m.decl.name);
-                k.pin(&path)?;
+                if !m.adopted {
+                    // A pin of that name with another layout, left by an earlier version.
+                    let _ = std::fs::remove_file(&path);
+                    k.pin(&path)?;
+                }
                 self.pinned.push(path);
             }
         }
@@ -287,16 +302,26 @@ fn declare(lua: &Lua, kind: MapKind, t: Table) -> mlua::Result<Handle> {
         MapBacking::Memory => MapEntry {
             store: Box::new(MemoryStore::new(decl.clone())),
             kernel: None,
+            adopted: false,
             decl,
         },
-        MapBacking::Kernel { .. } => {
-            let k = Rc::new(
-                KernelStore::create(decl.clone())
+        MapBacking::Kernel { ref pin_dir, adopt } => {
+            let pinned = pin_dir
+                .as_ref()
+                .filter(|_| adopt)
+                .map(|d| d.join(&decl.name))
+                .and_then(|p| KernelStore::adopt(decl.clone(), &p));
+            let adopted = pinned.is_some();
+            let k = match pinned {
+                Some(k) => k,
+                None => KernelStore::create(decl.clone())
                     .map_err(|e| located(lua, format!("{ctx}: {e}")))?,
-            );
+            };
+            let k = Rc::new(k);
             MapEntry {
                 store: Box::new(k.clone()),
                 kernel: Some(k),
+                adopted,
                 decl,
             }
         }

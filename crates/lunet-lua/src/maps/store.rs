@@ -175,6 +175,15 @@ impl KernelStore {
         Ok(KernelStore { decl, map })
     }
 
+    /// The map pinned at `path` if it is exactly `decl` (kind, layouts' sizes, entries):
+    /// what a reloaded script or a restarted daemon takes over with its entries.
+    pub fn adopt(decl: MapDecl, path: &Path) -> Option<KernelStore> {
+        let k = KernelStore::open(decl, path).ok()?;
+        let same =
+            k.map.map_type() == map_type::of(k.decl.kind) && k.map.max_entries() == k.decl.entries;
+        same.then_some(k)
+    }
+
     pub fn pin(&self, path: &Path) -> Result<(), MapError> {
         lunet_bpf::pin::pin(&self.map, path)
             .map_err(|e| os(&self.decl, KernelOp::Pin(path.to_path_buf()), e))

@@ -88,6 +88,7 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
     let tier = args::tier(lua, &t, CTX)?;
     let name = opt_str(lua, &t, "name", CTX)?.unwrap_or_default();
     let (budget, timeout) = args::call_limits(lua, &t, CTX)?;
+    let overload = args::overload(lua, &t, CTX)?;
     let (defined_at, line) = definition(&func);
     let spec = HookSpec {
         id: 0,
@@ -103,6 +104,7 @@ fn register(lua: &Lua, t: Table) -> mlua::Result<Handle> {
         defined_at,
         budget,
         timeout,
+        overload,
     };
     let mut reg = lua.app_data_mut::<Registry>().ok_or_else(|| {
         located(

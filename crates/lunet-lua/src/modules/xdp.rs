@@ -54,6 +54,7 @@ fn attach(lua: &Lua, (func, opts): (Value, Option<Table>)) -> mlua::Result<()> {
         defined_at,
         budget,
         timeout,
+        overload: lunet_types::Overload::Pass,
     };
     reg.add(spec, func, format!("xdp:{line}"));
     Ok(())

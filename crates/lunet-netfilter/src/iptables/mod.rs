@@ -11,6 +11,7 @@
 //! `iptables-save` and delete rules by specification (never by number, which another tool
 //! could shift under us).
 
+mod counters;
 mod names;
 mod save;
 mod tables;
@@ -46,7 +47,7 @@ impl Tool {
         }
     }
 
-    fn save(self) -> &'static str {
+    pub(crate) fn save(self) -> &'static str {
         match self {
             Tool::V4 => "iptables-save",
             Tool::V6 => "ip6tables-save",
@@ -246,6 +247,8 @@ pub(crate) fn remove(chains: &[IptChain]) -> Result<()> {
 }
 
 /// The tools installed here.
+pub(crate) use counters::queued_packets;
+
 fn tools() -> impl Iterator<Item = Tool> {
     Tool::ALL
         .into_iter()

@@ -23,6 +23,7 @@
 //! [`QueueSocket::bind`]; afterwards it may be used from any thread.
 
 mod packet;
+mod proc;
 mod read;
 mod sys;
 mod uapi;
@@ -30,6 +31,7 @@ mod verdicts;
 mod write;
 
 pub use packet::{QueuedPacket, Verdict};
+pub use proc::{kernel_queue_stats, KernelQueueStats};
 
 use crate::error::{Error, Result};
 use std::collections::VecDeque;
@@ -124,6 +126,13 @@ impl QueueSocket {
     /// process may force it (root), nonblocking receives. Fails with `EPERM` ("Operation not
     /// permitted") when another socket in this namespace has the queue.
     pub fn bind(queue: u16) -> Result<Self> {
+        QueueSocket::bind_with(queue, true)
+    }
+
+    /// [`QueueSocket::bind`], fail-open or fail-closed: with `fail_open` false a full queue
+    /// (or a full socket) drops packets, and the kernel counts them (`queue_dropped`,
+    /// `user_dropped` in `/proc/net/netfilter/nfnetlink_queue`).
+    pub fn bind_with(queue: u16, fail_open: bool) -> Result<Self> {
         let sock =
             NetlinkSocket::open_netfilter().map_err(|e| Error::queue("open netlink socket", e))?;
         let op = |what: &str| format!("{what} of queue {queue}");
@@ -161,7 +170,11 @@ impl QueueSocket {
             queue,
             COPY_RANGE,
             QUEUE_MAX_LEN,
-            uapi::NFQA_CFG_F_FAIL_OPEN,
+            if fail_open {
+                uapi::NFQA_CFG_F_FAIL_OPEN
+            } else {
+                0
+            },
             uapi::NFQA_CFG_F_FAIL_OPEN,
         );
         q.request(msg.bytes())

@@ -3,9 +3,12 @@
 //! up after a crashed daemon and listens; [`Server::run`] serves until a [`Stopper`] stops it,
 //! then stops every state.
 //!
-//! The names and namespaces of running states are kept in `<socket>.states.json`: after a crash
-//! the next daemon removes the rules those states left (their `--queue-bypass` kept traffic
-//! flowing meanwhile).
+//! What runs is kept in `<socket>.states.json` (each state's name, script and options): after
+//! a crash the next daemon starts every state again from its script, taking over what it left
+//! ([`Running::adopt`]: pinned maps with their entries, compiled hooks that never stopped
+//! filtering); the Lua-tier hooks' `--queue-bypass` let traffic pass meanwhile. A state that
+//! cannot start again has its rules and pins removed. A daemon stopped on purpose (SIGTERM)
+//! stops its states and leaves nothing to restore.
 //!
 //! One request that panics costs its own answer only (an `internal` error): the states sit
 //! behind a lock no panic can take down ([`states`]).
@@ -49,10 +52,46 @@ pub enum DaemonError {
     },
 }
 
+/// A running state as the record keeps it: enough to clean up after it, and (with `script`)
+/// to start it again.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct Persisted {
     name: String,
     netns: Option<String>,
+    #[serde(default)]
+    script: Option<PathBuf>,
+    #[serde(default)]
+    dev: Option<String>,
+    #[serde(default)]
+    tier: lunet_types::Tier,
+    #[serde(default)]
+    limits: Option<lunet_lua::Limits>,
+}
+
+impl Persisted {
+    fn of(spec: &RunSpec) -> Persisted {
+        Persisted {
+            name: spec.name.clone(),
+            netns: spec.netns.clone(),
+            script: Some(spec.script.clone()),
+            dev: spec.dev.clone(),
+            tier: spec.tier,
+            limits: Some(spec.limits),
+        }
+    }
+
+    /// The spec to start it again with, if the record has one.
+    fn spec(&self, pin_root: &Path) -> Option<RunSpec> {
+        Some(RunSpec {
+            name: self.name.clone(),
+            script: self.script.clone()?,
+            netns: self.netns.clone(),
+            dev: self.dev.clone(),
+            tier: self.tier,
+            limits: self.limits?,
+            pin_dir: pin_root.join(&self.name),
+        })
+    }
 }
 
 struct Daemon {
@@ -98,13 +137,14 @@ impl Server {
         if UnixStream::connect(socket).is_ok() {
             return Err(DaemonError::Running(socket.to_path_buf()));
         }
-        // Stale rules go before anyone can ask for anything.
+        // What a crashed daemon left is restored (or removed) before anyone can ask for
+        // anything.
         let daemon = Arc::new(Daemon {
             states: States::default(),
             record: record_path(socket),
             pin_root: pin_root.to_path_buf(),
         });
-        daemon.clean_stale();
+        daemon.restore();
 
         let _ = std::fs::remove_file(socket);
         let listener = UnixListener::bind(socket).map_err(|source| DaemonError::Listen {
@@ -164,14 +204,42 @@ fn record_path(socket: &Path) -> PathBuf {
 }
 
 impl Daemon {
-    /// Removes the rules of states a previous daemon left running.
-    fn clean_stale(&self) {
+    /// Starts again the states a previous daemon left running (it died without stopping
+    /// them); removes the rules and pins of those that cannot start.
+    fn restore(&self) {
         let Ok(text) = std::fs::read_to_string(&self.record) else {
             return;
         };
         let Ok(stale) = serde_json::from_str::<Vec<Persisted>>(&text) else {
             return;
         };
+        let mut failed = Vec::new();
+        for p in stale {
+            let Some(spec) = p.spec(&self.pin_root) else {
+                failed.push(p);
+                continue;
+            };
+            let Some(reservation) = self.states.reserve(&p.name) else {
+                continue;
+            };
+            match Running::adopt(spec) {
+                Ok(r) => {
+                    tracing::info!(state = %p.name, "restored the state a previous daemon left running");
+                    reservation.fill(Arc::new(r));
+                }
+                Err(e) => {
+                    tracing::warn!(state = %p.name, "could not restore the state: {e}; removing what it left");
+                    drop(reservation);
+                    failed.push(p);
+                }
+            }
+        }
+        self.clean_stale(failed);
+        self.persist();
+    }
+
+    /// Removes the rules and pins of states a previous daemon left.
+    fn clean_stale(&self, stale: Vec<Persisted>) {
         for p in stale {
             let name = p.name.clone();
             let work = move || lunet_netfilter::remove_state(&name);
@@ -191,7 +259,6 @@ impl Daemon {
                 tracing::warn!(state = %p.name, "could not remove stale map pins: {e}");
             }
         }
-        let _ = std::fs::remove_file(&self.record);
     }
 
     fn persist(&self) {
@@ -199,10 +266,7 @@ impl Daemon {
             .states
             .running()
             .iter()
-            .map(|r| Persisted {
-                name: r.report.name.clone(),
-                netns: r.report.netns.clone(),
-            })
+            .map(|r| Persisted::of(&r.spec()))
             .collect();
         let text = serde_json::to_string(&list).unwrap_or_default();
         if let Err(e) = std::fs::write(&self.record, text) {
@@ -265,6 +329,27 @@ impl Daemon {
                 }
                 other => not_running(&name, &other),
             },
+            Request::Reload { name, script } => match self.get(&name) {
+                Ok(_) if !script.is_absolute() => {
+                    Response::err(ErrorKind::BadRequest, "the script path must be absolute")
+                }
+                Ok(r) => match r.reload(script) {
+                    Ok(report) => {
+                        self.persist();
+                        Response::ok(report)
+                    }
+                    Err(e) => Response::err(
+                        match &e {
+                            crate::runner::ReloadError::Start(s) if !s.is_script() => {
+                                ErrorKind::Netfilter
+                            }
+                            _ => ErrorKind::Script,
+                        },
+                        e.to_string(),
+                    ),
+                },
+                Err(e) => e,
+            },
             Request::List => {
                 let list: Vec<ListEntry> = self
                     .states
@@ -273,10 +358,10 @@ impl Daemon {
                     .map(|r| {
                         let stats = r.stats();
                         ListEntry {
-                            name: r.report.name.clone(),
-                            script: r.report.script.clone(),
-                            netns: r.report.netns.clone(),
-                            hooks: r.report.hooks.len(),
+                            name: r.report().name.clone(),
+                            script: r.report().script.clone(),
+                            netns: r.report().netns.clone(),
+                            hooks: r.report().hooks.len(),
                             packets: stats.hooks.iter().map(|h| h.stats.packets).sum(),
                             errors: stats.hooks.iter().map(|h| h.stats.errors).sum(),
                             running: r.is_running(),
@@ -297,7 +382,7 @@ impl Daemon {
                 value,
             } => match self.get(&name) {
                 Ok(r) => match crate::mapops::handle(
-                    &r.report,
+                    &r.report(),
                     map.as_deref(),
                     op,
                     key.as_deref(),
@@ -338,7 +423,7 @@ impl Daemon {
         };
         match Running::start(spec) {
             Ok(running) => {
-                let report = running.report.clone();
+                let report = running.report();
                 reservation.fill(Arc::new(running));
                 self.persist();
                 Response::ok(report)

@@ -239,6 +239,30 @@ pub fn attach_xdp(prog: &ProgFd, dev: &str, pin: &Path) -> Result<LinkFd, Kernel
     Ok(l)
 }
 
+/// Puts `prog` at XDP on `dev`: through the link already pinned at `pin` when it attaches to
+/// that device (its program is replaced atomically, so the device is never without one: a
+/// reload, a restarted daemon), else through a new link pinned there.
+pub fn attach_or_update_xdp(prog: &ProgFd, dev: &str, pin: &Path) -> Result<LinkFd, KernelError> {
+    if let Ok(fd) = lunet_bpf::pin::get(pin) {
+        let old = LinkFd::from_owned(fd);
+        let ifindex = link::ifindex(dev).map_err(|source| KernelError::NoDevice {
+            dev: dev.to_string(),
+            source,
+        })?;
+        if link::xdp_ifindex(&old).ok() == Some(ifindex) {
+            link::link_update(&old, prog).map_err(|source| KernelError::Attach {
+                dev: dev.to_string(),
+                source,
+            })?;
+            return Ok(old);
+        }
+        // Pinned for another device (or not an XDP link): the pin goes, and with it that
+        // attachment.
+        let _ = std::fs::remove_file(pin);
+    }
+    attach_xdp(prog, dev, pin)
+}
+
 /// Runs `prog` once on `frame` and gives the action it returned.
 pub fn test_run_xdp(prog: &ProgFd, frame: &[u8]) -> Result<u32, KernelError> {
     let ctx = XdpMd::for_packet(frame.len(), 0).to_bytes();

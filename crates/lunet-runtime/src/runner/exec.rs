@@ -1,18 +1,24 @@
 //! The execution of a state's [`Plan`], on the state's own thread: enter its namespace, run
 //! the body, load and attach its compiled hooks, start their print reader, bind one queue per
-//! group, install the rules; and, when the state stops, take it all down again.
+//! group, install the rules; replace the script in place ([`Attached::reload`]); and, when the
+//! state stops, take it all down again.
+//!
+//! Every step that can fail comes before the first one that changes what the kernel does, or
+//! is undone when a later one fails: a `run` that fails leaves no program, pin, rule or queue,
+//! and a `reload` that fails leaves the old version running untouched.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use lunet_lua::{AbortHandle, HookSpec, HookStats, Log, MapBacking, State, StateOptions};
 use lunet_netfilter::{Backend, Installed, IptablesVariant, QueueSocket};
+use lunet_types::Overload;
 
 use super::error::StartError;
-use super::packets::Group;
-use super::plan::{self, Place};
+use super::packets::{Group, QueueCounters};
+use super::plan::{self, Place, Plan};
 use super::spec::RunSpec;
 use crate::kernel::{self, Script};
 use crate::protocol::{HookReport, StateReport};
@@ -24,6 +30,15 @@ static NEXT_QUEUE: AtomicU16 = AtomicU16::new(20_000);
 pub struct Ready {
     pub report: StateReport,
     pub hooks: Vec<HookCounters>,
+    pub queues: Vec<QueueInfo>,
+}
+
+/// One of the state's queues, as `stats` reads it from another thread.
+#[derive(Clone)]
+pub struct QueueInfo {
+    pub queue: u16,
+    pub overload: Overload,
+    pub counters: Arc<QueueCounters>,
 }
 
 /// Where a hook's counters are: the Lua tier's, or a compiled hook's per-CPU map.
@@ -38,6 +53,8 @@ pub struct HookCounters {
 struct InKernel {
     _prog: lunet_bpf::prog::ProgFd,
     _link: lunet_bpf::link::LinkFd,
+    /// Where the link is pinned.
+    pin: PathBuf,
     counters: Arc<lunet_bpf::map::Map>,
     /// What the hook prints, until `setup` hands it to the state's print reader.
     prints: Option<kernel::HookPrints>,
@@ -50,35 +67,42 @@ struct InKernel {
 pub struct Attached {
     pub state: State,
     pub groups: Vec<Group>,
+    plan: Plan,
+    queues: Vec<u16>,
+    placements: Vec<lunet_netfilter::Placement>,
     installed: Option<Installed>,
     in_kernel: Vec<InKernel>,
 }
 
-/// Removes the state's pin directory unless disarmed: a setup that fails leaves no pins.
-struct PinGuard<'a> {
+/// Undoes a setup that fails: removes the state's pins first, then closes its compiled
+/// hooks' links, so each detaches at once (a link whose last holder is a removed pin is freed
+/// later, by the kernel's deferred work: the program would outlive the failed `run`).
+struct Undo<'a> {
     dir: &'a Path,
+    kernel: KernelHooks,
     armed: bool,
 }
 
-impl Drop for PinGuard<'_> {
+impl Drop for Undo<'_> {
     fn drop(&mut self) {
         if self.armed {
             let _ = lunet_lua::maps::unpin_dir(self.dir);
         }
+        self.kernel.clear();
     }
 }
 
-fn backend() -> Backend {
+pub fn backend() -> Backend {
     static BACKEND: OnceLock<Backend> = OnceLock::new();
     *BACKEND.get_or_init(Backend::detect)
 }
 
-/// Binds the next free queue number.
-fn bind_queue() -> Result<(u16, QueueSocket), StartError> {
+/// Binds the next free queue number, fail-open or not.
+fn bind_queue(fail_open: bool) -> Result<(u16, QueueSocket), StartError> {
     let mut last = None;
     for _ in 0..64 {
         let n = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
-        match QueueSocket::bind(n) {
+        match QueueSocket::bind_with(n, fail_open) {
             Ok(q) => return Ok((n, q)),
             Err(e) => last = Some(e),
         }
@@ -88,12 +112,97 @@ fn bind_queue() -> Result<(u16, QueueSocket), StartError> {
     })))
 }
 
-/// Enters the namespace, runs the body, plans its hooks and carries the plan out.
+/// A body run and planned: what both a start and a reload begin with.
+struct Loaded {
+    state: State,
+    specs: Vec<HookSpec>,
+    plan: Plan,
+    script: Script,
+}
+
+/// Runs the body of `spec`'s script and plans its hooks. With `adopt`, maps already pinned
+/// under the state's directory with the declared layouts are taken over.
+fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Loaded, StartError> {
+    let opts = StateOptions {
+        limits: spec.limits,
+        dev: spec.dev.clone(),
+        log: log.clone(),
+        maps: MapBacking::Kernel {
+            pin_dir: Some(spec.pin_dir.clone()),
+            adopt,
+        },
+        abort,
+    };
+    let state = State::load(&spec.script, opts)?;
+    let specs = state.hooks();
+    let variant = IptablesVariant::detect().unwrap_or(IptablesVariant::Nft);
+    let plan = plan::plan(&specs, spec.tier, &spec.pin_dir, variant)?;
+    let script = Script::read(&spec.script).map_err(StartError::Kernel)?;
+    Ok(Loaded {
+        state,
+        specs,
+        plan,
+        script,
+    })
+}
+
+/// A state's compiled hooks by hook id.
+type KernelHooks = BTreeMap<usize, InKernel>;
+
+/// Compiles and loads every XDP hook of `l` (nothing attached yet), then attaches them: a
+/// link already pinned at a hook's pin on its device gets the new program atomically
+/// (a reload, a restarted daemon), any other is attached and pinned anew.
+fn attach_kernel_hooks(
+    l: &Loaded,
+    in_kernel: &mut KernelHooks,
+) -> Result<BTreeMap<usize, usize>, StartError> {
+    let mut loaded = Vec::new();
+    for (h, p) in l.specs.iter().zip(&l.plan.hooks) {
+        if let Place::Xdp { dev, pin } = &p.place {
+            let k = kernel::compile_and_load(&l.state, h, &l.script).map_err(StartError::Kernel)?;
+            loaded.push((h, dev, pin, k));
+        }
+    }
+    let mut insns = BTreeMap::new();
+    for (h, dev, pin, k) in loaded {
+        let kernel::Loaded {
+            program,
+            prog,
+            counters,
+            print,
+            ..
+        } = k;
+        let link = kernel::attach_or_update_xdp(&prog, dev, pin).map_err(StartError::Kernel)?;
+        let prints = print
+            .map(|maps| kernel::HookPrints::new(&h.name, maps, program.prints))
+            .transpose()
+            .map_err(StartError::Kernel)?;
+        insns.insert(h.id, program.insns.len());
+        in_kernel.insert(
+            h.id,
+            InKernel {
+                _prog: prog,
+                _link: link,
+                pin: pin.clone(),
+                counters: Arc::new(counters),
+                prints,
+                _printer: None,
+            },
+        );
+    }
+    Ok(insns)
+}
+
+/// Enters the namespace, runs the body, plans its hooks and carries the plan out. With
+/// `adopt` (a daemon restarted after a crash), what the previous daemon left for this state
+/// is taken over instead of removed: its pinned maps with their entries, its compiled hooks'
+/// links (updated in place, so they never stop filtering); its rules are made anew.
 pub fn setup(
     spec: &RunSpec,
     log: &Log,
     abort: AbortHandle,
     memory: &AtomicUsize,
+    adopt: bool,
 ) -> Result<(Attached, Ready), StartError> {
     if let Some(ns) = &spec.netns {
         lunet_netns::enter(ns).map_err(|source| StartError::Netns {
@@ -101,53 +210,34 @@ pub fn setup(
             source,
         })?;
     }
-    // A directory left by a state of this name that was not stopped (a crash) goes first.
-    lunet_lua::maps::unpin_dir(&spec.pin_dir).map_err(|source| StartError::StalePins {
-        dir: spec.pin_dir.clone(),
-        source,
-    })?;
-    let mut pins = PinGuard {
+    if adopt {
+        // The previous daemon's rules for this state feed queues nobody reads.
+        let _ = lunet_netfilter::remove_state(&spec.name);
+    } else {
+        // A directory left by a state of this name that was not stopped goes first.
+        lunet_lua::maps::unpin_dir(&spec.pin_dir).map_err(|source| StartError::StalePins {
+            dir: spec.pin_dir.clone(),
+            source,
+        })?;
+    }
+    let mut undo = Undo {
         dir: &spec.pin_dir,
+        kernel: BTreeMap::new(),
         armed: true,
     };
-    let opts = StateOptions {
-        limits: spec.limits,
-        dev: spec.dev.clone(),
-        log: log.clone(),
-        maps: MapBacking::Kernel {
-            pin_dir: Some(spec.pin_dir.clone()),
-        },
-        abort,
-    };
-    let state = State::load(&spec.script, opts)?;
-    memory.store(state.memory_used(), Ordering::Relaxed);
-    let specs = state.hooks();
-    let variant = IptablesVariant::detect().unwrap_or(IptablesVariant::Nft);
-    let plan = plan::plan(&specs, spec.tier, &spec.pin_dir, variant)?;
-    let script = Script::read(&spec.script).map_err(StartError::Kernel)?;
-
-    let mut in_kernel: BTreeMap<usize, InKernel> = BTreeMap::new();
-    let mut insns = BTreeMap::new();
-    for (h, p) in specs.iter().zip(&plan.hooks) {
-        if let Place::Xdp { dev, pin } = &p.place {
-            let (k, n) = attach_kernel(&state, h, dev, pin, &script)?;
-            in_kernel.insert(h.id, k);
-            insns.insert(h.id, n);
-        }
-    }
-    start_printer(&spec.name, log, &mut in_kernel)?;
+    let l = load(spec, log, abort, adopt)?;
+    memory.store(l.state.memory_used(), Ordering::Relaxed);
+    let insns = attach_kernel_hooks(&l, &mut undo.kernel)?;
+    start_printer(&spec.name, log, &mut undo.kernel)?;
 
     let mut groups = Vec::new();
     let mut queues = Vec::new();
-    for g in &plan.groups {
-        let (num, queue) = bind_queue()?;
+    for g in &l.plan.groups {
+        let (num, queue) = bind_queue(g.overload == Overload::Pass)?;
         queues.push(num);
-        groups.push(Group {
-            queue,
-            hooks: g.hooks.clone(),
-        });
+        groups.push(Group::new(queue, group_hooks(g, &l.specs)));
     }
-    let rules = plan.rules(&queues);
+    let rules = l.plan.rules(&queues);
     let (installed, placements) = if rules.is_empty() {
         (None, Vec::new())
     } else {
@@ -155,48 +245,184 @@ pub fn setup(
             lunet_netfilter::install(backend(), &spec.name, &rules).map_err(StartError::Install)?;
         (Some(i), p)
     };
-
-    let reports = plan.reports(&specs, &queues, &placements, &insns);
-    let ready = ready(spec, &state, &specs, reports, &in_kernel);
-    pins.armed = false;
+    undo.armed = false;
+    let in_kernel: Vec<InKernel> = std::mem::take(&mut undo.kernel).into_values().collect();
+    remove_other_pins(&spec.pin_dir, &l.state, &in_kernel);
+    let ready = ready(
+        spec,
+        &l.state,
+        &l.specs,
+        &l.plan,
+        &queues,
+        &placements,
+        &insns,
+        &in_kernel,
+        &groups,
+    );
     let attached = Attached {
-        state,
+        state: l.state,
         groups,
+        plan: l.plan,
+        queues,
+        placements,
         installed,
-        in_kernel: in_kernel.into_values().collect(),
+        in_kernel,
     };
     Ok((attached, ready))
 }
 
-/// Loads XDP hook `h`, attaches it on `dev` and pins its link at `pin`; gives it with its
-/// instruction count.
-fn attach_kernel(
-    state: &State,
-    h: &HookSpec,
-    dev: &str,
-    pin: &Path,
-    script: &Script,
-) -> Result<(InKernel, usize), StartError> {
-    let kernel::Loaded {
-        program,
-        prog,
-        counters,
-        print,
-        ..
-    } = kernel::compile_and_load(state, h, script).map_err(StartError::Kernel)?;
-    let link = kernel::attach_xdp(&prog, dev, pin).map_err(StartError::Kernel)?;
-    let prints = print
-        .map(|maps| kernel::HookPrints::new(&h.name, maps, program.prints))
-        .transpose()
-        .map_err(StartError::Kernel)?;
-    let k = InKernel {
-        _prog: prog,
-        _link: link,
-        counters: Arc::new(counters),
-        prints,
-        _printer: None,
+/// The group's `(hook id, mark, default verdict)` in running order.
+fn group_hooks(g: &plan::QueueGroup, specs: &[HookSpec]) -> Vec<(usize, u32, u32)> {
+    g.hooks
+        .iter()
+        .map(|&(id, mark)| (id, mark, specs[id].default_verdict))
+        .collect()
+}
+
+/// Removes the pins under `dir` that are neither a map of `state` nor a link of `in_kernel`:
+/// what an earlier version of the script pinned and this one does not declare.
+fn remove_other_pins(dir: &Path, state: &State, in_kernel: &[InKernel]) {
+    let keep: Vec<PathBuf> = state
+        .maps()
+        .into_iter()
+        .filter_map(|m| m.pinned)
+        .chain(in_kernel.iter().map(|k| k.pin.clone()))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
     };
-    Ok((k, program.insns.len()))
+    for e in entries.flatten() {
+        let p = e.path();
+        if !keep.contains(&p) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+/// Why a reload was refused (the old version keeps running).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("the new script puts its netfilter hooks elsewhere ({0}): reload keeps a state's queues and rules, so stop the state and run the new script instead")]
+    Moved(String),
+}
+
+/// Where a plan's netfilter hooks sit: what a reload must keep.
+fn placement_key(p: &Plan) -> Vec<(String, i32, Vec<u32>, Overload)> {
+    p.groups
+        .iter()
+        .map(|g| {
+            (
+                format!("{} {} {}", g.family, g.hook, g.table),
+                g.priority,
+                g.marks.clone(),
+                g.overload,
+            )
+        })
+        .collect()
+}
+
+impl Attached {
+    /// Replaces the running script with `spec`'s, between two batches: its body runs and its
+    /// hooks compile first, and only then does anything switch (compiled hooks by an atomic
+    /// link update, Lua-tier hooks as the next batch is judged by the new state), so every
+    /// packet is judged by one version. Maps whose layout is unchanged keep their entries.
+    /// On error the old version runs on, untouched.
+    pub fn reload(
+        &mut self,
+        spec: &RunSpec,
+        log: &Log,
+        abort: AbortHandle,
+        memory: &AtomicUsize,
+    ) -> Result<Ready, ReloadError> {
+        let l = load(spec, log, abort, true)?;
+        let (old, new) = (placement_key(&self.plan), placement_key(&l.plan));
+        if old != new {
+            let show = |k: &[(String, i32, Vec<u32>, Overload)]| {
+                k.iter()
+                    .map(|(at, prio, marks, _)| format!("{at} priority {prio} marks {marks:?}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            return Err(ReloadError::Moved(format!(
+                "was: {}; now: {}",
+                show(&old),
+                show(&new)
+            )));
+        }
+        let mut in_kernel = BTreeMap::new();
+        let attached = attach_kernel_hooks(&l, &mut in_kernel)
+            .and_then(|insns| start_printer(&spec.name, log, &mut in_kernel).map(|()| insns));
+        let insns = match attached {
+            Ok(insns) => insns,
+            Err(e) => {
+                // The new links this reload made go (their pins first, so they detach at
+                // once); the ones it updated keep their new program.
+                for k in in_kernel.values() {
+                    if !self.in_kernel.iter().any(|o| o.pin == k.pin) {
+                        let _ = std::fs::remove_file(&k.pin);
+                    }
+                }
+                return Err(e.into());
+            }
+        };
+        // From here on nothing fails: switch.
+        for (g, pg) in self.groups.iter_mut().zip(&l.plan.groups) {
+            g.hooks = group_hooks(pg, &l.specs);
+        }
+        let in_kernel: Vec<InKernel> = in_kernel.into_values().collect();
+        // The old compiled hooks' links are the new ones where the pin is the same; the
+        // others are unpinned now, which detaches them.
+        let old_kernel = std::mem::replace(&mut self.in_kernel, in_kernel);
+        for k in &old_kernel {
+            if !self.in_kernel.iter().any(|n| n.pin == k.pin) {
+                let _ = std::fs::remove_file(&k.pin);
+            }
+        }
+        drop(old_kernel);
+        let old_state = std::mem::replace(&mut self.state, l.state);
+        drop(old_state);
+        remove_other_pins(&spec.pin_dir, &self.state, &self.in_kernel);
+        memory.store(self.state.memory_used(), Ordering::Relaxed);
+        self.plan = l.plan;
+        Ok(ready(
+            spec,
+            &self.state,
+            &l.specs,
+            &self.plan,
+            &self.queues,
+            &self.placements,
+            &insns,
+            &self.in_kernel,
+            &self.groups,
+        ))
+    }
+
+    /// Removes the rules, unbinds the queues, detaches the compiled hooks and removes the
+    /// state's pins.
+    pub fn stop(self, spec: &RunSpec) {
+        let Attached {
+            state,
+            groups,
+            installed,
+            in_kernel,
+            ..
+        } = self;
+        if let Some(i) = installed {
+            if let Err(e) = i.remove() {
+                tracing::error!(state = %spec.name, "removing rules failed: {e}");
+            }
+        }
+        drop(groups);
+        // The pins go first, then the links' last fds: each compiled hook detaches before
+        // `stop` returns.
+        if let Err(e) = lunet_lua::maps::unpin_dir(&spec.pin_dir) {
+            tracing::error!(state = %spec.name, "removing map pins failed: {e}");
+        }
+        drop(in_kernel);
+        drop(state);
+    }
 }
 
 /// One reader per state moves what its compiled hooks print into the log.
@@ -221,14 +447,30 @@ fn start_printer(
     Ok(())
 }
 
-/// The state's report, with the hooks' `reports`, and where each hook's counters are.
+/// The state's report and where each hook's counters are, from what the execution did.
+#[allow(clippy::too_many_arguments)]
 fn ready(
     spec: &RunSpec,
     state: &State,
     specs: &[HookSpec],
-    reports: Vec<HookReport>,
-    in_kernel: &BTreeMap<usize, InKernel>,
+    plan: &Plan,
+    queues: &[u16],
+    placements: &[lunet_netfilter::Placement],
+    insns: &BTreeMap<usize, usize>,
+    in_kernel: &[InKernel],
+    groups: &[Group],
 ) -> Ready {
+    let reports = plan.reports(specs, queues, placements, insns);
+    let kernel_counters = |id: usize| -> Option<Arc<lunet_bpf::map::Map>> {
+        let p = &plan.hooks.get(id)?.place;
+        let Place::Xdp { pin, .. } = p else {
+            return None;
+        };
+        in_kernel
+            .iter()
+            .find(|k| &k.pin == pin)
+            .map(|k| k.counters.clone())
+    };
     let hooks = specs
         .iter()
         .zip(&reports)
@@ -238,8 +480,19 @@ fn ready(
                 // Hook ids index the state's hooks.
                 lua: state.stats(h.id)?,
                 names: h.attach.verdict_names(),
-                kernel: in_kernel.get(&h.id).map(|k| k.counters.clone()),
+                kernel: kernel_counters(h.id),
             })
+        })
+        .collect();
+    let queues = plan
+        .groups
+        .iter()
+        .zip(queues)
+        .zip(groups)
+        .map(|((pg, &queue), g)| QueueInfo {
+            queue,
+            overload: pg.overload,
+            counters: g.counters.clone(),
         })
         .collect();
     Ready {
@@ -253,30 +506,6 @@ fn ready(
             maps: state.maps(),
         },
         hooks,
-    }
-}
-
-impl Attached {
-    /// Removes the rules, unbinds the queues, detaches the compiled hooks and removes the
-    /// state's pins.
-    pub fn stop(self, spec: &RunSpec) {
-        let Attached {
-            state,
-            groups,
-            installed,
-            in_kernel,
-        } = self;
-        if let Some(i) = installed {
-            if let Err(e) = i.remove() {
-                tracing::error!(state = %spec.name, "removing rules failed: {e}");
-            }
-        }
-        drop(groups);
-        // Unpinning the links detaches the compiled hooks.
-        drop(in_kernel);
-        if let Err(e) = lunet_lua::maps::unpin_dir(&spec.pin_dir) {
-            tracing::error!(state = %spec.name, "removing map pins failed: {e}");
-        }
-        drop(state);
+        queues,
     }
 }

@@ -6,7 +6,8 @@
 //! -> verdict (+ mark, + rewritten bytes) -> kernel. On its thread a state is set up in two
 //! steps: the [`plan`] (pure: which hook goes to which tier and queue group, which rules, what
 //! the report says) and its execution ([`exec`]: queues bound, rules installed, programs
-//! loaded and attached); then [`packets`] serves the queues until the state is stopped.
+//! loaded and attached); then [`packets`] serves the queues until the state is stopped, or
+//! asked to [`Running::reload`] between two batches.
 
 mod error;
 mod exec;
@@ -14,68 +15,113 @@ mod packets;
 pub mod plan;
 mod spec;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use lunet_lua::{AbortHandle, Log};
 
 use crate::kernel;
-use crate::protocol::{HookStatsReport, StateReport, StatsReport};
+use crate::protocol::{HookStatsReport, QueueReport, StateReport, StatsReport};
 
 pub use error::StartError;
-use exec::{HookCounters, Ready};
+pub use exec::ReloadError;
+use exec::{HookCounters, QueueInfo, Ready};
 pub use plan::PlanError;
 pub use spec::{default_name, RunSpec, PIN_ROOT};
 
+/// What the state's thread is asked to do between two batches.
+pub(crate) enum Control {
+    Reload(RunSpec, mpsc::Sender<Result<Ready, ReloadError>>),
+}
+
+/// What the state reports of itself; replaced by a reload.
+struct Current {
+    spec: RunSpec,
+    report: StateReport,
+    hooks: Vec<HookCounters>,
+    queues: Vec<QueueInfo>,
+}
+
+impl Current {
+    fn take(&mut self, spec: RunSpec, ready: Ready) {
+        *self = Current {
+            spec,
+            report: ready.report,
+            hooks: ready.hooks,
+            queues: ready.queues,
+        };
+    }
+}
+
 /// A started script, as its owner holds it.
 pub struct Running {
-    pub report: StateReport,
-    hooks: Vec<HookCounters>,
+    current: Mutex<Current>,
     pub log: Log,
     stop: Arc<AtomicBool>,
     /// Ends the state's Lua calls, its body's included, at their next check.
     abort: AbortHandle,
     done: Arc<AtomicBool>,
     memory: Arc<AtomicUsize>,
+    control: Mutex<mpsc::Sender<Control>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Running {
     /// Starts `spec` on a new thread and waits until its hooks are attached or it failed.
     pub fn start(spec: RunSpec) -> Result<Running, StartError> {
+        Running::launch(spec, false)
+    }
+
+    /// Starts `spec` again after its daemon died: its pinned maps (with their entries) and
+    /// its compiled hooks' links are taken over, not removed, so those hooks never stopped
+    /// filtering; its Lua-tier hooks get fresh rules and queues.
+    pub fn adopt(spec: RunSpec) -> Result<Running, StartError> {
+        Running::launch(spec, true)
+    }
+
+    fn launch(spec: RunSpec, adopt: bool) -> Result<Running, StartError> {
         let log = Log::new(2000);
         let stop = Arc::new(AtomicBool::new(false));
         let abort = AbortHandle::new();
         let done = Arc::new(AtomicBool::new(false));
         let memory = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::channel();
+        let (control, orders) = mpsc::channel();
         let thread = {
-            let (log, stop, done, memory, abort) = (
-                log.clone(),
-                stop.clone(),
-                done.clone(),
-                memory.clone(),
-                abort.clone(),
-            );
+            let ctx = Context {
+                log: log.clone(),
+                abort: abort.clone(),
+                stop: stop.clone(),
+                memory: memory.clone(),
+            };
+            let done = done.clone();
+            let spec = spec.clone();
             std::thread::Builder::new()
                 .name(format!("lunet-{}", spec.name))
                 .spawn(move || {
-                    state_thread(spec, log, abort, &stop, &memory, tx);
+                    state_thread(spec, ctx, adopt, tx, orders);
                     done.store(true, Ordering::SeqCst);
                 })
                 .map_err(StartError::Thread)?
         };
         match rx.recv() {
             Ok(Ok(ready)) => Ok(Running {
-                report: ready.report,
-                hooks: ready.hooks,
+                current: Mutex::new(Current {
+                    spec,
+                    report: ready.report,
+                    hooks: ready.hooks,
+                    queues: ready.queues,
+                }),
                 log,
                 stop,
                 abort,
                 done,
                 memory,
+                control: Mutex::new(control),
                 thread: Mutex::new(Some(thread)),
             }),
             Ok(Err(e)) => {
@@ -89,15 +135,55 @@ impl Running {
         }
     }
 
+    fn current(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What `run` printed, as it is now (after a reload: the new script's).
+    pub fn report(&self) -> StateReport {
+        self.current().report.clone()
+    }
+
+    /// What the state was started with.
+    pub fn spec(&self) -> RunSpec {
+        self.current().spec.clone()
+    }
+
     pub fn is_running(&self) -> bool {
         !self.done.load(Ordering::SeqCst)
     }
 
+    /// Replaces the state's script with the one at `script`, keeping its name, namespace,
+    /// device, tier, limits, queues, rules and the maps whose layout is unchanged. No packet
+    /// is lost and each is judged by one version (see [`exec::Attached::reload`]); on error
+    /// the old version runs on and the error says why.
+    pub fn reload(&self, script: PathBuf) -> Result<StateReport, ReloadError> {
+        let spec = RunSpec {
+            script,
+            ..self.spec()
+        };
+        let (reply, answer) = mpsc::channel();
+        self.control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(Control::Reload(spec.clone(), reply))
+            .map_err(|_| ReloadError::Start(StartError::ThreadGone))?;
+        // The body's time limit bounds the new version's start; the rest is loading.
+        let wait = spec.limits.body_time + Duration::from_secs(30);
+        let ready = answer
+            .recv_timeout(wait)
+            .map_err(|_| ReloadError::Start(StartError::ThreadGone))??;
+        let mut current = self.current();
+        current.take(spec, ready);
+        Ok(current.report.clone())
+    }
+
     pub fn stats(&self) -> StatsReport {
+        let current = self.current();
         StatsReport {
-            name: self.report.name.clone(),
+            name: current.report.name.clone(),
             memory_used: self.memory.load(Ordering::Relaxed),
-            hooks: self
+            hooks: current
                 .hooks
                 .iter()
                 .map(|h| HookStatsReport {
@@ -121,6 +207,7 @@ impl Running {
                     },
                 })
                 .collect(),
+            queues: queue_reports(&current.queues, current.report.netns.as_deref()),
         }
     }
 
@@ -142,17 +229,74 @@ impl Drop for Running {
     }
 }
 
-/// The state's thread: sets the state up and reports how that went to `tx`, serves its
-/// queues until `stop`, then takes it down.
-fn state_thread(
-    spec: RunSpec,
+/// The state's queues with the kernel's counters and its rules' (read in the state's
+/// namespace `netns`), and what the consumer counted.
+fn queue_reports(queues: &[QueueInfo], netns: Option<&str>) -> Vec<QueueReport> {
+    if queues.is_empty() {
+        return Vec::new();
+    }
+    // What was judged is read first: a packet judged meanwhile then counts once, as
+    // waiting, instead of twice.
+    let judged: Vec<u64> = queues
+        .iter()
+        .map(|q| q.counters.judged.load(Ordering::Relaxed))
+        .collect();
+    let read = || {
+        let kernel = lunet_netfilter::kernel_queue_stats().unwrap_or_default();
+        let queued = lunet_netfilter::queued_packets(exec::backend())
+            .ok()
+            .flatten();
+        (kernel, queued)
+    };
+    let (kernel, queued) = match netns {
+        Some(ns) => lunet_netns::in_netns(ns, read).unwrap_or_default(),
+        None => read(),
+    };
+    queues
+        .iter()
+        .zip(judged)
+        .map(|(q, judged)| {
+            let k = kernel
+                .iter()
+                .find(|k| k.queue == q.queue)
+                .copied()
+                .unwrap_or_default();
+            let queued = queued
+                .as_ref()
+                .map(|m| m.get(&q.queue).copied().unwrap_or(0));
+            QueueReport {
+                queue: q.queue,
+                overload: q.overload,
+                queued,
+                judged,
+                waiting: k.waiting,
+                dropped: k.dropped(),
+                unseen: queued.map(|n| n.saturating_sub(judged + k.waiting + k.dropped())),
+                repeats_cut: q.counters.repeats_cut.load(Ordering::Relaxed),
+            }
+        })
+        .collect()
+}
+
+/// What the state's thread shares with its owner.
+struct Context {
     log: Log,
     abort: AbortHandle,
-    stop: &AtomicBool,
-    memory: &AtomicUsize,
+    stop: Arc<AtomicBool>,
+    memory: Arc<AtomicUsize>,
+}
+
+/// The state's thread: sets the state up and reports how that went to `tx`, serves its
+/// queues until `stop` (reloading between batches when asked), then takes it down.
+fn state_thread(
+    spec: RunSpec,
+    ctx: Context,
+    adopt: bool,
     tx: mpsc::Sender<Result<Ready, StartError>>,
+    orders: mpsc::Receiver<Control>,
 ) {
-    let mut attached = match exec::setup(&spec, &log, abort, memory) {
+    let mut spec = spec;
+    let mut attached = match exec::setup(&spec, &ctx.log, ctx.abort.clone(), &ctx.memory, adopt) {
         Ok((attached, ready)) => {
             if tx.send(Ok(ready)).is_err() {
                 // Nobody waits for the state any more.
@@ -167,7 +311,28 @@ fn state_thread(
         }
     };
     tracing::info!(state = %spec.name, "running");
-    packets::serve(&attached.state, &mut attached.groups, &log, stop, memory);
+    while let Some(order) = packets::serve(
+        &attached.state,
+        &mut attached.groups,
+        &ctx.log,
+        &ctx.stop,
+        &ctx.memory,
+        &orders,
+    ) {
+        match order {
+            Control::Reload(new, reply) => {
+                let result = attached.reload(&new, &ctx.log, ctx.abort.clone(), &ctx.memory);
+                match &result {
+                    Ok(_) => {
+                        tracing::info!(state = %new.name, script = %new.script.display(), "reloaded");
+                        spec = new;
+                    }
+                    Err(e) => tracing::warn!(state = %spec.name, "reload refused: {e}"),
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
     attached.stop(&spec);
     tracing::info!(state = %spec.name, "stopped");
 }

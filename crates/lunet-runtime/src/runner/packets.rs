@@ -2,13 +2,18 @@
 //! each ready queue drained in batches (one `recvmmsg(2)` each), every packet run through its
 //! group's hooks in order, and the batch's verdicts sent in one `send(2)`.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use lunet_lua::{Log, NfPacket, State, Stream};
+use lunet_lua::{HookError, Log, NfPacket, State, Stream};
 use lunet_netfilter::{Poller, QueueSocket, QueuedPacket, Verdict, RECV_BATCH};
 use lunet_types::nf;
+
+use super::Control;
 
 /// Longest the state's thread sleeps in poll(2) before it looks at its stop flag again.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -21,24 +26,87 @@ const MEMORY_EVERY: Duration = Duration::from_millis(100);
 /// One queue and the hooks it feeds, in the order they run.
 pub struct Group {
     pub queue: QueueSocket,
-    /// `(hook id, mark it wants)`.
-    pub hooks: Vec<(usize, u32)>,
+    /// `(hook id, mark it wants, default verdict)`.
+    pub hooks: Vec<(usize, u32, u32)>,
+    /// What the group's consumer has done, for `stats` (read from other threads).
+    pub counters: Arc<QueueCounters>,
+    repeats: Repeats,
 }
 
-/// Serves the queues of `groups` with the hooks of `state` until `stop` is set; keeps
-/// `memory` (the state's memory use) fresh.
-pub fn serve(
+impl Group {
+    pub fn new(queue: QueueSocket, hooks: Vec<(usize, u32, u32)>) -> Group {
+        Group {
+            queue,
+            hooks,
+            counters: Arc::default(),
+            repeats: Repeats::default(),
+        }
+    }
+}
+
+/// A queue's packets as its consumer counted them.
+#[derive(Debug, Default)]
+pub struct QueueCounters {
+    /// Packets whose verdict went back to the kernel.
+    pub judged: AtomicU64,
+    /// Packets whose hook returned REPEAT [`MAX_REPEATS`] times: they got its default verdict.
+    pub repeats_cut: AtomicU64,
+}
+
+/// Times one packet may be sent back with REPEAT before it gets the hook's default verdict:
+/// each REPEAT makes the kernel run the table again, which queues the packet again, so a hook
+/// that always repeats would spin one CPU forever.
+pub const MAX_REPEATS: u8 = 16;
+
+/// Packets a hook sent back with REPEAT, by a hash of their bytes and mark (the kernel queues
+/// a repeated packet again under a new id: its bytes are how it is known again).
+#[derive(Default)]
+struct Repeats {
+    seen: HashMap<u64, (u8, Instant)>,
+}
+
+impl Repeats {
+    /// One more REPEAT for this packet; whether it has had its last.
+    fn again(&mut self, bytes: &[u8], mark: u32, now: Instant) -> bool {
+        if self.seen.len() > 4096 {
+            self.seen
+                .retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(1));
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        mark.hash(&mut h);
+        let key = h.finish();
+        let entry = self.seen.entry(key).or_insert((0, now));
+        entry.0 += 1;
+        entry.1 = now;
+        if entry.0 >= MAX_REPEATS {
+            self.seen.remove(&key);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Serves the queues of `groups` with the hooks of `state` until `stop` is set (then `None`)
+/// or an order comes in `orders` (then the order, between two batches); keeps `memory` (the
+/// state's memory use) fresh.
+pub(crate) fn serve(
     state: &State,
     groups: &mut [Group],
     log: &Log,
     stop: &AtomicBool,
     memory: &AtomicUsize,
-) {
+    orders: &mpsc::Receiver<Control>,
+) -> Option<Control> {
     let mut poller = Poller::new();
     let mut batch: Vec<QueuedPacket> = Vec::with_capacity(RECV_BATCH);
     let mut since_memory: u64 = 0;
     let mut memory_at = Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if let Ok(order) = orders.try_recv() {
+            return Some(order);
+        }
         // Asleep in poll(2) until a queue has packets (or POLL_TIMEOUT passes, for the stop
         // flag); packets a queue already holds (received while binding) need no waiting.
         let buffered = groups.iter().any(|g| g.queue.buffered() > 0);
@@ -74,6 +142,7 @@ pub fn serve(
                 if let Err(e) = g.queue.flush_verdicts() {
                     log.push(Stream::Error, format!("sending verdicts failed: {e}"));
                 }
+                g.counters.judged.fetch_add(n as u64, Ordering::Relaxed);
                 since_memory += n as u64;
                 if n < RECV_BATCH {
                     break;
@@ -86,6 +155,7 @@ pub fn serve(
             memory_at = Instant::now();
         }
     }
+    None
 }
 
 /// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
@@ -100,7 +170,7 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
     } else {
         pkt.outdev()
     };
-    for &(id, wants) in &g.hooks {
+    for &(id, wants, default) in &g.hooks {
         if wants != mark {
             continue;
         }
@@ -119,6 +189,24 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
         }
         if let Some(m) = out.mark {
             mark = m;
+        }
+        if out.verdict == nf::action::REPEAT
+            && g.repeats.again(
+                rewritten.as_deref().unwrap_or(pkt.payload()),
+                mark,
+                Instant::now(),
+            )
+        {
+            g.counters.repeats_cut.fetch_add(1, Ordering::Relaxed);
+            let e = HookError::Verdict(format!(
+                "returned REPEAT {MAX_REPEATS} times for one packet: its default verdict given"
+            ));
+            if let Some(stats) = state.stats(id) {
+                stats.overrule(nf::action::REPEAT, default, &e);
+            }
+            state.log().push(Stream::Error, format!("hook {id}: {e}"));
+            verdict = default;
+            break;
         }
         if out.verdict != nf::action::ACCEPT {
             verdict = out.verdict;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use lunet_lua::HookSpec;
 use lunet_netfilter::{Family, Hook, IptablesVariant, Placement, QueueRule};
-use lunet_types::{Attach, Tier};
+use lunet_types::{Attach, Overload, Tier};
 
 use crate::protocol::HookReport;
 
@@ -91,6 +91,9 @@ pub struct QueueGroup {
     pub hooks: Vec<(usize, u32)>,
     /// The marks of the group's rules, one rule each, in the order first seen.
     pub marks: Vec<u32>,
+    /// What the group's queue does when full: `drop` if any of its hooks asks for it (a
+    /// hook that must see every packet or none wins over one that lets them pass).
+    pub overload: Overload,
 }
 
 impl QueueGroup {
@@ -159,8 +162,12 @@ pub fn plan(
             priority: priority(members[0]),
             hooks: Vec::new(),
             marks: Vec::new(),
+            overload: Overload::Pass,
         };
         for h in members {
+            if h.overload == Overload::Drop {
+                g.overload = Overload::Drop;
+            }
             let mark = match h.attach {
                 Attach::Netfilter { mark, .. } => mark,
                 Attach::Xdp { .. } => continue,
@@ -346,6 +353,7 @@ mod tests {
             defined_at: format!("fw.lua:{}", 10 + id),
             budget: None,
             timeout: None,
+            overload: lunet_types::Overload::Pass,
         }
     }
 
