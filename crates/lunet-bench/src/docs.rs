@@ -75,7 +75,7 @@ pub fn svg_path(md: &Path) -> PathBuf {
 pub fn write(md: &Path, rows: &[Row], info: &RunInfo) -> io::Result<PathBuf> {
     let svg = svg_path(md);
     let mut chart = String::new();
-    draw_chart(&mut chart, rows, info).map_err(io::Error::other)?;
+    draw_chart(&mut chart, rows, info)?;
     std::fs::write(&svg, chart)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", svg.display())))?;
     let name = svg
@@ -309,7 +309,7 @@ const COLORS: [RGBColor; 9] = [
 
 /// The bar chart: Mpps (median, with the min-max range as a whisker) per filter, one bar per
 /// measured method, into `buf` as SVG.
-pub fn draw_chart(buf: &mut String, rows: &[Row], info: &RunInfo) -> Result<(), String> {
+pub fn draw_chart(buf: &mut String, rows: &[Row], info: &RunInfo) -> io::Result<()> {
     let measured: Vec<&Row> = rows
         .iter()
         .filter(|r| r.skipped.is_none() && r.mpps_median.is_some())
@@ -330,7 +330,7 @@ pub fn draw_chart(buf: &mut String, rows: &[Row], info: &RunInfo) -> Result<(), 
         .fold(0.0f64, f64::max)
         .max(0.1)
         * 1.25;
-    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let e = |e: DrawingAreaErrorKind<_>| io::Error::other(e.to_string());
     let root = SVGBackend::with_string(buf, (960, 540)).into_drawing_area();
     root.fill(&WHITE).map_err(e)?;
     let caption = format!(
