@@ -261,7 +261,10 @@ fn methodology(rows: &[Row]) -> String {
          NFQUEUE (fail-open). `lunet-kernel-xdp`: the kernel tier, the filter's XDP example \
          compiled by lunet. `lunet-kernel-netfilter`: skipped (the kernel tier compiles XDP \
          hooks only). Rows marked skipped give the reason; no method is left out \
-         silently.\n\n\
+         silently. The compiler on its own against clang, on the same C for `dns` and `sni`, \
+         is another benchmark, outside `lunet bench`: `sudo scripts/bench-compiler.sh` times \
+         both programs side by side with `BPF_PROG_TEST_RUN` (lunet-bench's example \
+         `vs_clang`).\n\n\
          **The generator's own limit.** The sender's `XDP_TX` program and the receiver's \
          processing share the work: a veth hands each frame to its peer, whose NAPI poll runs \
          within the generator's own softirq, so what the receiver spends per packet slows the \
