@@ -86,6 +86,19 @@ pub struct GenStats {
     pub calls: u64,
 }
 
+impl GenStats {
+    /// `sent` frames in `calls` calls over `elapsed`, and their rate (0 over no time).
+    pub fn over(sent: u64, calls: u64, elapsed: Duration) -> GenStats {
+        let secs = elapsed.as_secs_f64();
+        GenStats {
+            sent,
+            elapsed,
+            pps: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
+            calls,
+        }
+    }
+}
+
 /// The generator: an `XDP_TX` program, the sender veth's ifindex and the dispatcher anchor.
 #[derive(Debug)]
 pub struct LiveGen {
@@ -219,14 +232,7 @@ impl LiveGen {
                 Err(e) => return Err(e),
             }
         }
-        let elapsed = start.elapsed();
-        let secs = elapsed.as_secs_f64();
-        Ok(GenStats {
-            sent,
-            elapsed,
-            pps: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
-            calls,
-        })
+        Ok(GenStats::over(sent, calls, start.elapsed()))
     }
 }
 
