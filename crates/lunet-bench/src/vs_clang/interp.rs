@@ -250,43 +250,33 @@ fn le(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(b)
 }
 
-fn alu64(opn: u8, a: u64, b: u64) -> Option<u64> {
-    Some(match opn {
-        op::ADD => a.wrapping_add(b),
-        op::SUB => a.wrapping_sub(b),
-        op::MUL => a.wrapping_mul(b),
-        op::DIV => a.checked_div(b).unwrap_or(0),
-        op::MOD => a.checked_rem(b).unwrap_or(a),
-        op::OR => a | b,
-        op::AND => a & b,
-        op::XOR => a ^ b,
-        op::LSH => a.wrapping_shl(b as u32 & 63),
-        op::RSH => a.wrapping_shr(b as u32 & 63),
-        op::ARSH => ((a as i64) >> (b & 63)) as u64,
-        op::NEG => (a as i64).wrapping_neg() as u64,
-        op::MOV => b,
-        _ => return None,
-    })
+/// `alu64` and `alu32`: one ALU operation at one width (shift counts masked to the width, as
+/// the kernel does; division by zero gives 0 and modulo by zero leaves `a`).
+macro_rules! alu {
+    ($name:ident, $u:ty, $i:ty, $mask:expr) => {
+        fn $name(opn: u8, a: $u, b: $u) -> Option<$u> {
+            Some(match opn {
+                op::ADD => a.wrapping_add(b),
+                op::SUB => a.wrapping_sub(b),
+                op::MUL => a.wrapping_mul(b),
+                op::DIV => a.checked_div(b).unwrap_or(0),
+                op::MOD => a.checked_rem(b).unwrap_or(a),
+                op::OR => a | b,
+                op::AND => a & b,
+                op::XOR => a ^ b,
+                op::LSH => a.wrapping_shl(b as u32 & $mask),
+                op::RSH => a.wrapping_shr(b as u32 & $mask),
+                op::ARSH => ((a as $i) >> (b & $mask)) as $u,
+                op::NEG => (a as $i).wrapping_neg() as $u,
+                op::MOV => b,
+                _ => return None,
+            })
+        }
+    };
 }
 
-fn alu32(opn: u8, a: u32, b: u32) -> Option<u32> {
-    Some(match opn {
-        op::ADD => a.wrapping_add(b),
-        op::SUB => a.wrapping_sub(b),
-        op::MUL => a.wrapping_mul(b),
-        op::DIV => a.checked_div(b).unwrap_or(0),
-        op::MOD => a.checked_rem(b).unwrap_or(a),
-        op::OR => a | b,
-        op::AND => a & b,
-        op::XOR => a ^ b,
-        op::LSH => a.wrapping_shl(b & 31),
-        op::RSH => a.wrapping_shr(b & 31),
-        op::ARSH => ((a as i32) >> (b & 31)) as u32,
-        op::NEG => (a as i32).wrapping_neg() as u32,
-        op::MOV => b,
-        _ => return None,
-    })
-}
+alu!(alu64, u64, i64, 63);
+alu!(alu32, u32, i32, 31);
 
 fn cond(opn: u8, a: u64, b: u64, signed: impl Fn(u64) -> i64) -> Option<bool> {
     Some(match opn {
