@@ -22,7 +22,7 @@ use lunet_bpf::link::{self, LinkFd};
 use lunet_bpf::map::Map;
 use lunet_bpf::prog::{self, prog_type, LoadOptions, ProgFd, XdpMd};
 use lunet_compile::{HookInput, LoopBound, Options, Program, Target};
-use lunet_lua::{HookSpec, State};
+use lunet_lua::{HookSpec, MapBacking, State};
 use lunet_types::Attach;
 
 pub use error::KernelError;
@@ -295,6 +295,20 @@ pub fn test_run_xdp(prog: &ProgFd, frame: &[u8]) -> Result<u32, KernelError> {
     prog::test_run(prog, frame, 1, Some(&ctx), 0, 0)
         .map(|r| r.retval)
         .map_err(KernelError::TestRun)
+}
+
+/// Where a state's maps live when its compiled hooks are loaded only to be verified or
+/// run on test packets (check as root, replay in the kernel tier): real kernel maps the
+/// programs can use, unpinned; in process memory when no program is loaded.
+pub fn unpinned_maps(loading: bool) -> MapBacking {
+    if loading {
+        MapBacking::Kernel {
+            pin_dir: None,
+            adopt: false,
+        }
+    } else {
+        MapBacking::Memory
+    }
 }
 
 /// Whether this process may load programs (root); the reason when not.
