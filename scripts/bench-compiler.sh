@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The kernel tier's benchmark against clang: ns per packet from BPF_PROG_TEST_RUN for the SNI
 # and DNS blocklists compiled by lunet (examples/xdp-{sni,dns}-blocklist.lua) and for the same
-# logic in C (crates/lunet-bench/c/{sni,dns}.c) compiled with `clang -O2 -target bpf`, side by side in one
-# run, with the ratio. A benchmark, not a test: it prints numbers and fails only when the two
-# programs disagree on a verdict or something cannot run.
+# logic in C (crates/lunet-bench/c/{sni,dns}.c) compiled with `clang -O2 -target bpf`, side by
+# side in one run, with the ratio. A benchmark, not a test: it prints numbers and fails only
+# when the two programs disagree on a verdict or something cannot run.
 #
 #   sudo scripts/bench-compiler.sh [--rounds N] [--repeat N] [--cpu N] [--json FILE]
 #
@@ -15,7 +15,8 @@
 # disassembly in target/bench-compiler/ (sni.c.asm, sni.lunet.asm, dns.c.asm, dns.lunet.asm),
 # and in target/bench-compiler/profile/ both listings with how often each instruction ran on
 # each timed frame (from the harness's interpreter).
-# Other arguments go to the harness (crates/lunet-compile/examples/vs_clang).
+# Other arguments go to the harness (crates/lunet-bench/examples/vs_clang.rs, a thin command
+# line over lunet_bench::vs_clang in crates/lunet-bench/src/vs_clang/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +48,6 @@ for f in sni dns; do
   llvm-objdump -d --no-show-raw-insn "$out/$f.o" > "$out/$f.c.asm"
 done
 
-cargo build --release -q -p lunet-compile --example vs_clang
+cargo build --release -q -p lunet-bench --example vs_clang
 exec target/release/examples/vs_clang --obj-dir "$out" --asm-dir "$out" --profile-dir "$out/profile" \
   --compiler "$("$CLANG" --version | head -n1), $BPF_CFLAGS -target bpf" "$@"

@@ -75,7 +75,7 @@ pub fn svg_path(md: &Path) -> PathBuf {
 pub fn write(md: &Path, rows: &[Row], info: &RunInfo) -> io::Result<PathBuf> {
     let svg = svg_path(md);
     let mut chart = String::new();
-    draw_chart(&mut chart, rows, info).map_err(io::Error::other)?;
+    draw_chart(&mut chart, rows, info)?;
     std::fs::write(&svg, chart)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", svg.display())))?;
     let name = svg
@@ -261,7 +261,10 @@ fn methodology(rows: &[Row]) -> String {
          NFQUEUE (fail-open). `lunet-kernel-xdp`: the kernel tier, the filter's XDP example \
          compiled by lunet. `lunet-kernel-netfilter`: skipped (the kernel tier compiles XDP \
          hooks only). Rows marked skipped give the reason; no method is left out \
-         silently.\n\n\
+         silently. The compiler on its own against clang, on the same C for `dns` and `sni`, \
+         is another benchmark, outside `lunet bench`: `sudo scripts/bench-compiler.sh` times \
+         both programs side by side with `BPF_PROG_TEST_RUN` (lunet-bench's example \
+         `vs_clang`).\n\n\
          **The generator's own limit.** The sender's `XDP_TX` program and the receiver's \
          processing share the work: a veth hands each frame to its peer, whose NAPI poll runs \
          within the generator's own softirq, so what the receiver spends per packet slows the \
@@ -309,7 +312,7 @@ const COLORS: [RGBColor; 9] = [
 
 /// The bar chart: Mpps (median, with the min-max range as a whisker) per filter, one bar per
 /// measured method, into `buf` as SVG.
-pub fn draw_chart(buf: &mut String, rows: &[Row], info: &RunInfo) -> Result<(), String> {
+pub fn draw_chart(buf: &mut String, rows: &[Row], info: &RunInfo) -> io::Result<()> {
     let measured: Vec<&Row> = rows
         .iter()
         .filter(|r| r.skipped.is_none() && r.mpps_median.is_some())
@@ -330,7 +333,7 @@ pub fn draw_chart(buf: &mut String, rows: &[Row], info: &RunInfo) -> Result<(), 
         .fold(0.0f64, f64::max)
         .max(0.1)
         * 1.25;
-    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let e = |e: DrawingAreaErrorKind<_>| io::Error::other(e.to_string());
     let root = SVGBackend::with_string(buf, (960, 540)).into_drawing_area();
     root.fill(&WHITE).map_err(e)?;
     let caption = format!(

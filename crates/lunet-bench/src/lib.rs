@@ -13,6 +13,10 @@
 //! - [`measure`]: one run and its check; [`row`]: a (filter, method) result; [`ratios`],
 //!   [`report`] (the table, the JSON) and [`docs`] (the Markdown page and its chart).
 //! - [`bench`]: the driver, round by round; [`gen`]: `lunet gen`.
+//!
+//! And [`vs_clang`], the compiler's benchmark against clang (`BPF_PROG_TEST_RUN` of lunet's
+//! program and the hand-written C of two filters, side by side): a developer's tool, run by
+//! `scripts/bench-compiler.sh` through this crate's example `vs_clang`, not a `lunet` command.
 
 mod bench;
 mod counters;
@@ -30,6 +34,7 @@ mod rules;
 mod scripts;
 mod sender;
 mod testbed;
+pub mod vs_clang;
 mod xdp;
 
 pub use bench::{run, BenchError, Options};

@@ -168,12 +168,5 @@ fn run_sliced(
         calls += r.calls;
         progress.store(sent, Ordering::Relaxed);
     }
-    let elapsed = start.elapsed();
-    let secs = elapsed.as_secs_f64();
-    Ok(GenStats {
-        sent,
-        elapsed,
-        pps: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
-        calls,
-    })
+    Ok(GenStats::over(sent, calls, start.elapsed()))
 }

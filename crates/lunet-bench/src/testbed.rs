@@ -11,15 +11,13 @@
 //! method, puts it back.
 
 use std::io;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lunet_bpf::LinkFd;
 use lunet_gen::{GenStats, Limit};
-use lunet_netns::Testbed;
+use lunet_netns::{run_in_netns, Testbed};
 
 use crate::filters::Endpoints;
 use crate::sender::Sender;
@@ -195,12 +193,12 @@ impl Bed {
 
     /// The XDP counters of the receiver's veth and the ring losses of frames sent to it.
     pub fn receiver_xdp_stats(&self) -> io::Result<VethStats> {
-        let rx = run_in(
+        let rx = run_in_netns(
             self.bed.receiver_ns(),
             "ethtool",
             &["-S", self.bed.receiver_if()],
         )?;
-        let tx = run_in(
+        let tx = run_in_netns(
             self.bed.sender_ns(),
             "ethtool",
             &["-S", self.bed.sender_if()],
@@ -251,7 +249,7 @@ impl Bed {
     pub fn iptables(&self, args: &[&str]) -> io::Result<String> {
         let mut full = vec!["-w", LOCK_WAIT];
         full.extend_from_slice(args);
-        run_in(self.receiver_ns(), "iptables", &full)
+        run_in_netns(self.receiver_ns(), "iptables", &full)
     }
 
     /// `nft ARGS` in the receiver namespace (the `nft-raw` method's table); returns stdout.
@@ -261,7 +259,7 @@ impl Bed {
 
     /// `iptables-save -c` in the receiver namespace: every rule with its counters.
     pub fn iptables_save(&self) -> io::Result<String> {
-        run_in(self.receiver_ns(), "iptables-save", &["-c"])
+        run_in_netns(self.receiver_ns(), "iptables-save", &["-c"])
     }
 
     /// Removes every rule the benchmark put in the chains it uses (in the receiver namespace,
@@ -283,25 +281,7 @@ impl Bed {
 
 /// `nft ARGS` in namespace `ns`; returns stdout.
 pub fn nft_in(ns: &str, args: &[&str]) -> io::Result<String> {
-    run_in(ns, "nft", args)
-}
-
-/// Runs `prog args` on a thread inside `ns` (so the program acts in `ns`); returns stdout.
-fn run_in(ns: &str, prog: &str, args: &[&str]) -> io::Result<String> {
-    // The bare name when it is nowhere: the error of running it says so.
-    let exe = lunet_netns::find_program(prog).unwrap_or_else(|| PathBuf::from(prog));
-    let shown = format!("{prog} {}", args.join(" "));
-    let owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let out = lunet_netns::in_netns(ns, move || Command::new(exe).args(owned).output())?
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot run `{shown}`: {e}")))?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "`{shown}` failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    run_in_netns(ns, "nft", args)
 }
 
 /// The XDP counters in the text of `ethtool -S` for a veth, summed over its queues.
@@ -333,7 +313,7 @@ fn parse_ethtool(out: &str) -> VethStats {
 
 /// The MAC address of `dev` in `ns`.
 fn mac_of(ns: &str, dev: &str) -> io::Result<[u8; 6]> {
-    let out = run_in(ns, "ip", &["-o", "link", "show", "dev", dev])?;
+    let out = run_in_netns(ns, "ip", &["-o", "link", "show", "dev", dev])?;
     parse_mac(&out).ok_or_else(|| {
         io::Error::other(format!(
             "no link/ether address for {dev} in `{}`",

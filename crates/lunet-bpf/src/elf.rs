@@ -169,10 +169,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_object_and_keep_their_cause() {
-        let e = load_section(b"not elf", "bench/c/x.o", "xdp", &no_kfunc).unwrap_err();
+        let e = load_section(b"not elf", "crates/lunet-bench/c/x.o", "xdp", &no_kfunc).unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("bench/c/x.o: not an object file: "),
+                .starts_with("crates/lunet-bench/c/x.o: not an object file: "),
             "{e}"
         );
         assert!(std::error::Error::source(&e).is_some());

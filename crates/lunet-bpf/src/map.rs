@@ -141,6 +141,17 @@ impl Map {
         Ok(())
     }
 
+    /// Checks `key` and that a value of `len` bytes is [`Map::lookup_len`], the length the
+    /// kernel reads and writes; the error reads "`value` LEN bytes, `wants` LOOKUP_LEN".
+    fn check_elem(&self, key: &[u8], len: usize, value: &str, wants: &str) -> io::Result<()> {
+        self.check_key(key)?;
+        let want = self.lookup_len()?;
+        if len != want {
+            return Err(invalid(format!("{value} {len} bytes, {wants} {want}")));
+        }
+        Ok(())
+    }
+
     /// `BPF_MAP_LOOKUP_ELEM`: the value for `key`, or `None` if there is none.
     pub fn lookup(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
         let mut value = vec![0u8; self.lookup_len()?];
@@ -150,14 +161,7 @@ impl Map {
     /// `BPF_MAP_LOOKUP_ELEM` into `value` (exactly [`Map::lookup_len`] bytes); `false` if the
     /// key is absent.
     pub fn lookup_into(&self, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
-        self.check_key(key)?;
-        let want = self.lookup_len()?;
-        if value.len() != want {
-            return Err(invalid(format!(
-                "value buffer is {} bytes, lookups return {want}",
-                value.len()
-            )));
-        }
+        self.check_elem(key, value.len(), "value buffer is", "lookups return")?;
         let mut attr = MapElemAttr {
             map_fd: self.fd.as_raw_fd() as u32,
             key: sys::ptr_u64(key.as_ptr()),
@@ -176,14 +180,7 @@ impl Map {
     /// `BPF_MAP_UPDATE_ELEM` with [`update_flags`]. `value` is [`Map::lookup_len`] bytes
     /// (the value size, or one slot per CPU for per-CPU maps).
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> io::Result<()> {
-        self.check_key(key)?;
-        let want = self.lookup_len()?;
-        if value.len() != want {
-            return Err(invalid(format!(
-                "value is {} bytes, the map takes {want}",
-                value.len()
-            )));
-        }
+        self.check_elem(key, value.len(), "value is", "the map takes")?;
         let mut attr = MapElemAttr {
             map_fd: self.fd.as_raw_fd() as u32,
             key: sys::ptr_u64(key.as_ptr()),

@@ -41,6 +41,29 @@ fn verifier_rejection_keeps_errno_and_log() {
 }
 
 #[test]
+fn the_verifiers_statistics_name_the_instructions_it_processed() {
+    lunet_testkit::require_root!("bpf(2)");
+    let opts = |insns| lunet_bpf::LoadOptions {
+        prog_type: prog_type::XDP,
+        insns,
+        license: "GPL",
+        expected_attach_type: None,
+        name: "",
+    };
+    let pass = [Insn::mov64_imm(R0, xdp_action::PASS), Insn::exit()];
+    let (r, log) = lunet_bpf::prog::verifier_log(&opts(&pass), 4, 1 << 16);
+    assert!(r.is_ok(), "{r:?}");
+    let stats = log.lines().find(|l| l.starts_with("processed"));
+    assert!(
+        stats.is_some_and(|l| l.starts_with("processed 2 insns")),
+        "BPF_LOG_STATS: {log}"
+    );
+    let (r, log) = lunet_bpf::prog::verifier_log(&opts(&[Insn::exit()]), 1, 1 << 16);
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EACCES));
+    assert!(log.contains("R0"), "level 1 says why: {log}");
+}
+
+#[test]
 fn map_round_trip() {
     lunet_testkit::require_root!("bpf(2)");
     let m = Map::create(map_type::HASH, 4, 8, 16, "lunet_test").expect("create");

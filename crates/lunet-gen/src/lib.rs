@@ -3,10 +3,11 @@
 //! - [`packet`]: complete Ethernet frames (UDP, a DNS query, a TLS ClientHello with SNI),
 //!   built with etherparse, deterministic.
 //! - [`live`]: [`LiveGen`] sends frames out of a veth with `BPF_PROG_TEST_RUN` in live-frames
-//!   mode, bounded in time and count, optionally rate-limited.
+//!   mode, bounded in time and count, optionally rate-limited; [`Anchor`] keeps a program
+//!   attached in a private namespace so timed test runs skip the XDP dispatcher update.
 
 pub mod live;
 pub mod packet;
 
-pub use live::{attach_drop, attach_pass, GenStats, Limit, LiveGen};
+pub use live::{attach_drop, attach_pass, Anchor, GenStats, Limit, LiveGen};
 pub use packet::{Mac, PacketError};

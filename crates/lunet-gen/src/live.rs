@@ -86,6 +86,19 @@ pub struct GenStats {
     pub calls: u64,
 }
 
+impl GenStats {
+    /// `sent` frames in `calls` calls over `elapsed`, and their rate (0 over no time).
+    pub fn over(sent: u64, calls: u64, elapsed: Duration) -> GenStats {
+        let secs = elapsed.as_secs_f64();
+        GenStats {
+            sent,
+            elapsed,
+            pps: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
+            calls,
+        }
+    }
+}
+
 /// The generator: an `XDP_TX` program, the sender veth's ifindex and the dispatcher anchor.
 #[derive(Debug)]
 pub struct LiveGen {
@@ -219,22 +232,17 @@ impl LiveGen {
                 Err(e) => return Err(e),
             }
         }
-        let elapsed = start.elapsed();
-        let secs = elapsed.as_secs_f64();
-        Ok(GenStats {
-            sent,
-            elapsed,
-            pps: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
-            calls,
-        })
+        Ok(GenStats::over(sent, calls, start.elapsed()))
     }
 }
 
 /// A generic-mode XDP attachment of a program on the loopback device of a private network
-/// namespace that holds nothing else. Fields drop in order: the link first, then the
-/// namespace fd, after which the kernel frees the namespace.
+/// namespace that holds nothing else: the program is attached, so `BPF_PROG_TEST_RUN` with
+/// repeats skips the XDP dispatcher update (module docs). The generator anchors its program
+/// with one; the compiler's benchmark anchors the programs it times. Fields drop in order:
+/// the link first, then the namespace fd, after which the kernel frees the namespace.
 #[derive(Debug)]
-struct Anchor {
+pub struct Anchor {
     _link: LinkFd,
     _netns: File,
 }
@@ -243,7 +251,9 @@ struct Anchor {
 const LOOPBACK_IFINDEX: u32 = 1;
 
 impl Anchor {
-    fn new(prog: &ProgFd) -> io::Result<Anchor> {
+    /// Attaches `prog` in a namespace made for it (on a short-lived thread; the calling
+    /// thread's namespace is not touched).
+    pub fn new(prog: &ProgFd) -> io::Result<Anchor> {
         thread::scope(|s| {
             s.spawn(|| {
                 // SAFETY: unshare(CLONE_NEWNET) takes no pointers and moves only this

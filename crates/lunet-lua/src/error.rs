@@ -70,9 +70,10 @@ pub enum CompileInputError {
     /// The state has no hook of that id.
     #[error("no hook {0}")]
     NoHook(usize),
-    /// Reading the hook's upvalues failed in Lua.
-    #[error("{}", describe(.0))]
-    Lua(#[source] mlua::Error),
+    /// Reading the hook's upvalues failed in Lua: the error as [`describe`] tells it (text,
+    /// not the `mlua::Error`, so that the error can leave the state's thread).
+    #[error("{0}")]
+    Lua(String),
 }
 
 /// An error raised from Rust that names the Lua line that called in, as `luaL_error` does.

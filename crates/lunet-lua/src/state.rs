@@ -219,7 +219,7 @@ impl State {
     pub fn compile_input(&self, id: usize) -> Result<CompileInput, CompileInputError> {
         let hook = self.hooks.get(id).ok_or(CompileInputError::NoHook(id))?;
         let upvalues = crate::snapshot::upvalues(&self.lua, &hook.func, &self.maps.list)
-            .map_err(CompileInputError::Lua)?;
+            .map_err(|e| CompileInputError::Lua(describe(&e)))?;
         Ok(CompileInput {
             function: crate::snapshot::fn_ref(&hook.func),
             upvalues,

@@ -1,4 +1,5 @@
-//! Running `ip` and friends, with errors that name the command and carry its stderr.
+//! Running `ip` and friends, with errors that name the command and carry its stderr: on the
+//! calling thread ([`run`]) or inside a namespace ([`run_in_netns`]).
 
 use std::io;
 use std::path::PathBuf;
@@ -30,4 +31,15 @@ pub(crate) fn run(prog: &str, args: &[&str]) -> io::Result<String> {
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `prog args...` on a thread inside network namespace `ns` (so the program acts in
+/// `ns`) and returns stdout, as [`run`] does.
+pub fn run_in_netns(ns: &str, prog: &str, args: &[&str]) -> io::Result<String> {
+    let prog = prog.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    crate::in_netns(ns, move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&prog, &args)
+    })?
 }

@@ -11,7 +11,8 @@
 //!   `lunet_testkit`); [`require_root`]: whether this process can make namespaces and rules
 //!   (`lunet gen`, `lunet bench`): root, and the programs they are made with.
 //! * [`find_program`]: a program on `PATH` or in the sbin directories, for everything lunet
-//!   runs (`ip`, `iptables`, `nft`, `ethtool`, `clang`).
+//!   runs (`ip`, `iptables`, `nft`, `ethtool`, `clang`); [`run_in_netns`]: one of them run
+//!   inside a namespace, its stdout back, an error naming it and carrying its stderr.
 //!
 //! Sockets stay in the network namespace they were created in, so a socket made on a thread
 //! inside a namespace can afterwards be used from any thread. Processes started with
@@ -25,7 +26,7 @@ mod testbed;
 mod udp;
 
 pub use addr::{check_test_addr, is_test_addr};
-pub use cmd::find_program;
+pub use cmd::{find_program, run_in_netns};
 pub use enter::{current_netns_id, enter, in_netns, ns_path, spawn_in_netns};
 pub use temp::TempNetns;
 pub use testbed::Testbed;
@@ -66,22 +67,4 @@ pub fn require_root() -> Result<(), NotPrivileged> {
         }
     }
     Ok(())
-}
-
-/// In a test: prints `SKIP: <test>: <reason>` to stderr and returns from the enclosing function
-/// when [`require_root`] fails. Usage: `lunet_netns::skip_unless_root!();`
-#[macro_export]
-macro_rules! skip_unless_root {
-    () => {
-        if let Err(reason) = $crate::require_root() {
-            // libtest names each test's thread after the test.
-            let thread = ::std::thread::current();
-            let test = thread
-                .name()
-                .filter(|n| *n != "main")
-                .unwrap_or(module_path!());
-            eprintln!("SKIP: {test}: {reason}");
-            return;
-        }
-    };
 }

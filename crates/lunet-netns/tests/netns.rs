@@ -1,6 +1,8 @@
 //! Real namespaces, a real veth pair and real datagrams (root only; skips otherwise).
 
-use lunet_netns::{current_netns_id, in_netns, udp_send, TempNetns, Testbed, UdpSink};
+use lunet_netns::{
+    current_netns_id, in_netns, run_in_netns, udp_send, TempNetns, Testbed, UdpSink,
+};
 use std::net::SocketAddrV4;
 use std::process::Command;
 use std::time::Duration;
@@ -93,4 +95,23 @@ fn traffic_to_other_addresses_is_refused() {
     let e = udp_send(ns.name(), "192.0.2.1:9".parse().unwrap(), &[vec![0]]).unwrap_err();
     assert!(e.to_string().contains("outside 198.18.0.0/15"), "{e}");
     assert!(UdpSink::bind(ns.name(), "10.1.2.3:9".parse().unwrap()).is_err());
+}
+
+#[test]
+fn a_program_run_in_a_namespace_sees_its_devices_and_a_failure_names_it() {
+    lunet_testkit::require_root!("network namespaces");
+    let ns = TempNetns::create("ltr").unwrap();
+    let links = run_in_netns(ns.name(), "ip", &["-o", "link", "show"]).unwrap();
+    assert_eq!(
+        links.lines().count(),
+        1,
+        "a new namespace has only lo: {links}"
+    );
+    assert!(links.contains(": lo:"), "{links}");
+    let e = run_in_netns(ns.name(), "ip", &["link", "show", "dev", "nosuchdev"]).unwrap_err();
+    let e = e.to_string();
+    assert!(
+        e.starts_with("`ip link show dev nosuchdev` failed ("),
+        "{e}"
+    );
 }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use lunet_lua::{Limits, MapBacking, MapInfo, State, StateOptions};
+use lunet_lua::{Limits, MapInfo, State, StateOptions};
 use lunet_types::{Attach, Tier};
 use serde::Serialize;
 
@@ -70,19 +70,11 @@ pub enum CheckError {
 pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckReport, CheckError> {
     // As root, maps are real kernel maps (unpinned) so compiled hooks can be verified with them.
     let may_load = kernel::can_load().is_ok();
-    let maps = if may_load {
-        MapBacking::Kernel {
-            pin_dir: None,
-            adopt: false,
-        }
-    } else {
-        MapBacking::Memory
-    };
     let state = State::load(
         path,
         StateOptions {
             limits: Limits::default(),
-            maps,
+            maps: kernel::unpinned_maps(may_load),
             ..StateOptions::default()
         },
     )?;

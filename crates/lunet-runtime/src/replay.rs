@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use lunet_lua::{Limits, MapBacking, NfPacket, State, StateOptions};
+use lunet_lua::{Limits, NfPacket, State, StateOptions};
 use lunet_types::{Attach, Family, Tier};
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
@@ -178,19 +178,11 @@ pub fn replay(
         kernel::can_load().map_err(ReplayError::NotRoot)?;
     }
     // The kernel tier's programs use real (unpinned) kernel maps; the Lua tier's live in memory.
-    let maps = if tier == Tier::Kernel {
-        MapBacking::Kernel {
-            pin_dir: None,
-            adopt: false,
-        }
-    } else {
-        MapBacking::Memory
-    };
     let state = State::load(
         script,
         StateOptions {
             limits,
-            maps,
+            maps: kernel::unpinned_maps(tier == Tier::Kernel),
             ..StateOptions::default()
         },
     )?;

@@ -155,7 +155,8 @@ pub struct Kernel {
 }
 
 /// Compiles and loads like a loader should: the default options first, and hidden loop
-/// counters when the verifier finds the program too complex. Creates the maps the hook uses.
+/// counters when the verifier finds the program too complex
+/// ([`lunet_bpf::LoadError::too_complex`]). Creates the maps the hook uses.
 pub fn compile_and_load(input: &HookInput) -> Result<(Program, Kernel), lunet_compile::Diagnostic> {
     compile_and_load_counting(input, false)
 }
@@ -185,7 +186,7 @@ pub fn compile_and_load_counting(
     let p = compile(&lunet_compile::Options::default())?;
     match Kernel::try_load(&p, fresh_maps(&p)) {
         Ok(k) => Ok((p, k)),
-        Err(e) if too_complex(&e) => {
+        Err(e) if e.too_complex() => {
             let opts = lunet_compile::Options {
                 loop_bound: lunet_compile::LoopBound::Counter,
             };
@@ -198,12 +199,6 @@ pub fn compile_and_load_counting(
             Ok((p, k))
         }
     }
-}
-
-/// The verifier gave up (1M instructions: E2BIG; too many pending branches: EFAULT with
-/// "too complex"), as opposed to finding the program unsafe.
-pub fn too_complex(e: &lunet_bpf::LoadError) -> bool {
-    e.errno == 7 || e.log.contains("too complex") || e.log.contains("too large")
 }
 
 impl Kernel {

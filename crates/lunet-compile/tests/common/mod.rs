@@ -1,12 +1,13 @@
 //! What this crate's test binaries share. The hook inputs of a script (through a real
 //! lunet-lua state, as lunet builds them), the Lua tier for reference, kernel loading and the
 //! packets (lunet-gen's builders) live in lunet-testkit and are re-exported here; what is
-//! left is the compiler's own.
+//! left is the compiler's own. Tests that need root start with
+//! `lunet_testkit::require_root!`; whether the verifier gave up is
+//! `lunet_bpf::LoadError::too_complex`.
 
 #![allow(dead_code, unused_imports)]
 
 pub use lunet_testkit::hooks::*;
-pub use lunet_testkit::is_root;
 pub use lunet_testkit::kernel::*;
 pub use lunet_testkit::packets::*;
 

@@ -17,13 +17,14 @@ pub enum KernelError {
     NotXdp { at: String, hook: String },
     /// The hook's upvalues could not be snapshotted for the compiler.
     #[error("{0}")]
-    Snapshot(String),
+    Snapshot(#[source] lunet_lua::CompileInputError),
     /// The compiled program's map references or verdict counters could not be set up.
-    #[error("{at}: hook '{hook}': {message}")]
+    #[error("{at}: hook '{hook}': {source}")]
     Patch {
         at: String,
         hook: String,
-        message: String,
+        #[source]
+        source: lunet_compile::ProgramError,
     },
     /// The verifier refused every program tried; `at` is `file:line: ` (or `file: `).
     #[error("{at}the kernel's verifier refused hook '{hook}' ({}): {tail}", load.io_error())]

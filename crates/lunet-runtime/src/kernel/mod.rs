@@ -4,10 +4,11 @@
 //! hooks `print` from their ring buffers into the state's log ([`print`]).
 //!
 //! [`compile_and_load`] is lunet's one loading policy (run, replay, check and the bench load
-//! through it): loops bounded with `may_goto` first; when the verifier gives up on that
-//! program as too complex ([`lunet_bpf::LoadError::too_complex`]), compiled again with
-//! per-loop counters and loaded once more. Without root, `check` compiles as the policy's
-//! first step does ([`compile_unloaded`]).
+//! through it; the compiler's benchmark through [`load_first_accepted`], its core): loops
+//! bounded with `may_goto` first; when the verifier gives up on that program as too complex
+//! ([`lunet_bpf::LoadError::too_complex`]), compiled again with per-loop counters and loaded
+//! once more. Without root, `check` compiles as the policy's first step does
+//! ([`compile_unloaded`]).
 //!
 
 mod error;
@@ -19,9 +20,9 @@ use std::path::Path;
 
 use lunet_bpf::link::{self, LinkFd};
 use lunet_bpf::map::Map;
-use lunet_bpf::prog::{self, prog_type, ProgFd, XdpMd};
+use lunet_bpf::prog::{self, prog_type, LoadOptions, ProgFd, XdpMd};
 use lunet_compile::{HookInput, LoopBound, Options, Program, Target};
-use lunet_lua::{HookSpec, State};
+use lunet_lua::{HookSpec, MapBacking, State};
 use lunet_types::Attach;
 
 pub use error::KernelError;
@@ -61,7 +62,7 @@ pub fn input(state: &State, spec: &HookSpec, script: &Script) -> Result<HookInpu
     };
     let lunet_lua::CompileInput { function, upvalues } = state
         .compile_input(spec.id)
-        .map_err(|e| KernelError::Snapshot(e.to_string()))?;
+        .map_err(KernelError::Snapshot)?;
     Ok(HookInput {
         file: script.file.clone(),
         source: script.source.clone(),
@@ -112,8 +113,9 @@ pub fn compile_unloaded(
 pub const LOOP_BOUNDS: [LoopBound; 2] = [LoopBound::MayGoto, LoopBound::Counter];
 
 /// Compiles and loads an XDP hook: with `may_goto` loop bounds first, and when the verifier
-/// finds that program too complex, again with per-loop counters ([`first_accepted`]). A hook
-/// that prints gets its ring buffer and lost-records counter ([`PrintMaps`]).
+/// finds that program too complex, again with per-loop counters ([`load_first_accepted`]).
+/// The program counts its verdicts; a hook that prints gets its ring buffer and lost-records
+/// counter ([`PrintMaps`]).
 pub fn compile_and_load(
     state: &State,
     spec: &HookSpec,
@@ -126,8 +128,7 @@ pub fn compile_and_load(
     let mut fds = state.map_fds();
     fds.push((lunet_compile::COUNTER_MAP_ID, counters.as_raw_fd()));
     let mut print: Option<PrintMaps> = None;
-    let (program, prog, loop_bound) = first_accepted(&spec.name, |loop_bound| {
-        let mut program = compile(state, spec, script, &Options { loop_bound })?;
+    let (program, prog, loop_bound) = load_first_accepted(state, spec, script, "", |program| {
         if !program.prints.is_empty() && print.is_none() {
             let p = PrintMaps::create()?;
             fds.push((lunet_compile::PRINT_MAP_ID, p.ring.as_raw_fd()));
@@ -137,15 +138,11 @@ pub fn compile_and_load(
         program
             .count_verdicts()
             .and_then(|()| program.patch_map_fds(&fds))
-            .map_err(|m| KernelError::Patch {
+            .map_err(|source| KernelError::Patch {
                 at: spec.defined_at.clone(),
                 hook: spec.name.clone(),
-                message: m.to_string(),
-            })?;
-        match prog::load(prog_type::XDP, &program.insns, "GPL", None) {
-            Ok(prog) => Ok((program, prog, loop_bound)),
-            Err(load) => Err(refusal(&program, spec, script, load)),
-        }
+                source,
+            })
     })?;
     Ok(Loaded {
         program,
@@ -153,6 +150,35 @@ pub fn compile_and_load(
         counters,
         print,
         loop_bound,
+    })
+}
+
+/// The loading policy on its own: compiles hook `spec` with each loop bound of
+/// [`LOOP_BOUNDS`] in turn, lets `finish` complete the program (map fds, verdict counters),
+/// and loads it as XDP, named `name` (empty: no name); the first program the verifier
+/// accepts wins ([`first_accepted`]). [`compile_and_load`] is this with lunet's counters and
+/// maps; the compiler's benchmark loads the bare program.
+pub fn load_first_accepted(
+    state: &State,
+    spec: &HookSpec,
+    script: &Script,
+    name: &str,
+    mut finish: impl FnMut(&mut Program) -> Result<(), KernelError>,
+) -> Result<(Program, ProgFd, LoopBound), KernelError> {
+    first_accepted(&spec.name, |loop_bound| {
+        let mut program = compile(state, spec, script, &Options { loop_bound })?;
+        finish(&mut program)?;
+        let load = prog::load_with(&LoadOptions {
+            prog_type: prog_type::XDP,
+            insns: &program.insns,
+            license: "GPL",
+            expected_attach_type: None,
+            name,
+        });
+        match load {
+            Ok(prog) => Ok((program, prog, loop_bound)),
+            Err(load) => Err(refusal(&program, spec, script, load)),
+        }
     })
 }
 
@@ -269,6 +295,20 @@ pub fn test_run_xdp(prog: &ProgFd, frame: &[u8]) -> Result<u32, KernelError> {
     prog::test_run(prog, frame, 1, Some(&ctx), 0, 0)
         .map(|r| r.retval)
         .map_err(KernelError::TestRun)
+}
+
+/// Where a state's maps live when its compiled hooks are loaded only to be verified or
+/// run on test packets (check as root, replay in the kernel tier): real kernel maps the
+/// programs can use, unpinned; in process memory when no program is loaded.
+pub fn unpinned_maps(loading: bool) -> MapBacking {
+    if loading {
+        MapBacking::Kernel {
+            pin_dir: None,
+            adopt: false,
+        }
+    } else {
+        MapBacking::Memory
+    }
 }
 
 /// Whether this process may load programs (root); the reason when not.

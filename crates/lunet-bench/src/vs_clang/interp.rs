@@ -7,6 +7,27 @@
 use lunet_bpf::insn::op;
 use lunet_bpf::Insn;
 
+/// Why the interpreter stopped without a verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InterpError {
+    #[error("jumped out of the program to {0}")]
+    OutOfProgram(usize),
+    #[error("more than 10^8 instructions")]
+    TooLong,
+    /// Instruction `pc` (opcode `code`) is one the interpreter does not know, or it went
+    /// where the kernel's verifier would not let it.
+    #[error("insn {pc} ({code:#04x}): {what}")]
+    At {
+        pc: usize,
+        code: u8,
+        what: &'static str,
+    },
+    #[error("insn {0}: jump before the program")]
+    JumpBefore(usize),
+    #[error("insn {0}: writes r10")]
+    WritesR10(usize),
+}
+
 /// What one run did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Run {
@@ -33,13 +54,13 @@ const JCOND: u8 = 0xe0;
 const MAY_GOTO_BUDGET: u64 = 8 * 1024 * 1024;
 
 /// Runs `insns` as an XDP program on `frame`.
-pub fn run(insns: &[Insn], frame: &[u8]) -> Result<Run, String> {
+pub fn run(insns: &[Insn], frame: &[u8]) -> Result<Run, InterpError> {
     run_counting(insns, frame, &mut [])
 }
 
 /// [`run`], adding one to `counts[pc]` for every instruction executed (if `counts` is long
 /// enough).
-pub fn run_counting(insns: &[Insn], frame: &[u8], counts: &mut [u64]) -> Result<Run, String> {
+pub fn run_counting(insns: &[Insn], frame: &[u8], counts: &mut [u64]) -> Result<Run, InterpError> {
     let mut r = [0u64; 11];
     r[1] = CTX;
     r[10] = STACK + STACK_SIZE;
@@ -55,19 +76,21 @@ pub fn run_counting(insns: &[Insn], frame: &[u8], counts: &mut [u64]) -> Result<
     let mut budget = MAY_GOTO_BUDGET;
     let mut pc: usize = 0;
     loop {
-        let i = *insns
-            .get(pc)
-            .ok_or_else(|| format!("jumped out of the program to {pc}"))?;
+        let i = *insns.get(pc).ok_or(InterpError::OutOfProgram(pc))?;
         out.executed += 1;
         if let Some(c) = counts.get_mut(pc) {
             *c += 1;
         }
         if out.executed > 100_000_000 {
-            return Err("more than 10^8 instructions".into());
+            return Err(InterpError::TooLong);
         }
         let (dst, src) = (i.dst() as usize, i.src() as usize);
         let class = i.code & 0x07;
-        let fail = |what: &str| format!("insn {pc} ({:#04x}): {what}", i.code);
+        let fail = |what: &'static str| InterpError::At {
+            pc,
+            code: i.code,
+            what,
+        };
         match class {
             op::ALU64 | op::ALU => {
                 let x = i.code & op::X != 0;
@@ -202,14 +225,14 @@ pub fn run_counting(insns: &[Insn], frame: &[u8], counts: &mut [u64]) -> Result<
             _ => return Err(fail("unsupported instruction")),
         }
         if dst == 10 && matches!(class, op::ALU | op::ALU64 | op::LDX | op::LD) {
-            return Err(format!("insn {pc}: writes r10"));
+            return Err(InterpError::WritesR10(pc));
         }
     }
 }
 
-fn jump(pc: usize, off: i16) -> Result<usize, String> {
+fn jump(pc: usize, off: i16) -> Result<usize, InterpError> {
     let to = pc as i64 + 1 + off as i64;
-    usize::try_from(to).map_err(|_| format!("insn {pc}: jump before the program"))
+    usize::try_from(to).map_err(|_| InterpError::JumpBefore(pc))
 }
 
 fn size_of(code: u8) -> usize {
@@ -227,43 +250,33 @@ fn le(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(b)
 }
 
-fn alu64(opn: u8, a: u64, b: u64) -> Option<u64> {
-    Some(match opn {
-        op::ADD => a.wrapping_add(b),
-        op::SUB => a.wrapping_sub(b),
-        op::MUL => a.wrapping_mul(b),
-        op::DIV => a.checked_div(b).unwrap_or(0),
-        op::MOD => a.checked_rem(b).unwrap_or(a),
-        op::OR => a | b,
-        op::AND => a & b,
-        op::XOR => a ^ b,
-        op::LSH => a.wrapping_shl(b as u32 & 63),
-        op::RSH => a.wrapping_shr(b as u32 & 63),
-        op::ARSH => ((a as i64) >> (b & 63)) as u64,
-        op::NEG => (a as i64).wrapping_neg() as u64,
-        op::MOV => b,
-        _ => return None,
-    })
+/// `alu64` and `alu32`: one ALU operation at one width (shift counts masked to the width, as
+/// the kernel does; division by zero gives 0 and modulo by zero leaves `a`).
+macro_rules! alu {
+    ($name:ident, $u:ty, $i:ty, $mask:expr) => {
+        fn $name(opn: u8, a: $u, b: $u) -> Option<$u> {
+            Some(match opn {
+                op::ADD => a.wrapping_add(b),
+                op::SUB => a.wrapping_sub(b),
+                op::MUL => a.wrapping_mul(b),
+                op::DIV => a.checked_div(b).unwrap_or(0),
+                op::MOD => a.checked_rem(b).unwrap_or(a),
+                op::OR => a | b,
+                op::AND => a & b,
+                op::XOR => a ^ b,
+                op::LSH => a.wrapping_shl(b as u32 & $mask),
+                op::RSH => a.wrapping_shr(b as u32 & $mask),
+                op::ARSH => ((a as $i) >> (b & $mask)) as $u,
+                op::NEG => (a as $i).wrapping_neg() as $u,
+                op::MOV => b,
+                _ => return None,
+            })
+        }
+    };
 }
 
-fn alu32(opn: u8, a: u32, b: u32) -> Option<u32> {
-    Some(match opn {
-        op::ADD => a.wrapping_add(b),
-        op::SUB => a.wrapping_sub(b),
-        op::MUL => a.wrapping_mul(b),
-        op::DIV => a.checked_div(b).unwrap_or(0),
-        op::MOD => a.checked_rem(b).unwrap_or(a),
-        op::OR => a | b,
-        op::AND => a & b,
-        op::XOR => a ^ b,
-        op::LSH => a.wrapping_shl(b & 31),
-        op::RSH => a.wrapping_shr(b & 31),
-        op::ARSH => ((a as i32) >> (b & 31)) as u32,
-        op::NEG => (a as i32).wrapping_neg() as u32,
-        op::MOV => b,
-        _ => return None,
-    })
-}
+alu!(alu64, u64, i64, 63);
+alu!(alu32, u32, i32, 31);
 
 fn cond(opn: u8, a: u64, b: u64, signed: impl Fn(u64) -> i64) -> Option<bool> {
     Some(match opn {
@@ -280,4 +293,51 @@ fn cond(opn: u8, a: u64, b: u64, signed: impl Fn(u64) -> i64) -> Option<bool> {
         op::JSLE => signed(a) <= signed(b),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `r2 = ctx->data; r3 = ctx->data_end; if r2 + 13 > r3 goto pass; r0 = frame[12]; exit;
+    /// pass: r0 = XDP_PASS; exit`.
+    fn byte_12() -> Vec<Insn> {
+        vec![
+            Insn::ldx(op::W, 2, 1, 0),
+            Insn::ldx(op::W, 3, 1, 4),
+            Insn::mov64_reg(4, 2),
+            Insn::alu64_imm(op::ADD, 4, 13),
+            Insn::jmp_reg(op::JGT, 4, 3, 2),
+            Insn::ldx(op::B, 0, 2, 12),
+            Insn::exit(),
+            Insn::mov64_imm(0, 2),
+            Insn::exit(),
+        ]
+    }
+
+    #[test]
+    fn a_run_gives_the_verdict_and_counts_what_it_executed() {
+        let mut frame = vec![0u8; 14];
+        frame[12] = 7;
+        let mut counts = vec![0u64; 9];
+        let r = run_counting(&byte_12(), &frame, &mut counts).unwrap();
+        assert_eq!(r.verdict, 7);
+        assert_eq!(
+            (r.executed, r.packet_loads, r.branches, r.stack_ops),
+            (7, 1, 1, 0)
+        );
+        assert_eq!(counts, [1, 1, 1, 1, 1, 1, 1, 0, 0]);
+        // Too short for byte 12: the bounds check takes the other way.
+        assert_eq!(run(&byte_12(), &frame[..12]).unwrap().verdict, 2);
+    }
+
+    #[test]
+    fn what_it_does_not_know_is_an_error_naming_the_instruction() {
+        let e = run(&[Insn::call(1), Insn::exit()], &[0; 14]).unwrap_err();
+        assert_eq!(e.to_string(), "insn 0 (0x85): calls are not supported");
+        let e = run(&[Insn::ja(-3)], &[0; 14]).unwrap_err();
+        assert_eq!(e, InterpError::JumpBefore(0));
+        let e = run(&[Insn::mov64_imm(0, 2)], &[0; 14]).unwrap_err();
+        assert_eq!(e, InterpError::OutOfProgram(1));
+    }
 }
