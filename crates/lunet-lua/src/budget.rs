@@ -73,7 +73,7 @@ impl AbortHandle {
     /// the state's body too.
     #[allow(clippy::new_without_default)]
     pub fn new() -> AbortHandle {
-        AbortHandle(watchdog::register())
+        AbortHandle(watchdog::register(on_signal))
     }
 
     /// Whether [`AbortHandle::abort`] was called.
@@ -263,10 +263,10 @@ pub(crate) unsafe fn arm(l: *mut ffi::lua_State) {
     ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKCOUNT, CHUNK);
 }
 
-/// Arms the Lua thread running this thread's call, if there is one: what the watchdog's
-/// signal does. Only reads a thread-local and calls `lua_sethook`, which Lua documents as safe
-/// to call from a signal handler.
-pub(crate) fn arm_current() {
+/// The watchdog's signal: arms the Lua thread running this thread's call, if there is one.
+/// Only reads a thread-local and calls `lua_sethook`, which Lua documents as safe to call
+/// from a signal handler.
+extern "C" fn on_signal(_: c_int) {
     let l = CURRENT.get();
     if !l.is_null() {
         // SAFETY: CURRENT is the live Lua thread running on this thread (set by Budget::begin

@@ -24,6 +24,10 @@ pub struct Limits {
     pub body_time: Duration,
 }
 
+/// The state's memory cap, kept in its app data for code that must not build more outside it
+/// than is left inside (gsub's output).
+pub(crate) struct MemoryCap(pub usize);
+
 fn default_hook_time() -> Duration {
     Limits::DEFAULT_HOOK_TIME
 }

@@ -6,9 +6,6 @@ use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
 use crate::log::{cut_note, Log, Stream, MAX_LINE};
 
-/// The state's memory cap, for code that must not build more outside it than is left inside.
-pub(crate) struct MemoryCap(pub usize);
-
 pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
     let libs = StdLib::STRING
         | StdLib::TABLE
@@ -18,7 +15,7 @@ pub(crate) fn new_state(memory: usize, log: Log) -> mlua::Result<Lua> {
         | StdLib::OS;
     let lua = Lua::new_with(libs, LuaOptions::new())?;
     lua.set_memory_limit(memory)?;
-    lua.set_app_data(MemoryCap(memory));
+    lua.set_app_data(crate::limits::MemoryCap(memory));
     // Generational collection. Every hook call makes userdata with finalizers (the packet
     // views); under a steady stream of calls the incremental collector's finalizer runs fell
     // behind, the heap filled with objects waiting for their finalizer, and an emergency

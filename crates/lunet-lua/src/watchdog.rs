@@ -5,7 +5,7 @@
 //! looks at each: a call that was already running at the previous tick (the counter has not
 //! moved), or one whose state is stopping, gets the signal [`signal()`] on its thread, once per
 //! call. The handler runs on that thread, between two of its instructions, and sets the count
-//! hook on the Lua thread running the call ([`crate::budget::arm_current`]): Lua allows
+//! hook on the Lua thread running the call (the handler the budget registers): Lua allows
 //! `lua_sethook` from a signal handler, and from nowhere else while the state runs.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -82,10 +82,15 @@ struct Watchdog {
     watches: Mutex<Vec<Weak<Watch>>>,
 }
 
-fn watchdog() -> &'static Watchdog {
-    static DOG: OnceLock<Watchdog> = OnceLock::new();
+/// What the watchdog's signal runs on the signalled thread (set by the first [`register`]).
+pub(crate) type OnSignal = extern "C" fn(libc::c_int);
+
+static DOG: OnceLock<Watchdog> = OnceLock::new();
+
+fn watchdog(on_signal: OnSignal) -> &'static Watchdog {
     DOG.get_or_init(|| {
-        install_handler();
+        // Before any signal can be sent: an unhandled real-time signal ends the process.
+        install_handler(on_signal);
         std::thread::Builder::new()
             .name("lunet-watchdog".into())
             .spawn(run)
@@ -96,8 +101,9 @@ fn watchdog() -> &'static Watchdog {
     })
 }
 
-/// A new state's [`Watch`], looked at from now on (until the state drops it).
-pub(crate) fn register() -> Arc<Watch> {
+/// A new state's [`Watch`], looked at from now on (until the state drops it); the watchdog's
+/// signal runs `on_signal` on the thread of a call that lasts.
+pub(crate) fn register(on_signal: OnSignal) -> Arc<Watch> {
     let w = Arc::new(Watch {
         call: AtomicU64::new(0),
         seen: AtomicU64::new(0),
@@ -107,7 +113,7 @@ pub(crate) fn register() -> Arc<Watch> {
         abort: AtomicBool::new(false),
         users: std::sync::atomic::AtomicUsize::new(0),
     });
-    watchdog()
+    watchdog(on_signal)
         .watches
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -119,7 +125,9 @@ fn run() {
     loop {
         std::thread::sleep(TICK);
         let watches: Vec<Arc<Watch>> = {
-            let mut list = watchdog().watches.lock().unwrap_or_else(|p| p.into_inner());
+            // The thread starts inside the first `register`, once DOG is set.
+            let Some(dog) = DOG.get() else { continue };
+            let mut list = dog.watches.lock().unwrap_or_else(|p| p.into_inner());
             list.retain(|w| w.strong_count() > 0);
             list.iter().filter_map(Weak::upgrade).collect()
         };
@@ -163,16 +171,12 @@ pub(crate) fn signal() -> libc::c_int {
     libc::SIGRTMIN() + 5
 }
 
-extern "C" fn on_signal(_: libc::c_int) {
-    crate::budget::arm_current();
-}
-
-fn install_handler() {
+fn install_handler(on_signal: OnSignal) {
     // SAFETY: a zeroed sigaction with a handler that only calls async-signal-safe code
     // (a thread-local read and lua_sethook); SA_RESTART keeps interrupted system calls going.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+        sa.sa_sigaction = on_signal as usize;
         sa.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(signal(), &sa, std::ptr::null_mut());

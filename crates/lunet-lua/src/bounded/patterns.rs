@@ -22,7 +22,7 @@ struct CallBudget {
 impl CallBudget {
     fn new(lua: &Lua) -> CallBudget {
         // Without a cap, the output is bounded by the call's time only.
-        let free = match lua.app_data_ref::<crate::sandbox::MemoryCap>() {
+        let free = match lua.app_data_ref::<crate::limits::MemoryCap>() {
             Some(cap) => cap.0.saturating_sub(lua.used_memory()) as u64,
             None => u64::MAX,
         };

@@ -279,12 +279,26 @@ impl Daemon {
             Ok(s) => s,
             Err(_) => return,
         };
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { return };
+        let mut reader = BufReader::new(stream);
+        let mut bytes = Vec::new();
+        loop {
+            bytes.clear();
+            match reader.read_until(b'\n', &mut bytes) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let Ok(line) = std::str::from_utf8(&bytes) else {
+                let bad = Response::err(ErrorKind::BadRequest, "bad request: not UTF-8");
+                if send(&mut out, &bad).is_err() {
+                    return;
+                }
+                continue;
+            };
+            let line = line.trim_end_matches(['\n', '\r']);
             if line.trim().is_empty() {
                 continue;
             }
-            let request = match serde_json::from_str::<Request>(&line) {
+            let request = match serde_json::from_str::<Request>(line) {
                 Ok(r) => r,
                 Err(e) => {
                     let _ = send(

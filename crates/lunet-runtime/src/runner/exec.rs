@@ -401,10 +401,10 @@ impl Attached {
 
     /// Removes the rules, unbinds the queues, detaches the compiled hooks and removes the
     /// state's pins.
-    pub fn stop(self, spec: &RunSpec) {
+    pub fn stop(self, spec: &RunSpec, log: &Log) {
         let Attached {
             state,
-            groups,
+            mut groups,
             installed,
             in_kernel,
             ..
@@ -414,6 +414,8 @@ impl Attached {
                 tracing::error!(state = %spec.name, "removing rules failed: {e}");
             }
         }
+        // No packet enters the queues now: judge those they hold before closing them.
+        super::packets::drain(&state, &mut groups, log);
         drop(groups);
         // The pins go first, then the links' last fds: each compiled hook detaches before
         // `stop` returns.

@@ -300,7 +300,7 @@ fn state_thread(
         Ok((attached, ready)) => {
             if tx.send(Ok(ready)).is_err() {
                 // Nobody waits for the state any more.
-                attached.stop(&spec);
+                attached.stop(&spec, &ctx.log);
                 return;
             }
             attached
@@ -333,6 +333,6 @@ fn state_thread(
             }
         }
     }
-    attached.stop(&spec);
+    attached.stop(&spec, &ctx.log);
     tracing::info!(state = %spec.name, "stopped");
 }

@@ -158,6 +158,47 @@ pub(crate) fn serve(
     None
 }
 
+/// Judges what is left in the queues once lunet's rules are gone (no packet enters them any
+/// more): the kernel drops the packets a queue still holds when its reader closes it, so a
+/// stopping state gives each its verdict first. Stopping aborts the hooks' calls, so each
+/// gives its default verdict at once. Ends when the queues stay empty (or after two seconds).
+pub fn drain(state: &State, groups: &mut [Group], log: &Log) {
+    let mut batch: Vec<QueuedPacket> = Vec::with_capacity(RECV_BATCH);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut quiet = 0;
+    while quiet < 3 && Instant::now() < deadline {
+        let mut got = 0;
+        for g in groups.iter_mut() {
+            loop {
+                let n = match g.queue.recv_batch(&mut batch, RECV_BATCH) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        log.push(Stream::Error, format!("queue receive failed: {e}"));
+                        break;
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                got += n;
+                for pkt in batch.drain(..) {
+                    decide(state, g, pkt);
+                }
+                if let Err(e) = g.queue.flush_verdicts() {
+                    log.push(Stream::Error, format!("sending verdicts failed: {e}"));
+                }
+                g.counters.judged.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+        if got == 0 {
+            quiet += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        } else {
+            quiet = 0;
+        }
+    }
+}
+
 /// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
 fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
     let first_mark = pkt.mark();
