@@ -15,11 +15,12 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use crate::safe_fs::{Dir, FsError, Lock, LockError};
+use crate::safe_fs::{Dir, FsError};
 use crate::sys::{self, Cmd, ObjAttr};
 
-/// The lock file a daemon holds in its pin root (state names never start with `.`).
-pub const LOCK_FILE: &str = ".lock";
+/// A daemon's marker in its pin root is `daemon@<pid>` (no state name has a `@`, and bpffs
+/// takes no `.` in a name).
+pub const MARKER_PREFIX: &str = "daemon@";
 /// The mode of the pin root and of each state's directory.
 const DIR_MODE: u32 = 0o700;
 
@@ -142,7 +143,7 @@ pub fn make_state_dir(dir: &Path) -> Result<(), FsError> {
 /// Removes a state's pin directory `dir` (`<pin root>/<state>`) and every pin in it, each
 /// through its directory's fd: a link is removed itself, never followed, and nothing outside
 /// the root is touched. A root that is a link or another user's is refused, and nothing is
-/// removed. The root goes too when this leaves it empty (a daemon's lock file keeps it).
+/// removed. The root goes too when this leaves it empty (a daemon's marker keeps it).
 pub fn remove_state_dir(dir: &Path) -> Result<(), FsError> {
     let (root, state) = split_state_dir(dir)?;
     let Some((parent, name, root)) = open_root(root, false)? else {
@@ -154,15 +155,24 @@ pub fn remove_state_dir(dir: &Path) -> Result<(), FsError> {
     Ok(())
 }
 
-/// A daemon's pin root: made (0700) or checked, and locked for the daemon's life, so a
-/// second daemon on the same root fails with the first one's PID.
+/// A daemon's pin root: made (0700) or checked, and held for the daemon's life, so a second
+/// daemon on the same root fails naming the first one's PID.
+///
+/// bpffs holds only directories, links and pins, no regular files: the daemon `flock`s the
+/// root directory itself, and keeps a directory `daemon@<pid>` in it, which names the
+/// holder and keeps the root from being removed as empty while the daemon runs.
 #[derive(Debug)]
 pub struct PinRoot {
     path: PathBuf,
     parent: Dir,
     name: OsString,
-    lock: Lock,
+    /// The root, locked while this is open.
+    dir: Dir,
+    marker: OsString,
 }
+
+/// Tries at taking a root that a stopping daemon removes at the same moment.
+const TAKE_TRIES: usize = 8;
 
 impl PinRoot {
     /// Takes the pin root at the absolute `path` (mounting bpffs first when `path` is in
@@ -174,35 +184,69 @@ impl PinRoot {
                 source,
             })?;
         }
-        let (parent, name, dir) = open_root(path, true)?.ok_or_else(|| FsError::Io {
-            path: path.to_path_buf(),
-            source: io::ErrorKind::NotFound.into(),
-        })?;
-        let lock = dir.lock(LOCK_FILE.as_ref()).map_err(|e| match e {
-            LockError::Held { pid, .. } => PinRootError::Held {
+        for _ in 0..TAKE_TRIES {
+            let (parent, name, dir) = open_root(path, true)?.ok_or_else(|| FsError::Io {
                 path: path.to_path_buf(),
-                pid,
-            },
-            LockError::Fs(e) => PinRootError::Unsafe(e),
-        })?;
-        Ok(PinRoot {
+                source: io::ErrorKind::NotFound.into(),
+            })?;
+            if !dir.try_lock()? {
+                return Err(PinRootError::Held {
+                    path: path.to_path_buf(),
+                    pid: holder(&dir)?,
+                });
+            }
+            // A daemon stopping meanwhile removes the root it held: ours must still be the
+            // one at the path.
+            let now = parent.meta(&name)?;
+            if now.map(|m| m.id) != Some(dir.own_meta()?.id) {
+                continue;
+            }
+            // Markers of daemons that were killed.
+            for n in dir.names()? {
+                if n.to_string_lossy().starts_with(MARKER_PREFIX) {
+                    dir.remove(&n)?;
+                }
+            }
+            let marker = OsString::from(format!("{MARKER_PREFIX}{}", std::process::id()));
+            dir.sub(&marker, Some(DIR_MODE))?;
+            return Ok(PinRoot {
+                path: path.to_path_buf(),
+                parent,
+                name,
+                dir,
+                marker,
+            });
+        }
+        Err(FsError::Io {
             path: path.to_path_buf(),
-            parent,
-            name,
-            lock,
-        })
+            source: io::Error::other("the pin root kept being replaced"),
+        }
+        .into())
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Lets the root go: its lock file is removed, then the root itself when it is empty,
-    /// then the lock.
+    /// Lets the root go: the marker is removed, then the root itself when it is empty, then
+    /// the lock.
     pub fn release(self) -> Result<(), FsError> {
-        self.lock.unlink()?;
+        self.dir.remove(&self.marker)?;
         self.parent.remove_empty_dir(&self.name).map(drop)
     }
+}
+
+/// The PID in the holder's marker, preferring one that runs.
+fn holder(dir: &Dir) -> Result<Option<u32>, FsError> {
+    let pids: Vec<u32> = dir
+        .names()?
+        .iter()
+        .filter_map(|n| n.to_str()?.strip_prefix(MARKER_PREFIX)?.parse().ok())
+        .collect();
+    let running = pids
+        .iter()
+        .find(|p| Path::new(&format!("/proc/{p}")).exists());
+    Ok(running.or(pids.first()).copied())
 }
 
 #[cfg(test)]

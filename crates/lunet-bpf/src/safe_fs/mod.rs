@@ -93,6 +93,8 @@ pub struct Meta {
     pub uid: u32,
     /// `st_mode`: the type bits and the permissions.
     pub mode: u32,
+    /// Which file it is: `(st_dev, st_ino)`.
+    pub id: (u64, u64),
 }
 
 impl Meta {
@@ -100,6 +102,8 @@ impl Meta {
         Meta {
             uid: st.st_uid,
             mode: st.st_mode,
+            #[allow(clippy::useless_conversion)]
+            id: (u64::from(st.st_dev), u64::from(st.st_ino)),
         }
     }
     fn is(&self, kind: libc::mode_t) -> bool {
@@ -317,6 +321,19 @@ impl Dir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_at(&self.path.join(name))(e)),
         }
+    }
+
+    /// What this directory is now.
+    pub fn own_meta(&self) -> Result<Meta, FsError> {
+        calls::fstat(self.fd.as_fd())
+            .map(|st| Meta::of(&st))
+            .map_err(io_at(&self.path))
+    }
+
+    /// Takes an exclusive `flock` on this directory itself, held until this `Dir` (and every
+    /// clone of it) is dropped: `false` when another open directory holds it.
+    pub fn try_lock(&self) -> Result<bool, FsError> {
+        calls::try_lock(self.fd.as_fd()).map_err(io_at(&self.path))
     }
 
     /// The names in this directory (without `.` and `..`).

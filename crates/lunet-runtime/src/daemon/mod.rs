@@ -3,38 +3,55 @@
 //! up after a crashed daemon and listens; [`Server::run`] serves until a [`Stopper`] stops it,
 //! then stops every state.
 //!
-//! The names and namespaces of running states are kept in `<socket>.states.json`: after a crash
-//! the next daemon removes the rules those states left (their `--queue-bypass` kept traffic
-//! flowing meanwhile).
+//! Only root is served: the socket's directory is root's (made 0700), the socket is bound
+//! 0600 from the start, and every connection's peer credentials are checked. Clients are
+//! bounded ([`conn`]): connections, line length, time to send a request. The daemon holds its
+//! pin root (locked, see [`lunet_bpf::pin::PinRoot`]) and a lock beside its socket for its
+//! life, so a second daemon on either fails with the first one's PID.
+//!
+//! The names and namespaces of running states are kept in `<socket>.states.json` beside the
+//! socket (written atomically through the directory's fd; one that is a link or another
+//! user's is not read): after a crash the next daemon removes the rules and pins those states
+//! left (their `--queue-bypass` kept traffic flowing meanwhile).
 //!
 //! One request that panics costs its own answer only (an `internal` error): the states sit
 //! behind a lock no panic can take down ([`states`]).
 
+mod conn;
 mod states;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::ffi::OsString;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use lunet_bpf::pin::{PinRoot, PinRootError};
+use lunet_bpf::safe_fs::{self, Dir, FsError, Lock, LockError};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ErrorKind, ListEntry, LogEvent, Request, Response, RunRequest};
 use crate::runner::{RunSpec, Running};
+pub use conn::Bounds;
+use conn::{send, Conns, Lines, Next, Phase, Slot};
 use states::{Lookup, States};
+
+/// The largest states record read back (a few hundred bytes per state).
+const MAX_RECORD: usize = 4 << 20;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    #[error("cannot create {}: {source}", dir.display())]
-    Dir {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{} does not name a socket in a directory", .0.display())]
+    BadSocket(PathBuf),
+    #[error("the socket's directory: {0}")]
+    SocketDir(FsError),
+    #[error("another lunet daemon serves {} ({})", socket.display(), pid.map_or("pid unknown".to_string(), |p| format!("pid {p}")))]
+    Locked { socket: PathBuf, pid: Option<u32> },
+    #[error(transparent)]
+    PinRoot(#[from] PinRootError),
     #[error("another lunet daemon answers at {}", .0.display())]
     Running(PathBuf),
     #[error("cannot listen at {}: {source}", socket.display())]
@@ -42,10 +59,11 @@ pub enum DaemonError {
         socket: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot make {} private: {source}", socket.display())]
+    #[error("{} is not private after binding (mode {mode:04o}, uid {uid})", socket.display())]
     Permissions {
         socket: PathBuf,
-        source: std::io::Error,
+        mode: u32,
+        uid: u32,
     },
 }
 
@@ -57,9 +75,15 @@ struct Persisted {
 
 struct Daemon {
     states: States,
-    record: PathBuf,
+    /// The socket's directory, where the record is.
+    dir: Dir,
+    /// The record's name in `dir`: `<socket>.states.json`.
+    record: OsString,
+    /// One record written at a time, each from the states as they are then.
+    persisting: Mutex<()>,
     /// Where states pin their maps (`<pin_root>/<state>/<map>`).
     pin_root: PathBuf,
+    bounds: Bounds,
 }
 
 /// A daemon listening on its socket, not serving yet.
@@ -67,6 +91,10 @@ pub struct Server {
     daemon: Arc<Daemon>,
     listener: UnixListener,
     socket: PathBuf,
+    socket_name: OsString,
+    conns: Arc<Conns>,
+    pins: PinRoot,
+    socket_lock: Lock,
     quit: Arc<AtomicBool>,
 }
 
@@ -85,44 +113,115 @@ impl Stopper {
     }
 }
 
+/// `name` with `suffix` appended.
+fn with_suffix(name: &OsString, suffix: &str) -> OsString {
+    let mut n = name.clone();
+    n.push(suffix);
+    n
+}
+
 impl Server {
-    /// Removes what a daemon that was killed left on `socket` (its states' rules and pins),
-    /// then listens there (mode 0600). States pin their maps under `pin_root/<state>/`.
+    /// [`Server::bind_with`] the default [`Bounds`].
     pub fn bind(socket: &Path, pin_root: &Path) -> Result<Server, DaemonError> {
-        if let Some(dir) = socket.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| DaemonError::Dir {
-                dir: dir.to_path_buf(),
-                source,
+        Server::bind_with(socket, pin_root, Bounds::default())
+    }
+
+    /// Takes the socket's directory (made 0700 when missing; refused when it is a link or
+    /// another user's, or others can write it), the lock beside the socket and the pin root
+    /// (see [`PinRoot::take`]); removes what a daemon that was killed left (its states' rules
+    /// and pins); then listens on `socket`, mode 0600 from the start. States pin their maps
+    /// under `pin_root/<state>/`.
+    pub fn bind_with(
+        socket: &Path,
+        pin_root: &Path,
+        bounds: Bounds,
+    ) -> Result<Server, DaemonError> {
+        let socket = std::path::absolute(socket).map_err(|source| DaemonError::Listen {
+            socket: socket.to_path_buf(),
+            source,
+        })?;
+        let (Some(parent), Some(name)) = (socket.parent(), socket.file_name()) else {
+            return Err(DaemonError::BadSocket(socket));
+        };
+        let name = name.to_os_string();
+        let dir = Dir::create(parent, 0o700).map_err(DaemonError::SocketDir)?;
+        let socket_lock = dir
+            .lock(&with_suffix(&name, ".lock"))
+            .map_err(|e| match e {
+                LockError::Held { pid, .. } => DaemonError::Locked {
+                    socket: socket.clone(),
+                    pid,
+                },
+                LockError::Fs(e) => DaemonError::SocketDir(e),
             })?;
+        match Server::listen(&socket, &name, dir, pin_root, bounds) {
+            Ok((daemon, listener, pins)) => Ok(Server {
+                daemon,
+                listener,
+                socket,
+                socket_name: name,
+                conns: Conns::new(bounds.max_conns),
+                pins,
+                socket_lock,
+                quit: Arc::default(),
+            }),
+            Err(e) => {
+                let _ = socket_lock.unlink();
+                Err(e)
+            }
         }
+    }
+
+    /// What [`Server::bind_with`] does once it holds the socket's lock.
+    fn listen(
+        socket: &Path,
+        name: &OsString,
+        dir: Dir,
+        pin_root: &Path,
+        bounds: Bounds,
+    ) -> Result<(Arc<Daemon>, UnixListener, PinRoot), DaemonError> {
+        let pin_root = std::path::absolute(pin_root).unwrap_or_else(|_| pin_root.to_path_buf());
+        let pins = PinRoot::take(&pin_root)?;
         if UnixStream::connect(socket).is_ok() {
             return Err(DaemonError::Running(socket.to_path_buf()));
         }
         // Stale rules go before anyone can ask for anything.
         let daemon = Arc::new(Daemon {
             states: States::default(),
-            record: record_path(socket),
-            pin_root: pin_root.to_path_buf(),
+            dir,
+            record: with_suffix(name, ".states.json"),
+            persisting: Mutex::new(()),
+            pin_root,
+            bounds,
         });
         daemon.clean_stale();
 
-        let _ = std::fs::remove_file(socket);
-        let listener = UnixListener::bind(socket).map_err(|source| DaemonError::Listen {
+        let listen_err = |source| DaemonError::Listen {
             socket: socket.to_path_buf(),
             source,
-        })?;
-        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(
-            |source| DaemonError::Permissions {
+        };
+        daemon
+            .dir
+            .remove_file(name)
+            .map_err(|e| listen_err(e.into()))?;
+        // Private from the start: a socket bound with a wider umask and chmod-ed afterwards
+        // is connectable in between.
+        let listener = safe_fs::with_umask(0o177, || UnixListener::bind(socket))
+            .and_then(|r| r)
+            .map_err(listen_err)?;
+        let meta = daemon
+            .dir
+            .meta(name)
+            .map_err(|e| listen_err(e.into()))?
+            .ok_or_else(|| listen_err(std::io::ErrorKind::NotFound.into()))?;
+        if !meta.is_socket() || meta.permissions() & 0o077 != 0 || meta.uid != 0 {
+            return Err(DaemonError::Permissions {
                 socket: socket.to_path_buf(),
-                source,
-            },
-        )?;
-        Ok(Server {
-            daemon,
-            listener,
-            socket: socket.to_path_buf(),
-            quit: Arc::default(),
-        })
+                mode: meta.permissions(),
+                uid: meta.uid,
+            });
+        }
+        Ok((daemon, listener, pins))
     }
 
     pub fn stopper(&self) -> Stopper {
@@ -133,19 +232,20 @@ impl Server {
     }
 
     /// Answers clients, one thread each, until stopped; then stops every state (their rules,
-    /// queues and pins go) and removes the socket.
+    /// queues and pins go), removes the socket and lets the locks and the pin root go.
     pub fn run(self) {
         tracing::info!(socket = %self.socket.display(), "lunet daemon listening");
+        let mut backoff = conn::Backoff::new();
         for conn in self.listener.incoming() {
             if self.quit.load(Ordering::SeqCst) {
                 break;
             }
             match conn {
                 Ok(stream) => {
-                    let d = self.daemon.clone();
-                    std::thread::spawn(move || d.serve(stream));
+                    backoff.succeeded();
+                    self.accept(stream);
                 }
-                Err(e) => tracing::warn!("accept failed: {e}"),
+                Err(e) => backoff.failed(&e),
             }
         }
         tracing::info!("stopping every state");
@@ -153,26 +253,76 @@ impl Server {
             s.stop();
         }
         self.daemon.persist();
-        let _ = std::fs::remove_file(&self.socket);
+        let Server {
+            daemon,
+            listener,
+            socket_name,
+            pins,
+            socket_lock,
+            ..
+        } = self;
+        drop(listener);
+        let _ = daemon.dir.remove_file(&socket_name);
+        let _ = socket_lock.unlink();
+        if let Err(e) = pins.release() {
+            tracing::warn!("letting the pin root go: {e}");
+        }
+    }
+
+    /// Serves `stream` on a thread of its own, when its peer is root and there is room.
+    fn accept(&self, stream: UnixStream) {
+        match conn::peer(&stream) {
+            Ok((_, 0)) => {}
+            Ok((pid, uid)) => {
+                tracing::debug!(pid, uid, "refused a client that is not root");
+                let message = format!(
+                    "the lunet daemon serves root only (uid 0); this client runs as uid {uid}"
+                );
+                conn::refuse(stream, &Response::err(ErrorKind::Denied, message));
+                return;
+            }
+            Err(_) => return,
+        }
+        let slot = match self.conns.admit(&stream) {
+            Ok(Some(slot)) => slot,
+            Ok(None) | Err(_) => {
+                let message = format!(
+                    "the daemon is busy: all {} connections are in use; try again",
+                    self.daemon.bounds.max_conns
+                );
+                conn::refuse(stream, &Response::err(ErrorKind::Busy, message));
+                return;
+            }
+        };
+        let d = self.daemon.clone();
+        let spawned = std::thread::Builder::new()
+            .name("lunet-client".into())
+            .spawn(move || d.serve(stream, slot));
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a thread for a client: {e}");
+        }
     }
 }
 
-fn record_path(socket: &Path) -> PathBuf {
-    let mut p = socket.as_os_str().to_owned();
-    p.push(".states.json");
-    PathBuf::from(p)
-}
-
 impl Daemon {
-    /// Removes the rules of states a previous daemon left running.
+    /// Removes the rules and pins of states a previous daemon left running.
     fn clean_stale(&self) {
-        let Ok(text) = std::fs::read_to_string(&self.record) else {
-            return;
+        let bytes = match self.dir.read_file(&self.record, MAX_RECORD) {
+            Ok(Some(b)) => b,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!("not reading the states record: {e}");
+                return;
+            }
         };
-        let Ok(stale) = serde_json::from_str::<Vec<Persisted>>(&text) else {
+        let Ok(stale) = serde_json::from_slice::<Vec<Persisted>>(&bytes) else {
             return;
         };
         for p in stale {
+            if let Err(e) = lunet_netfilter::validate_state(&p.name) {
+                tracing::warn!("the states record names an invalid state: {e}");
+                continue;
+            }
             let name = p.name.clone();
             let work = move || lunet_netfilter::remove_state(&name);
             let result = match &p.netns {
@@ -191,10 +341,14 @@ impl Daemon {
                 tracing::warn!(state = %p.name, "could not remove stale map pins: {e}");
             }
         }
-        let _ = std::fs::remove_file(&self.record);
+        let _ = self.dir.remove_file(&self.record);
     }
 
     fn persist(&self) {
+        let _one = self
+            .persisting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let list: Vec<Persisted> = self
             .states
             .running()
@@ -204,23 +358,58 @@ impl Daemon {
                 netns: r.report.netns.clone(),
             })
             .collect();
-        let text = serde_json::to_string(&list).unwrap_or_default();
-        if let Err(e) = std::fs::write(&self.record, text) {
-            tracing::warn!("cannot write {}: {e}", self.record.display());
+        let text = serde_json::to_vec(&list).unwrap_or_default();
+        if let Err(e) = self.dir.write_atomic(&self.record, &text, 0o600) {
+            tracing::warn!("cannot write the states record: {e}");
         }
     }
 
-    fn serve(&self, stream: UnixStream) {
+    fn serve(&self, stream: UnixStream, slot: Slot) {
+        let idle = self.bounds.idle;
+        // An answer waits this long at most for a client that does not read.
+        let _ = stream.set_write_timeout(Some(idle));
         let mut out = match stream.try_clone() {
             Ok(s) => s,
             Err(_) => return,
         };
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { return };
-            if line.trim().is_empty() {
-                continue;
-            }
-            let request = match serde_json::from_str::<Request>(&line) {
+        let mut lines = Lines::new(stream, self.bounds.max_line);
+        loop {
+            slot.set(Phase::Waiting);
+            let deadline = Instant::now() + idle;
+            let line = loop {
+                match lines.next(deadline, || slot.set(Phase::Busy)) {
+                    Next::Line(l) if l.trim_ascii().is_empty() => continue,
+                    other => break other,
+                }
+            };
+            let line = match line {
+                Next::Line(l) => l,
+                Next::Eof | Next::Failed => {
+                    if slot.evicted() {
+                        let message = format!(
+                            "closed: idle while the daemon had all {} connections in use",
+                            self.bounds.max_conns
+                        );
+                        let _ = send(&mut out, &Response::err(ErrorKind::Busy, message));
+                    }
+                    return;
+                }
+                Next::TooLong => {
+                    let message = format!(
+                        "request too long: more than {} bytes without a newline; closing",
+                        self.bounds.max_line
+                    );
+                    let _ = send(&mut out, &Response::err(ErrorKind::BadRequest, message));
+                    return;
+                }
+                Next::Idle => {
+                    let message = format!("no complete request within {idle:?}; closing");
+                    let _ = send(&mut out, &Response::err(ErrorKind::BadRequest, message));
+                    return;
+                }
+            };
+            slot.set(Phase::Busy);
+            let request = match serde_json::from_slice::<Request>(&line) {
                 Ok(r) => r,
                 Err(e) => {
                     let _ = send(
@@ -381,7 +570,7 @@ impl Daemon {
                 return;
             }
             // Notice a client that went away even when the state is silent.
-            if out.write_all(b"").is_err() {
+            if conn::peer_gone(out) {
                 return;
             }
         }
@@ -414,99 +603,5 @@ fn answer(handle: impl FnOnce() -> Response) -> Response {
     })
 }
 
-fn send(out: &mut UnixStream, r: &Response) -> std::io::Result<()> {
-    let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    out.write_all(&line)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::ErrorBody;
-
-    /// Sends `requests` on one connection to the daemon at `socket`; its answers.
-    fn ask(socket: &Path, requests: &[&str]) -> Vec<Response> {
-        let mut conn = UnixStream::connect(socket).unwrap();
-        let mut lines = BufReader::new(conn.try_clone().unwrap()).lines();
-        requests
-            .iter()
-            .map(|r| {
-                conn.write_all(format!("{r}\n").as_bytes()).unwrap();
-                serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap()
-            })
-            .collect()
-    }
-
-    fn error(r: &Response) -> (ErrorKind, &str) {
-        let ErrorBody { kind, message } = r.error.as_ref().expect("an error answer");
-        (*kind, message.as_str())
-    }
-
-    #[test]
-    fn a_request_that_panicked_under_the_lock_does_not_take_later_requests_down() {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("lunet.sock");
-        let server = Server::bind(&socket, &dir.path().join("pins")).unwrap();
-        server.daemon.states.poison();
-        let stopper = server.stopper();
-        let serving = std::thread::spawn(move || server.run());
-
-        let missing = dir.path().join("missing.lua");
-        let run = format!(
-            r#"{{"cmd":"run","script":"{}","name":"fw"}}"#,
-            missing.display()
-        );
-        let answers = ask(
-            &socket,
-            &[
-                r#"{"cmd":"ping"}"#,
-                r#"{"cmd":"list"}"#,
-                r#"{"cmd":"stats","name":"fw"}"#,
-                r#"{"cmd":"stop","name":"fw"}"#,
-                &run,
-                // The failed start gave its name back: the same error, not `exists`.
-                &run,
-                r#"{"cmd":"run","script":"relative.lua"}"#,
-            ],
-        );
-        assert_eq!(answers[0].result, Some(serde_json::json!("pong")));
-        assert_eq!(answers[1].result, Some(serde_json::json!([])));
-        assert_eq!(
-            error(&answers[2]),
-            (ErrorKind::NotFound, "no state named 'fw'")
-        );
-        assert_eq!(
-            error(&answers[3]),
-            (ErrorKind::NotFound, "no state named 'fw'")
-        );
-        for a in &answers[4..6] {
-            let (kind, message) = error(a);
-            assert_eq!(kind, ErrorKind::Script, "{message}");
-            assert!(message.contains("cannot read script"), "{message}");
-        }
-        assert_eq!(error(&answers[6]).0, ErrorKind::BadRequest);
-        // And a new connection is served too.
-        let again = ask(&socket, &[r#"{"cmd":"ping"}"#]);
-        assert!(again[0].ok);
-
-        stopper.stop();
-        serving.join().expect("the server ends without panicking");
-        assert!(!socket.exists(), "the socket is removed");
-    }
-
-    #[test]
-    fn a_request_that_panics_is_answered_with_an_internal_error() {
-        let r = answer(|| panic!("boom"));
-        assert_eq!(
-            error(&r),
-            (
-                ErrorKind::Internal,
-                "the daemon failed on this request: boom"
-            )
-        );
-        let r = answer(|| panic!("{} went wrong", "formatting"));
-        assert!(error(&r).1.ends_with("formatting went wrong"));
-        assert!(answer(|| Response::ok("pong")).ok);
-    }
-}
+mod tests;

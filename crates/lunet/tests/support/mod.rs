@@ -172,24 +172,9 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
-        // Whatever pins a failed test left behind.
-        if self.pin_root.exists() {
-            for state in std::fs::read_dir(&self.pin_root)
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                for pin in std::fs::read_dir(state.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    let _ = std::fs::remove_file(pin.path());
-                }
-                let _ = std::fs::remove_dir(state.path());
-            }
-            let _ = std::fs::remove_dir(&self.pin_root);
-        }
+        // Whatever pins (and, after a kill, the lock) a failed test left behind; std's
+        // remove_dir_all does not follow links.
+        let _ = std::fs::remove_dir_all(&self.pin_root);
     }
 }
 
