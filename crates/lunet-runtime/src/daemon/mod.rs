@@ -21,6 +21,7 @@ mod conn;
 mod states;
 
 use std::ffi::OsString;
+use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,9 @@ use crate::runner::{RunSpec, Running};
 pub use conn::Bounds;
 use conn::{send, Conns, Lines, Next, Phase, Slot};
 use states::{Lookup, States};
+
+/// How often the accept loop looks at its stop flag when no client comes.
+const QUIT_CHECK: Duration = Duration::from_millis(500);
 
 /// The largest states record read back (a few hundred bytes per state).
 const MAX_RECORD: usize = 4 << 20;
@@ -236,15 +240,27 @@ impl Server {
     pub fn run(self) {
         tracing::info!(socket = %self.socket.display(), "lunet daemon listening");
         let mut backoff = conn::Backoff::new();
-        for conn in self.listener.incoming() {
-            if self.quit.load(Ordering::SeqCst) {
-                break;
+        // The loop wakes at least twice a second to see `quit`: a stop must not depend on
+        // the Stopper's connection, which fails while the process is out of descriptors.
+        let polling = self.listener.set_nonblocking(true);
+        while !self.quit.load(Ordering::SeqCst) {
+            if polling.is_ok() {
+                let fd = [self.listener.as_fd()];
+                match lunet_bpf::sys::poll_readable(&fd, Some(QUIT_CHECK)) {
+                    Ok(ready) if ready.first() == Some(&true) => {}
+                    Ok(_) => continue,
+                    Err(e) => {
+                        backoff.failed(&e);
+                        continue;
+                    }
+                }
             }
-            match conn {
-                Ok(stream) => {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
                     backoff.succeeded();
                     self.accept(stream);
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => backoff.failed(&e),
             }
         }
@@ -271,6 +287,10 @@ impl Server {
 
     /// Serves `stream` on a thread of its own, when its peer is root and there is room.
     fn accept(&self, stream: UnixStream) {
+        // Served blocking, with timeouts (the listener is non-blocking).
+        if stream.set_nonblocking(false).is_err() {
+            return;
+        }
         match conn::peer(&stream) {
             Ok((_, 0)) => {}
             Ok((pid, uid)) => {
