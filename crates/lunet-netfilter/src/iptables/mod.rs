@@ -248,10 +248,10 @@ fn owner_of<'a>(t: &'a SavedTable, chain: &str) -> Option<&'a str> {
 fn check_shortened(state: &str, groups: &[(IptChain, Vec<QueueRule>)]) -> Result<()> {
     let mut scanned: std::collections::HashMap<Tool, Vec<SavedTable>> = Default::default();
     for (ch, _) in groups.iter().filter(|(c, _)| is_shortened(&c.chain)) {
-        if !scanned.contains_key(&ch.tool) {
-            scanned.insert(ch.tool, scan(ch.tool)?);
-        }
-        let tables = scanned.get(&ch.tool).map(Vec::as_slice).unwrap_or_default();
+        let tables = match scanned.entry(ch.tool) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(scan(ch.tool)?),
+        };
         let other = tables
             .iter()
             .filter(|t| t.name == ch.table && t.chains.contains(&ch.chain))

@@ -1,7 +1,9 @@
 //! The daemon in this process: its answers, its bounds on clients, and who it serves.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 
+use super::conn::Conns;
 use super::*;
 use crate::protocol::ErrorBody;
 
