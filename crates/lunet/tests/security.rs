@@ -223,6 +223,17 @@ fn spawn_umask0(socket: &Path, pin_root: &Path) -> Child {
     cmd.spawn().unwrap()
 }
 
+/// A daemon child stopped (SIGTERM, then SIGKILL) when dropped, also when a test fails.
+struct Stopped(Option<Child>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            sigterm_and_wait(c);
+        }
+    }
+}
+
 fn sigterm_and_wait(mut child: Child) {
     // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -277,14 +288,14 @@ fn a_nobody_client_never_gets_an_answer_across_many_daemon_starts() {
                 })
             }
         });
-        let child = spawn_umask0(&socket, &pins.0);
+        let child = Stopped(Some(spawn_umask0(&socket, &pins.0)));
         let deadline = Instant::now() + Duration::from_secs(10);
         while UnixStream::connect(&socket).is_err() {
             assert!(Instant::now() < deadline, "start {start}: no daemon");
             std::thread::sleep(Duration::from_millis(5));
         }
         let (code, counts) = attacker.join().unwrap();
-        sigterm_and_wait(child);
+        drop(child);
         assert_eq!(code, 0);
         answers += u32::from(counts[0]);
         oks += u32::from(counts[1]);
