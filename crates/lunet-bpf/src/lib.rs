@@ -9,6 +9,9 @@
 //! - [`elf`], [`btf`]: a program from a clang-built object, its kfunc calls resolved in the
 //!   kernel's BTF (for the benchmark's hand-written C).
 //! - [`ringbuf`]: a consumer of `BPF_MAP_TYPE_RINGBUF` maps through their shared mapping.
+//! - [`safe_fs`]: directories and files no other user can turn against root (everything
+//!   under a checked directory's fd, never through a link): the pin root's, and the daemon's
+//!   socket directory, record and locks. With [`sys`], the only module that calls libc.
 //!
 //! All file descriptors are `OwnedFd`s: dropping a wrapper closes it.
 
@@ -21,6 +24,7 @@ pub mod pin;
 pub mod probe;
 pub mod prog;
 pub mod ringbuf;
+pub mod safe_fs;
 pub mod sys;
 
 pub use insn::Insn;

@@ -1,6 +1,6 @@
 //! The one door to the kernel: `bpf(2)` and the few other libc calls this crate needs.
 //!
-//! Everything that talks to libc lives here. [`bpf`] is the single entry point for the
+//! Everything that talks to libc lives here, but for the file calls of [`crate::safe_fs`]. [`bpf`] is the single entry point for the
 //! `bpf(2)` system call; unit tests swap it for a fake with [`with_fake`] (the shape of aya's
 //! `sys/fake.rs`), so the wrappers in `prog.rs`, `map.rs`, ... can be tested without root.
 //!

@@ -114,10 +114,12 @@ fn bad_declarations_name_the_line() {
 #[test]
 fn kernel_maps_are_pinned_and_readable_by_other_tools() {
     lunet_testkit::require_root!("bpf(2) maps pinned in bpffs");
-    let dir = std::path::PathBuf::from(format!(
+    // `<pin root>/<state>`: a state's pins sit in a root of lunet's own, not in bpffs' top.
+    let root = std::path::PathBuf::from(format!(
         "/sys/fs/bpf/lunet-test-maps-{}",
         std::process::id()
     ));
+    let dir = root.join("counter");
     struct Cleanup(std::path::PathBuf);
     impl Drop for Cleanup {
         fn drop(&mut self) {
@@ -140,4 +142,5 @@ fn kernel_maps_are_pinned_and_readable_by_other_tools() {
     assert_eq!(i64::from_ne_bytes(value.try_into().unwrap()), 2);
     lunet_lua::maps::unpin_dir(&dir).unwrap();
     assert!(!dir.exists());
+    assert!(!root.exists(), "the root goes with its last state's pins");
 }

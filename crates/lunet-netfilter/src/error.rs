@@ -39,6 +39,19 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A state's (shortened) chain name is another state's chain already.
+    #[error(
+        "state `{state}`: its chain {chain} is state `{other}`'s already (their long names \
+         shorten alike); rename one of them"
+    )]
+    ChainTaken {
+        /// The state being installed.
+        state: String,
+        /// The chain both names map to.
+        chain: String,
+        /// The state whose jump leads to that chain.
+        other: String,
+    },
     /// A rule or payload that cannot be expressed.
     #[error("invalid: {0}")]
     Invalid(String),

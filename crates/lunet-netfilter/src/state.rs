@@ -35,10 +35,10 @@ pub fn validate_state(state: &str) -> Result<()> {
     Ok(())
 }
 
-/// 32-bit FNV-1a: a stable (across runs and Rust versions) short hash for truncated names.
-pub(crate) fn fnv1a(s: &str) -> u32 {
-    s.bytes().fold(0x811c_9dc5u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+/// 64-bit FNV-1a: a stable (across runs and Rust versions) hash for shortened chain names.
+pub(crate) fn fnv1a64(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 
@@ -64,7 +64,7 @@ mod tests {
         ] {
             assert!(validate_state(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(fnv1a(""), 0x811c_9dc5);
-        assert_eq!(fnv1a("a"), 0xe40c_292c);
+        assert_eq!(fnv1a64(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64("a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

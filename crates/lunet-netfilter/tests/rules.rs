@@ -178,8 +178,10 @@ fn cleanup_stale_removes_what_is_not_kept() {
             .any(|r| r == "iptables mangle: chain LUNET-orphan-OUT"),
         "{joined}"
     );
+    // Every line of the long state names one of its chains, `LUNET-a-rat(h)~<hash>-...`.
+    let long_chains = "LUNET-a-rat";
     assert!(
-        !joined.contains("keep") && !joined.contains("a-rather-lo"),
+        !joined.contains("keep") && !joined.contains(long_chains),
         "{joined}"
     );
 
@@ -191,7 +193,7 @@ fn cleanup_stale_removes_what_is_not_kept() {
     );
     assert!(
         left.iter()
-            .all(|l| l.contains("keep") || l.contains("a-rather-lo")),
+            .all(|l| l.contains("keep") || l.contains(long_chains)),
         "{left:#?}"
     );
     // Nothing left to clean; then drop the rest.
@@ -309,4 +311,81 @@ fn nft_backend() {
             assert!(lunet_rules(&ns).is_empty());
         }
     }
+}
+
+#[test]
+fn a_shortened_chain_another_state_holds_is_refused_and_kept_when_the_first_is_removed() {
+    lunet_testkit::require_root!("a network namespace and iptables rules");
+    let ns = TempNetns::create("ltn").unwrap();
+    let long = "a-rather-long-state-name-number-one";
+    let chain = lunet_netfilter::iptables_chain_name(long, Hook::LocalIn);
+    assert!(chain.contains('~'), "{chain}");
+    // Another state whose long name shortened alike holds that chain (made as lunet makes
+    // it: chain, queue rule, commented jump; a 60-bit coincidence nobody can find, so made by
+    // hand here).
+    let ipt = |args: &[&str]| {
+        let mut all = vec!["-w", "-t", "filter"];
+        all.extend_from_slice(args);
+        run_in(ns.name(), "iptables", &all);
+    };
+    ipt(&["-N", &chain]);
+    ipt(&[
+        "-A",
+        &chain,
+        "-j",
+        "NFQUEUE",
+        "--queue-num",
+        "9",
+        "--queue-bypass",
+    ]);
+    let jump = [
+        "-I",
+        "INPUT",
+        "1",
+        "-m",
+        "comment",
+        "--comment",
+        "lunet:other",
+        "-j",
+        &chain,
+    ];
+    ipt(&jump);
+    let before = lunet_rules(&ns);
+    assert_eq!(before.len(), 3, "{before:#?}");
+
+    let rules = vec![rule(Family::Ipv4, Hook::LocalIn, 0, 0, 1)];
+    let err = in_netns(ns.name(), move || {
+        install(Backend::Iptables, long, &rules).unwrap_err()
+    })
+    .unwrap();
+    assert!(
+        matches!(&err, Error::ChainTaken { other, .. } if other == "other"),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&chain), "{err}");
+    // The long state's chain as an older build named it (24-bit hash), left by a crash.
+    let old_chain = "LUNET-a-rather-l~0a1b2c-IN";
+    let comment = format!("lunet:{long}");
+    ipt(&["-N", old_chain]);
+    ipt(&[
+        "-I",
+        "INPUT",
+        "1",
+        "-m",
+        "comment",
+        "--comment",
+        &comment,
+        "-j",
+        old_chain,
+    ]);
+    // Removing the long state (stale cleanup after a crash does) removes its own, found by
+    // its jump's comment, and leaves the other's chain.
+    in_netns(ns.name(), move || remove_state(long).unwrap()).unwrap();
+    assert_eq!(
+        lunet_rules(&ns),
+        before,
+        "the other state's rules are intact"
+    );
+    in_netns(ns.name(), || cleanup_stale(&[]).unwrap()).unwrap();
+    assert!(lunet_rules(&ns).is_empty());
 }

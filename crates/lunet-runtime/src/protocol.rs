@@ -117,8 +117,14 @@ pub enum ErrorKind {
     Exists,
     /// Installing rules or binding queues failed.
     Netfilter,
+    /// Not JSON, not a request, or longer than the daemon's line bound (1 MiB).
     BadRequest,
     Internal,
+    /// Every connection the daemon serves at once is in use (or this one was closed, idle,
+    /// to make room); try again.
+    Busy,
+    /// The client is not root: the daemon serves uid 0 only.
+    Denied,
 }
 
 impl Response {

@@ -26,6 +26,7 @@ macro_rules! require_root {
     };
 }
 
+pub mod nobody;
 pub mod packets;
 
 /// A script's XDP hooks as the compiler's inputs, taken from a real lunet-lua state, and

@@ -36,7 +36,8 @@ pub enum Command {
     Daemon {
         #[command(flatten)]
         socket: SocketArg,
-        /// Where states pin their maps: <DIR>/<state>/<map>.
+        /// Where states pin their maps: <DIR>/<state>/<map> (made 0700; a link, another
+        /// user's, or one another daemon holds is refused).
         #[arg(long, value_name = "DIR", default_value = runner::PIN_ROOT)]
         pin_root: PathBuf,
     },

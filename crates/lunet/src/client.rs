@@ -15,6 +15,15 @@ pub struct Client {
 impl Client {
     pub fn connect(socket: &Path) -> Result<Client, Failure> {
         let stream = UnixStream::connect(socket).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                return Failure::new(
+                    crate::exit::Code::NotRoot,
+                    format!(
+                        "cannot reach the lunet daemon at {}: {e} (it serves root only: use sudo)",
+                        socket.display()
+                    ),
+                );
+            }
             Failure::daemon(format!(
                 "cannot reach the lunet daemon at {}: {e} (start it with `sudo lunet daemon`, or use `lunet run --foreground`)",
                 socket.display()

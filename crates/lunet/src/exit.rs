@@ -52,6 +52,8 @@ impl Failure {
             ErrorKind::NotFound | ErrorKind::Exists => Code::NotFound,
             ErrorKind::BadRequest => Code::Usage,
             ErrorKind::Netfilter | ErrorKind::Internal => Code::Failure,
+            ErrorKind::Busy => Code::Daemon,
+            ErrorKind::Denied => Code::NotRoot,
         };
         Failure::new(code, message)
     }

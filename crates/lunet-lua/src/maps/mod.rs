@@ -76,9 +76,9 @@ impl Maps {
             return Ok(());
         }
         lunet_bpf::pin::ensure_bpffs().map_err(MapError::NoBpffs)?;
-        std::fs::create_dir_all(dir).map_err(|source| MapError::PinDir {
+        lunet_bpf::pin::make_state_dir(dir).map_err(|e| MapError::PinDir {
             dir: dir.clone(),
-            source,
+            source: e.into(),
         })?;
         for m in &self.list {
             if let Some(k) = &m.kernel {
@@ -126,21 +126,12 @@ impl MapInfo {
     }
 }
 
-/// Removes the pins under `dir` and the directory itself, and the pin root above it when
-/// that is left empty (it is made again by the next state that pins).
+/// Removes the pins under `dir` (`<pin root>/<state>`) and the directory itself, and the pin
+/// root above it when that is left empty (it is made again by the next state that pins).
+/// Nothing is followed through a link, and a root that is a link or another user's is refused
+/// ([`lunet_bpf::pin::remove_state_dir`]).
 pub fn unpin_dir(dir: &Path) -> std::io::Result<()> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    for e in std::fs::read_dir(dir)? {
-        std::fs::remove_file(e?.path())?;
-    }
-    std::fs::remove_dir(dir)?;
-    if let Some(root) = dir.parent() {
-        // Fails, harmlessly, while another state still pins there (or at a mount point).
-        let _ = std::fs::remove_dir(root);
-    }
-    Ok(())
+    lunet_bpf::pin::remove_state_dir(dir).map_err(Into::into)
 }
 
 /// A Lua value for one layout: a scalar for one field, an array table for more.

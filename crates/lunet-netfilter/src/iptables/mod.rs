@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::placement::{Placement, QueueRule};
 use crate::state::{validate_state, COMMENT_PREFIX};
 use lunet_types::nf::Family;
-use names::{chain_names, CHAIN_PREFIX};
+use names::{chain_names, is_shortened, CHAIN_PREFIX};
 use save::{parse_save, SavedRule, SavedTable};
 
 /// Seconds `iptables -w` waits for the xtables lock (legacy) before failing.
@@ -210,6 +210,7 @@ pub(crate) fn install(state: &str, rules: &[QueueRule]) -> Result<(Vec<IptChain>
     validate_state(state)?;
     let variant = IptablesVariant::detect()?;
     let (groups, placements) = plan(state, rules, variant);
+    check_shortened(state, &groups)?;
     let mut done: Vec<IptChain> = Vec::new();
     for (ch, group_rules) in groups {
         if let Err(e) = create(&ch, &group_rules) {
@@ -233,6 +234,39 @@ pub(crate) fn install(state: &str, rules: &[QueueRule]) -> Result<(Vec<IptChain>
         done.push(ch);
     }
     Ok((done, placements))
+}
+
+/// The state whose lunet jump in `t` leads to `chain`.
+fn owner_of<'a>(t: &'a SavedTable, chain: &str) -> Option<&'a str> {
+    t.rules
+        .iter()
+        .filter(|r| r.is_lunet_jump() && r.target() == Some(chain))
+        .find_map(SavedRule::lunet_state)
+}
+
+/// Refuses `state`'s install when one of its shortened chain names is another state's chain
+/// (the names of two long states agreed in prefix and hash): no two states share a chain.
+fn check_shortened(state: &str, groups: &[(IptChain, Vec<QueueRule>)]) -> Result<()> {
+    let mut scanned: std::collections::HashMap<Tool, Vec<SavedTable>> = Default::default();
+    for (ch, _) in groups.iter().filter(|(c, _)| is_shortened(&c.chain)) {
+        let tables = match scanned.entry(ch.tool) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(scan(ch.tool)?),
+        };
+        let other = tables
+            .iter()
+            .filter(|t| t.name == ch.table && t.chains.contains(&ch.chain))
+            .find_map(|t| owner_of(t, &ch.chain))
+            .filter(|o| *o != state);
+        if let Some(other) = other {
+            return Err(Error::ChainTaken {
+                state: state.to_string(),
+                chain: ch.chain.clone(),
+                other: other.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Removes what [`install`] returned; tries everything, reports every failure.
@@ -277,7 +311,7 @@ pub(crate) fn list_lines() -> Result<Vec<String>> {
 /// Removes the lunet jumps and chains that `stale_chain` / `stale_jump` select, in every table
 /// of both tools; a jump to a stale chain is always stale. Returns what it removed.
 fn remove_where(
-    stale_chain: &dyn Fn(&str) -> bool,
+    stale_chain: &dyn Fn(&SavedTable, &str) -> bool,
     stale_jump: &dyn Fn(&SavedRule) -> bool,
 ) -> Result<Vec<String>> {
     let mut removed = Vec::new();
@@ -287,7 +321,7 @@ fn remove_where(
             for r in t.rules.iter().filter(|r| r.is_lunet_jump()) {
                 let to_stale = r
                     .target()
-                    .is_some_and(|x| x.starts_with(CHAIN_PREFIX) && stale_chain(x));
+                    .is_some_and(|x| x.starts_with(CHAIN_PREFIX) && stale_chain(&t, x));
                 if !(to_stale || stale_jump(r)) {
                     continue;
                 }
@@ -298,7 +332,7 @@ fn remove_where(
                     Err(e) => errors.push(e),
                 }
             }
-            for c in t.lunet_chains().filter(|c| stale_chain(c)) {
+            for c in t.lunet_chains().filter(|c| stale_chain(&t, c)) {
                 let r = tool
                     .run(&t.name, &["-F", c])
                     .and_then(|_| tool.run(&t.name, &["-X", c]));
@@ -312,20 +346,24 @@ fn remove_where(
     Error::collect(errors).map(|()| removed)
 }
 
-/// Removes `state`'s jumps and chains (found by name and comment).
+/// Removes `state`'s jumps and chains: the chains of its names, and those its commented
+/// jumps lead to (so a chain named by an older build's scheme goes too); a chain of its name
+/// that another state's jump leads to is that state's, and stays.
 pub(crate) fn remove_state(state: &str) -> Result<Vec<String>> {
     validate_state(state)?;
     let names = chain_names(state);
-    remove_where(&|c| names.iter().any(|n| n == c), &|r| {
-        r.lunet_state() == Some(state)
-    })
+    let ours = |t: &SavedTable, c: &str| {
+        let owner = owner_of(t, c);
+        owner == Some(state) || (names.iter().any(|n| n == c) && owner.is_none())
+    };
+    remove_where(&ours, &|r| r.lunet_state() == Some(state))
 }
 
 /// Removes every lunet jump and chain not belonging to a state in `keep`.
 pub(crate) fn cleanup_stale(keep: &[&str]) -> Result<Vec<String>> {
     let kept: Vec<String> = keep.iter().flat_map(|s| chain_names(s)).collect();
     let is_kept = |c: &str| kept.iter().any(|k| k == c);
-    remove_where(&|c| !is_kept(c), &|r| {
+    remove_where(&|_, c| !is_kept(c), &|r| {
         let comment_ok = r.lunet_state().is_none_or(|s| keep.contains(&s));
         let target_ok = r.target().is_some_and(is_kept);
         !(comment_ok && target_ok)

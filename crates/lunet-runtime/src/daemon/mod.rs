@@ -3,41 +3,59 @@
 //! up after a crashed daemon and listens; [`Server::run`] serves until a [`Stopper`] stops it,
 //! then stops every state.
 //!
-//! What runs is kept in `<socket>.states.json` (each state's name, script and options): after
-//! a crash the next daemon starts every state again from its script, taking over what it left
-//! ([`Running::adopt`]: pinned maps with their entries, compiled hooks that never stopped
-//! filtering); the Lua-tier hooks' `--queue-bypass` let traffic pass meanwhile. A state that
-//! cannot start again has its rules and pins removed. A daemon stopped on purpose (SIGTERM)
-//! stops its states and leaves nothing to restore.
+//! Only root is served: the socket's directory is root's (made 0700), the socket is bound
+//! 0600 from the start, and every connection's peer credentials are checked. Clients are
+//! bounded ([`conn`]): connections, line length, time to send a request. The daemon holds its
+//! pin root (locked, see [`lunet_bpf::pin::PinRoot`]) and a lock beside its socket for its
+//! life, so a second daemon on either fails with the first one's PID.
+//!
+//! What runs is kept in `<socket>.states.json` beside the socket (each state's name, script
+//! and options; written atomically through the directory's fd; one that is a link or another
+//! user's is not read): after a crash the next daemon starts every state again from its
+//! script, taking over what it left ([`Running::adopt`]: pinned maps with their entries,
+//! compiled hooks that never stopped filtering); the Lua-tier hooks' `--queue-bypass` let
+//! traffic pass meanwhile. A state that cannot start again has its rules and pins removed. A
+//! daemon stopped on purpose (SIGTERM) stops its states and leaves nothing to restore.
 //!
 //! One request that panics costs its own answer only (an `internal` error): the states sit
 //! behind a lock no panic can take down ([`states`]).
 
+mod conn;
+mod server;
 mod states;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::ffi::OsString;
+use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use lunet_bpf::pin::PinRootError;
+use lunet_bpf::safe_fs::{Dir, FsError};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ErrorKind, ListEntry, LogEvent, Request, Response, RunRequest};
 use crate::runner::{RunSpec, Running};
+pub use conn::Bounds;
+use conn::{send, Lines, Next, Phase, Slot};
+pub use server::{Server, Stopper};
 use states::{Lookup, States};
+
+/// The largest states record read back (a few hundred bytes per state).
+const MAX_RECORD: usize = 4 << 20;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    #[error("cannot create {}: {source}", dir.display())]
-    Dir {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{} does not name a socket in a directory", .0.display())]
+    BadSocket(PathBuf),
+    #[error("the socket's directory: {0}")]
+    SocketDir(FsError),
+    #[error("another lunet daemon serves {} ({})", socket.display(), pid.map_or("pid unknown".to_string(), |p| format!("pid {p}")))]
+    Locked { socket: PathBuf, pid: Option<u32> },
+    #[error(transparent)]
+    PinRoot(#[from] PinRootError),
     #[error("another lunet daemon answers at {}", .0.display())]
     Running(PathBuf),
     #[error("cannot listen at {}: {source}", socket.display())]
@@ -45,10 +63,11 @@ pub enum DaemonError {
         socket: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot make {} private: {source}", socket.display())]
+    #[error("{} is not private after binding (mode {mode:04o}, uid {uid})", socket.display())]
     Permissions {
         socket: PathBuf,
-        source: std::io::Error,
+        mode: u32,
+        uid: u32,
     },
 }
 
@@ -96,125 +115,38 @@ impl Persisted {
 
 struct Daemon {
     states: States,
-    record: PathBuf,
+    /// The socket's directory, where the record is.
+    dir: Dir,
+    /// The record's name in `dir`: `<socket>.states.json`.
+    record: OsString,
+    /// One record written at a time, each from the states as they are then.
+    persisting: Mutex<()>,
     /// Where states pin their maps (`<pin_root>/<state>/<map>`).
     pin_root: PathBuf,
-}
-
-/// A daemon listening on its socket, not serving yet.
-pub struct Server {
-    daemon: Arc<Daemon>,
-    listener: UnixListener,
-    socket: PathBuf,
-    quit: Arc<AtomicBool>,
-}
-
-/// Stops a [`Server`]'s accept loop from any thread (a signal handler, a test).
-#[derive(Clone)]
-pub struct Stopper {
-    quit: Arc<AtomicBool>,
-    socket: PathBuf,
-}
-
-impl Stopper {
-    pub fn stop(&self) {
-        self.quit.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = UnixStream::connect(&self.socket);
-    }
-}
-
-impl Server {
-    /// Removes what a daemon that was killed left on `socket` (its states' rules and pins),
-    /// then listens there (mode 0600). States pin their maps under `pin_root/<state>/`.
-    pub fn bind(socket: &Path, pin_root: &Path) -> Result<Server, DaemonError> {
-        if let Some(dir) = socket.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| DaemonError::Dir {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        if UnixStream::connect(socket).is_ok() {
-            return Err(DaemonError::Running(socket.to_path_buf()));
-        }
-        // What a crashed daemon left is restored (or removed) before anyone can ask for
-        // anything.
-        let daemon = Arc::new(Daemon {
-            states: States::default(),
-            record: record_path(socket),
-            pin_root: pin_root.to_path_buf(),
-        });
-        daemon.restore();
-
-        let _ = std::fs::remove_file(socket);
-        let listener = UnixListener::bind(socket).map_err(|source| DaemonError::Listen {
-            socket: socket.to_path_buf(),
-            source,
-        })?;
-        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(
-            |source| DaemonError::Permissions {
-                socket: socket.to_path_buf(),
-                source,
-            },
-        )?;
-        Ok(Server {
-            daemon,
-            listener,
-            socket: socket.to_path_buf(),
-            quit: Arc::default(),
-        })
-    }
-
-    pub fn stopper(&self) -> Stopper {
-        Stopper {
-            quit: self.quit.clone(),
-            socket: self.socket.clone(),
-        }
-    }
-
-    /// Answers clients, one thread each, until stopped; then stops every state (their rules,
-    /// queues and pins go) and removes the socket.
-    pub fn run(self) {
-        tracing::info!(socket = %self.socket.display(), "lunet daemon listening");
-        for conn in self.listener.incoming() {
-            if self.quit.load(Ordering::SeqCst) {
-                break;
-            }
-            match conn {
-                Ok(stream) => {
-                    let d = self.daemon.clone();
-                    std::thread::spawn(move || d.serve(stream));
-                }
-                Err(e) => tracing::warn!("accept failed: {e}"),
-            }
-        }
-        tracing::info!("stopping every state");
-        for s in self.daemon.states.take_all() {
-            s.stop();
-        }
-        self.daemon.persist();
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
-
-fn record_path(socket: &Path) -> PathBuf {
-    let mut p = socket.as_os_str().to_owned();
-    p.push(".states.json");
-    PathBuf::from(p)
+    bounds: Bounds,
 }
 
 impl Daemon {
     /// Starts again the states a previous daemon left running (it died without stopping
     /// them); removes the rules and pins of those that cannot start.
     fn restore(&self) {
-        let Ok(text) = std::fs::read_to_string(&self.record) else {
-            return;
+        let bytes = match self.dir.read_file(&self.record, MAX_RECORD) {
+            Ok(Some(b)) => b,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!("not reading the states record: {e}");
+                return;
+            }
         };
-        let Ok(stale) = serde_json::from_str::<Vec<Persisted>>(&text) else {
+        let Ok(stale) = serde_json::from_slice::<Vec<Persisted>>(&bytes) else {
             return;
         };
         let mut failed = Vec::new();
         for p in stale {
+            if let Err(e) = lunet_netfilter::validate_state(&p.name) {
+                tracing::warn!("the states record names an invalid state: {e}");
+                continue;
+            }
             let Some(spec) = p.spec(&self.pin_root) else {
                 failed.push(p);
                 continue;
@@ -262,43 +194,68 @@ impl Daemon {
     }
 
     fn persist(&self) {
+        let _one = self
+            .persisting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let list: Vec<Persisted> = self
             .states
             .running()
             .iter()
             .map(|r| Persisted::of(&r.spec()))
             .collect();
-        let text = serde_json::to_string(&list).unwrap_or_default();
-        if let Err(e) = std::fs::write(&self.record, text) {
-            tracing::warn!("cannot write {}: {e}", self.record.display());
+        let text = serde_json::to_vec(&list).unwrap_or_default();
+        if let Err(e) = self.dir.write_atomic(&self.record, &text, 0o600) {
+            tracing::warn!("cannot write the states record: {e}");
         }
     }
 
-    fn serve(&self, stream: UnixStream) {
+    fn serve(&self, stream: UnixStream, slot: Slot) {
+        let idle = self.bounds.idle;
+        // An answer waits this long at most for a client that does not read.
+        let _ = stream.set_write_timeout(Some(idle));
         let mut out = match stream.try_clone() {
             Ok(s) => s,
             Err(_) => return,
         };
-        let mut reader = BufReader::new(stream);
-        let mut bytes = Vec::new();
+        let mut lines = Lines::new(stream, self.bounds.max_line);
         loop {
-            bytes.clear();
-            match reader.read_until(b'\n', &mut bytes) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            let Ok(line) = std::str::from_utf8(&bytes) else {
-                let bad = Response::err(ErrorKind::BadRequest, "bad request: not UTF-8");
-                if send(&mut out, &bad).is_err() {
+            slot.set(Phase::Waiting);
+            let deadline = Instant::now() + idle;
+            let line = loop {
+                match lines.next(deadline, || slot.set(Phase::Busy)) {
+                    Next::Line(l) if l.trim_ascii().is_empty() => continue,
+                    other => break other,
+                }
+            };
+            let line = match line {
+                Next::Line(l) => l,
+                Next::Eof | Next::Failed => {
+                    if slot.evicted() {
+                        let message = format!(
+                            "closed: idle while the daemon had all {} connections in use",
+                            self.bounds.max_conns
+                        );
+                        let _ = send(&mut out, &Response::err(ErrorKind::Busy, message));
+                    }
                     return;
                 }
-                continue;
+                Next::TooLong => {
+                    let message = format!(
+                        "request too long: more than {} bytes without a newline; closing",
+                        self.bounds.max_line
+                    );
+                    let _ = send(&mut out, &Response::err(ErrorKind::BadRequest, message));
+                    return;
+                }
+                Next::Idle => {
+                    let message = format!("no complete request within {idle:?}; closing");
+                    let _ = send(&mut out, &Response::err(ErrorKind::BadRequest, message));
+                    return;
+                }
             };
-            let line = line.trim_end_matches(['\n', '\r']);
-            if line.trim().is_empty() {
-                continue;
-            }
-            let request = match serde_json::from_str::<Request>(line) {
+            slot.set(Phase::Busy);
+            let request = match serde_json::from_slice::<Request>(&line) {
                 Ok(r) => r,
                 Err(e) => {
                     let _ = send(
@@ -480,7 +437,7 @@ impl Daemon {
                 return;
             }
             // Notice a client that went away even when the state is silent.
-            if out.write_all(b"").is_err() {
+            if conn::peer_gone(out) {
                 return;
             }
         }
@@ -513,99 +470,5 @@ fn answer(handle: impl FnOnce() -> Response) -> Response {
     })
 }
 
-fn send(out: &mut UnixStream, r: &Response) -> std::io::Result<()> {
-    let mut line = serde_json::to_vec(r).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    out.write_all(&line)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::ErrorBody;
-
-    /// Sends `requests` on one connection to the daemon at `socket`; its answers.
-    fn ask(socket: &Path, requests: &[&str]) -> Vec<Response> {
-        let mut conn = UnixStream::connect(socket).unwrap();
-        let mut lines = BufReader::new(conn.try_clone().unwrap()).lines();
-        requests
-            .iter()
-            .map(|r| {
-                conn.write_all(format!("{r}\n").as_bytes()).unwrap();
-                serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap()
-            })
-            .collect()
-    }
-
-    fn error(r: &Response) -> (ErrorKind, &str) {
-        let ErrorBody { kind, message } = r.error.as_ref().expect("an error answer");
-        (*kind, message.as_str())
-    }
-
-    #[test]
-    fn a_request_that_panicked_under_the_lock_does_not_take_later_requests_down() {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("lunet.sock");
-        let server = Server::bind(&socket, &dir.path().join("pins")).unwrap();
-        server.daemon.states.poison();
-        let stopper = server.stopper();
-        let serving = std::thread::spawn(move || server.run());
-
-        let missing = dir.path().join("missing.lua");
-        let run = format!(
-            r#"{{"cmd":"run","script":"{}","name":"fw"}}"#,
-            missing.display()
-        );
-        let answers = ask(
-            &socket,
-            &[
-                r#"{"cmd":"ping"}"#,
-                r#"{"cmd":"list"}"#,
-                r#"{"cmd":"stats","name":"fw"}"#,
-                r#"{"cmd":"stop","name":"fw"}"#,
-                &run,
-                // The failed start gave its name back: the same error, not `exists`.
-                &run,
-                r#"{"cmd":"run","script":"relative.lua"}"#,
-            ],
-        );
-        assert_eq!(answers[0].result, Some(serde_json::json!("pong")));
-        assert_eq!(answers[1].result, Some(serde_json::json!([])));
-        assert_eq!(
-            error(&answers[2]),
-            (ErrorKind::NotFound, "no state named 'fw'")
-        );
-        assert_eq!(
-            error(&answers[3]),
-            (ErrorKind::NotFound, "no state named 'fw'")
-        );
-        for a in &answers[4..6] {
-            let (kind, message) = error(a);
-            assert_eq!(kind, ErrorKind::Script, "{message}");
-            assert!(message.contains("cannot read script"), "{message}");
-        }
-        assert_eq!(error(&answers[6]).0, ErrorKind::BadRequest);
-        // And a new connection is served too.
-        let again = ask(&socket, &[r#"{"cmd":"ping"}"#]);
-        assert!(again[0].ok);
-
-        stopper.stop();
-        serving.join().expect("the server ends without panicking");
-        assert!(!socket.exists(), "the socket is removed");
-    }
-
-    #[test]
-    fn a_request_that_panics_is_answered_with_an_internal_error() {
-        let r = answer(|| panic!("boom"));
-        assert_eq!(
-            error(&r),
-            (
-                ErrorKind::Internal,
-                "the daemon failed on this request: boom"
-            )
-        );
-        let r = answer(|| panic!("{} went wrong", "formatting"));
-        assert!(error(&r).1.ends_with("formatting went wrong"));
-        assert!(answer(|| Response::ok("pong")).ok);
-    }
-}
+mod tests;

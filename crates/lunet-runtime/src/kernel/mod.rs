@@ -253,9 +253,9 @@ pub fn attach_xdp(prog: &ProgFd, dev: &str, pin: &Path) -> Result<LinkFd, Kernel
     })?;
     if let Some(dir) = pin.parent() {
         lunet_bpf::pin::ensure_bpffs().map_err(KernelError::Bpffs)?;
-        std::fs::create_dir_all(dir).map_err(|source| KernelError::PinDir {
+        lunet_bpf::pin::make_state_dir(dir).map_err(|e| KernelError::PinDir {
             dir: dir.to_path_buf(),
-            source,
+            source: e.into(),
         })?;
     }
     lunet_bpf::pin::pin(&l, pin).map_err(|source| KernelError::Pin {

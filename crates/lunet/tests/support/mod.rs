@@ -87,10 +87,21 @@ pub struct Daemon {
     pub socket: PathBuf,
     /// This daemon's own pin root under bpffs, so parallel tests never share pins.
     pub pin_root: PathBuf,
+    /// Where the daemon's stderr goes (inherited when `None`).
+    pub log: Option<PathBuf>,
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Daemon::start_with_log(None)
+    }
+
+    /// [`Daemon::start`], its stderr (log level info) in the file at `log`.
+    pub fn start_logging_to(log: &Path) -> Daemon {
+        Daemon::start_with_log(Some(log.to_path_buf()))
+    }
+
+    fn start_with_log(log: Option<PathBuf>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("lunet.sock");
         let tag = dir
@@ -106,6 +117,7 @@ impl Daemon {
             dir,
             socket,
             pin_root,
+            log,
         };
         d.spawn();
         d
@@ -119,7 +131,10 @@ impl Daemon {
             .args(["--pin-root", self.pin_root.to_str().unwrap()])
             .env("LUNET_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(match &self.log {
+                Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+                None => Stdio::inherit(),
+            })
             .spawn()
             .expect("daemon starts");
         self.child = Some(child);
@@ -172,28 +187,18 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
-        // Whatever pins a failed test left behind.
-        if self.pin_root.exists() {
-            for state in std::fs::read_dir(&self.pin_root)
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                for pin in std::fs::read_dir(state.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    let _ = std::fs::remove_file(pin.path());
-                }
-                let _ = std::fs::remove_dir(state.path());
-            }
-            let _ = std::fs::remove_dir(&self.pin_root);
-        }
+        // Whatever pins (and, after a kill, the lock) a failed test left behind; std's
+        // remove_dir_all does not follow links.
+        let _ = std::fs::remove_dir_all(&self.pin_root);
     }
 }
 
 impl Daemon {
+    /// Stops the daemon as SIGTERM does (it removes its rules and pins), now.
+    pub fn stop_now(&mut self) {
+        self.stop();
+    }
+
     /// SIGTERM (the daemon removes its rules), then make sure it is gone.
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

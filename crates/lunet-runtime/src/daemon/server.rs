@@ -1,0 +1,255 @@
+//! The daemon's socket: taking its directory, its lock and the pin root, binding it private,
+//! the accept loop (peer check, connection bound, backoff), and letting it all go at the end.
+
+use std::ffi::OsString;
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lunet_bpf::pin::PinRoot;
+use lunet_bpf::safe_fs::{self, Dir, Lock, LockError};
+
+use super::conn::{self, Bounds, Conns};
+use super::states::States;
+use super::{Daemon, DaemonError};
+use crate::protocol::{ErrorKind, Response};
+
+/// How often the accept loop looks at its stop flag when no client comes.
+const QUIT_CHECK: Duration = Duration::from_millis(500);
+
+/// A daemon listening on its socket, not serving yet.
+pub struct Server {
+    pub(super) daemon: Arc<Daemon>,
+    listener: UnixListener,
+    socket: PathBuf,
+    socket_name: OsString,
+    pub(super) conns: Arc<Conns>,
+    pins: PinRoot,
+    socket_lock: Lock,
+    quit: Arc<AtomicBool>,
+}
+
+/// Stops a [`Server`]'s accept loop from any thread (a signal handler, a test).
+#[derive(Clone)]
+pub struct Stopper {
+    quit: Arc<AtomicBool>,
+    socket: PathBuf,
+}
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.quit.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        let _ = UnixStream::connect(&self.socket);
+    }
+}
+
+/// `name` with `suffix` appended.
+fn with_suffix(name: &OsString, suffix: &str) -> OsString {
+    let mut n = name.clone();
+    n.push(suffix);
+    n
+}
+
+impl Server {
+    /// [`Server::bind_with`] the default [`Bounds`].
+    pub fn bind(socket: &Path, pin_root: &Path) -> Result<Server, DaemonError> {
+        Server::bind_with(socket, pin_root, Bounds::default())
+    }
+
+    /// Takes the socket's directory (made 0700 when missing; refused when it is a link or
+    /// another user's, or others can write it), the lock beside the socket and the pin root
+    /// (see [`PinRoot::take`]); removes what a daemon that was killed left (its states' rules
+    /// and pins); then listens on `socket`, mode 0600 from the start. States pin their maps
+    /// under `pin_root/<state>/`.
+    pub fn bind_with(
+        socket: &Path,
+        pin_root: &Path,
+        bounds: Bounds,
+    ) -> Result<Server, DaemonError> {
+        let socket = std::path::absolute(socket).map_err(|source| DaemonError::Listen {
+            socket: socket.to_path_buf(),
+            source,
+        })?;
+        let (Some(parent), Some(name)) = (socket.parent(), socket.file_name()) else {
+            return Err(DaemonError::BadSocket(socket));
+        };
+        let name = name.to_os_string();
+        let dir = Dir::create(parent, 0o700).map_err(DaemonError::SocketDir)?;
+        let socket_lock = dir
+            .lock(&with_suffix(&name, ".lock"))
+            .map_err(|e| match e {
+                LockError::Held { pid, .. } => DaemonError::Locked {
+                    socket: socket.clone(),
+                    pid,
+                },
+                LockError::Fs(e) => DaemonError::SocketDir(e),
+            })?;
+        match Server::listen(&socket, &name, dir, pin_root, bounds) {
+            Ok((daemon, listener, pins)) => Ok(Server {
+                daemon,
+                listener,
+                socket,
+                socket_name: name,
+                conns: Conns::new(bounds.max_conns),
+                pins,
+                socket_lock,
+                quit: Arc::default(),
+            }),
+            Err(e) => {
+                let _ = socket_lock.unlink();
+                Err(e)
+            }
+        }
+    }
+
+    /// What [`Server::bind_with`] does once it holds the socket's lock.
+    fn listen(
+        socket: &Path,
+        name: &OsString,
+        dir: Dir,
+        pin_root: &Path,
+        bounds: Bounds,
+    ) -> Result<(Arc<Daemon>, UnixListener, PinRoot), DaemonError> {
+        let pin_root = std::path::absolute(pin_root).unwrap_or_else(|_| pin_root.to_path_buf());
+        let pins = PinRoot::take(&pin_root)?;
+        if UnixStream::connect(socket).is_ok() {
+            return Err(DaemonError::Running(socket.to_path_buf()));
+        }
+        // Stale rules go before anyone can ask for anything.
+        let daemon = Arc::new(Daemon {
+            states: States::default(),
+            dir,
+            record: with_suffix(name, ".states.json"),
+            persisting: Mutex::new(()),
+            pin_root,
+            bounds,
+        });
+        daemon.restore();
+
+        let listen_err = |source| DaemonError::Listen {
+            socket: socket.to_path_buf(),
+            source,
+        };
+        daemon
+            .dir
+            .remove_file(name)
+            .map_err(|e| listen_err(e.into()))?;
+        // Private from the start: a socket bound with a wider umask and chmod-ed afterwards
+        // is connectable in between.
+        let listener = safe_fs::with_umask(0o177, || UnixListener::bind(socket))
+            .and_then(|r| r)
+            .map_err(listen_err)?;
+        let meta = daemon
+            .dir
+            .meta(name)
+            .map_err(|e| listen_err(e.into()))?
+            .ok_or_else(|| listen_err(std::io::ErrorKind::NotFound.into()))?;
+        if !meta.is_socket() || meta.permissions() & 0o077 != 0 || meta.uid != 0 {
+            return Err(DaemonError::Permissions {
+                socket: socket.to_path_buf(),
+                mode: meta.permissions(),
+                uid: meta.uid,
+            });
+        }
+        Ok((daemon, listener, pins))
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            quit: self.quit.clone(),
+            socket: self.socket.clone(),
+        }
+    }
+
+    /// Answers clients, one thread each, until stopped; then stops every state (their rules,
+    /// queues and pins go), removes the socket and lets the locks and the pin root go.
+    pub fn run(self) {
+        tracing::info!(socket = %self.socket.display(), "lunet daemon listening");
+        let mut backoff = conn::Backoff::new();
+        // The loop wakes at least twice a second to see `quit`: a stop must not depend on
+        // the Stopper's connection, which fails while the process is out of descriptors.
+        let polling = self.listener.set_nonblocking(true);
+        while !self.quit.load(Ordering::SeqCst) {
+            if polling.is_ok() {
+                let fd = [self.listener.as_fd()];
+                match lunet_bpf::sys::poll_readable(&fd, Some(QUIT_CHECK)) {
+                    Ok(ready) if ready.first() == Some(&true) => {}
+                    Ok(_) => continue,
+                    Err(e) => {
+                        backoff.failed(&e);
+                        continue;
+                    }
+                }
+            }
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    backoff.succeeded();
+                    self.accept(stream);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => backoff.failed(&e),
+            }
+        }
+        tracing::info!("stopping every state");
+        for s in self.daemon.states.take_all() {
+            s.stop();
+        }
+        self.daemon.persist();
+        let Server {
+            daemon,
+            listener,
+            socket_name,
+            pins,
+            socket_lock,
+            ..
+        } = self;
+        drop(listener);
+        let _ = daemon.dir.remove_file(&socket_name);
+        let _ = socket_lock.unlink();
+        if let Err(e) = pins.release() {
+            tracing::warn!("letting the pin root go: {e}");
+        }
+    }
+
+    /// Serves `stream` on a thread of its own, when its peer is root and there is room.
+    fn accept(&self, stream: UnixStream) {
+        // Served blocking, with timeouts (the listener is non-blocking).
+        if stream.set_nonblocking(false).is_err() {
+            return;
+        }
+        match conn::peer(&stream) {
+            Ok((_, 0)) => {}
+            Ok((pid, uid)) => {
+                tracing::debug!(pid, uid, "refused a client that is not root");
+                let message = format!(
+                    "the lunet daemon serves root only (uid 0); this client runs as uid {uid}"
+                );
+                conn::refuse(stream, &Response::err(ErrorKind::Denied, message));
+                return;
+            }
+            Err(_) => return,
+        }
+        let slot = match self.conns.admit(&stream) {
+            Ok(Some(slot)) => slot,
+            Ok(None) | Err(_) => {
+                let message = format!(
+                    "the daemon is busy: all {} connections are in use; try again",
+                    self.daemon.bounds.max_conns
+                );
+                conn::refuse(stream, &Response::err(ErrorKind::Busy, message));
+                return;
+            }
+        };
+        let d = self.daemon.clone();
+        let spawned = std::thread::Builder::new()
+            .name("lunet-client".into())
+            .spawn(move || d.serve(stream, slot));
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a thread for a client: {e}");
+        }
+    }
+}
