@@ -68,6 +68,33 @@ fn a_pathological_pattern_on_one_port_does_not_hold_the_packets_of_another() {
 }
 
 #[test]
+fn sigterm_ends_a_daemon_whose_hook_is_stuck_in_a_pattern_within_seconds() {
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
+    let bed = Testbed::create().unwrap();
+    let mut d = Daemon::start();
+    let s = script(
+        &d,
+        "stuck.lua",
+        r#"netfilter.register{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, timeout = 1000,
+             hook = function(skb)
+               if dport(skb) == 7 then string.rep("a", 5000):find(".-.-.-.-.-b") end
+               return nf.action.ACCEPT
+             end }"#,
+    );
+    d.run_ok(&s, bed.receiver_ns(), &["--name", "stuck"]);
+    // A backlog of calls each a second long, and one of them running now.
+    flood(&bed, 7, 50);
+    let t = Instant::now();
+    d.stop_now();
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(3), "SIGTERM took {took:?}");
+    assert!(
+        lunet_rules(bed.receiver_ns()).is_empty(),
+        "its rules are gone"
+    );
+}
+
+#[test]
 fn a_hook_that_always_repeats_gives_its_default_verdict_after_a_bound() {
     lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
