@@ -87,3 +87,24 @@ fn commands_that_need_root_say_so_with_exit_code_6() {
         assert!(stderr(&o).contains("needs root"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn check_emit_ir_prints_each_hook_s_ir_with_its_lua_lines() {
+    // No root needed: the IR is the compiler's, before any kernel sees it.
+    let script = examples_dir().join("xdp-port-filter.lua");
+    let o = lunet(&["check", script.to_str().unwrap(), "--emit", "ir"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = stdout(&o);
+    for want in [
+        "; line 13",
+        "check data + 14 <= data_end else L0",
+        "be16(",
+        "return 2",
+    ] {
+        assert!(out.contains(want), "no {want:?} in:\n{out}");
+    }
+    let asm = lunet(&["check", script.to_str().unwrap(), "--emit", "asm"]);
+    assert!(stdout(&asm).contains("exit"), "{}", text(&asm));
+    let bad = lunet(&["check", script.to_str().unwrap(), "--emit", "bytecode"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}
