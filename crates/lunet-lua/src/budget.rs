@@ -314,7 +314,9 @@ fn install_wrappers(lua: &Lua, budget: Rc<Budget>) -> mlua::Result<()> {
     let (enter, leave) = unsafe { (lua.create_c_function(enter)?, lua.create_c_function(leave)?) };
     lua.load(
         r#"
-        local check, enter, leave, rawpcall, rawxpcall, rawresume, create, close, pack, unpack = ...
+        local check, enter, leave = ...
+        local rawpcall, rawxpcall, pack, unpack = pcall, xpcall, table.pack, table.unpack
+        local rawresume, create, close = coroutine.resume, coroutine.create, coroutine.close
         pcall = function(...) return check(rawpcall(...)) end
         xpcall = function(...) return check(rawxpcall(...)) end
         local function resume(co, ...)
@@ -335,28 +337,7 @@ fn install_wrappers(lua: &Lua, budget: Rc<Budget>) -> mlua::Result<()> {
         "#,
     )
     .set_name("=lunet-budget")
-    .call::<()>((
-        check,
-        enter,
-        leave,
-        lua.globals().get::<mlua::Function>("pcall")?,
-        lua.globals().get::<mlua::Function>("xpcall")?,
-        lua.globals()
-            .get::<mlua::Table>("coroutine")?
-            .get::<mlua::Function>("resume")?,
-        lua.globals()
-            .get::<mlua::Table>("coroutine")?
-            .get::<mlua::Function>("create")?,
-        lua.globals()
-            .get::<mlua::Table>("coroutine")?
-            .get::<mlua::Function>("close")?,
-        lua.globals()
-            .get::<mlua::Table>("table")?
-            .get::<mlua::Function>("pack")?,
-        lua.globals()
-            .get::<mlua::Table>("table")?
-            .get::<mlua::Function>("unpack")?,
-    ))
+    .call::<()>((check, enter, leave))
 }
 
 /// Whether the call running on this thread has its count hook set.
