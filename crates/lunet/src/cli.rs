@@ -40,6 +40,15 @@ pub enum Command {
         /// user's, or one another daemon holds is refused).
         #[arg(long, value_name = "DIR", default_value = runner::PIN_ROOT)]
         pin_root: PathBuf,
+        /// Serve Prometheus metrics (OpenMetrics text) at http://ADDR:PORT/metrics: a port
+        /// alone, or the flag alone (127.0.0.1:9750), means loopback. Off unless given.
+        #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = "127.0.0.1:9750")]
+        metrics: Option<String>,
+        /// Allow --metrics on an address other than loopback. The page has no authentication
+        /// and names every state and hook with its traffic: keep it to your monitoring with
+        /// a firewall or a network policy.
+        #[arg(long, requires = "metrics")]
+        metrics_allow_remote: bool,
     },
     /// Start a script: run its body, attach its hooks, print where they went.
     #[command(

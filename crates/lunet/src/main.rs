@@ -57,9 +57,18 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Daemon { socket, pin_root } => {
+        Command::Daemon {
+            socket,
+            pin_root,
+            metrics,
+            metrics_allow_remote,
+        } => {
             require_root("lunet daemon")?;
-            run_daemon(&socket.socket, &pin_root)
+            let metrics = metrics
+                .map(|m| daemon::MetricsConfig::parse(&m, metrics_allow_remote))
+                .transpose()
+                .map_err(|e| Failure::new(Code::Usage, e.to_string()))?;
+            run_daemon(&socket.socket, &pin_root, metrics)
         }
         Command::Run {
             script,
@@ -279,9 +288,21 @@ fn gen(a: GenArgs) -> Result<(), Failure> {
 }
 
 /// `lunet daemon`: serves until SIGINT or SIGTERM, then stops every state.
-fn run_daemon(socket: &Path, pin_root: &Path) -> Result<(), Failure> {
-    let server =
+fn run_daemon(
+    socket: &Path,
+    pin_root: &Path,
+    metrics: Option<daemon::MetricsConfig>,
+) -> Result<(), Failure> {
+    // The metrics port first: one in use stops the start before the daemon takes over.
+    let metrics = metrics
+        .map(|m| daemon::MetricsListener::bind(&m))
+        .transpose()
+        .map_err(|e| Failure::internal(e.to_string()))?;
+    let mut server =
         daemon::Server::bind(socket, pin_root).map_err(|e| Failure::internal(e.to_string()))?;
+    if let Some(m) = metrics {
+        server.serve_metrics(m);
+    }
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())
         .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;

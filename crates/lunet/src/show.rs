@@ -11,14 +11,6 @@ fn json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-fn tier_name(t: lunet_types::Tier) -> &'static str {
-    match t {
-        lunet_types::Tier::Auto => "auto",
-        lunet_types::Tier::Kernel => "kernel",
-        lunet_types::Tier::Lua => "lua",
-    }
-}
-
 pub fn started(r: &StateReport, as_json: bool) {
     if as_json {
         return json(r);
@@ -36,7 +28,7 @@ pub fn started(r: &StateReport, as_json: bool) {
         println!(
             "  hook {}  [{} tier: {}]",
             h.name,
-            tier_name(h.tier),
+            h.tier.name(),
             h.tier_reason
         );
         println!("    asked:    {}  (defined at {})", h.attach, h.defined_at);
@@ -99,7 +91,7 @@ pub fn stats(s: &StatsReport, as_json: bool) {
         println!(
             "  hook {} [{}] {}",
             h.hook.name,
-            tier_name(h.hook.tier),
+            h.hook.tier.name(),
             h.hook.attach
         );
         println!(

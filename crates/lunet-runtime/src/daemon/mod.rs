@@ -21,6 +21,8 @@
 //! behind a lock no panic can take down ([`states`]).
 
 mod conn;
+mod http;
+mod metrics;
 mod server;
 mod states;
 
@@ -39,6 +41,7 @@ use crate::protocol::{ErrorKind, ListEntry, LogEvent, Request, Response, RunRequ
 use crate::runner::{RunSpec, Running};
 pub use conn::Bounds;
 use conn::{send, Lines, Next, Phase, Slot};
+pub use http::{MetricsBounds, MetricsConfig, MetricsError, MetricsListener, DEFAULT_METRICS_PORT};
 pub use server::{Server, Stopper};
 use states::{Lookup, States};
 
@@ -124,6 +127,8 @@ struct Daemon {
     /// Where states pin their maps (`<pin_root>/<state>/<map>`).
     pin_root: PathBuf,
     bounds: Bounds,
+    /// When the daemon started (the metrics' up-time).
+    started: Instant,
 }
 
 impl Daemon {
@@ -191,6 +196,20 @@ impl Daemon {
                 tracing::warn!(state = %p.name, "could not remove stale map pins: {e}");
             }
         }
+    }
+
+    /// The metrics page (`--metrics`): every running state's stats, as `lunet stats` gives
+    /// them.
+    fn metrics_page(&self) -> String {
+        let running = self.states.running();
+        let states: Vec<_> = running.iter().map(|r| r.stats()).collect();
+        let caps: Vec<usize> = running.iter().map(|r| r.spec().limits.memory).collect();
+        metrics::render(&metrics::Daemon {
+            started: self.started,
+            script_errors: None,
+            states: &states,
+            memory_caps: &caps,
+        })
     }
 
     fn persist(&self) {

@@ -13,6 +13,7 @@ use lunet_bpf::pin::PinRoot;
 use lunet_bpf::safe_fs::{self, Dir, Lock, LockError};
 
 use super::conn::{self, Bounds, Conns};
+use super::http::MetricsListener;
 use super::states::States;
 use super::{Daemon, DaemonError};
 use crate::protocol::{ErrorKind, Response};
@@ -30,6 +31,7 @@ pub struct Server {
     pins: PinRoot,
     socket_lock: Lock,
     quit: Arc<AtomicBool>,
+    metrics: Option<MetricsListener>,
 }
 
 /// Stops a [`Server`]'s accept loop from any thread (a signal handler, a test).
@@ -98,6 +100,7 @@ impl Server {
                 pins,
                 socket_lock,
                 quit: Arc::default(),
+                metrics: None,
             }),
             Err(e) => {
                 let _ = socket_lock.unlink();
@@ -127,6 +130,7 @@ impl Server {
             persisting: Mutex::new(()),
             pin_root,
             bounds,
+            started: std::time::Instant::now(),
         });
         daemon.restore();
 
@@ -158,6 +162,11 @@ impl Server {
         Ok((daemon, listener, pins))
     }
 
+    /// Serves the metrics page on `listener` once [`Server::run`] runs.
+    pub fn serve_metrics(&mut self, listener: MetricsListener) {
+        self.metrics = Some(listener);
+    }
+
     pub fn stopper(&self) -> Stopper {
         Stopper {
             quit: self.quit.clone(),
@@ -167,8 +176,19 @@ impl Server {
 
     /// Answers clients, one thread each, until stopped; then stops every state (their rules,
     /// queues and pins go), removes the socket and lets the locks and the pin root go.
-    pub fn run(self) {
+    pub fn run(mut self) {
         tracing::info!(socket = %self.socket.display(), "lunet daemon listening");
+        let metrics = self.metrics.take().and_then(|m| {
+            let (d, quit) = (self.daemon.clone(), self.quit.clone());
+            if let Some(addr) = m.local_addr() {
+                tracing::info!(%addr, "serving metrics at http://{addr}/metrics");
+            }
+            std::thread::Builder::new()
+                .name("lunet-metrics".into())
+                .spawn(move || m.serve(d, quit))
+                .map_err(|e| tracing::warn!("cannot start the metrics thread: {e}"))
+                .ok()
+        });
         let mut backoff = conn::Backoff::new();
         // The loop wakes at least twice a second to see `quit`: a stop must not depend on
         // the Stopper's connection, which fails while the process is out of descriptors.
@@ -193,6 +213,9 @@ impl Server {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => backoff.failed(&e),
             }
+        }
+        if let Some(t) = metrics {
+            let _ = t.join();
         }
         tracing::info!("stopping every state");
         for s in self.daemon.states.take_all() {

@@ -89,6 +89,8 @@ pub struct Daemon {
     pub pin_root: PathBuf,
     /// Where the daemon's stderr goes (inherited when `None`).
     pub log: Option<PathBuf>,
+    /// More `lunet daemon` arguments (`--metrics ...`, `--scripts ...`).
+    pub extra: Vec<String>,
 }
 
 impl Daemon {
@@ -101,7 +103,19 @@ impl Daemon {
         Daemon::start_with_log(Some(log.to_path_buf()))
     }
 
+    /// A daemon with more arguments, its stderr (log level info) in the file at `log`.
+    pub fn start_with(extra: &[&str], log: &Path) -> Daemon {
+        Daemon::start_full(
+            Some(log.to_path_buf()),
+            extra.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
     fn start_with_log(log: Option<PathBuf>) -> Daemon {
+        Daemon::start_full(log, Vec::new())
+    }
+
+    fn start_full(log: Option<PathBuf>, extra: Vec<String>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("lunet.sock");
         let tag = dir
@@ -118,6 +132,7 @@ impl Daemon {
             socket,
             pin_root,
             log,
+            extra,
         };
         d.spawn();
         d
@@ -129,10 +144,18 @@ impl Daemon {
         let child = Command::new(lunet_bin())
             .args(["daemon", "--socket", self.socket.to_str().unwrap()])
             .args(["--pin-root", self.pin_root.to_str().unwrap()])
+            .args(&self.extra)
             .env("LUNET_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(match &self.log {
-                Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+                Some(p) => Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                        .unwrap(),
+                ),
                 None => Stdio::inherit(),
             })
             .spawn()
