@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use lunet_bench::gen::Spec;
 use lunet_bench::{Filter, Method};
-use lunet_runtime::check;
 use lunet_runtime::protocol::DEFAULT_SOCKET;
 use lunet_runtime::runner;
+use lunet_runtime::{check, daemon};
 use lunet_types::Tier;
 
 #[derive(Parser)]
@@ -49,6 +49,17 @@ pub enum Command {
         /// a firewall or a network policy.
         #[arg(long, requires = "metrics")]
         metrics_allow_remote: bool,
+        /// Keep the running states equal to the *.lua files of DIR (each file's options in
+        /// its `--[[lunet ... ]]` header; see docs/deploy.md): a new file starts, a changed
+        /// one is reloaded, a removed one stops, a broken one keeps the old version running.
+        /// The flag alone means /etc/lunet/scripts.d. Re-read every --scripts-poll seconds,
+        /// on SIGHUP and on `lunet apply`.
+        #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = daemon::DEFAULT_SCRIPTS_DIR)]
+        scripts: Option<PathBuf>,
+        /// Seconds between two looks at the scripts directory (0: only on SIGHUP and `lunet
+        /// apply`).
+        #[arg(long, value_name = "SECS", default_value_t = 2, requires = "scripts")]
+        scripts_poll: u64,
     },
     /// Start a script: run its body, attach its hooks, print where they went.
     #[command(
@@ -102,6 +113,17 @@ pub enum Command {
         name: String,
         script: PathBuf,
         /// Print the new report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Read the daemon's scripts directory now and make the running states equal to it;
+    /// print what each file runs, what changed, and why a file cannot run.
+    #[command(
+        after_help = "Example:\n  sudo lunet apply\n\nExit code 3 when a file cannot run (its older version, if any, runs on)."
+    )]
+    Apply {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -311,20 +333,5 @@ fn parse_secs<const MAX: u32>(s: &str) -> Result<f64, String> {
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
-    let (digits, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&s[..s.len() - 1], 1usize << 10),
-        Some('M') => (&s[..s.len() - 1], 1 << 20),
-        Some('G') => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|n| (lunet_lua::Limits::MIN_MEMORY..=lunet_lua::Limits::MAX_MEMORY).contains(n))
-        .ok_or_else(|| {
-            format!(
-                "'{s}' is not a size from 1M to 64G (bytes, or with K, M, G): a state's memory cap"
-            )
-        })
+    runner::parse_size(s).map_err(|e| e.to_string())
 }

@@ -15,6 +15,7 @@ mod signal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use clap::Parser;
 use lunet_lua::Limits;
@@ -62,13 +63,33 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             pin_root,
             metrics,
             metrics_allow_remote,
+            scripts,
+            scripts_poll,
         } => {
             require_root("lunet daemon")?;
             let metrics = metrics
                 .map(|m| daemon::MetricsConfig::parse(&m, metrics_allow_remote))
                 .transpose()
                 .map_err(|e| Failure::new(Code::Usage, e.to_string()))?;
-            run_daemon(&socket.socket, &pin_root, metrics)
+            let scripts = scripts
+                .map(|dir| {
+                    std::path::absolute(&dir).map(|dir| daemon::ScriptsConfig {
+                        dir,
+                        poll: (scripts_poll > 0).then(|| Duration::from_secs(scripts_poll)),
+                    })
+                })
+                .transpose()?;
+            run_daemon(&socket.socket, &pin_root, metrics, scripts)
+        }
+        Command::Apply { json, socket } => {
+            let report: protocol::ApplyReport = Client::call(&socket.socket, &Request::Apply)?;
+            show::apply(&report, json);
+            if report.error.is_some() || report.files.iter().any(|f| f.error.is_some()) {
+                return Err(Failure::script(
+                    "a file of the scripts directory cannot run (see above)",
+                ));
+            }
+            Ok(())
         }
         Command::Run {
             script,
@@ -292,20 +313,23 @@ fn run_daemon(
     socket: &Path,
     pin_root: &Path,
     metrics: Option<daemon::MetricsConfig>,
+    scripts: Option<daemon::ScriptsConfig>,
 ) -> Result<(), Failure> {
     // The metrics port first: one in use stops the start before the daemon takes over.
     let metrics = metrics
         .map(|m| daemon::MetricsListener::bind(&m))
         .transpose()
         .map_err(|e| Failure::internal(e.to_string()))?;
-    let mut server =
-        daemon::Server::bind(socket, pin_root).map_err(|e| Failure::internal(e.to_string()))?;
+    let options = daemon::ServerOptions {
+        scripts,
+        ..Default::default()
+    };
+    let mut server = daemon::Server::bind_opts(socket, pin_root, options)
+        .map_err(|e| Failure::internal(e.to_string()))?;
     if let Some(m) = metrics {
         server.serve_metrics(m);
     }
-    let stopper = server.stopper();
-    ctrlc::set_handler(move || stopper.stop())
-        .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
+    signal::daemon_signals(server.stopper(), server.rereader())?;
     server.run();
     Ok(())
 }

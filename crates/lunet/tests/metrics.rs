@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, SocketAddrV4, TcpStream};
+use std::net::{SocketAddrV4, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,17 +15,6 @@ use support::*;
 
 /// One sample: its name and labels (as written, sorted) -> its value.
 type Samples = BTreeMap<(String, Vec<(String, String)>), f64>;
-
-fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: lunet\r\n\r\n").unwrap();
-    let mut all = String::new();
-    s.read_to_string(&mut all).unwrap();
-    let (head, body) = all.split_once("\r\n\r\n").expect("a head and a body");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_string(), body.to_string())
-}
 
 /// The samples of an OpenMetrics text page.
 fn parse(page: &str) -> Samples {
@@ -60,19 +49,6 @@ fn sample(s: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .collect();
     ls.sort();
     s.get(&(name.to_string(), ls)).copied()
-}
-
-/// Where the daemon said it serves metrics.
-fn metrics_addr(log: &std::path::Path) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(rest) = text.split("serving metrics at http://").nth(1) {
-            return rest.split('/').next().unwrap().parse().unwrap();
-        }
-        assert!(Instant::now() < deadline, "no metrics address in:\n{text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 const LUA: &str = r#"

@@ -14,6 +14,7 @@ use lunet_bpf::safe_fs::{self, Dir, Lock, LockError};
 
 use super::conn::{self, Bounds, Conns};
 use super::http::MetricsListener;
+use super::scripts::{Scripts, ScriptsConfig};
 use super::states::States;
 use super::{Daemon, DaemonError};
 use crate::protocol::{ErrorKind, Response};
@@ -32,6 +33,33 @@ pub struct Server {
     socket_lock: Lock,
     quit: Arc<AtomicBool>,
     metrics: Option<MetricsListener>,
+}
+
+/// How a daemon runs besides its socket and pin root.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    pub bounds: Bounds,
+    /// The scripts directory to keep the states equal to (`--scripts`).
+    pub scripts: Option<ScriptsConfig>,
+}
+
+/// Has a [`Server`] read its scripts directory now (SIGHUP), from any thread.
+#[derive(Clone)]
+pub struct Rereader {
+    daemon: Arc<Daemon>,
+}
+
+impl Rereader {
+    /// `false` when the daemon keeps no scripts directory.
+    pub fn reread(&self) -> bool {
+        match &self.daemon.scripts {
+            Some(s) => {
+                s.wake();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Stops a [`Server`]'s accept loop from any thread (a signal handler, a test).
@@ -72,6 +100,24 @@ impl Server {
         pin_root: &Path,
         bounds: Bounds,
     ) -> Result<Server, DaemonError> {
+        Server::bind_opts(
+            socket,
+            pin_root,
+            ServerOptions {
+                bounds,
+                scripts: None,
+            },
+        )
+    }
+
+    /// [`Server::bind_with`], and a scripts directory when `options` has one (its states
+    /// that a killed daemon left are restored as the directory's).
+    pub fn bind_opts(
+        socket: &Path,
+        pin_root: &Path,
+        options: ServerOptions,
+    ) -> Result<Server, DaemonError> {
+        let ServerOptions { bounds, scripts } = options;
         let socket = std::path::absolute(socket).map_err(|source| DaemonError::Listen {
             socket: socket.to_path_buf(),
             source,
@@ -90,7 +136,7 @@ impl Server {
                 },
                 LockError::Fs(e) => DaemonError::SocketDir(e),
             })?;
-        match Server::listen(&socket, &name, dir, pin_root, bounds) {
+        match Server::listen(&socket, &name, dir, pin_root, bounds, scripts) {
             Ok((daemon, listener, pins)) => Ok(Server {
                 daemon,
                 listener,
@@ -116,6 +162,7 @@ impl Server {
         dir: Dir,
         pin_root: &Path,
         bounds: Bounds,
+        scripts: Option<ScriptsConfig>,
     ) -> Result<(Arc<Daemon>, UnixListener, PinRoot), DaemonError> {
         let pin_root = std::path::absolute(pin_root).unwrap_or_else(|_| pin_root.to_path_buf());
         let pins = PinRoot::take(&pin_root)?;
@@ -131,6 +178,8 @@ impl Server {
             pin_root,
             bounds,
             started: std::time::Instant::now(),
+            scripts: scripts.map(Scripts::new),
+            managed: Mutex::default(),
         });
         daemon.restore();
 
@@ -167,6 +216,12 @@ impl Server {
         self.metrics = Some(listener);
     }
 
+    pub fn rereader(&self) -> Rereader {
+        Rereader {
+            daemon: self.daemon.clone(),
+        }
+    }
+
     pub fn stopper(&self) -> Stopper {
         Stopper {
             quit: self.quit.clone(),
@@ -187,6 +242,18 @@ impl Server {
                 .name("lunet-metrics".into())
                 .spawn(move || m.serve(d, quit))
                 .map_err(|e| tracing::warn!("cannot start the metrics thread: {e}"))
+                .ok()
+        });
+        let watcher = self.daemon.scripts.as_ref().and_then(|_| {
+            let (d, quit) = (self.daemon.clone(), self.quit.clone());
+            std::thread::Builder::new()
+                .name("lunet-scripts".into())
+                .spawn(move || {
+                    if let Some(s) = &d.scripts {
+                        s.watch(&d, &quit);
+                    }
+                })
+                .map_err(|e| tracing::warn!("cannot start the scripts directory's thread: {e}"))
                 .ok()
         });
         let mut backoff = conn::Backoff::new();
@@ -214,7 +281,7 @@ impl Server {
                 Err(e) => backoff.failed(&e),
             }
         }
-        if let Some(t) = metrics {
+        for t in [metrics, watcher].into_iter().flatten() {
             let _ = t.join();
         }
         tracing::info!("stopping every state");

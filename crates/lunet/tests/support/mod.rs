@@ -91,6 +91,8 @@ pub struct Daemon {
     pub log: Option<PathBuf>,
     /// More `lunet daemon` arguments (`--metrics ...`, `--scripts ...`).
     pub extra: Vec<String>,
+    /// A command the daemon is started through (`sh -c '... exec "$0" "$@"'`), if any.
+    pub wrapper: Vec<String>,
 }
 
 impl Daemon {
@@ -111,11 +113,25 @@ impl Daemon {
         )
     }
 
+    /// [`Daemon::start_with`], started through `wrapper` (which must exec the daemon, so its
+    /// PID is the daemon's).
+    pub fn start_wrapped(wrapper: &[&str], extra: &[&str], log: &Path) -> Daemon {
+        Daemon::start_full_in(
+            Some(log.to_path_buf()),
+            extra.iter().map(|s| s.to_string()).collect(),
+            wrapper.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
     fn start_with_log(log: Option<PathBuf>) -> Daemon {
         Daemon::start_full(log, Vec::new())
     }
 
     fn start_full(log: Option<PathBuf>, extra: Vec<String>) -> Daemon {
+        Daemon::start_full_in(log, extra, Vec::new())
+    }
+
+    fn start_full_in(log: Option<PathBuf>, extra: Vec<String>, wrapper: Vec<String>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("lunet.sock");
         let tag = dir
@@ -133,6 +149,7 @@ impl Daemon {
             pin_root,
             log,
             extra,
+            wrapper,
         };
         d.spawn();
         d
@@ -141,7 +158,15 @@ impl Daemon {
     /// Starts a new daemon process on the same socket (after [`Daemon::kill`]).
     pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "a daemon runs already");
-        let child = Command::new(lunet_bin())
+        let mut cmd = match self.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(lunet_bin());
+                c
+            }
+            None => Command::new(lunet_bin()),
+        };
+        let child = cmd
             .args(["daemon", "--socket", self.socket.to_str().unwrap()])
             .args(["--pin-root", self.pin_root.to_str().unwrap()])
             .args(&self.extra)
@@ -238,6 +263,32 @@ impl Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// `GET path` on `addr`: the status, the head and the body.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: lunet\r\n\r\n").unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).unwrap();
+    let (head, body) = all.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+/// Where the daemon logging to `log` said it serves metrics.
+pub fn metrics_addr(log: &Path) -> std::net::SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(rest) = text.split("serving metrics at http://").nth(1) {
+            return rest.split('/').next().unwrap().parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no metrics address in:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
