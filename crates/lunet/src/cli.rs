@@ -267,6 +267,24 @@ pub enum Command {
         after_help = "Examples:\n  sudo lunet gen\n  sudo lunet gen udp:9@3 udp:53 --duration 10\n  sudo lunet gen dns:www.blocked.example dns:www.allowed.example --rate 100000 --json\n  sudo lunet gen sni:www.blocked.example --count 1000000\n  lunet gen dns:www.blocked.example sni:www.blocked.example --pcap mix.pcap"
     )]
     Gen(GenArgs),
+    /// Write LuaLS definition files (---@meta) for every module and object lunet offers into
+    /// DIR, for an editor or a checker (emmylua_check, lua-language-server) to know the API.
+    #[command(
+        after_help = "Example:\n  lunet stubs ~/.local/share/lunet/stubs\n  # then, in .luarc.json: {\"workspace\": {\"library\": [\"~/.local/share/lunet/stubs\"]}}\n\nThe Debian package installs them in /usr/share/lunet/stubs."
+    )]
+    Stubs {
+        /// Where to write them (made when missing; files of the same names are replaced).
+        dir: PathBuf,
+    },
+    /// Print a shell completion script for lunet (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  lunet completions bash > /etc/bash_completion.d/lunet")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write lunet's man pages (lunet.1, lunet-run.1, ...) into DIR.
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
     /// A self-contained demo: two namespaces, a filter script, real traffic, a verdict table.
     Demo {
         /// Datagrams sent per destination port.

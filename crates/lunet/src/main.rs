@@ -8,6 +8,7 @@
 mod cli;
 mod client;
 mod demo;
+mod docs;
 mod exit;
 mod show;
 mod signal;
@@ -218,6 +219,20 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Demo { count } => demo::run(count),
+        Command::Stubs { dir } => {
+            let n = docs::stubs(&dir)?;
+            println!("wrote {n} definition file(s) to {}", dir.display());
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            docs::completions(shell);
+            Ok(())
+        }
+        Command::Manpages { dir } => {
+            let n = docs::manpages(&dir)?;
+            println!("wrote {n} man page(s) to {}", dir.display());
+            Ok(())
+        }
         Command::Check {
             script,
             json,
