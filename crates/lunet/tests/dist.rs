@@ -27,7 +27,10 @@ fn tool(tool: &str) -> Option<PathBuf> {
     });
     if found.is_none() {
         let msg = format!("{tool} is not installed (scripts/deps.sh installs it with pip)");
-        assert!(std::env::var_os("CI").is_none(), "{msg}: CI must run this check");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{msg}: CI must run this check"
+        );
         eprintln!("skipped: {msg}");
     }
     found
@@ -47,8 +50,15 @@ fn the_daemonset_passes_the_kubernetes_schemas_and_a_misspelt_field_does_not() {
     let strict = Path::new("--strict");
     let (ok, out) = run(&kv, &[strict, &manifest]);
     assert!(ok, "{out}");
-    for kind in ["namespace/lunet", "configmap/lunet-scripts", "daemonset/lunet"] {
-        assert!(out.contains(&format!("passed for resource {kind}")), "{kind}: {out}");
+    for kind in [
+        "namespace/lunet",
+        "configmap/lunet-scripts",
+        "daemonset/lunet",
+    ] {
+        assert!(
+            out.contains(&format!("passed for resource {kind}")),
+            "{kind}: {out}"
+        );
     }
     let text = std::fs::read_to_string(&manifest).unwrap();
     for (good, bad) in [
@@ -99,7 +109,11 @@ fn the_configmaps_scripts_check_as_lunet_scripts() {
         let path = tmp.path().join(format!("{name}.lua"));
         std::fs::write(&path, &body).unwrap();
         let o = lunet(&["check", path.to_str().unwrap()]);
-        assert!(o.status.success(), "{name}.lua:\n{body}\n{}", support::text(&o));
+        assert!(
+            o.status.success(),
+            "{name}.lua:\n{body}\n{}",
+            support::text(&o)
+        );
         found += 1;
     }
     assert!(found >= 1, "no script in the ConfigMap");
@@ -115,7 +129,10 @@ fn the_containerfile_passes_hadolint() {
     let bad = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(bad.path(), "FROM debian\nRUN apt-get install curl\n").unwrap();
     let (ok, out) = run(&h, &[bad.path()]);
-    assert!(!ok && out.contains("DL3"), "hadolint finds nothing wrong in a bad file: {out}");
+    assert!(
+        !ok && out.contains("DL3"),
+        "hadolint finds nothing wrong in a bad file: {out}"
+    );
 }
 
 #[test]
@@ -126,7 +143,10 @@ fn the_systemd_units_command_line_is_one_the_binary_takes() {
         .find_map(|l| l.strip_prefix("ExecStart="))
         .expect("an ExecStart line");
     let args: Vec<&str> = exec.split_whitespace().collect();
-    assert_eq!(args[0], "/usr/bin/lunet", "the package installs /usr/bin/lunet");
+    assert_eq!(
+        args[0], "/usr/bin/lunet",
+        "the package installs /usr/bin/lunet"
+    );
     assert!(exec.contains("--scripts /etc/lunet/scripts.d"), "{exec}");
     assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
     // The same arguments, with --help appended, parse (exit 0 and the daemon's help).

@@ -118,7 +118,7 @@ fn compare_with_stats(d: &Daemon, page: &Samples, state: &str) -> usize {
             ("lunet_queue_judged_total", "judged"),
             ("lunet_queue_waiting", "waiting"),
             ("lunet_queue_dropped_total", "dropped"),
-            ("lunet_queue_unseen_total", "unseen"),
+            ("lunet_queue_unseen", "unseen"),
             ("lunet_queue_repeats_cut_total", "repeats_cut"),
         ] {
             eq(metric, &l, &q[field]);

@@ -420,3 +420,37 @@ fn chmod(p: &Path, mode: u32) {
 fn logs_of(d: &Daemon, state: &str) -> String {
     stdout(&d.cli(&["logs", state]))
 }
+
+#[test]
+fn a_daemon_that_crashed_comes_back_with_the_directorys_states_as_the_directorys() {
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
+    let bed = Testbed::create().unwrap();
+    let ns = bed.receiver_ns().to_string();
+    let scripts = tempfile::tempdir().unwrap();
+    let dir = scripts.path();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut d = Daemon::start_with(
+        &["--scripts", dir.to_str().unwrap(), "--scripts-poll", "0"],
+        log.path(),
+    );
+    std::fs::write(dir.join("fw.lua"), filter(&ns, 9, "")).unwrap();
+    let (code, r) = apply(&d);
+    assert_eq!(code, Some(0), "{r:#}");
+    d.kill();
+    d.spawn();
+    let l = list(&d);
+    let fw = l.as_array().unwrap().iter().find(|e| e["name"] == "fw");
+    assert_eq!(fw.map(|e| &e["file"]), Some(&"fw.lua".into()), "{l:#}");
+    let (code, r) = apply(&d);
+    assert_eq!(code, Some(0), "{r:#}");
+    assert_eq!(
+        file(&r, "fw.lua")["action"],
+        "unchanged",
+        "taken over, not started again: {r:#}"
+    );
+    assert_eq!(passes(&bed, 9), 0, "and filtering");
+    std::fs::remove_file(dir.join("fw.lua")).unwrap();
+    let (_, r) = apply(&d);
+    assert_eq!(file(&r, "fw.lua")["action"], "stopped", "{r:#}");
+    assert!(lunet_rules(&ns).is_empty());
+}

@@ -3,7 +3,6 @@
 //! probe script that runs in a real sandboxed state, one netfilter hook call included).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::rc::Rc;
 
 use mlua::{ffi, Lua, Table, Value};
@@ -71,7 +70,8 @@ fn probe_script() -> String {
 pub(crate) fn surface() -> Result<Surface, mlua::Error> {
     let lua = crate::sandbox::new_state(64 << 20, Log::new(100))?;
     let _budget = crate::budget::Budget::install(&lua, &crate::AbortHandle::new())?;
-    crate::modules::install(&lua, PathBuf::from("."))?;
+    // No script roots: the probe requires lunet's modules only.
+    crate::modules::install(&lua, Default::default())?;
     lua.set_app_data(Registry::default());
     lua.set_app_data(Maps {
         backing: MapBacking::Memory,
@@ -90,7 +90,7 @@ pub(crate) fn surface() -> Result<Surface, mlua::Error> {
     slot.begin(&[], &PACKET);
     slot.set_meta(SkbMeta {
         ifindex: 1,
-        mark: 0,
+        ..SkbMeta::default()
     });
     let called = hook.func.call::<Value>(skb);
     slot.retire();
@@ -103,6 +103,13 @@ pub(crate) fn surface() -> Result<Surface, mlua::Error> {
     let mut modules = BTreeMap::new();
     for pair in loaded.pairs::<String, Table>() {
         let (name, t) = pair?;
+        // A standard library `require` also serves (the same table as the global of its
+        // name) is Lua's: editors know it.
+        if let Ok(Value::Table(g)) = lua.globals().raw_get::<Value>(name.as_str()) {
+            if g.to_pointer() == t.to_pointer() {
+                continue;
+            }
+        }
         let mut seen = BTreeSet::new();
         modules.insert(name, walk(&t, &mut seen)?);
     }

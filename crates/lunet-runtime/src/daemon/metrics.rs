@@ -48,7 +48,7 @@ struct Families {
     judged: Counters,
     waiting: Gauges,
     dropped: Counters,
-    unseen: Counters,
+    unseen: Gauges,
     repeats_cut: Counters,
 }
 
@@ -79,7 +79,7 @@ pub fn render(d: &Daemon<'_>) -> String {
         judged: Counters::default(),
         waiting: Gauges::default(),
         dropped: Counters::default(),
-        unseen: Counters::default(),
+        unseen: Gauges::default(),
         repeats_cut: Counters::default(),
     };
     let info = Gauges::default();
@@ -153,7 +153,7 @@ fn count_state(f: &Families, s: &StatsReport, cap: usize) {
         f.waiting.get_or_create(&l).set(gauge(q.waiting));
         f.dropped.get_or_create(&l).inc_by(q.dropped);
         if let Some(n) = q.unseen {
-            f.unseen.get_or_create(&l).inc_by(n);
+            f.unseen.get_or_create(&l).set(gauge(n));
         }
         f.repeats_cut.get_or_create(&l).inc_by(q.repeats_cut);
     }
@@ -222,7 +222,7 @@ fn register(r: &mut Registry, f: Families) {
     );
     r.register(
         "queue_unseen",
-        "Packets that passed unseen because the queue was full (fail-open; absent with nft)",
+        "Packets that passed unseen because the queue was full (fail-open), as lunet stats estimates them: queued - judged - waiting - dropped, so not a counter (absent with nft)",
         f.unseen,
     );
     r.register(
