@@ -1,5 +1,6 @@
 ---A data object: bounds-checked bytes of the packet a hook is looking at (an XDP hook's
----`packet`, `skb:data()`), valid during the call it was made for. `#d` is its length.
+---`packet`, `skb:data()`, and the `skb` itself), valid during the call it was made for. `#d` is
+---its length; `data`, `ifindex` and `mark` are the `skb`'s (they raise on other views).
 ---@class lunet.data
 ---@operator len: integer
 local data = {}

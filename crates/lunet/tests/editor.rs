@@ -12,24 +12,6 @@ use std::process::Command;
 
 use support::*;
 
-/// `tool` on PATH; `None` (with a message) when it is not, outside CI.
-fn tool(tool: &str, installed_by: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let msg = format!("{tool} is not installed ({installed_by}; scripts/deps.sh installs it)");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{msg}: CI must run this check"
-        );
-        eprintln!("skipped: {msg}");
-    }
-    found
-}
-
 /// The stubs in a fresh directory, and a checker config (the example's, pointed at them).
 fn stubs_and_config(dir: &Path) -> PathBuf {
     let stubs = dir.join("stubs");
@@ -56,7 +38,7 @@ fn emmylua_check(bin: &Path, config: &Path, dir: &Path) -> (bool, String) {
 
 #[test]
 fn every_example_checks_clean_against_the_stubs_and_a_misspelt_api_name_is_caught() {
-    let Some(bin) = tool("emmylua_check", "cargo install --locked emmylua_check") else {
+    let Some(bin) = checker("emmylua_check", "cargo install --locked emmylua_check") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -91,7 +73,7 @@ netfilter.regster{}
 
 #[test]
 fn luacheck_finds_the_examples_clean_and_knows_the_sandbox_has_no_io() {
-    let Some(bin) = tool("luacheck", "apt-get install lua-check") else {
+    let Some(bin) = checker("luacheck", "apt-get install lua-check") else {
         return;
     };
     let rc = examples_dir().join(".luacheckrc");
@@ -159,7 +141,7 @@ fn completions_and_man_pages_come_from_the_command_line() {
         !tmp.path().join("lunet-manpages.1").exists(),
         "the hidden command has no page"
     );
-    if let Some(man) = tool("man", "apt-get install man-db") {
+    if let Some(man) = checker("man", "apt-get install man-db") {
         let o = Command::new(man)
             .arg("-l")
             .arg(tmp.path().join("lunet-run.1"))

@@ -47,11 +47,41 @@ fn class_home<'a>(class: &str, cars: &'a [Sidecar]) -> Option<&'a Sidecar> {
         .find(|c| c.classes.iter().any(|(_, k)| k == class))
 }
 
+/// `class` and its ancestors (`---@class C: P`), nearest first.
+fn lineage<'a>(class: &'a str, cars: &'a [Sidecar]) -> Vec<&'a str> {
+    let mut out = vec![class];
+    while let Some(parent) = cars
+        .iter()
+        .flat_map(|c| &c.parents)
+        .find(|(c, _)| c == out[out.len() - 1])
+        .map(|(_, p)| p.as_str())
+    {
+        if out.contains(&parent) {
+            break;
+        }
+        out.push(parent);
+    }
+    out
+}
+
+/// The methods the stubs give `class`, its ancestors' included.
+fn stubbed_methods<'a>(class: &'a str, cars: &'a [Sidecar]) -> BTreeSet<&'a str> {
+    let line = lineage(class, cars);
+    cars.iter()
+        .flat_map(|c| &c.blocks)
+        .filter_map(|b| match b {
+            Block::Method { class: k, name, .. } if line.contains(&k.as_str()) => {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 pub(super) fn drift(s: &Surface, cars: &[Sidecar]) -> super::Drift {
     let live = live_functions(s);
     let mut d = super::Drift::default();
     let mut stubbed = BTreeSet::new();
-    let mut methods: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for c in cars {
         for b in &c.blocks {
             match b {
@@ -65,7 +95,6 @@ pub(super) fn drift(s: &Surface, cars: &[Sidecar]) -> super::Drift {
                     }
                 }
                 Block::Method { class, name, .. } => {
-                    methods.entry(class).or_default().insert(name);
                     match s.classes.get(class.as_str()) {
                         None => d.stale.push(format!(
                             "{class}:{name} in {}: lunet has no way to make a {class} to check it against (add one to PROBES in {API_RS})",
@@ -107,9 +136,9 @@ pub(super) fn drift(s: &Surface, cars: &[Sidecar]) -> super::Drift {
     }
     for (class, live) in &s.classes {
         let Some(live) = live else { continue };
-        let have = methods.get(class.as_str());
+        let have = stubbed_methods(class, cars);
         for m in live {
-            if have.is_some_and(|h| h.contains(m.as_str())) {
+            if have.contains(m.as_str()) {
                 continue;
             }
             d.missing.push(match class_home(class, cars) {
@@ -304,10 +333,8 @@ pub(super) fn files(s: &Surface, cars: &[Sidecar]) -> Vec<(String, String)> {
             let Some(Some(methods)) = s.classes.get(class) else {
                 continue;
             };
-            for m in methods
-                .iter()
-                .filter(|m| !described.contains(&format!("{class}:{m}")))
-            {
+            let have = stubbed_methods(class, cars);
+            for m in methods.iter().filter(|m| !have.contains(m.as_str())) {
                 let _ = writeln!(
                     objects,
                     "---Not described yet (lunet has it; its stub is missing).\nfunction {ident}:{m}(...) end\n"

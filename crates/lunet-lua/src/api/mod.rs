@@ -211,8 +211,13 @@ mod tests {
             .unwrap()
             .1;
         assert!(
-            objects.contains("function skb:getuint16(offset) end"),
+            objects.contains("function data:getuint16(offset) end"),
             "{objects}"
+        );
+        assert!(
+            objects.contains("---@class lunet.skb: lunet.data")
+                && !objects.contains("function skb:"),
+            "the skb has a data object's methods:\n{objects}"
         );
     }
 }

@@ -21,6 +21,8 @@ pub(crate) struct Sidecar {
     pub module: Option<(String, String)>,
     /// The classes it declares, each with the local that stands for it.
     pub classes: Vec<(String, String)>,
+    /// Each class's parent (`---@class lunet.skb: lunet.data`), whose methods it has.
+    pub parents: Vec<(String, String)>,
     pub blocks: Vec<Block>,
 }
 
@@ -63,6 +65,7 @@ pub(crate) fn parse(source: &'static str, text: &str) -> Result<Sidecar, String>
     let mut module: Option<(String, String)> = None;
     let mut meta_name: Option<String> = None;
     let mut classes: Vec<(String, String)> = Vec::new();
+    let mut parents: Vec<(String, String)> = Vec::new();
     let mut blocks = Vec::new();
     for raw in text.split("\n\n") {
         let block = raw.trim_matches('\n');
@@ -80,16 +83,20 @@ pub(crate) fn parse(source: &'static str, text: &str) -> Result<Sidecar, String>
         {
             meta_name = Some(name.to_string());
         }
-        let class = block
+        let declared = block
             .lines()
-            .find_map(|l| l.trim().strip_prefix("---@class "))
-            .map(|c| {
-                c.split([':', ' '])
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string()
-            });
+            .find_map(|l| l.trim().strip_prefix("---@class "));
+        let class = declared.map(|c| {
+            c.split([':', ' '])
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        });
+        if let (Some(c), Some((_, parent))) = (&class, declared.and_then(|d| d.split_once(':'))) {
+            let parent = parent.split_whitespace().next().unwrap_or_default();
+            parents.push((c.clone(), parent.to_string()));
+        }
         match code.as_slice() {
             [line] if local_table(line).is_some() => {
                 let ident = local_table(line).unwrap_or_default().to_string();
@@ -155,6 +162,7 @@ pub(crate) fn parse(source: &'static str, text: &str) -> Result<Sidecar, String>
         source,
         module,
         classes,
+        parents,
         blocks,
     })
 }

@@ -292,6 +292,25 @@ pub fn metrics_addr(log: &Path) -> std::net::SocketAddr {
     }
 }
 
+/// The checker `tool` on PATH; `None` (saying so) when it is not there, outside CI. In CI
+/// (`CI` set) a missing checker fails the test: scripts/deps.sh installs every one.
+pub fn checker(tool: &str, installed_by: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let msg = format!("{tool} is not installed ({installed_by}; scripts/deps.sh installs it)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{msg}: CI must run this check"
+        );
+        eprintln!("skipped: {msg}");
+    }
+    found
+}
+
 /// Writes `source` to a script file in `dir`.
 pub fn write_script(dir: &Path, name: &str, source: &str) -> PathBuf {
     let p = dir.join(name);
