@@ -7,6 +7,33 @@ use std::fmt::Write;
 use super::live::{Item, Surface};
 use super::sidecar::{Block, Sidecar};
 
+/// The live API and the stubs written for it, disagreeing.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Drift {
+    /// Live functions and methods without a stub, each with where to add one.
+    pub missing: Vec<String>,
+    /// Stubs that name no live function or method, each with where it is.
+    pub stale: Vec<String>,
+}
+
+impl Drift {
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.stale.is_empty()
+    }
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for m in &self.missing {
+            writeln!(f, "missing: {m}")?;
+        }
+        for s in &self.stale {
+            writeln!(f, "stale: {s}")?;
+        }
+        Ok(())
+    }
+}
+
 const API_RS: &str = "crates/lunet-lua/src/api/mod.rs";
 
 /// Every function path under `items` (`prefix.a.b`).
@@ -78,9 +105,9 @@ fn stubbed_methods<'a>(class: &'a str, cars: &'a [Sidecar]) -> BTreeSet<&'a str>
         .collect()
 }
 
-pub(super) fn drift(s: &Surface, cars: &[Sidecar]) -> super::Drift {
+pub(super) fn drift(s: &Surface, cars: &[Sidecar]) -> Drift {
     let live = live_functions(s);
-    let mut d = super::Drift::default();
+    let mut d = Drift::default();
     let mut stubbed = BTreeSet::new();
     for c in cars {
         for b in &c.blocks {

@@ -7,14 +7,11 @@ use std::rc::Rc;
 
 use mlua::{ffi, Lua, Table, Value};
 
-use super::{Probe, PROBES};
+use super::loaded::Loaded;
 use crate::data::{SkbMeta, Slot};
 use crate::log::Log;
 use crate::maps::{MapBacking, Maps};
 use crate::registry::Registry;
-
-/// The modules' table, kept by [`crate::modules::install`] for this walk.
-pub(crate) struct Loaded(pub Table);
 
 /// A value a module holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +34,31 @@ pub(crate) struct Surface {
     /// `__index` function, as maps have).
     pub classes: BTreeMap<String, Option<BTreeSet<String>>>,
 }
+
+/// How the probe makes an object of a class: in the body, or in a netfilter hook's call
+/// (where `skb` is the hook's argument).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Probe {
+    Body(&'static str),
+    Hook(&'static str),
+}
+
+/// The classes of the objects a script meets, each with a Lua expression that makes one.
+pub(crate) const PROBES: &[(&str, Probe)] = &[
+    ("lunet.skb", Probe::Hook("skb")),
+    ("lunet.data", Probe::Hook("skb:data('net')")),
+    (
+        "netfilter.handle",
+        Probe::Body(
+            "require('netfilter').register{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_OUT, \
+             hook = function() return nf.action.ACCEPT end }",
+        ),
+    ),
+    (
+        "bpf.map.object",
+        Probe::Body("require('bpf.map').hash{ key = 'I', value = 'I', entries = 1 }"),
+    ),
+];
 
 /// An IPv4/UDP packet for the probe's hook call.
 const PACKET: [u8; 28] = [

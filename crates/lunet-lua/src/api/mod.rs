@@ -3,7 +3,7 @@
 //!
 //! The modules and their constants come from a live state ([`live`]): the table
 //! `require` serves them from, walked; the objects' methods from a probe script run in a
-//! real state ([`PROBES`]). What each function takes and gives is written by hand next to
+//! real state ([`live::PROBES`]). What each function takes and gives is written by hand next to
 //! where it is registered, in `<module>.meta.lua` ([`sidecar`], listed in [`SIDECARS`]):
 //! adding a function to lunet is one entry there. [`drift`] names every live function or
 //! method without an entry and every entry that names nothing live; a test keeps both
@@ -11,13 +11,14 @@
 //! "not described yet" ones for live functions without an entry).
 //!
 //! To add a module: its `<name>.meta.lua` beside it, listed in [`SIDECARS`]. To add a kind
-//! of object: its class in a `.meta.lua`, and a way to make one in [`PROBES`].
+//! of object: its class in a `.meta.lua`, and a way to make one in [`live::PROBES`].
 
 mod emit;
 mod live;
+pub(crate) mod loaded;
 mod sidecar;
 
-pub(crate) use live::Loaded;
+pub use emit::Drift;
 
 /// The stub files, where they are in the repository, and their text.
 const SIDECARS: &[(&str, &str)] = &[
@@ -55,31 +56,6 @@ const SIDECARS: &[(&str, &str)] = &[
     ),
 ];
 
-/// How the probe makes an object of a class: in the body, or in a netfilter hook's call
-/// (where `skb` is the hook's argument).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Probe {
-    Body(&'static str),
-    Hook(&'static str),
-}
-
-/// The classes of the objects a script meets, each with a Lua expression that makes one.
-pub(crate) const PROBES: &[(&str, Probe)] = &[
-    ("lunet.skb", Probe::Hook("skb")),
-    ("lunet.data", Probe::Hook("skb:data('net')")),
-    (
-        "netfilter.handle",
-        Probe::Body(
-            "require('netfilter').register{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_OUT, \
-             hook = function() return nf.action.ACCEPT end }",
-        ),
-    ),
-    (
-        "bpf.map.object",
-        Probe::Body("require('bpf.map').hash{ key = 'I', value = 'I', entries = 1 }"),
-    ),
-];
-
 /// Why the stubs cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -87,33 +63,6 @@ pub enum ApiError {
     Probe(String),
     #[error("a stub file does not read: {0}")]
     Sidecar(String),
-}
-
-/// The live API and the stubs written for it, disagreeing.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Drift {
-    /// Live functions and methods without a stub, each with where to add one.
-    pub missing: Vec<String>,
-    /// Stubs that name no live function or method, each with where it is.
-    pub stale: Vec<String>,
-}
-
-impl Drift {
-    pub fn is_empty(&self) -> bool {
-        self.missing.is_empty() && self.stale.is_empty()
-    }
-}
-
-impl std::fmt::Display for Drift {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for m in &self.missing {
-            writeln!(f, "missing: {m}")?;
-        }
-        for s in &self.stale {
-            writeln!(f, "stale: {s}")?;
-        }
-        Ok(())
-    }
 }
 
 fn sidecars() -> Result<Vec<sidecar::Sidecar>, ApiError> {
