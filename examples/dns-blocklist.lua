@@ -20,6 +20,7 @@ for _, name in ipairs(blocklist) do
 end
 
 -- The query name at `off`, lower-cased and dotted, or nil when it is malformed.
+---@param skb lunet.skb
 local function query_name(skb, off)
   local labels = {}
   for _ = 1, 127 do
@@ -47,6 +48,7 @@ local function is_blocked(name)
   return false
 end
 
+---@param skb lunet.skb
 local function filter(skb)
   local version = skb:getuint8(0) >> 4
   local l4, proto

@@ -16,6 +16,7 @@ local blocked = {
 
 local reported = {}
 
+---@param skb lunet.skb
 local function filter(skb)
   local proto = skb:getuint8(9)
   if proto ~= 6 and proto ~= 17 then

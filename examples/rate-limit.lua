@@ -15,6 +15,7 @@ local MAX_SOURCES = 65536 -- forget every bucket past this many sources (a flood
 local buckets = {}
 local sources = 0
 
+---@param skb lunet.skb
 local function limit(skb)
   local src = skb:getstring(12, 4)
   local now = linux.time()

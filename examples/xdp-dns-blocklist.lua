@@ -23,6 +23,7 @@ for _, name in ipairs(blocklist) do
   blocked[table.concat(wire) .. "\0"] = true
 end
 
+---@param packet lunet.data
 local function filter(packet)
   if byteorder.ntoh16(packet:getuint16(12)) ~= 0x0800 then return xdp.PASS end
   if packet:getuint8(23) ~= 17 then return xdp.PASS end

@@ -9,6 +9,7 @@ local byteorder = require("byteorder")
 
 local blocked = { [9] = true, [7777] = true }
 
+---@param packet lunet.data
 local function filter(packet)
   if byteorder.ntoh16(packet:getuint16(12)) ~= 0x0800 then
     return xdp.PASS -- not IPv4

@@ -17,6 +17,7 @@ local counts = map.lru_hash{ name = "counts", key = ">I4", value = "I8", entries
 local limit = map.array{ name = "limit", key = "I4", value = "I8", entries = 1 }
 limit[0] = 100
 
+---@param packet lunet.data
 local function quota(packet)
   if byteorder.ntoh16(packet:getuint16(12)) ~= 0x0800 then
     return xdp.PASS -- not IPv4

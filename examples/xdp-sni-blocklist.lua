@@ -8,17 +8,25 @@
 local xdp = require("xdp")
 local byteorder = require("byteorder")
 
+---@type table<string, boolean>
 local blocked = {
   ["blocked.example"] = true,
   ["ads.test"] = true,
   ["tracker.invalid"] = true,
 }
 
+---@param packet lunet.data
+---@param off integer
 local function u16(packet, off)
   return byteorder.ntoh16(packet:getuint16(off))
 end
 
 -- The offset and length of the host name in the ClientHello handshake at `hs`, or nil.
+---@param packet lunet.data
+---@param hs integer
+---@param stop integer
+---@return integer? offset
+---@return integer? length
 local function server_name(packet, hs, stop)
   local off = hs + 4 + 2 + 32                -- type, length, version, random
   off = off + 1 + packet:getuint8(off)       -- session id
@@ -39,6 +47,7 @@ local function server_name(packet, hs, stop)
   return nil
 end
 
+---@param packet lunet.data
 local function filter(packet)
   if u16(packet, 12) ~= 0x0800 then return xdp.PASS end
   if packet:getuint8(23) ~= 6 then return xdp.PASS end
@@ -49,6 +58,7 @@ local function filter(packet)
   if packet:getuint8(tls) ~= 22 or packet:getuint8(tls + 5) ~= 1 then return xdp.PASS end
   local off, len = server_name(packet, tls + 5, tls + 5 + u16(packet, tls + 3))
   if not off then return xdp.PASS end
+  ---@cast len integer (an offset comes with its length)
   -- The name and each of its parent domains: "www.blocked.example", "blocked.example", ...
   -- (A constant trip count lets the compiler bound the loop without a run-time counter.)
   for i = 0, 255 do

@@ -8,6 +8,7 @@
 //! This crate makes no system calls of its own: packets come in as bytes and verdicts go out as
 //! numbers. How packets reach it (NFQUEUE, a pcap file) is the caller's business.
 
+pub mod api;
 mod args;
 mod bounded;
 mod budget;

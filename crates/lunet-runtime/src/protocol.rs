@@ -48,6 +48,9 @@ pub enum Request {
         #[serde(default)]
         since: u64,
     },
+    /// Reads the scripts directory again and makes the running states equal to it
+    /// (`lunet apply`); files that failed before are tried again.
+    Apply,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +191,56 @@ pub struct ListEntry {
     pub packets: u64,
     pub errors: u64,
     pub running: bool,
+    /// The scripts directory's file the state runs from (`None`: started by `lunet run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Why the file's current version does not run (the version shown runs on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_error: Option<String>,
+}
+
+/// What `lunet apply` (or the daemon's own look at its scripts directory) found and did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub dir: PathBuf,
+    /// Why the directory could not be used at all (nothing was changed then).
+    #[serde(default)]
+    pub error: Option<String>,
+    pub files: Vec<FileReport>,
+}
+
+/// One file of the scripts directory (or one that was removed) and its state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileReport {
+    pub file: String,
+    /// The state it runs as (or ran as, for a removed file).
+    pub state: Option<String>,
+    pub action: FileAction,
+    /// Why its current version does not run.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The CPUs its header names: recorded, not used yet (per-CPU states are not built).
+    #[serde(default)]
+    pub cpus: Option<Vec<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileAction {
+    /// A new file: its state started.
+    Started,
+    /// Its script changed: the state was reloaded (no packet lost).
+    Reloaded,
+    /// Its header's options changed: the state was stopped and started again.
+    Restarted,
+    /// The file is gone: its state was stopped.
+    Stopped,
+    /// Nothing changed.
+    Unchanged,
+    /// It cannot run, and no older version of it runs.
+    Failed,
+    /// Its new version cannot run: the older one runs on.
+    Kept,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -26,6 +26,15 @@ impl Tier {
             _ => None,
         }
     }
+
+    /// The name [`Tier::parse`] takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Auto => "auto",
+            Tier::Kernel => "kernel",
+            Tier::Lua => "lua",
+        }
+    }
 }
 
 /// What a Lua-tier hook's queue does with packets when it is full (the hook cannot keep up):

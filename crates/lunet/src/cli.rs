@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use lunet_bench::gen::Spec;
 use lunet_bench::{Filter, Method};
-use lunet_runtime::check;
 use lunet_runtime::protocol::DEFAULT_SOCKET;
 use lunet_runtime::runner;
+use lunet_runtime::{check, daemon};
 use lunet_types::Tier;
 
 #[derive(Parser)]
@@ -40,6 +40,26 @@ pub enum Command {
         /// user's, or one another daemon holds is refused).
         #[arg(long, value_name = "DIR", default_value = runner::PIN_ROOT)]
         pin_root: PathBuf,
+        /// Serve Prometheus metrics (OpenMetrics text) at http://ADDR:PORT/metrics: a port
+        /// alone, or the flag alone (127.0.0.1:9750), means loopback. Off unless given.
+        #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = "127.0.0.1:9750")]
+        metrics: Option<String>,
+        /// Allow --metrics on an address other than loopback. The page has no authentication
+        /// and names every state and hook with its traffic: keep it to your monitoring with
+        /// a firewall or a network policy.
+        #[arg(long, requires = "metrics")]
+        metrics_allow_remote: bool,
+        /// Keep the running states equal to the *.lua files of DIR (each file's options in
+        /// its `--[[lunet ... ]]` header; see docs/deploy.md): a new file starts, a changed
+        /// one is reloaded, a removed one stops, a broken one keeps the old version running.
+        /// The flag alone means /etc/lunet/scripts.d. Re-read every --scripts-poll seconds,
+        /// on SIGHUP and on `lunet apply`.
+        #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = daemon::DEFAULT_SCRIPTS_DIR)]
+        scripts: Option<PathBuf>,
+        /// Seconds between two looks at the scripts directory (0: only on SIGHUP and `lunet
+        /// apply`).
+        #[arg(long, value_name = "SECS", default_value_t = 2, requires = "scripts")]
+        scripts_poll: u64,
     },
     /// Start a script: run its body, attach its hooks, print where they went.
     #[command(
@@ -93,6 +113,17 @@ pub enum Command {
         name: String,
         script: PathBuf,
         /// Print the new report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Read the daemon's scripts directory now and make the running states equal to it;
+    /// print what each file runs, what changed, and why a file cannot run.
+    #[command(
+        after_help = "Example:\n  sudo lunet apply\n\nExit code 3 when a file cannot run (its older version, if any, runs on)."
+    )]
+    Apply {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -236,6 +267,24 @@ pub enum Command {
         after_help = "Examples:\n  sudo lunet gen\n  sudo lunet gen udp:9@3 udp:53 --duration 10\n  sudo lunet gen dns:www.blocked.example dns:www.allowed.example --rate 100000 --json\n  sudo lunet gen sni:www.blocked.example --count 1000000\n  lunet gen dns:www.blocked.example sni:www.blocked.example --pcap mix.pcap"
     )]
     Gen(GenArgs),
+    /// Write LuaLS definition files (---@meta) for every module and object lunet offers into
+    /// DIR, for an editor or a checker (emmylua_check, lua-language-server) to know the API.
+    #[command(
+        after_help = "Example:\n  lunet stubs ~/.local/share/lunet/stubs\n  # then, in .luarc.json: {\"workspace\": {\"library\": [\"~/.local/share/lunet/stubs\"]}}\n\nThe Debian package installs them in /usr/share/lunet/stubs."
+    )]
+    Stubs {
+        /// Where to write them (made when missing; files of the same names are replaced).
+        dir: PathBuf,
+    },
+    /// Print a shell completion script for lunet (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  lunet completions bash > /etc/bash_completion.d/lunet")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write lunet's man pages (lunet.1, lunet-run.1, ...) into DIR.
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
     /// A self-contained demo: two namespaces, a filter script, real traffic, a verdict table.
     Demo {
         /// Datagrams sent per destination port.
@@ -302,20 +351,5 @@ fn parse_secs<const MAX: u32>(s: &str) -> Result<f64, String> {
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
-    let (digits, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&s[..s.len() - 1], 1usize << 10),
-        Some('M') => (&s[..s.len() - 1], 1 << 20),
-        Some('G') => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .filter(|n| (lunet_lua::Limits::MIN_MEMORY..=lunet_lua::Limits::MAX_MEMORY).contains(n))
-        .ok_or_else(|| {
-            format!(
-                "'{s}' is not a size from 1M to 64G (bytes, or with K, M, G): a state's memory cap"
-            )
-        })
+    runner::parse_size(s).map_err(|e| e.to_string())
 }

@@ -8,6 +8,7 @@
 mod cli;
 mod client;
 mod demo;
+mod docs;
 mod exit;
 mod show;
 mod signal;
@@ -15,6 +16,7 @@ mod signal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use clap::Parser;
 use lunet_lua::Limits;
@@ -57,9 +59,38 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Daemon { socket, pin_root } => {
+        Command::Daemon {
+            socket,
+            pin_root,
+            metrics,
+            metrics_allow_remote,
+            scripts,
+            scripts_poll,
+        } => {
             require_root("lunet daemon")?;
-            run_daemon(&socket.socket, &pin_root)
+            let metrics = metrics
+                .map(|m| daemon::MetricsConfig::parse(&m, metrics_allow_remote))
+                .transpose()
+                .map_err(|e| Failure::new(Code::Usage, e.to_string()))?;
+            let scripts = scripts
+                .map(|dir| {
+                    std::path::absolute(&dir).map(|dir| daemon::ScriptsConfig {
+                        dir,
+                        poll: (scripts_poll > 0).then(|| Duration::from_secs(scripts_poll)),
+                    })
+                })
+                .transpose()?;
+            run_daemon(&socket.socket, &pin_root, metrics, scripts)
+        }
+        Command::Apply { json, socket } => {
+            let report: protocol::ApplyReport = Client::call(&socket.socket, &Request::Apply)?;
+            show::apply(&report, json);
+            if report.error.is_some() || report.files.iter().any(|f| f.error.is_some()) {
+                return Err(Failure::script(
+                    "a file of the scripts directory cannot run (see above)",
+                ));
+            }
+            Ok(())
         }
         Command::Run {
             script,
@@ -188,6 +219,20 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Demo { count } => demo::run(count),
+        Command::Stubs { dir } => {
+            let n = docs::stubs(&dir)?;
+            println!("wrote {n} definition file(s) to {}", dir.display());
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            docs::completions(shell);
+            Ok(())
+        }
+        Command::Manpages { dir } => {
+            let n = docs::manpages(&dir)?;
+            println!("wrote {n} man page(s) to {}", dir.display());
+            Ok(())
+        }
         Command::Check {
             script,
             json,
@@ -279,12 +324,27 @@ fn gen(a: GenArgs) -> Result<(), Failure> {
 }
 
 /// `lunet daemon`: serves until SIGINT or SIGTERM, then stops every state.
-fn run_daemon(socket: &Path, pin_root: &Path) -> Result<(), Failure> {
-    let server =
-        daemon::Server::bind(socket, pin_root).map_err(|e| Failure::internal(e.to_string()))?;
-    let stopper = server.stopper();
-    ctrlc::set_handler(move || stopper.stop())
-        .map_err(|e| Failure::internal(format!("cannot install the signal handler: {e}")))?;
+fn run_daemon(
+    socket: &Path,
+    pin_root: &Path,
+    metrics: Option<daemon::MetricsConfig>,
+    scripts: Option<daemon::ScriptsConfig>,
+) -> Result<(), Failure> {
+    // The metrics port first: one in use stops the start before the daemon takes over.
+    let metrics = metrics
+        .map(|m| daemon::MetricsListener::bind(&m))
+        .transpose()
+        .map_err(|e| Failure::internal(e.to_string()))?;
+    let options = daemon::ServerOptions {
+        scripts,
+        ..Default::default()
+    };
+    let mut server = daemon::Server::bind_opts(socket, pin_root, options)
+        .map_err(|e| Failure::internal(e.to_string()))?;
+    if let Some(m) = metrics {
+        server.serve_metrics(m);
+    }
+    signal::daemon_signals(server.stopper(), server.rereader())?;
     server.run();
     Ok(())
 }

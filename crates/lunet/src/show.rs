@@ -4,19 +4,13 @@ use lunet_lua::Line;
 
 use lunet_bench::gen::Report as GenReport;
 use lunet_runtime::check::CheckReport;
-use lunet_runtime::protocol::{ListEntry, MapOp, StateReport, StatsReport};
+use lunet_runtime::protocol::{
+    ApplyReport, FileAction, ListEntry, MapOp, StateReport, StatsReport,
+};
 use lunet_runtime::replay::ReplayReport;
 
 fn json<T: serde::Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-}
-
-fn tier_name(t: lunet_types::Tier) -> &'static str {
-    match t {
-        lunet_types::Tier::Auto => "auto",
-        lunet_types::Tier::Kernel => "kernel",
-        lunet_types::Tier::Lua => "lua",
-    }
 }
 
 pub fn started(r: &StateReport, as_json: bool) {
@@ -36,7 +30,7 @@ pub fn started(r: &StateReport, as_json: bool) {
         println!(
             "  hook {}  [{} tier: {}]",
             h.name,
-            tier_name(h.tier),
+            h.tier.name(),
             h.tier_reason
         );
         println!("    asked:    {}  (defined at {})", h.attach, h.defined_at);
@@ -68,8 +62,13 @@ pub fn list(list: &[ListEntry], as_json: bool) {
         } else {
             "  (stopped: see lunet logs)"
         };
+        let from = match (&e.file, &e.file_error) {
+            (Some(_), Some(err)) => format!("  [scripts directory; its new version fails: {err}]"),
+            (Some(_), None) => "  [scripts directory]".to_string(),
+            _ => String::new(),
+        };
         println!(
-            "{:<20} {:<16} {:>5} {:>12} {:>8}  {}{state}",
+            "{:<20} {:<16} {:>5} {:>12} {:>8}  {}{state}{from}",
             e.name,
             e.netns.as_deref().unwrap_or("-"),
             e.hooks,
@@ -77,6 +76,46 @@ pub fn list(list: &[ListEntry], as_json: bool) {
             e.errors,
             e.script.display()
         );
+    }
+}
+
+/// `lunet apply`: each file of the scripts directory, its state and what was done.
+pub fn apply(r: &ApplyReport, as_json: bool) {
+    if as_json {
+        return json(r);
+    }
+    println!("scripts directory {}", r.dir.display());
+    if let Some(e) = &r.error {
+        println!("  cannot be used: {e}");
+    }
+    if r.files.is_empty() && r.error.is_none() {
+        println!("  no scripts (*.lua)");
+    }
+    for f in &r.files {
+        let action = match f.action {
+            FileAction::Started => "started",
+            FileAction::Reloaded => "reloaded",
+            FileAction::Restarted => "restarted (its options changed)",
+            FileAction::Stopped => "stopped (the file is gone)",
+            FileAction::Unchanged => "running, unchanged",
+            FileAction::Failed => "not running",
+            FileAction::Kept => "its older version runs on",
+        };
+        println!(
+            "  {:<24} state {:<20} {action}",
+            f.file,
+            f.state.as_deref().unwrap_or("-")
+        );
+        if let Some(c) = &f.cpus {
+            let list: Vec<String> = c.iter().map(u32::to_string).collect();
+            println!(
+                "    cpus {} recorded (per-CPU states are not built yet: one thread runs it)",
+                list.join(",")
+            );
+        }
+        if let Some(e) = &f.error {
+            println!("    error: {e}");
+        }
     }
 }
 
@@ -99,7 +138,7 @@ pub fn stats(s: &StatsReport, as_json: bool) {
         println!(
             "  hook {} [{}] {}",
             h.hook.name,
-            tier_name(h.hook.tier),
+            h.hook.tier.name(),
             h.hook.attach
         );
         println!(

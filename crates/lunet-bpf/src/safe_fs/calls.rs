@@ -69,6 +69,15 @@ pub(super) fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
     Ok(st)
 }
 
+/// Whether the file system `fd` is on is mounted read-only (`fstatvfs`'s `ST_RDONLY`).
+pub(super) fn on_read_only_mount(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: `struct statvfs` is plain old data; all-zero is a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable `struct statvfs`; `fd` is open.
+    check(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) })?;
+    Ok(st.f_flag & libc::ST_RDONLY != 0)
+}
+
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: what `name` is, a link not followed.
 pub(super) fn lstatat(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<libc::stat> {
     let mut st = zeroed_stat();

@@ -200,6 +200,16 @@ impl Dir {
     /// The directory that holds `path`'s last component, checked as one on the way (a
     /// sticky directory shared with other users is fine), and that component.
     pub fn parent_of(path: &Path) -> Result<(Dir, OsString), FsError> {
+        Dir::walk(path, false)
+    }
+
+    /// [`Dir::parent_of`] for reading only: a directory on the way that others could write
+    /// is also taken when it is on a read-only mount (see [`Dir::open_to_read`]).
+    pub fn parent_of_to_read(path: &Path) -> Result<(Dir, OsString), FsError> {
+        Dir::walk(path, true)
+    }
+
+    fn walk(path: &Path, read_only_ok: bool) -> Result<(Dir, OsString), FsError> {
         let bad = |why| FsError::BadPath {
             path: path.to_path_buf(),
             why,
@@ -265,7 +275,12 @@ impl Dir {
             let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
             let fd = calls::openat(top.fd.as_fd(), &name, flags, 0).map_err(io_at(&here))?;
             let meta = Meta::of(&calls::fstat(fd.as_fd()).map_err(io_at(&here))?);
-            check_dir(meta, &here, Level::Ancestor)?;
+            match check_dir(meta, &here, Level::Ancestor) {
+                Err(FsError::Writable { .. })
+                    if read_only_ok
+                        && calls::on_read_only_mount(fd.as_fd()).map_err(io_at(&here))? => {}
+                other => other?,
+            }
             stack.push(Dir { fd, path: here });
         }
         let parent = stack.pop().expect("the stack keeps `/`");
@@ -307,6 +322,31 @@ impl Dir {
         Ok(Some(Dir { fd, path }))
     }
 
+    /// The directory at the absolute `path` to read from, as [`Dir::open`] but also when
+    /// it (or a directory on the way) is one others could write if it is on a read-only
+    /// mount: a Kubernetes ConfigMap volume is mode 0777 (under the kubelet's directory,
+    /// which only root can reach on the host), mounted read-only in the container. No user
+    /// can make a mount in the daemon's mount namespace: a read-only mount there is root's
+    /// word (the kubelet's, the container runtime's) that nobody writes it.
+    pub fn open_to_read(path: &Path) -> Result<Option<Dir>, FsError> {
+        let (parent, name) = Dir::parent_of_to_read(path)?;
+        match parent.sub(&name, None) {
+            Err(FsError::Writable { path, mode }) => {
+                let c = entry_name(&parent.path, &name)?;
+                let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+                let fd = calls::openat(parent.fd.as_fd(), &c, flags, 0).map_err(io_at(&path))?;
+                let meta = Meta::of(&calls::fstat(fd.as_fd()).map_err(io_at(&path))?);
+                let read_only = calls::on_read_only_mount(fd.as_fd()).map_err(io_at(&path))?;
+                // Still a directory of root's (the walk and `sub` checked the rest).
+                if !read_only || !meta.is_dir() || !trusted(meta.uid) {
+                    return Err(FsError::Writable { path, mode });
+                }
+                Ok(Some(Dir { fd, path }))
+            }
+            other => other,
+        }
+    }
+
     /// Sets this directory's permissions (it is ours: [`Dir::sub`] checked; not for one from
     /// [`Dir::parent_of`]).
     pub fn restrict(&self, mode: u32) -> Result<(), FsError> {
@@ -321,6 +361,14 @@ impl Dir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_at(&self.path.join(name))(e)),
         }
+    }
+
+    /// Where the symbolic link `name` points (the link is read, not followed).
+    pub fn read_link(&self, name: &OsStr) -> Result<PathBuf, FsError> {
+        let c = entry_name(&self.path, name)?;
+        calls::readlinkat(self.fd.as_fd(), &c)
+            .map(PathBuf::from)
+            .map_err(io_at(&self.path.join(name)))
     }
 
     /// What this directory is now.

@@ -16,6 +16,7 @@ mod xdp;
 /// Builds every lunet module and installs `require` in the state's globals.
 pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
+    lua.set_app_data(crate::api::loaded::Loaded(loaded.clone()));
     let linux = linux::module(lua)?;
     loaded.set("linux.nf", linux.get::<Table>("nf")?)?;
     loaded.set("linux.xdp", linux.get::<Table>("xdp")?)?;

@@ -21,9 +21,13 @@
 //! behind a lock no panic can take down ([`states`]).
 
 mod conn;
+mod http;
+mod metrics;
+mod scripts;
 mod server;
 mod states;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -35,11 +39,13 @@ use lunet_bpf::pin::PinRootError;
 use lunet_bpf::safe_fs::{Dir, FsError};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{ErrorKind, ListEntry, LogEvent, Request, Response, RunRequest};
+use crate::protocol::{ErrorKind, ListEntry, LogEvent, Request, Response, RunRequest, StateReport};
 use crate::runner::{RunSpec, Running};
 pub use conn::Bounds;
 use conn::{send, Lines, Next, Phase, Slot};
-pub use server::{Server, Stopper};
+pub use http::{MetricsBounds, MetricsConfig, MetricsError, MetricsListener, DEFAULT_METRICS_PORT};
+pub use scripts::{ScriptsConfig, DEFAULT_SCRIPTS_DIR};
+pub use server::{Rereader, Server, ServerOptions, Stopper};
 use states::{Lookup, States};
 
 /// The largest states record read back (a few hundred bytes per state).
@@ -85,10 +91,13 @@ struct Persisted {
     tier: lunet_types::Tier,
     #[serde(default)]
     limits: Option<lunet_lua::Limits>,
+    /// The scripts directory's file it runs from (`None`: started by `lunet run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
 }
 
 impl Persisted {
-    fn of(spec: &RunSpec) -> Persisted {
+    fn of(spec: &RunSpec, file: Option<String>) -> Persisted {
         Persisted {
             name: spec.name.clone(),
             netns: spec.netns.clone(),
@@ -96,6 +105,7 @@ impl Persisted {
             dev: spec.dev.clone(),
             tier: spec.tier,
             limits: Some(spec.limits),
+            file,
         }
     }
 
@@ -124,7 +134,16 @@ struct Daemon {
     /// Where states pin their maps (`<pin_root>/<state>/<map>`).
     pin_root: PathBuf,
     bounds: Bounds,
+    /// When the daemon started (the metrics' up-time).
+    started: Instant,
+    /// The scripts directory the daemon keeps its states equal to (`--scripts`).
+    scripts: Option<scripts::Scripts>,
+    /// The states that run from the scripts directory, by name: their file's name.
+    managed: Mutex<BTreeMap<String, String>>,
 }
+
+/// Why an operation on a state was refused, as the protocol says it.
+type Refusal = (ErrorKind, String);
 
 impl Daemon {
     /// Starts again the states a previous daemon left running (it died without stopping
@@ -157,6 +176,9 @@ impl Daemon {
             match Running::adopt(spec) {
                 Ok(r) => {
                     tracing::info!(state = %p.name, "restored the state a previous daemon left running");
+                    if let (Some(file), Some(_)) = (&p.file, &self.scripts) {
+                        self.managed_lock().insert(p.name.clone(), file.clone());
+                    }
                     reservation.fill(Arc::new(r));
                 }
                 Err(e) => {
@@ -193,6 +215,29 @@ impl Daemon {
         }
     }
 
+    /// The metrics page (`--metrics`): every running state's stats, as `lunet stats` gives
+    /// them.
+    fn metrics_page(&self) -> String {
+        let running = self.states.running();
+        let states: Vec<_> = running.iter().map(|r| r.stats()).collect();
+        let caps: Vec<usize> = running.iter().map(|r| r.spec().limits.memory).collect();
+        metrics::render(&metrics::Daemon {
+            started: self.started,
+            script_errors: self.scripts.as_ref().map(|s| s.errors()),
+            states: &states,
+            memory_caps: &caps,
+        })
+    }
+
+    fn managed_lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.managed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The scripts directory's file state `name` runs from.
+    fn file_of(&self, name: &str) -> Option<String> {
+        self.managed_lock().get(name).cloned()
+    }
+
     fn persist(&self) {
         let _one = self
             .persisting
@@ -202,7 +247,11 @@ impl Daemon {
             .states
             .running()
             .iter()
-            .map(|r| Persisted::of(&r.spec()))
+            .map(|r| {
+                let spec = r.spec();
+                let file = self.file_of(&spec.name);
+                Persisted::of(&spec, file)
+            })
             .collect();
         let text = serde_json::to_vec(&list).unwrap_or_default();
         if let Err(e) = self.dir.write_atomic(&self.record, &text, 0o600) {
@@ -292,34 +341,26 @@ impl Daemon {
         match request {
             Request::Ping => Response::ok("pong"),
             Request::Run(r) => self.start(r),
-            Request::Stop { name } => match self.states.remove(&name) {
-                Lookup::Running(r) => {
-                    r.stop();
-                    self.persist();
-                    Response::ok(serde_json::json!({ "stopped": name }))
-                }
-                other => not_running(&name, &other),
+            Request::Stop { name } => match self.refuse_managed(&name) {
+                Some(e) => e,
+                None => reply(
+                    self.stop_state(&name)
+                        .map(|()| serde_json::json!({ "stopped": name })),
+                ),
             },
-            Request::Reload { name, script } => match self.get(&name) {
-                Ok(_) if !script.is_absolute() => {
+            Request::Reload { name, script } => match self.refuse_managed(&name) {
+                Some(e) => e,
+                None if !script.is_absolute() => {
                     Response::err(ErrorKind::BadRequest, "the script path must be absolute")
                 }
-                Ok(r) => match r.reload(script) {
-                    Ok(report) => {
-                        self.persist();
-                        Response::ok(report)
-                    }
-                    Err(e) => Response::err(
-                        match &e {
-                            crate::runner::ReloadError::Start(s) if !s.is_script() => {
-                                ErrorKind::Netfilter
-                            }
-                            _ => ErrorKind::Script,
-                        },
-                        e.to_string(),
-                    ),
-                },
-                Err(e) => e,
+                None => reply(self.reload_state(&name, script)),
+            },
+            Request::Apply => match &self.scripts {
+                Some(s) => Response::ok(s.sync(self, true)),
+                None => Response::err(
+                    ErrorKind::BadRequest,
+                    "this daemon keeps no scripts directory (start it with --scripts DIR)",
+                ),
             },
             Request::List => {
                 let list: Vec<ListEntry> = self
@@ -328,6 +369,10 @@ impl Daemon {
                     .iter()
                     .map(|r| {
                         let stats = r.stats();
+                        let file = self.file_of(&r.report().name);
+                        let file_error = file
+                            .as_ref()
+                            .and_then(|f| self.scripts.as_ref().and_then(|s| s.error_of(f)));
                         ListEntry {
                             name: r.report().name.clone(),
                             script: r.report().script.clone(),
@@ -336,6 +381,8 @@ impl Daemon {
                             packets: stats.hooks.iter().map(|h| h.stats.packets).sum(),
                             errors: stats.hooks.iter().map(|h| h.stats.errors).sum(),
                             running: r.is_running(),
+                            file,
+                            file_error,
                         }
                     })
                     .collect();
@@ -372,32 +419,54 @@ impl Daemon {
     }
 
     fn start(&self, r: RunRequest) -> Response {
-        let spec = match RunSpec::from_request(r, &self.pin_root) {
-            Ok(s) => s,
-            Err(e) => return Response::err(ErrorKind::BadRequest, e.to_string()),
-        };
+        reply(self.start_state(r, None))
+    }
+
+    /// `Some(refusal)` when `name` runs from the scripts directory: the directory decides
+    /// what it runs, not `stop` or `reload`.
+    fn refuse_managed(&self, name: &str) -> Option<Response> {
+        let file = self.file_of(name)?;
+        Some(Response::err(
+            ErrorKind::BadRequest,
+            format!(
+                "state '{name}' runs from the scripts directory's file {file}: change or remove \
+                 the file (then `lunet apply`, or wait for the daemon to see it)"
+            ),
+        ))
+    }
+
+    /// Starts a state; `file` is the scripts directory's file it runs from, if it does.
+    fn start_state(&self, r: RunRequest, file: Option<&str>) -> Result<StateReport, Refusal> {
+        let spec = RunSpec::from_request(r, &self.pin_root)
+            .map_err(|e| (ErrorKind::BadRequest, e.to_string()))?;
         let name = spec.name.clone();
         if let Err(e) = lunet_netfilter::validate_state(&name) {
-            return Response::err(
+            return Err((
                 ErrorKind::BadRequest,
                 format!("invalid state name '{name}': {e}"),
-            );
+            ));
         }
         if !spec.script.is_absolute() {
-            return Response::err(ErrorKind::BadRequest, "the script path must be absolute");
+            return Err((
+                ErrorKind::BadRequest,
+                "the script path must be absolute".into(),
+            ));
         }
         let Some(reservation) = self.states.reserve(&name) else {
-            return Response::err(
+            return Err((
                 ErrorKind::Exists,
                 format!("a state named '{name}' is running (stop it, or pick --name)"),
-            );
+            ));
         };
         match Running::start(spec) {
             Ok(running) => {
                 let report = running.report();
+                if let Some(f) = file {
+                    self.managed_lock().insert(name.clone(), f.to_string());
+                }
                 reservation.fill(Arc::new(running));
                 self.persist();
-                Response::ok(report)
+                Ok(report)
             }
             Err(e) => {
                 drop(reservation);
@@ -406,8 +475,42 @@ impl Daemon {
                 } else {
                     ErrorKind::Netfilter
                 };
-                Response::err(kind, e.to_string())
+                Err((kind, e.to_string()))
             }
+        }
+    }
+
+    /// Stops a state: its rules, queues and pins go.
+    fn stop_state(&self, name: &str) -> Result<(), Refusal> {
+        match self.states.remove(name) {
+            Lookup::Running(r) => {
+                r.stop();
+                self.managed_lock().remove(name);
+                self.persist();
+                Ok(())
+            }
+            other => Err(refusal(name, &other)),
+        }
+    }
+
+    /// Replaces a state's script (no packet lost); on error the old version runs on.
+    fn reload_state(&self, name: &str, script: PathBuf) -> Result<StateReport, Refusal> {
+        let r = match self.states.get(name) {
+            Lookup::Running(r) => r,
+            other => return Err(refusal(name, &other)),
+        };
+        match r.reload(script) {
+            Ok(report) => {
+                self.persist();
+                Ok(report)
+            }
+            Err(e) => Err((
+                match &e {
+                    crate::runner::ReloadError::Start(s) if !s.is_script() => ErrorKind::Netfilter,
+                    _ => ErrorKind::Script,
+                },
+                e.to_string(),
+            )),
         }
     }
 
@@ -445,12 +548,25 @@ impl Daemon {
 }
 
 /// The error for a name that has no running state (yet).
-fn not_running(name: &str, l: &Lookup) -> Response {
+fn refusal(name: &str, l: &Lookup) -> Refusal {
     let message = match l {
         Lookup::Starting => format!("state '{name}' is still starting"),
         _ => format!("no state named '{name}'"),
     };
-    Response::err(ErrorKind::NotFound, message)
+    (ErrorKind::NotFound, message)
+}
+
+fn not_running(name: &str, l: &Lookup) -> Response {
+    let (kind, message) = refusal(name, l);
+    Response::err(kind, message)
+}
+
+/// An operation's result as an answer.
+fn reply<T: Serialize>(r: Result<T, Refusal>) -> Response {
+    match r {
+        Ok(v) => Response::ok(v),
+        Err((kind, message)) => Response::err(kind, message),
+    }
 }
 
 /// `handle()`'s answer; a request that panics is answered with an `internal` error, and the

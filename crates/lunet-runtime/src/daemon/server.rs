@@ -13,6 +13,8 @@ use lunet_bpf::pin::PinRoot;
 use lunet_bpf::safe_fs::{self, Dir, Lock, LockError};
 
 use super::conn::{self, Bounds, Conns};
+use super::http::MetricsListener;
+use super::scripts::{Scripts, ScriptsConfig};
 use super::states::States;
 use super::{Daemon, DaemonError};
 use crate::protocol::{ErrorKind, Response};
@@ -30,6 +32,34 @@ pub struct Server {
     pins: PinRoot,
     socket_lock: Lock,
     quit: Arc<AtomicBool>,
+    metrics: Option<MetricsListener>,
+}
+
+/// How a daemon runs besides its socket and pin root.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    pub bounds: Bounds,
+    /// The scripts directory to keep the states equal to (`--scripts`).
+    pub scripts: Option<ScriptsConfig>,
+}
+
+/// Has a [`Server`] read its scripts directory now (SIGHUP), from any thread.
+#[derive(Clone)]
+pub struct Rereader {
+    daemon: Arc<Daemon>,
+}
+
+impl Rereader {
+    /// `false` when the daemon keeps no scripts directory.
+    pub fn reread(&self) -> bool {
+        match &self.daemon.scripts {
+            Some(s) => {
+                s.wake();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Stops a [`Server`]'s accept loop from any thread (a signal handler, a test).
@@ -70,6 +100,24 @@ impl Server {
         pin_root: &Path,
         bounds: Bounds,
     ) -> Result<Server, DaemonError> {
+        Server::bind_opts(
+            socket,
+            pin_root,
+            ServerOptions {
+                bounds,
+                scripts: None,
+            },
+        )
+    }
+
+    /// [`Server::bind_with`], and a scripts directory when `options` has one (its states
+    /// that a killed daemon left are restored as the directory's).
+    pub fn bind_opts(
+        socket: &Path,
+        pin_root: &Path,
+        options: ServerOptions,
+    ) -> Result<Server, DaemonError> {
+        let ServerOptions { bounds, scripts } = options;
         let socket = std::path::absolute(socket).map_err(|source| DaemonError::Listen {
             socket: socket.to_path_buf(),
             source,
@@ -88,7 +136,7 @@ impl Server {
                 },
                 LockError::Fs(e) => DaemonError::SocketDir(e),
             })?;
-        match Server::listen(&socket, &name, dir, pin_root, bounds) {
+        match Server::listen(&socket, &name, dir, pin_root, bounds, scripts) {
             Ok((daemon, listener, pins)) => Ok(Server {
                 daemon,
                 listener,
@@ -98,6 +146,7 @@ impl Server {
                 pins,
                 socket_lock,
                 quit: Arc::default(),
+                metrics: None,
             }),
             Err(e) => {
                 let _ = socket_lock.unlink();
@@ -113,6 +162,7 @@ impl Server {
         dir: Dir,
         pin_root: &Path,
         bounds: Bounds,
+        scripts: Option<ScriptsConfig>,
     ) -> Result<(Arc<Daemon>, UnixListener, PinRoot), DaemonError> {
         let pin_root = std::path::absolute(pin_root).unwrap_or_else(|_| pin_root.to_path_buf());
         let pins = PinRoot::take(&pin_root)?;
@@ -127,6 +177,9 @@ impl Server {
             persisting: Mutex::new(()),
             pin_root,
             bounds,
+            started: std::time::Instant::now(),
+            scripts: scripts.map(Scripts::new),
+            managed: Mutex::default(),
         });
         daemon.restore();
 
@@ -158,6 +211,17 @@ impl Server {
         Ok((daemon, listener, pins))
     }
 
+    /// Serves the metrics page on `listener` once [`Server::run`] runs.
+    pub fn serve_metrics(&mut self, listener: MetricsListener) {
+        self.metrics = Some(listener);
+    }
+
+    pub fn rereader(&self) -> Rereader {
+        Rereader {
+            daemon: self.daemon.clone(),
+        }
+    }
+
     pub fn stopper(&self) -> Stopper {
         Stopper {
             quit: self.quit.clone(),
@@ -167,8 +231,31 @@ impl Server {
 
     /// Answers clients, one thread each, until stopped; then stops every state (their rules,
     /// queues and pins go), removes the socket and lets the locks and the pin root go.
-    pub fn run(self) {
+    pub fn run(mut self) {
         tracing::info!(socket = %self.socket.display(), "lunet daemon listening");
+        let metrics = self.metrics.take().and_then(|m| {
+            let (d, quit) = (self.daemon.clone(), self.quit.clone());
+            if let Some(addr) = m.local_addr() {
+                tracing::info!(%addr, "serving metrics at http://{addr}/metrics");
+            }
+            std::thread::Builder::new()
+                .name("lunet-metrics".into())
+                .spawn(move || m.serve(d, quit))
+                .map_err(|e| tracing::warn!("cannot start the metrics thread: {e}"))
+                .ok()
+        });
+        let watcher = self.daemon.scripts.as_ref().and_then(|_| {
+            let (d, quit) = (self.daemon.clone(), self.quit.clone());
+            std::thread::Builder::new()
+                .name("lunet-scripts".into())
+                .spawn(move || {
+                    if let Some(s) = &d.scripts {
+                        s.watch(&d, &quit);
+                    }
+                })
+                .map_err(|e| tracing::warn!("cannot start the scripts directory's thread: {e}"))
+                .ok()
+        });
         let mut backoff = conn::Backoff::new();
         // The loop wakes at least twice a second to see `quit`: a stop must not depend on
         // the Stopper's connection, which fails while the process is out of descriptors.
@@ -193,6 +280,9 @@ impl Server {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => backoff.failed(&e),
             }
+        }
+        for t in [metrics, watcher].into_iter().flatten() {
+            let _ = t.join();
         }
         tracing::info!("stopping every state");
         for s in self.daemon.states.take_all() {

@@ -31,7 +31,7 @@ pub use error::StartError;
 pub use exec::ReloadError;
 use exec::{HookCounters, QueueInfo, Ready};
 pub use plan::PlanError;
-pub use spec::{default_name, RunSpec, PIN_ROOT};
+pub use spec::{default_name, parse_size, RunSpec, SizeError, PIN_ROOT};
 
 /// What the state's thread is asked to do between two batches.
 pub(crate) enum Control {

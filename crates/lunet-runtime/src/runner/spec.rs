@@ -53,6 +53,28 @@ impl RunSpec {
     }
 }
 
+/// A memory cap that is not a size lunet takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a size from 1M to 64G (bytes, or with K, M, G): a state's memory cap")]
+pub struct SizeError(pub String);
+
+/// A memory cap as the command line and script headers write it: bytes, or with a K, M or G
+/// suffix, from [`Limits::MIN_MEMORY`] to [`Limits::MAX_MEMORY`].
+pub fn parse_size(s: &str) -> Result<usize, SizeError> {
+    let (digits, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&s[..s.len() - 1], 1usize << 10),
+        Some('M') => (&s[..s.len() - 1], 1 << 20),
+        Some('G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| (Limits::MIN_MEMORY..=Limits::MAX_MEMORY).contains(n))
+        .ok_or_else(|| SizeError(s.to_string()))
+}
+
 /// The state name `run` picks when none is given: the script's file stem.
 pub fn default_name(script: &Path) -> String {
     script

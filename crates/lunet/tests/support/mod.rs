@@ -89,6 +89,10 @@ pub struct Daemon {
     pub pin_root: PathBuf,
     /// Where the daemon's stderr goes (inherited when `None`).
     pub log: Option<PathBuf>,
+    /// More `lunet daemon` arguments (`--metrics ...`, `--scripts ...`).
+    pub extra: Vec<String>,
+    /// A command the daemon is started through (`sh -c '... exec "$0" "$@"'`), if any.
+    pub wrapper: Vec<String>,
 }
 
 impl Daemon {
@@ -101,7 +105,33 @@ impl Daemon {
         Daemon::start_with_log(Some(log.to_path_buf()))
     }
 
+    /// A daemon with more arguments, its stderr (log level info) in the file at `log`.
+    pub fn start_with(extra: &[&str], log: &Path) -> Daemon {
+        Daemon::start_full(
+            Some(log.to_path_buf()),
+            extra.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
+    /// [`Daemon::start_with`], started through `wrapper` (which must exec the daemon, so its
+    /// PID is the daemon's).
+    pub fn start_wrapped(wrapper: &[&str], extra: &[&str], log: &Path) -> Daemon {
+        Daemon::start_full_in(
+            Some(log.to_path_buf()),
+            extra.iter().map(|s| s.to_string()).collect(),
+            wrapper.iter().map(|s| s.to_string()).collect(),
+        )
+    }
+
     fn start_with_log(log: Option<PathBuf>) -> Daemon {
+        Daemon::start_full(log, Vec::new())
+    }
+
+    fn start_full(log: Option<PathBuf>, extra: Vec<String>) -> Daemon {
+        Daemon::start_full_in(log, extra, Vec::new())
+    }
+
+    fn start_full_in(log: Option<PathBuf>, extra: Vec<String>, wrapper: Vec<String>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("lunet.sock");
         let tag = dir
@@ -118,6 +148,8 @@ impl Daemon {
             socket,
             pin_root,
             log,
+            extra,
+            wrapper,
         };
         d.spawn();
         d
@@ -126,13 +158,29 @@ impl Daemon {
     /// Starts a new daemon process on the same socket (after [`Daemon::kill`]).
     pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "a daemon runs already");
-        let child = Command::new(lunet_bin())
+        let mut cmd = match self.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(lunet_bin());
+                c
+            }
+            None => Command::new(lunet_bin()),
+        };
+        let child = cmd
             .args(["daemon", "--socket", self.socket.to_str().unwrap()])
             .args(["--pin-root", self.pin_root.to_str().unwrap()])
+            .args(&self.extra)
             .env("LUNET_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(match &self.log {
-                Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+                Some(p) => Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(p)
+                        .unwrap(),
+                ),
                 None => Stdio::inherit(),
             })
             .spawn()
@@ -216,6 +264,51 @@ impl Daemon {
             let _ = c.wait();
         }
     }
+}
+
+/// `GET path` on `addr`: the status, the head and the body.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: lunet\r\n\r\n").unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).unwrap();
+    let (head, body) = all.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+/// Where the daemon logging to `log` said it serves metrics.
+pub fn metrics_addr(log: &Path) -> std::net::SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(rest) = text.split("serving metrics at http://").nth(1) {
+            return rest.split('/').next().unwrap().parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no metrics address in:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The checker `tool` on PATH; `None` (saying so) when it is not there, outside CI. In CI
+/// (`CI` set) a missing checker fails the test: scripts/deps.sh installs every one.
+pub fn checker(tool: &str, installed_by: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let msg = format!("{tool} is not installed ({installed_by}; scripts/deps.sh installs it)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{msg}: CI must run this check"
+        );
+        eprintln!("skipped: {msg}");
+    }
+    found
 }
 
 /// Writes `source` to a script file in `dir`.
