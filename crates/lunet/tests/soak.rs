@@ -107,6 +107,39 @@ fn explained(arrived: &BTreeSet<u32>, sent: u32, versions: &[Version], what: &st
     at
 }
 
+/// Sets the socket's receive buffer past the system's maximum (root's SO_RCVBUFFORCE).
+fn force_recv_buffer(sink: &UdpSink, bytes: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt on a socket this test owns, with a pointer to a live c_int.
+    let r = unsafe {
+        libc::setsockopt(
+            sink.socket().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&bytes as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "SO_RCVBUFFORCE: {}", std::io::Error::last_os_error());
+}
+
+/// UDP datagrams dropped because a socket's buffer was full, in namespace `ns`
+/// (`RcvbufErrors` of /proc/net/snmp).
+fn udp_rcvbuf_errors(ns: &str) -> u64 {
+    lunet_netns::in_netns(ns, || {
+        let snmp = std::fs::read_to_string("/proc/thread-self/net/snmp").unwrap();
+        let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+        let (names, values) = (udp.next().unwrap(), udp.next().unwrap());
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(n, _)| *n == "RcvbufErrors")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    })
+    .unwrap()
+}
+
 /// What happened to each residue in blocks of 50 packets, where it changes: `.` all arrived,
 /// `D` all dropped, `p` some lost (for `LUNET_SOAK_DEBUG`).
 fn fates(arrived: &BTreeSet<u32>, total: u32) -> String {
@@ -170,6 +203,9 @@ fn soak_with_reloads_stops_and_a_daemon_kill_loses_nothing() {
                 SocketAddrV4::new(bed.receiver_addr(), port),
             )
             .unwrap();
+            // Room for seconds of the stream: this test's receiver may be descheduled for a
+            // while on a loaded machine, and what it drops must not pass for lunet's losses.
+            force_recv_buffer(&sink, 64 << 20);
             std::thread::spawn(move || {
                 let deadline = Instant::now() + Duration::from_secs(secs + 5);
                 sink.recv_until(deadline, total as usize).unwrap()
@@ -269,6 +305,11 @@ fn soak_with_reloads_stops_and_a_daemon_kill_loses_nothing() {
             .iter()
             .for_each(|a| eprintln!("{}", fates(a, total)));
     }
+    let overflowed = udp_rcvbuf_errors(bed.receiver_ns());
+    assert_eq!(
+        overflowed, 0,
+        "the test's own receiver fell behind: its sockets dropped {overflowed} datagrams"
+    );
     let nf_at = explained(&arrived[0], total, &nf_versions, "Lua tier");
     let xdp_at = explained(&arrived[1], total, &xdp_versions, "XDP");
     eprintln!(
