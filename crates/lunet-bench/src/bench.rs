@@ -122,7 +122,7 @@ pub fn run(o: Options, quit: Arc<AtomicBool>) -> Result<(), BenchError> {
     // Printed with the table (on stdout, so it stays with the results when piped).
     let header = format!(
         "lunet bench: {} ({}) -> {} ({}), {} run(s) of {secs} s per filter and method{}\n\
-         machine: Linux {}, {} CPU(s)\n\n",
+         machine: Linux {}, {} CPU(s); generator: {}\n\n",
         bed.sender_ns(),
         bed.endpoints.src_ip,
         bed.receiver_ns(),
@@ -136,7 +136,8 @@ pub fn run(o: Options, quit: Arc<AtomicBool>) -> Result<(), BenchError> {
         std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .unwrap_or_default()
             .trim(),
-        cpu::cpus()
+        cpu::cpus(),
+        bed.generator_method()
     );
     let bar = progress((filters.len() * methods.len()) as u64 * (1 + runs as u64));
     let mut rows = Vec::new();

@@ -235,6 +235,8 @@ pub struct Report {
     pub ring_lost: u64,
     /// Whether the generator thread ran pinned to CPU 0.
     pub pinned: bool,
+    /// Which generator sent (`xdp-live-frames` or `af-packet`).
+    pub method: &'static str,
     /// What the receiver did with the frames: `stack` (XDP_PASS) or `xdp-drop`.
     pub receiver: &'static str,
 }
@@ -300,6 +302,7 @@ pub fn run(o: &Options, quit: Arc<AtomicBool>) -> Result<Report, GenError> {
         received: seen.xdp_packets,
         ring_lost: seen.xmit_errors,
         pinned: bed.generator_pinned(),
+        method: bed.generator_method(),
         receiver: if o.drop { "xdp-drop" } else { "stack" },
     };
     drop(bed);

@@ -1,6 +1,6 @@
 //! The traffic source: one thread inside the sender namespace, pinned to CPU 0, owning a
-//! [`LiveGen`] (the `XDP_TX` live-frames generator of `lunet-gen`) and running the jobs the
-//! driver sends it. A job is cut into slices of at most [`SLICE`], so Ctrl-C ends it within
+//! [`Generator`] (`lunet-gen`'s live frames, or its packet socket where the kernel refuses
+//! them) and running the jobs the driver sends it. A job is cut into slices of at most [`SLICE`], so Ctrl-C ends it within
 //! one slice.
 
 use std::io;
@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use lunet_gen::{GenStats, Limit, LiveGen};
+use lunet_gen::{GenStats, Generator, Limit};
 
 /// Longest single generator call sequence between two looks at the quit flag.
 const SLICE: Duration = Duration::from_millis(200);
@@ -29,21 +29,23 @@ pub struct Sender {
     thread: Option<JoinHandle<()>>,
     /// Whether the generator thread is pinned to CPU 0.
     pub pinned: bool,
+    /// Which generator runs ([`Generator::method`]).
+    pub method: &'static str,
 }
 
 impl Sender {
     /// Starts the thread in `ns` with a generator for the veth `ifindex` (in `ns`).
     pub fn start(ns: &str, ifindex: u32) -> io::Result<Sender> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = mpsc::channel::<io::Result<bool>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<io::Result<(bool, &'static str)>>();
         let thread = lunet_netns::spawn_in_netns(ns, move || {
             let pinned = crate::cpu::cpus() >= 2 && crate::cpu::pin(0, 0).is_ok();
-            let gen = match LiveGen::new(ifindex) {
+            let gen = match Generator::new(ifindex) {
                 Ok(g) => g,
                 Err(e) => {
                     let _ = ready_tx.send(Err(io::Error::new(
                         e.kind(),
-                        format!("cannot load the XDP_TX generator program: {e}"),
+                        format!("cannot start the traffic generator: {e}"),
                     )));
                     return;
                 }
@@ -53,13 +55,13 @@ impl Sender {
                     "the generator is not anchored in the XDP dispatcher: it will be slow"
                 );
             }
-            let _ = ready_tx.send(Ok(pinned));
+            let _ = ready_tx.send(Ok((pinned, gen.method())));
             for job in rx {
                 let r = run_sliced(&gen, &job.frames, job.limit, &job.quit, &job.progress);
                 let _ = job.reply.send(r);
             }
         })?;
-        let pinned = match ready_rx.recv() {
+        let (pinned, method) = match ready_rx.recv() {
             Ok(Ok(p)) => p,
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -76,6 +78,7 @@ impl Sender {
             jobs: Some(jobs),
             thread: Some(thread),
             pinned,
+            method,
         })
     }
 
@@ -124,10 +127,10 @@ impl Drop for Sender {
     }
 }
 
-/// [`LiveGen::run`] in slices of at most [`SLICE`], stopping early when `quit` is set and
+/// [`Generator::run`] in slices of at most [`SLICE`], stopping early when `quit` is set and
 /// storing the frames sent so far in `progress` after each.
 fn run_sliced(
-    gen: &LiveGen,
+    gen: &Generator,
     frames: &[Vec<u8>],
     limit: Limit,
     quit: &AtomicBool,

@@ -224,6 +224,11 @@ impl Bed {
         self.sender.pinned
     }
 
+    /// Which generator sends ([`lunet_gen::Generator::method`]).
+    pub fn generator_method(&self) -> &'static str {
+        self.sender.method
+    }
+
     /// Sends `frames` from the sender namespace until `limit` (or `quit`).
     pub fn send(
         &self,

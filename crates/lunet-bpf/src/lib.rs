@@ -28,7 +28,7 @@ pub mod safe_fs;
 pub mod sys;
 
 pub use insn::Insn;
-pub use link::{ifindex, link_create_netfilter, link_create_xdp, LinkFd};
+pub use link::{ifindex, link_create_netfilter, link_create_tcx, link_create_xdp, LinkFd};
 pub use map::Map;
 pub use prog::{load, load_with, test_run, LoadError, LoadOptions, ProgFd, TestRunResult, XdpMd};
 pub use ringbuf::RingBuf;

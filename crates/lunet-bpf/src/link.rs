@@ -68,6 +68,21 @@ pub fn link_create_xdp(prog: &ProgFd, ifindex: u32, flags: u32) -> io::Result<Li
     Ok(LinkFd(fd))
 }
 
+/// Attaches a `SCHED_CLS` program to `ifindex` (in the calling thread's namespace) with a tcx
+/// link (Linux 6.6), at `attach_type::TCX_INGRESS` or `TCX_EGRESS`, after the programs
+/// already there. Detached when the link is dropped.
+pub fn link_create_tcx(prog: &ProgFd, ifindex: u32, attach: u32) -> io::Result<LinkFd> {
+    let mut attr = LinkCreateAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        target: ifindex,
+        attach_type: attach,
+        ..Default::default()
+    };
+    // SAFETY: the attr holds no pointers; BPF_LINK_CREATE returns a new fd.
+    let fd = unsafe { sys::bpf_fd(Cmd::LinkCreate, &mut attr)? };
+    Ok(LinkFd(fd))
+}
+
 /// Attaches a netfilter program (loaded with `expected_attach_type` = `BPF_NETFILTER`) at
 /// `hook` of `family` in the calling thread's network namespace (`BPF_LINK_CREATE` with
 /// `BPF_NETFILTER`, Linux 6.4). `nf_flags` are [`nf::F_IP_DEFRAG`] or 0.

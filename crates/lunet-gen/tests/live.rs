@@ -1,5 +1,6 @@
-//! End-to-end test of the live-frames generator between two private network namespaces.
-//! Needs root; says why it skipped and passes otherwise.
+//! End-to-end tests of both generators (live frames, and the packet socket used where the
+//! kernel refuses them) between two private network namespaces. Need root; say why they
+//! skipped and pass otherwise.
 //!
 //! Traffic stays inside namespaces this test creates (a `lunet_netns::Testbed`), over the veth
 //! pair it creates, with addresses in 198.18.0.0/15; every loop is bounded; the namespaces are
@@ -16,7 +17,7 @@ use lunet_bpf::map::map_type;
 use lunet_bpf::prog::{prog_type, xdp_action};
 use lunet_bpf::{Insn, Map};
 use lunet_gen::packet;
-use lunet_gen::{attach_pass, Limit, LiveGen};
+use lunet_gen::{attach_pass, Generator, Limit, LiveGen, SocketGen};
 use lunet_netns::{in_netns, Testbed};
 
 const PORT: u16 = 9999;
@@ -76,9 +77,35 @@ fn drain(
     got
 }
 
+/// Makes the generator under test for the sender veth, `repeat` frames per call where the
+/// generator has calls of one frame (live frames); the socket cycles frame by frame anyway.
+type Make = fn(u32, u32) -> io::Result<Generator>;
+
 #[test]
 fn live_frames_reach_the_receiver_namespace() {
     lunet_testkit::require_root!("namespaces, a veth pair and bpf(2)");
+    if !lunet_bpf::probe::xdp_live_frames_supported() {
+        eprintln!(
+            "SKIP: this kernel refuses BPF_F_TEST_XDP_LIVE_FRAMES; \
+             socket_frames_reach_the_receiver_namespace covers the generator it falls back to"
+        );
+        return;
+    }
+    exercise(|ifindex, repeat| {
+        let g = LiveGen::new(ifindex)?.with_repeat_per_call(repeat);
+        assert!(g.anchored(), "dispatcher anchor in a private namespace");
+        Ok(Generator::Live(g))
+    });
+}
+
+#[test]
+fn socket_frames_reach_the_receiver_namespace() {
+    lunet_testkit::require_root!("namespaces, a veth pair and an AF_PACKET socket");
+    exercise(|ifindex, _| Ok(Generator::Socket(SocketGen::new(ifindex)?)));
+}
+
+/// Count, mix, rate limit and throughput of one generator, counted at the receiver.
+fn exercise(make: Make) {
     let bed = Testbed::create().expect("test bed");
     let (tx, rx) = (bed.sender_ns().to_string(), bed.receiver_ns().to_string());
     let (tx_ip, rx_ip) = (bed.sender_addr(), bed.receiver_addr());
@@ -93,9 +120,8 @@ fn live_frames_reach_the_receiver_namespace() {
     // 1. Exactly 1000 frames; at least 99% must arrive.
     let frames = vec![frame(b"lunet-gen")];
     let stats = run_in(&tx, move || {
-        let g = LiveGen::new(tx_if)?;
-        assert!(g.anchored(), "dispatcher anchor in a private namespace");
-        g.run(&frames, Limit::count(1000, Duration::from_secs(10)))
+        make(tx_if, lunet_gen::live::DEFAULT_REPEAT)?
+            .run(&frames, Limit::count(1000, Duration::from_secs(10)))
     })
     .expect("generator run");
     assert_eq!(stats.sent, 1000);
@@ -107,11 +133,11 @@ fn live_frames_reach_the_receiver_namespace() {
     );
     assert!(n >= 990, "only {n} of 1000 frames arrived");
 
-    // 2. A mix of three frames, 50 per call, cycles A, B, C, A, B, C: 100 of each.
+    // 2. A mix of three frames (50 per call where calls send one frame) cycles A, B, C:
+    // 100 of each.
     let mix = vec![frame(b"A"), frame(b"B"), frame(b"C")];
     let stats = run_in(&tx, move || {
-        let g = LiveGen::new(tx_if)?.with_repeat_per_call(50);
-        g.run(&mix, Limit::count(300, Duration::from_secs(10)))
+        make(tx_if, 50)?.run(&mix, Limit::count(300, Duration::from_secs(10)))
     })
     .unwrap();
     assert_eq!(stats.sent, 300);
@@ -124,7 +150,7 @@ fn live_frames_reach_the_receiver_namespace() {
     // 3. Rate limit: 20k pps for 0.5 s is about 10000 frames.
     let one = vec![frame(b"rate")];
     let stats = run_in(&tx, move || {
-        let g = LiveGen::new(tx_if)?;
+        let g = make(tx_if, lunet_gen::live::DEFAULT_REPEAT)?;
         let limit = Limit {
             duration: Duration::from_millis(500),
             max_packets: u64::MAX,
@@ -163,8 +189,9 @@ fn live_frames_reach_the_receiver_namespace() {
         let prog = counting_prog(&counter, verdict);
         let link = run_in(&rx, move || lunet_bpf::link_create_xdp(&prog, rx_if, 0)).unwrap();
         let f = vec![frame(b"throughput")];
-        let s = run_in(&tx, move || {
-            LiveGen::new(tx_if)?.run(&f, Limit::time(Duration::from_secs(2)))
+        let (s, name) = run_in(&tx, move || {
+            let g = make(tx_if, lunet_gen::live::DEFAULT_REPEAT)?;
+            io::Result::Ok((g.run(&f, Limit::time(Duration::from_secs(2)))?, g.method()))
         })
         .unwrap();
         std::thread::sleep(Duration::from_millis(100)); // let the receiver finish its queue
@@ -176,7 +203,8 @@ fn live_frames_reach_the_receiver_namespace() {
             .sum();
         let secs = s.elapsed.as_secs_f64();
         eprintln!(
-            "throughput, receiver XDP_{}: sent {} in {secs:.2} s = {:.2} Mpps; delivered {} = {:.2} Mpps",
+            "throughput of {}, receiver XDP_{}: sent {} in {secs:.2} s = {:.2} Mpps; delivered {} = {:.2} Mpps",
+            name,
             if verdict == xdp_action::PASS { "PASS (to the stack)" } else { "DROP" },
             s.sent,
             s.pps / 1e6,

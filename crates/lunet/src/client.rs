@@ -41,9 +41,23 @@ impl Client {
     pub fn send(&mut self, request: &Request) -> Result<(), Failure> {
         let mut line = serde_json::to_vec(request).map_err(|e| Failure::internal(e.to_string()))?;
         line.push(b'\n');
-        self.writer
-            .write_all(&line)
-            .map_err(|e| Failure::daemon(format!("the daemon went away: {e}")))
+        match self.writer.write_all(&line) {
+            Ok(()) => Ok(()),
+            // A daemon that refuses a connection (busy, not root) says why in one line and
+            // closes, possibly before the request is written: that line is the answer.
+            Err(e) => {
+                let mut told = String::new();
+                let _ = self.reader.read_line(&mut told);
+                match serde_json::from_str::<Response>(&told) {
+                    Ok(Response {
+                        ok: false,
+                        error: Some(b),
+                        ..
+                    }) => Err(Failure::from_kind(b.kind, b.message)),
+                    _ => Err(Failure::daemon(format!("the daemon went away: {e}"))),
+                }
+            }
+        }
     }
 
     /// The next response; an `ok: false` one becomes a [`Failure`] with the matching exit code.

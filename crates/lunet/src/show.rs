@@ -321,10 +321,11 @@ pub fn gen(r: &GenReport, json: bool) {
         return;
     }
     println!(
-        "sent      {:>12} frames in {:.2} s: {:.3} Mpps{}",
+        "sent      {:>12} frames in {:.2} s: {:.3} Mpps by {}{}",
         r.sent,
         r.seconds,
         r.pps / 1e6,
+        r.method,
         if r.pinned {
             " (generator on CPU 0)"
         } else {

@@ -21,6 +21,9 @@ pub mod attach_type {
     pub const XDP: u32 = 37;
     /// Linux 6.4; missing from Debian 12's headers.
     pub const NETFILTER: u32 = 45;
+    /// tcx (Linux 6.6): `BPF_TCX_INGRESS`, `BPF_TCX_EGRESS`.
+    pub const TCX_INGRESS: u32 = 46;
+    pub const TCX_EGRESS: u32 = 47;
 }
 
 /// `BPF_PROG_TEST_RUN` flags.
