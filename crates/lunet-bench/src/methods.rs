@@ -387,6 +387,8 @@ fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
         dev: None,
         tier: Tier::Lua,
         limits: Limits::default(),
+        copies: 1,
+        cpu_list: Vec::new(),
         pin_dir: pin_dir(),
     };
     // The script is read by the time start returns; `dir` goes right after.
@@ -430,6 +432,8 @@ fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, Stri
         dev: Some(bed.receiver_if().to_string()),
         tier: Tier::Kernel,
         limits: Limits::default(),
+        copies: 1,
+        cpu_list: Vec::new(),
         pin_dir: pin_dir(),
     };
     let pins = spec.pin_dir.clone();
