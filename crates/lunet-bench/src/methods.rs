@@ -275,10 +275,9 @@ impl Active {
     /// On-CPU time of the method's own thread so far (the NFQUEUE consumer), in ns.
     pub fn thread_ns(&self) -> Option<f64> {
         match self {
-            Active::Lua { tids, .. } if !tids.is_empty() => tids
-                .iter()
-                .map(|t| cpu::thread_ns(*t).ok().map(|ns| ns as f64))
-                .sum(),
+            Active::Lua { tids, .. } if !tids.is_empty() => {
+                tids.iter().map(|t| cpu::thread_ns(*t).ok()).sum()
+            }
             _ => None,
         }
     }
