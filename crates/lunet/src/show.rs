@@ -169,6 +169,18 @@ pub fn stats(s: &StatsReport, as_json: bool) {
         if let Some(e) = &h.stats.last_error {
             println!("    last error: {e}");
         }
+        for (k, c) in h.per_copy.iter().enumerate() {
+            println!("    copy {k}: packets {}  errors {}", c.packets, c.errors);
+        }
+    }
+    for c in &s.copies {
+        println!(
+            "  copy {} on CPU {}: Lua memory {} KiB, queues {:?}",
+            c.copy,
+            c.cpu.map_or("-".to_string(), |n| n.to_string()),
+            c.memory_used / 1024,
+            c.queues
+        );
     }
     for q in &s.queues {
         let known = |n: Option<u64>| n.map_or("?".to_string(), |n| n.to_string());
