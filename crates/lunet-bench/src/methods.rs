@@ -56,6 +56,8 @@ pub enum Method {
     EbpfCNetfilter,
     /// The Lua tier through NFQUEUE, at PRE_ROUTING priority RAW.
     LunetLua,
+    /// The same with one copy of the state per CPU (`run --cpus all`), spread by flow.
+    LunetLuaAll,
     /// The kernel tier: the filter's XDP hook compiled to eBPF by lunet, at XDP on the
     /// receiver's veth.
     LunetKernelXdp,
@@ -67,7 +69,7 @@ pub enum Method {
 const STATE_NAME: &str = "bench";
 
 impl Method {
-    pub const ALL: [Method; 9] = [
+    pub const ALL: [Method; 10] = [
         Method::None,
         Method::IptablesRaw,
         Method::IptablesString,
@@ -75,6 +77,7 @@ impl Method {
         Method::EbpfCXdp,
         Method::EbpfCNetfilter,
         Method::LunetLua,
+        Method::LunetLuaAll,
         Method::LunetKernelXdp,
         Method::LunetKernelNetfilter,
     ];
@@ -88,6 +91,7 @@ impl Method {
             Method::EbpfCXdp => "ebpf-c-xdp",
             Method::EbpfCNetfilter => "ebpf-c-netfilter",
             Method::LunetLua => "lunet-lua",
+            Method::LunetLuaAll => "lunet-lua-all",
             Method::LunetKernelXdp => "lunet-kernel-xdp",
             Method::LunetKernelNetfilter => "lunet-kernel-netfilter",
         }
@@ -124,7 +128,8 @@ impl Method {
             Method::IptablesRaw => start_iptables(filter, &filter.iptables_rule(), bed),
             Method::IptablesString => start_iptables(filter, &filter.iptables_string_rule()?, bed),
             Method::NftRaw => start_nft(filter, bed),
-            Method::LunetLua => start_lua(filter, bed),
+            Method::LunetLua => start_lua(filter, bed, 1),
+            Method::LunetLuaAll => start_lua(filter, bed, cpu::cpus().max(1) as u16),
             Method::LunetKernelXdp => start_xdp(filter, bed, frames),
             Method::EbpfCXdp => start_c_xdp(filter, bed, frames),
             Method::EbpfCNetfilter => start_c_netfilter(filter, bed, frames),
@@ -155,11 +160,11 @@ pub enum Active {
     },
     Lua {
         running: Box<Running>,
-        /// The state's thread (the NFQUEUE consumer), for its CPU time.
-        tid: Option<i32>,
-        /// The receiver namespace and the queue's number, for the kernel's queue counters.
+        /// The state's threads (the NFQUEUE consumers, one per copy), for their CPU time.
+        tids: Vec<i32>,
+        /// The receiver namespace and the queues' numbers, for the kernel's queue counters.
         ns: String,
-        queue: Option<u16>,
+        queues: Vec<u16>,
     },
     /// A state whose one hook runs at XDP on the receiver's veth. Stopping it detaches the
     /// program; the driver's reset puts the testbed's `XDP_PASS` program back.
@@ -270,7 +275,9 @@ impl Active {
     /// On-CPU time of the method's own thread so far (the NFQUEUE consumer), in ns.
     pub fn thread_ns(&self) -> Option<f64> {
         match self {
-            Active::Lua { tid: Some(t), .. } => cpu::thread_ns(*t).ok(),
+            Active::Lua { tids, .. } if !tids.is_empty() => {
+                tids.iter().map(|t| cpu::thread_ns(*t).ok()).sum()
+            }
             _ => None,
         }
     }
@@ -288,18 +295,24 @@ impl Active {
         self.queue_stats().map(|s| s.waiting)
     }
 
+    /// The kernel's counters of the state's queues, summed over its copies.
     fn queue_stats(&self) -> Option<KernelQueueStats> {
-        let Active::Lua {
-            ns, queue: Some(q), ..
-        } = self
-        else {
+        let Active::Lua { ns, queues, .. } = self else {
             return None;
         };
-        let q = *q;
+        if queues.is_empty() {
+            return None;
+        }
+        let qs = queues.clone();
         lunet_netns::in_netns(ns, move || {
-            lunet_netfilter::kernel_queue_stats()
-                .ok()
-                .and_then(|all| all.into_iter().find(|s| s.queue == q))
+            let all = lunet_netfilter::kernel_queue_stats().ok()?;
+            let mine: Vec<_> = all.into_iter().filter(|s| qs.contains(&s.queue)).collect();
+            (!mine.is_empty()).then(|| KernelQueueStats {
+                queue: qs[0],
+                waiting: mine.iter().map(|s| s.waiting).sum(),
+                queue_dropped: mine.iter().map(|s| s.queue_dropped).sum(),
+                user_dropped: mine.iter().map(|s| s.user_dropped).sum(),
+            })
         })
         .ok()
         .flatten()
@@ -373,9 +386,10 @@ fn parse_nft_counter(text: &str) -> Option<u64> {
     None
 }
 
-/// Writes the filter's script to a private file, starts it in the receiver namespace, and
-/// pins its thread to the last CPU (the generator has CPU 0).
-fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
+/// Writes the filter's script to a private file, starts it in the receiver namespace with
+/// `copies` per-CPU copies, and with one copy pins its thread to the last CPU (the generator
+/// has CPU 0; copies are pinned by the runtime, copy k on CPU k).
+fn start_lua(filter: Filter, bed: &Bed, copies: u16) -> Result<Active, String> {
     let dir = ScriptDir::create().map_err(|e| format!("cannot write the bench script: {e}"))?;
     let script = dir.0.join(format!("{}.lua", filter.name()));
     std::fs::write(&script, filter.lua_script())
@@ -387,23 +401,30 @@ fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
         dev: None,
         tier: Tier::Lua,
         limits: Limits::default(),
+        copies,
+        cpu_list: Vec::new(),
         pin_dir: pin_dir(),
     };
     // The script is read by the time start returns; `dir` goes right after.
     let running = Running::start(spec).map_err(|e| format!("lunet could not start: {e}"))?;
     let tid = cpu::find_thread(&format!("lunet-{STATE_NAME}"));
-    if let Some(t) = tid {
+    if let (Some(t), 1) = (tid, copies) {
         let n = cpu::cpus();
         if n >= 2 {
             let _ = cpu::pin(t, n - 1);
         }
     }
-    let queue = running.report().hooks.iter().find_map(|h| h.queue);
+    let tids: Vec<i32> = tid
+        .into_iter()
+        .chain((1..copies).filter_map(|k| cpu::find_thread(&format!("lunet-{STATE_NAME}-{k}"))))
+        .collect();
+    let first = running.report().hooks.iter().find_map(|h| h.queue);
+    let queues = first.map(|q| (q..q + copies).collect()).unwrap_or_default();
     Ok(Active::Lua {
         running: Box::new(running),
-        tid,
+        tids,
         ns: bed.receiver_ns().to_string(),
-        queue,
+        queues,
     })
 }
 
@@ -430,6 +451,8 @@ fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, Stri
         dev: Some(bed.receiver_if().to_string()),
         tier: Tier::Kernel,
         limits: Limits::default(),
+        copies: 1,
+        cpu_list: Vec::new(),
         pin_dir: pin_dir(),
     };
     let pins = spec.pin_dir.clone();
@@ -555,6 +578,7 @@ mod tests {
                         | Method::EbpfCNetfilter
                         | Method::NftRaw
                         | Method::LunetLua
+                        | Method::LunetLuaAll
                         | Method::LunetKernelXdp
                 );
                 if !built {

@@ -20,6 +20,8 @@ pub struct Ratios {
     pub xdp_vs_iptables: Option<f64>,
     pub xdp_vs_c: Option<f64>,
     pub lua_vs_baseline: Option<f64>,
+    /// `lunet-lua-all` (a copy per CPU) over the same baseline.
+    pub lua_all_vs_baseline: Option<f64>,
 }
 
 /// [`Ratios`] for each filter of `rows` that has one at least.
@@ -43,10 +45,17 @@ pub fn ratios_of(rows: &[Row]) -> Vec<Ratios> {
                 xdp_vs_iptables: ratio(xdp, mpps(rows, f, "iptables-raw")),
                 xdp_vs_c: ratio(xdp, mpps(rows, f, "ebpf-c-xdp")),
                 lua_vs_baseline: ratio(mpps(rows, f, "lunet-lua"), Some(NFQUEUE_BASELINE_MPPS)),
+                lua_all_vs_baseline: ratio(
+                    mpps(rows, f, "lunet-lua-all"),
+                    Some(NFQUEUE_BASELINE_MPPS),
+                ),
             }
         })
         .filter(|r| {
-            r.xdp_vs_iptables.is_some() || r.xdp_vs_c.is_some() || r.lua_vs_baseline.is_some()
+            r.xdp_vs_iptables.is_some()
+                || r.xdp_vs_c.is_some()
+                || r.lua_vs_baseline.is_some()
+                || r.lua_all_vs_baseline.is_some()
         })
         .collect()
 }

@@ -140,15 +140,17 @@ pub fn table(rows: &[Row], runs: usize, secs: f64) -> String {
     if !ratios.is_empty() {
         out.push_str(
             "\nRATIOS of medians: lunet-kernel-xdp / iptables-raw, lunet-kernel-xdp / ebpf-c-xdp, \
-             lunet-lua / 0.3 Mpps (the kernel notes' one-verdict-per-packet consumer)\n",
+             lunet-lua and lunet-lua-all / 0.3 Mpps (the kernel notes' one-verdict-per-packet \
+             consumer)\n",
         );
         for r in ratios {
             out.push_str(&format!(
-                "{:<11} {:>6} {:>6} {:>6}\n",
+                "{:<11} {:>6} {:>6} {:>6} {:>6}\n",
                 r.filter,
                 times(r.xdp_vs_iptables),
                 times(r.xdp_vs_c),
-                times(r.lua_vs_baseline)
+                times(r.lua_vs_baseline),
+                times(r.lua_all_vs_baseline)
             ));
         }
     }

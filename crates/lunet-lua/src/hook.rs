@@ -116,3 +116,21 @@ impl HookStats {
         }
     }
 }
+
+impl StatsSnapshot {
+    /// Adds `other`'s counts (another copy of the same hook); its last error wins if it has
+    /// one.
+    pub fn add(&mut self, other: &StatsSnapshot) {
+        self.packets += other.packets;
+        for (k, v) in &other.verdicts {
+            *self.verdicts.entry(k.clone()).or_default() += v;
+        }
+        self.errors += other.errors;
+        self.budget_hits += other.budget_hits;
+        self.time_hits += other.time_hits;
+        self.memory_hits += other.memory_hits;
+        if other.last_error.is_some() {
+            self.last_error = other.last_error.clone();
+        }
+    }
+}

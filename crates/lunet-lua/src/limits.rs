@@ -55,10 +55,14 @@ pub enum LimitError {
     },
     #[error("time limit of 0: a call needs some time")]
     TimeZero,
+    #[error("{0} per-CPU copies: a state runs 1 to {max} copies", max = Limits::MAX_COPIES)]
+    Copies(u16),
 }
 
 impl Limits {
     pub const DEFAULT_MEMORY: usize = 32 << 20;
+    /// Per-CPU copies a state may run (`run --cpus`).
+    pub const MAX_COPIES: u16 = 256;
     pub const DEFAULT_HOOK_BUDGET: u64 = 100_000;
     pub const DEFAULT_BODY_BUDGET: u64 = 100_000_000;
     pub const DEFAULT_HOOK_TIME: Duration = Duration::from_millis(100);

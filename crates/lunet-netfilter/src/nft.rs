@@ -94,7 +94,12 @@ pub(crate) fn install_script(
             let _ = writeln!(
                 script,
                 "add rule {fam} {NFT_TABLE} {name} meta mark {:#010x} queue num {} bypass comment \"{COMMENT_PREFIX}{state}\"",
-                r.mark, r.queue
+                r.mark,
+                if r.queues > 1 {
+                    format!("{}-{}", r.queue, r.last_queue())
+                } else {
+                    r.queue.to_string()
+                }
             );
         }
     }
@@ -277,6 +282,7 @@ mod tests {
                 priority: -150,
                 mark: 0,
                 queue: 3,
+                queues: 1,
             },
             QueueRule {
                 family: Family::Ipv4,
@@ -284,6 +290,7 @@ mod tests {
                 priority: -150,
                 mark: 7,
                 queue: 4,
+                queues: 1,
             },
             QueueRule {
                 family: Family::Inet,
@@ -291,6 +298,7 @@ mod tests {
                 priority: 0,
                 mark: 0xdead_beef,
                 queue: 5,
+                queues: 1,
             },
         ];
         let (script, chains, placements) = install_script("web", &rules);

@@ -17,8 +17,20 @@ pub struct QueueRule {
     pub priority: i32,
     /// Only packets with exactly this mark are queued.
     pub mark: u32,
-    /// NFQUEUE number the daemon reads.
+    /// NFQUEUE number the daemon reads: the first of `queues` consecutive ones.
     pub queue: u16,
+    /// How many consecutive queues share the packets (one per CPU copy of the state), by a
+    /// hash of the flow so a flow always meets the same copy: 1 is one queue. (iptables: one
+    /// rule per queue with a `-m bpf` flow hash; nft: `queue num A-B`, which hashes the
+    /// addresses only.)
+    pub queues: u16,
+}
+
+impl QueueRule {
+    /// The last queue number of the rule's range.
+    pub fn last_queue(&self) -> u16 {
+        self.queue + self.queues.max(1) - 1
+    }
 }
 
 /// Where one rule really went.

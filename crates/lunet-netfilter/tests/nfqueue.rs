@@ -16,6 +16,7 @@ fn rule(hook: Hook, priority: i32, mark: u32) -> QueueRule {
         priority,
         mark,
         queue: 0,
+        queues: 1,
     }
 }
 

@@ -17,6 +17,7 @@ fn rule(family: Family, hook: Hook, priority: i32, mark: u32, queue: u16) -> Que
         priority,
         mark,
         queue,
+        queues: 1,
     }
 }
 

@@ -91,6 +91,56 @@ pub struct RunRequest {
     /// Milliseconds one hook call may take.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Per-CPU copies of the state: a count (copy k on CPU k), or the CPUs themselves, one
+    /// copy on each. One copy unless set.
+    #[serde(default)]
+    pub cpus: Option<CpuSet>,
+}
+
+/// `cpus` of a run request: `2` or `[0, 3]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CpuSet {
+    Count(u16),
+    List(Vec<u32>),
+}
+
+impl CpuSet {
+    /// What `run --cpus` takes: a count (`4`), `all` (one copy per CPU online), or a CPU list
+    /// (`0-3,6`; a single number is a count).
+    pub fn parse(s: &str, online: usize) -> Result<CpuSet, String> {
+        if s == "all" {
+            return Ok(CpuSet::Count(online.clamp(1, u16::MAX as usize) as u16));
+        }
+        if let Ok(n) = s.parse::<u16>() {
+            return Ok(CpuSet::Count(n));
+        }
+        CpuSet::parse_list(s)
+            .map(CpuSet::List)
+            .map_err(|_| format!("'{s}' is not a count, 'all', or a CPU list such as 0-3,6"))
+    }
+
+    /// A CPU list as the kernel writes them: `0-3,6`.
+    pub fn parse_list(s: &str) -> Result<Vec<u32>, String> {
+        let bad = || format!("cpus: '{s}' is not a CPU list such as \"0-3,6\"");
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim) {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (
+                        a.trim().parse::<u32>().map_err(|_| bad())?,
+                        b.trim().parse::<u32>().map_err(|_| bad())?,
+                    );
+                    if a > b || b - a >= 4096 {
+                        return Err(bad());
+                    }
+                    out.extend(a..=b);
+                }
+                None => out.push(part.parse().map_err(|_| bad())?),
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -180,6 +230,13 @@ pub struct StateReport {
     /// The maps the body declared, with where they are pinned.
     #[serde(default)]
     pub maps: Vec<lunet_lua::MapInfo>,
+    /// Per-CPU copies of the Lua tier, each with its own state, thread and queues.
+    #[serde(default = "one_copy")]
+    pub copies: u16,
+}
+
+fn one_copy() -> u16 {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -249,6 +306,10 @@ pub struct HookStatsReport {
     pub hook: HookReport,
     #[serde(flatten)]
     pub stats: StatsSnapshot,
+    /// A state with per-CPU copies: each copy's own counts (copy 0 first); `stats` is their
+    /// sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_copy: Vec<StatsSnapshot>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -259,12 +320,29 @@ pub struct StatsReport {
     /// The NFQUEUEs feeding the state's Lua-tier hooks, with what overload did to them.
     #[serde(default)]
     pub queues: Vec<QueueReport>,
+    /// A state with per-CPU copies: each copy (copy 0 first); `memory_used` is their sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<CopyReport>,
+}
+
+/// One per-CPU copy of a state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CopyReport {
+    pub copy: u16,
+    /// The CPU its thread is pinned to.
+    pub cpu: Option<u32>,
+    pub memory_used: usize,
+    /// The queue of each group it reads.
+    pub queues: Vec<u16>,
 }
 
 /// What became of the packets lunet's rules sent to one queue.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct QueueReport {
     pub queue: u16,
+    /// The per-CPU copy that reads it (0: the state's own thread).
+    #[serde(default)]
+    pub copy: u16,
     /// What a full queue does with packets: `pass` them unseen, or `drop` them.
     pub overload: lunet_types::Overload,
     /// Packets lunet's rules matched (`iptables-save -c`); `null` where the backend keeps no

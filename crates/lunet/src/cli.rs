@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use lunet_bench::gen::Spec;
 use lunet_bench::{Filter, Method};
-use lunet_runtime::protocol::DEFAULT_SOCKET;
+use lunet_runtime::protocol::{CpuSet, DEFAULT_SOCKET};
 use lunet_runtime::runner;
 use lunet_runtime::{check, daemon};
 use lunet_types::Tier;
@@ -88,6 +88,10 @@ pub enum Command {
         /// Milliseconds one hook call may take (default 100, at most 1000).
         #[arg(long, value_name = "MS")]
         timeout: Option<u64>,
+        /// Per-CPU copies of the Lua tier: a count, `all`, or a CPU list (`0-3,6`). Each copy
+        /// has its own Lua state and thread on its CPU; packets are spread by flow.
+        #[arg(long, value_name = "N|all|LIST", value_parser = parse_cpus)]
+        cpus: Option<CpuSet>,
         /// Run in this process, without a daemon, until Ctrl-C.
         #[arg(long)]
         foreground: bool,
@@ -348,6 +352,11 @@ fn parse_secs<const MAX: u32>(s: &str) -> Result<f64, String> {
         .ok()
         .filter(|v| (0.2..=f64::from(MAX)).contains(v))
         .ok_or_else(|| format!("'{s}' is not a number of seconds from 0.2 to {MAX}"))
+}
+
+fn parse_cpus(s: &str) -> Result<CpuSet, String> {
+    let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+    CpuSet::parse(s, online)
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {

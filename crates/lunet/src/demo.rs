@@ -55,6 +55,8 @@ fn demo(count: usize, script: &std::path::Path, quit: &AtomicBool) -> Result<(),
         dev: None,
         tier: Tier::Auto,
         limits: Limits::default(),
+        copies: 1,
+        cpu_list: Vec::new(),
         pin_dir: std::path::Path::new(runner::PIN_ROOT)
             .join(format!("demo-{}", std::process::id())),
     };

@@ -101,6 +101,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             mem,
             budget,
             timeout,
+            cpus,
             foreground,
             json,
             socket,
@@ -117,6 +118,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 mem,
                 budget,
                 timeout_ms: timeout,
+                cpus,
             };
             if foreground {
                 run_foreground(request, json)

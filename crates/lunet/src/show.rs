@@ -22,7 +22,16 @@ pub fn started(r: &StateReport, as_json: bool) {
         .as_deref()
         .map(|n| format!(" in netns {n}"))
         .unwrap_or_default();
-    println!("state '{}' started from {}{ns}", r.name, r.script.display());
+    let copies = if r.copies > 1 {
+        format!(", {} per-CPU copies", r.copies)
+    } else {
+        String::new()
+    };
+    println!(
+        "state '{}' started from {}{ns}{copies}",
+        r.name,
+        r.script.display()
+    );
     if r.hooks.is_empty() {
         println!("  (the script registered no hooks)");
     }
@@ -37,7 +46,10 @@ pub fn started(r: &StateReport, as_json: bool) {
         for p in &h.placement {
             let q = h
                 .queue
-                .map(|q| format!(", NFQUEUE {q} with bypass"))
+                .map(|q| match r.copies {
+                    0 | 1 => format!(", NFQUEUE {q} with bypass"),
+                    n => format!(", NFQUEUEs {q}-{} by flow, with bypass", q + n - 1),
+                })
                 .unwrap_or_default();
             println!("    attached: {p}{q}");
         }
@@ -157,6 +169,18 @@ pub fn stats(s: &StatsReport, as_json: bool) {
         if let Some(e) = &h.stats.last_error {
             println!("    last error: {e}");
         }
+        for (k, c) in h.per_copy.iter().enumerate() {
+            println!("    copy {k}: packets {}  errors {}", c.packets, c.errors);
+        }
+    }
+    for c in &s.copies {
+        println!(
+            "  copy {} on CPU {}: Lua memory {} KiB, queues {:?}",
+            c.copy,
+            c.cpu.map_or("-".to_string(), |n| n.to_string()),
+            c.memory_used / 1024,
+            c.queues
+        );
     }
     for q in &s.queues {
         let known = |n: Option<u64>| n.map_or("?".to_string(), |n| n.to_string());

@@ -12,6 +12,7 @@
 //! could shift under us).
 
 mod counters;
+mod flowhash;
 mod names;
 mod save;
 mod tables;
@@ -162,20 +163,32 @@ pub(crate) fn plan(
 }
 
 /// The arguments after `-A <chain>` for one queue rule.
-pub(crate) fn queue_rule_args(r: &QueueRule) -> Vec<String> {
-    [
-        "-m",
-        "mark",
-        "--mark",
-        &r.mark.to_string(),
-        "-j",
-        "NFQUEUE",
-        "--queue-num",
-        &r.queue.to_string(),
-        "--queue-bypass",
-    ]
-    .map(String::from)
-    .to_vec()
+/// The argument lists after `-A <chain>` for one queue rule: one rule, or with per-CPU
+/// copies one per copy's queue, each matching its share of the flows ([`flowhash`]).
+pub(crate) fn queue_rule_args(r: &QueueRule, tool: Tool) -> Vec<Vec<String>> {
+    let copies = r.queues.max(1);
+    (0..copies)
+        .map(|k| {
+            let mut args: Vec<String> = ["-m", "mark", "--mark", &r.mark.to_string()]
+                .map(String::from)
+                .to_vec();
+            if copies > 1 {
+                args.extend(["-m".into(), "bpf".into(), "--bytecode".into()]);
+                args.push(flowhash::bytecode(tool == Tool::V6, copies, k));
+            }
+            args.extend(
+                [
+                    "-j",
+                    "NFQUEUE",
+                    "--queue-num",
+                    &(r.queue + k).to_string(),
+                    "--queue-bypass",
+                ]
+                .map(String::from),
+            );
+            args
+        })
+        .collect()
 }
 
 /// Creates the chain, its rules, then the jump (so the jump only ever points at a complete
@@ -183,8 +196,7 @@ pub(crate) fn queue_rule_args(r: &QueueRule) -> Vec<String> {
 fn create(ch: &IptChain, rules: &[QueueRule]) -> Result<()> {
     ch.tool.run(ch.table, &["-N", &ch.chain])?;
     let result = (|| {
-        for r in rules {
-            let args = queue_rule_args(r);
+        for args in rules.iter().flat_map(|r| queue_rule_args(r, ch.tool)) {
             let mut full = vec!["-A", ch.chain.as_str()];
             full.extend(args.iter().map(String::as_str));
             ch.tool.run(ch.table, &full)?;
@@ -382,6 +394,7 @@ mod tests {
             priority,
             mark,
             queue,
+            queues: 1,
         }
     }
 
@@ -428,8 +441,23 @@ mod tests {
             ]
         );
         assert_eq!(
-            queue_rule_args(&rules[1]).join(" "),
+            queue_rule_args(&rules[1], Tool::V4)[0].join(" "),
             "-m mark --mark 3 -j NFQUEUE --queue-num 2 --queue-bypass"
         );
+        // Three copies: three rules, each with its share of the flows.
+        let three = QueueRule {
+            queues: 3,
+            ..rules[1]
+        };
+        let args = queue_rule_args(&three, Tool::V4);
+        assert_eq!(args.len(), 3);
+        for (k, a) in args.iter().enumerate() {
+            let a = a.join(" ");
+            assert!(a.contains("-m bpf --bytecode "), "{a}");
+            assert!(
+                a.ends_with(&format!("--queue-num {} --queue-bypass", 2 + k)),
+                "{a}"
+            );
+        }
     }
 }

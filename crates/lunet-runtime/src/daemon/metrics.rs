@@ -261,9 +261,15 @@ mod tests {
         let s = StatsReport {
             name: "fw".into(),
             memory_used: 4096,
-            hooks: vec![HookStatsReport { hook, stats }],
+            hooks: vec![HookStatsReport {
+                hook,
+                stats,
+                per_copy: Vec::new(),
+            }],
+            copies: Vec::new(),
             queues: vec![QueueReport {
                 queue: 7,
+                copy: 0,
                 overload: lunet_types::Overload::Pass,
                 queued: None,
                 judged: 12,

@@ -94,6 +94,15 @@ struct Persisted {
     /// The scripts directory's file it runs from (`None`: started by `lunet run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     file: Option<String>,
+    /// Per-CPU copies, and the CPUs they were pinned to.
+    #[serde(default = "one")]
+    copies: u16,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    cpu_list: Vec<u32>,
+}
+
+fn one() -> u16 {
+    1
 }
 
 impl Persisted {
@@ -106,6 +115,8 @@ impl Persisted {
             tier: spec.tier,
             limits: Some(spec.limits),
             file,
+            copies: spec.copies,
+            cpu_list: spec.cpu_list.clone(),
         }
     }
 
@@ -119,6 +130,8 @@ impl Persisted {
             tier: self.tier,
             limits: self.limits?,
             pin_dir: pin_root.join(&self.name),
+            copies: self.copies.max(1),
+            cpu_list: self.cpu_list.clone(),
         })
     }
 }

@@ -16,6 +16,7 @@ use lunet_lua::{AbortHandle, HookSpec, HookStats, Log, MapBacking, State, StateO
 use lunet_netfilter::{Backend, Installed, IptablesVariant, QueueSocket};
 use lunet_types::Overload;
 
+use super::copies::{self, Copy, CopyReady};
 use super::error::StartError;
 use super::packets::{Group, QueueCounters};
 use super::plan::{self, Place, Plan};
@@ -31,6 +32,17 @@ pub struct Ready {
     pub report: StateReport,
     pub hooks: Vec<HookCounters>,
     pub queues: Vec<QueueInfo>,
+    /// Per-CPU copies 1, 2, ...: index, CPU, memory figure and queues.
+    pub copies: Vec<CopyInfo>,
+}
+
+/// A per-CPU copy as `stats` reads it.
+#[derive(Clone)]
+pub struct CopyInfo {
+    pub index: u16,
+    pub cpu: Option<u32>,
+    pub memory: Arc<std::sync::atomic::AtomicUsize>,
+    pub queues: Vec<u16>,
 }
 
 /// One of the state's queues, as `stats` reads it from another thread.
@@ -39,12 +51,16 @@ pub struct QueueInfo {
     pub queue: u16,
     pub overload: Overload,
     pub counters: Arc<QueueCounters>,
+    /// The copy that reads it (0: the state's own thread).
+    pub copy: u16,
 }
 
 /// Where a hook's counters are: the Lua tier's, or a compiled hook's per-CPU map.
 pub struct HookCounters {
     pub report: HookReport,
     pub lua: Arc<HookStats>,
+    /// The same hook's counters in the state's per-CPU copies 1, 2, ...
+    pub copies: Vec<Arc<HookStats>>,
     pub names: &'static [&'static str],
     pub kernel: Option<Arc<lunet_bpf::map::Map>>,
 }
@@ -72,6 +88,8 @@ pub struct Attached {
     placements: Vec<lunet_netfilter::Placement>,
     installed: Option<Installed>,
     in_kernel: Vec<InKernel>,
+    /// Per-CPU copies 1, 2, ... and what they last reported.
+    copies: Vec<(Copy, CopyReady)>,
 }
 
 /// Undoes a setup that fails: removes the state's pins first, then closes its compiled
@@ -97,18 +115,29 @@ pub fn backend() -> Backend {
     *BACKEND.get_or_init(Backend::detect)
 }
 
-/// Binds the next free queue number, fail-open or not.
-fn bind_queue(fail_open: bool) -> Result<(u16, QueueSocket), StartError> {
+/// Binds the next `count` consecutive free queue numbers, fail-open or not: the first
+/// number and a socket per queue.
+fn bind_queues(fail_open: bool, count: u16) -> Result<(u16, Vec<QueueSocket>), StartError> {
     let mut last = None;
-    for _ in 0..64 {
-        let n = NEXT_QUEUE.fetch_add(1, Ordering::Relaxed);
-        match QueueSocket::bind_with(n, fail_open) {
-            Ok(q) => return Ok((n, q)),
-            Err(e) => last = Some(e),
+    'range: for _ in 0..64 {
+        let first = NEXT_QUEUE.fetch_add(count, Ordering::Relaxed);
+        if first.checked_add(count).is_none() {
+            break;
         }
+        let mut sockets = Vec::with_capacity(count as usize);
+        for n in first..first + count {
+            match QueueSocket::bind_with(n, fail_open) {
+                Ok(q) => sockets.push(q),
+                Err(e) => {
+                    last = Some(e);
+                    continue 'range;
+                }
+            }
+        }
+        return Ok((first, sockets));
     }
     Err(StartError::NoQueue(last.unwrap_or_else(|| {
-        lunet_netfilter::Error::Invalid("no queue number tried".into())
+        lunet_netfilter::Error::Invalid("no free range of queue numbers".into())
     })))
 }
 
@@ -225,17 +254,50 @@ pub fn setup(
         kernel: BTreeMap::new(),
         armed: true,
     };
-    let l = load(spec, log, abort, adopt)?;
+    let mut l = load(spec, log, abort.clone(), adopt)?;
+    l.plan.copies = spec.copies.max(1);
     memory.store(l.state.memory_used(), Ordering::Relaxed);
     let insns = attach_kernel_hooks(&l, &mut undo.kernel)?;
     start_printer(&spec.name, log, &mut undo.kernel)?;
 
     let mut groups = Vec::new();
     let mut queues = Vec::new();
+    // The sockets of copies 1, 2, ...: one per group each.
+    let mut others: Vec<(Vec<QueueSocket>, Vec<u16>)> = (1..l.plan.copies)
+        .map(|_| (Vec::new(), Vec::new()))
+        .collect();
     for g in &l.plan.groups {
-        let (num, queue) = bind_queue(g.overload == Overload::Pass)?;
-        queues.push(num);
-        groups.push(Group::new(queue, group_hooks(g, &l.specs)));
+        let (first, sockets) = bind_queues(g.overload == Overload::Pass, l.plan.copies)?;
+        let mut sockets = sockets.into_iter();
+        queues.push(first);
+        if let Some(own) = sockets.next() {
+            groups.push(Group::new(own, group_hooks(g, &l.specs)));
+        }
+        for (k, (q, other)) in sockets.zip(others.iter_mut()).enumerate() {
+            other.0.push(q);
+            other.1.push(first + 1 + k as u16);
+        }
+    }
+    if let Some(cpu) = copies::cpu_of(spec, 0) {
+        if let Err(e) = copies::pin_to(cpu) {
+            log.push(
+                lunet_lua::Stream::Error,
+                format!("the state cannot be pinned to CPU {cpu}: {e}"),
+            );
+        }
+    }
+    // Every copy serves before a rule sends it a packet; one that fails stops the others.
+    let mut started = Vec::new();
+    for (k, (sockets, numbers)) in others.into_iter().enumerate() {
+        started.push(Copy::start(
+            spec,
+            &l.plan,
+            k as u16 + 1,
+            sockets,
+            numbers,
+            log,
+            abort.clone(),
+        )?);
     }
     let rules = l.plan.rules(&queues);
     let (installed, placements) = if rules.is_empty() {
@@ -258,6 +320,7 @@ pub fn setup(
         &insns,
         &in_kernel,
         &groups,
+        &started,
     );
     let attached = Attached {
         state: l.state,
@@ -267,12 +330,13 @@ pub fn setup(
         placements,
         installed,
         in_kernel,
+        copies: started,
     };
     Ok((attached, ready))
 }
 
 /// The group's `(hook id, mark, default verdict)` in running order.
-fn group_hooks(g: &plan::QueueGroup, specs: &[HookSpec]) -> Vec<(usize, u32, u32)> {
+pub(super) fn group_hooks(g: &plan::QueueGroup, specs: &[HookSpec]) -> Vec<(usize, u32, u32)> {
     g.hooks
         .iter()
         .map(|&(id, mark)| (id, mark, specs[id].default_verdict))
@@ -336,7 +400,8 @@ impl Attached {
         abort: AbortHandle,
         memory: &AtomicUsize,
     ) -> Result<Ready, ReloadError> {
-        let l = load(spec, log, abort, true)?;
+        let mut l = load(spec, log, abort, true)?;
+        l.plan.copies = self.plan.copies;
         let (old, new) = (placement_key(&self.plan), placement_key(&l.plan));
         if old != new {
             let show = |k: &[(String, i32, Vec<u32>, Overload)]| {
@@ -386,6 +451,17 @@ impl Attached {
         remove_other_pins(&spec.pin_dir, &self.state, &self.in_kernel);
         memory.store(self.state.memory_used(), Ordering::Relaxed);
         self.plan = l.plan;
+        // The copies follow; one whose new body fails keeps the old version and says so.
+        let wait = spec.limits.body_time + std::time::Duration::from_secs(5);
+        for (c, last) in &mut self.copies {
+            match c.reload(spec, &self.plan, wait) {
+                Ok(r) => *last = r,
+                Err(e) => log.push(
+                    lunet_lua::Stream::Error,
+                    format!("copy {} kept the old version: {e}", c.index),
+                ),
+            }
+        }
         Ok(ready(
             spec,
             &self.state,
@@ -396,6 +472,7 @@ impl Attached {
             &insns,
             &self.in_kernel,
             &self.groups,
+            &self.copies,
         ))
     }
 
@@ -407,12 +484,17 @@ impl Attached {
             mut groups,
             installed,
             in_kernel,
+            copies,
             ..
         } = self;
         if let Some(i) = installed {
             if let Err(e) = i.remove() {
                 tracing::error!(state = %spec.name, "removing rules failed: {e}");
             }
+        }
+        // Each copy judges what its queues hold and ends.
+        for (c, _) in copies {
+            c.stop();
         }
         // No packet enters the queues now: judge those they hold before closing them.
         super::packets::drain(&state, &mut groups, log);
@@ -461,6 +543,7 @@ fn ready(
     insns: &BTreeMap<usize, usize>,
     in_kernel: &[InKernel],
     groups: &[Group],
+    copies: &[(Copy, CopyReady)],
 ) -> Ready {
     let reports = plan.reports(specs, queues, placements, insns);
     let kernel_counters = |id: usize| -> Option<Arc<lunet_bpf::map::Map>> {
@@ -481,6 +564,10 @@ fn ready(
                 report: report.clone(),
                 // Hook ids index the state's hooks.
                 lua: state.stats(h.id)?,
+                copies: copies
+                    .iter()
+                    .filter_map(|(_, r)| r.hooks.get(h.id).cloned().flatten())
+                    .collect(),
                 names: h.attach.verdict_names(),
                 kernel: kernel_counters(h.id),
             })
@@ -491,13 +578,36 @@ fn ready(
         .iter()
         .zip(queues)
         .zip(groups)
-        .map(|((pg, &queue), g)| QueueInfo {
-            queue,
-            overload: pg.overload,
-            counters: g.counters.clone(),
+        .enumerate()
+        .flat_map(|(i, ((pg, &queue), g))| {
+            let own = QueueInfo {
+                queue,
+                overload: pg.overload,
+                counters: g.counters.clone(),
+                copy: 0,
+            };
+            let theirs = copies.iter().filter_map(move |(c, r)| {
+                Some(QueueInfo {
+                    queue: *c.queues.get(i)?,
+                    overload: pg.overload,
+                    counters: r.queues.get(i)?.clone(),
+                    copy: c.index,
+                })
+            });
+            std::iter::once(own).chain(theirs)
+        })
+        .collect();
+    let copies = copies
+        .iter()
+        .map(|(c, _)| CopyInfo {
+            index: c.index,
+            cpu: c.cpu,
+            memory: c.memory.clone(),
+            queues: c.queues.clone(),
         })
         .collect();
     Ready {
+        copies,
         report: StateReport {
             name: spec.name.clone(),
             script: spec.script.clone(),
@@ -506,6 +616,7 @@ fn ready(
             memory_cap: spec.limits.memory,
             hook_budget: spec.limits.hook_budget,
             maps: state.maps(),
+            copies: plan.copies,
         },
         hooks,
         queues,

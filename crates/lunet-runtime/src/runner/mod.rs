@@ -9,6 +9,7 @@
 //! loaded and attached); then [`packets`] serves the queues until the state is stopped, or
 //! asked to [`Running::reload`] between two batches.
 
+mod copies;
 mod error;
 mod exec;
 mod packets;
@@ -25,17 +26,23 @@ use std::time::Duration;
 use lunet_lua::{AbortHandle, Log};
 
 use crate::kernel;
-use crate::protocol::{HookStatsReport, QueueReport, StateReport, StatsReport};
+use crate::protocol::{CopyReport, HookStatsReport, QueueReport, StateReport, StatsReport};
 
 pub use error::StartError;
 pub use exec::ReloadError;
-use exec::{HookCounters, QueueInfo, Ready};
+use exec::{CopyInfo, HookCounters, QueueInfo, Ready};
 pub use plan::PlanError;
 pub use spec::{default_name, parse_size, RunSpec, SizeError, PIN_ROOT};
 
 /// What the state's thread is asked to do between two batches.
 pub(crate) enum Control {
     Reload(RunSpec, mpsc::Sender<Result<Ready, ReloadError>>),
+    /// To a per-CPU copy: run this script (planned so) from now on.
+    ReloadCopy(
+        RunSpec,
+        plan::Plan,
+        mpsc::Sender<Result<copies::CopyReady, String>>,
+    ),
 }
 
 /// What the state reports of itself; replaced by a reload.
@@ -44,16 +51,22 @@ struct Current {
     report: StateReport,
     hooks: Vec<HookCounters>,
     queues: Vec<QueueInfo>,
+    copies: Vec<CopyInfo>,
 }
 
 impl Current {
-    fn take(&mut self, spec: RunSpec, ready: Ready) {
-        *self = Current {
+    fn new(spec: RunSpec, ready: Ready) -> Current {
+        Current {
             spec,
             report: ready.report,
             hooks: ready.hooks,
             queues: ready.queues,
-        };
+            copies: ready.copies,
+        }
+    }
+
+    fn take(&mut self, spec: RunSpec, ready: Ready) {
+        *self = Current::new(spec, ready);
     }
 }
 
@@ -110,12 +123,7 @@ impl Running {
         };
         match rx.recv() {
             Ok(Ok(ready)) => Ok(Running {
-                current: Mutex::new(Current {
-                    spec,
-                    report: ready.report,
-                    hooks: ready.hooks,
-                    queues: ready.queues,
-                }),
+                current: Mutex::new(Current::new(spec, ready)),
                 log,
                 stop,
                 abort,
@@ -180,16 +188,59 @@ impl Running {
 
     pub fn stats(&self) -> StatsReport {
         let current = self.current();
+        let own_memory = self.memory.load(Ordering::Relaxed);
+        let copies: Vec<CopyReport> = if current.copies.is_empty() {
+            Vec::new()
+        } else {
+            let own = CopyReport {
+                copy: 0,
+                cpu: copies::cpu_of(&current.spec, 0),
+                memory_used: own_memory,
+                queues: current
+                    .queues
+                    .iter()
+                    .filter(|q| q.copy == 0)
+                    .map(|q| q.queue)
+                    .collect(),
+            };
+            std::iter::once(own)
+                .chain(current.copies.iter().map(|c| CopyReport {
+                    copy: c.index,
+                    cpu: c.cpu,
+                    memory_used: c.memory.load(Ordering::Relaxed),
+                    queues: c.queues.clone(),
+                }))
+                .collect()
+        };
         StatsReport {
             name: current.report.name.clone(),
-            memory_used: self.memory.load(Ordering::Relaxed),
+            memory_used: if copies.is_empty() {
+                own_memory
+            } else {
+                copies.iter().map(|c| c.memory_used).sum()
+            },
+            copies,
             hooks: current
                 .hooks
                 .iter()
                 .map(|h| HookStatsReport {
+                    per_copy: if h.kernel.is_none() && !h.copies.is_empty() {
+                        std::iter::once(&h.lua)
+                            .chain(&h.copies)
+                            .map(|s| s.snapshot(h.names))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
                     hook: h.report.clone(),
                     stats: match &h.kernel {
-                        None => h.lua.snapshot(h.names),
+                        None => {
+                            let mut sum = h.lua.snapshot(h.names);
+                            for c in &h.copies {
+                                sum.add(&c.snapshot(h.names));
+                            }
+                            sum
+                        }
                         Some(map) => {
                             let counts = kernel::read_counters(map);
                             lunet_lua::StatsSnapshot {
@@ -266,6 +317,7 @@ fn queue_reports(queues: &[QueueInfo], netns: Option<&str>) -> Vec<QueueReport> 
                 .map(|m| m.get(&q.queue).copied().unwrap_or(0));
             QueueReport {
                 queue: q.queue,
+                copy: q.copy,
                 overload: q.overload,
                 queued,
                 judged,
@@ -331,6 +383,7 @@ fn state_thread(
                 }
                 let _ = reply.send(result);
             }
+            Control::ReloadCopy(..) => {}
         }
     }
     attached.stop(&spec, &ctx.log);

@@ -98,7 +98,8 @@ pub struct QueueGroup {
 
 impl QueueGroup {
     /// The group's rules, feeding queue `queue`.
-    pub fn rules(&self, queue: u16) -> Vec<QueueRule> {
+    /// The group's rules, queueing to `queue` and the `copies - 1` queues after it.
+    pub fn rules(&self, queue: u16, copies: u16) -> Vec<QueueRule> {
         self.marks
             .iter()
             .map(|&mark| QueueRule {
@@ -107,6 +108,7 @@ impl QueueGroup {
                 priority: self.priority,
                 mark,
                 queue,
+                queues: copies,
             })
             .collect()
     }
@@ -118,6 +120,8 @@ pub struct Plan {
     /// One per hook, in hook id order.
     pub hooks: Vec<HookPlan>,
     pub groups: Vec<QueueGroup>,
+    /// Copies of the state serving each group, one per CPU (`run --cpus`); 1 unless set.
+    pub copies: u16,
 }
 
 /// The tier a hook asks for: its registration's, else the command line's.
@@ -184,7 +188,11 @@ pub fn plan(
         .iter()
         .map(|h| hook_plan(h, cli_tier, pin_dir, group_of.get(&h.id).copied()))
         .collect::<Result<_, _>>()?;
-    Ok(Plan { hooks, groups })
+    Ok(Plan {
+        hooks,
+        groups,
+        copies: 1,
+    })
 }
 
 fn priority(h: &HookSpec) -> i32 {
@@ -241,11 +249,13 @@ fn hook_plan(
 
 impl Plan {
     /// Every group's rules in group order, group `i` feeding queue `queues[i]`.
+    /// The rules of every group: group `i` queues to `queues[i]` and, for a state with
+    /// per-CPU copies, to the `copies - 1` numbers after it.
     pub fn rules(&self, queues: &[u16]) -> Vec<QueueRule> {
         self.groups
             .iter()
             .zip(queues)
-            .flat_map(|(g, &q)| g.rules(q))
+            .flat_map(|(g, &q)| g.rules(q, self.copies))
             .collect()
     }
 
@@ -425,6 +435,7 @@ mod tests {
             priority: 0,
             mark,
             queue: 20_001,
+            queues: 1,
         };
         assert_eq!(rules, [rule(0), rule(7)]);
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use lunet_lua::{LimitError, Limits};
 use lunet_types::Tier;
 
-use crate::protocol::RunRequest;
+use crate::protocol::{CpuSet, RunRequest};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -20,6 +20,12 @@ pub struct RunSpec {
     pub limits: Limits,
     /// Where the state's maps are pinned (`<pin root>/<name>`); removed when it stops.
     pub pin_dir: PathBuf,
+    /// Copies of the state's Lua tier, each with its own Lua state, thread (on its own CPU)
+    /// and queue per group; the kernel spreads packets over them by flow. 1 is one state.
+    pub copies: u16,
+    /// The CPU each copy's thread is pinned to; empty: copy k on CPU k (modulo the CPUs
+    /// online), and a single copy is not pinned.
+    pub cpu_list: Vec<u32>,
 }
 
 /// Where states pin their maps unless told otherwise.
@@ -41,7 +47,17 @@ impl RunSpec {
             ..defaults
         };
         limits.check()?;
+        let (copies, cpu_list) = match r.cpus {
+            None => (1, Vec::new()),
+            Some(CpuSet::Count(n)) => (n, Vec::new()),
+            Some(CpuSet::List(l)) => (l.len().min(u16::MAX as usize) as u16, l),
+        };
+        if copies == 0 || copies > Limits::MAX_COPIES {
+            return Err(LimitError::Copies(copies));
+        }
         Ok(RunSpec {
+            copies,
+            cpu_list,
             pin_dir: pin_root.join(&name),
             name,
             script: r.script,
@@ -103,6 +119,7 @@ mod tests {
             mem: None,
             budget: Some(5000),
             timeout_ms: None,
+            cpus: None,
         };
         let s = RunSpec::from_request(r, Path::new("/sys/fs/bpf/lunet")).unwrap();
         assert_eq!(
@@ -113,6 +130,7 @@ mod tests {
         assert_eq!(s.limits.memory, Limits::default().memory);
         assert_eq!(s.limits.hook_budget, 5000);
         assert_eq!(s.netns.as_deref(), Some("lab"));
+        assert_eq!((s.copies, s.cpu_list.len()), (1, 0), "one copy, not pinned");
     }
 
     #[test]
@@ -126,6 +144,7 @@ mod tests {
             mem,
             budget,
             timeout_ms,
+            cpus: None,
         };
         let root = Path::new("/sys/fs/bpf/lunet");
         for bad in [
@@ -140,5 +159,15 @@ mod tests {
         }
         let ok = RunSpec::from_request(r(Some(16 << 20), Some(50_000), Some(5)), root).unwrap();
         assert_eq!(ok.limits.hook_time, Duration::from_millis(5));
+        let copies = |c| RunRequest {
+            cpus: Some(c),
+            ..r(None, None, None)
+        };
+        for bad in [CpuSet::Count(0), CpuSet::Count(300), CpuSet::List(vec![])] {
+            let e = RunSpec::from_request(copies(bad.clone()), root).unwrap_err();
+            assert!(e.to_string().contains("per-CPU copies"), "{bad:?}: {e}");
+        }
+        let two = RunSpec::from_request(copies(CpuSet::List(vec![1, 0])), root).unwrap();
+        assert_eq!((two.copies, two.cpu_list), (2, vec![1, 0]));
     }
 }

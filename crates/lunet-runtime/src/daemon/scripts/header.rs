@@ -107,7 +107,7 @@ pub fn parse(source: &[u8]) -> Result<Header, HeaderError> {
     let cpus = match raw.cpus {
         None => None,
         Some(Cpus::List(l)) => Some(l),
-        Some(Cpus::Text(t)) => Some(cpu_list(&t).map_err(value)?),
+        Some(Cpus::Text(t)) => Some(crate::protocol::CpuSet::parse_list(&t).map_err(value)?),
     };
     if let Some(c) = &cpus {
         let mut seen = std::collections::BTreeSet::new();
@@ -161,27 +161,6 @@ fn block(source: &[u8]) -> Result<Option<(String, usize)>, HeaderError> {
 }
 
 /// `"0-3,6"` -> `[0, 1, 2, 3, 6]`.
-fn cpu_list(s: &str) -> Result<Vec<u32>, String> {
-    let bad = || format!("cpus: '{s}' is not a CPU list such as \"0-3,6\"");
-    let mut out = Vec::new();
-    for part in s.split(',').map(str::trim) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (
-                    a.trim().parse::<u32>().map_err(|_| bad())?,
-                    b.trim().parse::<u32>().map_err(|_| bad())?,
-                );
-                if a > b || b - a >= 4096 {
-                    return Err(bad());
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(part.parse().map_err(|_| bad())?),
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,6 +54,8 @@ struct Options {
     mem: Option<usize>,
     budget: Option<u64>,
     timeout_ms: Option<u64>,
+    /// One copy of the state per CPU listed (a change restarts the state).
+    cpus: Option<Vec<u32>>,
 }
 
 /// A file's version: a hash of its bytes.
@@ -267,6 +269,7 @@ fn options_of(path: &Path, bytes: &[u8]) -> Result<(Options, Option<Vec<u32>>), 
             mem: h.mem,
             budget: h.budget,
             timeout_ms: h.timeout_ms,
+            cpus: h.cpus.clone(),
         },
         h.cpus,
     ))
@@ -282,6 +285,7 @@ fn request(path: &Path, o: &Options) -> RunRequest {
         mem: o.mem,
         budget: o.budget,
         timeout_ms: o.timeout_ms,
+        cpus: o.cpus.clone().map(crate::protocol::CpuSet::List),
     }
 }
 
