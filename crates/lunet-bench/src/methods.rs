@@ -388,6 +388,7 @@ fn start_lua(filter: Filter, bed: &Bed) -> Result<Active, String> {
         tier: Tier::Lua,
         limits: Limits::default(),
         pin_dir: pin_dir(),
+        path: Vec::new(),
     };
     // The script is read by the time start returns; `dir` goes right after.
     let running = Running::start(spec).map_err(|e| format!("lunet could not start: {e}"))?;
@@ -431,6 +432,7 @@ fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, Stri
         tier: Tier::Kernel,
         limits: Limits::default(),
         pin_dir: pin_dir(),
+        path: Vec::new(),
     };
     let pins = spec.pin_dir.clone();
     let running = bed.replace_pass(|| {

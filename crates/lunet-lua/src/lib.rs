@@ -33,5 +33,6 @@ pub use hook::{HookSpec, HookStats, StatsSnapshot};
 pub use limits::{LimitError, Limits};
 pub use log::{Line, Log, Stream};
 pub use maps::{MapBacking, MapError, MapInfo};
+pub use modules::{resolve_script, Roots};
 pub use source::{read_source, SourceError, MAX_SOURCE};
 pub use state::{CompileInput, NfPacket, Outcome, State, StateOptions};

@@ -34,6 +34,9 @@ pub struct StateOptions {
     pub maps: MapBacking,
     /// Stops the state's calls, its body's included, from another thread.
     pub abort: AbortHandle,
+    /// Where `require` looks after the script's own directory, in order (the command line
+    /// gives the current directory, each `--path DIR`, then `LUNET_PATH`'s).
+    pub paths: Vec<PathBuf>,
 }
 
 impl Default for StateOptions {
@@ -44,6 +47,7 @@ impl Default for StateOptions {
             log: Log::new(1000),
             maps: MapBacking::Memory,
             abort: AbortHandle::new(),
+            paths: Vec::new(),
         }
     }
 }
@@ -112,8 +116,8 @@ impl State {
         State::from_source(&path.display().to_string(), &source, dir, opts)
     }
 
-    /// Starts a script from source text; `chunk` names it in messages, `dir` is where its
-    /// `require`d files live.
+    /// Starts a script from source text; `chunk` names it in messages, `dir` is the first
+    /// root its `require`d files are looked for under (then `opts.paths`).
     pub fn from_source(
         chunk: &str,
         source: &[u8],
@@ -130,12 +134,8 @@ impl State {
         let lua =
             crate::sandbox::new_state(opts.limits.memory, opts.log.clone()).map_err(internal)?;
         let budget = Budget::install(&lua, &opts.abort).map_err(internal)?;
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
-        modules::install(&lua, dir).map_err(internal)?;
+        let roots = modules::Roots::new(dir, &opts.paths);
+        modules::install(&lua, roots).map_err(internal)?;
         lua.set_app_data(Registry {
             hooks: Vec::new(),
             dev: opts.dev.clone(),

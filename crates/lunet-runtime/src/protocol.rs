@@ -91,6 +91,10 @@ pub struct RunRequest {
     /// Milliseconds one hook call may take.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Where `require` looks after the script's own directory, in order (absolute paths;
+    /// `lunet run` sends its current directory, each `--path DIR`, then `LUNET_PATH`'s).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

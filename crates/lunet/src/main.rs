@@ -94,6 +94,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Run {
             script,
+            context: _,
+            roots,
             name,
             netns,
             dev,
@@ -105,9 +107,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             json,
             socket,
         } => {
-            let script = std::fs::canonicalize(&script).map_err(|e| {
-                Failure::script(format!("{}: cannot read script: {e}", script.display()))
-            })?;
+            let path = roots.resolve()?;
+            let script = cli::script_file(&script, &path)?;
             let request = RunRequest {
                 script,
                 name,
@@ -117,6 +118,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 mem,
                 budget,
                 timeout_ms: timeout,
+                path,
             };
             if foreground {
                 run_foreground(request, json)
@@ -202,6 +204,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Replay {
             script,
             pcap,
+            roots,
             json,
             budget,
             mem,
@@ -214,7 +217,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 memory: mem.unwrap_or(defaults.memory),
                 ..defaults
             };
-            let report = replay::replay(&script, &pcap, limits, tier, each)?;
+            let roots = roots.resolve()?;
+            let script = cli::script_file(&script, &roots)?;
+            let report = replay::replay(&script, &roots, &pcap, limits, tier, each)?;
             show::replay(&report, json);
             Ok(())
         }
@@ -235,11 +240,14 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Check {
             script,
+            roots,
             json,
             emit,
             tier,
         } => {
-            let report = check::check(&script, tier, emit.map(Into::into))?;
+            let roots = roots.resolve()?;
+            let script = cli::script_file(&script, &roots)?;
+            let report = check::check(&script, &roots, tier, emit.map(Into::into))?;
             show::check(&report, json);
             if report.ok() {
                 Ok(())

@@ -43,6 +43,10 @@ const SIDECARS: &[(&str, &str)] = &[
         include_str!("../modules/checksum.meta.lua"),
     ),
     (
+        "crates/lunet-lua/src/modules/rcu.meta.lua",
+        include_str!("../modules/rcu.meta.lua"),
+    ),
+    (
         "crates/lunet-lua/src/maps/map.meta.lua",
         include_str!("../maps/map.meta.lua"),
     ),
@@ -145,6 +149,7 @@ mod tests {
             "linux/xdp.lua",
             "byteorder.lua",
             "checksum.lua",
+            "rcu.lua",
             "bpf/map.lua",
             "lunet-objects.lua",
         ] {

@@ -94,6 +94,9 @@ struct Persisted {
     /// The scripts directory's file it runs from (`None`: started by `lunet run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     file: Option<String>,
+    /// The script roots after the script's directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    path: Vec<PathBuf>,
 }
 
 impl Persisted {
@@ -106,6 +109,7 @@ impl Persisted {
             tier: spec.tier,
             limits: Some(spec.limits),
             file,
+            path: spec.path.clone(),
         }
     }
 
@@ -119,6 +123,7 @@ impl Persisted {
             tier: self.tier,
             limits: self.limits?,
             pin_dir: pin_root.join(&self.name),
+            path: self.path.clone(),
         })
     }
 }

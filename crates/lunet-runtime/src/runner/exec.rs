@@ -132,6 +132,7 @@ fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Lo
             adopt,
         },
         abort,
+        paths: spec.path.clone(),
     };
     let state = State::load(&spec.script, opts)?;
     let specs = state.hooks();

@@ -20,6 +20,8 @@ pub struct RunSpec {
     pub limits: Limits,
     /// Where the state's maps are pinned (`<pin root>/<name>`); removed when it stops.
     pub pin_dir: PathBuf,
+    /// The script roots after the script's own directory (`RunRequest::path`).
+    pub path: Vec<PathBuf>,
 }
 
 /// Where states pin their maps unless told otherwise.
@@ -49,6 +51,7 @@ impl RunSpec {
             dev: r.dev,
             tier: r.tier,
             limits,
+            path: r.path,
         })
     }
 }
@@ -103,6 +106,7 @@ mod tests {
             mem: None,
             budget: Some(5000),
             timeout_ms: None,
+            path: Vec::new(),
         };
         let s = RunSpec::from_request(r, Path::new("/sys/fs/bpf/lunet")).unwrap();
         assert_eq!(
@@ -126,6 +130,7 @@ mod tests {
             mem,
             budget,
             timeout_ms,
+            path: Vec::new(),
         };
         let root = Path::new("/sys/fs/bpf/lunet");
         for bad in [
