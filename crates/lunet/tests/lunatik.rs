@@ -1,0 +1,224 @@
+//! Lunatik's scripts under `lunet run`, with real traffic in namespaces, counted at the
+//! receiver: Lunatik's own examples/dnsblock read from `LUNATIK_DIR` (skipped with a message
+//! when it is unset), and an in-tree script laid out the same way (tests/lunatik-scripts), so
+//! the path they take (Lunatik's command form, a script root, a dotted `require`) is always
+//! tested.
+
+mod support;
+
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use support::*;
+
+const WAIT: Duration = Duration::from_millis(800);
+
+/// `lunet ARGS --socket <d's>` run from `cwd`, with `env` set.
+fn cli_in(d: &Daemon, cwd: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let socket = d.socket.clone();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--socket", socket.to_str().unwrap()]);
+    Command::new(lunet_bin())
+        .current_dir(cwd)
+        .args(&all)
+        .env("LUNET_LOG", "warn")
+        .env_remove("LUNET_PATH")
+        .envs(env.iter().copied())
+        .output()
+        .expect("lunet runs")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lunatik-scripts")
+}
+
+/// Sends one DNS query per name from the sender to port 53 of the receiver and returns the
+/// names that arrived, sorted.
+fn queries_through(bed: &Testbed, names: &[&str]) -> Vec<String> {
+    let dst = SocketAddrV4::new(bed.receiver_addr(), 53);
+    let sink = UdpSink::bind(bed.receiver_ns(), dst).unwrap();
+    let queries: Vec<Vec<u8>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| dns_query(i as u16, n))
+        .collect();
+    udp_send(bed.sender_ns(), dst, &queries).unwrap();
+    let mut arrived: Vec<String> = sink
+        .recv_for(WAIT, names.len())
+        .unwrap()
+        .iter()
+        .map(|p| qname(p))
+        .collect();
+    arrived.sort();
+    arrived
+}
+
+/// The query name of a DNS query payload, dotted.
+fn qname(payload: &[u8]) -> String {
+    let mut labels = Vec::new();
+    let mut at = 12;
+    while let Some(&len) = payload.get(at) {
+        if len == 0 || at + 1 + len as usize > payload.len() {
+            break;
+        }
+        labels.push(String::from_utf8_lossy(&payload[at + 1..at + 1 + len as usize]).into_owned());
+        at += 1 + len as usize;
+    }
+    labels.join(".")
+}
+
+fn sorted(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn lunatiks_dnsblock_runs_unchanged_and_drops_queries_for_its_listed_names() {
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
+    let Some(lunatik) = std::env::var_os("LUNATIK_DIR").map(PathBuf::from) else {
+        eprintln!(
+            "skipped: set LUNATIK_DIR to a checkout of Lunatik (its examples/dnsblock is run unchanged)"
+        );
+        return;
+    };
+    assert!(
+        lunatik.join("examples/dnsblock/common.lua").is_file(),
+        "LUNATIK_DIR={} has no examples/dnsblock/common.lua",
+        lunatik.display()
+    );
+    let bed = Testbed::create().unwrap();
+    let d = Daemon::start();
+    // Lunatik's own command line, from the folder that holds its `examples/`.
+    let o = cli_in(
+        &d,
+        &lunatik,
+        &[],
+        &[
+            "run",
+            "examples/dnsblock/nf_dnsblock",
+            "softirq",
+            "--netns",
+            bed.sender_ns(),
+            "--name",
+            "dnsblock",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // Its blocklist is github.com and gitlab.com, matched as patterns anywhere in the name.
+    let arrived = queries_through(
+        &bed,
+        &[
+            "github.com",
+            "www.github.com",
+            "gitlab.com",
+            "example.com",
+            "lunet.test",
+        ],
+    );
+    assert_eq!(arrived, sorted(&["example.com", "lunet.test"]));
+    let stats = d.stats_json("dnsblock");
+    assert_eq!(stats["hooks"][0]["verdicts"]["DROP"], 3, "{stats}");
+    let logs = stdout(&d.cli(&["logs", "dnsblock"]));
+    assert!(
+        logs.contains("DNS query for") && logs.contains("blocked"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_lunatik_style_script_finds_its_module_by_a_dotted_name_under_a_root() {
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
+    let bed = Testbed::create().unwrap();
+    let d = Daemon::start();
+    let names = [
+        "blocked.test",
+        "www.blocked.test",
+        "ads.example",
+        "allowed.test",
+        "example.org",
+    ];
+    let passing = sorted(&["allowed.test", "example.org"]);
+
+    // 1. Lunatik's form from the folder above examples/: the current directory is a root.
+    let o = cli_in(
+        &d,
+        &fixtures(),
+        &[],
+        &[
+            "run",
+            "examples/nameblock/nf_nameblock",
+            "softirq",
+            "--netns",
+            bed.sender_ns(),
+            "--name",
+            "nameblock",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(queries_through(&bed, &names), passing);
+    let stats = d.stats_json("nameblock");
+    assert_eq!(stats["hooks"][0]["verdicts"]["DROP"], 3, "{stats}");
+    let logs = stdout(&d.cli(&["logs", "nameblock"]));
+    assert!(logs.contains("blocked.test dropped"), "{logs}");
+    assert!(d.cli(&["stop", "nameblock"]).status.success());
+
+    // 2. From anywhere else, the root named with --path (the daemon gets it in the request's
+    //    `path`), and with LUNET_PATH.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let fx = fixtures();
+    for (env, flag) in [
+        (vec![], vec!["--path", fx.to_str().unwrap()]),
+        (vec![("LUNET_PATH", fx.to_str().unwrap())], vec![]),
+    ] {
+        let mut args = vec![
+            "run",
+            "examples/nameblock/nf_nameblock",
+            "--netns",
+            bed.sender_ns(),
+            "--name",
+            "nameblock2",
+        ];
+        args.extend(flag.iter().copied());
+        let o = cli_in(&d, elsewhere.path(), &env, &args);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(queries_through(&bed, &names), passing);
+        assert!(d.cli(&["stop", "nameblock2"]).status.success());
+    }
+
+    // 3. Without the root the module is not found, and the error says where it looked.
+    let o = cli_in(
+        &d,
+        elsewhere.path(),
+        &[],
+        &[
+            "run",
+            fx.join("examples/nameblock/nf_nameblock.lua")
+                .to_str()
+                .unwrap(),
+            "--netns",
+            bed.sender_ns(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("nf_nameblock.lua:7: module 'examples.nameblock.common' not found"),
+        "{err}"
+    );
+    // A script name that is neither a file nor a module under a root.
+    let o = cli_in(
+        &d,
+        elsewhere.path(),
+        &[],
+        &["run", "examples/nope", "softirq"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("examples/nope.lua under"),
+        "{}",
+        text(&o)
+    );
+}
