@@ -46,6 +46,8 @@ pub enum Cmd {
     ProgGetFdById = 13,
     /// `BPF_OBJ_GET_INFO_BY_FD` (Linux 4.13).
     ObjGetInfoByFd = 15,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` (Linux 4.20 for queues and stacks, 5.14 for hashes).
+    MapLookupAndDeleteElem = 21,
     /// `BPF_LINK_CREATE` (Linux 5.7; XDP links 5.9; netfilter links 6.4).
     LinkCreate = 28,
     /// `BPF_LINK_UPDATE` (Linux 5.7; XDP links 5.9).

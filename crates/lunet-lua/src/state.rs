@@ -144,6 +144,9 @@ impl State {
             backing: opts.maps.clone(),
             ..Maps::default()
         });
+        if let MapBacking::Kernel { pin_dir, .. } = &opts.maps {
+            lua.set_app_data(modules::bpf::Access::kernel(pin_dir.as_deref()));
+        }
 
         let call = budget.begin(opts.limits.body_budget, opts.limits.body_time);
         let result = lua

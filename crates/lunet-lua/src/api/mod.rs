@@ -43,6 +43,10 @@ const SIDECARS: &[(&str, &str)] = &[
         include_str!("../modules/checksum.meta.lua"),
     ),
     (
+        "crates/lunet-lua/src/modules/bpf.meta.lua",
+        include_str!("../modules/bpf.meta.lua"),
+    ),
+    (
         "crates/lunet-lua/src/modules/rcu.meta.lua",
         include_str!("../modules/rcu.meta.lua"),
     ),
@@ -150,6 +154,7 @@ mod tests {
             "byteorder.lua",
             "checksum.lua",
             "rcu.lua",
+            "bpf.lua",
             "bpf/map.lua",
             "lunet-objects.lua",
         ] {

@@ -94,7 +94,7 @@ fn random(lua: &Lua, args: MultiValue) -> mlua::Result<i64> {
 }
 
 /// The kernel's name for error number `n` (either sign), as `errname()`; "unknown" otherwise.
-fn errname(n: i64) -> &'static str {
+pub(crate) fn errname(n: i64) -> &'static str {
     usize::try_from(n.unsigned_abs())
         .ok()
         .and_then(|i| ERRNAMES.get(i))

@@ -5,9 +5,10 @@
 use mlua::{Lua, Table, Value};
 
 mod absent;
+pub(crate) mod bpf;
 mod byteorder;
 mod checksum;
-mod linux;
+pub(crate) mod linux;
 mod netfilter;
 mod rcu;
 mod require;
@@ -28,6 +29,7 @@ pub(crate) fn install(lua: &Lua, roots: Roots) -> mlua::Result<()> {
     loaded.set("byteorder", byteorder::module(lua)?)?;
     loaded.set("checksum", checksum::module(lua)?)?;
     loaded.set("rcu", rcu::module(lua)?)?;
+    loaded.set("bpf", bpf::module(lua)?)?;
     loaded.set("bpf.map", crate::maps::module(lua)?)?;
     // The compiler recognises lunet's functions by identity: remember each one's name.
     let mut builtins = crate::snapshot::Builtins::default();
