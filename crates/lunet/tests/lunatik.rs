@@ -222,3 +222,71 @@ fn a_lunatik_style_script_finds_its_module_by_a_dotted_name_under_a_root() {
         text(&o)
     );
 }
+
+#[test]
+fn a_script_under_lunet_run_counts_in_a_map_another_tool_pinned() {
+    lunet_testkit::require_root!("namespaces, NFQUEUE and maps pinned in bpffs");
+    use lunet_bpf::map::{map_type, Map};
+    // Another tool's map, pinned at the top of bpffs (not in lunet's pin root).
+    lunet_bpf::pin::ensure_bpffs().unwrap();
+    let pin = PathBuf::from(format!(
+        "/sys/fs/bpf/lunet-test-lunatik-{}",
+        std::process::id()
+    ));
+    struct Unpin(PathBuf);
+    impl Drop for Unpin {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _unpin = Unpin(pin.clone());
+    let map = Map::create(map_type::HASH, 2, 8, 16, "ports").unwrap();
+    lunet_bpf::pin::pin(&map, &pin).unwrap();
+    // Port 9 is blocked by the other tool's entry.
+    map.update(&9u16.to_ne_bytes(), &1u64.to_ne_bytes(), 0)
+        .unwrap();
+
+    let bed = Testbed::create().unwrap();
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(
+        dir.path(),
+        "ports.lua",
+        &format!(
+            r#"local netfilter = require("netfilter")
+local nf = require("linux.nf")
+local byteorder = require("byteorder")
+local ports = require("bpf.map").hash({pin:?}, "I2", "I8")
+netfilter.register{{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, priority = nf.ip.pri.FILTER,
+  hook = function(skb)
+    if skb:getuint8(9) ~= 17 then return nf.action.ACCEPT end
+    local port = byteorder.ntoh16(skb:getuint16((skb:getuint8(0) & 0x0f) * 4 + 2))
+    local seen = (ports[port] or 0) + 1
+    ports[port] = seen
+    return seen > 1 and port == 9 and nf.action.DROP or nf.action.ACCEPT
+  end }}
+"#,
+            pin = pin.display().to_string()
+        ),
+    );
+    d.run_ok(&script, bed.receiver_ns(), &["--name", "ports"]);
+    let through9 = send_and_count(&bed, 9, 5, WAIT);
+    let through7 = send_and_count(&bed, 7000, 5, WAIT);
+    assert_eq!(through9, 0, "port 9 is listed in the other tool's map");
+    assert_eq!(through7, 5);
+    let count = |port: u16| {
+        u64::from_ne_bytes(
+            map.lookup(&port.to_ne_bytes())
+                .unwrap()
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        )
+    };
+    assert_eq!(count(9), 6, "the entry, plus one per packet");
+    assert_eq!(
+        count(7000),
+        5,
+        "the script's counts, read by the other tool"
+    );
+}
