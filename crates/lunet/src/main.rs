@@ -141,9 +141,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             json,
             socket,
         } => {
-            let script = std::fs::canonicalize(&script).map_err(|e| {
-                Failure::script(format!("{}: cannot read script: {e}", script.display()))
-            })?;
+            // The state keeps its own roots; these only find Lunatik's script names.
+            let roots = cli::RootsArg { path: Vec::new() }.resolve()?;
+            let script = cli::script_file(&script, &roots)?;
             let report: protocol::StateReport =
                 Client::call(&socket.socket, &Request::Reload { name, script })?;
             show::started(&report, json);

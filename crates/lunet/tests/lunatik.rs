@@ -132,7 +132,7 @@ fn lunatiks_dnsblock_runs_unchanged_and_drops_queries_for_its_listed_names() {
 fn a_lunatik_style_script_finds_its_module_by_a_dotted_name_under_a_root() {
     lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
     let bed = Testbed::create().unwrap();
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     let names = [
         "blocked.test",
         "www.blocked.test",
@@ -187,6 +187,31 @@ fn a_lunatik_style_script_finds_its_module_by_a_dotted_name_under_a_root() {
         assert_eq!(queries_through(&bed, &names), passing);
         assert!(d.cli(&["stop", "nameblock2"]).status.success());
     }
+
+    // A daemon that crashed starts the state again from its record, roots included.
+    let o = cli_in(
+        &d,
+        elsewhere.path(),
+        &[],
+        &[
+            "run",
+            "examples/nameblock/nf_nameblock",
+            "--path",
+            fx.to_str().unwrap(),
+            "--netns",
+            bed.sender_ns(),
+            "--name",
+            "nameblock3",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    d.kill();
+    d.spawn();
+    let list: serde_json::Value =
+        serde_json::from_slice(&d.cli(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(list[0]["name"], "nameblock3", "the state is back: {list}");
+    assert_eq!(queries_through(&bed, &names), passing);
+    assert!(d.cli(&["stop", "nameblock3"]).status.success());
 
     // 3. Without the root the module is not found, and the error says where it looked.
     let o = cli_in(
