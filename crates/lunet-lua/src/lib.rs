@@ -5,7 +5,8 @@
 //! [`State::run_xdp`]) and always yields a verdict: its own, or its default one when it errors,
 //! runs out of its instruction budget, or reaches the state's memory cap.
 //!
-//! This crate makes no system calls of its own: packets come in as bytes and verdicts go out as
+//! This crate makes no system calls of its own beyond reading script files, `getrandom(2)` for
+//! `linux.random` and what lunet-bpf does for it: packets come in as bytes and verdicts go out as
 //! numbers. How packets reach it (NFQUEUE, a pcap file) is the caller's business.
 
 pub mod api;

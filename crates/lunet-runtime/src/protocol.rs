@@ -305,6 +305,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_run_request_carries_its_script_roots_in_order_and_may_leave_them_out() {
+        let r: Request = serde_json::from_str(
+            r#"{"cmd":"run","script":"/x.lua","path":["/home/u","/opt/lunatik/lib"]}"#,
+        )
+        .unwrap();
+        let Request::Run(run) = r else { panic!() };
+        assert_eq!(
+            run.path,
+            [PathBuf::from("/home/u"), PathBuf::from("/opt/lunatik/lib")]
+        );
+        let r: Request = serde_json::from_str(r#"{"cmd":"run","script":"/x.lua"}"#).unwrap();
+        assert!(matches!(r, Request::Run(RunRequest { path, .. }) if path.is_empty()));
+    }
+
+    #[test]
     fn requests_are_one_json_object_with_a_cmd() {
         let r: Request = serde_json::from_str(r#"{"cmd":"stop","name":"fw"}"#).unwrap();
         assert!(matches!(r, Request::Stop { name } if name == "fw"));
