@@ -283,3 +283,22 @@ fn byteorder_has_lunatiks_names() {
     assert_eq!(st.run_netfilter(0, udp4(53, b"q").nf()).verdict, DROP);
     assert_eq!(st.run_netfilter(0, udp4(54, b"q").nf()).verdict, ACCEPT);
 }
+
+#[test]
+fn a_hook_with_many_upvalues_is_snapshotted_without_overflowing_the_lua_stack() {
+    // Found running Lunatik's examples/filter/sni.lua through `lunet check`: the snapshot of
+    // a hook's upvalues pushed two values per upvalue onto a C frame promised 20 slots
+    // (an assertion in debug builds, memory past the stack in release ones).
+    let mut src = String::from("local xdp = require('xdp')\n");
+    for i in 0..40 {
+        src.push_str(&format!("local u{i} = {i}\n"));
+    }
+    let sum: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
+    src.push_str(&format!(
+        "xdp.attach(function(p) return ({}) > 0 and xdp.PASS or xdp.DROP end)\n",
+        sum.join(" + ")
+    ));
+    let (st, _s) = start(&src);
+    let input = st.compile_input(0).unwrap();
+    assert_eq!(input.upvalues.len(), 41, "40 numbers and xdp");
+}
