@@ -155,6 +155,35 @@ fn lunatik_modules_lunet_lacks_are_named_with_the_line_and_why() {
         );
         assert!(!err.contains("nil value"), "{err}");
     }
+    // Lunatik's C modules win over a file of the same name, as in Lunatik: a script named
+    // device.lua that requires "device" gets the error, not itself.
+    let dir = tempfile::tempdir().unwrap();
+    let device = dir.path().join("device.lua");
+    std::fs::write(&device, "local device = require('device')\n").unwrap();
+    let err = State::load(&device, StateOptions::default())
+        .err()
+        .unwrap()
+        .message;
+    assert!(
+        err.contains("device.lua:1: module 'device' (Lunatik's lib/luadevice.c)"),
+        "{err}"
+    );
+    // A module that requires itself says so.
+    std::fs::write(
+        dir.path().join("selfish.lua"),
+        "return require('selfish')\n",
+    )
+    .unwrap();
+    let main = dir.path().join("main.lua");
+    std::fs::write(&main, "require('selfish')\n").unwrap();
+    let err = State::load(&main, StateOptions::default())
+        .err()
+        .unwrap()
+        .message;
+    assert!(
+        err.contains("selfish.lua:1: require: module 'selfish' requires itself"),
+        "{err}"
+    );
     // Names Lunatik does not have either stay plain nil.
     start("assert(require('linux').nosuch == nil)\n");
 }

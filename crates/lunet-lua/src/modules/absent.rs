@@ -56,8 +56,25 @@ pub(crate) const FUNCTIONS: &[(&str, &str, &str)] = &[
     ("linux", "lookup", "kernel symbol addresses mean nothing to a userspace filter"),
 ];
 
+/// Whether `name` is one of Lunatik's C modules lunet does not have. Lunatik's `require`
+/// finds its built-in C modules before any file, so these are refused before the script
+/// roots are searched: a script named `device.lua` that requires `device` gets this error,
+/// not itself. Lunatik's Lua modules (`class`, `lunatik.runner`, ...) are looked for in the
+/// roots first, since a user may put Lunatik's `lib/` there.
+pub(crate) fn is_builtin(name: &str) -> bool {
+    name == "lunatik"
+        || MODULES
+            .iter()
+            .any(|a| a.name == name && a.source.ends_with(".c") && !a.source.contains(','))
+}
+
 /// The error for `require(name)` of a Lunatik module lunet does not have, if it is one.
 pub(crate) fn module(name: &str) -> Option<String> {
+    if name == "lunatik" {
+        return Some(
+            "module 'lunatik' (Lunatik's lunatik_core.c: runtimes made from Lua) is not available in lunet: a script does not make runtimes; the daemon starts one state per script (`lunet run`) (docs/lua-tier.md, \"Lunatik compatibility\")".to_string(),
+        );
+    }
     if let Some(a) = MODULES.iter().find(|a| a.name == name) {
         let why = a.why.replace("KERNEL_ONLY", KERNEL_ONLY);
         return Some(format!(
@@ -117,5 +134,7 @@ mod tests {
         }
         assert!(module("linux.stat").unwrap().contains("linux.stat"));
         assert!(module("netfilter").is_none());
+        assert!(is_builtin("device") && is_builtin("crypto") && is_builtin("lunatik"));
+        assert!(!is_builtin("class") && !is_builtin("netlink") && !is_builtin("lunatik.runner"));
     }
 }

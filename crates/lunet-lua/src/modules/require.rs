@@ -106,8 +106,20 @@ pub(crate) fn install(lua: &Lua, loaded: Table, roots: Roots) -> mlua::Result<()
         loaded.set(*name, g.get::<Table>(*name)?)?;
     }
     let require = lua.create_function(move |lua, name: String| {
-        if let Some(m) = loaded.get::<Option<Value>>(name.as_str())? {
-            return Ok(m);
+        match loaded.get::<Option<Value>>(name.as_str())? {
+            Some(Value::LightUserData(l)) if l.0.is_null() => {
+                return Err(located(
+                    lua,
+                    format!("require: module '{name}' requires itself (it is still loading)"),
+                ))
+            }
+            Some(m) => return Ok(m),
+            None => {}
+        }
+        if super::absent::is_builtin(&name) {
+            if let Some(absent) = super::absent::module(&name) {
+                return Err(located(lua, absent));
+            }
         }
         let path = match roots.find(&name) {
             Ok(p) => p,
@@ -140,9 +152,17 @@ pub(crate) fn install(lua: &Lua, loaded: Table, roots: Roots) -> mlua::Result<()
             .set_name(format!("@{}", path.display()))
             .set_mode(ChunkMode::Text)
             .into_function()?;
-        let value = match chunk.call::<Value>((name.as_str(), path.display().to_string()))? {
-            Value::Nil => Value::Boolean(true),
-            v => v,
+        // A mark while it loads (a null light userdata, which no module returns), so a
+        // module that requires itself says so instead of overflowing the C stack.
+        let loading = Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()));
+        loaded.set(name.as_str(), loading)?;
+        let value = match chunk.call::<Value>((name.as_str(), path.display().to_string())) {
+            Ok(Value::Nil) => Value::Boolean(true),
+            Ok(v) => v,
+            Err(e) => {
+                loaded.set(name.as_str(), Value::Nil)?;
+                return Err(e);
+            }
         };
         loaded.set(name.as_str(), value.clone())?;
         Ok(value)
