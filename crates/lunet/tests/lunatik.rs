@@ -315,3 +315,70 @@ netfilter.register{{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, priority = 
         "the script's counts, read by the other tool"
     );
 }
+
+#[test]
+fn rcu_linux_and_byteorder_work_in_a_live_hook_in_the_states_namespace() {
+    lunet_testkit::require_root!("namespaces, netfilter rules and NFQUEUE");
+    let bed = Testbed::create().unwrap();
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    // The receiver's veth exists only in its namespace: linux.ifindex and linux.ifaddr find
+    // it there (Lunatik would look in the host's), and it is the index packets come in on.
+    let script = write_script(
+        dir.path(),
+        "live.lua",
+        &format!(
+            r#"local netfilter = require("netfilter")
+local nf = require("linux.nf")
+local linux = require("linux")
+local rcu = require("rcu")
+local byteorder = require("byteorder")
+local idx = linux.ifindex({dev:?})
+local mac = linux.ifaddr(idx)
+print(("ifaddr %02x:%02x:%02x:%02x:%02x:%02x"):format(mac:byte(1, 6)))
+local seen = rcu.table()
+local t0 = linux.time()
+netfilter.register{{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, priority = nf.ip.pri.FILTER,
+  hook = function(skb)
+    if skb:getuint8(9) ~= 17 then return nf.action.ACCEPT end
+    if skb:ifindex() ~= idx or linux.difftime(linux.time(), t0) < 0 then
+      return nf.action.DROP
+    end
+    local port = byteorder.be16toh(skb:getuint16((skb:getuint8(0) & 0x0f) * 4 + 2))
+    local n = (seen[tostring(port)] or 0) + 1
+    seen[tostring(port)] = n
+    return n <= 3 and nf.action.ACCEPT or nf.action.DROP
+  end }}
+"#,
+            dev = bed.receiver_if()
+        ),
+    );
+    d.run_ok(&script, bed.receiver_ns(), &["--name", "live"]);
+    assert_eq!(
+        send_and_count(&bed, 7001, 5, WAIT),
+        3,
+        "three per port, counted in the rcu table"
+    );
+    assert_eq!(send_and_count(&bed, 7002, 5, WAIT), 3, "a port of its own");
+    let link = Command::new("ip")
+        .args([
+            "-n",
+            bed.receiver_ns(),
+            "-o",
+            "link",
+            "show",
+            "dev",
+            bed.receiver_if(),
+        ])
+        .output()
+        .unwrap();
+    let link = String::from_utf8_lossy(&link.stdout).into_owned();
+    let mac = link
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no MAC in {link}"))
+        .to_string();
+    let logs = stdout(&d.cli(&["logs", "live"]));
+    assert!(logs.contains(&format!("ifaddr {mac}")), "{mac} in {logs}");
+}
