@@ -1,8 +1,9 @@
-//! Lunatik's scripts under `lunet run`, with real traffic in namespaces, counted at the
-//! receiver: Lunatik's own examples/dnsblock read from `LUNATIK_DIR` (skipped with a message
-//! when it is unset), and an in-tree script laid out the same way (tests/lunatik-scripts), so
-//! the path they take (Lunatik's command form, a script root, a dotted `require`) is always
-//! tested.
+//! Lunatik's module loading and its rcu, linux, byteorder and bpf API under `lunet run`, with
+//! real traffic in namespaces, counted at the receiver: Lunatik's own examples/dnsblock read
+//! from `LUNATIK_DIR` (skipped with a message when it is unset), and an in-tree script laid
+//! out the same way (tests/lunatik-scripts), so the path they take (Lunatik's command form, a
+//! script root, a dotted `require`) is always tested. (tests/lunatik.rs has the skb and data
+//! side.)
 
 mod support;
 
