@@ -26,21 +26,21 @@ local map = {}
 ---@field [any] any
 
 ---A hash map. With a path (Lunatik's form): the hash map pinned there, with `string.pack`
----specs of its key and value sizes.
+---specs of its sizes.
 ---@param spec bpf.map.Spec
 ---@return bpf.map.object
 ---@overload fun(path: string, keyspec: string, valuespec: string): bpf.map.object
 function map.hash(spec) end
 
----An array: every index from 0 to entries - 1 holds a value from the start. With a path (Lunatik's form): the array map pinned there, with `string.pack`
----specs of its key and value sizes.
+---An array: every index from 0 to entries - 1 holds a value from the start. With a path
+---(Lunatik's form): the array map pinned there, with `string.pack` specs of its sizes.
 ---@param spec bpf.map.Spec
 ---@return bpf.map.object
 ---@overload fun(path: string, keyspec: string, valuespec: string): bpf.map.object
 function map.array(spec) end
 
----A hash map that forgets its least recently used key when full. With a path (Lunatik's form): the lru_hash map pinned there, with `string.pack`
----specs of its key and value sizes.
+---A hash map that forgets its least recently used key when full. With a path (Lunatik's
+---form): the lru_hash map pinned there, with `string.pack` specs of its sizes.
 ---@param spec bpf.map.Spec
 ---@return bpf.map.object
 ---@overload fun(path: string, keyspec: string, valuespec: string): bpf.map.object
