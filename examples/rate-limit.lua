@@ -1,6 +1,6 @@
 -- Rate limiter: each IPv4 source address may send RATE packets a second to this host, with
 -- bursts of up to BURST; packets beyond that are dropped. A token bucket per source, refilled
--- from the monotonic clock (`linux.time()`, nanoseconds).
+-- from the clock (`linux.time()`, nanoseconds since the epoch, as in Lunatik).
 --
 --   sudo lunet run examples/rate-limit.lua
 

@@ -404,6 +404,7 @@ fn start_lua(filter: Filter, bed: &Bed, copies: u16) -> Result<Active, String> {
         copies,
         cpu_list: Vec::new(),
         pin_dir: pin_dir(),
+        path: Vec::new(),
     };
     // The script is read by the time start returns; `dir` goes right after.
     let running = Running::start(spec).map_err(|e| format!("lunet could not start: {e}"))?;
@@ -454,6 +455,7 @@ fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, Stri
         copies: 1,
         cpu_list: Vec::new(),
         pin_dir: pin_dir(),
+        path: Vec::new(),
     };
     let pins = spec.pin_dir.clone();
     let running = bed.replace_pass(|| {

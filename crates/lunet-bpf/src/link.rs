@@ -155,6 +155,11 @@ pub fn ifindex(name: &str) -> io::Result<u32> {
     sys::if_nametoindex(name)
 }
 
+/// The hardware address of interface `ifindex` in the calling thread's network namespace.
+pub fn hwaddr(ifindex: u32) -> io::Result<Vec<u8>> {
+    sys::if_hwaddr(ifindex)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,8 @@ pub mod map_type {
     pub const PERCPU_ARRAY: u32 = 6;
     pub const LRU_HASH: u32 = 9;
     pub const LRU_PERCPU_HASH: u32 = 10;
+    pub const QUEUE: u32 = 22;
+    pub const STACK: u32 = 23;
     pub const RINGBUF: u32 = 27;
 
     /// The kernel's map type for a map lunet declares.
@@ -227,6 +229,72 @@ impl Map {
         match unsafe { sys::bpf(Cmd::MapGetNextKey, &mut attr) } {
             Ok(_) => Ok(Some(next)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`: the value for `key`, removed, or `None` if there was
+    /// none (a hash's, Linux 5.14; arrays refuse with `EINVAL`/`ENOTSUPP`).
+    pub fn lookup_and_delete(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let mut value = vec![0u8; self.lookup_len()?];
+        self.check_elem(key, value.len(), "value buffer is", "lookups return")?;
+        self.take(Some(key), &mut value, Cmd::MapLookupAndDeleteElem)
+            .map(|found| found.then_some(value))
+    }
+
+    /// A queue's or stack's next value, removed (`pop`) or left (`peek`); `None` when it is
+    /// empty (Linux 4.20).
+    pub fn pop(&self) -> io::Result<Option<Vec<u8>>> {
+        let mut value = vec![0u8; self.value_size as usize];
+        self.take(None, &mut value, Cmd::MapLookupAndDeleteElem)
+            .map(|found| found.then_some(value))
+    }
+
+    /// See [`Map::pop`].
+    pub fn peek(&self) -> io::Result<Option<Vec<u8>>> {
+        let mut value = vec![0u8; self.value_size as usize];
+        self.take(None, &mut value, Cmd::MapLookupElem)
+            .map(|found| found.then_some(value))
+    }
+
+    /// Pushes `value` (`value_size` bytes) onto a queue or stack: `false` when it is full
+    /// (`E2BIG`); with [`update_flags::EXIST`] a full one drops its oldest value instead.
+    pub fn push(&self, value: &[u8], flags: u64) -> io::Result<bool> {
+        if value.len() != self.value_size as usize {
+            return Err(invalid(format!(
+                "value is {} bytes, the map takes {}",
+                value.len(),
+                self.value_size
+            )));
+        }
+        let mut attr = MapElemAttr {
+            map_fd: self.fd.as_raw_fd() as u32,
+            value: sys::ptr_u64(value.as_ptr()),
+            flags,
+            ..Default::default()
+        };
+        // SAFETY: no key (queues and stacks take none); the kernel reads `value_size` bytes
+        // from `value`, checked above, borrowed for the call.
+        match unsafe { sys::bpf(Cmd::MapUpdateElem, &mut attr) } {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::E2BIG) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One lookup-like command writing into `value`; `false` on `ENOENT`.
+    fn take(&self, key: Option<&[u8]>, value: &mut [u8], cmd: Cmd) -> io::Result<bool> {
+        let mut attr = MapElemAttr {
+            map_fd: self.fd.as_raw_fd() as u32,
+            key: key.map_or(0, |k| sys::ptr_u64(k.as_ptr())),
+            value: sys::ptr_u64(value.as_mut_ptr()),
+            ..Default::default()
+        };
+        // SAFETY: callers give a `key_size` key (or none, for keyless maps) and a value
+        // buffer of the length the kernel writes for this map; both borrowed for the call.
+        match unsafe { sys::bpf(cmd, &mut attr) } {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
             Err(e) => Err(e),
         }
     }

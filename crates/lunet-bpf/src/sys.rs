@@ -46,6 +46,8 @@ pub enum Cmd {
     ProgGetFdById = 13,
     /// `BPF_OBJ_GET_INFO_BY_FD` (Linux 4.13).
     ObjGetInfoByFd = 15,
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM` (Linux 4.20 for queues and stacks, 5.14 for hashes).
+    MapLookupAndDeleteElem = 21,
     /// `BPF_LINK_CREATE` (Linux 5.7; XDP links 5.9; netfilter links 6.4).
     LinkCreate = 28,
     /// `BPF_LINK_UPDATE` (Linux 5.7; XDP links 5.9).
@@ -392,6 +394,37 @@ pub fn if_nametoindex(name: &str) -> io::Result<u32> {
     } else {
         Ok(idx)
     }
+}
+
+/// The hardware address of interface `ifindex` in the calling thread's network namespace
+/// (`SIOCGIFHWADDR` on a datagram socket made in it), as long as its kind's addresses are:
+/// 6 bytes for Ethernet and loopback, 4 for IPv4 tunnels, none for `ARPHRD_NONE` devices.
+pub fn if_hwaddr(ifindex: u32) -> io::Result<Vec<u8>> {
+    // SAFETY: `ifreq` is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    // SAFETY: `ifr_name` has IFNAMSIZ bytes, what if_indextoname writes at most.
+    if unsafe { libc::if_indextoname(ifindex, req.ifr_name.as_mut_ptr()) }.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: socket(2) has no memory preconditions; the fd is owned right below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: SIOCGIFHWADDR reads and writes one `ifreq`, alive for the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel filled the union's `ifru_hwaddr` member for this request.
+    let addr = unsafe { req.ifr_ifru.ifru_hwaddr };
+    let len = match addr.sa_family {
+        libc::ARPHRD_NONE | libc::ARPHRD_VOID => 0,
+        libc::ARPHRD_TUNNEL | libc::ARPHRD_IPGRE | libc::ARPHRD_SIT => 4,
+        _ => 6,
+    };
+    Ok(addr.sa_data[..len].iter().map(|b| *b as u8).collect())
 }
 
 /// The `f_type` magic of the filesystem holding `path` (`statfs(2)`).

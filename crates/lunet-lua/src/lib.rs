@@ -5,7 +5,8 @@
 //! [`State::run_xdp`]) and always yields a verdict: its own, or its default one when it errors,
 //! runs out of its instruction budget, or reaches the state's memory cap.
 //!
-//! This crate makes no system calls of its own: packets come in as bytes and verdicts go out as
+//! This crate makes no system calls of its own beyond reading script files, `getrandom(2)` for
+//! `linux.random` and what lunet-bpf does for it: packets come in as bytes and verdicts go out as
 //! numbers. How packets reach it (NFQUEUE, a pcap file) is the caller's business.
 
 pub mod api;
@@ -33,5 +34,7 @@ pub use hook::{HookSpec, HookStats, StatsSnapshot};
 pub use limits::{LimitError, Limits};
 pub use log::{Line, Log, Stream};
 pub use maps::{MapBacking, MapError, MapInfo};
+pub use modules::rcu::RcuShared;
+pub use modules::{resolve_script, Roots};
 pub use source::{read_source, SourceError, MAX_SOURCE};
 pub use state::{CompileInput, NfPacket, Outcome, State, StateOptions};

@@ -34,6 +34,11 @@ pub struct StateOptions {
     pub maps: MapBacking,
     /// Stops the state's calls, its body's included, from another thread.
     pub abort: AbortHandle,
+    /// Where `require` looks after the script's own directory, in order (the command line
+    /// gives the current directory, each `--path DIR`, then `LUNET_PATH`'s).
+    pub paths: Vec<PathBuf>,
+    /// The `rcu` tables this state shares with its per-CPU copies (each copy gets the same).
+    pub rcu: Arc<crate::modules::rcu::RcuShared>,
 }
 
 impl Default for StateOptions {
@@ -44,6 +49,8 @@ impl Default for StateOptions {
             log: Log::new(1000),
             maps: MapBacking::Memory,
             abort: AbortHandle::new(),
+            paths: Vec::new(),
+            rcu: Arc::default(),
         }
     }
 }
@@ -112,8 +119,8 @@ impl State {
         State::from_source(&path.display().to_string(), &source, dir, opts)
     }
 
-    /// Starts a script from source text; `chunk` names it in messages, `dir` is where its
-    /// `require`d files live.
+    /// Starts a script from source text; `chunk` names it in messages, `dir` is the first
+    /// root its `require`d files are looked for under (then `opts.paths`).
     pub fn from_source(
         chunk: &str,
         source: &[u8],
@@ -130,12 +137,9 @@ impl State {
         let lua =
             crate::sandbox::new_state(opts.limits.memory, opts.log.clone()).map_err(internal)?;
         let budget = Budget::install(&lua, &opts.abort).map_err(internal)?;
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
-        modules::install(&lua, dir).map_err(internal)?;
+        let roots = modules::Roots::new(dir, &opts.paths);
+        modules::install(&lua, roots).map_err(internal)?;
+        lua.set_app_data(crate::modules::rcu::RcuContext::new(opts.rcu.clone()));
         lua.set_app_data(Registry {
             hooks: Vec::new(),
             dev: opts.dev.clone(),
@@ -144,6 +148,9 @@ impl State {
             backing: opts.maps.clone(),
             ..Maps::default()
         });
+        if let MapBacking::Kernel { pin_dir, .. } = &opts.maps {
+            lua.set_app_data(modules::bpf::Access::kernel(pin_dir.as_deref()));
+        }
 
         let call = budget.begin(opts.limits.body_budget, opts.limits.body_time);
         let result = lua

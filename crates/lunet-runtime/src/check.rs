@@ -66,8 +66,13 @@ pub enum CheckError {
 }
 
 /// Runs the body of `path` and compiles each hook; `cli_tier` applies to hooks that demand
-/// none.
-pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckReport, CheckError> {
+/// none; `roots` are where `require` looks after the script's directory.
+pub fn check(
+    path: &Path,
+    roots: &[std::path::PathBuf],
+    cli_tier: Tier,
+    emit: Option<Emit>,
+) -> Result<CheckReport, CheckError> {
     // As root, maps are real kernel maps (unpinned) so compiled hooks can be verified with them.
     let may_load = kernel::can_load().is_ok();
     let state = State::load(
@@ -75,6 +80,8 @@ pub fn check(path: &Path, cli_tier: Tier, emit: Option<Emit>) -> Result<CheckRep
         StateOptions {
             limits: Limits::default(),
             maps: kernel::unpinned_maps(may_load),
+            paths: roots.to_vec(),
+            rcu: Default::default(),
             ..StateOptions::default()
         },
     )?;

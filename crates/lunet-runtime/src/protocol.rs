@@ -91,6 +91,10 @@ pub struct RunRequest {
     /// Milliseconds one hook call may take.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Where `require` looks after the script's own directory, in order (absolute paths;
+    /// `lunet run` sends its current directory, each `--path DIR`, then `LUNET_PATH`'s).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<PathBuf>,
     /// Per-CPU copies of the state: a count (copy k on CPU k), or the CPUs themselves, one
     /// copy on each. One copy unless set.
     #[serde(default)]
@@ -377,6 +381,21 @@ pub type Verdicts = BTreeMap<String, u64>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_request_carries_its_script_roots_in_order_and_may_leave_them_out() {
+        let r: Request = serde_json::from_str(
+            r#"{"cmd":"run","script":"/x.lua","path":["/home/u","/opt/lunatik/lib"]}"#,
+        )
+        .unwrap();
+        let Request::Run(run) = r else { panic!() };
+        assert_eq!(
+            run.path,
+            [PathBuf::from("/home/u"), PathBuf::from("/opt/lunatik/lib")]
+        );
+        let r: Request = serde_json::from_str(r#"{"cmd":"run","script":"/x.lua"}"#).unwrap();
+        assert!(matches!(r, Request::Run(RunRequest { path, .. }) if path.is_empty()));
+    }
 
     #[test]
     fn requests_are_one_json_object_with_a_cmd() {

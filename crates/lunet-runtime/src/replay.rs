@@ -168,6 +168,7 @@ enum Runner {
 /// `each` also records every packet's verdict from every hook.
 pub fn replay(
     script: &Path,
+    roots: &[std::path::PathBuf],
     pcap: &Path,
     limits: Limits,
     tier: Tier,
@@ -183,6 +184,8 @@ pub fn replay(
         StateOptions {
             limits,
             maps: kernel::unpinned_maps(tier == Tier::Kernel),
+            paths: roots.to_vec(),
+            rcu: Default::default(),
             ..StateOptions::default()
         },
     )?;

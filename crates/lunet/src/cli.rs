@@ -10,6 +10,8 @@ use lunet_runtime::runner;
 use lunet_runtime::{check, daemon};
 use lunet_types::Tier;
 
+use crate::exit::{Code, Failure};
+
 #[derive(Parser)]
 #[command(
     name = "lunet",
@@ -27,6 +29,27 @@ pub struct SocketArg {
     /// The daemon's socket.
     #[arg(long, default_value = DEFAULT_SOCKET, value_name = "PATH")]
     pub socket: PathBuf,
+}
+
+/// Where `require` looks, after the script's own directory and the current directory.
+#[derive(clap::Args, Clone)]
+pub struct RootsArg {
+    /// A script root: `require("a.b")` reads DIR/a/b.lua (or DIR/a/b/init.lua). Repeatable;
+    /// looked in after the script's directory and the current directory, before the
+    /// directories of LUNET_PATH (colon-separated).
+    #[arg(long = "path", value_name = "DIR")]
+    pub path: Vec<PathBuf>,
+}
+
+/// Lunatik's context words after the script (`lunatik run SCRIPT softirq`): accepted; the
+/// context ones mean the same here (docs/lua-tier.md, "Script roots and Lunatik's command
+/// form"), `percpu` runs a copy of the state per CPU (`--cpus all`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ContextArg {
+    Softirq,
+    Hardirq,
+    Process,
+    Percpu,
 }
 
 #[derive(Subcommand)]
@@ -63,10 +86,18 @@ pub enum Command {
     },
     /// Start a script: run its body, attach its hooks, print where they went.
     #[command(
-        after_help = "Examples:\n  sudo lunet run examples/port-filter.lua\n  sudo lunet run fw.lua --name fw --netns lab --budget 50000 --mem 16M\n  sudo lunet run fw.lua --foreground        # no daemon; Ctrl-C stops it"
+        after_help = "Examples:\n  sudo lunet run examples/port-filter.lua\n  sudo lunet run fw.lua --name fw --netns lab --budget 50000 --mem 16M\n  sudo lunet run fw.lua --foreground        # no daemon; Ctrl-C stops it\n  sudo lunet run examples/dnsblock/nf_dnsblock softirq --path /opt/lunatik   # Lunatik's form"
     )]
     Run {
+        /// The script, or Lunatik's form: a name without `.lua` under a script root
+        /// (`examples/dnsblock/nf_dnsblock`).
         script: PathBuf,
+        /// Lunatik's context words (`softirq`, `hardirq`, `process`, `percpu`): accepted for
+        /// Lunatik's command lines; a lunet state is one thread whatever they say.
+        #[arg(value_enum, num_args = 0..=2)]
+        context: Vec<ContextArg>,
+        #[command(flatten)]
+        roots: RootsArg,
         /// The state's name (default: the script's file stem).
         #[arg(long)]
         name: Option<String>,
@@ -185,6 +216,8 @@ pub enum Command {
     )]
     Check {
         script: PathBuf,
+        #[command(flatten)]
+        roots: RootsArg,
         #[arg(long)]
         json: bool,
         /// Also print each compiled hook's AST, IR or eBPF (with the Lua lines interleaved).
@@ -199,6 +232,8 @@ pub enum Command {
     Replay {
         script: PathBuf,
         pcap: PathBuf,
+        #[command(flatten)]
+        roots: RootsArg,
         #[arg(long)]
         json: bool,
         /// Instruction budget per hook call.
@@ -355,10 +390,65 @@ fn parse_secs<const MAX: u32>(s: &str) -> Result<f64, String> {
 }
 
 fn parse_cpus(s: &str) -> Result<CpuSet, String> {
-    let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-    CpuSet::parse(s, online)
+    CpuSet::parse(s, online_cpus())
+}
+
+fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `--cpus all`.
+pub fn all_cpus() -> CpuSet {
+    CpuSet::Count(online_cpus().clamp(1, u16::MAX as usize) as u16)
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
     runner::parse_size(s).map_err(|e| e.to_string())
+}
+
+impl RootsArg {
+    /// The roots after the script's directory, absolute and in order: the current
+    /// directory, each `--path`, then each directory of `LUNET_PATH`. (A daemon's current
+    /// directory is not the user's: the client sends these.)
+    pub fn resolve(&self) -> Result<Vec<PathBuf>, Failure> {
+        let env = std::env::var_os("LUNET_PATH").unwrap_or_default();
+        let mut out: Vec<PathBuf> = Vec::new();
+        let given = std::iter::once(PathBuf::from("."))
+            .chain(self.path.iter().cloned())
+            .chain(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+        for p in given {
+            let abs = std::path::absolute(&p)
+                .map_err(|e| Failure::new(Code::Usage, format!("--path {}: {e}", p.display())))?;
+            if !out.contains(&abs) {
+                out.push(abs);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The script file a command line names (as given, or Lunatik's name without `.lua` under
+/// one of `roots`), made absolute for the daemon.
+pub fn script_file(script: &std::path::Path, roots: &[PathBuf]) -> Result<PathBuf, Failure> {
+    let found = lunet_lua::resolve_script(script, roots).ok_or_else(|| {
+        let also = if script.extension().is_none() {
+            format!(
+                " (nor {}.lua under {})",
+                script.display(),
+                roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        };
+        Failure::script(format!(
+            "{}: cannot read script: no such file{also}",
+            script.display()
+        ))
+    })?;
+    std::fs::canonicalize(&found)
+        .map_err(|e| Failure::script(format!("{}: cannot read script: {e}", found.display())))
 }

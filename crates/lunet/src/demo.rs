@@ -59,6 +59,7 @@ fn demo(count: usize, script: &std::path::Path, quit: &AtomicBool) -> Result<(),
         cpu_list: Vec::new(),
         pin_dir: std::path::Path::new(runner::PIN_ROOT)
             .join(format!("demo-{}", std::process::id())),
+        path: Vec::new(),
     };
     let running = Running::start(spec)?;
     println!(

@@ -94,6 +94,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Run {
             script,
+            context,
+            roots,
             name,
             netns,
             dev,
@@ -106,9 +108,15 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             json,
             socket,
         } => {
-            let script = std::fs::canonicalize(&script).map_err(|e| {
-                Failure::script(format!("{}: cannot read script: {e}", script.display()))
-            })?;
+            let path = roots.resolve()?;
+            let script = cli::script_file(&script, &path)?;
+            // Lunatik's `percpu`: a runtime per CPU, here a copy of the state per CPU.
+            let cpus = cpus.or_else(|| {
+                context
+                    .iter()
+                    .any(|c| matches!(c, cli::ContextArg::Percpu))
+                    .then(cli::all_cpus)
+            });
             let request = RunRequest {
                 script,
                 name,
@@ -118,6 +126,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 mem,
                 budget,
                 timeout_ms: timeout,
+                path,
                 cpus,
             };
             if foreground {
@@ -141,9 +150,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             json,
             socket,
         } => {
-            let script = std::fs::canonicalize(&script).map_err(|e| {
-                Failure::script(format!("{}: cannot read script: {e}", script.display()))
-            })?;
+            // The state keeps its own roots; these only find Lunatik's script names.
+            let roots = cli::RootsArg { path: Vec::new() }.resolve()?;
+            let script = cli::script_file(&script, &roots)?;
             let report: protocol::StateReport =
                 Client::call(&socket.socket, &Request::Reload { name, script })?;
             show::started(&report, json);
@@ -204,6 +213,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Replay {
             script,
             pcap,
+            roots,
             json,
             budget,
             mem,
@@ -216,7 +226,9 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 memory: mem.unwrap_or(defaults.memory),
                 ..defaults
             };
-            let report = replay::replay(&script, &pcap, limits, tier, each)?;
+            let roots = roots.resolve()?;
+            let script = cli::script_file(&script, &roots)?;
+            let report = replay::replay(&script, &roots, &pcap, limits, tier, each)?;
             show::replay(&report, json);
             Ok(())
         }
@@ -237,11 +249,14 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Check {
             script,
+            roots,
             json,
             emit,
             tier,
         } => {
-            let report = check::check(&script, tier, emit.map(Into::into))?;
+            let roots = roots.resolve()?;
+            let script = cli::script_file(&script, &roots)?;
+            let report = check::check(&script, &roots, tier, emit.map(Into::into))?;
             show::check(&report, json);
             if report.ok() {
                 Ok(())

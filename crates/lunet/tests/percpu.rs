@@ -1,6 +1,6 @@
 //! Per-CPU copies of a state (`run --cpus 2`), with real traffic counted at the receiver:
-//! each copy judges its share, a flow always meets the same copy, the maps are shared, and one
-//! copy's endless loop leaves the other's verdicts intact (issue #11).
+//! each copy judges its share, a flow always meets the same copy, the maps and `rcu` tables
+//! are shared, and one copy's endless loop leaves the other's verdicts intact (issue #11).
 
 mod support;
 
@@ -28,6 +28,8 @@ local nf = require("linux").nf
 local copies = map.array{ name = "copies", key = "I4", value = "I8", entries = 1 }
 local owner = map.hash{ name = "owner", key = "I2", value = "I8", entries = 256 }
 local moved = map.array{ name = "moved", key = "I4", value = "I8", entries = 1 }
+local crossed = map.array{ name = "crossed", key = "I4", value = "I8", entries = 1 }
+local shared = require("rcu").table()
 local me = copies[0] or 0
 copies[0] = me + 1
 netfilter.register{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, name = "spread",
@@ -41,6 +43,12 @@ netfilter.register{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, name = "spre
     owner[sport] = me + 1
   elseif o ~= me + 1 then
     moved[0] = (moved[0] or 0) + 1
+  end
+  -- An rcu table is one table for every copy: one of them sees the other's write.
+  if shared.first == nil then
+    shared.first = me + 1
+  elseif shared.first ~= me + 1 then
+    crossed[0] = 1
   end
   if me == 1 and skb:getuint8(ihl + 8) == 33 then
     while true do end

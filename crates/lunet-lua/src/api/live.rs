@@ -93,7 +93,7 @@ pub(crate) fn surface() -> Result<Surface, mlua::Error> {
     let lua = crate::sandbox::new_state(64 << 20, Log::new(100))?;
     let _budget = crate::budget::Budget::install(&lua, &crate::AbortHandle::new())?;
     // No script roots: the probe requires lunet's modules only.
-    crate::modules::install(&lua, Default::default())?;
+    crate::modules::install(&lua, crate::modules::Roots::default())?;
     lua.set_app_data(Registry::default());
     lua.set_app_data(Maps {
         backing: MapBacking::Memory,

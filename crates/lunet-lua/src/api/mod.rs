@@ -43,6 +43,14 @@ const SIDECARS: &[(&str, &str)] = &[
         include_str!("../modules/checksum.meta.lua"),
     ),
     (
+        "crates/lunet-lua/src/modules/bpf.meta.lua",
+        include_str!("../modules/bpf.meta.lua"),
+    ),
+    (
+        "crates/lunet-lua/src/modules/rcu.meta.lua",
+        include_str!("../modules/rcu.meta.lua"),
+    ),
+    (
         "crates/lunet-lua/src/maps/map.meta.lua",
         include_str!("../maps/map.meta.lua"),
     ),
@@ -145,6 +153,8 @@ mod tests {
             "linux/xdp.lua",
             "byteorder.lua",
             "checksum.lua",
+            "rcu.lua",
+            "bpf.lua",
             "bpf/map.lua",
             "lunet-objects.lua",
         ] {

@@ -4,6 +4,7 @@
 //! one-field layout is a plain Lua value, a longer one an array of values.
 
 mod error;
+mod opened;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -229,6 +230,12 @@ impl UserData for Handle {
             })?;
             Ok((next, Value::Nil, Value::Nil))
         });
+        // `local m <close> = map.hash(path, ...)`: a map opened by path is released; a
+        // declared map belongs to the state and stays.
+        methods.add_meta_method(MetaMethod::Close, |_, this, _: MultiValue| {
+            this.0.store.close();
+            Ok(())
+        });
         methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
             let d = &this.0.decl;
             Ok(format!(
@@ -330,11 +337,41 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
         MapKind::LruHash,
         MapKind::PercpuArray,
     ] {
+        // A table declares a map (lunet's form); a path opens a pinned one (Lunatik's).
         m.set(
             kind.name(),
-            lua.create_function(move |lua, t: Table| declare(lua, kind, t))?,
+            lua.create_function(move |lua, args: MultiValue| match args.front() {
+                Some(Value::Table(t)) => declare(lua, kind, t.clone()),
+                Some(Value::String(_)) if kind != MapKind::PercpuArray => {
+                    opened::proxy(lua, kind, args)
+                }
+                other => Err(located(
+                    lua,
+                    format!(
+                        "map.{}: argument 1 is a {}, not a declaration table{}",
+                        kind.name(),
+                        other.map_or("no value", |v| v.type_name()),
+                        if kind == MapKind::PercpuArray {
+                            ""
+                        } else {
+                            " or a pinned map's path"
+                        }
+                    ),
+                )),
+            })?,
         )?;
     }
+    for kind in [
+        crate::modules::bpf::Kind::Queue,
+        crate::modules::bpf::Kind::Stack,
+    ] {
+        m.set(
+            kind.name(),
+            lua.create_function(move |lua, args: MultiValue| opened::keyless(lua, kind, args))?,
+        )?;
+    }
+    m.set("close", lua.create_function(opened::close)?)?;
+    m.set("info", lua.create_function(opened::info)?)?;
     m.set(
         "lpm",
         lua.create_function(|lua, _: Value| -> mlua::Result<()> {

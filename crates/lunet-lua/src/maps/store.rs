@@ -18,6 +18,12 @@ pub trait Store {
     /// Removes `key`; false when it was not there.
     fn delete(&self, key: &[u8]) -> Result<bool, MapError>;
     fn keys(&self) -> Result<Vec<Vec<u8>>, MapError>;
+    /// Releases a map opened by path (`<close>`, `map.close`); declared maps stay.
+    fn close(&self) {}
+    /// The kernel's info of a map opened by path (declared maps answer from their decl).
+    fn info(&self, _lua: &mlua::Lua) -> mlua::Result<Option<mlua::Table>> {
+        Ok(None)
+    }
 }
 
 impl<T: Store> Store for std::rc::Rc<T> {
@@ -32,6 +38,12 @@ impl<T: Store> Store for std::rc::Rc<T> {
     }
     fn keys(&self) -> Result<Vec<Vec<u8>>, MapError> {
         (**self).keys()
+    }
+    fn close(&self) {
+        (**self).close()
+    }
+    fn info(&self, lua: &mlua::Lua) -> mlua::Result<Option<mlua::Table>> {
+        (**self).info(lua)
     }
 }
 

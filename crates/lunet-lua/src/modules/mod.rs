@@ -1,20 +1,23 @@
-//! The modules a script can `require`: lunet's Lunatik-compatible ones, and Lua files beside
-//! the script. Nothing here reaches the file system except reading those files.
+//! The modules a script can `require`: lunet's Lunatik-compatible ones, the standard
+//! libraries, and Lua files under the script roots ([`require`]). Nothing here reaches the
+//! file system except reading those files.
 
-use std::path::{Path, PathBuf};
+use mlua::{Lua, Table, Value};
 
-use mlua::{ChunkMode, Lua, Table, Value};
-
-use crate::error::located;
-
+mod absent;
+pub(crate) mod bpf;
 mod byteorder;
 mod checksum;
-mod linux;
+pub(crate) mod linux;
 mod netfilter;
+pub(crate) mod rcu;
+mod require;
 mod xdp;
 
+pub use require::{resolve_script, Roots};
+
 /// Builds every lunet module and installs `require` in the state's globals.
-pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
+pub(crate) fn install(lua: &Lua, roots: Roots) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
     lua.set_app_data(crate::api::loaded::Loaded(loaded.clone()));
     let linux = linux::module(lua)?;
@@ -25,6 +28,8 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     loaded.set("xdp", xdp::module(lua)?)?;
     loaded.set("byteorder", byteorder::module(lua)?)?;
     loaded.set("checksum", checksum::module(lua)?)?;
+    loaded.set("rcu", rcu::module(lua)?)?;
+    loaded.set("bpf", bpf::module(lua)?)?;
     loaded.set("bpf.map", crate::maps::module(lua)?)?;
     // The compiler recognises lunet's functions by identity: remember each one's name.
     let mut builtins = crate::snapshot::Builtins::default();
@@ -42,73 +47,6 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     builtins.add(&lua.globals().get::<mlua::Function>("print")?, "print");
     lua.set_app_data(builtins);
 
-    let cache = loaded.clone();
-    let require = lua.create_function(move |lua, name: String| {
-        if let Some(m) = cache.get::<Option<Value>>(name.as_str())? {
-            return Ok(m);
-        }
-        let path = module_path(&script_dir, &name).map_err(|m| located(lua, m))?;
-        let source = crate::source::read_source(&path).map_err(|e| {
-            located(
-                lua,
-                match e.io() {
-                    Some(io) => format!(
-                        "module '{name}' not found: no lunet module of that name, and {}: {io}",
-                        path.display()
-                    ),
-                    None => format!("module '{name}': {e}"),
-                },
-            )
-        })?;
-        let chunk = lua
-            .load(source)
-            .set_name(format!("@{}", path.display()))
-            .set_mode(ChunkMode::Text)
-            .into_function()?;
-        let value = match chunk.call::<Value>((name.as_str(), path.display().to_string()))? {
-            Value::Nil => Value::Boolean(true),
-            v => v,
-        };
-        cache.set(name.as_str(), value.clone())?;
-        Ok(value)
-    })?;
-    lua.globals().set("require", require)?;
-    Ok(())
-}
-
-/// A `require` name that is not a dotted path of plain names.
-#[derive(Debug, thiserror::Error)]
-#[error("require: invalid module name '{0}' (letters, digits, '_', '-' and '.' only)")]
-struct InvalidModuleName(String);
-
-/// `a.b` -> `<dir>/a/b.lua`; names that could climb out of the script's folder are refused.
-fn module_path(dir: &Path, name: &str) -> Result<PathBuf, InvalidModuleName> {
-    let ok = !name.is_empty()
-        && name.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        });
-    if !ok {
-        return Err(InvalidModuleName(name.to_string()));
-    }
-    Ok(dir.join(format!("{}.lua", name.replace('.', "/"))))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn module_names_cannot_leave_the_script_folder() {
-        let dir = Path::new("/scripts");
-        assert_eq!(
-            module_path(dir, "lib.util").unwrap(),
-            Path::new("/scripts/lib/util.lua")
-        );
-        assert!(module_path(dir, "../etc/passwd").is_err());
-        assert!(module_path(dir, "a..b").is_err());
-        assert!(module_path(dir, "/abs").is_err());
-    }
+    // The standard libraries are Lua's own, not lunet's builtins: added after the walk.
+    require::install(lua, loaded, roots)
 }

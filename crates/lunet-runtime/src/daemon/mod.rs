@@ -94,6 +94,9 @@ struct Persisted {
     /// The scripts directory's file it runs from (`None`: started by `lunet run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     file: Option<String>,
+    /// The script roots after the script's directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    path: Vec<PathBuf>,
     /// Per-CPU copies, and the CPUs they were pinned to.
     #[serde(default = "one")]
     copies: u16,
@@ -115,6 +118,7 @@ impl Persisted {
             tier: spec.tier,
             limits: Some(spec.limits),
             file,
+            path: spec.path.clone(),
             copies: spec.copies,
             cpu_list: spec.cpu_list.clone(),
         }
@@ -130,6 +134,7 @@ impl Persisted {
             tier: self.tier,
             limits: self.limits?,
             pin_dir: pin_root.join(&self.name),
+            path: self.path.clone(),
             copies: self.copies.max(1),
             cpu_list: self.cpu_list.clone(),
         })

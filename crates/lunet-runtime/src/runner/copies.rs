@@ -5,8 +5,9 @@
 //! rules, which spread packets over those queues by a hash of the flow. Copies 1 to N-1 are
 //! started here, each on its own thread pinned to its CPU, with its own Lua state (the body
 //! runs again in each; maps are the pinned ones, taken over) and its own queue of each group.
-//! What copies share is what lives in the kernel: maps. Lua values (globals, upvalues,
-//! tables a hook fills) are each copy's own.
+//! What copies share is what lives in the kernel (maps) and the `rcu` tables' booleans and
+//! integers (one [`RcuShared`] per version of the script). Other Lua values (globals,
+//! upvalues, tables a hook fills) are each copy's own.
 //!
 //! Stopping goes in order: copy 0 removes the rules, then tells the copies to stop, each
 //! judges what its queues still hold and ends, then copy 0 drains its own and unpins.
@@ -16,7 +17,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lunet_lua::{AbortHandle, HookStats, Log, MapBacking, State, StateOptions, Stream};
+use lunet_lua::{AbortHandle, HookStats, Log, MapBacking, RcuShared, State, StateOptions, Stream};
 use lunet_netfilter::QueueSocket;
 
 use super::error::StartError;
@@ -83,17 +84,18 @@ pub fn pin_to(cpu: u32) -> std::io::Result<()> {
 }
 
 impl Copy {
-    /// Starts copy `index` of `spec` on the queues `sockets` (one per group of `plan`, whose
-    /// numbers are `queues`) and waits until it serves or failed.
+    /// Starts copy `index` of `spec` on `queues` (number and socket, one per group of
+    /// `plan`) and waits until it serves or failed.
     pub fn start(
         spec: &RunSpec,
         plan: &Plan,
         index: u16,
-        sockets: Vec<QueueSocket>,
-        queues: Vec<u16>,
+        queues: Vec<(u16, QueueSocket)>,
         log: &Log,
         abort: AbortHandle,
+        rcu: Arc<RcuShared>,
     ) -> Result<(Copy, CopyReady), StartError> {
+        let (queues, sockets): (Vec<u16>, Vec<QueueSocket>) = queues.into_iter().unzip();
         let stop = Arc::new(AtomicBool::new(false));
         let memory = Arc::new(AtomicUsize::new(0));
         let (control, orders) = mpsc::channel();
@@ -108,6 +110,7 @@ impl Copy {
                     let job = Job {
                         spec,
                         plan,
+                        rcu,
                         log,
                         abort,
                         stop,
@@ -144,10 +147,21 @@ impl Copy {
 
     /// Has the copy run `spec`'s script from now on (its body runs first; on error the copy
     /// keeps the old version and the error says why).
-    pub fn reload(&self, spec: &RunSpec, plan: &Plan, wait: Duration) -> Result<CopyReady, String> {
+    pub fn reload(
+        &self,
+        spec: &RunSpec,
+        plan: &Plan,
+        rcu: &Arc<RcuShared>,
+        wait: Duration,
+    ) -> Result<CopyReady, String> {
         let (reply, answer) = mpsc::channel();
         self.control
-            .send(Control::ReloadCopy(spec.clone(), plan.clone(), reply))
+            .send(Control::ReloadCopy(
+                spec.clone(),
+                plan.clone(),
+                rcu.clone(),
+                reply,
+            ))
             .map_err(|_| "the copy's thread is gone".to_string())?;
         answer
             .recv_timeout(wait)
@@ -176,6 +190,8 @@ impl Drop for Copy {
 struct Job {
     spec: RunSpec,
     plan: Plan,
+    /// Copy 0's rcu tables, shared.
+    rcu: Arc<RcuShared>,
     log: Log,
     abort: AbortHandle,
     stop: Arc<AtomicBool>,
@@ -194,6 +210,8 @@ impl Job {
                 adopt: true,
             },
             abort: self.abort.clone(),
+            paths: self.spec.path.clone(),
+            rcu: self.rcu.clone(),
         };
         Ok(State::load(&self.spec.script, opts)?)
     }
@@ -250,9 +268,10 @@ impl Job {
             &orders,
         ) {
             match order {
-                Control::ReloadCopy(spec, plan, reply) => {
+                Control::ReloadCopy(spec, plan, rcu, reply) => {
                     self.spec = spec;
                     self.plan = plan;
+                    self.rcu = rcu;
                     let result = self.load().map_err(|e| e.to_string()).map(|new| {
                         let specs = new.hooks();
                         for (g, pg) in groups.iter_mut().zip(&self.plan.groups) {

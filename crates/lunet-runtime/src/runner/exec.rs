@@ -147,11 +147,14 @@ struct Loaded {
     specs: Vec<HookSpec>,
     plan: Plan,
     script: Script,
+    rcu: Arc<lunet_lua::RcuShared>,
 }
 
 /// Runs the body of `spec`'s script and plans its hooks. With `adopt`, maps already pinned
 /// under the state's directory with the declared layouts are taken over.
 fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Loaded, StartError> {
+    // The version's rcu tables, which its per-CPU copies are given too.
+    let rcu = Arc::new(lunet_lua::RcuShared::default());
     let opts = StateOptions {
         limits: spec.limits,
         dev: spec.dev.clone(),
@@ -161,6 +164,8 @@ fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Lo
             adopt,
         },
         abort,
+        paths: spec.path.clone(),
+        rcu: rcu.clone(),
     };
     let state = State::load(&spec.script, opts)?;
     let specs = state.hooks();
@@ -172,6 +177,7 @@ fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Lo
         specs,
         plan,
         script,
+        rcu,
     })
 }
 
@@ -262,10 +268,8 @@ pub fn setup(
 
     let mut groups = Vec::new();
     let mut queues = Vec::new();
-    // The sockets of copies 1, 2, ...: one per group each.
-    let mut others: Vec<(Vec<QueueSocket>, Vec<u16>)> = (1..l.plan.copies)
-        .map(|_| (Vec::new(), Vec::new()))
-        .collect();
+    // The queues of copies 1, 2, ...: one per group each.
+    let mut others: Vec<Vec<(u16, QueueSocket)>> = (1..l.plan.copies).map(|_| Vec::new()).collect();
     for g in &l.plan.groups {
         let (first, sockets) = bind_queues(g.overload == Overload::Pass, l.plan.copies)?;
         let mut sockets = sockets.into_iter();
@@ -274,8 +278,7 @@ pub fn setup(
             groups.push(Group::new(own, group_hooks(g, &l.specs)));
         }
         for (k, (q, other)) in sockets.zip(others.iter_mut()).enumerate() {
-            other.0.push(q);
-            other.1.push(first + 1 + k as u16);
+            other.push((first + 1 + k as u16, q));
         }
     }
     if let Some(cpu) = copies::cpu_of(spec, 0) {
@@ -288,15 +291,15 @@ pub fn setup(
     }
     // Every copy serves before a rule sends it a packet; one that fails stops the others.
     let mut started = Vec::new();
-    for (k, (sockets, numbers)) in others.into_iter().enumerate() {
+    for (k, queues) in others.into_iter().enumerate() {
         started.push(Copy::start(
             spec,
             &l.plan,
             k as u16 + 1,
-            sockets,
-            numbers,
+            queues,
             log,
             abort.clone(),
+            l.rcu.clone(),
         )?);
     }
     let rules = l.plan.rules(&queues);
@@ -454,7 +457,7 @@ impl Attached {
         // The copies follow; one whose new body fails keeps the old version and says so.
         let wait = spec.limits.body_time + std::time::Duration::from_secs(5);
         for (c, last) in &mut self.copies {
-            match c.reload(spec, &self.plan, wait) {
+            match c.reload(spec, &self.plan, &l.rcu, wait) {
                 Ok(r) => *last = r,
                 Err(e) => log.push(
                     lunet_lua::Stream::Error,

@@ -41,6 +41,7 @@ pub(crate) enum Control {
     ReloadCopy(
         RunSpec,
         plan::Plan,
+        Arc<lunet_lua::RcuShared>,
         mpsc::Sender<Result<copies::CopyReady, String>>,
     ),
 }

@@ -20,6 +20,8 @@ pub struct RunSpec {
     pub limits: Limits,
     /// Where the state's maps are pinned (`<pin root>/<name>`); removed when it stops.
     pub pin_dir: PathBuf,
+    /// The script roots after the script's own directory (`RunRequest::path`).
+    pub path: Vec<PathBuf>,
     /// Copies of the state's Lua tier, each with its own Lua state, thread (on its own CPU)
     /// and queue per group; the kernel spreads packets over them by flow. 1 is one state.
     pub copies: u16,
@@ -65,6 +67,7 @@ impl RunSpec {
             dev: r.dev,
             tier: r.tier,
             limits,
+            path: r.path,
         })
     }
 }
@@ -119,6 +122,7 @@ mod tests {
             mem: None,
             budget: Some(5000),
             timeout_ms: None,
+            path: Vec::new(),
             cpus: None,
         };
         let s = RunSpec::from_request(r, Path::new("/sys/fs/bpf/lunet")).unwrap();
@@ -144,6 +148,7 @@ mod tests {
             mem,
             budget,
             timeout_ms,
+            path: Vec::new(),
             cpus: None,
         };
         let root = Path::new("/sys/fs/bpf/lunet");

@@ -285,6 +285,7 @@ fn request(path: &Path, o: &Options) -> RunRequest {
         mem: o.mem,
         budget: o.budget,
         timeout_ms: o.timeout_ms,
+        path: Vec::new(),
         cpus: o.cpus.clone().map(crate::protocol::CpuSet::List),
     }
 }
@@ -423,7 +424,7 @@ impl Run<'_> {
             }
         } else {
             // New options: the new version must pass a check before the old one goes.
-            let checked = match crate::check::check(&path, options.tier, None) {
+            let checked = match crate::check::check(&path, &[], options.tier, None) {
                 Ok(r) if r.ok() => Ok(()),
                 Ok(_) => Err(format!(
                     "{}: a hook cannot run in any tier (lunet check says why)",
