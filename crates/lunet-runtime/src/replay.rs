@@ -255,6 +255,7 @@ pub fn replay(
                             link_header: &s.frame[..14],
                             ifindex: 0,
                             mark: 0,
+                            ..NfPacket::default()
                         };
                         state.run_netfilter(h.id, pkt).verdict
                     })

@@ -69,6 +69,32 @@ pub struct PacketMsg<'a> {
     pub payload: &'a [u8],
     /// `NFQA_CAP_LEN`: the packet's length before the copy range cut it, when it was sent.
     pub cap_len: Option<u32>,
+    /// The conntrack mark (`CTA_MARK` in `NFQA_CT`; 0 when the entry has none), when the
+    /// packet has a conntrack entry and the queue asked for it.
+    pub ct_mark: Option<u32>,
+    /// `NFQA_VLAN`'s tag control information, when the kernel sent it.
+    pub vlan_tci: Option<u16>,
+    /// `NFQA_L2HDR`: the link-layer header, when the kernel sent it.
+    pub l2hdr: Option<&'a [u8]>,
+    /// `NFQA_SKB_INFO` (`NFQA_SKB_CSUMNOTREADY` 1, `NFQA_SKB_GSO` 2,
+    /// `NFQA_SKB_CSUM_NOTVERIFIED` 4), 0 when not sent.
+    pub skb_info: u32,
+}
+
+/// The value of the attribute of type `want` among the attributes in `nest`.
+fn nested(nest: &[u8], want: u16) -> Option<&[u8]> {
+    let mut rest = nest;
+    while rest.len() >= NLA_HDRLEN {
+        let len = usize::from(u16_ne(rest, 0));
+        if len < NLA_HDRLEN || len > rest.len() {
+            return None;
+        }
+        if u16_ne(rest, 2) & NLA_TYPE_MASK == want {
+            return Some(&rest[NLA_HDRLEN..len]);
+        }
+        rest = &rest[align4(len).min(rest.len())..];
+    }
+    None
 }
 
 /// The messages of one received datagram, in order.
@@ -175,6 +201,13 @@ pub fn parse_packet(body: &[u8]) -> Result<PacketMsg<'_>, Malformed> {
             }
             NFQA_PAYLOAD => p.payload = data,
             NFQA_CAP_LEN => p.cap_len = Some(be32(data).ok_or_else(short)?),
+            NFQA_CT => p.ct_mark = Some(nested(data, CTA_MARK).and_then(be32).unwrap_or(0)),
+            NFQA_VLAN => {
+                p.vlan_tci = nested(data, NFQA_VLAN_TCI)
+                    .and_then(|v| Some(u16::from_be_bytes(v.get(..2)?.try_into().ok()?)))
+            }
+            NFQA_L2HDR => p.l2hdr = Some(data),
+            NFQA_SKB_INFO => p.skb_info = be32(data).ok_or_else(short)?,
             _ => {}
         }
     }
