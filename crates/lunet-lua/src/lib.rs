@@ -35,6 +35,6 @@ pub use limits::{LimitError, Limits};
 pub use log::{Line, Log, Stream};
 pub use maps::{MapBacking, MapError, MapInfo};
 pub use modules::checksum::{refresh_transport, transport_verifies};
-pub use skbops::Forwarded;
+pub use skbops::{ConnMarks, Forwarded};
 pub use source::{read_source, SourceError, MAX_SOURCE};
 pub use state::{CompileInput, NfPacket, Outcome, State, StateOptions};

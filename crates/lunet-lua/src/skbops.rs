@@ -33,6 +33,19 @@ pub fn take_forwarded(lua: &Lua) -> Vec<Forwarded> {
         .unwrap_or_default()
 }
 
+/// Where `skb:connmark()` reads and sets a connection's mark when the kernel did not send it
+/// with the packet (the runner's, through ctnetlink). Both take the packet from its network
+/// header on.
+pub trait ConnMarks {
+    /// The mark of the connection `net` belongs to; `None` when it has no conntrack entry.
+    fn get(&mut self, net: &[u8]) -> Option<u32>;
+    /// Sets it; false when it has no conntrack entry.
+    fn set(&mut self, net: &[u8], mark: u32) -> bool;
+}
+
+/// The state's [`ConnMarks`], if its runner gave one.
+pub(crate) struct Marks(pub Box<dyn ConnMarks>);
+
 /// An `skb` made by `skb:copy()`: its own bytes and metadata, valid as long as it lives.
 pub struct Skb(View);
 
@@ -81,7 +94,15 @@ pub(crate) fn vlan(slot: &Slot) -> Option<u16> {
 pub(crate) fn connmark(lua: &Lua, slot: &Slot, v: Option<i64>) -> mlua::Result<Option<u32>> {
     let meta = slot.meta();
     if meta.connmark.is_none() {
-        return Ok(None);
+        check_live(lua, slot)?;
+        let Some(mut marks) = lua.app_data_mut::<Marks>() else {
+            return Ok(None);
+        };
+        let (_, net) = slot.bytes();
+        return Ok(match v {
+            None => marks.0.get(&net),
+            Some(v) => marks.0.set(&net, v as u32).then_some(v as u32),
+        });
     }
     if let Some(v) = v {
         // A 32-bit mark, truncated as Lunatik's `(u32)` cast does.

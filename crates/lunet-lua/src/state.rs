@@ -274,6 +274,12 @@ impl State {
     }
 
     /// Bytes the state holds now.
+    /// Where `skb:connmark()` goes when a packet came without its connection's mark (the
+    /// kernel's queue cannot send it): the runner's conntrack lookups.
+    pub fn set_conn_marks(&self, marks: Box<dyn crate::ConnMarks>) {
+        self.lua.set_app_data(crate::skbops::Marks(marks));
+    }
+
     /// The frames hooks forwarded (`skb:forward()`) since the last call of this; the runner
     /// sends them out of their interfaces.
     pub fn take_forwarded(&self) -> Vec<crate::Forwarded> {

@@ -327,3 +327,75 @@ fn lunatiks_dnsdoctor_with_its_addresses_and_offsets_fixed_delivers_rewritten_an
     let tmp = tempfile::tempdir().unwrap();
     answers_are_doctored(&patched_dnsdoctor(&dir, tmp.path()));
 }
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The `mac` line skb-probe.lua prints for a datagram from the sender to the receiver.
+fn mac_line(bed: &Testbed) -> String {
+    format!(
+        "mac dst={} src={} type=0800 ifindex={} vlan=nil",
+        hex(&bed.receiver_mac()),
+        hex(&bed.sender_mac()),
+        bed.receiver_ifindex()
+    )
+}
+
+#[test]
+fn live_the_mac_view_holds_the_real_ethernet_header_and_connmark_counts_in_the_kernel() {
+    lunet_testkit::require_root!("namespaces, nft, NFQUEUE and ctnetlink");
+    let bed = Testbed::create().unwrap();
+    // Conntrack runs in a namespace once a rule needs it.
+    let nft = |args: &[&str]| run_in_netns(bed.receiver_ns(), "nft", args).unwrap();
+    nft(&["add", "table", "ip", "lkct"]);
+    nft(&[
+        "add", "chain", "ip", "lkct", "input", "{", "type", "filter", "hook", "input", "priority",
+        "0", ";", "}",
+    ]);
+    nft(&[
+        "add",
+        "rule",
+        "ip",
+        "lkct",
+        "input",
+        "ct",
+        "state",
+        "new,established",
+        "counter",
+    ]);
+    let d = Daemon::start();
+    d.run_ok(
+        &fixture("skb-probe.lua"),
+        bed.receiver_ns(),
+        &["--name", "probe"],
+    );
+    // One flow (one source port), a datagram at a time: each is through its hooks, and its
+    // connection confirmed, before the next comes.
+    let dst = SocketAddrV4::new(bed.receiver_addr(), 7777);
+    let src = SocketAddrV4::new(bed.sender_addr(), 40000);
+    let sink = UdpSink::bind(bed.receiver_ns(), dst).unwrap();
+    for i in 0..4u8 {
+        lunet_netns::udp_send_from(bed.sender_ns(), src, dst, &[vec![i]]).unwrap();
+        let got = sink.recv_for(Duration::from_millis(800), 1).unwrap();
+        assert_eq!(got, [vec![i]], "datagram {i} arrives");
+    }
+    let logs = stdout(&d.cli(&["logs", "probe"]));
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter_map(|l| {
+            l.split_once("mac dst=")
+                .map(|_| l)
+                .or(l.find("connmark ").map(|_| l))
+        })
+        .collect();
+    let macs = lines.iter().filter(|l| l.contains(&mac_line(&bed))).count();
+    assert_eq!(macs, 4, "the real header of each datagram:\n{logs}");
+    // The first datagram's connection is not confirmed yet when the hook sees it; from the
+    // second on, each sees the mark the one before it set, kept by the kernel.
+    let marks: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("connmark ").nth(1))
+        .collect();
+    assert_eq!(marks, ["nil", "0", "1", "2"], "{logs}");
+}

@@ -22,6 +22,7 @@
 //! The netlink socket belongs to the network namespace of the thread that calls
 //! [`QueueSocket::bind`]; afterwards it may be used from any thread.
 
+mod conntrack;
 mod packet;
 mod proc;
 mod read;
@@ -30,6 +31,7 @@ mod uapi;
 mod verdicts;
 mod write;
 
+pub use conntrack::{ConntrackSocket, Tuple};
 pub use packet::{QueuedPacket, Verdict};
 pub use proc::{kernel_queue_stats, KernelQueueStats};
 

@@ -10,7 +10,9 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use lunet_lua::{HookError, Log, NfPacket, State, Stream};
-use lunet_netfilter::{LinkSocket, Poller, QueueSocket, QueuedPacket, Verdict, RECV_BATCH};
+use lunet_netfilter::{
+    ConntrackSocket, LinkSocket, Poller, QueueSocket, QueuedPacket, Tuple, Verdict, RECV_BATCH,
+};
 use lunet_types::nf;
 
 use super::Control;
@@ -102,6 +104,9 @@ pub(crate) fn serve(
     let mut poller = Poller::new();
     let mut batch: Vec<QueuedPacket> = Vec::with_capacity(RECV_BATCH);
     let mut link = Link::default();
+    if groups.iter().any(|g| !g.queue.conntrack()) {
+        state.set_conn_marks(Box::new(CtMarks::default()));
+    }
     let mut since_memory: u64 = 0;
     let mut memory_at = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -297,6 +302,49 @@ fn keep_checksum(original: &[u8], new: &mut [u8]) {
         && lunet_lua::transport_verifies(new) == Some(false)
     {
         lunet_lua::refresh_transport(new);
+    }
+}
+
+/// `skb:connmark()` through ctnetlink, for queues the kernel gives no conntrack information
+/// (see lunet-netfilter's `ConntrackSocket`): opened on the state's thread, so in its
+/// namespace, at the first call.
+#[derive(Default)]
+struct CtMarks {
+    sock: Option<Option<ConntrackSocket>>,
+}
+
+impl CtMarks {
+    fn socket(&mut self) -> Option<&mut ConntrackSocket> {
+        self.sock
+            .get_or_insert_with(|| match ConntrackSocket::open() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("skb:connmark: cannot open a ctnetlink socket: {e}");
+                    None
+                }
+            })
+            .as_mut()
+    }
+}
+
+impl lunet_lua::ConnMarks for CtMarks {
+    fn get(&mut self, net: &[u8]) -> Option<u32> {
+        let t = Tuple::of_packet(net)?;
+        self.socket()?.mark(&t).unwrap_or_else(|e| {
+            tracing::debug!("skb:connmark: conntrack lookup failed: {e}");
+            None
+        })
+    }
+
+    fn set(&mut self, net: &[u8], mark: u32) -> bool {
+        let Some(t) = Tuple::of_packet(net) else {
+            return false;
+        };
+        let Some(s) = self.socket() else { return false };
+        s.set_mark(&t, mark).unwrap_or_else(|e| {
+            tracing::debug!("skb:connmark: conntrack update failed: {e}");
+            false
+        })
     }
 }
 
