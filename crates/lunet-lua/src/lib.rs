@@ -12,6 +12,7 @@ pub mod api;
 mod args;
 mod bounded;
 mod budget;
+mod clock;
 pub mod data;
 mod error;
 mod hook;

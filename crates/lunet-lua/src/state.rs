@@ -280,6 +280,12 @@ impl State {
         self.lua.set_app_data(crate::skbops::Marks(marks));
     }
 
+    /// Makes `linux.time()` give `ns` (nanoseconds since the Unix epoch) from now on, or its
+    /// own clock again with `None`: `lunet replay` sets each packet's capture time.
+    pub fn set_clock(&self, ns: Option<i64>) {
+        crate::clock::set(&self.lua, ns);
+    }
+
     /// The frames hooks forwarded (`skb:forward()`) since the last call of this; the runner
     /// sends them out of their interfaces.
     pub fn take_forwarded(&self) -> Vec<crate::Forwarded> {

@@ -398,4 +398,31 @@ fn live_the_mac_view_holds_the_real_ethernet_header_and_connmark_counts_in_the_k
         .filter_map(|l| l.split("connmark ").nth(1))
         .collect();
     assert_eq!(marks, ["nil", "0", "1", "2"], "{logs}");
+
+    // Replay of the same frame shows the same header (a capture has it all).
+    let frame = lunet_gen::packet::udp(
+        bed.sender_mac(),
+        bed.receiver_mac(),
+        bed.sender_addr(),
+        bed.receiver_addr(),
+        40000,
+        7777,
+        &[0],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("one.pcap");
+    write_pcap(&pcap, &[frame]);
+    let o = lunet(&[
+        "replay",
+        fixture("skb-probe.lua").to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
+    let replayed = stdout(&o);
+    let header = mac_line(&bed);
+    let header = header.split(" ifindex=").next().unwrap();
+    assert!(
+        replayed.contains(header),
+        "live and replay agree on {header}:\n{replayed}"
+    );
 }

@@ -18,6 +18,7 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
     lua.set_app_data(crate::api::loaded::Loaded(loaded.clone()));
     let linux = linux::module(lua)?;
+    crate::clock::wrap(lua, &linux)?;
     loaded.set("linux.nf", linux.get::<Table>("nf")?)?;
     loaded.set("linux.xdp", linux.get::<Table>("xdp")?)?;
     loaded.set("linux", linux)?;

@@ -12,6 +12,7 @@
 mod error;
 mod exec;
 mod packets;
+pub use packets::MAX_REPEATS;
 pub mod plan;
 mod spec;
 
