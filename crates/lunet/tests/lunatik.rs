@@ -426,3 +426,49 @@ fn live_the_mac_view_holds_the_real_ethernet_header_and_connmark_counts_in_the_k
         "live and replay agree on {header}:\n{replayed}"
     );
 }
+
+/// A priority-tagged frame (802.1Q, VLAN id 0) sent raw onto the veth: the kernel takes the
+/// tag off before IP sees the packet, so at LOCAL_IN `skb:vlan()` is nil, as on Lunatik (which
+/// reads the skb's tag, gone by then), and the `mac` view's EtherType is IPv4's.
+#[test]
+fn a_tagged_frame_reaches_the_hook_untagged_as_on_lunatik() {
+    lunet_testkit::require_root!("namespaces, a packet socket and NFQUEUE");
+    let bed = Testbed::create().unwrap();
+    let d = Daemon::start();
+    d.run_ok(
+        &fixture("skb-probe.lua"),
+        bed.receiver_ns(),
+        &["--name", "vlan"],
+    );
+    let dst = SocketAddrV4::new(bed.receiver_addr(), 7777);
+    let sink = UdpSink::bind(bed.receiver_ns(), dst).unwrap();
+    let plain = lunet_gen::packet::udp(
+        bed.sender_mac(),
+        bed.receiver_mac(),
+        bed.sender_addr(),
+        bed.receiver_addr(),
+        40000,
+        7777,
+        b"tagged",
+    )
+    .unwrap();
+    let mut tagged = plain[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x00]); // TPID, TCI: priority 0, VLAN 0
+    tagged.extend_from_slice(&plain[12..]);
+    let sender_if = bed.sender_ifindex();
+    in_netns(bed.sender_ns(), move || {
+        lunet_netfilter::LinkSocket::open()
+            .unwrap()
+            .send(sender_if, &tagged)
+    })
+    .unwrap()
+    .unwrap();
+    let got = sink.recv_for(Duration::from_millis(800), 1).unwrap();
+    assert_eq!(got, [b"tagged".to_vec()]);
+    let logs = stdout(&d.cli(&["logs", "vlan"]));
+    assert!(
+        logs.contains(&mac_line(&bed)),
+        "{}:\n{logs}",
+        mac_line(&bed)
+    );
+}

@@ -213,7 +213,8 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
     let mut rewritten: Option<Vec<u8>> = None;
     let mut connmark: Option<u32> = None;
     let mut verdict = nf::action::ACCEPT;
-    let link_header = link.header(&pkt);
+    let (head, head_len) = link.header(&pkt);
+    let link_header = &head[..head_len];
     let ifindex = if pkt.indev() != 0 {
         pkt.indev()
     } else {
@@ -228,7 +229,7 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
             id,
             NfPacket {
                 net: rewritten.as_deref().unwrap_or(pkt.payload()),
-                link_header: &link_header,
+                link_header,
                 ifindex,
                 mark,
                 vlan: pkt.vlan(),
@@ -358,6 +359,9 @@ struct Link {
     macs_at: Option<Instant>,
 }
 
+/// The longest link-layer header taken from the kernel (Ethernet with two VLAN tags is 22).
+const MAX_L2: usize = 64;
+
 /// How long an interface's hardware address is taken as known.
 const MAC_FRESH: Duration = Duration::from_secs(1);
 
@@ -390,15 +394,19 @@ impl Link {
     /// The packet's Ethernet header, as far as the kernel tells it: the one it sent
     /// (`NFQA_L2HDR`, bridged packets), else rebuilt (see [`link_header`]); empty for a
     /// packet a local process sent (it has none yet).
-    fn header(&mut self, pkt: &QueuedPacket) -> Vec<u8> {
-        if let Some(h) = pkt.l2_header().filter(|h| h.len() >= 14) {
-            return h.to_vec();
+    /// (In a buffer and its length: no allocation per packet.)
+    fn header(&mut self, pkt: &QueuedPacket) -> ([u8; MAX_L2], usize) {
+        let mut out = [0u8; MAX_L2];
+        if let Some(h) = pkt.l2_header().filter(|h| (14..=MAX_L2).contains(&h.len())) {
+            out[..h.len()].copy_from_slice(h);
+            return (out, h.len());
         }
         if pkt.indev() == 0 {
-            return Vec::new();
+            return (out, 0);
         }
         let own = self.mac(pkt.indev());
-        link_header(pkt, own).to_vec()
+        out[..14].copy_from_slice(&link_header(pkt, own));
+        (out, 14)
     }
 
     /// Sends what the state's hooks forwarded; a failure is the script's to know (logged).
