@@ -4,7 +4,7 @@
 //! rest of the skb API (vlan, connmark, ifindex, the data module) through a real queue.
 //!
 //! Lunatik's own scripts come from `LUNATIK_DIR` (a checkout of Lunatik; the test skips with
-//! a message when it is unset); in-tree scripts of the same shape (tests/lunatik/) take the
+//! a message when it is unset); in-tree scripts of the same shape (tests/lunatik-skb/) take the
 //! same paths always.
 
 mod support;
@@ -23,7 +23,7 @@ const ATTEMPTS: usize = 5;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/lunatik")
+        .join("tests/lunatik-skb")
         .join(name)
 }
 
