@@ -215,11 +215,7 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
     let mut verdict = nf::action::ACCEPT;
     let (head, head_len) = link.header(&pkt);
     let link_header = &head[..head_len];
-    let ifindex = if pkt.indev() != 0 {
-        pkt.indev()
-    } else {
-        pkt.outdev()
-    };
+    let ifindex = skb_dev(&pkt);
     for &(id, wants, default) in &g.hooks {
         if wants != mark {
             continue;
@@ -288,6 +284,21 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
         state
             .log()
             .push(Stream::Error, format!("giving a verdict failed: {e}"));
+    }
+}
+
+/// The interface Lunatik's `skb->dev` is at the packet's hook: the one it came in on up to
+/// FORWARD, the one it goes out of from LOCAL_OUT and POST_ROUTING on (then what `forward`
+/// sends out of too); either one when the other is unknown.
+fn skb_dev(pkt: &QueuedPacket) -> u32 {
+    let (first, then) = match pkt.hook() {
+        Some(nf::Hook::LocalOut | nf::Hook::PostRouting) => (pkt.outdev(), pkt.indev()),
+        _ => (pkt.indev(), pkt.outdev()),
+    };
+    if first != 0 {
+        first
+    } else {
+        then
     }
 }
 
