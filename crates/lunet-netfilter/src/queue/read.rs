@@ -304,6 +304,52 @@ mod tests {
 
     #[test]
     #[cfg(target_endian = "little")]
+    fn conntrack_vlan_and_link_header_attributes_parse() {
+        fn attr(ty: u16, value: &[u8]) -> Vec<u8> {
+            let mut a = ((NLA_HDRLEN + value.len()) as u16).to_ne_bytes().to_vec();
+            a.extend_from_slice(&ty.to_ne_bytes());
+            a.extend_from_slice(value);
+            a.resize(align4(a.len()), 0);
+            a
+        }
+        let mut m = CAPTURED.to_vec();
+        // NFQA_CT { CTA_STATUS (3), CTA_MARK 0x1234 }, NFQA_VLAN { PROTO, TCI 0x2005 },
+        // NFQA_L2HDR (14 bytes), NFQA_SKB_INFO 4.
+        let ct = [
+            attr(3, &[0, 0, 0, 8]),
+            attr(CTA_MARK, &0x1234u32.to_be_bytes()),
+        ]
+        .concat();
+        m.extend(attr(NFQA_CT | NLA_F_NESTED, &ct));
+        let vlan = [
+            attr(1, &0x8100u16.to_be_bytes()),
+            attr(NFQA_VLAN_TCI, &0x2005u16.to_be_bytes()),
+        ]
+        .concat();
+        m.extend(attr(NFQA_VLAN | NLA_F_NESTED, &vlan));
+        m.extend(attr(NFQA_L2HDR, &[7; 14]));
+        m.extend(attr(NFQA_SKB_INFO, &4u32.to_be_bytes()));
+        let len = m.len() as u32;
+        m[..4].copy_from_slice(&len.to_ne_bytes());
+        let Some(Ok(Event::Packet(p))) = messages(&m).next() else {
+            panic!("no packet")
+        };
+        assert_eq!(p.ct_mark, Some(0x1234));
+        assert_eq!(p.vlan_tci, Some(0x2005));
+        assert_eq!(p.l2hdr, Some(&[7u8; 14][..]));
+        assert_eq!(p.skb_info, 4);
+        assert_eq!(&p.payload[28..], b"odd-even-000");
+        let q = super::super::QueuedPacket::from_msg(&p);
+        assert_eq!((q.connmark(), q.vlan()), (Some(0x1234), Some(5)));
+        // An entry without a mark has mark 0; no NFQA_CT, no entry.
+        let Some(Ok(Event::Packet(plain))) = messages(CAPTURED).next() else {
+            panic!()
+        };
+        assert_eq!(plain.ct_mark, None);
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
     fn a_captured_ack_parses() {
         // The kernel's answer to lunet's bind request (seq 1), with NETLINK_CAP_ACK.
         let ack = [

@@ -269,6 +269,26 @@ mod tests {
     }
 
     #[test]
+    fn a_verdict_with_a_connection_mark_nests_it_in_nfqa_ct() {
+        let mut w = MsgWriter::default();
+        w.verdict_ct(5, 77, 1, None, None, Some(0xabcd));
+        let ((ty, _, seq, body), rest) = split(w.bytes());
+        assert!(rest.is_empty());
+        assert_eq!((ty, seq), (0x0301, 77));
+        // nfgenmsg, NFQA_VERDICT_HDR (12), then NFQA_CT (4 + CTA_MARK 8).
+        let ct = &body[4 + 12..];
+        assert_eq!(ct.len(), 12);
+        assert_eq!(u16::from_ne_bytes([ct[0], ct[1]]), 12);
+        assert_eq!(u16::from_ne_bytes([ct[2], ct[3]]), NFQA_CT | NLA_F_NESTED);
+        assert_eq!(u16::from_ne_bytes([ct[6], ct[7]]), CTA_MARK);
+        assert_eq!(&ct[8..], &0xabcdu32.to_be_bytes());
+        assert_eq!(
+            w.len(),
+            verdict_msg_len(None) - NLA_HDRLEN - 4 + CONNMARK_LEN
+        );
+    }
+
+    #[test]
     fn bind_config_is_one_acked_message() {
         let mut w = MsgWriter::default();
         w.config_bind(
