@@ -6,7 +6,7 @@
 //! `forward` makes no system call: the frame goes to the state's outbox, which its runner
 //! empties after each hook call ([`take_forwarded`]) and sends out of the device.
 
-use mlua::{AnyUserData, Lua, UserData, UserDataMethods, Value};
+use mlua::{AnyUserData, Lua, MetaMethod, UserData, UserDataMethods, Value};
 
 use crate::data::{add_data_methods, AsView, Slot, View};
 use crate::error::located;
@@ -71,6 +71,10 @@ impl UserData for Skb {
         methods.add_method("resize", |lua, this, n: i64| resize(lua, this.0.slot(), n));
         methods.add_method("checksum", |lua, this, ()| checksum(lua, this.0.slot()));
         methods.add_method("forward", |lua, this, ()| forward(lua, this.0.slot()));
+        // A method lunet does not have raises with its name, as the hook's own skb does.
+        methods.add_meta_method(MetaMethod::Index, |lua, _, name: Value| {
+            Err::<(), _>(missing(lua, "skb", &name))
+        });
     }
 }
 

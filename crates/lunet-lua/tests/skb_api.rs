@@ -123,6 +123,8 @@ fn checksum_fixes_tcp_over_ipv6_and_resize_of_the_packet_goes_back() {
 fn skb_mistakes_and_missing_methods_name_the_line_and_the_name() {
     let (st, _s) = start(&register(
         "if skb:getuint8(9) == 17 then skb:resize(-1) end\n\
+         local ok, e = pcall(function() return skb:copy():frobnicate() end)\n\
+         assert(not ok and e:find('frobnicate', 1, true) and not e:find('nil value'), e)\n\
          skb:frobnicate()\n\
          return nf.action.ACCEPT",
     ));
