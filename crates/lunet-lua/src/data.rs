@@ -483,10 +483,20 @@ pub fn add_data_methods<T: AsView + 'static, M: UserDataMethods<T>>(methods: &mu
                 Ok(crate::modules::checksum::folded_ne(&bytes))
             },
         );
-        methods.add_method("resize", |lua, this, n: i64| {
-            this.view().resize(n).map_err(|f| located(lua, f))
+        methods.add_function("resize", |lua, (ud, n): (mlua::AnyUserData, i64)| {
+            let v = ud.borrow::<T>()?.view().clone();
+            v.resize(n).map_err(|f| located(lua, f))?;
+            charge(lua, &ud, v.len())
         });
     }
+}
+
+/// Makes the Lua heap carry `bytes` for the object `ud` (as its user value): the bytes it
+/// holds outside the Lua heap (a `data.new` buffer, an `skb:copy()`) then count against the
+/// state's memory cap and weigh on its collector, so a script cannot grow the process past
+/// its cap through them.
+pub(crate) fn charge(lua: &mlua::Lua, ud: &mlua::AnyUserData, bytes: usize) -> mlua::Result<()> {
+    ud.set_user_value(lua.create_string(vec![0u8; bytes])?)
 }
 
 impl UserData for View {
@@ -529,14 +539,15 @@ pub(crate) fn module(lua: &mlua::Lua) -> mlua::Result<mlua::Table> {
                         format!("data.new: cannot allocate {size} bytes (0 to {cap})"),
                     )
                 })?;
-            Ok(View::owned(size))
+            let ud = lua.create_userdata(View::owned(size))?;
+            charge(lua, &ud, size)?;
+            Ok(ud)
         })?,
     )?;
     Ok(m)
 }
 
-/// Largest `data.new`: its bytes live outside the Lua heap, where the state's memory cap
-/// does not count them, so one object is bounded here.
+/// Largest `data.new` (its bytes count against the memory cap too: [`charge`]).
 const MAX_NEW: usize = 16 << 20;
 
 #[cfg(test)]

@@ -68,7 +68,11 @@ impl UserData for Skb {
             connmark(lua, this.0.slot(), v)
         });
         methods.add_method("copy", |lua, this, ()| copy(lua, this.0.slot()));
-        methods.add_method("resize", |lua, this, n: i64| resize(lua, this.0.slot(), n));
+        methods.add_function("resize", |lua, (ud, n): (AnyUserData, i64)| {
+            let slot = ud.borrow::<Skb>()?.0.slot().clone();
+            resize(lua, &slot, n)?;
+            crate::data::charge(lua, &ud, slot.body_len())
+        });
         methods.add_method("checksum", |lua, this, ()| checksum(lua, this.0.slot()));
         methods.add_method("forward", |lua, this, ()| forward(lua, this.0.slot()));
         // A method lunet does not have raises with its name, as the hook's own skb does.
@@ -125,8 +129,11 @@ pub(crate) fn copy(lua: &Lua, slot: &Slot) -> mlua::Result<AnyUserData> {
     if let Some(m) = slot.connmark_set() {
         meta.connmark = Some(m);
     }
+    let size = head.len() + body.len();
     let copy = Slot::detached(&head, &body, meta);
-    lua.create_userdata(Skb(View::skb(copy)))
+    let ud = lua.create_userdata(Skb(View::skb(copy)))?;
+    crate::data::charge(lua, &ud, size)?;
+    Ok(ud)
 }
 
 /// `skb:resize(n)`: the network layer's new length (cut, or zeros added at the end).

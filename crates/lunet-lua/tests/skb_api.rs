@@ -224,3 +224,34 @@ fn data_new_makes_buffers_that_resize_checksum_and_print_their_bytes() {
     );
     assert!(lines[3].contains("data.new: cannot allocate"), "{lines:?}");
 }
+
+/// `data.new` buffers and `skb:copy()`s hold their bytes outside the Lua heap; they still
+/// count against the state's memory cap, so piling them up ends at the cap, not the host's
+/// memory.
+#[test]
+fn buffers_and_copies_count_against_the_memory_cap() {
+    let limits = lunet_lua::Limits {
+        memory: 16 << 20,
+        ..lunet_lua::Limits::default()
+    };
+    let body = "local data = require('data')\nlocal keep = {}\n\
+                for i = 1, 64 do keep[i] = data.new(1 << 20) end\n";
+    let err = start_with(body, limits.clone())
+        .err()
+        .expect("the cap stops the body");
+    assert_eq!(err.kind, lunet_lua::ScriptErrorKind::Memory, "{err}");
+
+    let source = format!(
+        "{PRELUDE}\nlocal keep = {{}}\n\
+         netfilter.register{{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, hook = function(skb)\n\
+         local c = skb:copy() c:resize(60000) keep[#keep + 1] = c\n\
+         return nf.action.ACCEPT end }}\n"
+    );
+    let (st, _s) = start_with(&source, limits).unwrap();
+    let p = udp4(9, b"x");
+    let hit = (0..1000).find_map(|_| match st.run_netfilter(0, p.nf()).error {
+        Some(lunet_lua::HookError::Memory(m)) => Some(m),
+        _ => None,
+    });
+    assert!(hit.is_some(), "copies kept by a hook reach the memory cap");
+}
