@@ -14,6 +14,7 @@ mod bounded;
 mod budget;
 mod clock;
 pub mod data;
+mod datamod;
 mod error;
 mod hook;
 mod limits;

@@ -71,7 +71,7 @@ impl UserData for Skb {
         methods.add_function("resize", |lua, (ud, n): (AnyUserData, i64)| {
             let slot = ud.borrow::<Skb>()?.0.slot().clone();
             resize(lua, &slot, n)?;
-            crate::data::charge(lua, &ud, slot.body_len())
+            crate::datamod::charge(lua, &ud, slot.body_len())
         });
         methods.add_method("checksum", |lua, this, ()| checksum(lua, this.0.slot()));
         methods.add_method("forward", |lua, this, ()| forward(lua, this.0.slot()));
@@ -132,7 +132,7 @@ pub(crate) fn copy(lua: &Lua, slot: &Slot) -> mlua::Result<AnyUserData> {
     let size = head.len() + body.len();
     let copy = Slot::detached(&head, &body, meta);
     let ud = lua.create_userdata(Skb(View::skb(copy)))?;
-    crate::data::charge(lua, &ud, size)?;
+    crate::datamod::charge(lua, &ud, size)?;
     Ok(ud)
 }
 

@@ -236,7 +236,7 @@ fn buffers_and_copies_count_against_the_memory_cap() {
     };
     let body = "local data = require('data')\nlocal keep = {}\n\
                 for i = 1, 64 do keep[i] = data.new(1 << 20) end\n";
-    let err = start_with(body, limits.clone())
+    let err = start_with(body, limits)
         .err()
         .expect("the cap stops the body");
     assert_eq!(err.kind, lunet_lua::ScriptErrorKind::Memory, "{err}");

@@ -26,7 +26,7 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     loaded.set("xdp", xdp::module(lua)?)?;
     loaded.set("byteorder", byteorder::module(lua)?)?;
     loaded.set("checksum", checksum::module(lua)?)?;
-    loaded.set("data", crate::data::module(lua)?)?;
+    loaded.set("data", crate::datamod::module(lua)?)?;
     loaded.set("bpf.map", crate::maps::module(lua)?)?;
     // The compiler recognises lunet's functions by identity: remember each one's name.
     let mut builtins = crate::snapshot::Builtins::default();
