@@ -391,6 +391,11 @@ fn live_the_mac_view_holds_the_real_ethernet_header_and_connmark_counts_in_the_k
         .collect();
     let macs = lines.iter().filter(|l| l.contains(&mac_line(&bed))).count();
     assert_eq!(macs, 4, "the real header of each datagram:\n{logs}");
+    assert_eq!(
+        logs.matches("iphdr sum=0 length=20").count(),
+        4,
+        "a resized buffer's checksum over a right IPv4 header:\n{logs}"
+    );
     // The first datagram's connection is not confirmed yet when the hook sees it; from the
     // second on, each sees the mark the one before it set, kept by the kernel.
     let marks: Vec<&str> = lines

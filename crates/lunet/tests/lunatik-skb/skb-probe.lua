@@ -1,6 +1,7 @@
 -- Lunatik-style: tells, for each UDP datagram, what the skb API shows of it: the `mac`
 -- view's Ethernet header (copied through a `data.new` buffer), the interface, the VLAN id,
--- and the connection's mark, which it then counts up by one.
+-- the checksum over the IPv4 header (0 for a right one), and the connection's mark, which
+-- it then counts up by one.
 
 local netfilter = require("netfilter")
 local nf = require("linux.nf")
@@ -25,6 +26,10 @@ netfilter.register{
 		print(string.format("mac dst=%s src=%s type=%s ifindex=%s vlan=%s",
 			hex(h:sub(1, 6)), hex(h:sub(7, 12)), hex(h:sub(13, 14)),
 			tostring(skb:ifindex()), tostring(skb:vlan())))
+		local ip = skb:data("net")
+		header:resize(20)
+		header:setstring(0, ip:getstring(0, 20))
+		print(string.format("iphdr sum=%d length=%d", header:checksum(), #header))
 		local mark = skb:connmark()
 		print("connmark " .. tostring(mark))
 		if mark then
