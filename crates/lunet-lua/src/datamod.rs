@@ -15,6 +15,10 @@ pub(crate) fn charge(lua: &mlua::Lua, ud: &mlua::AnyUserData, bytes: usize) -> m
 
 /// The `data` module (Lunatik's `lib/luadata.c`): `data.new(size [, mode])`.
 pub(crate) fn module(lua: &mlua::Lua) -> mlua::Result<mlua::Table> {
+    // Every data object's missing method raises with its name (the type's methods table is
+    // made with the first object).
+    let sample = lua.create_userdata(View::owned(0))?;
+    crate::skbops::name_missing_methods(lua, sample, "data")?;
     let m = lua.create_table()?;
     m.set(
         "new",

@@ -125,6 +125,8 @@ fn skb_mistakes_and_missing_methods_name_the_line_and_the_name() {
         "if skb:getuint8(9) == 17 then skb:resize(-1) end\n\
          local ok, e = pcall(function() return skb:copy():frobnicate() end)\n\
          assert(not ok and e:find('frobnicate', 1, true) and not e:find('nil value'), e)\n\
+         ok, e = pcall(function() return skb:data('net'):frobnicate() end)\n\
+         assert(not ok and e:find('data:frobnicate', 1, true) and not e:find('nil value'), e)\n\
          skb:frobnicate()\n\
          return nf.action.ACCEPT",
     ));
