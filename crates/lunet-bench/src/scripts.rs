@@ -129,6 +129,7 @@ mod tests {
                 link_header: &frame[..14],
                 ifindex: 2,
                 mark: 0,
+                ..NfPacket::default()
             },
         );
         assert!(out.error.is_none(), "{:?}", out.error);

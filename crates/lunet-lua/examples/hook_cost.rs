@@ -20,7 +20,7 @@ fn main() {
         let n = 1_000_000;
         let t = Instant::now();
         for _ in 0..n {
-            let out = st.run_netfilter(0, NfPacket { net: pkt, link_header, ifindex: 1, mark: 0 });
+            let out = st.run_netfilter(0, NfPacket { net: pkt, link_header, ifindex: 1, mark: 0, ..NfPacket::default() });
             assert_eq!(out.verdict, 1);
         }
         let ns = t.elapsed().as_nanos() as f64 / n as f64;

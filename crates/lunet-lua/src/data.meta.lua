@@ -1,6 +1,7 @@
----A data object: bounds-checked bytes of the packet a hook is looking at (an XDP hook's
----`packet`, `skb:data()`, and the `skb` itself), valid during the call it was made for. `#d` is
----its length; `data`, `ifindex` and `mark` are the `skb`'s (they raise on other views).
+---A data object: bounds-checked bytes (an XDP hook's `packet`, `skb:data()`, `data.new`, and
+---the `skb` itself), a packet's valid during the call it was made for. `#d` is its length,
+---`tostring(d)` its bytes; `data`, `ifindex` and `mark` are the `skb`'s (nil or an error on
+---other views).
 ---@class lunet.data
 ---@operator len: integer
 local data = {}
@@ -106,16 +107,30 @@ function data:getstring(offset, length) end
 ---@param s string
 function data:setstring(offset, s) end
 
----A view of this call's `"net"` layer (the default) or its read-only `"mac"` layer
----(a link-layer header lunet makes up: only the source address and EtherType are known).
+---A view of this call's `"net"` layer (the default) or its `"mac"` layer (from the Ethernet
+---header on: the kernel's when it sends it, else rebuilt, see docs/lua-tier.md; writes to
+---the header itself reach `forward`, not the kernel's packet). A packet with no link-layer
+---header (sent by a local process) raises for `"mac"`.
 ---@param layer? "net"|"mac"
 ---@return lunet.data
 function data:data(layer) end
 
----The index of the interface the packet came in on (or goes out of).
----@return integer
+---The index of the interface the packet came in on (or goes out of); nil when none.
+---@return integer?
 function data:ifindex() end
 
 ---The packet's mark.
 ---@return integer
 function data:mark() end
+
+---The Internet checksum of `length` bytes from `offset` (default: all of them), folded and
+---inverted, as a 16-bit value in host byte order (store it with `setuint16`).
+---@param offset? integer
+---@param length? integer
+---@return integer
+function data:checksum(offset, length) end
+
+---Sets the length of a `data.new` object to `n` bytes (cut, or zeros added); packet views
+---raise ("cannot resize external memory").
+---@param n integer
+function data:resize(n) end

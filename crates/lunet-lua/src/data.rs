@@ -20,13 +20,18 @@ use crate::error::located;
 /// The bytes of one hook call.
 #[derive(Debug, Default, Clone)]
 pub struct Packet {
-    /// A synthesized link-layer header shown only by the read-only `mac` view.
+    /// The link-layer header in front of the body, shown by the `mac` view (empty when the
+    /// packet has none, e.g. one a local process sent).
     pub head: Vec<u8>,
     /// The packet proper: the network layer at netfilter, the whole frame at XDP.
     pub body: Vec<u8>,
-    /// Set by any setter: the body must go back to the kernel.
+    /// Set by any write to the body: it must go back to the kernel.
     pub dirty: bool,
 }
+
+/// Longest body an `skb` can be resized to: the IPv4 total length field's limit (and the
+/// largest payload an NFQUEUE verdict can carry is a little below it).
+pub const MAX_BODY: usize = 0xffff;
 
 /// Why an access was refused. The text is what the script sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +43,10 @@ pub enum Fault {
     },
     ReadOnly,
     Retired,
+    /// `resize` of memory the object does not own (a packet view).
+    External,
+    /// `resize` past [`MAX_BODY`] (or a negative size).
+    TooLarge(i64),
 }
 
 impl std::fmt::Display for Fault {
@@ -51,6 +60,8 @@ impl std::fmt::Display for Fault {
             }
             Fault::ReadOnly => f.write_str("data object is read-only"),
             Fault::Retired => f.write_str("data object used after its hook returned"),
+            Fault::External => f.write_str("cannot resize external memory"),
+            Fault::TooLarge(n) => write!(f, "cannot resize to {n} bytes (0 to {MAX_BODY})"),
         }
     }
 }
@@ -65,9 +76,66 @@ pub struct Slot {
     call: Cell<u64>,
     /// Whether a call is in progress.
     live: Cell<bool>,
+    /// The conntrack mark the call set with `skb:connmark(v)`, for the verdict.
+    connmark_set: Cell<Option<u32>>,
 }
 
 impl Slot {
+    /// A slot that is always in a call: the memory of an `skb:copy()` or a `data.new`.
+    pub fn detached(head: &[u8], body: &[u8], meta: SkbMeta) -> Rc<Slot> {
+        let s = Rc::new(Slot::default());
+        s.begin(head, body);
+        s.meta.set(meta);
+        s
+    }
+
+    /// The head and body of the current call, as they are now.
+    pub fn bytes(&self) -> (Vec<u8>, Vec<u8>) {
+        let p = self.pkt.borrow();
+        (p.head.clone(), p.body.clone())
+    }
+
+    /// Changes the packet in place (and marks the body rewritten); refused outside a call.
+    pub fn modify<T>(&self, f: impl FnOnce(&mut Packet) -> T) -> Result<T, Fault> {
+        if !self.live.get() {
+            return Err(Fault::Retired);
+        }
+        let mut p = self.pkt.borrow_mut();
+        p.dirty = true;
+        Ok(f(&mut p))
+    }
+
+    /// Sets the body's length to `n` (cut, or zeros added), as `skb:resize(n)`.
+    pub fn resize_body(&self, n: i64) -> Result<(), Fault> {
+        let len = usize::try_from(n)
+            .ok()
+            .filter(|&l| l <= MAX_BODY)
+            .ok_or(Fault::TooLarge(n))?;
+        self.modify(|p| p.body.resize(len, 0))
+    }
+
+    /// Whether a call is in progress (always, for a detached slot).
+    pub fn is_live(&self) -> bool {
+        self.live.get()
+    }
+
+    /// Whether the current call's packet has a link-layer header.
+    pub fn has_head(&self) -> bool {
+        !self.pkt.borrow().head.is_empty()
+    }
+
+    /// Records the conntrack mark the current call sets; the `skb` shows it from now on.
+    pub fn set_connmark(&self, mark: u32) {
+        self.connmark_set.set(Some(mark));
+        let mut m = self.meta.get();
+        m.connmark = Some(mark);
+        self.meta.set(m);
+    }
+
+    /// The conntrack mark the current call set, if it set one.
+    pub fn connmark_set(&self) -> Option<u32> {
+        self.connmark_set.get()
+    }
     /// Starts a call on a copy of `head` and `body` (into the slot's buffers); returns the
     /// call's number, for its views.
     pub fn begin(&self, head: &[u8], body: &[u8]) -> u64 {
@@ -77,6 +145,7 @@ impl Slot {
         p.body.clear();
         p.body.extend_from_slice(body);
         p.dirty = false;
+        self.connmark_set.set(None);
         let n = self.call.get() + 1;
         self.call.set(n);
         self.live.set(true);
@@ -163,6 +232,10 @@ fn span(offset: i64, len: Option<i64>, total: usize) -> Result<(usize, usize), F
 pub struct SkbMeta {
     pub ifindex: u32,
     pub mark: u32,
+    /// The VLAN id the kernel reported (`skb:vlan()`), if any.
+    pub vlan: Option<u16>,
+    /// The connection's conntrack mark, when the packet has a conntrack entry.
+    pub connmark: Option<u32>,
 }
 
 /// One view of a hook call's packet. The netfilter `skb` is the network-layer view with
@@ -178,6 +251,8 @@ pub struct View {
     writable: bool,
     /// Whether this is the `skb` (with metadata and layers).
     skb: bool,
+    /// Whether the view owns its memory (`data.new`): only such a view resizes.
+    owned: bool,
 }
 
 impl View {
@@ -189,7 +264,35 @@ impl View {
             with_head,
             writable,
             skb: false,
+            owned: false,
         }
+    }
+
+    /// `data.new(size)`: `size` zero bytes of its own, writable and resizable.
+    pub fn owned(size: usize) -> Self {
+        let slot = Slot::detached(&[], &vec![0; size], SkbMeta::default());
+        let call = slot.current();
+        View {
+            owned: true,
+            ..View::new(slot, call, false, true)
+        }
+    }
+
+    /// The slot behind the view.
+    pub fn slot(&self) -> &Rc<Slot> {
+        &self.slot
+    }
+
+    /// `d:resize(n)`: an owned view's new length (cut, or zeros added).
+    pub fn resize(&self, n: i64) -> Result<(), Fault> {
+        if !self.writable {
+            return Err(Fault::ReadOnly);
+        }
+        if !self.owned {
+            return Err(Fault::External);
+        }
+        let len = usize::try_from(n).map_err(|_| Fault::TooLarge(n))?;
+        self.slot.modify(|p| p.body.resize(len, 0))
     }
 
     /// The `skb` of a netfilter hook: the writable network layer of whatever call of the
@@ -201,10 +304,13 @@ impl View {
             with_head: false,
             writable: true,
             skb: true,
+            owned: false,
         }
     }
 
-    /// `skb:data(layer)`: a view of this call's `net` (default) or read-only `mac` layer.
+    /// `skb:data(layer)`: a view of this call's `net` (default) or `mac` layer (from the
+    /// link-layer header on, writable as Lunatik's; writes to the header itself never reach
+    /// the kernel's packet, but `forward` sends them).
     pub fn layer(&self, lua: &mlua::Lua, layer: Option<&str>) -> mlua::Result<View> {
         if !self.skb {
             return Err(located(lua, "data: only an skb has layers"));
@@ -215,9 +321,12 @@ impl View {
         let v = View::new(self.slot.clone(), self.slot.call.get(), false, true);
         match layer {
             None | Some("net") => Ok(v),
+            Some("mac") if !self.slot.has_head() => Err(located(
+                lua,
+                "skb:data: MAC header not set (the packet has no link-layer header)",
+            )),
             Some("mac") => Ok(View {
                 with_head: true,
-                writable: false,
                 ..v
             }),
             Some(other) => Err(located(
@@ -280,52 +389,111 @@ impl View {
         }
     }
 
-    /// Writes `bytes` at `offset`. Only body views are writable.
+    /// Writes `bytes` at `offset` (across the head/body seam for the `mac` view). A write
+    /// that touches the body marks the packet rewritten.
     pub fn write(&self, offset: i64, bytes: &[u8]) -> Result<(), Fault> {
         let off = self.range(offset, bytes.len())?;
         if !self.writable {
             return Err(Fault::ReadOnly);
         }
         let mut p = self.slot.pkt.borrow_mut();
-        p.body[off..off + bytes.len()].copy_from_slice(bytes);
-        p.dirty = true;
+        let head_len = if self.with_head { p.head.len() } else { 0 };
+        let end = off + bytes.len();
+        if off < head_len {
+            let n = head_len.min(end) - off;
+            p.head[off..off + n].copy_from_slice(&bytes[..n]);
+        }
+        if end > head_len {
+            let from = off.max(head_len);
+            let src = &bytes[from - off..];
+            p.body[from - head_len..end - head_len].copy_from_slice(src);
+            p.dirty = true;
+        }
         Ok(())
+    }
+}
+
+/// A Lua object that is a data object: its view.
+pub trait AsView {
+    fn view(&self) -> &View;
+}
+
+impl AsView for View {
+    fn view(&self) -> &View {
+        self
     }
 }
 
 macro_rules! int_accessors {
     ($methods:ident, $($get:literal $set:literal $t:ty),* $(,)?) => {$(
         $methods.add_method($get, |lua, this, off: i64| {
-            this.read::<{ std::mem::size_of::<$t>() }>(off).map(|b| <$t>::from_ne_bytes(b) as i64).map_err(|f| located(lua, f))
+            this.view().read::<{ std::mem::size_of::<$t>() }>(off).map(|b| <$t>::from_ne_bytes(b) as i64).map_err(|f| located(lua, f))
         });
         $methods.add_method($set, |lua, this, (off, v): (i64, i64)| {
             // A store truncates to the field's width, as the C assignment in Lunatik does.
-            this.write(off, &(v as $t).to_ne_bytes()).map_err(|f| located(lua, f))
+            this.view().write(off, &(v as $t).to_ne_bytes()).map_err(|f| located(lua, f))
         });
     )*};
 }
 
+/// The methods every data object has, as Lunatik's `lib/luadata.c`: the accessors, `#d`,
+/// `tostring(d)` (its bytes). `checksum` and `resize` too unless `skb` (an `skb` has its
+/// own).
+pub fn add_data_methods<T: AsView + 'static, M: UserDataMethods<T>>(methods: &mut M, skb: bool) {
+    int_accessors!(methods,
+        "getbyte" "setbyte" u8,
+        "getint8" "setint8" i8,
+        "getuint8" "setuint8" u8,
+        "getint16" "setint16" i16,
+        "getuint16" "setuint16" u16,
+        "getint32" "setint32" i32,
+        "getuint32" "setuint32" u32,
+        "getint64" "setint64" i64,
+        "getnumber" "setnumber" i64,
+    );
+    methods.add_method("getstring", |lua, this, (off, len): (i64, Option<i64>)| {
+        let bytes = this
+            .view()
+            .read_bytes(off, len)
+            .map_err(|f| located(lua, f))?;
+        lua.create_string(bytes)
+    });
+    methods.add_method("setstring", |lua, this, (off, s): (i64, mlua::String)| {
+        this.view()
+            .write(off, &s.as_bytes())
+            .map_err(|f| located(lua, f))
+    });
+    methods.add_meta_method(MetaMethod::Len, |_, this, ()| Ok(this.view().len()));
+    // Lunatik's `__tostring` gives the bytes themselves.
+    methods.add_meta_method(MetaMethod::ToString, |lua, this, ()| {
+        let bytes = this
+            .view()
+            .read_bytes(0, None)
+            .map_err(|f| located(lua, f))?;
+        lua.create_string(bytes)
+    });
+    if !skb {
+        methods.add_method(
+            "checksum",
+            |lua, this, (off, len): (Option<i64>, Option<i64>)| {
+                let bytes = this
+                    .view()
+                    .read_bytes(off.unwrap_or(0), len)
+                    .map_err(|f| located(lua, f))?;
+                Ok(crate::modules::checksum::folded_ne(&bytes))
+            },
+        );
+        methods.add_function("resize", |lua, (ud, n): (mlua::AnyUserData, i64)| {
+            let v = ud.borrow::<T>()?.view().clone();
+            v.resize(n).map_err(|f| located(lua, f))?;
+            crate::datamod::charge(lua, &ud, v.len())
+        });
+    }
+}
+
 impl UserData for View {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        int_accessors!(methods,
-            "getbyte" "setbyte" u8,
-            "getint8" "setint8" i8,
-            "getuint8" "setuint8" u8,
-            "getint16" "setint16" i16,
-            "getuint16" "setuint16" u16,
-            "getint32" "setint32" i32,
-            "getuint32" "setuint32" u32,
-            "getint64" "setint64" i64,
-            "getnumber" "setnumber" i64,
-        );
-        methods.add_method("getstring", |lua, this, (off, len): (i64, Option<i64>)| {
-            let bytes = this.read_bytes(off, len).map_err(|f| located(lua, f))?;
-            lua.create_string(bytes)
-        });
-        methods.add_method("setstring", |lua, this, (off, s): (i64, mlua::String)| {
-            this.write(off, &s.as_bytes()).map_err(|f| located(lua, f))
-        });
-        methods.add_meta_method(MetaMethod::Len, |_, this, ()| Ok(this.len()));
+        add_data_methods(methods, false);
         methods.add_method("data", |lua, this, layer: Option<String>| {
             this.layer(lua, layer.as_deref())
         });
@@ -334,13 +502,6 @@ impl UserData for View {
         });
         methods.add_method("mark", |_, this, ()| {
             Ok(this.skb.then(|| this.slot.meta.get().mark))
-        });
-        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
-            Ok(format!(
-                "data: {} bytes{}",
-                this.len(),
-                if this.writable { "" } else { ", read-only" }
-            ))
         });
     }
 }

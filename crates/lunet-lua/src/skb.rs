@@ -21,6 +21,7 @@ use mlua::{ffi, AnyUserData, Function, Lua, MetaMethod, Table, Value};
 
 use crate::data::{Fault, Slot, View};
 use crate::error::located;
+use crate::skbops as ops;
 
 /// Builds the `skb` of the hook whose packets go through `slot`. The slot must outlive the
 /// Lua state's calls of the `skb`'s getters: the hook keeps it.
@@ -53,13 +54,52 @@ pub fn make(lua: &Lua, slot: &Rc<Slot>) -> mlua::Result<Value> {
     let s = slot.clone();
     methods.raw_set(
         "ifindex",
-        lua.create_function(move |_, _: Value| Ok(s.meta().ifindex))?,
+        lua.create_function(move |_, _: Value| Ok(ops::ifindex(&s)))?,
     )?;
     let s = slot.clone();
     methods.raw_set(
         "mark",
         lua.create_function(move |_, _: Value| Ok(s.meta().mark))?,
     )?;
+    let s = slot.clone();
+    methods.raw_set(
+        "vlan",
+        lua.create_function(move |_, _: Value| Ok(ops::vlan(&s)))?,
+    )?;
+    let s = slot.clone();
+    methods.raw_set(
+        "connmark",
+        lua.create_function(move |lua, (_, v): (Value, Option<i64>)| ops::connmark(lua, &s, v))?,
+    )?;
+    let s = slot.clone();
+    methods.raw_set(
+        "copy",
+        lua.create_function(move |lua, _: Value| ops::copy(lua, &s))?,
+    )?;
+    let s = slot.clone();
+    methods.raw_set(
+        "resize",
+        lua.create_function(move |lua, (_, n): (Value, i64)| ops::resize(lua, &s, n))?,
+    )?;
+    let s = slot.clone();
+    methods.raw_set(
+        "checksum",
+        lua.create_function(move |lua, _: Value| ops::checksum(lua, &s))?,
+    )?;
+    let s = slot.clone();
+    methods.raw_set(
+        "forward",
+        lua.create_function(move |lua, _: Value| ops::forward(lua, &s))?,
+    )?;
+    // A method lunet does not have raises with its name, not as a call of nil.
+    let missing = lua.create_table()?;
+    missing.raw_set(
+        MetaMethod::Index.name(),
+        lua.create_function(|lua, (_, name): (Value, Value)| {
+            Err::<(), _>(ops::missing(lua, "skb", &name))
+        })?,
+    )?;
+    methods.set_metatable(Some(missing))?;
 
     let meta = lua.create_table()?;
     meta.raw_set(MetaMethod::Index.name(), methods)?;
@@ -100,6 +140,9 @@ struct Known(Vec<(usize, Rc<Slot>)>);
 pub fn view_of(lua: &Lua, ud: &AnyUserData) -> Option<View> {
     if let Ok(v) = ud.borrow::<View>() {
         return Some(v.clone());
+    }
+    if let Some(v) = ops::view_of_copy(ud) {
+        return Some(v);
     }
     let at = ud.to_pointer() as usize;
     let known = lua.app_data_ref::<Known>()?;

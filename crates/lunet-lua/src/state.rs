@@ -60,10 +60,15 @@ impl Default for StateOptions {
 pub struct NfPacket<'a> {
     /// From the network header on.
     pub net: &'a [u8],
-    /// The synthesized link-layer header behind `skb:data("mac")` (14 bytes, or empty).
+    /// The link-layer header behind `skb:data("mac")` (14 bytes for Ethernet; empty when
+    /// the packet has none: then `skb:data("mac")` and `skb:forward()` raise).
     pub link_header: &'a [u8],
     pub ifindex: u32,
     pub mark: u32,
+    /// The VLAN id the kernel reported, if any (`skb:vlan()`).
+    pub vlan: Option<u16>,
+    /// The connection's conntrack mark, when the packet has a conntrack entry.
+    pub connmark: Option<u32>,
 }
 
 /// A hook function as the kernel-tier compiler takes it.
@@ -81,6 +86,8 @@ pub struct Outcome {
     pub mark: Option<u32>,
     /// The packet's bytes when a setter changed them (never after an error).
     pub rewritten: Option<Vec<u8>>,
+    /// The conntrack mark the hook set with `skb:connmark(v)` (never after an error).
+    pub connmark: Option<u32>,
     /// Why the hook gave its default verdict.
     pub error: Option<HookError>,
 }
@@ -274,6 +281,24 @@ impl State {
     }
 
     /// Bytes the state holds now.
+    /// Where `skb:connmark()` goes when a packet came without its connection's mark (the
+    /// kernel's queue cannot send it): the runner's conntrack lookups.
+    pub fn set_conn_marks(&self, marks: Box<dyn crate::ConnMarks>) {
+        self.lua.set_app_data(crate::skbops::Marks(marks));
+    }
+
+    /// Makes `linux.time()` give `ns` (nanoseconds since the Unix epoch) from now on, or its
+    /// own clock again with `None`: `lunet replay` sets each packet's capture time.
+    pub fn set_clock(&self, ns: Option<i64>) {
+        crate::clock::set(&self.lua, ns);
+    }
+
+    /// The frames hooks forwarded (`skb:forward()`) since the last call of this; the runner
+    /// sends them out of their interfaces.
+    pub fn take_forwarded(&self) -> Vec<crate::Forwarded> {
+        crate::skbops::take_forwarded(&self.lua)
+    }
+
     pub fn memory_used(&self) -> usize {
         self.lua.used_memory()
     }
@@ -283,6 +308,8 @@ impl State {
         let meta = SkbMeta {
             ifindex: pkt.ifindex,
             mark: pkt.mark,
+            vlan: pkt.vlan,
+            connmark: pkt.connmark,
         };
         self.call(
             id,
@@ -337,6 +364,7 @@ impl State {
                 verdict: pass,
                 mark: None,
                 rewritten: None,
+                connmark: None,
                 error: None,
             };
         };
@@ -371,12 +399,14 @@ impl State {
                 verdict,
                 mark,
                 rewritten: hook.slot.rewritten(),
+                connmark: hook.slot.connmark_set(),
                 error: None,
             },
             Err(e) => Outcome {
                 verdict: hook.spec.default_verdict,
                 mark: None,
                 rewritten: None,
+                connmark: None,
                 error: Some(e),
             },
         };

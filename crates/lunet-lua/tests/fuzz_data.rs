@@ -1,6 +1,7 @@
 //! Fuzzing the data-object accessors through Lua: for random packets (truncated ones included)
 //! and random calls at random offsets, no call panics, every in-bounds read returns what a C
-//! load would, every out-of-bounds or read-only access raises, and writes land where asked.
+//! load would, every out-of-bounds access raises, and writes land where asked (through the
+//! `mac` view too: into the link-layer header, or across it into the packet).
 
 mod common;
 
@@ -74,12 +75,12 @@ fn lua_string(bytes: &[u8]) -> String {
 }
 
 /// What the model says one op prints: `true <value>` or `false <error kind>`.
-fn model(op: &Op, head: &[u8], body: &mut [u8]) -> String {
+fn model(op: &Op, head: &mut [u8], body: &mut [u8]) -> String {
     let view_len = |mac: bool| body.len() + if mac { head.len() } else { 0 };
     let in_bounds = |off: i64, n: usize, len: usize| {
         off >= 0 && (off as usize).checked_add(n).is_some_and(|e| e <= len)
     };
-    let read = |mac: bool, off: usize, n: usize, body: &[u8]| -> Vec<u8> {
+    let read = |mac: bool, off: usize, n: usize, head: &[u8], body: &[u8]| -> Vec<u8> {
         let all: Vec<u8> = if mac {
             head.iter().chain(body.iter()).copied().collect()
         } else {
@@ -97,7 +98,7 @@ fn model(op: &Op, head: &[u8], body: &mut [u8]) -> String {
             if !in_bounds(*off, *width, view_len(*mac)) {
                 return "false out of bounds".into();
             }
-            let b = read(*mac, *off as usize, *width, body);
+            let b = read(*mac, *off as usize, *width, head, body);
             let mut raw = [0u8; 8];
             raw[..*width].copy_from_slice(&b);
             let u = u64::from_ne_bytes(raw);
@@ -131,17 +132,21 @@ fn model(op: &Op, head: &[u8], body: &mut [u8]) -> String {
             if !in_bounds(*off, n, total) {
                 return "false out of bounds".into();
             }
-            format!("true {}", hex(&read(*mac, *off as usize, n, body)))
+            format!("true {}", hex(&read(*mac, *off as usize, n, head, body)))
         }
         Op::SetString { mac, off, bytes } => {
             if !in_bounds(*off, bytes.len(), view_len(*mac)) {
                 return "false out of bounds".into();
             }
-            if *mac {
-                return "false read-only".into();
-            }
             let o = *off as usize;
-            body[o..o + bytes.len()].copy_from_slice(bytes);
+            let h = if *mac { head.len() } else { 0 };
+            for (i, b) in bytes.iter().enumerate() {
+                if o + i < h {
+                    head[o + i] = *b;
+                } else {
+                    body[o + i - h] = *b;
+                }
+            }
             "true".into()
         }
     }
@@ -213,19 +218,21 @@ proptest! {
         let head: Vec<u8> = (0..head as u8).map(|i| i.wrapping_mul(17)).collect();
         let calls: Vec<String> = ops.iter().map(lua_call).collect();
         let source = format!(
-            "local netfilter = require('netfilter')\n{SHOW}\nnetfilter.register{{ pf = 2, hooknum = 1, hook = function(skb)\nlocal mac = skb:data('mac')\n{}\nreturn 1\nend }}\n",
+            "local netfilter = require('netfilter')\n{SHOW}\nnetfilter.register{{ pf = 2, hooknum = 1, hook = function(skb)\nlocal ok, mac = pcall(skb.data, skb, 'mac')\nif not ok then mac = skb end\n{}\nreturn 1\nend }}\n",
             calls.join("\n")
         );
         let s = common::script(&source);
         let st = State::load(&s.path, StateOptions::default()).unwrap();
-        let out = st.run_netfilter(0, NfPacket { net: &body, link_header: &head, ifindex: 1, mark: 0 });
+        let out = st.run_netfilter(0, NfPacket { net: &body, link_header: &head, ifindex: 1, mark: 0, ..NfPacket::default() });
         prop_assert_eq!(out.error, None);
 
         let mut model_body = body.clone();
-        let expected: Vec<String> = ops.iter().map(|o| model(o, &head, &mut model_body)).collect();
+        let mut model_head = head.clone();
+        let expected: Vec<String> = ops.iter().map(|o| model(o, &mut model_head, &mut model_body)).collect();
         let printed: Vec<String> = st.log().since(0).into_iter().map(|l| l.text).collect();
         prop_assert_eq!(printed, expected);
-        // A write that succeeded hands the packet back, with exactly the model's bytes.
+        // A write to the packet (not only its link-layer header) hands it back, with exactly
+        // the model's bytes.
         match out.rewritten {
             Some(bytes) => prop_assert_eq!(bytes, model_body),
             None => prop_assert_eq!(model_body, body, "a write changed bytes but the packet was not handed back"),

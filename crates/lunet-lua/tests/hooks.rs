@@ -85,19 +85,34 @@ fn setters_rewrite_the_packet_and_untouched_packets_are_not_resent() {
 }
 
 #[test]
-fn the_mac_layer_is_synthesized_and_read_only() {
+fn the_mac_layer_is_writable_as_lunatiks_and_only_packet_bytes_go_back() {
     let (st, _s) = start(&register(
         "local mac = skb:data('mac')\n\
          assert(#mac == #skb + 14)\n\
          assert(mac:getuint8(14) == 0x45, 'IP header follows the link header')\n\
          mac:setuint8(0, 1)\n\
+         assert(mac:getuint8(0) == 1)\n\
+         if #skb > 28 then mac:setuint8(14 + 28, 0x41) end\n\
          return nf.action.ACCEPT",
         "",
     ));
     let out = st.run_netfilter(0, udp4(5, b"").nf());
-    let err = out.error.expect("write to mac must fail");
-    assert!(err.message().contains("read-only"), "{err}");
-    assert!(err.message().contains("script.lua:10:"), "{err}");
+    assert_eq!(out.error, None);
+    assert_eq!(
+        out.rewritten, None,
+        "a write to the header alone changes no packet byte"
+    );
+    let out = st.run_netfilter(0, udp4(5, b"x").nf());
+    assert_eq!(out.error, None);
+    assert_eq!(out.rewritten.expect("rewritten")[28], 0x41);
+
+    // A packet with no link-layer header (a local process sent it) has no `mac` layer.
+    let mut pkt = udp4(5, b"");
+    pkt.link_header.clear();
+    let out = st.run_netfilter(0, pkt.nf());
+    let err = out.error.expect("no mac layer");
+    assert!(err.message().contains("MAC header not set"), "{err}");
+    assert!(err.message().contains("script.lua:"), "{err}");
 }
 
 #[test]

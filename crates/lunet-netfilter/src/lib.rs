@@ -24,6 +24,7 @@ mod backend;
 mod cmd;
 mod error;
 mod iptables;
+mod link;
 mod nft;
 mod placement;
 mod queue;
@@ -36,11 +37,12 @@ pub use error::{Error, Result};
 pub use iptables::{
     iptables_chain_name, iptables_table_for, IptablesTable, IptablesVariant, IPTABLES_TABLES,
 };
+pub use link::LinkSocket;
 pub use lunet_types::nf::{priority, Family, Hook};
 pub use nft::{nft_chain_name, nft_queue_support, NoNftQueue, NFT_TABLE};
 pub use placement::{Placement, QueueRule};
 pub use queue::{
-    kernel_queue_stats, KernelQueueStats, Poller, QueueSocket, QueueStats, QueuedPacket, Verdict,
-    MAX_PAYLOAD, QUEUE_MAX_LEN, RECV_BATCH,
+    kernel_queue_stats, ConntrackSocket, KernelQueueStats, Poller, QueueSocket, QueueStats,
+    QueuedPacket, Tuple, Verdict, MAX_PAYLOAD, QUEUE_MAX_LEN, RECV_BATCH,
 };
 pub use state::validate_state;

@@ -375,3 +375,65 @@ fn ten_thousand_packets_get_exactly_their_verdicts() {
     assert!(stats.receives < stats.packets, "{stats:?}");
     eprintln!("{stats:?}, largest batch {largest}");
 }
+
+/// A queued flow's connection mark, set through ctnetlink by the packet's tuple: the kernel
+/// keeps it (an nft `ct mark` rule counts the flow's next datagram) and reads it back. On a
+/// kernel whose queue carries conntrack (`QueueSocket::conntrack`), the next packet brings
+/// the mark itself.
+#[test]
+fn a_flows_connection_mark_set_by_tuple_is_the_kernels() {
+    lunet_testkit::require_root!("namespaces, nft, NFQUEUE and ctnetlink");
+    use lunet_netfilter::{ConntrackSocket, Tuple};
+    let tb = Testbed::create().unwrap();
+    let nft = |args: &[&str]| run_in(tb.receiver_ns(), "nft", args);
+    nft(&["add", "table", "ip", "ctm"]);
+    nft(&[
+        "add", "chain", "ip", "ctm", "input", "{", "type", "filter", "hook", "input", "priority",
+        "10", ";", "}",
+    ]);
+    nft(&[
+        "add", "rule", "ip", "ctm", "input", "ct", "mark", "0x99", "counter",
+    ]);
+    let (_, q) = setup(&tb, vec![rule(Hook::LocalIn, priority::FILTER, 0)]);
+    let carries = q.conntrack();
+    let server = serve(q, 2, WAIT, |_, _| (Verdict::Accept, None, None));
+    let sink = UdpSink::bind(tb.receiver_ns(), dst(&tb)).unwrap();
+    let src = SocketAddrV4::new(tb.sender_addr(), 40001);
+    let send = |data: &[u8]| {
+        lunet_netns::udp_send_from(tb.sender_ns(), src, dst(&tb), &[data.to_vec()]).unwrap();
+        assert_eq!(sink.recv_for(WAIT, 1).unwrap(), [data.to_vec()]);
+    };
+    send(b"first");
+    let frame = lunet_testkit::packets::udp4_frame(src, dst(&tb), b"x");
+    let tuple = Tuple::of_packet(&frame[14..]).unwrap();
+    let (set, read) = in_netns(tb.receiver_ns(), move || {
+        let mut ct = ConntrackSocket::open().unwrap();
+        (ct.set_mark(&tuple, 0x99).unwrap(), ct.mark(&tuple).unwrap())
+    })
+    .unwrap();
+    assert_eq!(
+        (set, read),
+        (true, Some(0x99)),
+        "queue carries conntrack: {carries}"
+    );
+    send(b"second");
+    server.join().unwrap();
+    let rules = nft(&["list", "chain", "ip", "ctm", "input"]);
+    assert!(
+        rules.contains("packets 1 "),
+        "the marked flow's next datagram: {rules}"
+    );
+    // A tuple conntrack does not know.
+    let other = lunet_testkit::packets::udp4_frame(
+        SocketAddrV4::new(tb.sender_addr(), 40002),
+        dst(&tb),
+        b"x",
+    );
+    let t = Tuple::of_packet(&other[14..]).unwrap();
+    let none = in_netns(tb.receiver_ns(), move || {
+        let mut ct = ConntrackSocket::open().unwrap();
+        (ct.mark(&t).unwrap(), ct.set_mark(&t, 1).unwrap())
+    })
+    .unwrap();
+    assert_eq!(none, (None, false));
+}

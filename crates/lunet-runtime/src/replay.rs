@@ -1,14 +1,21 @@
 //! `lunet replay`: a script's hooks over the packets of a pcap file, in a Lua state, with no
-//! root and no kernel. Each hook sees every packet of its family on its own, as if it were the
-//! only hook, with mark 0 (a capture carries no marks); XDP hooks see whole Ethernet frames.
-//! With [`Tier::Kernel`] the hooks are compiled and run with `BPF_PROG_TEST_RUN` instead
-//! (root). The binary prints the [`ReplayReport`].
+//! root and no kernel, as a live run would meet each packet: its XDP hooks first (an action
+//! other than PASS keeps it from netfilter), then its netfilter hooks hook point by hook point
+//! in the kernel's order (PRE_ROUTING, LOCAL_IN, FORWARD, LOCAL_OUT, POST_ROUTING) and by
+//! priority within one (registration order between equals). Each hook sees the packet only
+//! when its mark matches, starting from 0 (a capture carries no marks), with the bytes and
+//! mark the hooks before it left; DROP ends the packet's way, STOP its hook point, REPEAT runs
+//! its hook point again (as often as live). `linux.time()` reads the packet's capture time,
+//! `print` goes to the report, and what `skb:forward()` sends is counted (interface 1 stands
+//! for the capture's). With [`Tier::Kernel`] the (XDP) hooks are compiled and each run on
+//! every packet with `BPF_PROG_TEST_RUN` instead (root). The binary prints the
+//! [`ReplayReport`].
 
 use std::fs::File;
 use std::path::Path;
 
-use lunet_lua::{Limits, NfPacket, State, StateOptions};
-use lunet_types::{Attach, Family, Tier};
+use lunet_lua::{HookSpec, Limits, NfPacket, State, StateOptions, Stream};
+use lunet_types::{nf, xdp, Attach, Family, Hook, Tier};
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
 use serde::Serialize;
@@ -77,7 +84,16 @@ pub struct ReplayReport {
     pub hooks: Vec<ReplayHook>,
     /// Every (packet, hook) verdict, with `--each`.
     pub each: Option<Vec<EachVerdict>>,
+    /// What the script printed and its errors, in order (the first [`MAX_LOG`] lines).
+    pub log: Vec<(Stream, String)>,
+    /// Lines past [`MAX_LOG`], not kept.
+    pub log_cut: u64,
+    /// Frames the hooks sent with `skb:forward()`.
+    pub forwarded: u64,
 }
+
+/// Lines of the script's output a report keeps.
+pub const MAX_LOG: usize = 10_000;
 
 /// The verdict hook `hook` gave packet number `packet` (1-based, in capture order).
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -149,7 +165,7 @@ fn split(link: DataLink, data: &[u8]) -> Option<Split> {
     })
 }
 
-fn wants(family: Family, ip_version: u8) -> bool {
+fn wants_family(family: Family, ip_version: u8) -> bool {
     match family {
         Family::Inet => ip_version == 4 || ip_version == 6,
         Family::Ipv4 => ip_version == 4,
@@ -216,6 +232,9 @@ pub fn replay(
     let link = reader.header().datalink;
     let hooks = state.hooks();
     let (mut packets, mut skipped) = (0u64, 0u64);
+    let mut out = Output::default();
+    out.take_log(&state);
+    let path = path_order(&hooks);
     while let Some(next) = reader.next_packet() {
         let p = next.map_err(|source| ReplayError::Packet {
             path: pcap.to_path_buf(),
@@ -236,6 +255,18 @@ pub fn replay(
             _ => None,
         }
         .filter(|f| f.len() >= 14);
+        if tier != Tier::Kernel {
+            let at = p.timestamp.as_nanos().min(i64::MAX as u128) as i64;
+            state.set_clock(Some(at));
+            let pkt = Captured {
+                number: packets,
+                frame,
+                split: s.as_ref(),
+            };
+            lua_packet(&state, &hooks, &path, &pkt, &mut each, &mut out);
+            out.take_log(&state);
+            continue;
+        }
         for (h, runner) in hooks.iter().zip(&runners) {
             let verdict = match (runner, &h.attach, frame, &s) {
                 (_, Attach::Xdp { .. }, None, _) => None,
@@ -252,12 +283,13 @@ pub fn replay(
                 }
                 (Runner::Kernel(..), _, None, _) => None,
                 (Runner::Lua, Attach::Netfilter { family, mark, .. }, _, Some(s)) => {
-                    (*mark == 0 && wants(*family, ip_version)).then(|| {
+                    (*mark == 0 && wants_family(*family, ip_version)).then(|| {
                         let pkt = NfPacket {
                             net: &s.frame[s.net_at..],
                             link_header: &s.frame[..14],
                             ifindex: 0,
                             mark: 0,
+                            ..NfPacket::default()
                         };
                         state.run_netfilter(h.id, pkt).verdict
                     })
@@ -313,7 +345,158 @@ pub fn replay(
         skipped,
         hooks,
         each,
+        log: out.log,
+        log_cut: out.log_cut,
+        forwarded: out.forwarded,
     })
+}
+
+/// What a Lua-tier replay collects besides the hooks' counts.
+#[derive(Default)]
+struct Output {
+    log: Vec<(Stream, String)>,
+    log_cut: u64,
+    log_seq: u64,
+    forwarded: u64,
+}
+
+impl Output {
+    /// Moves the state's new log lines into the report (the state's log is a bounded ring:
+    /// taken after every packet, none is lost to it).
+    fn take_log(&mut self, state: &State) {
+        for l in state.log().since(self.log_seq) {
+            self.log_seq = l.seq + 1;
+            if self.log.len() < MAX_LOG {
+                self.log.push((l.stream, l.text));
+            } else {
+                self.log_cut += 1;
+            }
+        }
+    }
+}
+
+/// One captured packet as the hooks get it.
+struct Captured<'a> {
+    /// 1-based, in capture order.
+    number: u64,
+    /// The frame XDP hooks see (none when too short).
+    frame: Option<&'a [u8]>,
+    /// Its network layer, when it is IPv4 or IPv6.
+    split: Option<&'a Split>,
+}
+
+/// The netfilter hooks in the order a packet meets them: by hook point in the kernel's order,
+/// then by priority, then by registration.
+fn path_order(hooks: &[HookSpec]) -> Vec<usize> {
+    let mut path: Vec<(Hook, i32, usize)> = hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| match h.attach {
+            Attach::Netfilter { hook, priority, .. } => Some((hook, priority, i)),
+            Attach::Xdp { .. } => None,
+        })
+        .collect();
+    path.sort_by_key(|&(hook, priority, i)| (hook.raw(), priority, i));
+    path.into_iter().map(|(_, _, i)| i).collect()
+}
+
+/// Runs one packet through the Lua tier's hooks as a live run would (see the module's doc).
+fn lua_packet(
+    state: &State,
+    hooks: &[HookSpec],
+    path: &[usize],
+    pkt: &Captured<'_>,
+    each: &mut Option<Vec<EachVerdict>>,
+    out: &mut Output,
+) {
+    let mut record = |h: &HookSpec, verdict: u32, out: &mut Output| {
+        out.forwarded += state.take_forwarded().len() as u64;
+        if let Some(each) = each.as_mut() {
+            each.push(EachVerdict {
+                packet: pkt.number,
+                hook: h.name.clone(),
+                verdict,
+            });
+        }
+    };
+    if let Some(frame) = pkt.frame {
+        for h in hooks
+            .iter()
+            .filter(|h| matches!(h.attach, Attach::Xdp { .. }))
+        {
+            let v = state.run_xdp(h.id, frame).verdict;
+            record(h, v, out);
+            if v != xdp::PASS {
+                return;
+            }
+        }
+    }
+    let Some(s) = pkt.split.filter(|s| s.ip_version != 0) else {
+        return;
+    };
+    // The mac view: the frame's addresses and the EtherType of the network layer (a VLAN
+    // tag is gone by the time netfilter sees a routed packet).
+    let mut head = s.frame[..12].to_vec();
+    head.extend_from_slice(&s.frame[s.net_at - 2..s.net_at]);
+    let mut bytes: Option<Vec<u8>> = None;
+    let mut mark = 0u32;
+    let mut at = 0;
+    let mut repeats = 0u8;
+    while at < path.len() {
+        let point = hook_of(&hooks[path[at]]);
+        let start = at;
+        let mut next_point = false;
+        while at < path.len() && hook_of(&hooks[path[at]]) == point {
+            let h = &hooks[path[at]];
+            at += 1;
+            let Attach::Netfilter {
+                family,
+                mark: wants,
+                ..
+            } = h.attach
+            else {
+                continue;
+            };
+            if next_point || wants != mark || !wants_family(family, s.ip_version) {
+                continue;
+            }
+            let o = state.run_netfilter(
+                h.id,
+                NfPacket {
+                    net: bytes.as_deref().unwrap_or(&s.frame[s.net_at..]),
+                    link_header: &head,
+                    ifindex: 1,
+                    mark,
+                    ..NfPacket::default()
+                },
+            );
+            record(h, o.verdict, out);
+            if let Some(b) = o.rewritten {
+                bytes = Some(b);
+            }
+            if let Some(m) = o.mark {
+                mark = m;
+            }
+            match o.verdict {
+                nf::action::ACCEPT => {}
+                nf::action::STOP => next_point = true,
+                nf::action::REPEAT if repeats < crate::runner::MAX_REPEATS => {
+                    repeats += 1;
+                    at = start;
+                    break;
+                }
+                nf::action::REPEAT => next_point = true,
+                _ => return,
+            }
+        }
+    }
+}
+
+fn hook_of(h: &HookSpec) -> Option<Hook> {
+    match h.attach {
+        Attach::Netfilter { hook, .. } => Some(hook),
+        Attach::Xdp { .. } => None,
+    }
 }
 
 #[cfg(test)]

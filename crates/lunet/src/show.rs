@@ -215,6 +215,30 @@ pub fn log_line(l: &Line, as_json: bool) {
 }
 
 pub fn replay(r: &ReplayReport, as_json: bool) {
+    // What the script printed, in order: on stdout with the table, on stderr beside JSON
+    // (so stdout stays one JSON document).
+    for (stream, text) in &r.log {
+        let tag = match stream {
+            lunet_lua::Stream::Print => "",
+            lunet_lua::Stream::Error => "error: ",
+        };
+        if as_json {
+            eprintln!("{tag}{text}");
+        } else {
+            println!("{tag}{text}");
+        }
+    }
+    if r.log_cut > 0 {
+        let note = format!(
+            "({} more lines of the script's output not shown)",
+            r.log_cut
+        );
+        if as_json {
+            eprintln!("{note}");
+        } else {
+            println!("{note}");
+        }
+    }
     if let Some(each) = &r.each {
         for e in each {
             if as_json {
@@ -231,6 +255,9 @@ pub fn replay(r: &ReplayReport, as_json: bool) {
         "{} packets from {} ({} not IPv4/IPv6, skipped by netfilter hooks)",
         r.packets, r.pcap, r.skipped
     );
+    if r.forwarded > 0 {
+        println!("  skb:forward() sent {} frames", r.forwarded);
+    }
     for h in &r.hooks {
         let verdicts: Vec<String> = h.verdicts.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let errors = h

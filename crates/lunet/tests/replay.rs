@@ -95,3 +95,76 @@ fn replay_of_a_broken_script_or_file_says_why() {
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("bad.lua:1:"), "{}", stderr(&o));
 }
+
+/// Hooks at one point run in priority order with the mark one gives the next, as live: the
+/// MANGLE hook marks, the FILTER hook that wants the mark drops, the one that wants mark 0
+/// never sees the packet; `print` shows, and `linux.time()` is each packet's capture time.
+#[test]
+fn replay_chains_hooks_by_priority_with_marks_and_shows_prints_at_capture_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(
+        dir.path(),
+        "chain.lua",
+        r#"
+local netfilter = require("netfilter")
+local linux = require("linux")
+local nf = linux.nf
+local function at(pri, mark, name, fn)
+	netfilter.register{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, priority = pri,
+		mark = mark, name = name, hook = fn }
+end
+-- Registered out of priority order: FILTER first, MANGLE second.
+at(nf.ip.pri.FILTER, 7, "drop-marked", function(skb)
+	print("drop-marked sees mark " .. skb:mark() .. " at " .. linux.time())
+	return nf.action.DROP
+end)
+at(nf.ip.pri.FILTER + 1, 0, "unmarked", function() print("unmarked ran") return nf.action.ACCEPT end)
+at(nf.ip.pri.MANGLE, 0, "marker", function() return nf.action.ACCEPT, 7 end)
+"#,
+    );
+    let pcap = dir.path().join("two.pcap");
+    let frames = [v4_query("a.example", 1), v4_query("b.example", 2)];
+    {
+        use pcap_file::pcap::{PcapPacket, PcapWriter};
+        let mut w = PcapWriter::new(std::fs::File::create(&pcap).unwrap()).unwrap();
+        for (i, f) in frames.iter().enumerate() {
+            w.write_packet(&PcapPacket {
+                timestamp: std::time::Duration::new(1_700_000_000 + i as u64, 5_000),
+                orig_len: f.len() as u32,
+                data: std::borrow::Cow::Borrowed(f),
+            })
+            .unwrap();
+        }
+    }
+    let o = lunet(&["replay", script.to_str().unwrap(), pcap.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        out.contains("drop-marked sees mark 7 at 1700000000000005000")
+            && out.contains("drop-marked sees mark 7 at 1700000001000005000"),
+        "{out}"
+    );
+    assert!(!out.contains("unmarked ran"), "{out}");
+    let o = lunet(&[
+        "replay",
+        script.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_name = |n: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["hook"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("marker")["verdicts"]["ACCEPT"], 2);
+    assert_eq!(by_name("drop-marked")["verdicts"]["DROP"], 2);
+    assert_eq!(by_name("unmarked")["packets"], 0);
+    assert!(
+        stderr(&o).contains("drop-marked sees mark 7"),
+        "prints beside JSON go to stderr"
+    );
+}

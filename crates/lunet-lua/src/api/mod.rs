@@ -62,6 +62,10 @@ const SIDECARS: &[(&str, &str)] = &[
         "crates/lunet-lua/src/data.meta.lua",
         include_str!("../data.meta.lua"),
     ),
+    (
+        "crates/lunet-lua/src/data.module.meta.lua",
+        include_str!("../data.module.meta.lua"),
+    ),
 ];
 
 /// Why the stubs cannot be made.
@@ -175,8 +179,10 @@ mod tests {
         );
         assert!(
             objects.contains("---@class lunet.skb: lunet.data")
-                && !objects.contains("function skb:"),
-            "the skb has a data object's methods:\n{objects}"
+                && !objects.contains("function skb:getuint16")
+                && objects.contains("function skb:forward() end"),
+            "the skb has a data object's methods, and its own:\n{objects}"
         );
+        assert!(names.contains(&"data.lua"), "the data module: {names:?}");
     }
 }

@@ -82,6 +82,70 @@ pub(crate) fn transport_checksum(p: &[u8]) -> Result<(usize, u16), NotChecksumma
     Ok((start + field, c))
 }
 
+/// `d:checksum()` as Lunatik's: the folded, inverted ones-complement sum of `bytes` as a C
+/// load of the 16-bit checksum field would read it (host byte order), so that
+/// `d:setuint16(off, d:checksum(...))` stores it right.
+pub(crate) fn folded_ne(bytes: &[u8]) -> u16 {
+    u16::from_ne_bytes(finish(sum(0, bytes)).to_be_bytes())
+}
+
+/// Recomputes the IPv4 header checksum of `p` in place; false when `p` is no IPv4 header.
+pub(crate) fn ipv4_header(p: &mut [u8]) -> bool {
+    let ihl = p.first().map_or(0, |b| (b & 0x0f) as usize * 4);
+    if p.first().map(|b| b >> 4) != Some(4) || ihl < 20 || p.len() < ihl {
+        return false;
+    }
+    p[10..12].fill(0);
+    let c = finish(sum(0, &p[..ihl]));
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    true
+}
+
+/// `skb:checksum()`: the IPv4 header checksum (IPv4), then the TCP or UDP checksum (IPv4 or
+/// IPv6 without extension headers), in place. Other packets are left as they are.
+pub(crate) fn refresh_all(p: &mut [u8]) {
+    ipv4_header(p);
+    if let Ok((at, c)) = transport_checksum(p) {
+        p[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+/// Whether the TCP or UDP checksum of the IP packet `p` is right (a UDP checksum of 0 over
+/// IPv4, "none", counts as right); `None` when `p` has no TCP or UDP checksum to check
+/// (another protocol, a fragment after the first, a truncated header).
+pub fn transport_verifies(p: &[u8]) -> Option<bool> {
+    if is_later_fragment(p) {
+        return None;
+    }
+    let (at, c) = transport_checksum(p).ok()?;
+    let held = u16::from_be_bytes([p[at], p[at + 1]]);
+    Some(held == c || (held == 0 && p[0] >> 4 == 4 && p[9] == 17))
+}
+
+/// Recomputes the TCP or UDP checksum of `p` in place (a UDP checksum of 0 over IPv4 stays
+/// 0: "none"); returns whether it could.
+pub fn refresh_transport(p: &mut [u8]) -> bool {
+    if is_later_fragment(p) {
+        return false;
+    }
+    match transport_checksum(p) {
+        Ok((at, c)) => {
+            let none = p[0] >> 4 == 4 && p[9] == 17 && p[at..at + 2] == [0, 0];
+            if !none {
+                p[at..at + 2].copy_from_slice(&c.to_be_bytes());
+            }
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// An IPv4 fragment other than the first (or any fragment: its transport checksum covers
+/// bytes this packet does not hold).
+fn is_later_fragment(p: &[u8]) -> bool {
+    p.len() >= 20 && p[0] >> 4 == 4 && u16::from_be_bytes([p[6], p[7]]) & 0x3fff != 0
+}
+
 fn view(lua: &Lua, ud: &AnyUserData, ctx: &str) -> mlua::Result<View> {
     crate::skb::view_of(lua, ud)
         .ok_or_else(|| located(lua, format!("{ctx}: expected a data object")))

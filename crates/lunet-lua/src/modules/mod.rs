@@ -7,7 +7,7 @@ use mlua::{Lua, Table, Value};
 mod absent;
 pub(crate) mod bpf;
 mod byteorder;
-mod checksum;
+pub(crate) mod checksum;
 pub(crate) mod linux;
 mod netfilter;
 pub(crate) mod rcu;
@@ -21,6 +21,7 @@ pub(crate) fn install(lua: &Lua, roots: Roots) -> mlua::Result<()> {
     let loaded = lua.create_table()?;
     lua.set_app_data(crate::api::loaded::Loaded(loaded.clone()));
     let linux = linux::module(lua)?;
+    crate::clock::wrap(lua, &linux)?;
     loaded.set("linux.nf", linux.get::<Table>("nf")?)?;
     loaded.set("linux.xdp", linux.get::<Table>("xdp")?)?;
     loaded.set("linux", linux)?;
@@ -30,6 +31,7 @@ pub(crate) fn install(lua: &Lua, roots: Roots) -> mlua::Result<()> {
     loaded.set("checksum", checksum::module(lua)?)?;
     loaded.set("rcu", rcu::module(lua)?)?;
     loaded.set("bpf", bpf::module(lua)?)?;
+    loaded.set("data", crate::datamod::module(lua)?)?;
     loaded.set("bpf.map", crate::maps::module(lua)?)?;
     // The compiler recognises lunet's functions by identity: remember each one's name.
     let mut builtins = crate::snapshot::Builtins::default();

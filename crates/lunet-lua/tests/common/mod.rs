@@ -69,6 +69,7 @@ impl Pkt {
             link_header: &self.link_header,
             ifindex: self.ifindex,
             mark: self.mark,
+            ..NfPacket::default()
         }
     }
 }

@@ -22,6 +22,7 @@
 //! The netlink socket belongs to the network namespace of the thread that calls
 //! [`QueueSocket::bind`]; afterwards it may be used from any thread.
 
+mod conntrack;
 mod packet;
 mod proc;
 mod read;
@@ -30,6 +31,7 @@ mod uapi;
 mod verdicts;
 mod write;
 
+pub use conntrack::{ConntrackSocket, Tuple};
 pub use packet::{QueuedPacket, Verdict};
 pub use proc::{kernel_queue_stats, KernelQueueStats};
 
@@ -105,6 +107,8 @@ pub struct QueueSocket {
     config_reply: Option<(u32, i32)>,
     seq: u32,
     recv_buffer: usize,
+    /// Whether packets come with their conntrack entry (`NFQA_CFG_F_CONNTRACK`).
+    conntrack: bool,
     packets: u64,
     receives: u64,
     sends: u64,
@@ -159,27 +163,38 @@ impl QueueSocket {
             config_reply: None,
             seq: 0,
             recv_buffer,
+            conntrack: false,
             packets: 0,
             receives: 0,
             sends: 0,
         };
-        let mut msg = MsgWriter::default();
-        q.seq += 1;
-        msg.config_bind(
-            q.seq,
-            queue,
-            COPY_RANGE,
-            QUEUE_MAX_LEN,
-            if fail_open {
-                uapi::NFQA_CFG_F_FAIL_OPEN
-            } else {
-                0
-            },
-            uapi::NFQA_CFG_F_FAIL_OPEN,
-        );
-        q.request(msg.bytes())
-            .map_err(|e| Error::queue(format!("bind queue {queue}"), e))?;
-        Ok(q)
+        let open = if fail_open {
+            uapi::NFQA_CFG_F_FAIL_OPEN
+        } else {
+            0
+        };
+        // With conntrack information where the kernel has it (ctnetlink built in): scripts
+        // read and set the connection's mark. A kernel without it refuses the flag with
+        // EOPNOTSUPP before binding anything; then the queue binds without it.
+        let ct = uapi::NFQA_CFG_F_CONNTRACK;
+        let mask = uapi::NFQA_CFG_F_FAIL_OPEN | ct;
+        for flags in [open | ct, open] {
+            let mut msg = MsgWriter::default();
+            q.seq += 1;
+            msg.config_bind(q.seq, queue, COPY_RANGE, QUEUE_MAX_LEN, flags, mask);
+            match q.request(msg.bytes()) {
+                Ok(()) => {
+                    q.conntrack = flags & ct != 0;
+                    return Ok(q);
+                }
+                Err(e) if flags & ct != 0 && e.raw_os_error() == Some(libc::EOPNOTSUPP) => {}
+                Err(e) => return Err(Error::queue(format!("bind queue {queue}"), e)),
+            }
+        }
+        Err(Error::queue(
+            format!("bind queue {queue}"),
+            io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+        ))
     }
 
     /// Sends a configuration request and waits for its acknowledgement. Packets that come
@@ -205,6 +220,12 @@ impl QueueSocket {
                 _ => {}
             }
         }
+    }
+
+    /// Whether packets come with their conntrack entry (and verdicts can set its mark): the
+    /// kernel has ctnetlink.
+    pub fn conntrack(&self) -> bool {
+        self.conntrack
     }
 
     /// The queue number.
@@ -420,6 +441,21 @@ impl QueueSocket {
         new_mark: Option<u32>,
         new_payload: Option<Vec<u8>>,
     ) -> Result<()> {
+        self.push_verdict_ct(pkt, verdict, new_mark, new_payload, None)
+    }
+
+    /// [`push_verdict`](Self::push_verdict) that also sets the mark of the packet's
+    /// connection (when the queue has [`conntrack`](Self::conntrack) and the packet a
+    /// conntrack entry; otherwise the kernel ignores it).
+    pub fn push_verdict_ct(
+        &mut self,
+        pkt: QueuedPacket,
+        verdict: Verdict,
+        new_mark: Option<u32>,
+        new_payload: Option<Vec<u8>>,
+        connmark: Option<u32>,
+    ) -> Result<()> {
+        let connmark = connmark.filter(|_| self.conntrack);
         if pkt.queue() != self.num {
             return Err(Error::Invalid(format!(
                 "packet {} of queue {} given to queue {}",
@@ -437,12 +473,20 @@ impl QueueSocket {
             Some(p) if verdict != Verdict::Drop => (verdict, Some(p)),
             _ => (verdict, None),
         };
-        let size = write::verdict_msg_len(payload.as_ref().map(Vec::len));
+        let connmark = connmark.filter(|_| verdict != Verdict::Drop);
+        let size = write::verdict_msg_len(payload.as_ref().map(Vec::len))
+            + connmark.map_or(0, |_| write::CONNMARK_LEN);
         if self.verdicts.len() + size > SEND_LIMIT {
             self.flush_verdicts()?;
         }
         self.verdicts
-            .push(pkt.packet_id(), verdict.raw(), new_mark, payload.as_deref())
+            .push_ct(
+                pkt.packet_id(),
+                verdict.raw(),
+                new_mark,
+                payload.as_deref(),
+                connmark,
+            )
             .map_err(|NotWaiting(id)| {
                 Error::Invalid(format!(
                     "packet {id} is not waiting for a verdict on queue {}",

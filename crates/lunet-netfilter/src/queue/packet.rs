@@ -61,6 +61,10 @@ pub struct QueuedPacket {
     hook: u8,
     hw_len: u8,
     hw_addr: [u8; 8],
+    connmark: Option<u32>,
+    vlan_tci: Option<u16>,
+    l2hdr: Option<Vec<u8>>,
+    skb_info: u32,
 }
 
 impl QueuedPacket {
@@ -78,7 +82,34 @@ impl QueuedPacket {
             hook: m.hook,
             hw_len,
             hw_addr,
+            connmark: m.ct_mark,
+            vlan_tci: m.vlan_tci,
+            l2hdr: m.l2hdr.map(<[u8]>::to_vec),
+            skb_info: m.skb_info,
         }
+    }
+
+    /// The connection's conntrack mark, when the packet has a conntrack entry (and the queue
+    /// was bound with conntrack information, see [`QueueSocket::conntrack`](super::QueueSocket::conntrack)).
+    pub fn connmark(&self) -> Option<u32> {
+        self.connmark
+    }
+
+    /// The VLAN id (the low 12 bits of the tag) the kernel reported with the packet: it
+    /// does for bridged packets; for routed ones the tag is gone by the time netfilter sees
+    /// them (a VLAN device took it off), so there is none.
+    pub fn vlan(&self) -> Option<u16> {
+        self.vlan_tci.map(|t| t & 0x0fff)
+    }
+
+    /// The whole link-layer header, when the kernel sent it (`NFQA_L2HDR`: bridged packets).
+    pub fn l2_header(&self) -> Option<&[u8]> {
+        self.l2hdr.as_deref()
+    }
+
+    /// `NFQA_SKB_INFO`'s flags (0 when the kernel sent none).
+    pub fn skb_info(&self) -> u32 {
+        self.skb_info
     }
 
     /// The packet from the network header on (IPv4 or IPv6), up to the copy range (64 KiB).
@@ -198,6 +229,7 @@ mod tests {
             hw_addr: Some((6, [1, 2, 3, 4, 5, 6, 0, 0])),
             payload: &payload,
             cap_len: None,
+            ..PacketMsg::default()
         };
         let mut p = QueuedPacket::from_msg(&m);
         assert_eq!(p.payload(), payload);

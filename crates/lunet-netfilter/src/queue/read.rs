@@ -69,6 +69,32 @@ pub struct PacketMsg<'a> {
     pub payload: &'a [u8],
     /// `NFQA_CAP_LEN`: the packet's length before the copy range cut it, when it was sent.
     pub cap_len: Option<u32>,
+    /// The conntrack mark (`CTA_MARK` in `NFQA_CT`; 0 when the entry has none), when the
+    /// packet has a conntrack entry and the queue asked for it.
+    pub ct_mark: Option<u32>,
+    /// `NFQA_VLAN`'s tag control information, when the kernel sent it.
+    pub vlan_tci: Option<u16>,
+    /// `NFQA_L2HDR`: the link-layer header, when the kernel sent it.
+    pub l2hdr: Option<&'a [u8]>,
+    /// `NFQA_SKB_INFO` (`NFQA_SKB_CSUMNOTREADY` 1, `NFQA_SKB_GSO` 2,
+    /// `NFQA_SKB_CSUM_NOTVERIFIED` 4), 0 when not sent.
+    pub skb_info: u32,
+}
+
+/// The value of the attribute of type `want` among the attributes in `nest`.
+fn nested(nest: &[u8], want: u16) -> Option<&[u8]> {
+    let mut rest = nest;
+    while rest.len() >= NLA_HDRLEN {
+        let len = usize::from(u16_ne(rest, 0));
+        if len < NLA_HDRLEN || len > rest.len() {
+            return None;
+        }
+        if u16_ne(rest, 2) & NLA_TYPE_MASK == want {
+            return Some(&rest[NLA_HDRLEN..len]);
+        }
+        rest = &rest[align4(len).min(rest.len())..];
+    }
+    None
 }
 
 /// The messages of one received datagram, in order.
@@ -175,6 +201,13 @@ pub fn parse_packet(body: &[u8]) -> Result<PacketMsg<'_>, Malformed> {
             }
             NFQA_PAYLOAD => p.payload = data,
             NFQA_CAP_LEN => p.cap_len = Some(be32(data).ok_or_else(short)?),
+            NFQA_CT => p.ct_mark = Some(nested(data, CTA_MARK).and_then(be32).unwrap_or(0)),
+            NFQA_VLAN => {
+                p.vlan_tci = nested(data, NFQA_VLAN_TCI)
+                    .and_then(|v| Some(u16::from_be_bytes(v.get(..2)?.try_into().ok()?)))
+            }
+            NFQA_L2HDR => p.l2hdr = Some(data),
+            NFQA_SKB_INFO => p.skb_info = be32(data).ok_or_else(short)?,
             _ => {}
         }
     }
@@ -267,6 +300,52 @@ mod tests {
         assert_eq!((p.mark, p.outdev, p.cap_len), (0xdead_beef, 3, Some(1500)));
         assert_eq!(&p.payload[28..], b"odd-even-000");
         assert_eq!((q.id, q.mark, q.cap_len), (1, 0, None));
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn conntrack_vlan_and_link_header_attributes_parse() {
+        fn attr(ty: u16, value: &[u8]) -> Vec<u8> {
+            let mut a = ((NLA_HDRLEN + value.len()) as u16).to_ne_bytes().to_vec();
+            a.extend_from_slice(&ty.to_ne_bytes());
+            a.extend_from_slice(value);
+            a.resize(align4(a.len()), 0);
+            a
+        }
+        let mut m = CAPTURED.to_vec();
+        // NFQA_CT { CTA_STATUS (3), CTA_MARK 0x1234 }, NFQA_VLAN { PROTO, TCI 0x2005 },
+        // NFQA_L2HDR (14 bytes), NFQA_SKB_INFO 4.
+        let ct = [
+            attr(3, &[0, 0, 0, 8]),
+            attr(CTA_MARK, &0x1234u32.to_be_bytes()),
+        ]
+        .concat();
+        m.extend(attr(NFQA_CT | NLA_F_NESTED, &ct));
+        let vlan = [
+            attr(1, &0x8100u16.to_be_bytes()),
+            attr(NFQA_VLAN_TCI, &0x2005u16.to_be_bytes()),
+        ]
+        .concat();
+        m.extend(attr(NFQA_VLAN | NLA_F_NESTED, &vlan));
+        m.extend(attr(NFQA_L2HDR, &[7; 14]));
+        m.extend(attr(NFQA_SKB_INFO, &4u32.to_be_bytes()));
+        let len = m.len() as u32;
+        m[..4].copy_from_slice(&len.to_ne_bytes());
+        let Some(Ok(Event::Packet(p))) = messages(&m).next() else {
+            panic!("no packet")
+        };
+        assert_eq!(p.ct_mark, Some(0x1234));
+        assert_eq!(p.vlan_tci, Some(0x2005));
+        assert_eq!(p.l2hdr, Some(&[7u8; 14][..]));
+        assert_eq!(p.skb_info, 4);
+        assert_eq!(&p.payload[28..], b"odd-even-000");
+        let q = super::super::QueuedPacket::from_msg(&p);
+        assert_eq!((q.connmark(), q.vlan()), (Some(0x1234), Some(5)));
+        // An entry without a mark has mark 0; no NFQA_CT, no entry.
+        let Some(Ok(Event::Packet(plain))) = messages(CAPTURED).next() else {
+            panic!()
+        };
+        assert_eq!(plain.ct_mark, None);
     }
 
     #[test]

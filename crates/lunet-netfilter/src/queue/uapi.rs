@@ -34,7 +34,17 @@ pub(super) const NFQA_IFINDEX_INDEV: u16 = 5;
 pub(super) const NFQA_IFINDEX_OUTDEV: u16 = 6;
 pub(super) const NFQA_HWADDR: u16 = 9;
 pub(super) const NFQA_PAYLOAD: u16 = 10;
+pub(super) const NFQA_CT: u16 = 11;
 pub(super) const NFQA_CAP_LEN: u16 = 13;
+pub(super) const NFQA_SKB_INFO: u16 = 14;
+pub(super) const NFQA_VLAN: u16 = 19;
+pub(super) const NFQA_L2HDR: u16 = 20;
+/// `enum nfqnl_vlan_attr`: `NFQA_VLAN_TCI` (be16) inside `NFQA_VLAN`.
+pub(super) const NFQA_VLAN_TCI: u16 = 2;
+/// `enum ctattr_type`: `CTA_MARK` (be32) inside `NFQA_CT`.
+pub(super) const CTA_MARK: u16 = 8;
+/// `NLA_F_NESTED`.
+pub(super) const NLA_F_NESTED: u16 = 0x8000;
 
 /// `enum nfqnl_attr_config`.
 pub(super) const NFQA_CFG_CMD: u16 = 1;
@@ -49,6 +59,9 @@ pub(super) const NFQNL_CFG_CMD_BIND: u8 = 1;
 pub(super) const NFQNL_COPY_PACKET: u8 = 2;
 /// `NFQA_CFG_F_FAIL_OPEN`: a full queue accepts packets instead of dropping them.
 pub const NFQA_CFG_F_FAIL_OPEN: u32 = 1 << 0;
+/// `NFQA_CFG_F_CONNTRACK`: packets come with their conntrack entry (`NFQA_CT`), and a
+/// verdict may change it (its mark).
+pub const NFQA_CFG_F_CONNTRACK: u32 = 1 << 1;
 
 /// Longest payload a verdict can carry: an attribute's length is a `u16` that counts its
 /// 4-byte header (the kernel's `NFQNL_MAX_COPY_RANGE` is the same number).

@@ -81,6 +81,7 @@ impl VerdictWriter {
     }
 
     /// Writes the verdict of packet `id`.
+    #[cfg(test)]
     pub fn push(
         &mut self,
         id: u32,
@@ -88,7 +89,19 @@ impl VerdictWriter {
         mark: Option<u32>,
         payload: Option<&[u8]>,
     ) -> Result<(), NotWaiting> {
-        if payload.is_none() {
+        self.push_ct(id, verdict, mark, payload, None)
+    }
+
+    /// [`push`](Self::push), also setting the connection's mark (never in a batch).
+    pub fn push_ct(
+        &mut self,
+        id: u32,
+        verdict: u32,
+        mark: Option<u32>,
+        payload: Option<&[u8]>,
+        connmark: Option<u32>,
+    ) -> Result<(), NotWaiting> {
+        if payload.is_none() && connmark.is_none() {
             if let Some(run) = &mut self.run {
                 if run.verdict == verdict
                     && run.mark == mark
@@ -119,7 +132,8 @@ impl VerdictWriter {
             .position(|&w| w == id)
             .ok_or(NotWaiting(id))?;
         self.outstanding.remove(pos);
-        self.msgs.verdict(self.queue, id, verdict, mark, payload);
+        self.msgs
+            .verdict_ct(self.queue, id, verdict, mark, payload, connmark);
         self.verdicts += 1;
         self.messages += 1;
         Ok(())

@@ -103,17 +103,49 @@ impl MsgWriter {
         mark: Option<u32>,
         payload: Option<&[u8]>,
     ) {
-        self.verdict_msg(NFQNL_MSG_VERDICT, queue, id, verdict, mark, payload);
+        self.verdict_msg(NFQNL_MSG_VERDICT, queue, id, verdict, mark, payload, None);
+    }
+
+    /// [`verdict`](Self::verdict) that also sets the connection's conntrack mark
+    /// (`NFQA_CT` with `CTA_MARK`; the kernel applies it when the queue has
+    /// `NFQA_CFG_F_CONNTRACK`).
+    pub fn verdict_ct(
+        &mut self,
+        queue: u16,
+        id: u32,
+        verdict: u32,
+        mark: Option<u32>,
+        payload: Option<&[u8]>,
+        connmark: Option<u32>,
+    ) {
+        self.verdict_msg(
+            NFQNL_MSG_VERDICT,
+            queue,
+            id,
+            verdict,
+            mark,
+            payload,
+            connmark,
+        );
     }
 
     /// `NFQNL_MSG_VERDICT_BATCH`: `verdict` (and the mark, if any) for every packet of the
     /// queue still waiting whose id is not after `max_id`.
     pub fn verdict_batch(&mut self, queue: u16, max_id: u32, verdict: u32, mark: Option<u32>) {
-        self.verdict_msg(NFQNL_MSG_VERDICT_BATCH, queue, max_id, verdict, mark, None);
+        self.verdict_msg(
+            NFQNL_MSG_VERDICT_BATCH,
+            queue,
+            max_id,
+            verdict,
+            mark,
+            None,
+            None,
+        );
     }
 
     /// A verdict message of type `msg` for packet `id` (the last one, for a batch), whose id
     /// is also the sequence number.
+    #[allow(clippy::too_many_arguments)]
     fn verdict_msg(
         &mut self,
         msg: u16,
@@ -122,6 +154,7 @@ impl MsgWriter {
         verdict: u32,
         mark: Option<u32>,
         payload: Option<&[u8]>,
+        connmark: Option<u32>,
     ) {
         self.begin(msg, 0, id, queue);
         self.attr(
@@ -133,6 +166,14 @@ impl MsgWriter {
         }
         if let Some(p) = payload {
             self.attr(NFQA_PAYLOAD, &[p]);
+        }
+        if let Some(m) = connmark {
+            // NFQA_CT, nested: one CTA_MARK (be32) inside.
+            let mut inner = Vec::with_capacity(8);
+            inner.extend_from_slice(&8u16.to_ne_bytes());
+            inner.extend_from_slice(&CTA_MARK.to_ne_bytes());
+            inner.extend_from_slice(&m.to_be_bytes());
+            self.attr(NFQA_CT | NLA_F_NESTED, &[&inner]);
         }
         self.end();
     }
@@ -148,6 +189,9 @@ pub fn verdict_msg_len(payload_len: Option<usize>) -> usize {
         + 4
         + payload_len.map_or(0, |n| align4(NLA_HDRLEN + n))
 }
+
+/// Bytes a connection mark adds to a verdict message (`NFQA_CT` around `CTA_MARK`).
+pub const CONNMARK_LEN: usize = 2 * NLA_HDRLEN + 4;
 
 /// One message's (type, flags, seq, body) from the front of `b`, and the rest.
 #[cfg(test)]
@@ -222,6 +266,26 @@ mod tests {
         want.extend_from_slice(b"xyz\0");
         assert_eq!(w.bytes(), want);
         assert_eq!(verdict_msg_len(Some(3)), len);
+    }
+
+    #[test]
+    fn a_verdict_with_a_connection_mark_nests_it_in_nfqa_ct() {
+        let mut w = MsgWriter::default();
+        w.verdict_ct(5, 77, 1, None, None, Some(0xabcd));
+        let ((ty, _, seq, body), rest) = split(w.bytes());
+        assert!(rest.is_empty());
+        assert_eq!((ty, seq), (0x0301, 77));
+        // nfgenmsg, NFQA_VERDICT_HDR (12), then NFQA_CT (4 + CTA_MARK 8).
+        let ct = &body[4 + 12..];
+        assert_eq!(ct.len(), 12);
+        assert_eq!(u16::from_ne_bytes([ct[0], ct[1]]), 12);
+        assert_eq!(u16::from_ne_bytes([ct[2], ct[3]]), NFQA_CT | NLA_F_NESTED);
+        assert_eq!(u16::from_ne_bytes([ct[6], ct[7]]), CTA_MARK);
+        assert_eq!(&ct[8..], &0xabcdu32.to_be_bytes());
+        assert_eq!(
+            w.len(),
+            verdict_msg_len(None) - NLA_HDRLEN - 4 + CONNMARK_LEN
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod copies;
 mod error;
 mod exec;
 mod packets;
+pub use packets::MAX_REPEATS;
 pub mod plan;
 mod spec;
 

@@ -10,7 +10,9 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use lunet_lua::{HookError, Log, NfPacket, State, Stream};
-use lunet_netfilter::{Poller, QueueSocket, QueuedPacket, Verdict, RECV_BATCH};
+use lunet_netfilter::{
+    ConntrackSocket, LinkSocket, Poller, QueueSocket, QueuedPacket, Tuple, Verdict, RECV_BATCH,
+};
 use lunet_types::nf;
 
 use super::Control;
@@ -101,6 +103,10 @@ pub(crate) fn serve(
 ) -> Option<Control> {
     let mut poller = Poller::new();
     let mut batch: Vec<QueuedPacket> = Vec::with_capacity(RECV_BATCH);
+    let mut link = Link::default();
+    if groups.iter().any(|g| !g.queue.conntrack()) {
+        state.set_conn_marks(Box::new(CtMarks::default()));
+    }
     let mut since_memory: u64 = 0;
     let mut memory_at = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -137,7 +143,7 @@ pub(crate) fn serve(
                     }
                 };
                 for pkt in batch.drain(..) {
-                    decide(state, g, pkt);
+                    decide(state, g, pkt, &mut link);
                 }
                 if let Err(e) = g.queue.flush_verdicts() {
                     log.push(Stream::Error, format!("sending verdicts failed: {e}"));
@@ -164,6 +170,7 @@ pub(crate) fn serve(
 /// gives its default verdict at once. Ends when the queues stay empty (or after two seconds).
 pub fn drain(state: &State, groups: &mut [Group], log: &Log) {
     let mut batch: Vec<QueuedPacket> = Vec::with_capacity(RECV_BATCH);
+    let mut link = Link::default();
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut quiet = 0;
     while quiet < 3 && Instant::now() < deadline {
@@ -182,7 +189,7 @@ pub fn drain(state: &State, groups: &mut [Group], log: &Log) {
                 }
                 got += n;
                 for pkt in batch.drain(..) {
-                    decide(state, g, pkt);
+                    decide(state, g, pkt, &mut link);
                 }
                 if let Err(e) = g.queue.flush_verdicts() {
                     log.push(Stream::Error, format!("sending verdicts failed: {e}"));
@@ -200,17 +207,15 @@ pub fn drain(state: &State, groups: &mut [Group], log: &Log) {
 }
 
 /// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
-fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
+fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
     let first_mark = pkt.mark();
     let mut mark = first_mark;
     let mut rewritten: Option<Vec<u8>> = None;
+    let mut connmark: Option<u32> = None;
     let mut verdict = nf::action::ACCEPT;
-    let link_header = link_header(&pkt);
-    let ifindex = if pkt.indev() != 0 {
-        pkt.indev()
-    } else {
-        pkt.outdev()
-    };
+    let (head, head_len) = link.header(&pkt);
+    let link_header = &head[..head_len];
+    let ifindex = skb_dev(&pkt);
     for &(id, wants, default) in &g.hooks {
         if wants != mark {
             continue;
@@ -220,13 +225,19 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
             id,
             NfPacket {
                 net: rewritten.as_deref().unwrap_or(pkt.payload()),
-                link_header: &link_header,
+                link_header,
                 ifindex,
                 mark,
+                vlan: pkt.vlan(),
+                connmark: connmark.or(pkt.connmark()),
             },
         );
+        link.send(state);
         if let Some(bytes) = out.rewritten {
             rewritten = Some(bytes);
+        }
+        if out.connmark.is_some() {
+            connmark = out.connmark;
         }
         if let Some(m) = out.mark {
             mark = m;
@@ -263,17 +274,200 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket) {
         _ => Verdict::Accept,
     };
     let new_mark = (mark != first_mark).then_some(mark);
-    if let Err(e) = g.queue.push_verdict(pkt, v, new_mark, rewritten) {
+    if let Some(new) = rewritten.as_mut() {
+        keep_checksum(pkt.payload(), new);
+    }
+    if let Err(e) = g
+        .queue
+        .push_verdict_ct(pkt, v, new_mark, rewritten, connmark)
+    {
         state
             .log()
             .push(Stream::Error, format!("giving a verdict failed: {e}"));
     }
 }
 
-/// The `mac` layer NFQUEUE lets us know: destination unknown (zeros), the source hardware
-/// address when the kernel gave one, and the EtherType.
-fn link_header(pkt: &QueuedPacket) -> [u8; 14] {
+/// The interface Lunatik's `skb->dev` is at the packet's hook: the one it came in on up to
+/// FORWARD, the one it goes out of from LOCAL_OUT and POST_ROUTING on (then what `forward`
+/// sends out of too); either one when the other is unknown.
+fn skb_dev(pkt: &QueuedPacket) -> u32 {
+    let (first, then) = match pkt.hook() {
+        Some(nf::Hook::LocalOut | nf::Hook::PostRouting) => (pkt.outdev(), pkt.indev()),
+        _ => (pkt.indev(), pkt.outdev()),
+    };
+    if first != 0 {
+        first
+    } else {
+        then
+    }
+}
+
+/// A rewritten packet goes back to the kernel through NFQUEUE, which then trusts no
+/// checksum of it (`CHECKSUM_NONE`): a TCP or UDP packet whose checksum is stale is dropped
+/// where it is received. Lunatik writes into the packet in place, where the checksum
+/// state the kernel had stays (on veth and offloading NICs: verified or to be computed), so
+/// a rewrite there is delivered. To deliver what Lunatik delivers, a TCP or UDP checksum
+/// that was right when the packet came to the hooks and is wrong after them is recomputed;
+/// one that was already wrong stays wrong (the kernel drops it, as it would have).
+fn keep_checksum(original: &[u8], new: &mut [u8]) {
+    if lunet_lua::transport_verifies(original) == Some(true)
+        && lunet_lua::transport_verifies(new) == Some(false)
+    {
+        lunet_lua::refresh_transport(new);
+    }
+}
+
+/// `skb:connmark()` through ctnetlink, for queues the kernel gives no conntrack information
+/// (see lunet-netfilter's `ConntrackSocket`): opened on the state's thread, so in its
+/// namespace, at the first call.
+#[derive(Default)]
+struct CtMarks {
+    sock: Option<Option<ConntrackSocket>>,
+}
+
+impl CtMarks {
+    fn socket(&mut self) -> Option<&mut ConntrackSocket> {
+        self.sock
+            .get_or_insert_with(|| match ConntrackSocket::open() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!("skb:connmark: cannot open a ctnetlink socket: {e}");
+                    None
+                }
+            })
+            .as_mut()
+    }
+}
+
+impl lunet_lua::ConnMarks for CtMarks {
+    fn get(&mut self, net: &[u8]) -> Option<u32> {
+        let t = Tuple::of_packet(net)?;
+        self.socket()?.mark(&t).unwrap_or_else(|e| {
+            tracing::debug!("skb:connmark: conntrack lookup failed: {e}");
+            None
+        })
+    }
+
+    fn set(&mut self, net: &[u8], mark: u32) -> bool {
+        let Some(t) = Tuple::of_packet(net) else {
+            return false;
+        };
+        let Some(s) = self.socket() else { return false };
+        s.set_mark(&t, mark).unwrap_or_else(|e| {
+            tracing::debug!("skb:connmark: conntrack update failed: {e}");
+            false
+        })
+    }
+}
+
+/// The link layer of the state's namespace, for the `mac` view and `skb:forward()`: opened
+/// on the state's thread (so in its namespace) at the first packet.
+#[derive(Default)]
+struct Link {
+    sock: Option<Result<LinkSocket, String>>,
+    /// Interfaces' own hardware addresses, looked up again after [`MAC_FRESH`].
+    macs: HashMap<u32, Option<[u8; 6]>>,
+    macs_at: Option<Instant>,
+}
+
+/// The longest link-layer header taken from the kernel (Ethernet with two VLAN tags is 22).
+const MAX_L2: usize = 64;
+
+/// How long an interface's hardware address is taken as known.
+const MAC_FRESH: Duration = Duration::from_secs(1);
+
+impl Link {
+    fn socket(&mut self) -> Result<&LinkSocket, &str> {
+        self.sock
+            .get_or_insert_with(|| LinkSocket::open().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// The hardware address of interface `ifindex` in the state's namespace.
+    fn mac(&mut self, ifindex: u32) -> Option<[u8; 6]> {
+        let now = Instant::now();
+        if self
+            .macs_at
+            .is_none_or(|t| now.duration_since(t) > MAC_FRESH)
+        {
+            self.macs.clear();
+            self.macs_at = Some(now);
+        }
+        if let Some(m) = self.macs.get(&ifindex) {
+            return *m;
+        }
+        let m = self.socket().ok().and_then(|s| s.hw_addr(ifindex));
+        self.macs.insert(ifindex, m);
+        m
+    }
+
+    /// The packet's Ethernet header, as far as the kernel tells it: the one it sent
+    /// (`NFQA_L2HDR`, bridged packets), else rebuilt (see [`link_header`]); empty for a
+    /// packet a local process sent (it has none yet).
+    /// (In a buffer and its length: no allocation per packet.)
+    fn header(&mut self, pkt: &QueuedPacket) -> ([u8; MAX_L2], usize) {
+        let mut out = [0u8; MAX_L2];
+        if let Some(h) = pkt.l2_header().filter(|h| (14..=MAX_L2).contains(&h.len())) {
+            out[..h.len()].copy_from_slice(h);
+            return (out, h.len());
+        }
+        if pkt.indev() == 0 {
+            return (out, 0);
+        }
+        let own = self.mac(pkt.indev());
+        out[..14].copy_from_slice(&link_header(pkt, own));
+        (out, 14)
+    }
+
+    /// Sends what the state's hooks forwarded; a failure is the script's to know (logged).
+    fn send(&mut self, state: &State) {
+        let frames = state.take_forwarded();
+        if frames.is_empty() {
+            return;
+        }
+        let sock = match self.socket() {
+            Ok(s) => s,
+            Err(e) => {
+                let e = format!("skb:forward: cannot open a packet socket: {e}");
+                state.log().push(Stream::Error, e);
+                return;
+            }
+        };
+        for f in frames {
+            if let Err(e) = sock.send(f.ifindex, &f.frame) {
+                state.log().push(
+                    Stream::Error,
+                    format!(
+                        "skb:forward: sending {} bytes out of interface {}: {e}",
+                        f.frame.len(),
+                        f.ifindex
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The Ethernet header of a received packet, rebuilt from what NFQUEUE tells: the source
+/// address (`NFQA_HWADDR`), the EtherType, and the destination the packet must have had to
+/// come this far: the group address of a multicast IP destination, the broadcast address
+/// for 255.255.255.255, else the receiving interface's own address (`own`; zeros when
+/// unknown).
+fn link_header(pkt: &QueuedPacket, own: Option<[u8; 6]>) -> [u8; 14] {
     let mut h = [0u8; 14];
+    let p = pkt.payload();
+    let dst = match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 && p[16] >> 4 == 0xe => {
+            Some([0x01, 0x00, 0x5e, p[17] & 0x7f, p[18], p[19]])
+        }
+        Some(4) if p.len() >= 20 && p[16..20] == [255; 4] => Some([0xff; 6]),
+        Some(6) if p.len() >= 40 && p[24] == 0xff => Some([0x33, 0x33, p[36], p[37], p[38], p[39]]),
+        _ => own,
+    };
+    if let Some(d) = dst {
+        h[..6].copy_from_slice(&d);
+    }
     if let Some(src) = pkt.hw_source() {
         h[6..12].copy_from_slice(&src);
     }
