@@ -109,7 +109,36 @@ pub fn describe(err: &mlua::Error) -> String {
         Some(i) => full[..i].to_string(),
         None => full,
     };
-    crate::log::cut(message, MAX_ERROR)
+    crate::log::cut(named_nil_call(message), MAX_ERROR)
+}
+
+/// A call of a name lunet does not have is Lua's "attempt to call a nil value (field 'x')":
+/// true, but it does not say that the name is missing from lunet. Says so, keeping Lua's
+/// text (a script may still test `if linux.x then` and get nil).
+fn named_nil_call(message: String) -> String {
+    const CALL: &str = "attempt to call a nil value (";
+    let Some(at) = message.find(CALL) else {
+        return message;
+    };
+    let rest = &message[at + CALL.len()..];
+    let Some((what, tail)) = rest.split_once(')') else {
+        return message;
+    };
+    let Some((kind, name)) = what.split_once(' ') else {
+        return message;
+    };
+    let name = name.trim_matches('\'');
+    let hint = match kind {
+        "field" => format!(
+            "there is no function '{name}' in that table: lunet's modules have only what \
+             docs/lua-tier.md lists (\"Lunatik compatibility\")"
+        ),
+        "global" => {
+            format!("there is no global '{name}' (a typo, or a function the script never defined)")
+        }
+        _ => return message,
+    };
+    format!("{}{CALL}{what}){tail}: {hint}", &message[..at])
 }
 
 /// Whether `message` starts with `file:line: `.
@@ -150,5 +179,25 @@ pub(crate) fn is_memory(err: &mlua::Error) -> bool {
             is_memory(cause)
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_of_a_missing_name_says_the_name_is_missing() {
+        let m = named_nil_call("s.lua:2: attempt to call a nil value (field 'frob')".into());
+        assert!(
+            m.starts_with(
+                "s.lua:2: attempt to call a nil value (field 'frob'): there is no function 'frob'"
+            ),
+            "{m}"
+        );
+        let g = named_nil_call("s.lua:3: attempt to call a nil value (global 'nope')".into());
+        assert!(g.contains("there is no global 'nope'"), "{g}");
+        let other = "s.lua:4: attempt to index a nil value (local 'x')".to_string();
+        assert_eq!(named_nil_call(other.clone()), other);
     }
 }
