@@ -40,7 +40,7 @@ pub use iptables::{
 pub use link::LinkSocket;
 pub use lunet_types::nf::{priority, Family, Hook};
 pub use nft::{nft_chain_name, nft_queue_support, NoNftQueue, NFT_TABLE};
-pub use placement::{Placement, QueueRule};
+pub use placement::{IfName, Placement, QueueRule};
 pub use queue::{
     kernel_queue_stats, ConntrackSocket, KernelQueueStats, Poller, QueueSocket, QueueStats,
     QueuedPacket, Tuple, Verdict, MAX_PAYLOAD, QUEUE_MAX_LEN, RECV_BATCH,

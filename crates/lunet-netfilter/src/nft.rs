@@ -93,7 +93,10 @@ pub(crate) fn install_script(
         for r in rs {
             let _ = writeln!(
                 script,
-                "add rule {fam} {NFT_TABLE} {name} meta mark {:#010x} queue num {} bypass comment \"{COMMENT_PREFIX}{state}\"",
+                "add rule {fam} {NFT_TABLE} {name} {}meta mark {:#010x} queue num {} bypass comment \"{COMMENT_PREFIX}{state}\"",
+                r.in_dev
+                    .map(|d| format!("iifname \"{}\" ", d.as_str()))
+                    .unwrap_or_default(),
                 r.mark,
                 if r.queues > 1 {
                     format!("{}-{}", r.queue, r.last_queue())
@@ -283,6 +286,7 @@ mod tests {
                 mark: 0,
                 queue: 3,
                 queues: 1,
+                in_dev: None,
             },
             QueueRule {
                 family: Family::Ipv4,
@@ -291,6 +295,7 @@ mod tests {
                 mark: 7,
                 queue: 4,
                 queues: 1,
+                in_dev: None,
             },
             QueueRule {
                 family: Family::Inet,
@@ -299,6 +304,7 @@ mod tests {
                 mark: 0xdead_beef,
                 queue: 5,
                 queues: 1,
+                in_dev: None,
             },
         ];
         let (script, chains, placements) = install_script("web", &rules);

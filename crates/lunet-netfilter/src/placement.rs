@@ -24,6 +24,46 @@ pub struct QueueRule {
     /// rule per queue with a `-m bpf` flow hash; nft: `queue num A-B`, which hashes the
     /// addresses only.)
     pub queues: u16,
+    /// Only packets that came in on this interface (the Lua tier's XDP hooks: their device).
+    pub in_dev: Option<IfName>,
+}
+
+/// An interface name (at most 15 bytes, as the kernel's `IFNAMSIZ` allows), kept `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IfName([u8; 16]);
+
+impl IfName {
+    /// `None` for a name the kernel could not have (empty, too long, with a NUL, `/` or
+    /// white space).
+    pub fn new(name: &str) -> Option<IfName> {
+        let ok = !name.is_empty()
+            && name.len() < 16
+            && !name
+                .bytes()
+                .any(|b| b == 0 || b == b'/' || b.is_ascii_whitespace());
+        ok.then(|| {
+            let mut b = [0u8; 16];
+            b[..name.len()].copy_from_slice(name.as_bytes());
+            IfName(b)
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        let n = self.0.iter().position(|&b| b == 0).unwrap_or(16);
+        std::str::from_utf8(&self.0[..n]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl Serialize for IfName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl QueueRule {

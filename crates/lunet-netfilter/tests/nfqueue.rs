@@ -17,6 +17,7 @@ fn rule(hook: Hook, priority: i32, mark: u32) -> QueueRule {
         mark,
         queue: 0,
         queues: 1,
+        in_dev: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn rule(family: Family, hook: Hook, priority: i32, mark: u32, queue: u16) -> Que
         mark,
         queue,
         queues: 1,
+        in_dev: None,
     }
 }
 

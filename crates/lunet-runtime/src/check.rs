@@ -55,6 +55,10 @@ impl CheckReport {
 /// Why a netfilter hook runs in the Lua tier.
 const NETFILTER_NOT_COMPILED: &str = "the kernel tier compiles XDP hooks only, for now";
 
+/// Where an XDP hook of the Lua tier gets its packets.
+const XDP_IN_LUA: &str = "Lua tier: fed from raw PRE_ROUTING on its device through NFQUEUE \
+    (IPv4 and IPv6 frames only; DROP, PASS and TX as at XDP)";
+
 /// Why a script could not be checked at all (a hook that cannot run is in the report).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
@@ -142,7 +146,10 @@ pub fn check(
                         "not verified: loading a program into the verifier needs root".into(),
                     );
                 }
-                if c.verified != Some(false) && demanded != Tier::Lua {
+                if c.verified == Some(false) && demanded != Tier::Kernel {
+                    c.tier = Some(Tier::Lua);
+                    c.reasons.insert(0, XDP_IN_LUA.into());
+                } else if c.verified != Some(false) && demanded != Tier::Lua {
                     c.tier = Some(Tier::Kernel);
                     c.reasons.insert(
                         0,
@@ -152,10 +159,9 @@ pub fn check(
                         ),
                     );
                 } else if demanded == Tier::Lua {
-                    c.reasons.push(
-                        "XDP hooks run in the kernel tier only, and the Lua tier was demanded"
-                            .into(),
-                    );
+                    c.tier = Some(Tier::Lua);
+                    c.reasons
+                        .push(format!("the Lua tier was demanded: {XDP_IN_LUA}"));
                 }
             }
             None => {
@@ -170,9 +176,15 @@ pub fn check(
                 }
             }
             Some(Err(e)) => {
-                c.reasons.push(format!(
-                    "cannot run: XDP hooks need the kernel tier, and this one does not compile: {e}"
-                ));
+                if demanded == Tier::Kernel {
+                    c.reasons.push(format!(
+                        "cannot run: the kernel tier was demanded, and this hook does not compile: {e}"
+                    ));
+                } else {
+                    c.tier = Some(Tier::Lua);
+                    c.reasons
+                        .push(format!("{XDP_IN_LUA}; it does not compile: {e}"));
+                }
                 if let KernelError::Unsupported { rendered, .. } = e {
                     c.diagnostic = Some(rendered);
                 }

@@ -169,9 +169,11 @@ pub(crate) fn queue_rule_args(r: &QueueRule, tool: Tool) -> Vec<Vec<String>> {
     let copies = r.queues.max(1);
     (0..copies)
         .map(|k| {
-            let mut args: Vec<String> = ["-m", "mark", "--mark", &r.mark.to_string()]
-                .map(String::from)
-                .to_vec();
+            let mut args: Vec<String> = Vec::new();
+            if let Some(dev) = r.in_dev {
+                args.extend(["-i".to_string(), dev.as_str().to_string()]);
+            }
+            args.extend(["-m", "mark", "--mark", &r.mark.to_string()].map(String::from));
             if copies > 1 {
                 args.extend(["-m".into(), "bpf".into(), "--bytecode".into()]);
                 args.push(flowhash::bytecode(tool == Tool::V6, copies, k));
@@ -395,6 +397,7 @@ mod tests {
             mark,
             queue,
             queues: 1,
+            in_dev: None,
         }
     }
 
@@ -447,6 +450,7 @@ mod tests {
         // Three copies: three rules, each with its share of the flows.
         let three = QueueRule {
             queues: 3,
+            in_dev: None,
             ..rules[1]
         };
         let args = queue_rule_args(&three, Tool::V4);

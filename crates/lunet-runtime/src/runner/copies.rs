@@ -250,7 +250,7 @@ impl Job {
         let mut groups: Vec<Group> = sockets
             .into_iter()
             .zip(&self.plan.groups)
-            .map(|(q, g)| Group::new(q, group_hooks(g, &specs)))
+            .map(|(q, g)| Group::new(q, group_hooks(g, &specs), g.xdp_dev.is_some()))
             .collect();
         let ready = |state: &State, groups: &[Group]| CopyReady {
             hooks: (0..state.hooks().len()).map(|id| state.stats(id)).collect(),

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 
 use lunet_lua::{AbortHandle, HookSpec, HookStats, Log, MapBacking, State, StateOptions};
 use lunet_netfilter::{Backend, Installed, IptablesVariant, QueueSocket};
-use lunet_types::Overload;
+use lunet_types::{Attach, Overload, Tier};
 
 use super::copies::{self, Copy, CopyReady};
 use super::error::StartError;
@@ -148,6 +148,8 @@ struct Loaded {
     plan: Plan,
     script: Script,
     rcu: Arc<lunet_lua::RcuShared>,
+    /// The XDP hooks compiled and loaded (not attached yet), by hook id.
+    compiled: BTreeMap<usize, kernel::Loaded>,
 }
 
 /// Runs the body of `spec`'s script and plans its hooks. With `adopt`, maps already pinned
@@ -170,14 +172,45 @@ fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Lo
     let state = State::load(&spec.script, opts)?;
     let specs = state.hooks();
     let variant = IptablesVariant::detect().unwrap_or(IptablesVariant::Nft);
-    let plan = plan::plan(&specs, spec.tier, &spec.pin_dir, variant)?;
     let script = Script::read(&spec.script).map_err(StartError::Kernel)?;
+    // XDP hooks compile first: one that does not, and may have either tier, goes to the Lua
+    // tier; one that demands the kernel tier fails the start with the compiler's (or the
+    // verifier's) reason.
+    let mut compiled = BTreeMap::new();
+    let mut not_compiled = BTreeMap::new();
+    for h in &specs {
+        let Attach::Xdp { dev: Some(_) } = &h.attach else {
+            continue;
+        };
+        let tier = plan::demanded(h, spec.tier);
+        if tier == Tier::Lua {
+            continue;
+        }
+        match kernel::compile_and_load(&state, h, &script) {
+            Ok(k) => {
+                compiled.insert(h.id, k);
+            }
+            Err(e) if tier == Tier::Auto => {
+                log.push(
+                    lunet_lua::Stream::Error,
+                    format!(
+                        "{}: XDP hook '{}' runs in the Lua tier: {e}",
+                        h.defined_at, h.name
+                    ),
+                );
+                not_compiled.insert(h.id, e.to_string());
+            }
+            Err(e) => return Err(StartError::Kernel(e)),
+        }
+    }
+    let plan = plan::plan(&specs, spec.tier, &spec.pin_dir, variant, &not_compiled)?;
     Ok(Loaded {
         state,
         specs,
         plan,
         script,
         rcu,
+        compiled,
     })
 }
 
@@ -188,13 +221,18 @@ type KernelHooks = BTreeMap<usize, InKernel>;
 /// link already pinned at a hook's pin on its device gets the new program atomically
 /// (a reload, a restarted daemon), any other is attached and pinned anew.
 fn attach_kernel_hooks(
-    l: &Loaded,
+    l: &mut Loaded,
     in_kernel: &mut KernelHooks,
 ) -> Result<BTreeMap<usize, usize>, StartError> {
     let mut loaded = Vec::new();
     for (h, p) in l.specs.iter().zip(&l.plan.hooks) {
         if let Place::Xdp { dev, pin } = &p.place {
-            let k = kernel::compile_and_load(&l.state, h, &l.script).map_err(StartError::Kernel)?;
+            let k = match l.compiled.remove(&h.id) {
+                Some(k) => k,
+                None => {
+                    kernel::compile_and_load(&l.state, h, &l.script).map_err(StartError::Kernel)?
+                }
+            };
             loaded.push((h, dev, pin, k));
         }
     }
@@ -263,7 +301,7 @@ pub fn setup(
     let mut l = load(spec, log, abort.clone(), adopt)?;
     l.plan.copies = spec.copies.max(1);
     memory.store(l.state.memory_used(), Ordering::Relaxed);
-    let insns = attach_kernel_hooks(&l, &mut undo.kernel)?;
+    let insns = attach_kernel_hooks(&mut l, &mut undo.kernel)?;
     start_printer(&spec.name, log, &mut undo.kernel)?;
 
     let mut groups = Vec::new();
@@ -275,7 +313,11 @@ pub fn setup(
         let mut sockets = sockets.into_iter();
         queues.push(first);
         if let Some(own) = sockets.next() {
-            groups.push(Group::new(own, group_hooks(g, &l.specs)));
+            groups.push(Group::new(
+                own,
+                group_hooks(g, &l.specs),
+                g.xdp_dev.is_some(),
+            ));
         }
         for (k, (q, other)) in sockets.zip(others.iter_mut()).enumerate() {
             other.push((first + 1 + k as u16, q));
@@ -420,7 +462,7 @@ impl Attached {
             )));
         }
         let mut in_kernel = BTreeMap::new();
-        let attached = attach_kernel_hooks(&l, &mut in_kernel)
+        let attached = attach_kernel_hooks(&mut l, &mut in_kernel)
             .and_then(|insns| start_printer(&spec.name, log, &mut in_kernel).map(|()| insns));
         let insns = match attached {
             Ok(insns) => insns,

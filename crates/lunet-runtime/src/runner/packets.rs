@@ -13,7 +13,7 @@ use lunet_lua::{HookError, Log, NfPacket, State, Stream};
 use lunet_netfilter::{
     ConntrackSocket, LinkSocket, Poller, QueueSocket, QueuedPacket, Tuple, Verdict, RECV_BATCH,
 };
-use lunet_types::nf;
+use lunet_types::{nf, xdp};
 
 use super::Control;
 
@@ -33,15 +33,19 @@ pub struct Group {
     /// What the group's consumer has done, for `stats` (read from other threads).
     pub counters: Arc<QueueCounters>,
     repeats: Repeats,
+    /// The group's hooks are XDP hooks in the Lua tier: each gets the whole frame and
+    /// returns an XDP action ([`decide_xdp`]).
+    xdp: bool,
 }
 
 impl Group {
-    pub fn new(queue: QueueSocket, hooks: Vec<(usize, u32, u32)>) -> Group {
+    pub fn new(queue: QueueSocket, hooks: Vec<(usize, u32, u32)>, xdp: bool) -> Group {
         Group {
             queue,
             hooks,
             counters: Arc::default(),
             repeats: Repeats::default(),
+            xdp,
         }
     }
 }
@@ -206,8 +210,74 @@ pub fn drain(state: &State, groups: &mut [Group], log: &Log) {
     }
 }
 
+/// Runs a queued packet through its group's XDP hooks, as XDP would have: the whole frame
+/// (its Ethernet header rebuilt as for the `mac` view), and the action mapped to a verdict:
+/// PASS accepts (with the bytes the hook wrote past the header), DROP and ABORTED drop, TX
+/// sends the frame back out of the device it came in on and drops the original. REDIRECT
+/// names no target a userspace hook could reach: the packet is dropped, and the log says why.
+fn decide_xdp(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
+    let (head, head_len) = link.header(&pkt);
+    let mut frame: Vec<u8> = Vec::with_capacity(head_len + pkt.payload().len());
+    frame.extend_from_slice(&head[..head_len]);
+    frame.extend_from_slice(pkt.payload());
+    let mut verdict = Verdict::Accept;
+    let mut rewritten: Option<Vec<u8>> = None;
+    for &(id, _, default) in &g.hooks {
+        let out = state.run_xdp(id, &frame);
+        link.send(state);
+        if let Some(bytes) = out.rewritten {
+            frame = bytes;
+        }
+        match out.verdict {
+            xdp::PASS => {
+                if frame.len() >= head_len && frame[head_len..] != *pkt.payload() {
+                    rewritten = Some(frame[head_len..].to_vec());
+                }
+                continue;
+            }
+            xdp::TX => {
+                let sent = link
+                    .socket()
+                    .map_err(str::to_string)
+                    .and_then(|s| s.send(pkt.indev(), &frame).map_err(|e| e.to_string()));
+                if let Err(e) = sent {
+                    state.log().push(
+                        Stream::Error,
+                        format!("XDP_TX from the Lua tier: sending the frame back failed: {e}"),
+                    );
+                }
+            }
+            xdp::REDIRECT => {
+                let e = HookError::Verdict(
+                    "returned XDP_REDIRECT, which the Lua tier cannot follow (the target is \
+                     the kernel program's): the packet is dropped"
+                        .into(),
+                );
+                if let Some(stats) = state.stats(id) {
+                    stats.overrule(out.verdict, default, &e);
+                }
+                state.log().push(Stream::Error, format!("hook {id}: {e}"));
+            }
+            _ => {}
+        }
+        verdict = Verdict::Drop;
+        break;
+    }
+    if let Some(new) = rewritten.as_mut() {
+        keep_checksum(pkt.payload(), new);
+    }
+    if let Err(e) = g.queue.push_verdict_ct(pkt, verdict, None, rewritten, None) {
+        state
+            .log()
+            .push(Stream::Error, format!("giving a verdict failed: {e}"));
+    }
+}
+
 /// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
 fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
+    if g.xdp {
+        return decide_xdp(state, g, pkt, link);
+    }
     let first_mark = pkt.mark();
     let mut mark = first_mark;
     let mut rewritten: Option<Vec<u8>> = None;

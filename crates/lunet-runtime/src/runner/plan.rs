@@ -24,8 +24,6 @@ use crate::protocol::HookReport;
 /// Why a hook cannot have the tier it asks for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error("{at}: XDP hook '{hook}' cannot run in the Lua tier (it is fed by NFQUEUE at netfilter); use tier \"auto\" or \"kernel\"")]
-    XdpInLua { at: String, hook: String },
     #[error("{at}: XDP hook '{hook}' has no device: start the script with --dev IFACE, or pass {{dev = ...}}")]
     NoDevice { at: String, hook: String },
     #[error("{at}: hook '{hook}' demands the kernel tier, which compiles XDP hooks only for now (use tier = \"lua\" or \"auto\")")]
@@ -33,10 +31,13 @@ pub enum PlanError {
 }
 
 /// Why a hook runs in its tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
-    /// A netfilter hook whose registration (or the command line) demanded the Lua tier.
+    /// A hook whose registration (or the command line) demanded the Lua tier.
     LuaDemanded,
+    /// An XDP hook that does not compile (or that the verifier refused): it runs in the Lua
+    /// tier, fed from the device's netfilter PRE_ROUTING (the error says why).
+    XdpNotCompiled(String),
     /// A netfilter hook left to lunet: the kernel tier compiles XDP hooks only.
     KernelTierIsXdpOnly,
     /// An XDP hook: compiled, and accepted by the verifier (the execution says how long).
@@ -45,9 +46,13 @@ pub enum Reason {
 
 impl Reason {
     /// The report's `tier_reason`; `insns` is a compiled hook's instruction count.
-    pub fn text(self, insns: Option<usize>) -> String {
+    pub fn text(&self, insns: Option<usize>) -> String {
         match self {
             Reason::LuaDemanded => "the Lua tier was demanded".into(),
+            Reason::XdpNotCompiled(why) => format!(
+                "the kernel tier cannot take this XDP hook, so it runs in Lua, fed from \
+                 PRE_ROUTING on its device: {why}"
+            ),
             Reason::KernelTierIsXdpOnly => {
                 "the kernel tier compiles XDP hooks only, for now".into()
             }
@@ -94,6 +99,9 @@ pub struct QueueGroup {
     /// What the group's queue does when full: `drop` if any of its hooks asks for it (a
     /// hook that must see every packet or none wins over one that lets them pass).
     pub overload: Overload,
+    /// A group of XDP hooks in the Lua tier: the device whose incoming packets it takes
+    /// (at raw PRE_ROUTING, before any other table), each hook given the whole frame.
+    pub xdp_dev: Option<String>,
 }
 
 impl QueueGroup {
@@ -109,6 +117,10 @@ impl QueueGroup {
                 mark,
                 queue,
                 queues: copies,
+                in_dev: self
+                    .xdp_dev
+                    .as_deref()
+                    .and_then(lunet_netfilter::IfName::new),
             })
             .collect()
     }
@@ -136,28 +148,50 @@ pub fn demanded(spec: &HookSpec, cli: Tier) -> Tier {
 /// Plans the hooks `specs` (in id order) of a state whose command line asked for `cli_tier`
 /// and which pins in `pin_dir`; `variant` decides the iptables tables' priorities. The first
 /// hook (by id) that cannot have its tier is the error.
+///
+/// `not_compiled` holds the XDP hooks that do not compile, with why: those whose tier is
+/// "auto" run in the Lua tier instead.
 pub fn plan(
     specs: &[HookSpec],
     cli_tier: Tier,
     pin_dir: &Path,
     variant: IptablesVariant,
+    not_compiled: &BTreeMap<usize, String>,
 ) -> Result<Plan, PlanError> {
-    let mut by_key: BTreeMap<(Family, Hook, &'static str), Vec<&HookSpec>> = BTreeMap::new();
+    type Key = (Family, Hook, &'static str, Option<String>);
+    let mut by_key: BTreeMap<Key, Vec<&HookSpec>> = BTreeMap::new();
     for h in specs {
-        if let Attach::Netfilter {
-            family,
-            hook,
-            priority,
-            ..
-        } = h.attach
-        {
-            let table = lunet_netfilter::iptables_table_for(hook, priority, variant).0;
-            by_key.entry((family, hook, table)).or_default().push(h);
+        match &h.attach {
+            Attach::Netfilter {
+                family,
+                hook,
+                priority,
+                ..
+            } => {
+                let table = lunet_netfilter::iptables_table_for(*hook, *priority, variant).0;
+                by_key
+                    .entry((*family, *hook, table, None))
+                    .or_default()
+                    .push(h);
+            }
+            Attach::Xdp { dev: Some(dev) } if xdp_in_lua(h, cli_tier, not_compiled) => {
+                let table = lunet_netfilter::iptables_table_for(
+                    Hook::PreRouting,
+                    XDP_IN_LUA_PRIORITY,
+                    variant,
+                )
+                .0;
+                by_key
+                    .entry((Family::Inet, Hook::PreRouting, table, Some(dev.clone())))
+                    .or_default()
+                    .push(h);
+            }
+            Attach::Xdp { .. } => {}
         }
     }
     let mut groups = Vec::new();
     let mut group_of = BTreeMap::new();
-    for ((family, hook, table), mut members) in by_key {
+    for ((family, hook, table, xdp_dev), mut members) in by_key {
         members.sort_by_key(|h| priority(h));
         let mut g = QueueGroup {
             family,
@@ -167,14 +201,17 @@ pub fn plan(
             hooks: Vec::new(),
             marks: Vec::new(),
             overload: Overload::Pass,
+            xdp_dev,
         };
         for h in members {
             if h.overload == Overload::Drop {
                 g.overload = Overload::Drop;
             }
+            // An XDP hook sees every packet its device takes in: those a host sees there
+            // have mark 0.
             let mark = match h.attach {
                 Attach::Netfilter { mark, .. } => mark,
-                Attach::Xdp { .. } => continue,
+                Attach::Xdp { .. } => 0,
             };
             g.hooks.push((h.id, mark));
             if !g.marks.contains(&mark) {
@@ -186,7 +223,15 @@ pub fn plan(
     }
     let hooks = specs
         .iter()
-        .map(|h| hook_plan(h, cli_tier, pin_dir, group_of.get(&h.id).copied()))
+        .map(|h| {
+            hook_plan(
+                h,
+                cli_tier,
+                pin_dir,
+                group_of.get(&h.id).copied(),
+                not_compiled.get(&h.id),
+            )
+        })
         .collect::<Result<_, _>>()?;
     Ok(Plan {
         hooks,
@@ -195,10 +240,22 @@ pub fn plan(
     })
 }
 
+/// Where the Lua tier's XDP hooks sit: before every other hook of PRE_ROUTING, as XDP is.
+pub const XDP_IN_LUA_PRIORITY: i32 = i32::MIN + 1;
+
+/// Whether XDP hook `h` runs in the Lua tier: demanded, or "auto" and it does not compile.
+fn xdp_in_lua(h: &HookSpec, cli: Tier, not_compiled: &BTreeMap<usize, String>) -> bool {
+    match demanded(h, cli) {
+        Tier::Lua => true,
+        Tier::Auto => not_compiled.contains_key(&h.id),
+        Tier::Kernel => false,
+    }
+}
+
 fn priority(h: &HookSpec) -> i32 {
     match h.attach {
         Attach::Netfilter { priority, .. } => priority,
-        Attach::Xdp { .. } => 0,
+        Attach::Xdp { .. } => XDP_IN_LUA_PRIORITY,
     }
 }
 
@@ -207,11 +264,25 @@ fn hook_plan(
     cli: Tier,
     pin_dir: &Path,
     group: Option<usize>,
+    not_compiled: Option<&String>,
 ) -> Result<HookPlan, PlanError> {
     let (at, hook) = (h.defined_at.clone(), h.name.clone());
     let (tier, reason, place) = match (&h.attach, demanded(h, cli)) {
-        (Attach::Xdp { .. }, Tier::Lua) => return Err(PlanError::XdpInLua { at, hook }),
         (Attach::Xdp { dev: None }, _) => return Err(PlanError::NoDevice { at, hook }),
+        (Attach::Xdp { .. }, Tier::Lua) => (
+            Tier::Lua,
+            Reason::LuaDemanded,
+            Place::Queue {
+                group: group.unwrap_or_default(),
+            },
+        ),
+        (Attach::Xdp { .. }, Tier::Auto) if not_compiled.is_some() => (
+            Tier::Lua,
+            Reason::XdpNotCompiled(not_compiled.cloned().unwrap_or_default()),
+            Place::Queue {
+                group: group.unwrap_or_default(),
+            },
+        ),
         (Attach::Xdp { dev: Some(dev) }, _) => (
             Tier::Kernel,
             Reason::Compiled,
@@ -383,7 +454,13 @@ mod tests {
     }
 
     fn planned(specs: &[HookSpec], cli: Tier) -> Result<Plan, PlanError> {
-        plan(specs, cli, Path::new(PINS), IptablesVariant::Legacy)
+        plan(
+            specs,
+            cli,
+            Path::new(PINS),
+            IptablesVariant::Legacy,
+            &BTreeMap::new(),
+        )
     }
 
     #[test]
@@ -436,6 +513,7 @@ mod tests {
             mark,
             queue: 20_001,
             queues: 1,
+            in_dev: None,
         };
         assert_eq!(rules, [rule(0), rule(7)]);
     }
@@ -489,11 +567,6 @@ mod tests {
                 hook: "h0".into()
             })
         );
-        let err = planned(&[xdp_hook(0, "x", Some("veth1"))], Tier::Lua).unwrap_err();
-        assert!(matches!(err, PlanError::XdpInLua { .. }), "{err}");
-        assert!(err
-            .to_string()
-            .starts_with("fw.lua:10: XDP hook 'x' cannot run in the Lua tier"));
         let err = planned(&[xdp_hook(0, "x", None)], Tier::Auto).unwrap_err();
         assert!(err
             .to_string()
@@ -507,12 +580,55 @@ mod tests {
     }
 
     #[test]
+    fn an_xdp_hook_in_the_lua_tier_is_fed_from_its_devices_raw_prerouting_first() {
+        // Demanded.
+        let p = planned(&[xdp_hook(0, "x", Some("veth1"))], Tier::Lua).unwrap();
+        assert_eq!(p.hooks[0].tier, Tier::Lua);
+        assert_eq!(p.hooks[0].place, Place::Queue { group: 0 });
+        let g = &p.groups[0];
+        assert_eq!(
+            (g.family, g.hook, g.table),
+            (Family::Inet, Hook::PreRouting, "raw")
+        );
+        assert_eq!(g.xdp_dev.as_deref(), Some("veth1"));
+        let r = p.rules(&[7]);
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].in_dev.map(|d| d.as_str().to_string()),
+            Some("veth1".into())
+        );
+        // "auto" and the compiler refused it: Lua, with the compiler's reason.
+        let refused = BTreeMap::from([(0, "line 3: `select` with a variable n".to_string())]);
+        let p = plan(
+            &[xdp_hook(0, "x", Some("veth1")), local_in(1, 0, 0)],
+            Tier::Auto,
+            Path::new(PINS),
+            IptablesVariant::Legacy,
+            &refused,
+        )
+        .unwrap();
+        assert_eq!(p.hooks[0].tier, Tier::Lua);
+        assert!(p.hooks[0]
+            .reason
+            .text(None)
+            .contains("`select` with a variable n"));
+        assert_eq!(
+            p.groups.len(),
+            2,
+            "its own group, apart from the netfilter hook's"
+        );
+        // "auto" and it compiled: the kernel tier, as before.
+        let p = planned(&[xdp_hook(0, "x", Some("veth1"))], Tier::Auto).unwrap();
+        assert_eq!(p.hooks[0].tier, Tier::Kernel);
+    }
+
+    #[test]
     fn a_registration_s_tier_wins_over_the_command_line() {
         let mut lua = local_in(0, 0, 0);
         lua.tier = Tier::Lua;
         let p = planned(&[lua], Tier::Kernel).unwrap();
         assert_eq!(
-            (p.hooks[0].tier, p.hooks[0].reason),
+            (p.hooks[0].tier, p.hooks[0].reason.clone()),
             (Tier::Lua, Reason::LuaDemanded)
         );
         let p = planned(&[local_in(0, 0, 0)], Tier::Lua).unwrap();
