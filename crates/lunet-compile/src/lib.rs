@@ -123,6 +123,8 @@ pub mod diag;
 pub mod disasm;
 pub mod emit;
 pub mod error;
+pub mod format;
+pub mod globals;
 pub mod hook;
 pub mod ir;
 pub mod literal;

@@ -66,10 +66,15 @@ fn upvalues_of(
     // function is argument 1; each lua_getupvalue pushes one value, the name (owned by Lua and
     // valid while the function lives) is copied into a pushed string below it, and the
     // function is removed at the end, so the results are name, value, name, value, ...
+    // The frame has room for LUA_MINSTACK values only: each step makes room for its two
+    // first (a hook with a dozen upvalues overflowed it), and stops if there is none.
     let flat: MultiValue = unsafe {
         lua.exec_raw(f.clone(), |state| {
             let mut i = 1;
             loop {
+                if mlua::ffi::lua_checkstack(state, 2) == 0 {
+                    break;
+                }
                 let name = mlua::ffi::lua_getupvalue(state, 1, i);
                 if name.is_null() {
                     break;

@@ -88,6 +88,7 @@ impl<'a> Lower<'a> {
     }
 
     fn test_value(&mut self, v: &SVal<'a>, sense: bool, target: Label) -> R<()> {
+        let v = &self.as_truth(v.clone());
         match v.static_truth() {
             Some(t) => {
                 if t == sense {
@@ -178,6 +179,12 @@ impl<'a> Lower<'a> {
             _ => 3,
         };
         let (a, b) = if rank(&b) < rank(&a) { (b, a) } else { (a, b) };
+        if let S::OneOf { sel, members } = &b {
+            return self.choice_equality(*sel, &members.clone(), a, want, target, e);
+        }
+        if let S::OneOf { sel, members } = &a {
+            return self.choice_equality(*sel, &members.clone(), b, want, target, e);
+        }
         match (&a, &b) {
             (S::Int(x), S::Int(y)) | (S::Bool(x), S::Bool(y)) => {
                 let cond = if want { Cond::Eq } else { Cond::Ne };

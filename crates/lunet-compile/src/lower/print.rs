@@ -7,12 +7,25 @@
 //! would print as an address (tables, functions, data objects, maps) or that the compiler
 //! knows only as true-or-false are a diagnostic.
 
+use super::library::const_str;
 use super::{Lower, R};
 use crate::diag::Loc;
+use crate::format::Spec;
 use crate::ir::{AluOp, Cond, Inst, Opnd};
-use crate::print::{self, PrintArg, PrintSite};
-use crate::types::SVal;
+use crate::print::{self, Item, PrintArg, PrintSite};
+use crate::types::{Piece, SVal};
 use lunet_types::Value;
+
+/// The text Lua's `tostring` gives a constant, for those whose text is not an address.
+pub(super) fn tostring(v: &Value) -> Option<Vec<u8>> {
+    Some(match v {
+        Value::Str(s) => s.clone(),
+        Value::Nil => b"nil".to_vec(),
+        Value::Bool(b) => b.to_string().into_bytes(),
+        Value::Int(k) => k.to_string().into_bytes(),
+        _ => return None,
+    })
+}
 
 impl<'a> Lower<'a> {
     /// `print(args...)`: one record to the ring buffer; gives no values.
@@ -28,6 +41,30 @@ impl<'a> Lower<'a> {
                 ),
             ));
         }
+        // The record's values: each argument, a `string.format`'s pieces in its place.
+        let mut layout = Vec::new();
+        let mut flat: Vec<SVal<'a>> = Vec::new();
+        for (i, a) in args.into_iter().enumerate() {
+            if i > 0 {
+                layout.push(Item::Tab);
+            }
+            let pieces = match a {
+                SVal::Fmt(p) => p.iter().cloned().collect(),
+                v => vec![Piece::Value(Spec::default(), v)],
+            };
+            for p in pieces {
+                let (v, spec) = match p {
+                    Piece::Text(t) => (const_str(&t), None),
+                    Piece::Value(s, v) => (v, (s.conv != 0).then_some(s)),
+                };
+                layout.push(Item::Arg(flat.len(), spec));
+                flat.push(v);
+            }
+        }
+        if flat.len() > u8::MAX as usize {
+            return Err(self.unsup_at(at, "print", "a print of more than 255 pieces"));
+        }
+        let args = flat;
         let kinds = args
             .iter()
             .enumerate()
@@ -35,11 +72,8 @@ impl<'a> Lower<'a> {
             .collect::<R<Vec<PrintArg>>>()?;
         let id = u16::try_from(self.prints.len())
             .map_err(|_| self.unsup_at(at, "print", "more than 65536 print calls in one hook"))?;
-        let site = PrintSite {
-            file: self.file.to_string(),
-            line: at.line as u32,
-            args: kinds,
-        };
+        let mut site = PrintSite::plain(self.file, at.line as u32, kinds);
+        site.layout = layout;
         let size = site.record_size();
         if size > print::MAX_RECORD {
             return Err(self.unsup_at(
@@ -76,6 +110,7 @@ impl<'a> Lower<'a> {
                 PrintArg::Int | PrintArg::MaybeInt => print::KIND_INT,
                 PrintArg::Bool => print::KIND_FALSE,
                 PrintArg::Bytes => print::KIND_BYTES,
+                PrintArg::Choice(_) => print::KIND_CHOICE,
             })
             .collect();
         for (w, chunk) in fixed.chunks(8).enumerate() {
@@ -129,6 +164,7 @@ impl<'a> Lower<'a> {
                     }
                     copies.push((offsets[i] + 8, *off, *len));
                 }
+                (PrintArg::Choice(_), SVal::OneOf { sel, .. }) => store(self, offsets[i], 8, *sel),
                 (PrintArg::Const(_), _) => {}
                 (arg, v) => {
                     return Err(self.internal(format!(
@@ -180,6 +216,11 @@ impl<'a> Lower<'a> {
                 Value::Str(s) => Some(PrintArg::Const(s.clone())),
                 _ => None,
             },
+            SVal::OneOf { members, .. } => members
+                .iter()
+                .map(|(id, v)| Some((*id as u64, tostring(v)?)))
+                .collect::<Option<Vec<_>>>()
+                .map(PrintArg::Choice),
             _ => None,
         };
         arg.ok_or_else(|| {

@@ -7,11 +7,11 @@ use std::rc::Rc;
 use full_moon::ast::{Block, LastStmt, Stmt, Suffix, Var};
 use full_moon::node::Node;
 
-use super::{global, loc, name_of, Lower, R};
+use super::{loc, name_of, Lower, R};
 use crate::diag::Loc;
 use crate::ir::{Cond, Inst, Opnd};
 use crate::resolve::{Binding, SlotId};
-use crate::types::{Func, SVal};
+use crate::types::SVal;
 
 impl<'a> Lower<'a> {
     // ---- blocks and statements ----
@@ -24,11 +24,19 @@ impl<'a> Lower<'a> {
     }
 
     pub(super) fn block_body(&mut self, b: &'a Block) -> R<()> {
+        // Once no path reaches a statement, none reaches the rest of the block (there are no
+        // labels): they are not lowered, as the Lua tier never runs them (a call that always
+        // raises, `offset(argument)` of an empty argument, leaves its results unknown).
         for s in b.stmts() {
+            if self.dead {
+                return Ok(());
+            }
             self.stmt(s)?;
         }
         if let Some(l) = b.last_stmt() {
-            self.last_stmt(l)?;
+            if !self.dead {
+                self.last_stmt(l)?;
+            }
         }
         Ok(())
     }
@@ -47,7 +55,11 @@ impl<'a> Lower<'a> {
                 for a in la.attributes().flatten() {
                     let n = name_of(a.name());
                     if n != "const" {
-                        return Err(self.unsup(a, "a <close> variable", format!("the <{n}> attribute is not in the kernel-tier subset")));
+                        return Err(self.unsup(
+                            a,
+                            "a <close> variable",
+                            format!("the <{n}> attribute is not in the kernel-tier subset"),
+                        ));
                     }
                 }
                 let names: Vec<String> = la.names().iter().map(name_of).collect();
@@ -72,7 +84,7 @@ impl<'a> Lower<'a> {
                                     name_of(t)
                                 )))
                             }
-                            Binding::Global => return Err(global(self.file, t, &name_of(t))),
+                            Binding::Global => targets.push(Target::Local(self.global_slot(t, &name_of(t)))),
                         },
                         Var::Expression(ve) => {
                             let sufs: Vec<&'a Suffix> = ve.suffixes().collect();
@@ -95,7 +107,8 @@ impl<'a> Lower<'a> {
                 let vals = self.exprs(a.expressions(), Some(a.variables().len()))?;
                 // Where each value comes from (the last expression may give several).
                 let exprs: Vec<Loc> = a.expressions().iter().map(loc).collect();
-                let value_at = |i: usize| exprs.get(i).or(exprs.last()).cloned().unwrap_or_default();
+                let value_at =
+                    |i: usize| exprs.get(i).or(exprs.last()).cloned().unwrap_or_default();
                 for (i, (t, v)) in targets.into_iter().zip(vals).enumerate().rev() {
                     match t {
                         Target::Local(s) => self.slots[s] = v,
@@ -145,24 +158,26 @@ impl<'a> Lower<'a> {
                 let name = name_of(f.name());
                 let slot = self.new_slot(SVal::Nil);
                 self.env.declare(&name, slot);
-                for id in self.env.visible_slots() {
-                    if let Some(c) = self.captured.get_mut(id) {
-                        *c = true;
-                    }
-                }
-                let captured = self.env.capture();
-                self.slots[slot] = SVal::Func(Func::Local {
-                    name,
-                    body: f.body(),
-                    captured,
-                });
+                // Declared before its body closes over the scope: it may call itself (refused
+                // as recursion when inlined).
+                self.slots[slot] = self.closure(name, f.body());
                 Ok(())
             }
-            Stmt::FunctionDeclaration(f) => Err(self.unsup(f, "a global function", "`function name()` assigns a global or a table field: use `local function`")),
-            Stmt::GenericFor(g) => Err(self.unsup(g, "a generic for", "generic `for ... in` loops are not in the kernel-tier subset: use a numeric `for` or `while`")),
+            Stmt::FunctionDeclaration(f) => Err(self.unsup(
+                f,
+                "a global function",
+                "`function name()` assigns a global or a table field: use `local function`",
+            )),
+            Stmt::GenericFor(g) => self.generic_for(s, g),
             Stmt::Goto(g) => Err(self.unsup(g, "goto", "`goto` is not in the kernel-tier subset")),
-            Stmt::Label(g) => Err(self.unsup(g, "a label", "labels are not in the kernel-tier subset")),
-            other => Err(self.unsup(other, "a statement", "this statement is not in the kernel-tier subset")),
+            Stmt::Label(g) => {
+                Err(self.unsup(g, "a label", "labels are not in the kernel-tier subset"))
+            }
+            other => Err(self.unsup(
+                other,
+                "a statement",
+                "this statement is not in the kernel-tier subset",
+            )),
         }
     }
 
@@ -246,6 +261,8 @@ impl<'a> Lower<'a> {
             | SVal::Int(_)
             | SVal::Slice { .. }
             | SVal::Const(_)
+            | SVal::OneOf { .. }
+            | SVal::Fmt(_)
             | SVal::Dead => self.fail_now(),
             other => {
                 return Err(self.unsup(

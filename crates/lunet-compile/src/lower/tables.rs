@@ -18,6 +18,17 @@ impl<'a> Lower<'a> {
             let m = m.clone();
             return self.map_get(&m, key, at);
         }
+        if let SVal::Builtin(lib) = &base {
+            return self.library_member(lib, &key, at);
+        }
+        if let SVal::OneOf { sel, members } = &base {
+            let (sel, members) = (*sel, members.clone());
+            return self.over_members(sel, &members, at, |l, t| l.index(t, key.clone(), at));
+        }
+        if let SVal::OneOf { sel, members } = &key {
+            let (sel, members) = (*sel, members.clone());
+            return self.over_members(sel, &members, at, |l, k| l.index(base.clone(), k, at));
+        }
         let table = match &base {
             SVal::Const(c) => match &**c {
                 Value::Table(t) => Some(t),
