@@ -32,7 +32,8 @@ impl<'a> Lower<'a> {
     /// A global name read: a global of this call, a library name, or a diagnostic.
     pub(super) fn global_read(&mut self, t: &TokenReference, n: &str) -> R<SVal<'a>> {
         if let Some(&s) = self.globals.get(n) {
-            return match &self.slots[s] {
+            // A path that began before the first assignment has no value for it yet.
+            return match self.slots.get(s).unwrap_or(&SVal::Dead) {
                 SVal::Dead => Err(self.unsup(t, "a global read before it is assigned", format!(
                     "'{n}' is a global read before this call assigned it on every path: it would carry a value from one packet to the next (assign it first, or make it a local)"
                 ))),
@@ -48,6 +49,10 @@ impl<'a> Lower<'a> {
     /// The slot of a global the hook assigns (made on the first assignment).
     pub(super) fn global_slot(&mut self, t: &TokenReference, n: &str) -> SlotId {
         if let Some(&s) = self.globals.get(n) {
+            // Made on another path (an `if`'s other branch): this one's state is shorter.
+            if self.slots.len() <= s {
+                self.slots.resize(s + 1, SVal::Dead);
+            }
             return s;
         }
         let s = self.new_slot(SVal::Dead);
