@@ -15,19 +15,9 @@ use common::*;
 const PRELUDE: &str = "local xdp = require('xdp')\nlocal action = require('linux.xdp')\n";
 
 fn script(before: &str, body: &str) -> String {
-    format!("{PRELUDE}{before}\nlocal function hook(packet, argument)\n{body}\nend\nxdp.attach(hook)\n")
-}
-
-/// Frames whose first bytes are `head`, then zeros to 64 bytes, and each cut short.
-fn frames_of(heads: &[&[u8]]) -> Vec<(Vec<u8>, Option<u32>)> {
-    let mut out = Vec::new();
-    for h in heads {
-        let f = frame(h);
-        for p in mutations(&f, 7) {
-            out.push((p, None));
-        }
-    }
-    out
+    format!(
+        "{PRELUDE}{before}\nlocal function hook(packet, argument)\n{body}\nend\nxdp.attach(hook)\n"
+    )
 }
 
 /// Every pair of the first two bytes in a small range: the inputs a hook reads.
@@ -172,13 +162,25 @@ fn string_format_in_print_matches_the_lua_tier() {
 
 /// TLS ClientHellos over TCP to `port`, for the SNI filters.
 fn hellos(port: u16) -> Vec<Vec<u8>> {
-    let names = ["blocked.example", "ebpf.io", "allowed.example", "ebpf.iox", "a"];
+    let names = [
+        "blocked.example",
+        "ebpf.io",
+        "allowed.example",
+        "ebpf.iox",
+        "a",
+    ];
     let mut out = Vec::new();
     for n in names {
         out.push(tcp4_to(port, &client_hello(Some(n), &[])));
-        out.push(tcp4_to(port, &client_hello(Some(n), &[(10, vec![0, 2, 0, 29])])));
+        out.push(tcp4_to(
+            port,
+            &client_hello(Some(n), &[(10, vec![0, 2, 0, 29])]),
+        ));
     }
-    out.push(tcp4_to(port, &client_hello(None, &[(10, vec![0, 2, 0, 29])])));
+    out.push(tcp4_to(
+        port,
+        &client_hello(None, &[(10, vec![0, 2, 0, 29])]),
+    ));
     out
 }
 

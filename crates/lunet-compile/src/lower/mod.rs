@@ -31,6 +31,7 @@ mod loops;
 mod maps;
 mod packet;
 mod print;
+mod recover;
 mod stmt;
 mod tables;
 mod unroll;
@@ -92,6 +93,9 @@ pub fn lower(input: &HookInput, options: &Options, parsed: &Parsed, hook: &Found
         global_sites: Default::default(),
         lowered: vec![crate::globals::bytes_of(&hook.body)],
         pool: Default::default(),
+        errors: Vec::new(),
+        poisoned: Default::default(),
+        stack: Vec::new(),
     };
     l.fail = l.label();
     // Parameters: the packet, the argument; any others are nil.
@@ -102,7 +106,12 @@ pub fn lower(input: &HookInput, options: &Options, parsed: &Parsed, hook: &Found
         varargs,
     });
     l.block(hook.body.block())?;
-    l.check_globals()?;
+    if let Err(d) = l.check_globals() {
+        l.errors.push(d);
+    }
+    if let Some(d) = Diagnostic::gather(std::mem::take(&mut l.errors)) {
+        return Err(d);
+    }
     // Falling off the end returns nothing, which is not a verdict.
     l.line = hook.at.1.line() as u32;
     l.jmp(l.fail);
@@ -195,6 +204,11 @@ struct Lower<'a> {
     lowered: Vec<std::ops::Range<usize>>,
     /// The ids of constants values drawn from a finite set may be.
     pool: crate::types::Pool,
+    /// The unsupported constructs found so far, and the names they poisoned (`recover.rs`).
+    errors: Vec<Diagnostic>,
+    poisoned: std::collections::HashSet<String>,
+    /// The statements being lowered, outermost first.
+    stack: Vec<recover::Lowering<'a>>,
 }
 
 fn loc<N: Node>(n: &N) -> Loc {

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use full_moon::ast::{Block, LastStmt, Stmt, Suffix, Var};
 use full_moon::node::Node;
 
+use super::recover::Lowering;
 use super::{loc, name_of, Lower, R};
 use crate::diag::Loc;
 use crate::ir::{Cond, Inst, Opnd};
@@ -31,11 +32,11 @@ impl<'a> Lower<'a> {
             if self.dead {
                 return Ok(());
             }
-            self.stmt(s)?;
+            self.lowering(Lowering::Stmt(s))?;
         }
         if let Some(l) = b.last_stmt() {
             if !self.dead {
-                self.last_stmt(l)?;
+                self.lowering(Lowering::Last(l))?;
             }
         }
         Ok(())
@@ -125,7 +126,10 @@ impl<'a> Lower<'a> {
             Stmt::If(i) => {
                 let j = self.new_join(loc(s));
                 let mut next = self.label();
-                self.test(i.condition(), false, next)?;
+                // A condition outside the subset: its branches are looked at all the same.
+                if let Err(d) = self.test(i.condition(), false, next) {
+                    self.recover(d, Vec::new())?;
+                }
                 // Each branch starts from the state its condition's jump had.
                 let mut at_next = self.slots.clone();
                 self.block(i.block())?;
@@ -136,7 +140,9 @@ impl<'a> Lower<'a> {
                     self.place_label(next);
                     self.set_line(ei);
                     next = self.label();
-                    self.test(ei.condition(), false, next)?;
+                    if let Err(d) = self.test(ei.condition(), false, next) {
+                        self.recover(d, Vec::new())?;
+                    }
                     at_next = self.slots.clone();
                     self.block(ei.block())?;
                     self.edge(j, vec![]);
@@ -181,7 +187,7 @@ impl<'a> Lower<'a> {
         }
     }
 
-    fn last_stmt(&mut self, l: &'a LastStmt) -> R<()> {
+    pub(super) fn last_stmt(&mut self, l: &'a LastStmt) -> R<()> {
         self.set_line(l);
         match l {
             LastStmt::Break(t) => {

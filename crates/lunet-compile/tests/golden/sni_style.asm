@@ -1,9 +1,9 @@
 ; 383 instructions, 192 bytes of stack, 156 values (8 spilled)
-; golden/sni_style.lua:57: local function filter_sni(packet)
+; golden/sni_style.lua:58: local function filter_sni(packet)
     0: *(u64 *)(r10 -64) = r1
     1: r9 = *(u32 *)(r1 +0)
     2: r8 = *(u32 *)(r1 +4)
-; golden/sni_style.lua:28: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
+; golden/sni_style.lua:29: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
     3: r0 = r9
     4: r0 += 14
     5: if r0 > r8 goto 381
@@ -11,25 +11,25 @@
     7: r2 <<= 8
     8: r3 = *(u8 *)(r9 +13)
     9: r2 |= r3
-; golden/sni_style.lua:41: if short(-2) ~= 0x0800 or byte(9) ~= 6 then
+; golden/sni_style.lua:42: if short(-2) ~= 0x0800 or byte(9) ~= 6 then
    10: if r2 != 0x800 goto 64
-; golden/sni_style.lua:23: return packet:getbyte(base + offset)
+; golden/sni_style.lua:24: return packet:getbyte(base + offset)
    11: r0 = r9
    12: r0 += 24
    13: if r0 > r8 goto 381
    14: r2 = *(u8 *)(r9 +23)
-; golden/sni_style.lua:41: if short(-2) ~= 0x0800 or byte(9) ~= 6 then
+; golden/sni_style.lua:42: if short(-2) ~= 0x0800 or byte(9) ~= 6 then
    15: if r2 == 0x6 goto 17
-; golden/sni_style.lua:42: return nil
+; golden/sni_style.lua:43: return nil
    16: goto 64
-; golden/sni_style.lua:23: return packet:getbyte(base + offset)
+; golden/sni_style.lua:24: return packet:getbyte(base + offset)
    17: r2 = *(u8 *)(r9 +14)
-; golden/sni_style.lua:44: local tcp = 14 + (byte(0) & 0x0f) * 4
+; golden/sni_style.lua:45: local tcp = 14 + (byte(0) & 0x0f) * 4
    18: r2 &= 15
    19: r2 *= 4
    20: r3 = r2
    21: r3 += 14
-; golden/sni_style.lua:28: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
+; golden/sni_style.lua:29: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
    22: if r2 > 0x7fff goto 381
    23: r4 = r2
    24: r4 += r9
@@ -40,11 +40,11 @@
    29: r5 <<= 8
    30: r4 = *(u8 *)(r4 +17)
    31: r5 |= r4
-; golden/sni_style.lua:46: for i = 1, #watched do
+; golden/sni_style.lua:47: for i = 1, #watched do
    32: r0 = 1
    33: *(u64 *)(r10 -8) = r0
    34: r6 = *(u64 *)(r10 -8)
-; golden/sni_style.lua:47: if watched[i] == port then
+; golden/sni_style.lua:48: if watched[i] == port then
    35: r7 = 0
    36: r4 = 0
    37: if r6 != 0x1 goto 41
@@ -56,7 +56,7 @@
    43: r4 = 8443
    44: if r7 == 0x0 goto 58
    45: if r4 != r5 goto 58
-; golden/sni_style.lua:48: return tcp + (packet:getbyte(tcp + 12) >> 4) * 4
+; golden/sni_style.lua:49: return tcp + (packet:getbyte(tcp + 12) >> 4) * 4
    46: if r2 > 0x7fff goto 381
    47: r4 = r2
    48: r4 += r9
@@ -75,7 +75,7 @@
    61: r0 += 1
    62: *(u64 *)(r10 -8) = r0
    63: goto 34
-; golden/sni_style.lua:58: local base = payload(packet)
+; golden/sni_style.lua:59: local base = payload(packet)
    64: r0 = 0
    65: *(u64 *)(r10 -32) = r0
    66: r0 = 0
@@ -89,13 +89,13 @@
    74: *(u64 *)(r10 -32) = r0
    75: r0 = 0
    76: *(u64 *)(r10 -8) = r0
-; golden/sni_style.lua:59: if not base then
+; golden/sni_style.lua:60: if not base then
    77: r0 = *(u64 *)(r10 -32)
    78: if r0 != 0x0 goto 81
-; golden/sni_style.lua:60: return action.PASS
+; golden/sni_style.lua:61: return action.PASS
    79: r0 = 2
    80: exit
-; golden/sni_style.lua:23: return packet:getbyte(base + offset)
+; golden/sni_style.lua:24: return packet:getbyte(base + offset)
    81: r0 = *(u64 *)(r10 -32)
    82: if r0 == 0x0 goto 381
    83: r2 = *(u64 *)(r10 -8)
@@ -106,9 +106,9 @@
    88: r0 += 1
    89: if r0 > r8 goto 381
    90: r2 = *(u8 *)(r2 +0)
-; golden/sni_style.lua:63: if byte(0) ~= handshake or byte(5) ~= client_hello then
+; golden/sni_style.lua:64: if byte(0) ~= handshake or byte(5) ~= client_hello then
    91: if r2 != 0x16 goto 103
-; golden/sni_style.lua:23: return packet:getbyte(base + offset)
+; golden/sni_style.lua:24: return packet:getbyte(base + offset)
    92: r0 = *(u64 *)(r10 -32)
    93: if r0 == 0x0 goto 381
    94: r2 = *(u64 *)(r10 -8)
@@ -119,12 +119,12 @@
    99: r0 += 1
   100: if r0 > r8 goto 381
   101: r2 = *(u8 *)(r2 +0)
-; golden/sni_style.lua:63: if byte(0) ~= handshake or byte(5) ~= client_hello then
+; golden/sni_style.lua:64: if byte(0) ~= handshake or byte(5) ~= client_hello then
   102: if r2 == 0x1 goto 105
-; golden/sni_style.lua:64: return action.PASS
+; golden/sni_style.lua:65: return action.PASS
   103: r0 = 2
   104: exit
-; golden/sni_style.lua:23: return packet:getbyte(base + offset)
+; golden/sni_style.lua:24: return packet:getbyte(base + offset)
   105: r0 = *(u64 *)(r10 -32)
   106: if r0 == 0x0 goto 381
   107: r2 = *(u64 *)(r10 -8)
@@ -135,17 +135,17 @@
   112: r0 += 1
   113: if r0 > r8 goto 381
   114: r2 = *(u8 *)(r2 +0)
-; golden/sni_style.lua:67: local cipher = (session + 1) + byte(session)
+; golden/sni_style.lua:68: local cipher = (session + 1) + byte(session)
   115: r2 += 44
-; golden/sni_style.lua:68: local compression = cipher + 2 + short(cipher)
+; golden/sni_style.lua:69: local compression = cipher + 2 + short(cipher)
   116: r3 = r2
   117: r3 += 2
-; golden/sni_style.lua:27: local offset = base + offset
+; golden/sni_style.lua:28: local offset = base + offset
   118: r0 = *(u64 *)(r10 -32)
   119: if r0 == 0x0 goto 381
   120: r4 = *(u64 *)(r10 -8)
   121: r4 += r2
-; golden/sni_style.lua:28: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
+; golden/sni_style.lua:29: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
   122: if r4 > 0x7fff goto 381
   123: r2 = r4
   124: r2 += r9
@@ -162,12 +162,12 @@
   135: if r0 > r8 goto 381
   136: r4 = *(u8 *)(r4 +0)
   137: r2 |= r4
-; golden/sni_style.lua:68: local compression = cipher + 2 + short(cipher)
+; golden/sni_style.lua:69: local compression = cipher + 2 + short(cipher)
   138: r3 += r2
-; golden/sni_style.lua:69: local extension = compression + 3 + byte(compression)
+; golden/sni_style.lua:70: local extension = compression + 3 + byte(compression)
   139: r2 = r3
   140: r2 += 3
-; golden/sni_style.lua:23: return packet:getbyte(base + offset)
+; golden/sni_style.lua:24: return packet:getbyte(base + offset)
   141: r0 = *(u64 *)(r10 -32)
   142: if r0 == 0x0 goto 381
   143: r4 = *(u64 *)(r10 -8)
@@ -179,26 +179,26 @@
   149: r0 += 1
   150: if r0 > r8 goto 381
   151: r3 = *(u8 *)(r3 +0)
-; golden/sni_style.lua:69: local extension = compression + 3 + byte(compression)
+; golden/sni_style.lua:70: local extension = compression + 3 + byte(compression)
   152: r2 += r3
-; golden/sni_style.lua:86: extension = data + short(extension + 2)
+; golden/sni_style.lua:87: extension = data + short(extension + 2)
   153: r0 = 1
   154: *(u64 *)(r10 -24) = r0
   155: *(u64 *)(r10 -16) = r2
   156: r2 = *(u64 *)(r10 -24)
-; golden/sni_style.lua:72: local data = extension + 4
+; golden/sni_style.lua:73: local data = extension + 4
   157: r0 = *(u64 *)(r10 -16)
   158: *(u64 *)(r10 -40) = r0
   159: r0 = *(u64 *)(r10 -40)
   160: r0 += 4
   161: *(u64 *)(r10 -40) = r0
-; golden/sni_style.lua:27: local offset = base + offset
+; golden/sni_style.lua:28: local offset = base + offset
   162: r0 = *(u64 *)(r10 -32)
   163: if r0 == 0x0 goto 381
   164: r3 = *(u64 *)(r10 -8)
   165: r1 = *(u64 *)(r10 -16)
   166: r3 += r1
-; golden/sni_style.lua:28: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
+; golden/sni_style.lua:29: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
   167: if r3 > 0x7fff goto 381
   168: r4 = r3
   169: r4 += r9
@@ -215,17 +215,17 @@
   180: if r0 > r8 goto 381
   181: r3 = *(u8 *)(r3 +0)
   182: r4 |= r3
-; golden/sni_style.lua:73: if short(extension) == server_name then
+; golden/sni_style.lua:74: if short(extension) == server_name then
   183: if r4 != 0x0 goto 348
-; golden/sni_style.lua:74: local length = short(data + 3)
+; golden/sni_style.lua:75: local length = short(data + 3)
   184: r3 = *(u64 *)(r10 -40)
   185: r3 += 3
-; golden/sni_style.lua:27: local offset = base + offset
+; golden/sni_style.lua:28: local offset = base + offset
   186: r0 = *(u64 *)(r10 -32)
   187: if r0 == 0x0 goto 381
   188: r4 = *(u64 *)(r10 -8)
   189: r4 += r3
-; golden/sni_style.lua:28: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
+; golden/sni_style.lua:29: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
   190: if r4 > 0x7fff goto 381
   191: r3 = r4
   192: r3 += r9
@@ -245,10 +245,10 @@
   206: r0 = *(u64 *)(r10 -56)
   207: r0 |= r4
   208: *(u64 *)(r10 -56) = r0
-; golden/sni_style.lua:75: local sni = str(data + 5, length)
+; golden/sni_style.lua:76: local sni = str(data + 5, length)
   209: r4 = *(u64 *)(r10 -40)
   210: r4 += 5
-; golden/sni_style.lua:32: return packet:getstring(base + offset, length)
+; golden/sni_style.lua:33: return packet:getstring(base + offset, length)
   211: r0 = *(u64 *)(r10 -32)
   212: if r0 == 0x0 goto 381
   213: r0 = *(u64 *)(r10 -8)
@@ -266,7 +266,7 @@
   225: r1 = *(u64 *)(r10 -56)
   226: r0 += r1
   227: if r0 > r8 goto 381
-; golden/sni_style.lua:77: verdict = blocked[sni] and "DROP" or "PASS"
+; golden/sni_style.lua:78: verdict = blocked[sni] and "DROP" or "PASS"
   228: r4 = 0
   229: r0 = *(u64 *)(r10 -56)
   230: if r0 != 0x7 goto 246
@@ -308,7 +308,7 @@
   267: r6 = 0
   268: goto 270
   269: r6 = 1
-; golden/sni_style.lua:78: log(sni, verdict, why[verdict], #verdict + i, 0x40 + i)
+; golden/sni_style.lua:79: log(sni, verdict, why[verdict], #verdict + i, 0x40 + i)
   270: if r6 != 0x0 goto 273
   271: r3 = 2
   272: goto 274
@@ -316,7 +316,7 @@
   274: r4 = r2
   275: r4 += 4
   276: r2 += 64
-; golden/sni_style.lua:18: print(string.format("sni[%d]: %s %-5s(%s) %x%c%%", select("#", ...), ...))
+; golden/sni_style.lua:19: print(string.format("sni[%d]: %s %-5s(%s) %x%c%%", select("#", ...), ...))
   277: *(u64 *)(r10 -192) = 17432576
   278: r0 = 0x104060406040504 ll
   280: *(u64 *)(r10 -184) = r0
@@ -362,27 +362,27 @@
   322: r1 = *(u64 *)(r0 +0)
   323: r1 += 1
   324: *(u64 *)(r0 +0) = r1
-; golden/sni_style.lua:80: if name == verdict and code ~= action[verdict] then
+; golden/sni_style.lua:81: if name == verdict and action[name] ~= action[verdict] then
   325: if r6 != 0x0 goto 333
   326: if r6 != 0x0 goto 329
   327: r2 = 1
   328: goto 330
   329: r2 = 2
   330: if r2 == 0x1 goto 333
-; golden/sni_style.lua:81: return action.ABORTED
+; golden/sni_style.lua:82: return action.ABORTED
   331: r0 = 0
   332: exit
-; golden/sni_style.lua:80: if name == verdict and code ~= action[verdict] then
+; golden/sni_style.lua:81: if name == verdict and action[name] ~= action[verdict] then
   333: if r6 != 0x1 goto 341
   334: if r6 != 0x0 goto 337
   335: r2 = 1
   336: goto 338
   337: r2 = 2
   338: if r2 == 0x2 goto 341
-; golden/sni_style.lua:81: return action.ABORTED
+; golden/sni_style.lua:82: return action.ABORTED
   339: r0 = 0
   340: exit
-; golden/sni_style.lua:84: return action[verdict]
+; golden/sni_style.lua:85: return action[verdict]
   341: if r6 != 0x0 goto 344
   342: r2 = 1
   343: goto 345
@@ -390,15 +390,15 @@
   345: if r2 > 0x4 goto 381
   346: r0 = r2
   347: exit
-; golden/sni_style.lua:86: extension = data + short(extension + 2)
+; golden/sni_style.lua:87: extension = data + short(extension + 2)
   348: r2 = *(u64 *)(r10 -16)
   349: r2 += 2
-; golden/sni_style.lua:27: local offset = base + offset
+; golden/sni_style.lua:28: local offset = base + offset
   350: r0 = *(u64 *)(r10 -32)
   351: if r0 == 0x0 goto 381
   352: r3 = *(u64 *)(r10 -8)
   353: r3 += r2
-; golden/sni_style.lua:28: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
+; golden/sni_style.lua:29: return packet:getbyte(offset) << 8 | packet:getbyte(offset + 1)
   354: if r3 > 0x7fff goto 381
   355: r2 = r3
   356: r2 += r9
@@ -415,7 +415,7 @@
   367: if r0 > r8 goto 381
   368: r3 = *(u8 *)(r3 +0)
   369: r2 |= r3
-; golden/sni_style.lua:86: extension = data + short(extension + 2)
+; golden/sni_style.lua:87: extension = data + short(extension + 2)
   370: r3 = *(u64 *)(r10 -40)
   371: r3 += r2
   372: r0 = *(u64 *)(r10 -24)
@@ -425,9 +425,9 @@
   376: *(u64 *)(r10 -24) = r0
   377: *(u64 *)(r10 -16) = r3
   378: goto 156
-; golden/sni_style.lua:89: return action.PASS
+; golden/sni_style.lua:90: return action.PASS
   379: r0 = 2
   380: exit
-; golden/sni_style.lua:90: end
+; golden/sni_style.lua:91: end
   381: r0 = 2
   382: exit

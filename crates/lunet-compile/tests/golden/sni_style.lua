@@ -13,6 +13,7 @@ end
 local blocked = set{ "blocked.example", "ebpf.io" }
 local why = { DROP = "listed", PASS = "not listed" }
 local watched = { 443, 8443 }
+local verdicts = { "DROP", "PASS" }
 
 local function log(...)
 	print(string.format("sni[%d]: %s %-5s(%s) %x%c%%", select("#", ...), ...))
@@ -76,8 +77,8 @@ local function filter_sni(packet)
 
 			verdict = blocked[sni] and "DROP" or "PASS"
 			log(sni, verdict, why[verdict], #verdict + i, 0x40 + i)
-			for name, code in pairs(action) do
-				if name == verdict and code ~= action[verdict] then
+			for _, name in pairs(verdicts) do
+				if name == verdict and action[name] ~= action[verdict] then
 					return action.ABORTED
 				end
 			end
