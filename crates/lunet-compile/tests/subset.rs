@@ -57,6 +57,24 @@ fn ipairs_pairs_and_length_of_constant_tables() {
 }
 
 #[test]
+fn string_byte_sub_and_len_on_packet_strings() {
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
+    let src = golden("strings.lua");
+    let mut frames = Vec::new();
+    for n in 0..8u8 {
+        for text in [&b"xabyzz"[..], b"axyzab", b"zzzzzzzz", b"ab"] {
+            let mut f = vec![n, 0];
+            f.extend_from_slice(text);
+            frames.push(frame(&f));
+        }
+    }
+    let packets: Vec<(Vec<u8>, Option<u32>)> = frames.iter().map(|f| (f.clone(), None)).collect();
+    differential("strings.lua", &src, &packets);
+    let lines = compare_prints("strings.lua", &src, &frames);
+    assert_eq!(lines, 2 * frames.len());
+}
+
+#[test]
 fn pairs_over_string_keys_visits_every_entry_once() {
     lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // The order of string keys differs between Lua states (the snapshot's and the Lua

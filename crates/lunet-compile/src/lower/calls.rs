@@ -195,6 +195,13 @@ impl<'a> Lower<'a> {
                 all.extend(args);
                 self.call(f, all, at)
             }
+            SVal::Slice { .. } | SVal::Const(_)
+                if super::strings::STRING_FUNCTIONS.contains(&name) =>
+            {
+                let mut all = vec![recv];
+                all.extend(args);
+                self.string_function(name, all, at)
+            }
             SVal::Slice { .. } | SVal::Const(_) => Err(self.unsup_at(at, "a string method", format!("string methods (`:{name}`) build or scan strings per packet: not in the kernel-tier subset"))),
             other => Err(self.unsup_at(at, "a method call", format!("calling a method of {} is not in the kernel-tier subset", other.describe()))),
         }

@@ -23,10 +23,18 @@ use lunet_types::Value;
 const GLOBALS: &[&str] = &["print", "select", "ipairs", "pairs", "next", "string"];
 
 /// The library functions [`Lower::library_call`] lowers.
-pub(super) const CALLS: &[&str] = &["select", "ipairs", "pairs", "string.format"];
+pub(super) const CALLS: &[&str] = &[
+    "select",
+    "ipairs",
+    "pairs",
+    "string.format",
+    "string.len",
+    "string.byte",
+    "string.sub",
+];
 
 /// The members of the library tables a hook may use.
-const MEMBERS: &[&str] = &["string.format"];
+const MEMBERS: &[&str] = &["string.format", "string.len", "string.byte", "string.sub"];
 
 impl<'a> Lower<'a> {
     /// A global name read: a global of this call, a library name, or a diagnostic.
@@ -100,6 +108,9 @@ impl<'a> Lower<'a> {
             "select" => self.select(args, at),
             "ipairs" | "pairs" => self.iterate(name, args, at),
             "string.format" => self.format(args, at).map(|v| vec![v]),
+            "string.len" | "string.byte" | "string.sub" => {
+                self.string_function(&name["string.".len()..], args, at)
+            }
             _ => Err(self.internal(format!("{name} is not a library call"))),
         }
     }

@@ -33,6 +33,7 @@ mod packet;
 mod print;
 mod recover;
 mod stmt;
+mod strings;
 mod tables;
 mod unroll;
 

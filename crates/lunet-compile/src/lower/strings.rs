@@ -1,0 +1,296 @@
+//! String functions in a hook (part of pass `lower`): `string.len`, `string.byte` and
+//! `string.sub` (and the methods `s:len()`, `s:byte(i)`, `s:sub(i, j)`) on packet strings
+//! (`getstring` slices) and constant strings, with constant positions. Positions follow Lua
+//! 5.4's rules (`posrelatI`, `getendpos`): negative ones count from the end, and they are
+//! clamped to the string. A packet string's length is known at run time, so a position is a
+//! few compares; on a constant string everything folds. `string.byte` of a position outside
+//! the string gives nothing (nil).
+
+use std::rc::Rc;
+
+use super::{Lower, R};
+use crate::diag::Loc;
+use crate::ir::{AluOp, Cond, Inst, Opnd};
+use crate::types::{DataObj, SVal};
+use lunet_types::Value;
+
+/// The string functions [`Lower::string_function`] lowers, by their names in `string`.
+pub(super) const STRING_FUNCTIONS: &[&str] = &["len", "byte", "sub"];
+
+impl<'a> Lower<'a> {
+    /// `string.<name>(s, ...)`.
+    pub(super) fn string_function(
+        &mut self,
+        name: &str,
+        args: Vec<SVal<'a>>,
+        at: &Loc,
+    ) -> R<Vec<SVal<'a>>> {
+        let mut args = args.into_iter();
+        let s = args.next().unwrap_or(SVal::Nil);
+        let mut pos = |l: &mut Self, n: usize, default: Option<i64>| -> R<Option<i64>> {
+            match args.next() {
+                None | Some(SVal::Nil) => Ok(default),
+                Some(SVal::Int(Opnd::Imm(k))) => Ok(Some(k)),
+                Some(other) => Err(l.unsup_at(
+                    at,
+                    "a string position",
+                    format!(
+                        "string.{name}'s argument {n} must be a constant integer in a compiled hook, not {}",
+                        other.describe()
+                    ),
+                )),
+            }
+        };
+        let (off, len) = match &s {
+            SVal::Slice { off, len } => (*off, *len),
+            SVal::Const(c) => match &**c {
+                Value::Str(b) => {
+                    let b = b.clone();
+                    let i = pos(self, 2, Some(1))?;
+                    let j = pos(self, 3, None)?;
+                    return Ok(fold(name, &b, i.unwrap_or(1), j));
+                }
+                _ => return Err(self.not_a_string(name, &s, at)),
+            },
+            // Lua raises on a nil string.
+            SVal::Nil => {
+                self.fail_now();
+                return Ok(vec![]);
+            }
+            _ => return Err(self.not_a_string(name, &s, at)),
+        };
+        match name {
+            "len" => Ok(vec![SVal::Int(len)]),
+            "byte" => {
+                let i = pos(self, 2, Some(1))?.unwrap_or(1);
+                let j = pos(self, 3, None)?;
+                if j.is_some_and(|j| j != i) {
+                    return Err(self.unsup_at(at, "string.byte", "string.byte of more than one position gives as many values as the packet string has bytes there: take them one at a time"));
+                }
+                Ok(vec![self.byte_at(off, len, i)])
+            }
+            _ => {
+                let i = pos(self, 2, Some(1))?.unwrap_or(1);
+                let j = pos(self, 3, Some(-1))?.unwrap_or(-1);
+                Ok(vec![self.sub_slice(off, len, i, j)])
+            }
+        }
+    }
+
+    fn not_a_string(&self, name: &str, s: &SVal<'a>, at: &Loc) -> crate::diag::Diagnostic {
+        self.unsup_at(
+            at,
+            "a string function",
+            format!(
+                "string.{name} of {} is not in the kernel-tier subset",
+                s.describe()
+            ),
+        )
+    }
+
+    /// Byte `i` (Lua's position) of the packet string at `off`, or nil past its end.
+    fn byte_at(&mut self, off: Opnd, len: Opnd, i: i64) -> SVal<'a> {
+        let start = self.start_pos(len, i);
+        // Present when start <= len.
+        if let (Opnd::Imm(s), Opnd::Imm(l)) = (start, len) {
+            if s > l {
+                return SVal::Nil;
+            }
+            let at = self.add(off, s - 1);
+            return self.load(DataObj::Packet, at, 1, false);
+        }
+        let flag = self.mov(Opnd::Imm(0));
+        let val = self.mov(Opnd::Imm(0));
+        let skip = self.label();
+        self.br(Cond::Sgt, start, len, skip);
+        let at = self.sum(off, start, -1);
+        if let SVal::Int(b) = self.load(DataObj::Packet, at, 1, false) {
+            self.emit(Inst::Mov { dst: val, src: b });
+        }
+        self.emit(Inst::Mov {
+            dst: flag,
+            src: Opnd::Imm(1),
+        });
+        self.place_label(skip);
+        self.dead = false;
+        SVal::OptInt {
+            flag: Opnd::V(flag),
+            val: Opnd::V(val),
+        }
+    }
+
+    /// `string.sub` of the packet string at `off`: another slice of it.
+    fn sub_slice(&mut self, off: Opnd, len: Opnd, i: i64, j: i64) -> SVal<'a> {
+        let start = self.start_pos(len, i);
+        let end = self.end_pos(len, j);
+        if let (Opnd::Imm(s), Opnd::Imm(e)) = (start, end) {
+            let n = (e - s + 1).max(0);
+            let off = if n == 0 { off } else { self.add(off, s - 1) };
+            return SVal::Slice {
+                off,
+                len: Opnd::Imm(n),
+            };
+        }
+        // n = max(end - start + 1, 0); the offset moves only when n > 0.
+        let n = self.mov(end);
+        self.emit(Inst::Alu {
+            op: AluOp::Sub,
+            dst: n,
+            src: start,
+        });
+        self.emit(Inst::Alu {
+            op: AluOp::Add,
+            dst: n,
+            src: Opnd::Imm(1),
+        });
+        let o = self.mov(off);
+        let empty = self.label();
+        let done = self.label();
+        self.br(Cond::Sle, Opnd::V(n), Opnd::Imm(0), empty);
+        let moved = self.sum(off, start, -1);
+        self.emit(Inst::Mov { dst: o, src: moved });
+        self.jmp(done);
+        self.place_label(empty);
+        self.emit(Inst::Mov {
+            dst: n,
+            src: Opnd::Imm(0),
+        });
+        self.place_label(done);
+        self.dead = false;
+        SVal::Slice {
+            off: Opnd::V(o),
+            len: Opnd::V(n),
+        }
+    }
+
+    /// Lua's `posrelatI(i, len)`: a start position in `1..`.
+    fn start_pos(&mut self, len: Opnd, i: i64) -> Opnd {
+        if i > 0 {
+            return Opnd::Imm(i);
+        }
+        if i == 0 {
+            return Opnd::Imm(1);
+        }
+        if let Opnd::Imm(l) = len {
+            return Opnd::Imm(if i < -l { 1 } else { l + i + 1 });
+        }
+        // len + i + 1, at least 1.
+        let r = self.sum(len, Opnd::Imm(i), 1);
+        self.at_least(r, 1)
+    }
+
+    /// Lua's `getendpos(j, len)`: an end position in `0..=len`.
+    fn end_pos(&mut self, len: Opnd, j: i64) -> Opnd {
+        if let Opnd::Imm(l) = len {
+            return Opnd::Imm(if j > l {
+                l
+            } else if j >= 0 {
+                j
+            } else if j < -l {
+                0
+            } else {
+                l + j + 1
+            });
+        }
+        if j >= 0 {
+            // min(j, len)
+            let r = self.mov(Opnd::Imm(j));
+            let keep = self.label();
+            self.br(Cond::Sle, Opnd::V(r), len, keep);
+            self.emit(Inst::Mov { dst: r, src: len });
+            self.place_label(keep);
+            self.dead = false;
+            return Opnd::V(r);
+        }
+        let r = self.sum(len, Opnd::Imm(j), 1);
+        self.at_least(r, 0)
+    }
+
+    /// `max(r, k)` into a register.
+    fn at_least(&mut self, r: Opnd, k: i64) -> Opnd {
+        let Opnd::V(v) = r else {
+            return r;
+        };
+        let keep = self.label();
+        self.br(Cond::Sge, r, Opnd::Imm(k), keep);
+        self.emit(Inst::Mov {
+            dst: v,
+            src: Opnd::Imm(k),
+        });
+        self.place_label(keep);
+        self.dead = false;
+        r
+    }
+
+    /// `a + k` (constants folded).
+    fn add(&mut self, a: Opnd, k: i64) -> Opnd {
+        self.sum(a, Opnd::Imm(0), k)
+    }
+
+    /// `a + b + k` into a fresh register (constants folded).
+    fn sum(&mut self, a: Opnd, b: Opnd, k: i64) -> Opnd {
+        match (a, b) {
+            (Opnd::Imm(x), Opnd::Imm(y)) => Opnd::Imm(x + y + k),
+            _ => {
+                let r = self.mov(a);
+                if b != Opnd::Imm(0) {
+                    self.emit(Inst::Alu {
+                        op: AluOp::Add,
+                        dst: r,
+                        src: b,
+                    });
+                }
+                if k != 0 {
+                    self.emit(Inst::Alu {
+                        op: AluOp::Add,
+                        dst: r,
+                        src: Opnd::Imm(k),
+                    });
+                }
+                Opnd::V(r)
+            }
+        }
+    }
+}
+
+/// A string function of a constant string, folded.
+fn fold<'a>(name: &str, s: &[u8], i: i64, j: Option<i64>) -> Vec<SVal<'a>> {
+    let l = s.len() as i64;
+    let start = if i > 0 {
+        i
+    } else if i == 0 || i < -l {
+        1
+    } else {
+        l + i + 1
+    };
+    let end_of = |j: i64| {
+        if j > l {
+            l
+        } else if j >= 0 {
+            j
+        } else if j < -l {
+            0
+        } else {
+            l + j + 1
+        }
+    };
+    let int = |k: i64| SVal::Int(Opnd::Imm(k));
+    match name {
+        "len" => vec![int(l)],
+        "byte" => {
+            let end = end_of(j.unwrap_or(start));
+            (start..=end)
+                .map(|p| int(s[p as usize - 1] as i64))
+                .collect()
+        }
+        _ => {
+            let end = end_of(j.unwrap_or(-1));
+            let b = if start <= end {
+                s[start as usize - 1..end as usize].to_vec()
+            } else {
+                Vec::new()
+            };
+            vec![SVal::Const(Rc::new(Value::Str(b)))]
+        }
+    }
+}
