@@ -75,6 +75,25 @@ fn string_byte_sub_and_len_on_packet_strings() {
 }
 
 #[test]
+fn library_functions_held_in_locals_of_the_body_work_as_the_globals() {
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
+    let src = "local xdp = require('xdp')\n\
+               local sel, fmt, each, all, byte = select, string.format, ipairs, pairs, string.byte\n\
+               local t = { 4, 5, 6 }\n\
+               local function hook(packet)\n\
+                 local n = 0\n\
+                 for i, v in each(t) do n = n + i * v end\n\
+                 for _, v in all(t) do n = n + v end\n\
+                 local s = packet:getstring(0, 4)\n\
+                 print(fmt('%d %s', sel(2, 1, n), s), byte(s, 2))\n\
+                 return (n + byte(s, 1)) % 5\n\
+               end\n\
+               xdp.attach(hook)\n";
+    let frames: Vec<Vec<u8>> = byte_pairs().into_iter().map(|(f, _)| f).collect();
+    assert_eq!(compare_prints("locals.lua", src, &frames), frames.len());
+}
+
+#[test]
 fn pairs_over_string_keys_visits_every_entry_once() {
     lunet_testkit::require_root!("bpf(2), to load and run the programs");
     // The order of string keys differs between Lua states (the snapshot's and the Lua

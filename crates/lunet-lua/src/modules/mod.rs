@@ -28,6 +28,18 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     loaded.set("bpf.map", crate::maps::module(lua)?)?;
     // The compiler recognises lunet's functions by identity: remember each one's name.
     let mut builtins = crate::snapshot::Builtins::default();
+    // The base library's functions by their global names (before `_G.select` below), so
+    // `local print, select = print, select` in the body gives a hook the sandbox's own.
+    for name in ["print", "select", "ipairs", "pairs", "next"] {
+        builtins.add(&lua.globals().get::<mlua::Function>(name)?, name);
+    }
+    let string: Table = lua.globals().get("string")?;
+    for name in ["format", "byte", "sub", "len"] {
+        builtins.add(
+            &string.get::<mlua::Function>(name)?,
+            format!("string.{name}"),
+        );
+    }
     for pair in loaded.pairs::<String, Value>() {
         let (module, value) = pair?;
         if let Value::Table(t) = value {
@@ -38,8 +50,6 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
             }
         }
     }
-    // `local print = print` in the body gives a hook the sandbox's print.
-    builtins.add(&lua.globals().get::<mlua::Function>("print")?, "print");
     lua.set_app_data(builtins);
 
     let cache = loaded.clone();
