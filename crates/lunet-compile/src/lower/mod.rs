@@ -17,8 +17,13 @@
 //! - `cond.rs`: conditions as jumps (tests, comparisons, equality of every kind);
 //! - `packet.rs`: the data objects' methods (loads, stores, `getstring` slices, bounds checks);
 //! - `tables.rs`: constant tables from the upvalues, folded or looked up at run time;
-//! - `calls.rs`: call chains, inlined Lua functions, library functions, methods;
-//! - `maps.rs`: `bpf.map` lookups, updates and deletes; `print.rs`: `print`.
+//! - `calls.rs`: call chains, inlined Lua functions and closures, library functions, methods;
+//! - `library.rs`: the sandbox's globals (`select`, `ipairs`, `string`...) and globals of
+//!   one call; `format.rs`: `string.format`; `strings.rs`: `string.len/byte/sub`;
+//! - `choice.rs`: values drawn from a set of constants; `unroll.rs`: generic `for` over
+//!   constant tables;
+//! - `maps.rs`: `bpf.map` lookups, updates and deletes; `print.rs`: `print`;
+//! - `recover.rs`: going on past an unsupported statement, so that one run names them all.
 
 mod arith;
 mod calls;
