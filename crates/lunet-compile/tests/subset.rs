@@ -75,6 +75,35 @@ fn string_byte_sub_and_len_on_packet_strings() {
 }
 
 #[test]
+fn packet_strings_compared_and_searched_byte_by_byte() {
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
+    let src = golden("scan.lua");
+    let texts: [&[u8]; 5] = [b"abzab", b"xxabzz", b"zzzzzzzz", b"ab", b"bzabzab"];
+    let mut frames = Vec::new();
+    for (x, ta) in texts.iter().enumerate() {
+        for (y, tb) in texts.iter().enumerate() {
+            for (la, lb) in [(ta.len(), tb.len()), (2, 2), (0, 0), (5, 6), (7, 7)] {
+                let mut f = vec![la as u8, lb as u8];
+                let mut sa = ta.to_vec();
+                sa.resize(8, b'_');
+                let mut sb = if (x + y) % 3 == 0 {
+                    ta.to_vec()
+                } else {
+                    tb.to_vec()
+                };
+                sb.resize(8, b'_');
+                f.extend_from_slice(&sa);
+                f.extend_from_slice(&sb);
+                frames.push(frame(&f));
+            }
+        }
+    }
+    let packets: Vec<(Vec<u8>, Option<u32>)> = frames.iter().map(|f| (f.clone(), None)).collect();
+    differential("scan.lua", &src, &packets);
+    assert_eq!(compare_prints("scan.lua", &src, &frames), frames.len());
+}
+
+#[test]
 fn library_functions_held_in_locals_of_the_body_work_as_the_globals() {
     lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = "local xdp = require('xdp')\n\

@@ -246,11 +246,10 @@ impl<'a> Lower<'a> {
                     Ok(())
                 }
             },
-            (S::Slice { .. }, S::Slice { .. }) => Err(self.unsup(
-                e,
-                "a comparison",
-                "comparing two strings of packet bytes is not in the kernel-tier subset",
-            )),
+            (S::Slice { off, len }, S::Slice { off: o2, len: l2 }) => {
+                self.slices_equal((*off, *len), (*o2, *l2), want, target);
+                Ok(())
+            }
             (S::Slice { .. }, _) => {
                 jump_if(self, false);
                 Ok(())

@@ -31,10 +31,17 @@ pub(super) const CALLS: &[&str] = &[
     "string.len",
     "string.byte",
     "string.sub",
+    "string.find",
 ];
 
 /// The members of the library tables a hook may use.
-const MEMBERS: &[&str] = &["string.format", "string.len", "string.byte", "string.sub"];
+const MEMBERS: &[&str] = &[
+    "string.format",
+    "string.len",
+    "string.byte",
+    "string.sub",
+    "string.find",
+];
 
 impl<'a> Lower<'a> {
     /// A global name read: a global of this call, a library name, or a diagnostic.
@@ -108,7 +115,7 @@ impl<'a> Lower<'a> {
             "select" => self.select(args, at),
             "ipairs" | "pairs" => self.iterate(name, args, at),
             "string.format" => self.format(args, at).map(|v| vec![v]),
-            "string.len" | "string.byte" | "string.sub" => {
+            "string.len" | "string.byte" | "string.sub" | "string.find" => {
                 self.string_function(&name["string.".len()..], args, at)
             }
             _ => Err(self.internal(format!("{name} is not a library call"))),

@@ -391,6 +391,23 @@ impl<'a> Lower<'a> {
         }
     }
 
+    /// The bound of a loop the lowering makes itself (a scan over packet bytes): what
+    /// [`Lower::scan_iteration`] counts at the loop's head, as for a `while` loop.
+    pub(super) fn scan_bound(&mut self) -> Option<VReg> {
+        Some(match self.loop_bound {
+            LoopBound::MayGoto => VReg::MAX,
+            LoopBound::Counter => self.hidden_counter(),
+        })
+    }
+
+    /// One iteration of a loop bounded by [`Lower::scan_bound`].
+    pub(super) fn scan_iteration(&mut self, bound: Option<VReg>) {
+        self.count_iteration(&LoopPre {
+            counter: bound,
+            ..LoopPre::default()
+        });
+    }
+
     /// A hidden iteration counter, from 0.
     fn hidden_counter(&mut self) -> VReg {
         let c = self.vreg();

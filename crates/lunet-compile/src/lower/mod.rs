@@ -37,6 +37,7 @@ mod maps;
 mod packet;
 mod print;
 mod recover;
+mod scan;
 mod stmt;
 mod strings;
 mod tables;

@@ -15,7 +15,7 @@ use crate::types::{DataObj, SVal};
 use lunet_types::Value;
 
 /// The string functions [`Lower::string_function`] lowers, by their names in `string`.
-pub(super) const STRING_FUNCTIONS: &[&str] = &["len", "byte", "sub"];
+pub(super) const STRING_FUNCTIONS: &[&str] = &["len", "byte", "sub", "find"];
 
 impl<'a> Lower<'a> {
     /// `string.<name>(s, ...)`.
@@ -25,6 +25,9 @@ impl<'a> Lower<'a> {
         args: Vec<SVal<'a>>,
         at: &Loc,
     ) -> R<Vec<SVal<'a>>> {
+        if name == "find" {
+            return self.find(args, at);
+        }
         let mut args = args.into_iter();
         let s = args.next().unwrap_or(SVal::Nil);
         let mut pos = |l: &mut Self, n: usize, default: Option<i64>| -> R<Option<i64>> {
@@ -74,6 +77,94 @@ impl<'a> Lower<'a> {
                 let j = pos(self, 3, Some(-1))?.unwrap_or(-1);
                 Ok(vec![self.sub_slice(off, len, i, j)])
             }
+        }
+    }
+
+    /// `string.find(s, needle [, init [, plain]])` of a constant needle found as plain text.
+    fn find(&mut self, args: Vec<SVal<'a>>, at: &Loc) -> R<Vec<SVal<'a>>> {
+        let mut args = args.into_iter();
+        let s = args.next().unwrap_or(SVal::Nil);
+        let needle = match args.next() {
+            Some(SVal::Const(c)) if matches!(&*c, Value::Str(_)) => match &*c {
+                Value::Str(b) => b.clone(),
+                _ => Vec::new(),
+            },
+            other => {
+                let what = other
+                    .map(|v| v.describe())
+                    .unwrap_or_else(|| "nothing".into());
+                return Err(self.unsup_at(
+                    at,
+                    "string.find",
+                    format!(
+                        "string.find looks for a constant string in a compiled hook, not {what}"
+                    ),
+                ));
+            }
+        };
+        let init =
+            match args.next() {
+                None | Some(SVal::Nil) => 1,
+                Some(SVal::Int(Opnd::Imm(k))) => k,
+                Some(other) => return Err(self.unsup_at(
+                    at,
+                    "string.find",
+                    format!(
+                        "string.find's init must be a constant integer in a compiled hook, not {}",
+                        other.describe()
+                    ),
+                )),
+            };
+        let plain = match args.next() {
+            None => false,
+            Some(v) => match v.static_truth() {
+                Some(t) => t,
+                None => {
+                    return Err(self.unsup_at(
+                        at,
+                        "string.find",
+                        "string.find's `plain` must be known when compiling",
+                    ))
+                }
+            },
+        };
+        if !plain && needle.iter().any(|c| super::scan::SPECIALS.contains(c)) {
+            return Err(self.unsup_at(at, "a Lua pattern", "Lua patterns are not in the kernel-tier subset yet: pass `plain` (string.find(s, text, init, true)) to find text"));
+        }
+        match s {
+            SVal::Slice { off, len } => self.find_plain((off, len), &needle, init),
+            SVal::Const(c) if matches!(&*c, Value::Str(_)) => {
+                let Value::Str(hay) = &*c else {
+                    return Ok(vec![]);
+                };
+                let l = hay.len() as i64;
+                let start = if init > 0 {
+                    init
+                } else if init == 0 || init < -l {
+                    1
+                } else {
+                    l + init + 1
+                };
+                if start > l + 1 {
+                    return Ok(vec![SVal::Nil]);
+                }
+                let from = start as usize - 1;
+                let hit = (from..=hay.len().saturating_sub(needle.len())).find(|&p| {
+                    p + needle.len() <= hay.len() && hay[p..p + needle.len()] == needle[..]
+                });
+                Ok(match hit {
+                    Some(p) => vec![
+                        SVal::Int(Opnd::Imm(p as i64 + 1)),
+                        SVal::Int(Opnd::Imm((p + needle.len()) as i64)),
+                    ],
+                    None => vec![SVal::Nil],
+                })
+            }
+            SVal::Nil => {
+                self.fail_now();
+                Ok(vec![])
+            }
+            other => Err(self.not_a_string("find", &other, at)),
         }
     }
 
@@ -164,7 +255,7 @@ impl<'a> Lower<'a> {
     }
 
     /// Lua's `posrelatI(i, len)`: a start position in `1..`.
-    fn start_pos(&mut self, len: Opnd, i: i64) -> Opnd {
+    pub(super) fn start_pos(&mut self, len: Opnd, i: i64) -> Opnd {
         if i > 0 {
             return Opnd::Imm(i);
         }
@@ -228,7 +319,7 @@ impl<'a> Lower<'a> {
     }
 
     /// `a + b + k` into a fresh register (constants folded).
-    fn sum(&mut self, a: Opnd, b: Opnd, k: i64) -> Opnd {
+    pub(super) fn sum(&mut self, a: Opnd, b: Opnd, k: i64) -> Opnd {
         match (a, b) {
             (Opnd::Imm(x), Opnd::Imm(y)) => Opnd::Imm(x + y + k),
             _ => {
