@@ -137,6 +137,7 @@ pub mod liveness;
 pub mod lower;
 pub mod maps;
 pub mod passes;
+pub mod pattern;
 pub mod print;
 pub mod program;
 pub mod regalloc;

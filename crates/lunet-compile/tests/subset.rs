@@ -104,6 +104,51 @@ fn packet_strings_compared_and_searched_byte_by_byte() {
 }
 
 #[test]
+fn lua_patterns_match_as_the_lua_tier_matches() {
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
+    let src = golden("patterns.lua");
+    let names: [&[u8]; 9] = [
+        b"github.com\0zz",
+        b"www.gitlab.com",
+        b"a1b22c333.co",
+        b"gitXcom",
+        b"git.co\0.com",
+        b"Hello World_x.o",
+        b"githubXcom",
+        b"\0github.com",
+        b"",
+    ];
+    let mut frames = Vec::new();
+    for n in names {
+        for len in [n.len(), n.len().saturating_sub(1), 3, 23] {
+            let mut f = vec![len as u8, 0];
+            f.extend_from_slice(n);
+            f.resize(2 + 24, b'-');
+            frames.push(frame(&f));
+        }
+    }
+    let packets: Vec<(Vec<u8>, Option<u32>)> = frames.iter().map(|f| (f.clone(), None)).collect();
+    differential("patterns.lua", &src, &packets);
+    assert_eq!(compare_prints("patterns.lua", &src, &frames), frames.len());
+    // More patterns, a hook each: sets, complements, `-`, `?`, init, match's whole match.
+    for (k, body) in [
+        "local a, b = s:find('[%a_]-%.c?o', 2)\n  print(a, b)",
+        "local w = s:match('^[^\\0]*')\n  print(w, #w)",
+        "print((s:find('%u%l+')), (s:find('[^%w%.]')))",
+        "print(s:find('o?m$'), (s:find('%.')))",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let src = format!(
+            "local xdp = require('xdp')\nlocal function hook(packet)\n  local s = packet:getstring(2, packet:getuint8(0) % 24)\n  {body}\n  return 2\nend\nxdp.attach(hook)\n"
+        );
+        let file = format!("pattern{k}.lua");
+        assert_eq!(compare_prints(&file, &src, &frames), frames.len(), "{body}");
+    }
+}
+
+#[test]
 fn library_functions_held_in_locals_of_the_body_work_as_the_globals() {
     lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = "local xdp = require('xdp')\n\

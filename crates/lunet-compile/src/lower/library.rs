@@ -32,6 +32,7 @@ pub(super) const CALLS: &[&str] = &[
     "string.byte",
     "string.sub",
     "string.find",
+    "string.match",
 ];
 
 /// The members of the library tables a hook may use.
@@ -41,6 +42,7 @@ const MEMBERS: &[&str] = &[
     "string.byte",
     "string.sub",
     "string.find",
+    "string.match",
 ];
 
 impl<'a> Lower<'a> {
@@ -115,7 +117,7 @@ impl<'a> Lower<'a> {
             "select" => self.select(args, at),
             "ipairs" | "pairs" => self.iterate(name, args, at),
             "string.format" => self.format(args, at).map(|v| vec![v]),
-            "string.len" | "string.byte" | "string.sub" | "string.find" => {
+            "string.len" | "string.byte" | "string.sub" | "string.find" | "string.match" => {
                 self.string_function(&name["string.".len()..], args, at)
             }
             _ => Err(self.internal(format!("{name} is not a library call"))),

@@ -34,6 +34,7 @@ mod format;
 mod library;
 mod loops;
 mod maps;
+mod matcher;
 mod packet;
 mod print;
 mod recover;

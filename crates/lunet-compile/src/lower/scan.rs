@@ -46,7 +46,7 @@ impl<'a> Lower<'a> {
     }
 
     /// The byte at `off + i` of the packet (inside a string already bounds-checked).
-    fn byte_at_index(&mut self, off: Opnd, i: crate::ir::VReg) -> Opnd {
+    pub(super) fn byte_at_index(&mut self, off: Opnd, i: crate::ir::VReg) -> Opnd {
         let at = self.mov(off);
         self.emit(Inst::Alu {
             op: AluOp::Add,

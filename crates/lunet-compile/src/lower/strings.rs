@@ -15,7 +15,7 @@ use crate::types::{DataObj, SVal};
 use lunet_types::Value;
 
 /// The string functions [`Lower::string_function`] lowers, by their names in `string`.
-pub(super) const STRING_FUNCTIONS: &[&str] = &["len", "byte", "sub", "find"];
+pub(super) const STRING_FUNCTIONS: &[&str] = &["len", "byte", "sub", "find", "match"];
 
 impl<'a> Lower<'a> {
     /// `string.<name>(s, ...)`.
@@ -25,8 +25,8 @@ impl<'a> Lower<'a> {
         args: Vec<SVal<'a>>,
         at: &Loc,
     ) -> R<Vec<SVal<'a>>> {
-        if name == "find" {
-            return self.find(args, at);
+        if name == "find" || name == "match" {
+            return self.find(args, at, name == "find");
         }
         let mut args = args.into_iter();
         let s = args.next().unwrap_or(SVal::Nil);
@@ -80,8 +80,9 @@ impl<'a> Lower<'a> {
         }
     }
 
-    /// `string.find(s, needle [, init [, plain]])` of a constant needle found as plain text.
-    fn find(&mut self, args: Vec<SVal<'a>>, at: &Loc) -> R<Vec<SVal<'a>>> {
+    /// `string.find(s, needle [, init [, plain]])` of a constant needle, as plain text or a
+    /// Lua pattern; `string.match(s, pattern [, init])` when not `find`.
+    fn find(&mut self, args: Vec<SVal<'a>>, at: &Loc, find: bool) -> R<Vec<SVal<'a>>> {
         let mut args = args.into_iter();
         let s = args.next().unwrap_or(SVal::Nil);
         let needle = match args.next() {
@@ -97,25 +98,26 @@ impl<'a> Lower<'a> {
                     at,
                     "string.find",
                     format!(
-                        "string.find looks for a constant string in a compiled hook, not {what}"
+                        "string.find and string.match take a constant string or pattern in a compiled hook, not {what}"
                     ),
                 ));
             }
         };
-        let init =
-            match args.next() {
-                None | Some(SVal::Nil) => 1,
-                Some(SVal::Int(Opnd::Imm(k))) => k,
-                Some(other) => return Err(self.unsup_at(
+        let init = match args.next() {
+            None | Some(SVal::Nil) => 1,
+            Some(SVal::Int(Opnd::Imm(k))) => k,
+            Some(other) => {
+                return Err(self.unsup_at(
                     at,
                     "string.find",
                     format!(
                         "string.find's init must be a constant integer in a compiled hook, not {}",
                         other.describe()
                     ),
-                )),
-            };
-        let plain = match args.next() {
+                ))
+            }
+        };
+        let plain = match args.next().filter(|_| find) {
             None => false,
             Some(v) => match v.static_truth() {
                 Some(t) => t,
@@ -128,8 +130,18 @@ impl<'a> Lower<'a> {
                 }
             },
         };
-        if !plain && needle.iter().any(|c| super::scan::SPECIALS.contains(c)) {
-            return Err(self.unsup_at(at, "a Lua pattern", "Lua patterns are not in the kernel-tier subset yet: pass `plain` (string.find(s, text, init, true)) to find text"));
+        let pattern = !plain && needle.iter().any(|c| super::scan::SPECIALS.contains(c));
+        if pattern || !find {
+            let pat = crate::pattern::parse(&needle)
+                .map_err(|e| self.unsup_at(at, "a Lua pattern", e.to_string()))?;
+            return match s {
+                SVal::Slice { off, len } => self.pattern_search((off, len), &pat, init, find, at),
+                SVal::Nil => {
+                    self.fail_now();
+                    Ok(vec![])
+                }
+                other => Err(self.unsup_at(at, "a Lua pattern", format!("a pattern on {} in a compiled hook: match constant strings in the script's body", other.describe()))),
+            };
         }
         match s {
             SVal::Slice { off, len } => self.find_plain((off, len), &needle, init),

@@ -34,7 +34,7 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
         builtins.add(&lua.globals().get::<mlua::Function>(name)?, name);
     }
     let string: Table = lua.globals().get("string")?;
-    for name in ["format", "byte", "sub", "len", "find"] {
+    for name in ["format", "byte", "sub", "len", "find", "match"] {
         builtins.add(
             &string.get::<mlua::Function>(name)?,
             format!("string.{name}"),
