@@ -6,7 +6,7 @@
 //! would have declared or assigned is *poisoned*: its names get empty slots, and an error in a
 //! later statement that mentions a poisoned name (or inside a call from one) is a consequence
 //! of the first, not recorded. Errors of a function inlined twice are recorded once. Compiler
-//! bugs are not recovered from.
+//! bugs are not recovered from, except where a poisoned value reached them.
 
 use std::collections::HashSet;
 
@@ -77,10 +77,12 @@ impl<'a> Lower<'a> {
     /// Records `d` (unless it follows from an earlier one) and poisons `names`; a compiler
     /// bug goes on up.
     pub(super) fn recover(&mut self, d: Diagnostic, names: Vec<String>) -> R<()> {
-        if d.kind == DiagKind::Internal {
+        let follows = self.stack.iter().any(|s| s.mentions(&self.poisoned));
+        // A poisoned (empty) value where the lowering assumed a real one is a consequence
+        // too; any other compiler bug goes on up.
+        if d.kind == DiagKind::Internal && !follows {
             return Err(d);
         }
-        let follows = self.stack.iter().any(|s| s.mentions(&self.poisoned));
         let again = self
             .errors
             .iter()
