@@ -129,6 +129,8 @@ impl<'a> Lower<'a> {
                 // A condition outside the subset: its branches are looked at all the same.
                 if let Err(d) = self.test(i.condition(), false, next) {
                     self.recover(d, Vec::new())?;
+                    // Both ways on from the condition stay open.
+                    self.targeted.insert(next);
                 }
                 // Each branch starts from the state its condition's jump had.
                 let mut at_next = self.slots.clone();
@@ -142,6 +144,7 @@ impl<'a> Lower<'a> {
                     next = self.label();
                     if let Err(d) = self.test(ei.condition(), false, next) {
                         self.recover(d, Vec::new())?;
+                        self.targeted.insert(next);
                     }
                     at_next = self.slots.clone();
                     self.block(ei.block())?;
