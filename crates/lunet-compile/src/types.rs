@@ -217,7 +217,10 @@ impl<'a> SVal<'a> {
                 let names: Vec<String> = members.iter().map(|(_, v)| show(v)).collect();
                 format!("one of {}", names.join(", "))
             }
-            SVal::Fmt(_) => "a string made by string.format".into(),
+            SVal::Fmt(_) => {
+                "a string built per packet (with `..` or string.format: only print takes one)"
+                    .into()
+            }
         }
     }
 

@@ -198,7 +198,7 @@ fn string_format_in_print_matches_the_lua_tier() {
         frames.push(f);
     }
     let lines = compare_prints("format.lua", &golden("format.lua"), &frames);
-    assert_eq!(lines, 4 * frames.len());
+    assert_eq!(lines, 5 * frames.len());
 }
 
 /// TLS ClientHellos over TCP to `port`, for the SNI filters.

@@ -300,7 +300,11 @@ impl<'a> Lower<'a> {
             return Ok(SVal::Int(self.arith(a, lo, ro)));
         }
         match op {
-            BinOp::TwoDots(_) => Err(self.unsup(e, "a string built at run time", "`..` builds a string per packet: not in the kernel-tier subset")),
+            BinOp::TwoDots(_) => {
+                let a = self.expr(lhs)?;
+                let b = self.expr(rhs)?;
+                self.concat(a, b, &loc(e))
+            }
             BinOp::Slash(_) | BinOp::Caret(_) => Err(self.unsup(op, "float arithmetic", format!(
                 "`{}` gives a float: floats are not in the kernel-tier subset (use `//` for integer division)",
                 op.token().token()

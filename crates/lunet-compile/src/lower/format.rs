@@ -1,7 +1,8 @@
-//! `string.format` in a hook (part of pass `lower`): the format is a constant, read when
-//! compiling ([`crate::format::parse`]); constant arguments are formatted then, and what
-//! varies per packet stays a value with its conversion ([`SVal::Fmt`]), for `print` to put
-//! in its record. A format whose every piece is known is a constant string.
+//! Strings built in a hook (part of pass `lower`): `string.format` and `..`. The format is a
+//! constant, read when compiling ([`crate::format::parse`]); constant arguments are
+//! formatted then, and what varies per packet stays a value with its conversion
+//! ([`SVal::Fmt`]), for `print` to put in its record. A string whose every piece is known is
+//! a constant string.
 
 use std::rc::Rc;
 
@@ -100,5 +101,72 @@ impl<'a> Lower<'a> {
             [Piece::Text(t)] => SVal::Const(Rc::new(Value::Str(t.clone()))),
             _ => SVal::Fmt(Rc::new(pieces)),
         })
+    }
+
+    /// `a .. b`: strings and integers joined (Lua raises for anything else).
+    pub(super) fn concat(&mut self, a: SVal<'a>, b: SVal<'a>, at: &Loc) -> R<SVal<'a>> {
+        let mut pieces: Vec<Piece<'a>> = Vec::new();
+        for v in [a, b] {
+            let v = match v {
+                SVal::OptInt { .. } => {
+                    SVal::Int(self.int_operand_at(v, at, "an operand of `..`")?)
+                }
+                v => v,
+            };
+            let text = |t: &[u8], pieces: &mut Vec<Piece<'a>>| match pieces.last_mut() {
+                Some(Piece::Text(prev)) => prev.extend_from_slice(t),
+                _ => pieces.push(Piece::Text(t.to_vec())),
+            };
+            match v {
+                SVal::Const(c) if matches!(&*c, Value::Str(_)) => {
+                    if let Value::Str(s) = &*c {
+                        text(s, &mut pieces);
+                    }
+                }
+                SVal::Int(Opnd::Imm(k)) => text(k.to_string().as_bytes(), &mut pieces),
+                SVal::Fmt(p) => {
+                    for piece in p.iter() {
+                        match piece {
+                            Piece::Text(t) => text(t, &mut pieces),
+                            other => pieces.push(other.clone()),
+                        }
+                    }
+                }
+                SVal::OneOf { ref members, .. }
+                    if members.iter().all(|(_, m)| matches!(**m, Value::Str(_))) =>
+                {
+                    pieces.push(Piece::Value(plain_s(), v))
+                }
+                SVal::Int(_) | SVal::Slice { .. } => pieces.push(Piece::Value(plain_s(), v)),
+                // Lua raises: "attempt to concatenate a nil value".
+                SVal::Nil | SVal::Bool(_) => {
+                    self.fail_now();
+                    return Ok(SVal::Const(Rc::new(Value::Str(Vec::new()))));
+                }
+                other => {
+                    return Err(self.unsup_at(
+                        at,
+                        "a string built at run time",
+                        format!(
+                            "`..` of {}: a compiled hook joins strings and integers",
+                            other.describe()
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(match pieces.as_slice() {
+            [] => SVal::Const(Rc::new(Value::Str(Vec::new()))),
+            [Piece::Text(t)] => SVal::Const(Rc::new(Value::Str(t.clone()))),
+            _ => SVal::Fmt(Rc::new(pieces)),
+        })
+    }
+}
+
+/// `%s` as `tostring` converts: what `..` does to a value.
+fn plain_s() -> format::Spec {
+    format::Spec {
+        conv: b's',
+        ..format::Spec::default()
     }
 }

@@ -1,6 +1,6 @@
 -- string.format inside print: every conversion of the subset with flags, widths and
 -- precisions, on run-time integers, packet strings, a choice of strings and a boolean;
--- constant pieces folded when compiling.
+-- constant pieces folded when compiling; `..` of strings and integers.
 local xdp = require("xdp")
 local action = require("linux.xdp")
 
@@ -15,6 +15,7 @@ local function hook(packet)
   print(string.format("%x|%X|%#x|%04x|%u|%c|%%|%3c", a, u, u, u, a, 65 + u % 26, 97 + u % 26))
   print(string.format("%s|%8s|%-8s|%.2s|%s|%s", s, s, v, v, why[v], a > 3), "tab", string.format("%d", 42))
   print(string.format("const %s %d %5.3s", "x", 12, "abcdef"), string.format("%s=%s", "n", nil))
+  print("v=" .. v .. " s=" .. s .. " a=" .. a .. " u+1=" .. u + 1, 1 .. "", "" .. why[v])
   return action.PASS
 end
 
