@@ -298,3 +298,53 @@ fn lunatiks_sni_lua_with_the_offset_in_the_frame_drops_the_blocked_name() {
     let lines = compare_prints("sni.lua", &src, &frames);
     assert!(lines >= 9, "{lines} lines");
 }
+
+#[test]
+fn lunatiks_dnsblock_common_lua_blocks_names_as_the_lua_tier_does() {
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
+    let Some(dir) = std::env::var_os("LUNATIK_DIR") else {
+        eprintln!("SKIP: set LUNATIK_DIR to a Lunatik checkout to run Lunatik's dnsblock");
+        return;
+    };
+    let path = std::path::Path::new(&dir).join("examples/dnsblock/common.lua");
+    let common =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // The module as shipped, with an XDP hook in place of its `return`, called as
+    // nf_dnsblock.lua calls it: the frames are IPv4 packets from their IP header on, as
+    // `skb:data("net")` gives them (lunet does not compile netfilter hooks yet, and inlines
+    // functions of the hook's own file only).
+    let tail = "return common";
+    assert!(
+        common.trim_end().ends_with(tail),
+        "common.lua has changed: no `{tail}` at its end"
+    );
+    let src = format!(
+        "{}\nlocal xdp = require('xdp')\n\
+         local function dnsblock_hook(pkt)\n\
+           local proto = pkt:getuint8(9)\n\
+           local thoff = (pkt:getuint8(0) & 0x0F) * 4\n\
+           return common.hook(pkt, thoff, proto) and xdp.DROP or xdp.PASS\n\
+         end\n\
+         xdp.attach(dnsblock_hook)\n",
+        &common.trim_end()[..common.trim_end().len() - tail.len()]
+    );
+    let mut packets = Vec::new();
+    for (name, blocked) in [
+        ("github.com", true),
+        ("www.gitlab.com", true),
+        ("githubXcom.example", true),
+        ("example.org", false),
+        ("gitlab.co", false),
+    ] {
+        let q = lunet_gen::packet::dns_query_payload(name, 0x4242).unwrap();
+        let ip = split_frame(&udp4_to(53, &q)).1.to_vec();
+        for m in mutations(&ip, 17) {
+            packets.push((m, None));
+        }
+        packets.push((ip.clone(), Some(if blocked { 1 } else { 2 })));
+        packets.push((split_frame(&udp4_to(5353, &q)).1.to_vec(), Some(2)));
+    }
+    differential("common.lua", &src, &packets);
+    let frames: Vec<Vec<u8>> = packets.iter().map(|(p, _)| p.clone()).collect();
+    assert!(compare_prints("common.lua", &src, &frames) >= 3);
+}

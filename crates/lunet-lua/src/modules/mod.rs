@@ -26,6 +26,13 @@ pub(crate) fn install(lua: &Lua, script_dir: PathBuf) -> mlua::Result<()> {
     loaded.set("byteorder", byteorder::module(lua)?)?;
     loaded.set("checksum", checksum::module(lua)?)?;
     loaded.set("bpf.map", crate::maps::module(lua)?)?;
+    // The standard libraries the sandbox has, by name (Lunatik's dnsblock does
+    // `local string = require("string")`).
+    for name in ["string", "table", "math", "utf8", "coroutine"] {
+        if let Some(t) = lua.globals().get::<Option<Table>>(name)? {
+            loaded.set(name, t)?;
+        }
+    }
     // The compiler recognises lunet's functions by identity: remember each one's name.
     let mut builtins = crate::snapshot::Builtins::default();
     // The base library's functions by their global names (before `_G.select` below), so
