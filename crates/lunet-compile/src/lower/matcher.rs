@@ -8,7 +8,7 @@
 
 use super::{Lower, R};
 use crate::diag::Loc;
-use crate::ir::{AluOp, Cond, Inst, Label, Opnd, VReg, MAX_VAR_OFF};
+use crate::ir::{AluOp, Cond, Inst, Label, Opnd, VReg};
 use crate::pattern::{Class, Item, Pattern, Rep};
 use crate::types::SVal;
 
@@ -259,35 +259,6 @@ impl<'a> Lower<'a> {
         self.place_label(ok);
         self.dead = false;
         Ok(res)
-    }
-
-    /// `v` (a position) as a register the verifier knows only as a range: the length minus
-    /// a copy of it, plus `v`. Loop heads then see positions as ranges that an earlier
-    /// iteration's range covers, and the verifier prunes them ([`Lower::clamp`] keeps them
-    /// in `0..=MAX_VAR_OFF`); exact positions would be walked one by one.
-    fn loose(&mut self, v: Opnd, len: Opnd) -> VReg {
-        let r = self.mov(len);
-        let copy = self.mov(len);
-        self.emit(Inst::Alu {
-            op: AluOp::Sub,
-            dst: r,
-            src: Opnd::V(copy),
-        });
-        if v != Opnd::Imm(0) {
-            self.emit(Inst::Alu {
-                op: AluOp::Add,
-                dst: r,
-                src: v,
-            });
-        }
-        r
-    }
-
-    /// At a loop head: a position past the largest offset fails (it cannot be one, the
-    /// string being checked), so the verifier sees it in `0..=MAX_VAR_OFF`.
-    fn clamp(&mut self, v: VReg) {
-        let f = self.fail;
-        self.br(Cond::Gt, Opnd::V(v), Opnd::Imm(MAX_VAR_OFF), f);
     }
 
     /// One byte of `class` at `pos` (else `fail`): the position after it.

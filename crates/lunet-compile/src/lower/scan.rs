@@ -4,7 +4,7 @@
 //! needle has no pattern character, where Lua finds it as plain text).
 
 use super::{Lower, R};
-use crate::ir::{AluOp, Cond, Inst, Label, Opnd};
+use crate::ir::{AluOp, Cond, Inst, Label, Opnd, VReg, MAX_VAR_OFF};
 use crate::types::{DataObj, SVal};
 
 /// The characters that make a `string.find` needle a pattern (Lua's `SPECIALS`).
@@ -27,10 +27,11 @@ impl<'a> Lower<'a> {
         };
         self.br(Cond::Ne, al, bl, ne);
         let bound = self.scan_bound();
-        let i = self.mov(Opnd::Imm(0));
+        let i = self.loose(Opnd::Imm(0), al);
         let head = self.label();
         self.place_label(head);
         self.scan_iteration(bound);
+        self.clamp(i);
         self.br(Cond::Sge, Opnd::V(i), al, eq);
         let x = self.byte_at_index(ao, i);
         let y = self.byte_at_index(bo, i);
@@ -46,7 +47,7 @@ impl<'a> Lower<'a> {
     }
 
     /// The byte at `off + i` of the packet (inside a string already bounds-checked).
-    pub(super) fn byte_at_index(&mut self, off: Opnd, i: crate::ir::VReg) -> Opnd {
+    pub(super) fn byte_at_index(&mut self, off: Opnd, i: VReg) -> Opnd {
         let at = self.mov(off);
         self.emit(Inst::Alu {
             op: AluOp::Add,
@@ -76,17 +77,14 @@ impl<'a> Lower<'a> {
         let past = self.sum(len, Opnd::Imm(0), 1);
         self.br(Cond::Sgt, start, past, done);
         // p: the 0-based start tried; the last one is len - #needle.
-        let p = self.mov(start);
-        self.emit(Inst::Alu {
-            op: AluOp::Add,
-            dst: p,
-            src: Opnd::Imm(-1),
-        });
+        let p0 = self.sum(start, Opnd::Imm(0), -1);
+        let p = self.loose(p0, len);
         let last = self.sum(len, Opnd::Imm(0), -(needle.len() as i64));
         let bound = self.scan_bound();
         let head = self.label();
         self.place_label(head);
         self.scan_iteration(bound);
+        self.clamp(p);
         self.br(Cond::Sgt, Opnd::V(p), last, done);
         let next = self.label();
         if !needle.is_empty() {
@@ -140,5 +138,34 @@ impl<'a> Lower<'a> {
                 val: Opnd::V(end),
             },
         ])
+    }
+
+    /// `v` (a position) as a register the verifier knows only as a range: the length minus
+    /// a copy of it, plus `v`. Loop heads then see positions as ranges that an earlier
+    /// iteration's range covers, and the verifier prunes them ([`Lower::clamp`] keeps them
+    /// in `0..=MAX_VAR_OFF`); exact positions would be walked one by one.
+    pub(super) fn loose(&mut self, v: Opnd, len: Opnd) -> VReg {
+        let r = self.mov(len);
+        let copy = self.mov(len);
+        self.emit(Inst::Alu {
+            op: AluOp::Sub,
+            dst: r,
+            src: Opnd::V(copy),
+        });
+        if v != Opnd::Imm(0) {
+            self.emit(Inst::Alu {
+                op: AluOp::Add,
+                dst: r,
+                src: v,
+            });
+        }
+        r
+    }
+
+    /// At a loop head: a position past the largest offset fails (it cannot be one, the
+    /// string being checked), so the verifier sees it in `0..=MAX_VAR_OFF`.
+    pub(super) fn clamp(&mut self, v: VReg) {
+        let f = self.fail;
+        self.br(Cond::Gt, Opnd::V(v), Opnd::Imm(MAX_VAR_OFF), f);
     }
 }
