@@ -92,18 +92,6 @@ pub struct Pattern {
     pub captures: usize,
 }
 
-impl Pattern {
-    /// Whether the pattern matches the empty string (so an unanchored search, or an anchored
-    /// one, always finds a match at its first position).
-    pub fn matches_empty(&self) -> bool {
-        !self.at_end
-            && self.items.iter().all(|i| match i {
-                Item::Char(_, r) => matches!(r, Rep::Star | Rep::Lazy | Rep::Opt),
-                _ => true,
-            })
-    }
-}
-
 /// Why a pattern is refused: Lua's own errors, or what the subset lacks.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {
@@ -277,13 +265,12 @@ mod tests {
     fn items_classes_sets_and_captures() {
         let p = parse(b"([^\0]*)").unwrap();
         assert_eq!(p.captures, 1);
-        assert!(p.matches_empty());
         let Item::Char(c, Rep::Star) = &p.items[1] else {
             panic!("{p:?}")
         };
         assert!(!c.has(0) && c.has(b'a') && c.has(255));
         let p = parse(b"^%d+%.[a-cx]?$").unwrap();
-        assert!(p.anchored && p.at_end && !p.matches_empty());
+        assert!(p.anchored && p.at_end);
         assert_eq!(p.items.len(), 3);
         let Item::Char(c, Rep::Opt) = &p.items[2] else {
             panic!()

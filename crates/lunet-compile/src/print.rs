@@ -91,6 +91,8 @@ pub enum PrintArg {
     Bool,
     /// A string of packet bytes (`getstring`).
     Bytes,
+    /// A string of packet bytes or nil (a capture of a pattern that may not match).
+    MaybeBytes,
     /// One of a few constants ([`crate::types::SVal::OneOf`]): the record holds the id of
     /// the one it is; each id's text.
     Choice(Vec<(u64, Vec<u8>)>),
@@ -111,7 +113,7 @@ impl PrintArg {
         match self {
             PrintArg::Const(_) | PrintArg::Bool => 0,
             PrintArg::Int | PrintArg::MaybeInt | PrintArg::Choice(_) => 8,
-            PrintArg::Bytes => 8 + STR_CAP,
+            PrintArg::Bytes | PrintArg::MaybeBytes => 8 + STR_CAP,
         }
     }
 }
@@ -296,7 +298,7 @@ pub fn try_decode_print(record: &[u8], sites: &[PrintSite]) -> Result<String, De
                 parts.push(Decoded::Int(word(at)? as i64));
                 continue;
             }
-            (PrintArg::MaybeInt, KIND_NIL) => b"nil".to_vec(),
+            (PrintArg::MaybeInt | PrintArg::MaybeBytes, KIND_NIL) => b"nil".to_vec(),
             (PrintArg::Bool, KIND_FALSE) => b"false".to_vec(),
             (PrintArg::Bool, KIND_TRUE) => b"true".to_vec(),
             (PrintArg::Choice(texts), KIND_CHOICE) => {
@@ -312,7 +314,7 @@ pub fn try_decode_print(record: &[u8], sites: &[PrintSite]) -> Result<String, De
                     }
                 }
             }
-            (PrintArg::Bytes, KIND_BYTES) => {
+            (PrintArg::Bytes | PrintArg::MaybeBytes, KIND_BYTES) => {
                 let len = word(at)?;
                 let kept = (len as usize).min(STR_CAP);
                 let mut t = record[at + 8..at + 8 + kept].to_vec();

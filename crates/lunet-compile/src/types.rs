@@ -84,6 +84,13 @@ pub enum SVal<'a> {
         off: Opnd,
         len: Opnd,
     },
+    /// A packet string, or nil when `flag` is 0 (a capture of a pattern that may not match,
+    /// a local given a string on some paths only).
+    OptSlice {
+        flag: Opnd,
+        off: Opnd,
+        len: Opnd,
+    },
     /// A constant from the upvalues (string, table, float, opaque value).
     Const(Rc<Value>),
     Builtin(Rc<str>),
@@ -176,7 +183,11 @@ impl<'a> SVal<'a> {
             SVal::Bool(Opnd::Imm(b)) | SVal::Truthy(Opnd::Imm(b)) => Some(*b != 0),
             SVal::OptInt {
                 flag: Opnd::Imm(f), ..
+            }
+            | SVal::OptSlice {
+                flag: Opnd::Imm(f), ..
             } => Some(*f != 0),
+            SVal::OptSlice { .. } => None,
             SVal::Bool(_) | SVal::Truthy(_) | SVal::OptInt { .. } => None,
             SVal::OneOf { members, .. } => {
                 let truth = |v: &Value| !matches!(v, Value::Nil | Value::Bool(false));
@@ -202,6 +213,7 @@ impl<'a> SVal<'a> {
             SVal::OptInt { .. } => "an integer or nil".into(),
             SVal::Truthy(_) => "a value known only as true or false".into(),
             SVal::Slice { .. } => "a string of packet bytes".into(),
+            SVal::OptSlice { .. } => "a string of packet bytes or nil".into(),
             SVal::Const(v) => match &**v {
                 Value::Float(_) => "a float".into(),
                 Value::Str(_) => "a constant string".into(),
@@ -232,6 +244,7 @@ impl<'a> SVal<'a> {
             }
             SVal::OptInt { flag, val } => vec![*flag, *val],
             SVal::Slice { off, len } => vec![*off, *len],
+            SVal::OptSlice { flag, off, len } => vec![*flag, *off, *len],
             _ => vec![],
         };
         ops.into_iter()
@@ -268,6 +281,7 @@ pub enum Kind<'a> {
     OptInt,
     Truthy,
     Slice,
+    OptSlice,
     /// One of these constants (ids in a [`Pool`]), in a register holding the id.
     OneOf(Rc<Vec<(usize, Rc<Value>)>>),
 }
@@ -302,6 +316,9 @@ pub fn merge<'a>(vals: &[&SVal<'a>], pool: &mut Pool) -> Result<Kind<'a>, MergeE
     }
     if all(&|v| matches!(v, SVal::Slice { .. })) {
         return Ok(Kind::Slice);
+    }
+    if all(&|v| matches!(v, SVal::Slice { .. } | SVal::OptSlice { .. } | SVal::Nil)) {
+        return Ok(Kind::OptSlice);
     }
     // Constants that are not numbers (and nil, booleans), at least one of them a string or
     // a table: one of a finite set.
@@ -371,6 +388,19 @@ pub fn convert(
         (Kind::OptInt, SVal::Nil) => vec![(h(0)?, Opnd::Imm(0)), (h(1)?, Opnd::Imm(0))],
         (Kind::OptInt, SVal::OptInt { flag, val }) => vec![(h(0)?, *flag), (h(1)?, *val)],
         (Kind::Slice, SVal::Slice { off, len }) => vec![(h(0)?, *off), (h(1)?, *len)],
+        (Kind::OptSlice, SVal::Slice { off, len }) => {
+            vec![(h(0)?, Opnd::Imm(1)), (h(1)?, *off), (h(2)?, *len)]
+        }
+        (Kind::OptSlice, SVal::Nil) => {
+            vec![
+                (h(0)?, Opnd::Imm(0)),
+                (h(1)?, Opnd::Imm(0)),
+                (h(2)?, Opnd::Imm(0)),
+            ]
+        }
+        (Kind::OptSlice, SVal::OptSlice { flag, off, len }) => {
+            vec![(h(0)?, *flag), (h(1)?, *off), (h(2)?, *len)]
+        }
         (Kind::Truthy, SVal::Nil) => vec![(h(0)?, Opnd::Imm(0))],
         (Kind::Truthy, SVal::Bool(o)) | (Kind::Truthy, SVal::Truthy(o)) => vec![(h(0)?, *o)],
         (Kind::Truthy, SVal::Const(c)) if matches!(**c, Value::Str(_) | Value::Table(_)) => {
@@ -385,6 +415,7 @@ pub fn home_count(kind: &Kind) -> usize {
     match kind {
         Kind::Int | Kind::Bool | Kind::Truthy | Kind::OneOf(_) => 1,
         Kind::OptInt | Kind::Slice => 2,
+        Kind::OptSlice => 3,
         Kind::Same(_) | Kind::Dead => 0,
     }
 }
@@ -405,6 +436,11 @@ pub fn in_homes<'a>(kind: &Kind<'a>, homes: &[VReg]) -> SVal<'a> {
         Kind::Slice => SVal::Slice {
             off: h(0),
             len: h(1),
+        },
+        Kind::OptSlice => SVal::OptSlice {
+            flag: h(0),
+            off: h(1),
+            len: h(2),
         },
         Kind::OneOf(m) => SVal::OneOf {
             sel: h(0),

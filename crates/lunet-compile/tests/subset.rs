@@ -149,6 +149,27 @@ fn lua_patterns_match_as_the_lua_tier_matches() {
 }
 
 #[test]
+fn packet_strings_that_may_be_nil_behave_as_in_lua() {
+    lunet_testkit::require_root!("bpf(2), to load and run the programs");
+    let src = golden("maybe_string.lua");
+    let texts: [&[u8]; 7] = [b"ab", b"xyz12", b"12", b"ab cd", b"Q9", b"--", b"bcd"];
+    let mut frames = Vec::new();
+    for t in texts {
+        for (len, flag) in [(t.len(), 0u8), (t.len(), 9), (1, 9), (0, 0)] {
+            let mut f = vec![len as u8, flag];
+            f.extend_from_slice(t);
+            frames.push(frame(&f));
+        }
+    }
+    let packets: Vec<(Vec<u8>, Option<u32>)> = frames.iter().map(|f| (f.clone(), None)).collect();
+    differential("maybe_string.lua", &src, &packets);
+    assert_eq!(
+        compare_prints("maybe_string.lua", &src, &frames),
+        2 * frames.len()
+    );
+}
+
+#[test]
 fn library_functions_held_in_locals_of_the_body_work_as_the_globals() {
     lunet_testkit::require_root!("bpf(2), to load and run the programs");
     let src = "local xdp = require('xdp')\n\

@@ -195,7 +195,7 @@ impl<'a> Lower<'a> {
                 all.extend(args);
                 self.call(f, all, at)
             }
-            SVal::Slice { .. } | SVal::Const(_)
+            SVal::Slice { .. } | SVal::OptSlice { .. } | SVal::Const(_)
                 if super::strings::STRING_FUNCTIONS.contains(&name) =>
             {
                 let mut all = vec![recv];

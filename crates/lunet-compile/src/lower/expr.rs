@@ -167,7 +167,7 @@ impl<'a> Lower<'a> {
                     None => {
                         let flag = match v {
                             SVal::Bool(o) | SVal::Truthy(o) => o,
-                            SVal::OptInt { flag, .. } => flag,
+                            SVal::OptInt { flag, .. } | SVal::OptSlice { flag, .. } => flag,
                             _ => return Err(self.internal("truth of a value")),
                         };
                         let r = self.mov(flag);
@@ -210,6 +210,7 @@ impl<'a> Lower<'a> {
             }
             UnOp::Hash(_) => {
                 let v = self.expr(x)?;
+                let v = self.slice_operand(v);
                 if let SVal::Const(c) = &v {
                     match &**c {
                         Value::Str(s) => return Ok(SVal::Int(Opnd::Imm(s.len() as i64))),
@@ -419,7 +420,7 @@ impl<'a> Lower<'a> {
         match v {
             SVal::Bool(o) => Ok((*o, SVal::Bool(Opnd::Imm(0)))),
             SVal::Truthy(o) => Ok((*o, SVal::Truthy(Opnd::Imm(0)))),
-            SVal::OptInt { flag, .. } => Ok((*flag, SVal::Nil)),
+            SVal::OptInt { flag, .. } | SVal::OptSlice { flag, .. } => Ok((*flag, SVal::Nil)),
             other => Err(self.internal(format!("truth of {}", other.describe()))),
         }
     }
@@ -430,6 +431,10 @@ impl<'a> Lower<'a> {
             SVal::Bool(_) => SVal::Bool(Opnd::Imm(1)),
             SVal::Truthy(_) => SVal::Truthy(Opnd::Imm(1)),
             SVal::OptInt { val, .. } => SVal::Int(*val),
+            SVal::OptSlice { off, len, .. } => SVal::Slice {
+                off: *off,
+                len: *len,
+            },
             other => other.clone(),
         }
     }

@@ -83,6 +83,7 @@ impl<'a> Lower<'a> {
                 | SVal::OptInt { .. }
                 | SVal::Bool(_)
                 | SVal::Slice { .. }
+                | SVal::OptSlice { .. }
                 | SVal::OneOf { .. } => pieces.push(Piece::Value(spec, v)),
                 other => {
                     return Err(self.unsup_at(
@@ -111,7 +112,7 @@ impl<'a> Lower<'a> {
                 SVal::OptInt { .. } => {
                     SVal::Int(self.int_operand_at(v, at, "an operand of `..`")?)
                 }
-                v => v,
+                v => self.slice_operand(v),
             };
             let text = |t: &[u8], pieces: &mut Vec<Piece<'a>>| match pieces.last_mut() {
                 Some(Piece::Text(prev)) => prev.extend_from_slice(t),

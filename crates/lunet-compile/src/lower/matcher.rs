@@ -7,7 +7,6 @@
 //! Every loop is bounded as `while` loops are ([`Lower::scan_bound`]).
 
 use super::{Lower, R};
-use crate::diag::Loc;
 use crate::ir::{AluOp, Cond, Inst, Label, Opnd, VReg};
 use crate::pattern::{Class, Item, Pattern, Rep};
 use crate::types::SVal;
@@ -30,14 +29,7 @@ impl<'a> Lower<'a> {
         pat: &Pattern,
         init: i64,
         find: bool,
-        at: &Loc,
     ) -> R<Vec<SVal<'a>>> {
-        // A capture, or match's whole match, is a string that is nil when nothing matched:
-        // there is no such value yet, so only patterns that always match may have them.
-        let strings = pat.captures > 0 || !find;
-        if strings && !(pat.matches_empty() && init <= 1) {
-            return Err(self.unsup_at(at, "a Lua pattern", "a capture (or string.match's result) of a pattern that may not match would be nil or a string: only patterns that always match (`([^\\0]*)`) give strings in a compiled hook; use string.find's positions"));
-        }
         let zero = |l: &mut Self| l.mov(Opnd::Imm(0));
         let found = Found {
             flag: zero(self),
@@ -102,7 +94,9 @@ impl<'a> Lower<'a> {
                 dst: n,
                 src: Opnd::V(s),
             });
-            SVal::Slice {
+            // Nil when nothing matched.
+            SVal::OptSlice {
+                flag: Opnd::V(found.flag),
                 off: o,
                 len: Opnd::V(n),
             }

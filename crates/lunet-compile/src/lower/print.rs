@@ -57,6 +57,15 @@ impl<'a> Lower<'a> {
                     Piece::Text(t) => (const_str(&t), None),
                     Piece::Value(s, v) => (v, (s.conv != 0).then_some(s)),
                 };
+                // A packet string known to be there is a packet string.
+                let v = match v {
+                    SVal::OptSlice {
+                        flag: Opnd::Imm(1),
+                        off,
+                        len,
+                    } => SVal::Slice { off, len },
+                    v => v,
+                };
                 layout.push(Item::Arg(flat.len(), spec));
                 flat.push(v);
             }
@@ -109,7 +118,7 @@ impl<'a> Lower<'a> {
                 PrintArg::Const(_) => print::KIND_CONST,
                 PrintArg::Int | PrintArg::MaybeInt => print::KIND_INT,
                 PrintArg::Bool => print::KIND_FALSE,
-                PrintArg::Bytes => print::KIND_BYTES,
+                PrintArg::Bytes | PrintArg::MaybeBytes => print::KIND_BYTES,
                 PrintArg::Choice(_) => print::KIND_CHOICE,
             })
             .collect();
@@ -149,6 +158,22 @@ impl<'a> Lower<'a> {
                         src: Opnd::Imm(print::KIND_FALSE as i64),
                     });
                     store(self, kind_at, 1, Opnd::V(k));
+                }
+                (PrintArg::MaybeBytes, SVal::OptSlice { flag, off, len }) => {
+                    let k = self.mov(Opnd::Imm(print::KIND_BYTES as i64));
+                    let done = self.label();
+                    self.br(Cond::Ne, *flag, Opnd::Imm(0), done);
+                    self.emit(Inst::Mov {
+                        dst: k,
+                        src: Opnd::Imm(print::KIND_NIL as i64),
+                    });
+                    self.place_label(done);
+                    store(self, kind_at, 1, Opnd::V(k));
+                    store(self, offsets[i], 8, *len);
+                    for w in 0..print::STR_CAP / 8 {
+                        store(self, offsets[i] + 8 + 8 * w, 8, Opnd::Imm(0));
+                    }
+                    copies.push((offsets[i] + 8, *off, *len));
                 }
                 (PrintArg::Bytes, SVal::Slice { off, len }) => {
                     store(self, offsets[i], 8, *len);
@@ -211,7 +236,14 @@ impl<'a> Lower<'a> {
                 flag: Opnd::Imm(_), ..
             } => Some(PrintArg::Int),
             SVal::OptInt { .. } => Some(PrintArg::MaybeInt),
-            SVal::Slice { .. } => Some(PrintArg::Bytes),
+            SVal::Slice { .. }
+            | SVal::OptSlice {
+                flag: Opnd::Imm(1), ..
+            } => Some(PrintArg::Bytes),
+            SVal::OptSlice {
+                flag: Opnd::Imm(_), ..
+            } => text("nil".into()),
+            SVal::OptSlice { .. } => Some(PrintArg::MaybeBytes),
             SVal::Const(c) => match &**c {
                 Value::Str(s) => Some(PrintArg::Const(s.clone())),
                 _ => None,

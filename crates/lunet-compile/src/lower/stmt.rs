@@ -271,6 +271,7 @@ impl<'a> Lower<'a> {
             | SVal::Slice { .. }
             | SVal::Const(_)
             | SVal::OneOf { .. }
+            | SVal::OptSlice { .. }
             | SVal::Fmt(_)
             | SVal::Dead => self.fail_now(),
             other => {

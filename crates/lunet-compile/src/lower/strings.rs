@@ -30,6 +30,7 @@ impl<'a> Lower<'a> {
         }
         let mut args = args.into_iter();
         let s = args.next().unwrap_or(SVal::Nil);
+        let s = self.slice_operand(s);
         let mut pos = |l: &mut Self, n: usize, default: Option<i64>| -> R<Option<i64>> {
             match args.next() {
                 None | Some(SVal::Nil) => Ok(default),
@@ -85,6 +86,7 @@ impl<'a> Lower<'a> {
     fn find(&mut self, args: Vec<SVal<'a>>, at: &Loc, find: bool) -> R<Vec<SVal<'a>>> {
         let mut args = args.into_iter();
         let s = args.next().unwrap_or(SVal::Nil);
+        let s = self.slice_operand(s);
         let needle = match args.next() {
             Some(SVal::Const(c)) if matches!(&*c, Value::Str(_)) => match &*c {
                 Value::Str(b) => b.clone(),
@@ -135,7 +137,7 @@ impl<'a> Lower<'a> {
             let pat = crate::pattern::parse(&needle)
                 .map_err(|e| self.unsup_at(at, "a Lua pattern", e.to_string()))?;
             return match s {
-                SVal::Slice { off, len } => self.pattern_search((off, len), &pat, init, find, at),
+                SVal::Slice { off, len } => self.pattern_search((off, len), &pat, init, find),
                 SVal::Nil => {
                     self.fail_now();
                     Ok(vec![])
@@ -177,6 +179,18 @@ impl<'a> Lower<'a> {
                 Ok(vec![])
             }
             other => Err(self.not_a_string("find", &other, at)),
+        }
+    }
+
+    /// A packet string or nil used as a string: nil raises (the default verdict).
+    pub(super) fn slice_operand(&mut self, v: SVal<'a>) -> SVal<'a> {
+        match v {
+            SVal::OptSlice { flag, off, len } => {
+                let f = self.fail;
+                self.br(Cond::Eq, flag, Opnd::Imm(0), f);
+                SVal::Slice { off, len }
+            }
+            v => v,
         }
     }
 
