@@ -63,15 +63,17 @@ fn string_byte_sub_and_len_on_packet_strings() {
     let mut frames = Vec::new();
     for n in 0..8u8 {
         for text in [&b"xabyzz"[..], b"axyzab", b"zzzzzzzz", b"ab"] {
-            let mut f = vec![n, 0];
-            f.extend_from_slice(text);
-            frames.push(frame(&f));
+            for m in 0..8u8 {
+                let mut f = vec![n, m];
+                f.extend_from_slice(text);
+                frames.push(frame(&f));
+            }
         }
     }
     let packets: Vec<(Vec<u8>, Option<u32>)> = frames.iter().map(|f| (f.clone(), None)).collect();
     differential("strings.lua", &src, &packets);
     let lines = compare_prints("strings.lua", &src, &frames);
-    assert_eq!(lines, 2 * frames.len());
+    assert_eq!(lines, 3 * frames.len());
 }
 
 #[test]

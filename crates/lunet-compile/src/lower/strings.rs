@@ -31,18 +31,28 @@ impl<'a> Lower<'a> {
         let mut args = args.into_iter();
         let s = args.next().unwrap_or(SVal::Nil);
         let s = self.slice_operand(s);
-        let mut pos = |l: &mut Self, n: usize, default: Option<i64>| -> R<Option<i64>> {
+        // A position: a constant, or an integer known at run time.
+        let mut pos = |l: &mut Self, n: usize, default: Option<i64>| -> R<Option<Opnd>> {
             match args.next() {
-                None | Some(SVal::Nil) => Ok(default),
-                Some(SVal::Int(Opnd::Imm(k))) => Ok(Some(k)),
+                None | Some(SVal::Nil) => Ok(default.map(Opnd::Imm)),
+                Some(v @ (SVal::Int(_) | SVal::OptInt { .. })) => {
+                    Ok(Some(l.int_operand_at(v, at, "a string position")?))
+                }
                 Some(other) => Err(l.unsup_at(
                     at,
                     "a string position",
                     format!(
-                        "string.{name}'s argument {n} must be a constant integer in a compiled hook, not {}",
+                        "string.{name}'s argument {n} must be an integer, not {}",
                         other.describe()
                     ),
                 )),
+            }
+        };
+        let constant = |l: &Self, p: Option<Opnd>| -> R<Option<i64>> {
+            match p {
+                None => Ok(None),
+                Some(Opnd::Imm(k)) => Ok(Some(k)),
+                Some(Opnd::V(_)) => Err(l.unsup_at(at, "a string position", format!("string.{name} of a constant string at a position known only at run time: not in the kernel-tier subset"))),
             }
         };
         let (off, len) = match &s {
@@ -51,7 +61,9 @@ impl<'a> Lower<'a> {
                 Value::Str(b) => {
                     let b = b.clone();
                     let i = pos(self, 2, Some(1))?;
+                    let i = constant(self, i)?;
                     let j = pos(self, 3, None)?;
+                    let j = constant(self, j)?;
                     return Ok(fold(name, &b, i.unwrap_or(1), j));
                 }
                 _ => return Err(self.not_a_string(name, &s, at)),
@@ -66,7 +78,7 @@ impl<'a> Lower<'a> {
         match name {
             "len" => Ok(vec![SVal::Int(len)]),
             "byte" => {
-                let i = pos(self, 2, Some(1))?.unwrap_or(1);
+                let i = pos(self, 2, Some(1))?.unwrap_or(Opnd::Imm(1));
                 let j = pos(self, 3, None)?;
                 if j.is_some_and(|j| j != i) {
                     return Err(self.unsup_at(at, "string.byte", "string.byte of more than one position gives as many values as the packet string has bytes there: take them one at a time"));
@@ -74,8 +86,8 @@ impl<'a> Lower<'a> {
                 Ok(vec![self.byte_at(off, len, i)])
             }
             _ => {
-                let i = pos(self, 2, Some(1))?.unwrap_or(1);
-                let j = pos(self, 3, Some(-1))?.unwrap_or(-1);
+                let i = pos(self, 2, Some(1))?.unwrap_or(Opnd::Imm(1));
+                let j = pos(self, 3, Some(-1))?.unwrap_or(Opnd::Imm(-1));
                 Ok(vec![self.sub_slice(off, len, i, j)])
             }
         }
@@ -206,11 +218,13 @@ impl<'a> Lower<'a> {
     }
 
     /// Byte `i` (Lua's position) of the packet string at `off`, or nil past its end.
-    fn byte_at(&mut self, off: Opnd, len: Opnd, i: i64) -> SVal<'a> {
-        let start = self.start_pos(len, i);
-        // Present when start <= len.
-        if let (Opnd::Imm(s), Opnd::Imm(l)) = (start, len) {
-            if s > l {
+    fn byte_at(&mut self, off: Opnd, len: Opnd, i: Opnd) -> SVal<'a> {
+        // Lua 5.4's str_byte: from posrelatI(i) to getendpos(i) (of i itself, not of the
+        // start): s:byte(0), and s:byte(-k) before the start, give nothing.
+        let start = self.start_at(len, i);
+        let end = self.end_at(len, i);
+        if let (Opnd::Imm(s), Opnd::Imm(e)) = (start, end) {
+            if s > e {
                 return SVal::Nil;
             }
             let at = self.add(off, s - 1);
@@ -219,7 +233,7 @@ impl<'a> Lower<'a> {
         let flag = self.mov(Opnd::Imm(0));
         let val = self.mov(Opnd::Imm(0));
         let skip = self.label();
-        self.br(Cond::Sgt, start, len, skip);
+        self.br(Cond::Sgt, start, end, skip);
         let at = self.sum(off, start, -1);
         if let SVal::Int(b) = self.load(DataObj::Packet, at, 1, false) {
             self.emit(Inst::Mov { dst: val, src: b });
@@ -237,9 +251,9 @@ impl<'a> Lower<'a> {
     }
 
     /// `string.sub` of the packet string at `off`: another slice of it.
-    fn sub_slice(&mut self, off: Opnd, len: Opnd, i: i64, j: i64) -> SVal<'a> {
-        let start = self.start_pos(len, i);
-        let end = self.end_pos(len, j);
+    fn sub_slice(&mut self, off: Opnd, len: Opnd, i: Opnd, j: Opnd) -> SVal<'a> {
+        let start = self.start_at(len, i);
+        let end = self.end_at(len, j);
         if let (Opnd::Imm(s), Opnd::Imm(e)) = (start, end) {
             let n = (e - s + 1).max(0);
             let off = if n == 0 { off } else { self.add(off, s - 1) };
@@ -278,6 +292,80 @@ impl<'a> Lower<'a> {
             off: Opnd::V(o),
             len: Opnd::V(n),
         }
+    }
+
+    /// [`Lower::start_pos`] of a position that may be known only at run time.
+    fn start_at(&mut self, len: Opnd, i: Opnd) -> Opnd {
+        let Opnd::V(_) = i else {
+            let Opnd::Imm(k) = i else { return i };
+            return self.start_pos(len, k);
+        };
+        // i > 0: i; i == 0: 1; else max(len + i + 1, 1).
+        let r = self.mov(i);
+        let done = self.label();
+        self.br(Cond::Sgt, i, Opnd::Imm(0), done);
+        self.emit(Inst::Alu {
+            op: AluOp::Add,
+            dst: r,
+            src: len,
+        });
+        self.emit(Inst::Alu {
+            op: AluOp::Add,
+            dst: r,
+            src: Opnd::Imm(1),
+        });
+        self.br(Cond::Sge, Opnd::V(r), Opnd::Imm(1), done);
+        self.emit(Inst::Mov {
+            dst: r,
+            src: Opnd::Imm(1),
+        });
+        self.place_label(done);
+        self.dead = false;
+        // i == 0 went the negative way: len + 1 >= 1, so r = len + 1; Lua says 1.
+        let fixed = self.label();
+        self.br(Cond::Ne, i, Opnd::Imm(0), fixed);
+        self.emit(Inst::Mov {
+            dst: r,
+            src: Opnd::Imm(1),
+        });
+        self.place_label(fixed);
+        self.dead = false;
+        Opnd::V(r)
+    }
+
+    /// [`Lower::end_pos`] of a position that may be known only at run time.
+    fn end_at(&mut self, len: Opnd, j: Opnd) -> Opnd {
+        let Opnd::V(_) = j else {
+            let Opnd::Imm(k) = j else { return j };
+            return self.end_pos(len, k);
+        };
+        // j > len: len; j >= 0: j; else max(len + j + 1, 0).
+        let r = self.mov(j);
+        let done = self.label();
+        let negative = self.label();
+        self.br(Cond::Slt, j, Opnd::Imm(0), negative);
+        self.br(Cond::Sle, j, len, done);
+        self.emit(Inst::Mov { dst: r, src: len });
+        self.jmp(done);
+        self.place_label(negative);
+        self.emit(Inst::Alu {
+            op: AluOp::Add,
+            dst: r,
+            src: len,
+        });
+        self.emit(Inst::Alu {
+            op: AluOp::Add,
+            dst: r,
+            src: Opnd::Imm(1),
+        });
+        self.br(Cond::Sge, Opnd::V(r), Opnd::Imm(0), done);
+        self.emit(Inst::Mov {
+            dst: r,
+            src: Opnd::Imm(0),
+        });
+        self.place_label(done);
+        self.dead = false;
+        Opnd::V(r)
     }
 
     /// Lua's `posrelatI(i, len)`: a start position in `1..`.
@@ -395,7 +483,7 @@ fn fold<'a>(name: &str, s: &[u8], i: i64, j: Option<i64>) -> Vec<SVal<'a>> {
     match name {
         "len" => vec![int(l)],
         "byte" => {
-            let end = end_of(j.unwrap_or(start));
+            let end = end_of(j.unwrap_or(i));
             (start..=end)
                 .map(|p| int(s[p as usize - 1] as i64))
                 .collect()

@@ -1,6 +1,7 @@
 -- string.len, string.byte and string.sub (and their methods) on a packet string whose
 -- length is known at run time, with positions from the start, from the end, past the end;
--- on constant strings they fold. Sub-strings are looked up, compared and printed.
+-- on constant strings they fold. Sub-strings are looked up, compared and printed; positions
+-- known at run time (a loop's index, a byte of the packet).
 local xdp = require("xdp")
 local action = require("linux.xdp")
 
@@ -20,7 +21,11 @@ local function hook(packet)
   if tail == "xyz" then score = score + 200 end
   print(inner, tail, far)
   print(s:sub(9), s:sub(3, 2), ("abc"):sub(-2))
-  return score % 5
+  local sum = 0
+  for i = 1, #s do sum = sum + s:byte(i) end
+  local k = packet:getuint8(1) % 8 - 4
+  print(sum, s:sub(k, k + 2), s:byte(k), s:sub(-k), string.sub(s, 2, k))
+  return (score + sum) % 5
 end
 
 xdp.attach(hook)
