@@ -144,4 +144,12 @@ fn check_names_every_construct_outside_the_subset_in_one_run() {
         !out.contains("many.lua:5:"),
         "a consequence was reported:\n{out}"
     );
+    let json = lunet(&["check", script.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let constructs = v["hooks"][0]["constructs"].as_array().unwrap();
+    assert_eq!(constructs.len(), 4, "{constructs:?}");
+    assert!(constructs[2]
+        .as_str()
+        .unwrap()
+        .contains("many.lua:6:3: `goto`"));
 }
