@@ -66,7 +66,15 @@ pub struct Diagnostic {
     pub message: String,
     /// Byte range in the source the construct covers (empty when unknown).
     pub span: Range<usize>,
+    /// The other constructs outside the subset the same hook uses, in source order: the
+    /// compiler goes on past the first so that one run names them all ([`Diagnostic::more`];
+    /// boxed, so that a `Result` carrying a diagnostic stays small).
+    more: Option<Box<More>>,
 }
+
+/// The diagnostics after the first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct More(Vec<Diagnostic>);
 
 impl Diagnostic {
     /// An unsupported construct at `at`.
@@ -85,6 +93,7 @@ impl Diagnostic {
             construct: construct.into(),
             message: message.into(),
             span: at.bytes,
+            more: None,
         }
     }
 
@@ -98,11 +107,42 @@ impl Diagnostic {
             construct: "lunet-compile".into(),
             message: message.into(),
             span: 0..0,
+            more: None,
         }
     }
 
-    /// codespan-reporting style text, without colours.
+    /// The other constructs outside the subset the hook uses, after this one.
+    pub fn more(&self) -> &[Diagnostic] {
+        self.more
+            .as_deref()
+            .map(|m| m.0.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// This one and [`Diagnostic::more`], in source order.
+    pub fn all(&self) -> impl Iterator<Item = &Diagnostic> {
+        std::iter::once(self).chain(self.more().iter())
+    }
+
+    /// The first of `list` (sorted by place), the rest as its [`Diagnostic::more`].
+    pub fn gather(mut list: Vec<Diagnostic>) -> Option<Diagnostic> {
+        list.sort_by_key(|d| (d.line, d.col));
+        let mut it = list.into_iter();
+        let mut first = it.next()?;
+        let rest: Vec<Diagnostic> = it.collect();
+        if !rest.is_empty() {
+            first.more = Some(Box::new(More(rest)));
+        }
+        Some(first)
+    }
+
+    /// codespan-reporting style text, without colours: this diagnostic and each of
+    /// [`Diagnostic::more`].
     pub fn render(&self, source: &str) -> String {
+        self.all().map(|d| d.render_one(source)).collect()
+    }
+
+    fn render_one(&self, source: &str) -> String {
         let file = SimpleFile::new(self.file.as_str(), source);
         let mut span = self.span.clone();
         if span.end > source.len() || span.start > span.end {
@@ -143,7 +183,16 @@ impl fmt::Display for Diagnostic {
             f,
             "{}:{}:{}: {}",
             self.file, self.line, self.col, self.message
-        )
+        )?;
+        if !self.more().is_empty() {
+            let at: Vec<String> = self
+                .more()
+                .iter()
+                .map(|d| format!("{}:{}", d.line, d.col))
+                .collect();
+            write!(f, " (and {} more, at {})", at.len(), at.join(", "))?;
+        }
+        Ok(())
     }
 }
 

@@ -28,15 +28,19 @@
 //! a bounds check, then the load or store ([`ir::Inst::PktPtr`], [`ir::Inst::PktCheck`]).
 //! Its parts: `lower/stmt.rs` (statements), `loops.rs` (joins and loops), `expr.rs`,
 //! `arith.rs`, `cond.rs` (conditions as jumps), `packet.rs` (the data objects), `tables.rs`
-//! (constant tables), `calls.rs` (calls, inlining, library functions), `maps.rs` (map
-//! helpers as [`ir::Inst::MapCall`]s), `print.rs`. Literals are read by [`literal`].
+//! (constant tables), `calls.rs` (calls, inlining, closures), `library.rs` (the sandbox's
+//! globals, globals of one call), `format.rs`, `strings.rs`, `choice.rs` (values from a set
+//! of constants), `unroll.rs` (generic `for`), `maps.rs` (map helpers as
+//! [`ir::Inst::MapCall`]s), `print.rs`, `recover.rs`. Literals are read by [`literal`];
+//! `string.format`'s conversions are [`mod@format`]'s; [`globals`] finds who else reads a global.
 //!
 //! After the pipeline, on request: [`counters`] ([`Program::count_verdicts`]) makes every
 //! exit count its verdict. Each pass has unit tests beside it; `tests/golden/*.ir` and
 //! `*.asm` are what the golden scripts' hooks give after `dce` and after `emit`.
 //!
 //! Unsupported input is a [`Diagnostic`] of kind [`DiagKind::Unsupported`] naming
-//! `file:line:col` and the construct; a compiler bug is [`DiagKind::Internal`] (the back
+//! `file:line:col` and the construct, with every other such construct of the hook after it
+//! ([`Diagnostic::more`]); a compiler bug is [`DiagKind::Internal`] (the back
 //! end's [`CodegenError`]s among them). No input panics. The library makes no system calls.
 //! A compiled [`Program`]'s methods fail with a [`ProgramError`].
 //!
@@ -83,8 +87,9 @@
 //! buffer ([`print_ring_map`], map id [`PRINT_MAP_ID`]) with `bpf_ringbuf_output`; a full ring
 //! drops the record, never the packet, and counts it ([`print_lost_map`], id
 //! [`PRINT_LOST_MAP_ID`]). Arguments may be integers, booleans, maybe-integers (nil prints
-//! `nil`), constant strings and packet strings from `getstring` (the first [`print::STR_CAP`]
-//! bytes, then a marker). [`Program::prints`] lists the print sites; [`decode_print`] turns a
+//! `nil`), constant strings, packet strings from `getstring` (the first [`print::STR_CAP`]
+//! bytes, then a marker), values from a set of constants and `string.format`'s results
+//! (their pieces, each with its conversion: [`print::Item`]). [`Program::prints`] lists the print sites; [`decode_print`] turns a
 //! record into the line the Lua tier's `print` would write. The record format is documented in
 //! [`mod@print`]. A hook that does not print needs neither map.
 //!
@@ -123,6 +128,8 @@ pub mod diag;
 pub mod disasm;
 pub mod emit;
 pub mod error;
+pub mod format;
+pub mod globals;
 pub mod hook;
 pub mod ir;
 pub mod literal;
@@ -130,6 +137,7 @@ pub mod liveness;
 pub mod lower;
 pub mod maps;
 pub mod passes;
+pub mod pattern;
 pub mod print;
 pub mod program;
 pub mod regalloc;

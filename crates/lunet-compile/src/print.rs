@@ -67,6 +67,7 @@ pub const KIND_FALSE: u8 = 2;
 pub const KIND_TRUE: u8 = 3;
 pub const KIND_CONST: u8 = 4;
 pub const KIND_BYTES: u8 = 5;
+pub const KIND_CHOICE: u8 = 6;
 
 /// The map id of the print ring buffer.
 pub const PRINT_MAP_ID: usize = usize::MAX - 1;
@@ -90,6 +91,20 @@ pub enum PrintArg {
     Bool,
     /// A string of packet bytes (`getstring`).
     Bytes,
+    /// A string of packet bytes or nil (a capture of a pattern that may not match).
+    MaybeBytes,
+    /// One of a few constants ([`crate::types::SVal::OneOf`]): the record holds the id of
+    /// the one it is; each id's text.
+    Choice(Vec<(u64, Vec<u8>)>),
+}
+
+/// How a site's line is made of its arguments' texts: Lua's `print` puts a tab between
+/// arguments; `string.format`'s pieces join without one, each through its conversion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Tab,
+    /// Argument `.0`'s text, through a conversion when `string.format` gave one.
+    Arg(usize, Option<crate::format::Spec>),
 }
 
 impl PrintArg {
@@ -97,8 +112,8 @@ impl PrintArg {
     pub fn value_size(&self) -> usize {
         match self {
             PrintArg::Const(_) | PrintArg::Bool => 0,
-            PrintArg::Int | PrintArg::MaybeInt => 8,
-            PrintArg::Bytes => 8 + STR_CAP,
+            PrintArg::Int | PrintArg::MaybeInt | PrintArg::Choice(_) => 8,
+            PrintArg::Bytes | PrintArg::MaybeBytes => 8 + STR_CAP,
         }
     }
 }
@@ -108,10 +123,31 @@ impl PrintArg {
 pub struct PrintSite {
     pub file: String,
     pub line: u32,
+    /// The values of a record: each of `print`'s arguments, or each piece of a
+    /// `string.format` among them.
     pub args: Vec<PrintArg>,
+    /// How the line is made of them.
+    pub layout: Vec<Item>,
 }
 
 impl PrintSite {
+    /// A site that prints `args` as `print` does: tab-separated, each as `tostring` gives it.
+    pub fn plain(file: &str, line: u32, args: Vec<PrintArg>) -> PrintSite {
+        let mut layout = Vec::new();
+        for i in 0..args.len() {
+            if i > 0 {
+                layout.push(Item::Tab);
+            }
+            layout.push(Item::Arg(i, None));
+        }
+        PrintSite {
+            file: file.to_string(),
+            line,
+            args,
+            layout,
+        }
+    }
+
     /// Where each argument's value starts in a record.
     pub fn value_offsets(&self) -> Vec<usize> {
         let mut at = HEADER + self.args.len().div_ceil(8) * 8;
@@ -253,18 +289,32 @@ pub fn try_decode_print(record: &[u8], sites: &[PrintSite]) -> Result<String, De
             len: record.len(),
         });
     }
-    let mut parts: Vec<String> = Vec::with_capacity(argc);
+    let mut parts: Vec<Decoded> = Vec::with_capacity(argc);
     for (i, (arg, at)) in site.args.iter().zip(site.value_offsets()).enumerate() {
         let kind = byte(HEADER + i)?;
         let text: Vec<u8> = match (arg, kind) {
             (PrintArg::Const(t), KIND_CONST) => t.clone(),
             (PrintArg::Int | PrintArg::MaybeInt, KIND_INT) => {
-                (word(at)? as i64).to_string().into_bytes()
+                parts.push(Decoded::Int(word(at)? as i64));
+                continue;
             }
-            (PrintArg::MaybeInt, KIND_NIL) => b"nil".to_vec(),
+            (PrintArg::MaybeInt | PrintArg::MaybeBytes, KIND_NIL) => b"nil".to_vec(),
             (PrintArg::Bool, KIND_FALSE) => b"false".to_vec(),
             (PrintArg::Bool, KIND_TRUE) => b"true".to_vec(),
-            (PrintArg::Bytes, KIND_BYTES) => {
+            (PrintArg::Choice(texts), KIND_CHOICE) => {
+                let id = word(at)?;
+                match texts.iter().find(|(i, _)| *i == id) {
+                    Some((_, t)) => t.clone(),
+                    None => {
+                        return Err(DecodeError::WrongKind {
+                            arg: i + 1,
+                            expected: arg.clone(),
+                            kind,
+                        })
+                    }
+                }
+            }
+            (PrintArg::Bytes | PrintArg::MaybeBytes, KIND_BYTES) => {
                 let len = word(at)?;
                 let kept = (len as usize).min(STR_CAP);
                 let mut t = record[at + 8..at + 8 + kept].to_vec();
@@ -281,9 +331,34 @@ pub fn try_decode_print(record: &[u8], sites: &[PrintSite]) -> Result<String, De
                 })
             }
         };
-        parts.push(String::from_utf8_lossy(&text).into_owned());
+        parts.push(Decoded::Text(text));
     }
-    Ok(parts.join("\t"))
+    let mut line: Vec<u8> = Vec::new();
+    for item in &site.layout {
+        match item {
+            Item::Tab => line.push(b'\t'),
+            Item::Arg(i, spec) => {
+                let Some(d) = parts.get(*i) else { continue };
+                let arg = match d {
+                    Decoded::Int(k) => crate::format::Arg::Int(*k),
+                    Decoded::Text(t) => crate::format::Arg::Text(t),
+                };
+                match (spec, d) {
+                    (Some(s), _) => line.extend(s.apply(&arg)),
+                    (None, Decoded::Int(k)) => line.extend(k.to_string().as_bytes()),
+                    (None, Decoded::Text(t)) => line.extend(t),
+                }
+            }
+        }
+    }
+    // Each piece made valid UTF-8 alone, as the Lua tier's log makes each argument.
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+/// An argument's value read from a record.
+enum Decoded {
+    Int(i64),
+    Text(Vec<u8>),
 }
 
 /// A record as the compiled code writes it, for tests: `values` are the run-time parts of each
@@ -306,6 +381,10 @@ pub fn encode_print(site_id: u16, site: &PrintSite, values: &[PrintValue]) -> Ve
                 KIND_INT
             }
             (_, PrintValue::Bool(b)) => KIND_FALSE + *b as u8,
+            (_, PrintValue::Choice(id)) => {
+                r[at..at + 8].copy_from_slice(&id.to_ne_bytes());
+                KIND_CHOICE
+            }
             (_, PrintValue::Bytes(s)) => {
                 r[at..at + 8].copy_from_slice(&(s.len() as u64).to_ne_bytes());
                 let n = s.len().min(STR_CAP);
@@ -325,6 +404,7 @@ pub enum PrintValue {
     Int(i64),
     Bool(bool),
     Bytes(Vec<u8>),
+    Choice(u64),
 }
 
 #[cfg(test)]
@@ -332,11 +412,33 @@ mod tests {
     use super::*;
 
     fn site(args: Vec<PrintArg>) -> PrintSite {
-        PrintSite {
-            file: "t.lua".into(),
-            line: 3,
-            args,
-        }
+        PrintSite::plain("t.lua", 3, args)
+    }
+
+    #[test]
+    fn formatted_pieces_join_without_tabs_through_their_conversions() {
+        let (spec, c) = match &crate::format::parse(b"%04x").unwrap()[0] {
+            crate::format::Part::Conv(s) => (s.clone(), 0),
+            _ => unreachable!(),
+        };
+        let _ = c;
+        let mut s = site(vec![
+            PrintArg::Const(b"sni: ".to_vec()),
+            PrintArg::Choice(vec![(3, b"DROP".to_vec()), (5, b"PASS".to_vec())]),
+            PrintArg::Int,
+        ]);
+        s.layout = vec![
+            Item::Arg(0, None),
+            Item::Arg(1, None),
+            Item::Tab,
+            Item::Arg(2, Some(spec)),
+        ];
+        let r = encode_print(
+            0,
+            &s,
+            &[PrintValue::Nil, PrintValue::Choice(5), PrintValue::Int(255)],
+        );
+        assert_eq!(decode_print(&r, &[s]), "sni: PASS\t00ff");
     }
 
     #[test]

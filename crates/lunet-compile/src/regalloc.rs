@@ -66,14 +66,28 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, CodegenError> {
     let mut free_slots: Vec<u16> = Vec::new();
     let mut nslots = 0usize;
     let mut spilled = 0usize;
-    let new_slot = |free_slots: &mut Vec<u16>, nslots: &mut usize| -> Result<u16, CodegenError> {
-        if let Some(s) = free_slots.pop() {
-            return Ok(s);
+    // A value lives in one place for its whole interval, so a slot may take a value from
+    // `from` (its interval's start) only if the slot's last value ended before: a value spilled
+    // as a victim started before now, and a slot freed since may have been in use then.
+    let mut slot_end: Vec<usize> = Vec::new();
+    let mut new_slot = |free_slots: &mut Vec<u16>,
+                        nslots: &mut usize,
+                        from: usize,
+                        to: usize|
+     -> Result<u16, CodegenError> {
+        if let Some(i) = free_slots
+            .iter()
+            .rposition(|&k| slot_end[k as usize] < from)
+        {
+            let k = free_slots.remove(i);
+            slot_end[k as usize] = to;
+            return Ok(k);
         }
         if *nslots >= MAX_SLOTS {
             return Err(CodegenError::OutOfSlots { slots: MAX_SLOTS });
         }
         *nslots += 1;
+        slot_end.push(to);
         Ok((*nslots - 1) as u16)
     };
     for (s, e, v) in order {
@@ -134,7 +148,8 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, CodegenError> {
                 let Some(Loc::Reg(r)) = locs[a as usize] else {
                     return Err(CodegenError::SpillNotInRegister);
                 };
-                let k = new_slot(&mut free_slots, &mut nslots)?;
+                let from = iv[a as usize].map(|(s, _)| s).unwrap_or(0);
+                let k = new_slot(&mut free_slots, &mut nslots, from, end)?;
                 locs[a as usize] = Some(Loc::Slot(k));
                 active_slots.push((end, k));
                 active.remove(i);
@@ -142,7 +157,7 @@ pub fn allocate(ir: &Ir) -> Result<Alloc, CodegenError> {
                 active.push((e, v));
             }
             _ => {
-                let k = new_slot(&mut free_slots, &mut nslots)?;
+                let k = new_slot(&mut free_slots, &mut nslots, s, e)?;
                 locs[v as usize] = Some(Loc::Slot(k));
                 active_slots.push((e, k));
             }
@@ -185,6 +200,48 @@ mod tests {
         let a = allocate(&p).unwrap();
         assert_eq!(a.loc(0), a.loc(1));
         assert_eq!(a.slots, 0);
+    }
+
+    #[test]
+    fn a_value_spilled_late_never_shares_a_slot_with_one_it_overlapped() {
+        // v0 is spilled first (slot 0) and ends at 14; v7, in a register since 8, is spilled
+        // at 20, after slot 0 came free: v7 lives in its slot from 8 on, so slot 0 (v0's
+        // until 14) would have both at once.
+        let mut insts: Vec<Inst> = (0..6).map(|v| mov(v, v as i64)).collect();
+        insts.push(mov(6, 6));
+        insts.push(add(6, Opnd::Imm(1)));
+        insts.push(mov(7, 7));
+        for v in 1..6 {
+            insts.push(add(0, Opnd::V(v)));
+        }
+        insts.push(add(7, Opnd::V(0)));
+        for v in 8..13 {
+            insts.push(mov(v, v as i64));
+        }
+        insts.push(mov(13, 13));
+        insts.push(add(13, Opnd::V(8)));
+        for v in 8..14 {
+            insts.push(add(7, Opnd::V(v)));
+        }
+        insts.push(ret_v(7));
+        let p = ir(insts, 14);
+        let a = allocate(&p).unwrap();
+        let iv = intervals(&p).unwrap();
+        for x in 0..14u32 {
+            for y in x + 1..14 {
+                let (Some(Loc::Slot(k)), Some(Loc::Slot(l))) = (a.loc(x), a.loc(y)) else {
+                    continue;
+                };
+                let ((s1, e1), (s2, e2)) = (iv[x as usize].unwrap(), iv[y as usize].unwrap());
+                assert!(
+                    k != l || e1 < s2 || e2 < s1,
+                    "v{x} {:?} and v{y} {:?} share slot {k}",
+                    (s1, e1),
+                    (s2, e2)
+                );
+            }
+        }
+        assert!(a.slots >= 2, "{a:?}");
     }
 
     #[test]

@@ -84,6 +84,13 @@ pub enum SVal<'a> {
         off: Opnd,
         len: Opnd,
     },
+    /// A packet string, or nil when `flag` is 0 (a capture of a pattern that may not match,
+    /// a local given a string on some paths only).
+    OptSlice {
+        flag: Opnd,
+        off: Opnd,
+        len: Opnd,
+    },
     /// A constant from the upvalues (string, table, float, opaque value).
     Const(Rc<Value>),
     Builtin(Rc<str>),
@@ -91,6 +98,59 @@ pub enum SVal<'a> {
     Data(DataObj),
     /// A `bpf.map` from the upvalues: indexing it calls the map helpers.
     Map(Rc<MapRef>),
+    /// One of a few constants, chosen at run time (`c and "DROP" or "PASS"`): `sel` holds
+    /// the [`Pool`] id of the one it is; `members` are the ids it may be, with their values,
+    /// in id order.
+    OneOf {
+        sel: Opnd,
+        members: Rc<Vec<(usize, Rc<Value>)>>,
+    },
+    /// A string `string.format` made: only `print` takes it.
+    Fmt(Rc<Vec<Piece<'a>>>),
+}
+
+/// A piece of a `string.format` result: text, or a value converted by a spec.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Piece<'a> {
+    Text(Vec<u8>),
+    Value(crate::format::Spec, SVal<'a>),
+}
+
+/// The constants values drawn from a finite set ([`SVal::OneOf`]) may be, each with an id
+/// of the hook (equal constants, one id).
+#[derive(Debug, Default)]
+pub struct Pool(Vec<Rc<Value>>);
+
+impl Pool {
+    /// The id of `v`, given one now if it has none.
+    pub fn id(&mut self, v: &Rc<Value>) -> usize {
+        match self.0.iter().position(|x| same_const(x, v)) {
+            Some(i) => i,
+            None => {
+                self.0.push(v.clone());
+                self.0.len() - 1
+            }
+        }
+    }
+}
+
+/// Constants Lua's `==` finds equal (tables by identity, which a snapshot keeps as the same
+/// entry only when they are one table: compared by content here, as the fold does).
+fn same_const(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// A value that may be a member of a [`SVal::OneOf`], as a constant.
+fn as_member(v: &SVal) -> Option<Rc<Value>> {
+    match v {
+        SVal::Nil => Some(Rc::new(Value::Nil)),
+        SVal::Bool(Opnd::Imm(b)) => Some(Rc::new(Value::Bool(*b != 0))),
+        SVal::Const(c) => Some(c.clone()),
+        _ => None,
+    }
 }
 
 impl<'a> SVal<'a> {
@@ -123,8 +183,20 @@ impl<'a> SVal<'a> {
             SVal::Bool(Opnd::Imm(b)) | SVal::Truthy(Opnd::Imm(b)) => Some(*b != 0),
             SVal::OptInt {
                 flag: Opnd::Imm(f), ..
+            }
+            | SVal::OptSlice {
+                flag: Opnd::Imm(f), ..
             } => Some(*f != 0),
+            SVal::OptSlice { .. } => None,
             SVal::Bool(_) | SVal::Truthy(_) | SVal::OptInt { .. } => None,
+            SVal::OneOf { members, .. } => {
+                let truth = |v: &Value| !matches!(v, Value::Nil | Value::Bool(false));
+                let first = members.first().map(|(_, v)| truth(v))?;
+                members
+                    .iter()
+                    .all(|(_, v)| truth(v) == first)
+                    .then_some(first)
+            }
             SVal::Const(v) => Some(!matches!(**v, Value::Nil | Value::Bool(false))),
             SVal::Dead => Some(false),
             _ => Some(true),
@@ -141,6 +213,7 @@ impl<'a> SVal<'a> {
             SVal::OptInt { .. } => "an integer or nil".into(),
             SVal::Truthy(_) => "a value known only as true or false".into(),
             SVal::Slice { .. } => "a string of packet bytes".into(),
+            SVal::OptSlice { .. } => "a string of packet bytes or nil".into(),
             SVal::Const(v) => match &**v {
                 Value::Float(_) => "a float".into(),
                 Value::Str(_) => "a constant string".into(),
@@ -152,15 +225,26 @@ impl<'a> SVal<'a> {
             SVal::Func(_) => "a function".into(),
             SVal::Data(_) => "a data object".into(),
             SVal::Map(m) => format!("the map '{}'", m.decl.name),
+            SVal::OneOf { members, .. } => {
+                let names: Vec<String> = members.iter().map(|(_, v)| show(v)).collect();
+                format!("one of {}", names.join(", "))
+            }
+            SVal::Fmt(_) => {
+                "a string built per packet (with `..` or string.format: only print takes one)"
+                    .into()
+            }
         }
     }
 
     /// The virtual registers this value lives in.
     pub fn vregs(&self) -> Vec<VReg> {
         let ops: Vec<Opnd> = match self {
-            SVal::Bool(o) | SVal::Int(o) | SVal::Truthy(o) => vec![*o],
+            SVal::Bool(o) | SVal::Int(o) | SVal::Truthy(o) | SVal::OneOf { sel: o, .. } => {
+                vec![*o]
+            }
             SVal::OptInt { flag, val } => vec![*flag, *val],
             SVal::Slice { off, len } => vec![*off, *len],
+            SVal::OptSlice { flag, off, len } => vec![*flag, *off, *len],
             _ => vec![],
         };
         ops.into_iter()
@@ -169,6 +253,16 @@ impl<'a> SVal<'a> {
                 Opnd::Imm(_) => None,
             })
             .collect()
+    }
+}
+
+/// A constant as a message shows it.
+pub fn show(v: &Value) -> String {
+    match v {
+        Value::Str(s) => format!("\"{}\"", String::from_utf8_lossy(s)),
+        Value::Nil => "nil".into(),
+        Value::Bool(b) => b.to_string(),
+        other => format!("a {}", other.type_name()),
     }
 }
 
@@ -187,6 +281,9 @@ pub enum Kind<'a> {
     OptInt,
     Truthy,
     Slice,
+    OptSlice,
+    /// One of these constants (ids in a [`Pool`]), in a register holding the id.
+    OneOf(Rc<Vec<(usize, Rc<Value>)>>),
 }
 
 /// Values that cannot meet: what each path has (each kind once per run of equal ones).
@@ -197,7 +294,7 @@ pub struct MergeError {
 }
 
 /// The kind values meeting at a join take, or why they cannot meet.
-pub fn merge<'a>(vals: &[&SVal<'a>]) -> Result<Kind<'a>, MergeError> {
+pub fn merge<'a>(vals: &[&SVal<'a>], pool: &mut Pool) -> Result<Kind<'a>, MergeError> {
     let Some(first) = vals.first() else {
         return Ok(Kind::Dead);
     };
@@ -220,10 +317,37 @@ pub fn merge<'a>(vals: &[&SVal<'a>]) -> Result<Kind<'a>, MergeError> {
     if all(&|v| matches!(v, SVal::Slice { .. })) {
         return Ok(Kind::Slice);
     }
+    if all(&|v| matches!(v, SVal::Slice { .. } | SVal::OptSlice { .. } | SVal::Nil)) {
+        return Ok(Kind::OptSlice);
+    }
+    // Constants that are not numbers (and nil, booleans), at least one of them a string or
+    // a table: one of a finite set.
+    let member_ok = |v: &SVal| as_member(v).is_some() || matches!(v, SVal::OneOf { .. });
+    let some_const = vals
+        .iter()
+        .any(|v| matches!(v, SVal::Const(_) | SVal::OneOf { .. }));
+    if some_const && all(&member_ok) {
+        let mut members: Vec<(usize, Rc<Value>)> = Vec::new();
+        for v in vals {
+            let add: Vec<Rc<Value>> = match v {
+                SVal::OneOf { members: m, .. } => m.iter().map(|(_, c)| c.clone()).collect(),
+                other => as_member(other).into_iter().collect(),
+            };
+            for c in add {
+                let id = pool.id(&c);
+                if !members.iter().any(|(i, _)| *i == id) {
+                    members.push((id, c));
+                }
+            }
+        }
+        members.sort_by_key(|(i, _)| *i);
+        return Ok(Kind::OneOf(Rc::new(members)));
+    }
     // Values only ever tested for truth: nil, booleans, constants that are not numbers.
     let truthy_ok = |v: &SVal| match v {
         SVal::Nil | SVal::Bool(_) | SVal::Truthy(_) => true,
         SVal::Const(c) => matches!(**c, Value::Str(_) | Value::Table(_)),
+        SVal::OneOf { .. } => v.static_truth().is_some(),
         _ => false,
     };
     if all(&truthy_ok) {
@@ -236,9 +360,27 @@ pub fn merge<'a>(vals: &[&SVal<'a>]) -> Result<Kind<'a>, MergeError> {
 
 /// The moves that put `v` into the registers of a value of kind `kind` (`homes`), or `None`
 /// when `v` does not convert to that kind.
-pub fn convert(v: &SVal, kind: &Kind, homes: &[VReg]) -> Option<Vec<(VReg, Opnd)>> {
+pub fn convert(
+    v: &SVal,
+    kind: &Kind,
+    homes: &[VReg],
+    pool: &mut Pool,
+) -> Option<Vec<(VReg, Opnd)>> {
     let h = |i: usize| homes.get(i).copied();
     Some(match (kind, v) {
+        (Kind::OneOf(m), SVal::OneOf { sel, members })
+            if members.iter().all(|(i, _)| m.iter().any(|(j, _)| i == j)) =>
+        {
+            vec![(h(0)?, *sel)]
+        }
+        (Kind::OneOf(m), v) => {
+            let id = pool.id(&as_member(v)?);
+            m.iter().any(|(j, _)| *j == id).then_some(())?;
+            vec![(h(0)?, Opnd::Imm(id as i64))]
+        }
+        (Kind::Truthy, SVal::OneOf { .. }) => {
+            vec![(h(0)?, Opnd::Imm(v.static_truth()? as i64))]
+        }
         (Kind::Same(s), v) if s == v => vec![],
         (Kind::Dead, _) => vec![],
         (Kind::Int, SVal::Int(o)) | (Kind::Bool, SVal::Bool(o)) => vec![(h(0)?, *o)],
@@ -246,6 +388,19 @@ pub fn convert(v: &SVal, kind: &Kind, homes: &[VReg]) -> Option<Vec<(VReg, Opnd)
         (Kind::OptInt, SVal::Nil) => vec![(h(0)?, Opnd::Imm(0)), (h(1)?, Opnd::Imm(0))],
         (Kind::OptInt, SVal::OptInt { flag, val }) => vec![(h(0)?, *flag), (h(1)?, *val)],
         (Kind::Slice, SVal::Slice { off, len }) => vec![(h(0)?, *off), (h(1)?, *len)],
+        (Kind::OptSlice, SVal::Slice { off, len }) => {
+            vec![(h(0)?, Opnd::Imm(1)), (h(1)?, *off), (h(2)?, *len)]
+        }
+        (Kind::OptSlice, SVal::Nil) => {
+            vec![
+                (h(0)?, Opnd::Imm(0)),
+                (h(1)?, Opnd::Imm(0)),
+                (h(2)?, Opnd::Imm(0)),
+            ]
+        }
+        (Kind::OptSlice, SVal::OptSlice { flag, off, len }) => {
+            vec![(h(0)?, *flag), (h(1)?, *off), (h(2)?, *len)]
+        }
         (Kind::Truthy, SVal::Nil) => vec![(h(0)?, Opnd::Imm(0))],
         (Kind::Truthy, SVal::Bool(o)) | (Kind::Truthy, SVal::Truthy(o)) => vec![(h(0)?, *o)],
         (Kind::Truthy, SVal::Const(c)) if matches!(**c, Value::Str(_) | Value::Table(_)) => {
@@ -258,8 +413,9 @@ pub fn convert(v: &SVal, kind: &Kind, homes: &[VReg]) -> Option<Vec<(VReg, Opnd)
 /// How many home registers a kind needs.
 pub fn home_count(kind: &Kind) -> usize {
     match kind {
-        Kind::Int | Kind::Bool | Kind::Truthy => 1,
+        Kind::Int | Kind::Bool | Kind::Truthy | Kind::OneOf(_) => 1,
         Kind::OptInt | Kind::Slice => 2,
+        Kind::OptSlice => 3,
         Kind::Same(_) | Kind::Dead => 0,
     }
 }
@@ -281,6 +437,15 @@ pub fn in_homes<'a>(kind: &Kind<'a>, homes: &[VReg]) -> SVal<'a> {
             off: h(0),
             len: h(1),
         },
+        Kind::OptSlice => SVal::OptSlice {
+            flag: h(0),
+            off: h(1),
+            len: h(2),
+        },
+        Kind::OneOf(m) => SVal::OneOf {
+            sel: h(0),
+            members: m.clone(),
+        },
     }
 }
 
@@ -289,11 +454,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn strings_meet_as_one_of_them_and_convert_to_their_ids() {
+        let p = &mut Pool::default();
+        let drop = SVal::Const(Rc::new(Value::Str(b"DROP".to_vec())));
+        let pass = SVal::Const(Rc::new(Value::Str(b"PASS".to_vec())));
+        let Kind::OneOf(m) = merge(&[&drop, &pass], p).unwrap() else {
+            panic!("not one of");
+        };
+        assert_eq!(m.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1]);
+        let k = Kind::OneOf(m);
+        assert_eq!(
+            convert(&pass, &k, &[4], p).unwrap(),
+            vec![(4, Opnd::Imm(1))]
+        );
+        let v = in_homes(&k, &[4]);
+        assert_eq!(v.static_truth(), Some(true));
+        assert!(
+            v.describe().contains("\"DROP\", \"PASS\""),
+            "{}",
+            v.describe()
+        );
+        let with_nil = merge(&[&drop, &SVal::Nil], p).unwrap();
+        assert_eq!(in_homes(&with_nil, &[4]).static_truth(), None);
+    }
+
+    #[test]
     fn nil_and_integer_meet_as_maybe_integer() {
         let a = SVal::Nil;
         let b = SVal::Int(Opnd::V(3));
-        assert_eq!(merge(&[&a, &b]).unwrap(), Kind::OptInt);
-        let m = convert(&a, &Kind::OptInt, &[7, 8]).unwrap();
+        assert_eq!(
+            merge(&[&a, &b], &mut Pool::default()).unwrap(),
+            Kind::OptInt
+        );
+        let m = convert(&a, &Kind::OptInt, &[7, 8], &mut Pool::default()).unwrap();
         assert_eq!(m, vec![(7, Opnd::Imm(0)), (8, Opnd::Imm(0))]);
     }
 
@@ -301,7 +494,7 @@ mod tests {
     fn false_or_integer_is_refused() {
         let a = SVal::Bool(Opnd::Imm(0));
         let b = SVal::Int(Opnd::Imm(3));
-        let e = merge(&[&a, &b]).unwrap_err();
+        let e = merge(&[&a, &b], &mut Pool::default()).unwrap_err();
         assert_eq!(e.kinds, ["a boolean", "an integer"]);
         assert_eq!(
             e.to_string(),
@@ -312,7 +505,8 @@ mod tests {
     #[test]
     fn dead_wins_and_same_needs_nothing() {
         let a = SVal::Int(Opnd::V(1));
-        assert_eq!(merge(&[&a, &SVal::Dead]).unwrap(), Kind::Dead);
-        assert_eq!(merge(&[&a, &a]).unwrap(), Kind::Same(a.clone()));
+        let p = &mut Pool::default();
+        assert_eq!(merge(&[&a, &SVal::Dead], p).unwrap(), Kind::Dead);
+        assert_eq!(merge(&[&a, &a], p).unwrap(), Kind::Same(a.clone()));
     }
 }

@@ -17,55 +17,6 @@ fn dns_query(name: &str) -> Vec<u8> {
     lunet_gen::packet::dns_query_payload(name, 0x1234).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A TLS record holding a ClientHello with the extensions given (`(type, body)`), and a
-/// server_name extension for `sni` after them when given: the SNI walk's cases, which
-/// lunet-gen's ClientHello (a fixed set of extensions, always a name) does not cover.
-fn client_hello(sni: Option<&str>, extra: &[(u16, Vec<u8>)]) -> Vec<u8> {
-    let mut exts: Vec<u8> = Vec::new();
-    let mut push_ext = |t: u16, body: &[u8]| {
-        exts.extend_from_slice(&t.to_be_bytes());
-        exts.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        exts.extend_from_slice(body);
-    };
-    for (t, b) in extra {
-        push_ext(*t, b);
-    }
-    if let Some(name) = sni {
-        let mut b = Vec::new();
-        b.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
-        b.push(0);
-        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        b.extend_from_slice(name.as_bytes());
-        push_ext(0, &b);
-    }
-    let mut hello = vec![0x03, 0x03];
-    hello.extend_from_slice(&[0xab; 32]);
-    hello.push(32);
-    hello.extend_from_slice(&[0xcd; 32]);
-    hello.extend_from_slice(&[0, 4, 0x13, 0x01, 0x13, 0x02]);
-    hello.extend_from_slice(&[1, 0]);
-    hello.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-    hello.extend_from_slice(&exts);
-    let mut hs = vec![
-        1,
-        (hello.len() >> 16) as u8,
-        (hello.len() >> 8) as u8,
-        hello.len() as u8,
-    ];
-    hs.extend_from_slice(&hello);
-    let mut rec = vec![0x16, 0x03, 0x01, (hs.len() >> 8) as u8, hs.len() as u8];
-    rec.extend_from_slice(&hs);
-    rec
-}
-
-fn frame(bytes: &[u8]) -> Vec<u8> {
-    let mut p = bytes.to_vec();
-    if p.len() < 64 {
-        p.resize(64, 0);
-    }
-    p
-}
-
 /// A frame whose first 8-byte words are the given values (host order).
 fn words(ws: &[i64]) -> Vec<u8> {
     let mut p = Vec::new();

@@ -12,50 +12,6 @@ use lunet_compile::print::{self, PrintArg};
 const PRELUDE: &str =
     "local xdp = require('xdp')\nlocal byteorder = require('byteorder')\nlocal map = require('bpf.map')\n";
 
-/// A tiny deterministic generator (xorshift64*).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Runs every frame through the compiled hook and the Lua tier; the lines each printed for
-/// each frame, and the verdicts, must be the same. Returns how many lines were compared.
-fn compare(file: &str, source: &str, frames: &[Vec<u8>]) -> usize {
-    let inputs = hook_inputs(file, source);
-    let (prog, k) = compile_and_load(&inputs[0]).unwrap_or_else(|d| panic!("{}", d.render(source)));
-    assert!(!prog.prints.is_empty(), "{file}: the hook prints");
-    let mut ring = k.maps.print_ring();
-    let lua = LuaTier::new(file, source);
-    let mut seq = 0;
-    let mut compared = 0;
-    for (i, frame) in frames.iter().enumerate() {
-        let (kv, _) = k.run(frame);
-        let (lv, _) = lua.run(0, frame);
-        let mut kernel: Vec<String> = Vec::new();
-        ring.consume(|r| kernel.push(lunet_compile::decode_print(r, &prog.prints)));
-        let (texts, next) = lua.prints_since(seq);
-        seq = next;
-        assert_eq!(
-            kernel,
-            texts,
-            "{file}: frame #{i} ({} bytes) printed differently",
-            frame.len()
-        );
-        assert_eq!(kv, lv, "{file}: frame #{i}: verdicts differ");
-        compared += texts.len();
-    }
-    assert_eq!(k.maps.print_lost(), 0, "{file}: nothing was lost");
-    compared
-}
-
 #[test]
 fn printed_lines_match_the_lua_tier_packet_by_packet() {
     lunet_testkit::require_root!("bpf(2), to load and run the programs");
@@ -108,7 +64,7 @@ fn printed_lines_match_the_lua_tier_packet_by_packet() {
         f.truncate(cut.max(MIN_FRAME));
         frames.push(f);
     }
-    let lines = compare("print.lua", &source, &frames);
+    let lines = compare_prints("print.lua", &source, &frames);
     eprintln!("print: {} frames, {lines} lines compared", frames.len());
     assert!(lines > 1000, "only {lines} lines compared");
 }
@@ -145,7 +101,7 @@ fn values_live_across_prints_survive_their_helper_calls() {
     let inputs = hook_inputs("live.lua", &source);
     let p = lunet_compile::compile(&inputs[0]).unwrap();
     assert!(p.spilled > 0, "the test means to spill: {} values", p.vregs);
-    let lines = compare("live.lua", &source, &frames);
+    let lines = compare_prints("live.lua", &source, &frames);
     eprintln!("live: {} frames, {lines} lines compared", frames.len());
     assert!(lines > 600, "only {lines} lines compared");
 }

@@ -63,9 +63,10 @@ fn upvalues_of(
     depth: usize,
 ) -> mlua::Result<Vec<(String, Value)>> {
     // SAFETY: the closure only uses the Lua C API on the stack frame exec_raw gives it: the
-    // function is argument 1; the stack is grown before each pair; each lua_getupvalue pushes one value, the name (owned by Lua and
-    // valid while the function lives) is copied into a pushed string below it, and the
-    // function is removed at the end, so the results are name, value, name, value, ...
+    // function is argument 1; the stack is grown before each pair; each lua_getupvalue pushes
+    // one value, the name (owned by Lua and valid while the function lives) is copied into a
+    // pushed string below it, and the function is removed at the end, so the results are
+    // name, value, name, value, ...
     let flat: MultiValue = unsafe {
         lua.exec_raw(f.clone(), |state| {
             let mut i = 1;

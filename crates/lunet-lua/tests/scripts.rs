@@ -98,6 +98,7 @@ fn the_sandbox_withholds_io_os_debug_and_binary_chunks() {
         load("x = 5", "c", "t", env)()
         assert(env.x == 5 and x == nil, "load env")
         assert(select(2, pcall(require, "io")):find("not found"), "require io")
+        assert(require("string") == string and require("math") == math, "require of a library")
         "#,
     );
     assert!(st.hooks().is_empty());

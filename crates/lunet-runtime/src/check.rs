@@ -31,8 +31,11 @@ pub struct CheckedHook {
     pub instructions: Option<usize>,
     /// Whether the kernel's verifier accepted it (None: not tried, needs root).
     pub verified: Option<bool>,
-    /// The compiler's diagnostic, rendered, when the hook is outside the kernel-tier subset.
+    /// The compiler's diagnostics, rendered, when the hook is outside the kernel-tier subset.
     pub diagnostic: Option<String>,
+    /// Each construct outside the subset, as `file:line:col: message`, in source order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constructs: Vec<String>,
     /// `--emit` output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emitted: Option<String>,
@@ -102,6 +105,7 @@ pub fn check(
             instructions: None,
             verified: None,
             diagnostic: None,
+            constructs: Vec::new(),
             emitted: None,
         };
         // Netfilter hooks are not compiled (None).
@@ -185,8 +189,14 @@ pub fn check(
                     c.reasons
                         .push(format!("{XDP_IN_LUA}; it does not compile: {e}"));
                 }
-                if let KernelError::Unsupported { rendered, .. } = e {
+                if let KernelError::Unsupported {
+                    rendered,
+                    constructs,
+                    ..
+                } = e
+                {
                     c.diagnostic = Some(rendered);
+                    c.constructs = constructs;
                 }
             }
         }

@@ -108,3 +108,48 @@ fn check_emit_ir_prints_each_hook_s_ir_with_its_lua_lines() {
     let bad = lunet(&["check", script.to_str().unwrap(), "--emit", "bytecode"]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
 }
+
+#[test]
+fn check_names_every_construct_outside_the_subset_in_one_run() {
+    // Three constructs the kernel tier cannot compile, on three lines, and a line that only
+    // fails because of the first (it uses `t`): one run names the three, each with its
+    // file:line:col, and not the consequence.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("many.lua");
+    std::fs::write(
+        &script,
+        "local xdp = require('xdp')\n\
+         local function hook(packet)\n\
+         \x20 local t = {}\n\
+         \x20 local n = tonumber('5')\n\
+         \x20 local k = t[1]\n\
+         \x20 goto out\n\
+         \x20 ::out::\n\
+         \x20 return xdp.PASS\n\
+         end\n\
+         xdp.attach(hook)\n",
+    )
+    .unwrap();
+    let o = lunet(&["check", script.to_str().unwrap()]);
+    let out = text(&o);
+    for at in [
+        "many.lua:3:13",
+        "many.lua:4:13",
+        "many.lua:6:3",
+        "many.lua:7:3",
+    ] {
+        assert!(out.contains(at), "no {at} in:\n{out}");
+    }
+    assert!(
+        !out.contains("many.lua:5:"),
+        "a consequence was reported:\n{out}"
+    );
+    let json = lunet(&["check", script.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let constructs = v["hooks"][0]["constructs"].as_array().unwrap();
+    assert_eq!(constructs.len(), 4, "{constructs:?}");
+    assert!(constructs[2]
+        .as_str()
+        .unwrap()
+        .contains("many.lua:6:3: `goto`"));
+}

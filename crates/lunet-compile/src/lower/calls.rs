@@ -128,6 +128,9 @@ impl<'a> Lower<'a> {
         if name == "print" {
             return self.print(args, at);
         }
+        if super::library::CALLS.contains(&name) {
+            return self.library_call(name, args, at);
+        }
         let Some(op) = ByteOrder::from_builtin(name) else {
             return Err(self.unsup_at(
                 at,
@@ -192,9 +195,57 @@ impl<'a> Lower<'a> {
                 all.extend(args);
                 self.call(f, all, at)
             }
+            SVal::Slice { .. } | SVal::OptSlice { .. } | SVal::Const(_)
+                if super::strings::STRING_FUNCTIONS.contains(&name) =>
+            {
+                let mut all = vec![recv];
+                all.extend(args);
+                self.string_function(name, all, at)
+            }
             SVal::Slice { .. } | SVal::Const(_) => Err(self.unsup_at(at, "a string method", format!("string methods (`:{name}`) build or scan strings per packet: not in the kernel-tier subset"))),
             other => Err(self.unsup_at(at, "a method call", format!("calling a method of {} is not in the kernel-tier subset", other.describe()))),
         }
+    }
+
+    /// Binds a function's parameters to `args` in fresh slots of the current scope (`self`
+    /// first for a method); gives the values of `...` when the function has it.
+    pub(super) fn bind_parameters(
+        &mut self,
+        body: &'a FunctionBody,
+        args: Vec<SVal<'a>>,
+        is_method: bool,
+    ) -> Option<Vec<SVal<'a>>> {
+        let mut args = args.into_iter();
+        if is_method {
+            let s = self.new_slot(args.next().unwrap_or(SVal::Nil));
+            self.env.declare("self", s);
+        }
+        for p in body.parameters() {
+            match p {
+                Parameter::Name(t) => {
+                    let s = self.new_slot(args.next().unwrap_or(SVal::Nil));
+                    self.env.declare(&name_of(t), s);
+                }
+                _ => return Some(args.collect()),
+            }
+        }
+        None
+    }
+
+    /// A Lua function defined here (`local function`, or a function expression): it closes
+    /// over the slots visible now, which stay alive as long as a closure may reach them, so
+    /// a closure returned from an inlined call reads and writes its maker's variables.
+    pub(super) fn closure(&mut self, name: String, body: &'a FunctionBody) -> SVal<'a> {
+        for id in self.env.visible_slots() {
+            if let Some(c) = self.captured.get_mut(id) {
+                *c = true;
+            }
+        }
+        SVal::Func(Func::Local {
+            name,
+            body,
+            captured: self.env.capture(),
+        })
     }
 
     fn inline(&mut self, f: Func<'a>, args: Vec<SVal<'a>>, at: &Loc) -> R<Vec<SVal<'a>>> {
@@ -219,6 +270,7 @@ impl<'a> Lower<'a> {
             Func::Local { body, captured, .. } => (*body, captured.clone(), false),
         };
         let key = body as *const FunctionBody as usize;
+        self.lowered.push(crate::globals::bytes_of(body));
         if self.inlining.contains(&key) {
             return Err(self.unsup_at(
                 at,
@@ -238,28 +290,12 @@ impl<'a> Lower<'a> {
         let saved_loops = std::mem::take(&mut self.loops);
         self.inlining.push(key);
         let j = self.new_join(at.clone());
-        self.frames.push(Frame { join: Some(j) });
+        let varargs = self.bind_parameters(body, args, is_method);
+        self.frames.push(Frame {
+            join: Some(j),
+            varargs,
+        });
         let r = (|| -> R<()> {
-            let mut args = args.into_iter();
-            if is_method {
-                let s = self.new_slot(args.next().unwrap_or(SVal::Nil));
-                self.env.declare("self", s);
-            }
-            for p in body.parameters() {
-                match p {
-                    Parameter::Name(t) => {
-                        let s = self.new_slot(args.next().unwrap_or(SVal::Nil));
-                        self.env.declare(&name_of(t), s);
-                    }
-                    other => {
-                        return Err(self.unsup(
-                            other,
-                            "varargs",
-                            "varargs (`...`) are not in the kernel-tier subset",
-                        ))
-                    }
-                }
-            }
             self.block(body.block())?;
             self.edge(j, vec![]);
             Ok(())
@@ -276,12 +312,6 @@ impl<'a> Lower<'a> {
         self.env = saved_env;
         r?;
         self.line = saved_line;
-        let results = self.place(j)?;
-        for v in &results {
-            if matches!(v, SVal::Func(Func::Local { .. })) {
-                return Err(self.unsup_at(at, "a closure", "returning a function from a function makes a closure: not in the kernel-tier subset"));
-            }
-        }
-        Ok(results)
+        self.place(j)
     }
 }

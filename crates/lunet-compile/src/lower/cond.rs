@@ -88,6 +88,7 @@ impl<'a> Lower<'a> {
     }
 
     fn test_value(&mut self, v: &SVal<'a>, sense: bool, target: Label) -> R<()> {
+        let v = &self.as_truth(v.clone());
         match v.static_truth() {
             Some(t) => {
                 if t == sense {
@@ -178,6 +179,40 @@ impl<'a> Lower<'a> {
             _ => 3,
         };
         let (a, b) = if rank(&b) < rank(&a) { (b, a) } else { (a, b) };
+        // A packet string or nil: nil first, then as a packet string.
+        let (a, b) = match (a, b) {
+            (S::OptSlice { .. }, S::OptSlice { .. }) => {
+                return Err(self.unsup(
+                    e,
+                    "a comparison",
+                    "comparing two values that may both be nil is not in the kernel-tier subset",
+                ))
+            }
+            (S::OptSlice { flag, off, len }, other) | (other, S::OptSlice { flag, off, len }) => {
+                if matches!(other, S::Nil) {
+                    let cond = if want { Cond::Eq } else { Cond::Ne };
+                    self.br(cond, flag, Opnd::Imm(0), target);
+                    return Ok(());
+                }
+                if want {
+                    let skip = self.label();
+                    self.br(Cond::Eq, flag, Opnd::Imm(0), skip);
+                    self.equality(S::Slice { off, len }, other, true, target, e)?;
+                    self.place_label(skip);
+                } else {
+                    self.br(Cond::Eq, flag, Opnd::Imm(0), target);
+                    self.equality(S::Slice { off, len }, other, false, target, e)?;
+                }
+                return Ok(());
+            }
+            ab => ab,
+        };
+        if let S::OneOf { sel, members } = &b {
+            return self.choice_equality(*sel, &members.clone(), a, want, target, e);
+        }
+        if let S::OneOf { sel, members } = &a {
+            return self.choice_equality(*sel, &members.clone(), b, want, target, e);
+        }
         match (&a, &b) {
             (S::Int(x), S::Int(y)) | (S::Bool(x), S::Bool(y)) => {
                 let cond = if want { Cond::Eq } else { Cond::Ne };
@@ -239,11 +274,10 @@ impl<'a> Lower<'a> {
                     Ok(())
                 }
             },
-            (S::Slice { .. }, S::Slice { .. }) => Err(self.unsup(
-                e,
-                "a comparison",
-                "comparing two strings of packet bytes is not in the kernel-tier subset",
-            )),
+            (S::Slice { off, len }, S::Slice { off: o2, len: l2 }) => {
+                self.slices_equal((*off, *len), (*o2, *l2), want, target);
+                Ok(())
+            }
             (S::Slice { .. }, _) => {
                 jump_if(self, false);
                 Ok(())

@@ -10,7 +10,7 @@ use full_moon::node::Node;
 use full_moon::tokenizer::{Symbol, TokenReference, TokenType};
 
 use super::arith::Arith;
-use super::{global, loc, name_of, Lower, R};
+use super::{loc, name_of, Lower, R};
 use crate::diag::Loc;
 use crate::ir::{AluOp, Cond, Inst, Opnd};
 use crate::literal::{self, Number};
@@ -56,11 +56,7 @@ impl<'a> Lower<'a> {
                     Ok(vec![self.expr(e)?])
                 }
             }
-            Expression::Symbol(t) if t.is_symbol(Symbol::Ellipsis) => Err(self.unsup(
-                t,
-                "varargs",
-                "varargs (`...`) are not in the kernel-tier subset",
-            )),
+            Expression::Symbol(t) if t.is_symbol(Symbol::Ellipsis) => self.varargs(t),
             _ => Ok(vec![self.expr(e)?]),
         }
     }
@@ -88,7 +84,7 @@ impl<'a> Lower<'a> {
                 TokenType::Symbol { symbol: Symbol::False } => Ok(SVal::Bool(Opnd::Imm(0))),
                 TokenType::Symbol { symbol: Symbol::Nil } => Ok(SVal::Nil),
                 TokenType::Symbol { symbol: Symbol::Ellipsis } => {
-                    Err(self.unsup(t, "varargs", "varargs (`...`) are not in the kernel-tier subset"))
+                    Ok(self.varargs(t)?.into_iter().next().unwrap_or(SVal::Nil))
                 }
                 _ => Err(self.unsup(t, "a symbol", "this expression is not in the kernel-tier subset")),
             },
@@ -104,10 +100,19 @@ impl<'a> Lower<'a> {
                 Ok(vals.into_iter().next().unwrap_or(SVal::Nil))
             }
             Expression::TableConstructor(t) => Err(self.unsup(&**t, "a table constructor", "a table constructor in a hook builds a table per packet: not in the kernel-tier subset (build tables in the script's body)")),
-            Expression::Function(f) => Err(self.unsup(&**f, "a closure", "a function expression makes a closure per packet: not in the kernel-tier subset (use `local function`)")),
+            Expression::Function(f) => Ok(self.closure("an anonymous function".into(), f.body())),
             Expression::UnaryOperator { unop, expression } => self.unary(unop, expression, e),
             Expression::BinaryOperator { lhs, binop, rhs } => self.binary(lhs, binop, rhs, e),
             other => Err(self.unsup(other, "an expression", "this expression is not in the kernel-tier subset")),
+        }
+    }
+
+    /// The values of `...` in the function being lowered.
+    fn varargs(&self, t: &TokenReference) -> R<Vec<SVal<'a>>> {
+        match self.frames.last().and_then(|f| f.varargs.clone()) {
+            Some(v) => Ok(v),
+            // Lua refuses this when it loads the chunk: no script gets here.
+            None => Err(self.unsup(t, "varargs", "`...` outside a vararg function")),
         }
     }
 
@@ -116,9 +121,7 @@ impl<'a> Lower<'a> {
         match self.env.lookup(&n) {
             Binding::Local(s) => Ok(self.slots[s].clone()),
             Binding::Upvalue(v) => Ok(SVal::from_value(&v)),
-            // The sandbox's `print`: to the state's log through a ring buffer.
-            Binding::Global if n == "print" => Ok(SVal::Builtin("print".into())),
-            Binding::Global => Err(global(self.file, t, &n)),
+            Binding::Global => self.global_read(t, &n),
         }
     }
 
@@ -158,12 +161,13 @@ impl<'a> Lower<'a> {
         match op {
             UnOp::Not(_) => {
                 let v = self.expr(x)?;
+                let v = self.as_truth(v);
                 match v.static_truth() {
                     Some(t) => Ok(SVal::Bool(Opnd::Imm((!t) as i64))),
                     None => {
                         let flag = match v {
                             SVal::Bool(o) | SVal::Truthy(o) => o,
-                            SVal::OptInt { flag, .. } => flag,
+                            SVal::OptInt { flag, .. } | SVal::OptSlice { flag, .. } => flag,
                             _ => return Err(self.internal("truth of a value")),
                         };
                         let r = self.mov(flag);
@@ -206,9 +210,17 @@ impl<'a> Lower<'a> {
             }
             UnOp::Hash(_) => {
                 let v = self.expr(x)?;
+                let v = self.slice_operand(v);
                 if let SVal::Const(c) = &v {
-                    if let Value::Str(s) = &**c {
-                        return Ok(SVal::Int(Opnd::Imm(s.len() as i64)));
+                    match &**c {
+                        Value::Str(s) => return Ok(SVal::Int(Opnd::Imm(s.len() as i64))),
+                        Value::Table(t) => {
+                            return match sequence_len(t) {
+                                Some(n) => Ok(SVal::Int(Opnd::Imm(n))),
+                                None => Err(self.unsup(e, "a length", "the length of a constant table with holes: Lua gives any border, so no one length to fold (keep its length in a local of the body)")),
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 match v {
@@ -219,6 +231,24 @@ impl<'a> Lower<'a> {
                         Ok(SVal::Int(Opnd::V(r)))
                     }
                     SVal::Data(DataObj::Argument) => Ok(SVal::Int(Opnd::Imm(0))),
+                    SVal::OneOf { sel, members } => {
+                        let at = loc(e);
+                        self.over_members(sel, &members, &at, |l, m| match m {
+                            SVal::Const(c) => match &*c {
+                                Value::Str(s) => Ok(SVal::Int(Opnd::Imm(s.len() as i64))),
+                                _ => Err(l.unsup_at(
+                                    &at,
+                                    "a length",
+                                    "the length of a constant that is not a string",
+                                )),
+                            },
+                            // `#nil` raises.
+                            _ => {
+                                l.fail_now();
+                                Ok(SVal::Int(Opnd::Imm(0)))
+                            }
+                        })
+                    }
                     SVal::Slice { len, .. } => Ok(SVal::Int(len)),
                     SVal::Nil => {
                         self.fail_now();
@@ -271,7 +301,11 @@ impl<'a> Lower<'a> {
             return Ok(SVal::Int(self.arith(a, lo, ro)));
         }
         match op {
-            BinOp::TwoDots(_) => Err(self.unsup(e, "a string built at run time", "`..` builds a string per packet: not in the kernel-tier subset")),
+            BinOp::TwoDots(_) => {
+                let a = self.expr(lhs)?;
+                let b = self.expr(rhs)?;
+                self.concat(a, b, &loc(e))
+            }
             BinOp::Slash(_) | BinOp::Caret(_) => Err(self.unsup(op, "float arithmetic", format!(
                 "`{}` gives a float: floats are not in the kernel-tier subset (use `//` for integer division)",
                 op.token().token()
@@ -306,6 +340,7 @@ impl<'a> Lower<'a> {
         e: &'a Expression,
     ) -> R<SVal<'a>> {
         let va = self.expr(lhs)?;
+        let va = self.as_truth(va);
         match va.static_truth() {
             Some(true) => return self.expr(rhs),
             Some(false) => return Ok(va),
@@ -343,6 +378,7 @@ impl<'a> Lower<'a> {
             if self.slots.iter().zip(&at_else).any(|(a, b)| a != b) {
                 return Err(self.unsup(x, "a value with side effects", "in `c and x or y`, an `x` whose function calls change local variables is not in the kernel-tier subset"));
             }
+            let vx = self.as_truth(vx);
             match vx.static_truth() {
                 Some(true) => self.edge(j, vec![vx]),
                 Some(false) => self.jmp(else_l),
@@ -361,6 +397,7 @@ impl<'a> Lower<'a> {
             return Ok(self.place(j)?.into_iter().next().unwrap_or(SVal::Nil));
         }
         let va = self.expr(lhs)?;
+        let va = self.as_truth(va);
         match va.static_truth() {
             Some(true) => return Ok(va),
             Some(false) => return self.expr(rhs),
@@ -383,7 +420,7 @@ impl<'a> Lower<'a> {
         match v {
             SVal::Bool(o) => Ok((*o, SVal::Bool(Opnd::Imm(0)))),
             SVal::Truthy(o) => Ok((*o, SVal::Truthy(Opnd::Imm(0)))),
-            SVal::OptInt { flag, .. } => Ok((*flag, SVal::Nil)),
+            SVal::OptInt { flag, .. } | SVal::OptSlice { flag, .. } => Ok((*flag, SVal::Nil)),
             other => Err(self.internal(format!("truth of {}", other.describe()))),
         }
     }
@@ -394,6 +431,10 @@ impl<'a> Lower<'a> {
             SVal::Bool(_) => SVal::Bool(Opnd::Imm(1)),
             SVal::Truthy(_) => SVal::Truthy(Opnd::Imm(1)),
             SVal::OptInt { val, .. } => SVal::Int(*val),
+            SVal::OptSlice { off, len, .. } => SVal::Slice {
+                off: *off,
+                len: *len,
+            },
             other => other.clone(),
         }
     }
@@ -404,4 +445,22 @@ fn strip_parens(e: &Expression) -> &Expression {
         Expression::Parentheses { expression, .. } => strip_parens(expression),
         other => other,
     }
+}
+
+/// `#t` of a constant table whose positive integer keys are exactly `1..=n`: `n`, the only
+/// border it has; `None` when it has holes (Lua may give any border).
+fn sequence_len(t: &[(Value, Value)]) -> Option<i64> {
+    let mut keys: Vec<i64> = t
+        .iter()
+        .filter(|(_, v)| !matches!(v, Value::Nil))
+        .filter_map(|(k, _)| match k {
+            Value::Int(i) if *i > 0 => Some(*i),
+            Value::Float(f) if crate::types::integral(*f) && *f >= 1.0 => Some(*f as i64),
+            _ => None,
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let n = keys.len() as i64;
+    (keys.last().copied().unwrap_or(0) == n).then_some(n)
 }

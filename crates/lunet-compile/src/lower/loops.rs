@@ -33,6 +33,7 @@ struct Mark<'a> {
     join_edges: Vec<usize>,
     dead: bool,
     prints: usize,
+    globals: BTreeMap<String, SlotId>,
 }
 
 impl<'a> Lower<'a> {
@@ -46,6 +47,7 @@ impl<'a> Lower<'a> {
             join_edges: self.joins.iter().map(|j| j.edges.len()).collect(),
             dead: self.dead,
             prints: self.prints.len(),
+            globals: self.globals.clone(),
         }
     }
 
@@ -61,6 +63,7 @@ impl<'a> Lower<'a> {
         }
         self.dead = m.dead;
         self.prints.truncate(m.prints);
+        self.globals = m.globals.clone();
     }
 
     // ---- joins ----
@@ -186,8 +189,9 @@ impl<'a> Lower<'a> {
     }
 
     /// The kind `vals` take where they meet (at `at`), or why they cannot meet.
-    fn merged_kind(&self, at: &Loc, vals: &[&SVal<'a>]) -> R<Kind<'a>> {
-        types::merge(vals).map_err(|m| self.unsup_at(at, "a join of values", m.to_string()))
+    fn merged_kind(&mut self, at: &Loc, vals: &[&SVal<'a>]) -> R<Kind<'a>> {
+        types::merge(vals, &mut self.pool)
+            .map_err(|m| self.unsup_at(at, "a join of values", m.to_string()))
     }
 
     /// Home registers for a merged kind, and each edge's moves into them.
@@ -199,7 +203,7 @@ impl<'a> Lower<'a> {
     ) -> R<SVal<'a>> {
         let homes: Vec<VReg> = (0..types::home_count(kind)).map(|_| self.vreg()).collect();
         for (e, v) in vals.iter().enumerate() {
-            let mv = types::convert(v, kind, &homes).ok_or_else(|| {
+            let mv = types::convert(v, kind, &homes, &mut self.pool).ok_or_else(|| {
                 self.internal(format!("cannot convert {} at a join", v.describe()))
             })?;
             moves[e].extend(mv);
@@ -266,7 +270,7 @@ impl<'a> Lower<'a> {
             for (slot, kind) in &kinds {
                 let cur = self.slots[*slot].clone();
                 let homes: Vec<VReg> = (0..types::home_count(kind)).map(|_| self.vreg()).collect();
-                let mv = types::convert(&cur, kind, &homes)
+                let mv = types::convert(&cur, kind, &homes, &mut self.pool)
                     .ok_or_else(|| self.internal("a loop-carried value does not convert"))?;
                 entry_moves.extend(mv);
                 self.slots[*slot] = types::in_homes(kind, &homes);
@@ -303,7 +307,7 @@ impl<'a> Lower<'a> {
             for (slot, v) in ctx.widen {
                 let head_val = ctx.head_state[slot].clone();
                 let entry_val = mark.slots[slot].clone();
-                let k = types::merge(&[&head_val, &v, &entry_val])
+                let k = types::merge(&[&head_val, &v, &entry_val], &mut self.pool)
                     .map_err(|m| self.unsup_at(&at, "a loop-carried value", m.to_string()))?;
                 kinds.insert(slot, k);
             }
@@ -385,6 +389,23 @@ impl<'a> Lower<'a> {
                 })
             }
         }
+    }
+
+    /// The bound of a loop the lowering makes itself (a scan over packet bytes): what
+    /// [`Lower::scan_iteration`] counts at the loop's head, as for a `while` loop.
+    pub(super) fn scan_bound(&mut self) -> Option<VReg> {
+        Some(match self.loop_bound {
+            LoopBound::MayGoto => VReg::MAX,
+            LoopBound::Counter => self.hidden_counter(),
+        })
+    }
+
+    /// One iteration of a loop bounded by [`Lower::scan_bound`].
+    pub(super) fn scan_iteration(&mut self, bound: Option<VReg>) {
+        self.count_iteration(&LoopPre {
+            counter: bound,
+            ..LoopPre::default()
+        });
     }
 
     /// A hidden iteration counter, from 0.
@@ -506,7 +527,7 @@ impl<'a> Lower<'a> {
                 continue;
             }
             match ctx.carried.get(&i) {
-                Some((kind, homes)) => match types::convert(cur, kind, homes) {
+                Some((kind, homes)) => match types::convert(cur, kind, homes, &mut self.pool) {
                     Some(mv) => moves.extend(mv),
                     None => widen.push((i, cur.clone())),
                 },

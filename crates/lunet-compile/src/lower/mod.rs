@@ -17,24 +17,36 @@
 //! - `cond.rs`: conditions as jumps (tests, comparisons, equality of every kind);
 //! - `packet.rs`: the data objects' methods (loads, stores, `getstring` slices, bounds checks);
 //! - `tables.rs`: constant tables from the upvalues, folded or looked up at run time;
-//! - `calls.rs`: call chains, inlined Lua functions, library functions, methods;
-//! - `maps.rs`: `bpf.map` lookups, updates and deletes; `print.rs`: `print`.
+//! - `calls.rs`: call chains, inlined Lua functions and closures, library functions, methods;
+//! - `library.rs`: the sandbox's globals (`select`, `ipairs`, `string`...) and globals of
+//!   one call; `format.rs`: `string.format`; `strings.rs`: `string.len/byte/sub`;
+//! - `choice.rs`: values drawn from a set of constants; `unroll.rs`: generic `for` over
+//!   constant tables;
+//! - `maps.rs`: `bpf.map` lookups, updates and deletes; `print.rs`: `print`;
+//! - `recover.rs`: going on past an unsupported statement, so that one run names them all.
 
 mod arith;
 mod calls;
+mod choice;
 mod cond;
 mod expr;
+mod format;
+mod library;
 mod loops;
 mod maps;
+mod matcher;
 mod packet;
 mod print;
+mod recover;
+mod scan;
 mod stmt;
+mod strings;
 mod tables;
+mod unroll;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use full_moon::ast::Parameter;
 use full_moon::node::Node;
 use full_moon::tokenizer::TokenReference;
 
@@ -85,33 +97,29 @@ pub fn lower(input: &HookInput, options: &Options, parsed: &Parsed, hook: &Found
         umax: Default::default(),
         map_names: Default::default(),
         prints: Vec::new(),
+        globals: Default::default(),
+        global_sites: Default::default(),
+        lowered: vec![crate::globals::bytes_of(&hook.body)],
+        pool: Default::default(),
+        errors: Vec::new(),
+        poisoned: Default::default(),
+        stack: Vec::new(),
     };
     l.fail = l.label();
-    l.frames.push(Frame { join: None });
     // Parameters: the packet, the argument; any others are nil.
-    let mut n = 0;
-    for p in hook.body.parameters() {
-        match p {
-            Parameter::Name(t) => {
-                let v = match n {
-                    0 => SVal::Data(DataObj::Packet),
-                    1 => SVal::Data(DataObj::Argument),
-                    _ => SVal::Nil,
-                };
-                let s = l.new_slot(v);
-                l.env.declare(&t.token().to_string(), s);
-                n += 1;
-            }
-            other => {
-                return Err(l.unsup(
-                    other,
-                    "varargs",
-                    "varargs (`...`) are not in the kernel-tier subset",
-                ))
-            }
-        }
-    }
+    let args = vec![SVal::Data(DataObj::Packet), SVal::Data(DataObj::Argument)];
+    let varargs = l.bind_parameters(&hook.body, args, false);
+    l.frames.push(Frame {
+        join: None,
+        varargs,
+    });
     l.block(hook.body.block())?;
+    if let Err(d) = l.check_globals() {
+        l.errors.push(d);
+    }
+    if let Some(d) = Diagnostic::gather(std::mem::take(&mut l.errors)) {
+        return Err(d);
+    }
     // Falling off the end returns nothing, which is not a verdict.
     l.line = hook.at.1.line() as u32;
     l.jmp(l.fail);
@@ -142,9 +150,11 @@ struct Edge<'a> {
     results: Vec<SVal<'a>>,
 }
 
-struct Frame {
+struct Frame<'a> {
     /// Where `return` goes in an inlined function; `None` in the hook itself.
     join: Option<usize>,
+    /// The values of `...` in a vararg function; `None` in a function without `...`.
+    varargs: Option<Vec<SVal<'a>>>,
 }
 
 struct LoopCtx<'a> {
@@ -174,7 +184,7 @@ struct Lower<'a> {
     fail: Label,
     joins: Vec<Join<'a>>,
     loops: Vec<LoopCtx<'a>>,
-    frames: Vec<Frame>,
+    frames: Vec<Frame<'a>>,
     /// Functions being inlined (by body address), for the recursion check.
     inlining: Vec<usize>,
     /// No path reaches the current point.
@@ -194,6 +204,19 @@ struct Lower<'a> {
     map_names: BTreeMap<usize, String>,
     /// The print calls lowered so far, by site id.
     prints: Vec<crate::print::PrintSite>,
+    /// The globals this call assigns, by name: slots of the call (`library.rs`).
+    globals: BTreeMap<String, SlotId>,
+    /// Where each was first assigned.
+    global_sites: BTreeMap<String, Loc>,
+    /// The byte ranges of the functions lowered (the hook and those it inlines).
+    lowered: Vec<std::ops::Range<usize>>,
+    /// The ids of constants values drawn from a finite set may be.
+    pool: crate::types::Pool,
+    /// The unsupported constructs found so far, and the names they poisoned (`recover.rs`).
+    errors: Vec<Diagnostic>,
+    poisoned: std::collections::HashSet<String>,
+    /// The statements being lowered, outermost first.
+    stack: Vec<recover::Lowering<'a>>,
 }
 
 fn loc<N: Node>(n: &N) -> Loc {
@@ -331,7 +354,7 @@ fn global(file: &str, t: &TokenReference, n: &str) -> Diagnostic {
     let (construct, message) = match n {
         "pcall" | "xpcall" | "error" => (n.to_string(), format!("`{n}` is not in the kernel-tier subset: an error in a compiled hook gives its default verdict")),
         "setmetatable" | "getmetatable" | "rawget" | "rawset" => (n.to_string(), format!("`{n}`: metatables are not in the kernel-tier subset")),
-        "string" | "table" | "math" | "utf8" | "os" | "coroutine" | "tostring" | "tonumber" | "type" | "pairs" | "ipairs" | "select" | "next" | "require" => (
+        "table" | "math" | "utf8" | "os" | "coroutine" | "tostring" | "tonumber" | "type" | "require" => (
             n.to_string(),
             format!("`{n}` is not in the kernel-tier subset (take what you need into a local of the script's body)"),
         ),

@@ -7,12 +7,25 @@
 //! would print as an address (tables, functions, data objects, maps) or that the compiler
 //! knows only as true-or-false are a diagnostic.
 
+use super::library::const_str;
 use super::{Lower, R};
 use crate::diag::Loc;
+use crate::format::Spec;
 use crate::ir::{AluOp, Cond, Inst, Opnd};
-use crate::print::{self, PrintArg, PrintSite};
-use crate::types::SVal;
+use crate::print::{self, Item, PrintArg, PrintSite};
+use crate::types::{Piece, SVal};
 use lunet_types::Value;
+
+/// The text Lua's `tostring` gives a constant, for those whose text is not an address.
+pub(super) fn tostring(v: &Value) -> Option<Vec<u8>> {
+    Some(match v {
+        Value::Str(s) => s.clone(),
+        Value::Nil => b"nil".to_vec(),
+        Value::Bool(b) => b.to_string().into_bytes(),
+        Value::Int(k) => k.to_string().into_bytes(),
+        _ => return None,
+    })
+}
 
 impl<'a> Lower<'a> {
     /// `print(args...)`: one record to the ring buffer; gives no values.
@@ -28,6 +41,39 @@ impl<'a> Lower<'a> {
                 ),
             ));
         }
+        // The record's values: each argument, a `string.format`'s pieces in its place.
+        let mut layout = Vec::new();
+        let mut flat: Vec<SVal<'a>> = Vec::new();
+        for (i, a) in args.into_iter().enumerate() {
+            if i > 0 {
+                layout.push(Item::Tab);
+            }
+            let pieces = match a {
+                SVal::Fmt(p) => p.iter().cloned().collect(),
+                v => vec![Piece::Value(Spec::default(), v)],
+            };
+            for p in pieces {
+                let (v, spec) = match p {
+                    Piece::Text(t) => (const_str(&t), None),
+                    Piece::Value(s, v) => (v, (s.conv != 0).then_some(s)),
+                };
+                // A packet string known to be there is a packet string.
+                let v = match v {
+                    SVal::OptSlice {
+                        flag: Opnd::Imm(1),
+                        off,
+                        len,
+                    } => SVal::Slice { off, len },
+                    v => v,
+                };
+                layout.push(Item::Arg(flat.len(), spec));
+                flat.push(v);
+            }
+        }
+        if flat.len() > u8::MAX as usize {
+            return Err(self.unsup_at(at, "print", "a print of more than 255 pieces"));
+        }
+        let args = flat;
         let kinds = args
             .iter()
             .enumerate()
@@ -35,11 +81,8 @@ impl<'a> Lower<'a> {
             .collect::<R<Vec<PrintArg>>>()?;
         let id = u16::try_from(self.prints.len())
             .map_err(|_| self.unsup_at(at, "print", "more than 65536 print calls in one hook"))?;
-        let site = PrintSite {
-            file: self.file.to_string(),
-            line: at.line as u32,
-            args: kinds,
-        };
+        let mut site = PrintSite::plain(self.file, at.line as u32, kinds);
+        site.layout = layout;
         let size = site.record_size();
         if size > print::MAX_RECORD {
             return Err(self.unsup_at(
@@ -75,7 +118,8 @@ impl<'a> Lower<'a> {
                 PrintArg::Const(_) => print::KIND_CONST,
                 PrintArg::Int | PrintArg::MaybeInt => print::KIND_INT,
                 PrintArg::Bool => print::KIND_FALSE,
-                PrintArg::Bytes => print::KIND_BYTES,
+                PrintArg::Bytes | PrintArg::MaybeBytes => print::KIND_BYTES,
+                PrintArg::Choice(_) => print::KIND_CHOICE,
             })
             .collect();
         for (w, chunk) in fixed.chunks(8).enumerate() {
@@ -115,6 +159,22 @@ impl<'a> Lower<'a> {
                     });
                     store(self, kind_at, 1, Opnd::V(k));
                 }
+                (PrintArg::MaybeBytes, SVal::OptSlice { flag, off, len }) => {
+                    let k = self.mov(Opnd::Imm(print::KIND_BYTES as i64));
+                    let done = self.label();
+                    self.br(Cond::Ne, *flag, Opnd::Imm(0), done);
+                    self.emit(Inst::Mov {
+                        dst: k,
+                        src: Opnd::Imm(print::KIND_NIL as i64),
+                    });
+                    self.place_label(done);
+                    store(self, kind_at, 1, Opnd::V(k));
+                    store(self, offsets[i], 8, *len);
+                    for w in 0..print::STR_CAP / 8 {
+                        store(self, offsets[i] + 8 + 8 * w, 8, Opnd::Imm(0));
+                    }
+                    copies.push((offsets[i] + 8, *off, *len));
+                }
                 (PrintArg::Bytes, SVal::Slice { off, len }) => {
                     store(self, offsets[i], 8, *len);
                     // The copy writes only the string's bytes: the rest of the area is zeroed
@@ -129,6 +189,7 @@ impl<'a> Lower<'a> {
                     }
                     copies.push((offsets[i] + 8, *off, *len));
                 }
+                (PrintArg::Choice(_), SVal::OneOf { sel, .. }) => store(self, offsets[i], 8, *sel),
                 (PrintArg::Const(_), _) => {}
                 (arg, v) => {
                     return Err(self.internal(format!(
@@ -175,11 +236,23 @@ impl<'a> Lower<'a> {
                 flag: Opnd::Imm(_), ..
             } => Some(PrintArg::Int),
             SVal::OptInt { .. } => Some(PrintArg::MaybeInt),
-            SVal::Slice { .. } => Some(PrintArg::Bytes),
+            SVal::Slice { .. }
+            | SVal::OptSlice {
+                flag: Opnd::Imm(1), ..
+            } => Some(PrintArg::Bytes),
+            SVal::OptSlice {
+                flag: Opnd::Imm(_), ..
+            } => text("nil".into()),
+            SVal::OptSlice { .. } => Some(PrintArg::MaybeBytes),
             SVal::Const(c) => match &**c {
                 Value::Str(s) => Some(PrintArg::Const(s.clone())),
                 _ => None,
             },
+            SVal::OneOf { members, .. } => members
+                .iter()
+                .map(|(id, v)| Some((*id as u64, tostring(v)?)))
+                .collect::<Option<Vec<_>>>()
+                .map(PrintArg::Choice),
             _ => None,
         };
         arg.ok_or_else(|| {

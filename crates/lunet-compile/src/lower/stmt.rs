@@ -7,11 +7,12 @@ use std::rc::Rc;
 use full_moon::ast::{Block, LastStmt, Stmt, Suffix, Var};
 use full_moon::node::Node;
 
-use super::{global, loc, name_of, Lower, R};
+use super::recover::Lowering;
+use super::{loc, name_of, Lower, R};
 use crate::diag::Loc;
 use crate::ir::{Cond, Inst, Opnd};
 use crate::resolve::{Binding, SlotId};
-use crate::types::{Func, SVal};
+use crate::types::SVal;
 
 impl<'a> Lower<'a> {
     // ---- blocks and statements ----
@@ -24,11 +25,19 @@ impl<'a> Lower<'a> {
     }
 
     pub(super) fn block_body(&mut self, b: &'a Block) -> R<()> {
+        // Once no path reaches a statement, none reaches the rest of the block (there are no
+        // labels): they are not lowered, as the Lua tier never runs them (a call that always
+        // raises, `offset(argument)` of an empty argument, leaves its results unknown).
         for s in b.stmts() {
-            self.stmt(s)?;
+            if self.dead {
+                return Ok(());
+            }
+            self.lowering(Lowering::Stmt(s))?;
         }
         if let Some(l) = b.last_stmt() {
-            self.last_stmt(l)?;
+            if !self.dead {
+                self.lowering(Lowering::Last(l))?;
+            }
         }
         Ok(())
     }
@@ -47,7 +56,11 @@ impl<'a> Lower<'a> {
                 for a in la.attributes().flatten() {
                     let n = name_of(a.name());
                     if n != "const" {
-                        return Err(self.unsup(a, "a <close> variable", format!("the <{n}> attribute is not in the kernel-tier subset")));
+                        return Err(self.unsup(
+                            a,
+                            "a <close> variable",
+                            format!("the <{n}> attribute is not in the kernel-tier subset"),
+                        ));
                     }
                 }
                 let names: Vec<String> = la.names().iter().map(name_of).collect();
@@ -72,7 +85,7 @@ impl<'a> Lower<'a> {
                                     name_of(t)
                                 )))
                             }
-                            Binding::Global => return Err(global(self.file, t, &name_of(t))),
+                            Binding::Global => targets.push(Target::Local(self.global_slot(t, &name_of(t)))),
                         },
                         Var::Expression(ve) => {
                             let sufs: Vec<&'a Suffix> = ve.suffixes().collect();
@@ -95,7 +108,8 @@ impl<'a> Lower<'a> {
                 let vals = self.exprs(a.expressions(), Some(a.variables().len()))?;
                 // Where each value comes from (the last expression may give several).
                 let exprs: Vec<Loc> = a.expressions().iter().map(loc).collect();
-                let value_at = |i: usize| exprs.get(i).or(exprs.last()).cloned().unwrap_or_default();
+                let value_at =
+                    |i: usize| exprs.get(i).or(exprs.last()).cloned().unwrap_or_default();
                 for (i, (t, v)) in targets.into_iter().zip(vals).enumerate().rev() {
                     match t {
                         Target::Local(s) => self.slots[s] = v,
@@ -112,7 +126,12 @@ impl<'a> Lower<'a> {
             Stmt::If(i) => {
                 let j = self.new_join(loc(s));
                 let mut next = self.label();
-                self.test(i.condition(), false, next)?;
+                // A condition outside the subset: its branches are looked at all the same.
+                if let Err(d) = self.test(i.condition(), false, next) {
+                    self.recover(d, Vec::new())?;
+                    // Both ways on from the condition stay open.
+                    self.targeted.insert(next);
+                }
                 // Each branch starts from the state its condition's jump had.
                 let mut at_next = self.slots.clone();
                 self.block(i.block())?;
@@ -123,7 +142,10 @@ impl<'a> Lower<'a> {
                     self.place_label(next);
                     self.set_line(ei);
                     next = self.label();
-                    self.test(ei.condition(), false, next)?;
+                    if let Err(d) = self.test(ei.condition(), false, next) {
+                        self.recover(d, Vec::new())?;
+                        self.targeted.insert(next);
+                    }
                     at_next = self.slots.clone();
                     self.block(ei.block())?;
                     self.edge(j, vec![]);
@@ -145,28 +167,30 @@ impl<'a> Lower<'a> {
                 let name = name_of(f.name());
                 let slot = self.new_slot(SVal::Nil);
                 self.env.declare(&name, slot);
-                for id in self.env.visible_slots() {
-                    if let Some(c) = self.captured.get_mut(id) {
-                        *c = true;
-                    }
-                }
-                let captured = self.env.capture();
-                self.slots[slot] = SVal::Func(Func::Local {
-                    name,
-                    body: f.body(),
-                    captured,
-                });
+                // Declared before its body closes over the scope: it may call itself (refused
+                // as recursion when inlined).
+                self.slots[slot] = self.closure(name, f.body());
                 Ok(())
             }
-            Stmt::FunctionDeclaration(f) => Err(self.unsup(f, "a global function", "`function name()` assigns a global or a table field: use `local function`")),
-            Stmt::GenericFor(g) => Err(self.unsup(g, "a generic for", "generic `for ... in` loops are not in the kernel-tier subset: use a numeric `for` or `while`")),
+            Stmt::FunctionDeclaration(f) => Err(self.unsup(
+                f,
+                "a global function",
+                "`function name()` assigns a global or a table field: use `local function`",
+            )),
+            Stmt::GenericFor(g) => self.generic_for(s, g),
             Stmt::Goto(g) => Err(self.unsup(g, "goto", "`goto` is not in the kernel-tier subset")),
-            Stmt::Label(g) => Err(self.unsup(g, "a label", "labels are not in the kernel-tier subset")),
-            other => Err(self.unsup(other, "a statement", "this statement is not in the kernel-tier subset")),
+            Stmt::Label(g) => {
+                Err(self.unsup(g, "a label", "labels are not in the kernel-tier subset"))
+            }
+            other => Err(self.unsup(
+                other,
+                "a statement",
+                "this statement is not in the kernel-tier subset",
+            )),
         }
     }
 
-    fn last_stmt(&mut self, l: &'a LastStmt) -> R<()> {
+    pub(super) fn last_stmt(&mut self, l: &'a LastStmt) -> R<()> {
         self.set_line(l);
         match l {
             LastStmt::Break(t) => {
@@ -246,6 +270,9 @@ impl<'a> Lower<'a> {
             | SVal::Int(_)
             | SVal::Slice { .. }
             | SVal::Const(_)
+            | SVal::OneOf { .. }
+            | SVal::OptSlice { .. }
+            | SVal::Fmt(_)
             | SVal::Dead => self.fail_now(),
             other => {
                 return Err(self.unsup(

@@ -18,6 +18,17 @@ impl<'a> Lower<'a> {
             let m = m.clone();
             return self.map_get(&m, key, at);
         }
+        if let SVal::Builtin(lib) = &base {
+            return self.library_member(lib, &key, at);
+        }
+        if let SVal::OneOf { sel, members } = &base {
+            let (sel, members) = (*sel, members.clone());
+            return self.over_members(sel, &members, at, |l, t| l.index(t, key.clone(), at));
+        }
+        if let SVal::OneOf { sel, members } = &key {
+            let (sel, members) = (*sel, members.clone());
+            return self.over_members(sel, &members, at, |l, k| l.index(base.clone(), k, at));
+        }
         let table = match &base {
             SVal::Const(c) => match &**c {
                 Value::Table(t) => Some(t),
@@ -47,6 +58,16 @@ impl<'a> Lower<'a> {
                 ),
             });
         };
+        // A packet string or nil: nil finds nothing (Lua reads t[nil] as nil).
+        if let SVal::OptSlice { flag, off, len } = key {
+            let j = self.new_join(at.clone());
+            if let Some(l) = self.edge_label(j, vec![SVal::Nil]) {
+                self.br(Cond::Eq, flag, Opnd::Imm(0), l);
+            }
+            let v = self.index(base, SVal::Slice { off, len }, at)?;
+            self.edge(j, vec![v]);
+            return Ok(self.place(j)?.into_iter().next().unwrap_or(SVal::Nil));
+        }
         // Constant keys fold.
         if let Some(k) = const_key(&key) {
             for (tk, tv) in entries.iter() {

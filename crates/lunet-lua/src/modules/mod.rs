@@ -33,8 +33,27 @@ pub(crate) fn install(lua: &Lua, roots: Roots) -> mlua::Result<()> {
     loaded.set("bpf", bpf::module(lua)?)?;
     loaded.set("data", crate::datamod::module(lua)?)?;
     loaded.set("bpf.map", crate::maps::module(lua)?)?;
+    // The standard libraries the sandbox has, by name (Lunatik's dnsblock does
+    // `local string = require("string")`).
+    for name in ["string", "table", "math", "utf8", "coroutine"] {
+        if let Some(t) = lua.globals().get::<Option<Table>>(name)? {
+            loaded.set(name, t)?;
+        }
+    }
     // The compiler recognises lunet's functions by identity: remember each one's name.
     let mut builtins = crate::snapshot::Builtins::default();
+    // The base library's functions by their global names (before `_G.select` below), so
+    // `local print, select = print, select` in the body gives a hook the sandbox's own.
+    for name in ["print", "select", "ipairs", "pairs", "next"] {
+        builtins.add(&lua.globals().get::<mlua::Function>(name)?, name);
+    }
+    let string: Table = lua.globals().get("string")?;
+    for name in ["format", "byte", "sub", "len", "find", "match"] {
+        builtins.add(
+            &string.get::<mlua::Function>(name)?,
+            format!("string.{name}"),
+        );
+    }
     for pair in loaded.pairs::<String, Value>() {
         let (module, value) = pair?;
         if let Value::Table(t) = value {
@@ -45,8 +64,6 @@ pub(crate) fn install(lua: &Lua, roots: Roots) -> mlua::Result<()> {
             }
         }
     }
-    // `local print = print` in the body gives a hook the sandbox's print.
-    builtins.add(&lua.globals().get::<mlua::Function>("print")?, "print");
     lua.set_app_data(builtins);
 
     // The standard libraries are Lua's own, not lunet's builtins: added after the walk.

@@ -7,10 +7,14 @@ use std::path::PathBuf;
 /// compiler or the verifier says one, the Lua line.
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
-    /// Outside the kernel-tier subset: the compiler's diagnostic, rendered (codespan style)
-    /// and as its one line (the error's message).
+    /// Outside the kernel-tier subset: the compiler's diagnostics, rendered (codespan style),
+    /// as one line (the error's message), and each construct as `file:line:col: message`.
     #[error("{line}")]
-    Unsupported { rendered: String, line: String },
+    Unsupported {
+        rendered: String,
+        line: String,
+        constructs: Vec<String>,
+    },
     #[error("{}: cannot read script: {source}", path.display())]
     ReadScript { path: PathBuf, source: io::Error },
     #[error("{at}: hook '{hook}': the kernel tier compiles XDP hooks only, for now")]

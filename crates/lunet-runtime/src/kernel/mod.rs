@@ -78,6 +78,10 @@ pub fn unsupported(d: lunet_compile::Diagnostic, script: &Script) -> KernelError
     KernelError::Unsupported {
         rendered: d.render(&script.source),
         line: d.to_string(),
+        constructs: d
+            .all()
+            .map(|c| format!("{}:{}:{}: {}", c.file, c.line, c.col, c.message))
+            .collect(),
     }
 }
 

@@ -1,7 +1,0 @@
-local xdp = require("xdp")
-
-local function hook(...)
-  return xdp.PASS
-end
-
-xdp.attach(hook)
