@@ -200,13 +200,17 @@ fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Lo
                 }
             }
             Err(e) if tier == Tier::Auto => {
-                log.push(
-                    lunet_lua::Stream::Error,
-                    format!(
-                        "{}: {kind} hook '{}' runs in the Lua tier: {e}",
-                        h.defined_at, h.name
-                    ),
-                );
+                // An XDP hook in Lua is a surprise worth the log; a netfilter hook in Lua is
+                // the usual case, said in the run's report (its tier and reason) only.
+                if kind == "XDP" {
+                    log.push(
+                        lunet_lua::Stream::Error,
+                        format!(
+                            "{}: XDP hook '{}' runs in the Lua tier: {e}",
+                            h.defined_at, h.name
+                        ),
+                    );
+                }
                 not_compiled.insert(h.id, e.to_string());
             }
             Err(e) => return Err(StartError::Kernel(e)),
