@@ -108,6 +108,9 @@ impl Method {
             (Method::IptablesString, f) => f.iptables_string_rule().err()?,
             (Method::NftRaw, f) => f.nft_rule().err()?,
             (Method::EbpfCXdp | Method::EbpfCNetfilter, _) => return cprog::unavailable(),
+            (Method::LunetKernelNetfilter, f) if f.nf_kernel_script().is_none() => {
+                "no netfilter script of this filter in the kernel-tier subset yet"
+            }
             _ => return None,
         };
         Some(reason.to_string())
@@ -481,10 +484,13 @@ fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, Stri
 fn start_nf_kernel(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
     let dir = ScriptDir::create().map_err(|e| format!("cannot write the bench script: {e}"))?;
     let script = dir.0.join(format!("{}-nf.lua", filter.name()));
-    let text = filter.lua_script().replace(
-        "priority = nf.ip.pri.RAW",
-        &format!("priority = {C_NETFILTER_PRIORITY}"),
-    );
+    let text = filter
+        .nf_kernel_script()
+        .ok_or("no netfilter script of this filter in the kernel-tier subset yet")?
+        .replace(
+            "priority = nf.ip.pri.RAW",
+            &format!("priority = {C_NETFILTER_PRIORITY}"),
+        );
     std::fs::write(&script, text).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     let spec = RunSpec {
         name: STATE_NAME.into(),
@@ -622,6 +628,7 @@ mod tests {
                         | Method::LunetLua
                         | Method::LunetLuaAll
                         | Method::LunetKernelXdp
+                        | Method::LunetKernelNetfilter
                 );
                 if !built {
                     assert!(skipped.is_some(), "{m} / {f}");

@@ -184,3 +184,46 @@ fn the_compiled_port_filter_costs_little_per_packet() {
     eprintln!("compiled netfilter port filter: {ns} ns per packet (BPF_PROG_TEST_RUN)");
     assert!(ns < 10_000, "{ns} ns per packet");
 }
+
+#[test]
+fn a_hook_that_reads_nothing_and_one_that_prints_packet_bytes_match_the_lua_tier() {
+    lunet_testkit::require_root!("bpf(2), to load and run netfilter programs");
+    // No packet read: no dynptr is made, the verdict is all there is.
+    let src = script("return nf.action.DROP", "");
+    let packets: Vec<_> = port_packets()
+        .into_iter()
+        .map(|(p, _)| (p, Some(0)))
+        .collect();
+    nf_differential("drop-all.lua", &src, 0, &packets);
+
+    // print copies packet bytes with bpf_dynptr_read: the same lines as the Lua tier's.
+    let body = "
+  local ihl = (skb:getuint8(0) & 0x0f) * 4
+  print('proto', skb:getuint8(9), 'data', skb:getstring(ihl + 8, 4), #skb)
+  return nf.action.ACCEPT";
+    let src = script(body, "");
+    let inputs = nf_hook_inputs("print.lua", &src);
+    let (prog, k) = compile_and_load(&inputs[0]).unwrap_or_else(|d| panic!("{}", d.render(&src)));
+    assert!(!prog.prints.is_empty());
+    let mut ring = k.maps.print_ring();
+    let lua = LuaTier::new("print.lua", &src);
+    let mut seq = 0;
+    let frames = [
+        net(udp4_to(1000, b"abcdefgh")),
+        net(udp4_to(1000, b"xy")),
+        net(tcp4_to(80, b"GET / HTTP/1.1")),
+    ];
+    let mut compared = 0;
+    for (i, f) in frames.iter().enumerate() {
+        let (kv, _) = k.run_nf(f, 1);
+        let lv = lua.run_nf(0, f, 0);
+        assert_eq!(kv, lv, "frame #{i}");
+        let mut kernel = Vec::new();
+        ring.consume(|r| kernel.push(lunet_compile::decode_print(r, &prog.prints)));
+        let (texts, next) = lua.prints_since(seq);
+        seq = next;
+        assert_eq!(kernel, texts, "frame #{i} printed differently");
+        compared += texts.len();
+    }
+    assert!(compared >= 2, "{compared} lines compared");
+}

@@ -108,14 +108,14 @@ pub fn check(
             constructs: Vec::new(),
             emitted: None,
         };
-        let compiled = Some(kernel::compile_unloaded(&state, &h, &script));
+        let compiled = kernel::compile_unloaded(&state, &h, &script);
         let in_lua = match h.attach {
             Attach::Netfilter { .. } => NETFILTER_IN_LUA,
             Attach::Xdp { .. } => XDP_IN_LUA,
         };
         if let Some(e) = emit {
             c.emitted = Some(match (&compiled, e) {
-                (Some(Ok(p)), Emit::Asm) => p.asm(&script.source),
+                (Ok(p), Emit::Asm) => p.asm(&script.source),
                 (_, Emit::Ast | Emit::Ir) => kernel::input(&state, &h, &script)
                     .and_then(|i| {
                         let r = if e == Emit::Ast {
@@ -130,7 +130,7 @@ pub fn check(
             });
         }
         match compiled {
-            Some(Ok(p)) => {
+            Ok(p) => {
                 c.instructions = Some(p.insns.len());
                 if may_load {
                     match kernel::compile_and_load(&state, &h, &script) {
@@ -166,8 +166,7 @@ pub fn check(
                         .push(format!("the Lua tier was demanded: {in_lua}"));
                 }
             }
-            None => {}
-            Some(Err(e)) => {
+            Err(e) => {
                 if demanded == Tier::Kernel {
                     c.reasons.push(format!(
                         "cannot run: the kernel tier was demanded, and this hook does not compile: {e}"

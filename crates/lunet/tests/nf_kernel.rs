@@ -150,3 +150,31 @@ end }
     let h = hook_stats(&d.stats_json("nfwrite"), "writer");
     assert!(h["packets"].as_i64().unwrap_or(0) >= 10, "{h}");
 }
+
+#[test]
+fn check_reports_a_netfilter_hook_s_tier_and_why() {
+    if std::fs::read(lunet_bpf::btf::VMLINUX).is_err() {
+        eprintln!("SKIP: no readable {} here", lunet_bpf::btf::VMLINUX);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = write_script(
+        dir.path(),
+        "both.lua",
+        &format!(
+            "{PORT_FILTER}\nnetfilter.register{{ name = \"writer\", pf = nf.proto.IPV4, \
+             hooknum = nf.inet.LOCAL_IN, hook = function(skb)\n  skb:setuint8(8, 63)\n  \
+             return nf.action.ACCEPT\nend }}\n"
+        ),
+    );
+    let o = lunet(&["check", script.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let hooks = v["hooks"].as_array().unwrap();
+    assert_eq!(hooks[0]["tier"], "kernel", "{:#}", hooks[0]);
+    assert_eq!(hooks[1]["tier"], "lua", "{:#}", hooks[1]);
+    let why = hooks[1]["reasons"].to_string();
+    assert!(
+        why.contains("NFQUEUE") && why.contains("cannot change the packet"),
+        "{why}"
+    );
+}

@@ -319,8 +319,8 @@ impl Emitter<'_> {
     }
 
     /// The netfilter prologue: the skb saved, packets with another mark accepted untouched,
-    /// the dynptr over the skb made.
-    fn nf_prologue(&mut self, nf: Netfilter) {
+    /// the dynptr over the skb made when the program reads the packet (`reads`).
+    fn nf_prologue(&mut self, nf: Netfilter, reads: bool) {
         self.push(Insn::ldx(op::DW, R1, R1, 8)); // ctx->skb
         self.push(Insn::stx(op::DW, R10, self.skb_slot, R1));
         self.push(Insn::ldx(op::W, R0, R1, nf.kernel.skb_mark));
@@ -328,6 +328,9 @@ impl Emitter<'_> {
         self.push(Insn::mov64_imm(R0, 1)); // NF_ACCEPT
         self.uncounted.push(self.insns.len());
         self.push(Insn::exit());
+        if !reads {
+            return;
+        }
         self.push(Insn::mov64_imm(R2, 0));
         self.push(Insn::mov64_reg(R3, R10));
         self.push(Insn::alu64_imm(op::ADD, R3, self.dynptr as i32));
@@ -616,7 +619,11 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Cod
         uncounted: Vec::new(),
     };
     if let Some(nf) = nf {
-        e.nf_prologue(nf);
+        let reads = ir
+            .insts
+            .iter()
+            .any(|(i, _)| matches!(i, Inst::Slice { .. } | Inst::PrintCopy { .. }));
+        e.nf_prologue(nf, reads);
     } else {
         // Prologue: r9 = ctx->data, r8 = ctx->data_end; the context kept for packet copies.
         if copies {
