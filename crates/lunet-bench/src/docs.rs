@@ -260,8 +260,11 @@ fn methodology(rows: &[Row]) -> String {
          netfilter programs have no direct packet access); skipped, with the reason, where \
          clang is absent. `lunet-lua`: the Lua tier at PRE_ROUTING, priority RAW, through \
          NFQUEUE (fail-open). `lunet-kernel-xdp`: the kernel tier, the filter's XDP example \
-         compiled by lunet. `lunet-kernel-netfilter`: skipped (the kernel tier compiles XDP \
-         hooks only). Rows marked skipped give the reason; no method is left out \
+         compiled by lunet. `lunet-kernel-netfilter`: the kernel tier at netfilter, the \
+         filter as a netfilter hook in the kernel subset (`crates/lunet-bench/scripts/nf-*.lua`) \
+         compiled by lunet to a netfilter eBPF program at IPv4 PRE_ROUTING, priority raw + 1 \
+         (packet bytes through `bpf_dynptr_slice`); skipped for `dns` and `sni`, which have \
+         no such script yet. Rows marked skipped give the reason; no method is left out \
          silently. The compiler on its own against clang, on the same C for `dns` and `sni`, \
          is another benchmark, outside `lunet bench`: `sudo scripts/bench-compiler.sh` times \
          both programs side by side with `BPF_PROG_TEST_RUN` (lunet-bench's example \
