@@ -178,3 +178,55 @@ fn check_reports_a_netfilter_hook_s_tier_and_why() {
         "{why}"
     );
 }
+
+#[test]
+fn a_compiled_netfilter_hook_survives_reload_and_a_killed_daemon() {
+    lunet_testkit::require_root!("namespaces, netfilter eBPF links");
+    let bed = Testbed::create().unwrap();
+    let mut d = Daemon::start();
+    let v1 = write_script(d.dir.path(), "v1.lua", PORT_FILTER);
+    d.run_ok(&v1, bed.receiver_ns(), &["--name", "nfr"]);
+    assert_eq!(send_and_count(&bed, 9, 10, WAIT), 0, "v1 drops port 9");
+
+    // v2 drops port 10 instead: the reload swaps the program under the same pin.
+    let v2 = write_script(
+        d.dir.path(),
+        "v2.lua",
+        &PORT_FILTER.replace("port == 9", "port == 10"),
+    );
+    let o = d.cli(&["reload", "nfr", v2.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(send_and_count(&bed, 9, 10, WAIT), 10, "v2 passes port 9");
+    assert_eq!(send_and_count(&bed, 10, 10, WAIT), 0, "v2 drops port 10");
+    let pins: Vec<_> = std::fs::read_dir(d.pin_root.join("nfr"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("nf"))
+        .collect();
+    assert_eq!(pins, ["nf4_ports"], "one link pinned, the old one gone");
+
+    // A killed daemon leaves the pinned link filtering; the next one adopts it.
+    d.kill();
+    assert_eq!(
+        send_and_count(&bed, 10, 10, WAIT),
+        0,
+        "the pinned program filters on with no daemon"
+    );
+    d.spawn();
+    assert_eq!(
+        send_and_count(&bed, 10, 10, WAIT),
+        0,
+        "adopted: still drops"
+    );
+    assert_eq!(send_and_count(&bed, 9, 10, WAIT), 10, "and passes the rest");
+    let h = hook_stats(&d.stats_json("nfr"), "ports");
+    assert!(h["verdicts"]["DROP"].as_i64().unwrap_or(0) >= 10, "{h}");
+    assert!(d.cli(&["stop", "nfr"]).status.success());
+    assert!(!d.pin_root.join("nfr").exists(), "stop removes the pins");
+    assert_eq!(
+        send_and_count(&bed, 10, 10, WAIT),
+        10,
+        "stopped: nothing drops"
+    );
+}

@@ -307,10 +307,15 @@ pub fn attach_or_update_xdp(prog: &ProgFd, dev: &str, pin: &Path) -> Result<Link
 }
 
 /// Attaches the netfilter program `prog` at `hook` with `priority`, one link per
-/// `(family, pin)` of `pins` (in the calling thread's network namespace), each pinned. A
-/// link already pinned there (a reload, a restarted daemon) is replaced: the new link is
-/// made first and the old pin removed after, so the hook is never without a program
-/// (netfilter links cannot swap their program in place); for that moment both run.
+/// `(family, pin)` of `pins` (in the calling thread's network namespace), each pinned.
+///
+/// A link already pinned there (a reload, a restarted daemon) must go first: the kernel
+/// refuses a second BPF netfilter link at the same family, hook and priority (`EBUSY`) and
+/// cannot swap a netfilter link's program (`BPF_LINK_UPDATE` gives `EOPNOTSUPP`, Linux
+/// 6.18). So its pin is removed and the new link made as soon as the kernel has released
+/// the old one (retried on `EBUSY` for up to [`NF_RELINK_WAIT`]): for that moment the hook
+/// has no program and packets pass it unfiltered. The caller must hold no fd of the old
+/// link (the runner keeps netfilter links by their pins only).
 pub fn attach_netfilter(
     prog: &ProgFd,
     hook: lunet_types::Hook,
@@ -319,13 +324,24 @@ pub fn attach_netfilter(
 ) -> Result<Vec<LinkFd>, KernelError> {
     let mut links = Vec::new();
     for (family, pin) in pins {
-        let l =
-            link::link_create_netfilter(prog, *family, hook, priority, 0).map_err(|source| {
-                KernelError::AttachNetfilter {
-                    at: format!("{family} {hook} priority {priority}"),
-                    source,
+        let _ = std::fs::remove_file(pin);
+        let start = std::time::Instant::now();
+        let l = loop {
+            match link::link_create_netfilter(prog, *family, hook, priority, 0) {
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EBUSY)
+                        && start.elapsed() < NF_RELINK_WAIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
                 }
-            })?;
+                r => {
+                    break r.map_err(|source| KernelError::AttachNetfilter {
+                        at: format!("{family} {hook} priority {priority}"),
+                        source,
+                    })?
+                }
+            }
+        };
         if let Some(dir) = pin.parent() {
             lunet_bpf::pin::ensure_bpffs().map_err(KernelError::Bpffs)?;
             lunet_bpf::pin::make_state_dir(dir).map_err(|e| KernelError::PinDir {
@@ -333,7 +349,6 @@ pub fn attach_netfilter(
                 source: e.into(),
             })?;
         }
-        let _ = std::fs::remove_file(pin);
         lunet_bpf::pin::pin(&l, pin).map_err(|source| KernelError::Pin {
             pin: pin.to_path_buf(),
             source,
@@ -342,6 +357,9 @@ pub fn attach_netfilter(
     }
     Ok(links)
 }
+
+/// How long [`attach_netfilter`] waits for the kernel to release a replaced link.
+pub const NF_RELINK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Runs `prog` once on `frame` and gives the action it returned.
 pub fn test_run_xdp(prog: &ProgFd, frame: &[u8]) -> Result<u32, KernelError> {

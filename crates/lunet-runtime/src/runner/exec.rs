@@ -277,11 +277,15 @@ fn attach_kernel_hooks(
                 pins,
                 ..
             } => {
-                let links = kernel::attach_netfilter(&prog, *hook, *priority, pins)
-                    .map_err(StartError::Kernel)?;
+                // Kept by their pins only: a later reload must be able to release them
+                // before it attaches the new program (see kernel::attach_netfilter).
+                drop(
+                    kernel::attach_netfilter(&prog, *hook, *priority, pins)
+                        .map_err(StartError::Kernel)?,
+                );
                 let mut paths = pins.iter().map(|(_, p)| p.clone());
                 let first = paths.next().unwrap_or_default();
-                (links, first, paths.collect())
+                (Vec::new(), first, paths.collect())
             }
             Place::Queue { .. } => continue,
         };
