@@ -361,6 +361,17 @@ pub fn attach_netfilter(
 /// How long [`attach_netfilter`] waits for the kernel to release a replaced link.
 pub const NF_RELINK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// Runs the netfilter program `prog` once on the Ethernet frame `frame` (an IPv4 packet, or
+/// IPv6 when `v6`) as at PRE_ROUTING, and gives its verdict. The test run hands the program
+/// the skb from the IP header on, with mark 0.
+pub fn test_run_netfilter(prog: &ProgFd, frame: &[u8], v6: bool) -> Result<u32, KernelError> {
+    let mut ctx = [0u8; 48]; // struct nf_hook_state: hook (PRE_ROUTING = 0), pf
+    ctx[1] = if v6 { 10 } else { 2 };
+    prog::test_run(prog, frame, 1, Some(&ctx), 0, 0)
+        .map(|r| r.retval)
+        .map_err(KernelError::TestRun)
+}
+
 /// Runs `prog` once on `frame` and gives the action it returned.
 pub fn test_run_xdp(prog: &ProgFd, frame: &[u8]) -> Result<u32, KernelError> {
     let ctx = XdpMd::for_packet(frame.len(), 0).to_bytes();
