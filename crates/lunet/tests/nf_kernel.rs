@@ -40,13 +40,22 @@ fn a_compiled_netfilter_hook_drops_and_accepts_in_the_kernel_and_is_counted() {
     lunet_testkit::require_root!("namespaces, netfilter eBPF links");
     let bed = Testbed::create().unwrap();
     let d = Daemon::start();
-    let script = write_script(d.dir.path(), "nfk.lua", PORT_FILTER);
+    // Family INET: one link for IPv4 and one for IPv6, the same program.
+    let script = write_script(
+        d.dir.path(),
+        "nfk.lua",
+        &PORT_FILTER.replace("nf.proto.IPV4", "nf.proto.INET"),
+    );
     let out = d.run_ok(&script, bed.receiver_ns(), &["--name", "nfk"]);
     assert!(out.contains("kernel tier"), "tier reported: {out}");
-    assert!(
-        out.contains("netfilter eBPF IPV4 PRE_ROUTING priority 0"),
-        "placement reported: {out}"
-    );
+    for family in ["IPV4", "IPV6"] {
+        assert!(
+            out.contains(&format!("netfilter eBPF {family} PRE_ROUTING priority 0")),
+            "{family} placement reported: {out}"
+        );
+    }
+    assert!(d.pin_root.join("nfk/nf4_ports").exists());
+    assert!(d.pin_root.join("nfk/nf6_ports").exists());
     assert!(
         lunet_rules(bed.receiver_ns()).is_empty(),
         "no NFQUEUE rule for a compiled hook"
