@@ -313,9 +313,11 @@ pub fn attach_or_update_xdp(prog: &ProgFd, dev: &str, pin: &Path) -> Result<Link
 /// refuses a second BPF netfilter link at the same family, hook and priority (`EBUSY`) and
 /// cannot swap a netfilter link's program (`BPF_LINK_UPDATE` gives `EOPNOTSUPP`, Linux
 /// 6.18). So its pin is removed and the new link made as soon as the kernel has released
-/// the old one (retried on `EBUSY` for up to [`NF_RELINK_WAIT`]): for that moment the hook
-/// has no program and packets pass it unfiltered. The caller must hold no fd of the old
-/// link (the runner keeps netfilter links by their pins only).
+/// the old one: for that moment the hook has no program and packets pass it unfiltered. The
+/// pin's link is held open while its pin goes and closed after, which releases it at once
+/// (an unpinned link's last reference otherwise goes from a deferred work item); `EBUSY` is
+/// retried for up to [`NF_RELINK_WAIT`] all the same. The caller must hold no other fd of
+/// the old link (a reload lets go of its own first).
 pub fn attach_netfilter(
     prog: &ProgFd,
     hook: lunet_types::Hook,
@@ -324,7 +326,9 @@ pub fn attach_netfilter(
 ) -> Result<Vec<LinkFd>, KernelError> {
     let mut links = Vec::new();
     for (family, pin) in pins {
+        let old = lunet_bpf::pin::get(pin).ok();
         let _ = std::fs::remove_file(pin);
+        drop(old);
         let start = std::time::Instant::now();
         let l = loop {
             match link::link_create_netfilter(prog, *family, hook, priority, 0) {

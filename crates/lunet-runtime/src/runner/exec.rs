@@ -74,6 +74,9 @@ struct InKernel {
     pin: PathBuf,
     /// Where the others are (a netfilter hook's IPv6 link for family INET).
     more_pins: Vec<PathBuf>,
+    /// Netfilter links: a reload lets go of their fds before it attaches the new program
+    /// (the kernel takes one link per hook and priority; see kernel::attach_netfilter).
+    netfilter: bool,
     counters: Arc<lunet_bpf::map::Map>,
     /// What the hook prints, until `setup` hands it to the state's print reader.
     prints: Option<kernel::HookPrints>,
@@ -277,15 +280,11 @@ fn attach_kernel_hooks(
                 pins,
                 ..
             } => {
-                // Kept by their pins only: a later reload must be able to release them
-                // before it attaches the new program (see kernel::attach_netfilter).
-                drop(
-                    kernel::attach_netfilter(&prog, *hook, *priority, pins)
-                        .map_err(StartError::Kernel)?,
-                );
+                let links = kernel::attach_netfilter(&prog, *hook, *priority, pins)
+                    .map_err(StartError::Kernel)?;
                 let mut paths = pins.iter().map(|(_, p)| p.clone());
                 let first = paths.next().unwrap_or_default();
-                (Vec::new(), first, paths.collect())
+                (links, first, paths.collect())
             }
             Place::Queue { .. } => continue,
         };
@@ -301,6 +300,7 @@ fn attach_kernel_hooks(
                 _links: links,
                 pin,
                 more_pins,
+                netfilter: matches!(place, Place::Netfilter { .. }),
                 counters: Arc::new(counters),
                 prints,
                 _printer: None,
@@ -508,6 +508,11 @@ impl Attached {
                 show(&old),
                 show(&new)
             )));
+        }
+        // The running netfilter links stay attached through their pins alone from here: the
+        // new program's link can only be made once the old one is released.
+        for k in self.in_kernel.iter_mut().filter(|k| k.netfilter) {
+            k._links.clear();
         }
         let mut in_kernel = BTreeMap::new();
         let attached = attach_kernel_hooks(&mut l, &mut in_kernel)
