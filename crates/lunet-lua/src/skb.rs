@@ -96,7 +96,7 @@ pub fn make(lua: &Lua, slot: &Rc<Slot>) -> mlua::Result<Value> {
     missing.raw_set(
         MetaMethod::Index.name(),
         lua.create_function(|lua, (_, name): (Value, Value)| {
-            Err::<(), _>(ops::missing(lua, "skb", &name))
+            Err::<(), _>(crate::missing::missing(lua, "skb", &name))
         })?,
     )?;
     methods.set_metatable(Some(missing))?;
