@@ -121,28 +121,19 @@ impl Copy {
                 })
                 .map_err(StartError::Thread)?
         };
-        match rx.recv() {
-            Ok(Ok(ready)) => Ok((
-                Copy {
-                    index,
-                    queues,
-                    cpu,
-                    memory,
-                    stop,
-                    control,
-                    thread: Some(thread),
-                },
-                ready,
-            )),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e)
-            }
-            Err(_) => {
-                let _ = thread.join();
-                Err(StartError::ThreadGone)
-            }
-        }
+        let (ready, thread) = super::error::first_report(&rx, thread)?;
+        Ok((
+            Copy {
+                index,
+                queues,
+                cpu,
+                memory,
+                stop,
+                control,
+                thread: Some(thread),
+            },
+            ready,
+        ))
     }
 
     /// Has the copy run `spec`'s script from now on (its body runs first; on error the copy
@@ -252,11 +243,11 @@ impl Job {
             .zip(&self.plan.groups)
             .map(|(q, g)| Group::new(q, group_hooks(g, &specs), g.xdp_dev.is_some()))
             .collect();
-        let ready = |state: &State, groups: &[Group]| CopyReady {
+        let report = |state: &State, groups: &[Group]| CopyReady {
             hooks: (0..state.hooks().len()).map(|id| state.stats(id)).collect(),
             queues: groups.iter().map(|g| g.counters.clone()).collect(),
         };
-        if tx.send(Ok(ready(&state, &groups))).is_err() {
+        if tx.send(Ok(report(&state, &groups))).is_err() {
             return;
         }
         while let Some(order) = packets::serve(
@@ -278,7 +269,7 @@ impl Job {
                             g.hooks = group_hooks(pg, &specs);
                         }
                         state = new;
-                        ready(&state, &groups)
+                        report(&state, &groups)
                     });
                     let _ = reply.send(result);
                 }

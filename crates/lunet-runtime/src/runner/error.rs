@@ -46,3 +46,22 @@ impl StartError {
         )
     }
 }
+
+/// Waits for the first report of a thread that sets a state (or a copy) up: what it is ready
+/// with, or why not, in which case the thread is joined before the error is returned.
+pub(super) fn first_report<T>(
+    reports: &std::sync::mpsc::Receiver<Result<T, StartError>>,
+    thread: std::thread::JoinHandle<()>,
+) -> Result<(T, std::thread::JoinHandle<()>), StartError> {
+    match reports.recv() {
+        Ok(Ok(ready)) => Ok((ready, thread)),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err(StartError::ThreadGone)
+        }
+    }
+}
