@@ -401,6 +401,8 @@ impl Daemon {
                             running: r.is_running(),
                             file,
                             file_error,
+                            copies: r.report().copies,
+                            per_copy: per_copy(&stats),
                         }
                     })
                     .collect();
@@ -602,6 +604,31 @@ fn answer(handle: impl FnOnce() -> Response) -> Response {
             format!("the daemon failed on this request: {why}"),
         )
     })
+}
+
+/// Each per-CPU copy's packets and errors over all the state's hooks (empty for one copy).
+fn per_copy(stats: &crate::protocol::StatsReport) -> Vec<crate::protocol::CopyShare> {
+    stats
+        .copies
+        .iter()
+        .enumerate()
+        .map(|(k, c)| crate::protocol::CopyShare {
+            copy: c.copy,
+            cpu: c.cpu,
+            packets: stats
+                .hooks
+                .iter()
+                .filter_map(|h| h.per_copy.get(k))
+                .map(|s| s.packets)
+                .sum(),
+            errors: stats
+                .hooks
+                .iter()
+                .filter_map(|h| h.per_copy.get(k))
+                .map(|s| s.errors)
+                .sum(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
