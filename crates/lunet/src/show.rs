@@ -215,7 +215,8 @@ pub fn log_line(l: &Line, as_json: bool) {
             lunet_lua::Stream::Print => "",
             lunet_lua::Stream::Error => "error: ",
         };
-        println!("{tag}{}", l.text);
+        let copy = l.copy.map(|c| format!("[copy {c}] ")).unwrap_or_default();
+        println!("{copy}{tag}{}", l.text);
     }
 }
 

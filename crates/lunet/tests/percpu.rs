@@ -219,6 +219,13 @@ fn two_copies_share_the_flows_and_the_maps_and_one_copys_loop_spares_the_other()
     };
     assert_eq!(hits(0), 0, "copy 0 never looped: {per_copy}");
     assert_eq!(hits(1), 5 * of1.len() as u64, "{per_copy}");
+    // The log is the state's, each line saying which copy wrote it.
+    let logs = stdout(&d.cli(&["logs", "spread"]));
+    assert!(
+        logs.lines()
+            .any(|l| l.starts_with("[copy 1] error: ") && l.contains("budget")),
+        "copy 1's budget stops are in the state's log, tagged: {logs}"
+    );
 
     // Stopping removes both queues and the rules.
     let o = d.cli(&["stop", "spread"]);

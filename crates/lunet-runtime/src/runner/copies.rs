@@ -102,7 +102,7 @@ impl Copy {
         let (tx, rx) = mpsc::channel();
         let cpu = cpu_of(spec, index);
         let thread = {
-            let (spec, plan, log) = (spec.clone(), plan.clone(), log.clone());
+            let (spec, plan, log) = (spec.clone(), plan.clone(), log.for_copy(index));
             let (stop, memory) = (stop.clone(), memory.clone());
             std::thread::Builder::new()
                 .name(format!("lunet-{}-{index}", spec.name))
