@@ -17,6 +17,7 @@ mod clock;
 pub mod data;
 mod datamod;
 mod error;
+pub mod flows;
 mod hook;
 mod inet_checksum;
 mod limits;

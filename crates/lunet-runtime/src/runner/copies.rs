@@ -238,10 +238,15 @@ impl Job {
             }
         };
         let specs = state.hooks();
+        let flows = super::flows::open(&self.spec.pin_dir);
         let mut groups: Vec<Group> = sockets
             .into_iter()
             .zip(&self.plan.groups)
-            .map(|(q, g)| Group::new(q, group_hooks(g, &specs), g.xdp_dev.is_some()))
+            .map(|(q, g)| {
+                let mut g = Group::new(q, group_hooks(g, &specs), g.xdp_dev.is_some());
+                g.flows = flows.clone();
+                g
+            })
             .collect();
         let report = |state: &State, groups: &[Group]| CopyReady {
             hooks: (0..state.hooks().len()).map(|id| state.stats(id)).collect(),

@@ -11,6 +11,9 @@ use crate::kernel::KernelError;
 /// namespaces, threads).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The flow map, its programs or their rules could not be made.
+    #[error("flow verdicts (skb:flow): {0}")]
+    Flows(String),
     /// The script does not parse or its body failed.
     #[error(transparent)]
     Body(#[from] lunet_lua::ScriptError),

@@ -12,6 +12,7 @@
 mod copies;
 mod error;
 mod exec;
+mod flows;
 mod packets;
 pub use packets::MAX_REPEATS;
 pub mod plan;

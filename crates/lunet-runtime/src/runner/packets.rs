@@ -36,6 +36,8 @@ pub struct Group {
     /// The group's hooks are XDP hooks in the Lua tier: each gets the whole frame and
     /// returns an XDP action ([`decide_xdp`]).
     xdp: bool,
+    /// The state's flow map, where `skb:flow()` verdicts go after each call.
+    pub flows: Option<Arc<lunet_bpf::Map>>,
 }
 
 impl Group {
@@ -46,6 +48,7 @@ impl Group {
             counters: Arc::default(),
             repeats: Repeats::default(),
             xdp,
+            flows: None,
         }
     }
 }
@@ -273,6 +276,26 @@ fn decide_xdp(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) 
     }
 }
 
+/// Writes the flow verdicts the state's last call gave into its flow map (logged when the
+/// map refuses one; a verdict given without a map, by a script whose text did not show it,
+/// is logged too).
+fn write_flows(state: &State, g: &Group) {
+    let verdicts = state.take_flow_verdicts();
+    if verdicts.is_empty() {
+        return;
+    }
+    let written = match &g.flows {
+        Some(m) => super::flows::write(m, &verdicts).map_err(|e| e.to_string()),
+        None => Err("this state has no flow map".into()),
+    };
+    if let Err(e) = written {
+        state.log().push(
+            Stream::Error,
+            format!("skb:flow: the verdict is not kept: {e}"),
+        );
+    }
+}
+
 /// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
 fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
     if g.xdp {
@@ -303,6 +326,7 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
             },
         );
         link.send(state);
+        write_flows(state, g);
         if let Some(bytes) = out.rewritten {
             rewritten = Some(bytes);
         }
