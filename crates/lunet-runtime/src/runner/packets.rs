@@ -120,6 +120,67 @@ pub(crate) fn serve(
         if let Ok(order) = orders.try_recv() {
             return Some(order);
         }
+        if let [g] = groups {
+            // One queue: asleep in its recvmmsg(2) until packets come (or POLL_TIMEOUT
+            // passes, for the stop flag and the orders), no poll(2) per batch.
+            let n = match g
+                .queue
+                .recv_batch_wait(&mut batch, RECV_BATCH, POLL_TIMEOUT)
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    // As with poll(2) below: an error for an earlier verdict is reported
+                    // once, and the queue is read on at once.
+                    log.push(Stream::Error, format!("queue receive failed: {e}"));
+                    0
+                }
+            };
+            if n > 0 {
+                judge_batch(state, g, &mut batch, &mut link, log);
+                since_memory += n as u64;
+            }
+        } else {
+            since_memory += serve_polled(state, groups, &mut poller, &mut batch, &mut link, log);
+        }
+        if since_memory >= MEMORY_PACKETS || memory_at.elapsed() >= MEMORY_EVERY {
+            memory.store(state.memory_used(), Ordering::Relaxed);
+            since_memory = 0;
+            memory_at = Instant::now();
+        }
+    }
+    None
+}
+
+/// Runs a received batch through the hooks, sends its verdicts in one send(2) and counts it.
+fn judge_batch(
+    state: &State,
+    g: &mut Group,
+    batch: &mut Vec<QueuedPacket>,
+    link: &mut Link,
+    log: &Log,
+) {
+    let n = batch.len();
+    for pkt in batch.drain(..) {
+        decide(state, g, pkt, link);
+    }
+    if let Err(e) = g.queue.flush_verdicts() {
+        log.push(Stream::Error, format!("sending verdicts failed: {e}"));
+    }
+    g.counters.judged.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// One round over several queues: asleep in poll(2) until one has packets, then each ready
+/// queue drained. Returns the packets judged.
+fn serve_polled(
+    state: &State,
+    groups: &mut [Group],
+    poller: &mut Poller,
+    batch: &mut Vec<QueuedPacket>,
+    link: &mut Link,
+    log: &Log,
+) -> u64 {
+    let mut judged = 0;
+    {
         // Asleep in poll(2) until a queue has packets (or POLL_TIMEOUT passes, for the stop
         // flag); packets a queue already holds (received while binding) need no waiting.
         let buffered = groups.iter().any(|g| g.queue.buffered() > 0);
@@ -132,7 +193,7 @@ pub(crate) fn serve(
         if let Err(e) = poller.wait(fds, timeout) {
             log.push(Stream::Error, format!("waiting for packets failed: {e}"));
             std::thread::sleep(POLL_TIMEOUT);
-            continue;
+            return 0;
         }
         for (i, g) in groups.iter_mut().enumerate() {
             if !poller.is_ready(i) && g.queue.buffered() == 0 {
@@ -142,33 +203,22 @@ pub(crate) fn serve(
             // cannot starve another): one recvmmsg(2) per batch, the hooks, then the batch's
             // verdicts in one send(2).
             for _ in 0..DRAIN_BATCHES {
-                let n = match g.queue.recv_batch(&mut batch, RECV_BATCH) {
+                let n = match g.queue.recv_batch(batch, RECV_BATCH) {
                     Ok(n) => n,
                     Err(e) => {
                         log.push(Stream::Error, format!("queue receive failed: {e}"));
                         break;
                     }
                 };
-                for pkt in batch.drain(..) {
-                    decide(state, g, pkt, &mut link);
-                }
-                if let Err(e) = g.queue.flush_verdicts() {
-                    log.push(Stream::Error, format!("sending verdicts failed: {e}"));
-                }
-                g.counters.judged.fetch_add(n as u64, Ordering::Relaxed);
-                since_memory += n as u64;
+                judge_batch(state, g, batch, link, log);
+                judged += n as u64;
                 if n < RECV_BATCH {
                     break;
                 }
             }
         }
-        if since_memory >= MEMORY_PACKETS || memory_at.elapsed() >= MEMORY_EVERY {
-            memory.store(state.memory_used(), Ordering::Relaxed);
-            since_memory = 0;
-            memory_at = Instant::now();
-        }
     }
-    None
+    judged
 }
 
 /// Judges what is left in the queues once lunet's rules are gone (no packet enters them any
