@@ -92,12 +92,14 @@ pub(crate) fn flow(
     use lunet_types::nf::action::{ACCEPT, DROP};
     let verdict = match u32::try_from(verdict) {
         Ok(v) if v == DROP || v == ACCEPT => v,
-        _ => return Err(located(
-            lua,
-            format!(
+        _ => {
+            return Err(located(
+                lua,
+                format!(
                 "skb:flow: a flow's verdict is nf.action.DROP or nf.action.ACCEPT, not {verdict}"
             ),
-        )),
+            ))
+        }
     };
     let seconds = seconds.unwrap_or(DEFAULT_SECONDS);
     if !(1..=MAX_SECONDS).contains(&seconds) {

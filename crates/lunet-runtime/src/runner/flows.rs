@@ -223,4 +223,3 @@ mod tests {
         assert!(!used_by("local flow = 1"));
     }
 }
-

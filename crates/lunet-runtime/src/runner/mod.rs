@@ -9,10 +9,12 @@
 //! loaded and attached); then [`packets`] serves the queues until the state is stopped, or
 //! asked to [`Running::reload`] between two batches.
 
+mod connmarks;
 mod copies;
 mod error;
 mod exec;
 mod flows;
+mod link;
 mod packets;
 pub use packets::MAX_REPEATS;
 pub mod plan;
