@@ -21,7 +21,6 @@ use lunet_lua::{AbortHandle, HookStats, Log, MapBacking, RcuShared, State, State
 use lunet_netfilter::QueueSocket;
 
 use super::error::StartError;
-use super::exec::group_hooks;
 use super::packets::{self, Group, QueueCounters};
 use super::plan::Plan;
 use super::spec::RunSpec;
@@ -243,7 +242,7 @@ impl Job {
             .into_iter()
             .zip(&self.plan.groups)
             .map(|(q, g)| {
-                let mut g = Group::new(q, group_hooks(g, &specs), g.xdp_dev.is_some());
+                let mut g = Group::new(q, g.running_order(&specs), g.xdp_dev.is_some());
                 g.flows = flows.clone();
                 g
             })
@@ -271,7 +270,7 @@ impl Job {
                     let result = self.load().map_err(|e| e.to_string()).map(|new| {
                         let specs = new.hooks();
                         for (g, pg) in groups.iter_mut().zip(&self.plan.groups) {
-                            g.hooks = group_hooks(pg, &specs);
+                            g.hooks = pg.running_order(&specs);
                         }
                         state = new;
                         report(&state, &groups)

@@ -318,7 +318,7 @@ pub fn setup(
         if let Some(own) = sockets.next() {
             groups.push(Group::new(
                 own,
-                group_hooks(g, &l.specs),
+                g.running_order(&l.specs),
                 g.xdp_dev.is_some(),
             ));
         }
@@ -399,14 +399,6 @@ pub fn setup(
         _flows: flows,
     };
     Ok((attached, ready))
-}
-
-/// The group's `(hook id, mark, default verdict)` in running order.
-pub(super) fn group_hooks(g: &plan::QueueGroup, specs: &[HookSpec]) -> Vec<(usize, u32, u32)> {
-    g.hooks
-        .iter()
-        .map(|&(id, mark)| (id, mark, specs[id].default_verdict))
-        .collect()
 }
 
 /// Removes the pins under `dir` that are neither a map of `state` nor a link of `in_kernel`:
@@ -501,7 +493,7 @@ impl Attached {
         };
         // From here on nothing fails: switch.
         for (g, pg) in self.groups.iter_mut().zip(&l.plan.groups) {
-            g.hooks = group_hooks(pg, &l.specs);
+            g.hooks = pg.running_order(&l.specs);
         }
         let in_kernel: Vec<InKernel> = in_kernel.into_values().collect();
         // The old compiled hooks' links are the new ones where the pin is the same; the
