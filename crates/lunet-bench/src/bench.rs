@@ -160,6 +160,7 @@ pub fn run(o: Options, quit: Arc<AtomicBool>) -> Result<(), BenchError> {
         rows.extend(pairs.into_iter().map(|p| p.row(secs)));
     }
     bar.finish_and_clear();
+    let generator = bed.generator_method();
     drop(bed);
 
     print!("{header}{}", report::table(&rows, runs as usize, secs));
@@ -168,7 +169,7 @@ pub fn run(o: Options, quit: Arc<AtomicBool>) -> Result<(), BenchError> {
         println!("wrote {}", path.display());
     }
     if let Some(path) = &o.docs {
-        let info = docs::RunInfo::here(runs, secs, o.quick);
+        let info = docs::RunInfo::here(runs, secs, o.quick, generator);
         let svg = docs::write(path, &rows, &info)?;
         println!("wrote {} and {}", path.display(), svg.display());
     }

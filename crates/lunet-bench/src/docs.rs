@@ -22,11 +22,13 @@ pub struct RunInfo {
     pub runs: u32,
     pub secs: f64,
     pub quick: bool,
+    /// The generator that sent (`lunet_gen::Generator::method`).
+    pub generator: String,
 }
 
 impl RunInfo {
     /// This machine, now, and this process's command line.
-    pub fn here(runs: u32, secs: f64, quick: bool) -> RunInfo {
+    pub fn here(runs: u32, secs: f64, quick: bool, generator: &str) -> RunInfo {
         let out = |prog: &str, args: &[&str]| {
             std::process::Command::new(prog)
                 .args(args)
@@ -52,6 +54,7 @@ impl RunInfo {
                     .to_string()
             }),
             cpus: format!("{} x {model}", crate::cpu::cpus()),
+            generator: generator.to_string(),
             date: out("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default(),
             // `lunet ...` as a user types it, not the path the binary ran from.
             command: std::env::args()
@@ -104,8 +107,8 @@ pub fn markdown(rows: &[Row], info: &RunInfo, svg_name: &str) -> String {
     }
     out.push_str(&format!(
         "- machine: `{}`\n- CPUs: {}\n- date: {}\n- command: `{}`\n- runs: {} of {} s per \
-         filter and method\n\n",
-        info.uname, info.cpus, info.date, info.command, info.runs, info.secs
+         filter and method\n- generator: `{}`\n\n",
+        info.uname, info.cpus, info.date, info.command, info.runs, info.secs, info.generator
     ));
     out.push_str(&format!(
         "![Mpps per filter and method]({svg_name})\n\n## Results\n\n"
@@ -164,7 +167,7 @@ pub fn markdown(rows: &[Row], info: &RunInfo, svg_name: &str) -> String {
          ns/pkt**: `BPF_PROG_TEST_RUN` of the attached eBPF program, the mean over one frame \
          of each class, 1,000,000 repeats.\n\n",
     );
-    out.push_str(&methodology(rows));
+    out.push_str(&methodology(rows, info));
     out
 }
 
@@ -211,10 +214,25 @@ fn ratios(rows: &[Row]) -> String {
     out
 }
 
-fn methodology(rows: &[Row]) -> String {
+fn methodology(rows: &[Row], info: &RunInfo) -> String {
     let (none, xdp) = generator_limit(rows);
+    let fallback = if info.generator.starts_with("af-packet") {
+        format!(
+            "**The generator of this run.** This machine's kernel refuses \
+             `BPF_F_TEST_XDP_LIVE_FRAMES`, so the generator was `{}`: the frames are written \
+             to an `AF_PACKET` socket on the sender's veth, 64 per `sendmmsg(2)`, and a tc \
+             egress program on that veth sends each one 15 more times with \
+             `bpf_clone_redirect`, counting its clones so what was offered stays exact \
+             (lunet-gen socket.rs). What is said below of the `XDP_TX` program holds for the \
+             live-frames generator; this one costs the sender more per frame, so the rates it \
+             reaches are lower, and the CPU time per packet is the figure to compare.\n\n",
+            info.generator
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{}## Methodology\n\n\
+        "{}## Methodology\n\n{fallback}\
          **What is measured.** One testbed for the whole run: two fresh network namespaces \
          joined by a veth pair, 198.18.0.1 -> 198.18.0.2. The sender namespace runs lunet's \
          own generator (`lunet gen` runs it alone): an `XDP_TX` live-frames program on the \
@@ -445,6 +463,7 @@ mod tests {
             runs: 1,
             secs: 2.0,
             quick: true,
+            generator: "xdp-live-frames".into(),
         }
     }
 

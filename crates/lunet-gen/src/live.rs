@@ -194,22 +194,15 @@ impl LiveGen {
             Some(rate) => (rate / PACED_CALLS_PER_SEC).clamp(1, self.repeat_per_call as u64),
             None => self.repeat_per_call as u64,
         };
-        let start = Instant::now();
-        let deadline = start + limit.duration;
+        let clock = Clock::new(&limit);
         let mut sent = 0u64;
         let mut call = 0usize;
         let mut calls = 0u64;
         while sent < limit.max_packets && chunk > 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            if let Some(rate) = limit.rate_pps {
-                let due = start + Duration::from_secs_f64(sent as f64 / rate as f64);
-                if due > now {
-                    thread::sleep(due.min(deadline) - now);
-                    continue;
-                }
+            match clock.step(sent) {
+                Step::Stop => break,
+                Step::Waited => continue,
+                Step::Send => {}
             }
             let n = chunk.min(limit.max_packets - sent) as u32;
             let i = call % frames.len();
@@ -232,7 +225,54 @@ impl LiveGen {
                 Err(e) => return Err(e),
             }
         }
-        Ok(GenStats::over(sent, calls, start.elapsed()))
+        Ok(GenStats::over(sent, calls, clock.elapsed()))
+    }
+}
+
+/// A run's clock: its deadline and, with a rate limit, its pace.
+pub(crate) struct Clock {
+    start: Instant,
+    deadline: Instant,
+    rate: Option<u64>,
+}
+
+/// What a run does next.
+pub(crate) enum Step {
+    /// The deadline passed.
+    Stop,
+    /// It slept until the pace allowed more (or the deadline): look again.
+    Waited,
+    Send,
+}
+
+impl Clock {
+    pub(crate) fn new(limit: &Limit) -> Clock {
+        let start = Instant::now();
+        Clock {
+            start,
+            deadline: start + limit.duration,
+            rate: limit.rate_pps,
+        }
+    }
+
+    /// Before sending more, with `sent` frames sent so far.
+    pub(crate) fn step(&self, sent: u64) -> Step {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Step::Stop;
+        }
+        if let Some(rate) = self.rate.filter(|&r| r > 0) {
+            let due = self.start + Duration::from_secs_f64(sent as f64 / rate as f64);
+            if due > now {
+                thread::sleep(due.min(self.deadline) - now);
+                return Step::Waited;
+            }
+        }
+        Step::Send
+    }
+
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.start.elapsed()
     }
 }
 

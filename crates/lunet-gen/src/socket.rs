@@ -23,14 +23,13 @@ use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use lunet_bpf::insn::{op, reg::*};
 use lunet_bpf::map::map_type;
 use lunet_bpf::prog::{attach_type, prog_type};
 use lunet_bpf::{Insn, LinkFd, LoadOptions, Map};
 
-use crate::live::{GenStats, Limit};
+use crate::live::{Clock, GenStats, Limit, Step};
 
 /// Frames per `sendmmsg(2)` call.
 pub const BATCH: usize = 64;
@@ -200,23 +199,16 @@ impl SocketGen {
             if amp.is_some() { 0 } else { MARK },
         )?;
         let clones_before = amp.map(Amplifier::sent).transpose()?.unwrap_or(0);
-        let start = Instant::now();
-        let deadline = start + limit.duration;
+        let clock = Clock::new(&limit);
         let (mut sent, mut calls, mut next) = (0u64, 0u64, 0usize);
         let mut iov: Vec<libc::iovec> = Vec::with_capacity(BATCH);
         // SAFETY: zeroed mmsghdrs are valid (null names, no control data).
         let mut msgs: Vec<libc::mmsghdr> = (0..BATCH).map(|_| unsafe { mem::zeroed() }).collect();
         while sent < limit.max_packets && chunk > 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            if let Some(rate) = limit.rate_pps {
-                let due = start + Duration::from_secs_f64(sent as f64 / rate as f64);
-                if due > now {
-                    thread::sleep(due.min(deadline) - now);
-                    continue;
-                }
+            match clock.step(sent) {
+                Step::Stop => break,
+                Step::Waited => continue,
+                Step::Send => {}
             }
             let n = chunk.min(limit.max_packets - sent) as usize;
             iov.clear();
@@ -249,7 +241,7 @@ impl SocketGen {
             next = (next + r as usize) % frames.len();
             calls += 1;
         }
-        let elapsed = start.elapsed();
+        let elapsed = clock.elapsed();
         if let Some(a) = amp {
             sent += a.sent()? - clones_before;
         }

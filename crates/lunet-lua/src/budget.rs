@@ -21,7 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, CStr};
 use std::ptr;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,23 +66,23 @@ pub(crate) struct Budget {
 /// Lets another thread stop a state's calls: the running one at its next check, and every
 /// later one at its first (see [`Budget`]).
 #[derive(Clone)]
-pub struct AbortHandle(Arc<Watch>);
+pub struct AbortHandle(Arc<AtomicBool>);
 
 impl AbortHandle {
     /// A handle for a state yet to start ([`crate::StateOptions::abort`]): aborting it stops
     /// the state's body too.
     #[allow(clippy::new_without_default)]
     pub fn new() -> AbortHandle {
-        AbortHandle(watchdog::register(on_signal))
+        AbortHandle(Arc::new(AtomicBool::new(false)))
     }
 
     /// Whether [`AbortHandle::abort`] was called.
     pub fn aborted(&self) -> bool {
-        self.0.abort.load(Ordering::SeqCst)
+        self.0.load(Ordering::SeqCst)
     }
 
     pub fn abort(&self) {
-        self.0.abort.store(true, Ordering::SeqCst);
+        self.0.store(true, Ordering::SeqCst);
     }
 }
 
@@ -93,11 +93,12 @@ impl Budget {
         let mut main = ptr::null_mut();
         // SAFETY: the closure only records the state pointer it is given.
         unsafe { lua.exec_raw::<()>((), |state| main = state)? };
-        abort.0.enlist();
-        abort.0.settle();
+        // A watch of its own (its own thread and calls), stopped with the handle's others.
+        let watch = watchdog::register(on_signal, abort.0.clone());
+        watch.settle();
         let budget = Rc::new(Budget {
             main,
-            watch: abort.0.clone(),
+            watch,
             limit: Cell::new(0),
             used: Cell::new(0),
             time_limit: Cell::new(Duration::MAX),
@@ -109,12 +110,23 @@ impl Budget {
     }
 
     pub fn abort_handle(&self) -> AbortHandle {
-        AbortHandle(self.watch.clone())
+        AbortHandle(self.watch.abort.clone())
     }
 
     /// Starts a call of at most `instructions` instructions and `time` of wall-clock time.
     /// Pair it with [`Budget::end`] (the [`Call`] guard does).
     pub fn begin(self: &Rc<Self>, instructions: u64, time: Duration) -> Call {
+        #[cfg(feature = "unbudgeted")]
+        {
+            let _ = (instructions, time);
+            return Call(None);
+        }
+        #[cfg(not(feature = "unbudgeted"))]
+        self.begin_budgeted(instructions, time)
+    }
+
+    #[cfg_attr(feature = "unbudgeted", allow(dead_code))]
+    fn begin_budgeted(self: &Rc<Self>, instructions: u64, time: Duration) -> Call {
         self.limit.set(instructions);
         self.used.set(0);
         self.time_limit.set(time);
@@ -132,7 +144,7 @@ impl Budget {
             // SAFETY: `main` is this state's main thread, running on this thread.
             unsafe { arm(self.main) };
         }
-        Call(self.clone())
+        Call(Some(self.clone()))
     }
 
     fn end(&self) {
@@ -218,11 +230,14 @@ impl Drop for Budget {
 }
 
 /// The running call; ends it when dropped, whatever path the caller takes.
-pub(crate) struct Call(Rc<Budget>);
+/// `None` only in a build with the `unbudgeted` feature (measuring only).
+pub(crate) struct Call(Option<Rc<Budget>>);
 
 impl Drop for Call {
     fn drop(&mut self) {
-        self.0.end();
+        if let Some(b) = &self.0 {
+            b.end();
+        }
     }
 }
 

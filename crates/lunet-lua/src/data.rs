@@ -480,13 +480,13 @@ pub fn add_data_methods<T: AsView + 'static, M: UserDataMethods<T>>(methods: &mu
                     .view()
                     .read_bytes(off.unwrap_or(0), len)
                     .map_err(|f| located(lua, f))?;
-                Ok(crate::modules::checksum::folded_ne(&bytes))
+                Ok(crate::inet_checksum::folded_ne(&bytes))
             },
         );
         methods.add_function("resize", |lua, (ud, n): (mlua::AnyUserData, i64)| {
             let v = ud.borrow::<T>()?.view().clone();
             v.resize(n).map_err(|f| located(lua, f))?;
-            crate::datamod::charge(lua, &ud, v.len())
+            charge(lua, &ud, v.len())
         });
     }
 }
@@ -504,6 +504,14 @@ impl UserData for View {
             Ok(this.skb.then(|| this.slot.meta.get().mark))
         });
     }
+}
+
+/// Makes the Lua heap carry `bytes` for the object `ud` (as its user value): the bytes it
+/// holds outside the Lua heap (a `data.new` buffer, an `skb:copy()`) then count against the
+/// state's memory cap and weigh on its collector, so a script cannot grow the process past
+/// its cap through them.
+pub(crate) fn charge(lua: &mlua::Lua, ud: &mlua::AnyUserData, bytes: usize) -> mlua::Result<()> {
+    ud.set_user_value(lua.create_string(vec![0u8; bytes])?)
 }
 
 #[cfg(test)]

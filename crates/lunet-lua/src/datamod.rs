@@ -1,24 +1,15 @@
 //! The `data` module (Lunatik's `lib/luadata.c`): `data.new(size [, mode])`, buffers of the
-//! script's own, and what keeps every object holding bytes outside the Lua heap (buffers,
-//! `skb:copy()`s) inside the state's memory cap.
+//! script's own (kept inside the state's memory cap by [`crate::data::charge`]).
 
 use crate::data::View;
 use crate::error::located;
-
-/// Makes the Lua heap carry `bytes` for the object `ud` (as its user value): the bytes it
-/// holds outside the Lua heap (a `data.new` buffer, an `skb:copy()`) then count against the
-/// state's memory cap and weigh on its collector, so a script cannot grow the process past
-/// its cap through them.
-pub(crate) fn charge(lua: &mlua::Lua, ud: &mlua::AnyUserData, bytes: usize) -> mlua::Result<()> {
-    ud.set_user_value(lua.create_string(vec![0u8; bytes])?)
-}
 
 /// The `data` module (Lunatik's `lib/luadata.c`): `data.new(size [, mode])`.
 pub(crate) fn module(lua: &mlua::Lua) -> mlua::Result<mlua::Table> {
     // Every data object's missing method raises with its name (the type's methods table is
     // made with the first object).
     let sample = lua.create_userdata(View::owned(0))?;
-    crate::skbops::name_missing_methods(lua, sample, "data")?;
+    crate::missing::name_missing_methods(lua, sample, "data")?;
     let m = lua.create_table()?;
     m.set(
         "new",
@@ -43,7 +34,7 @@ pub(crate) fn module(lua: &mlua::Lua) -> mlua::Result<mlua::Table> {
                     )
                 })?;
             let ud = lua.create_userdata(View::owned(size))?;
-            charge(lua, &ud, size)?;
+            crate::data::charge(lua, &ud, size)?;
             Ok(ud)
         })?,
     )?;

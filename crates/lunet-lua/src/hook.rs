@@ -61,10 +61,14 @@ pub struct StatsSnapshot {
 }
 
 impl HookStats {
-    pub fn count(&self, verdict: u32, error: Option<&HookError>) {
-        self.packets.fetch_add(1, Relaxed);
+    /// One call of the hook. Only the state's thread writes the counters (this and
+    /// [`overrule`](Self::overrule)), so the two counted on every call are bumped with a
+    /// load and a store, not a locked add: those were ~10 ns of a ~80 ns call.
+    pub(crate) fn count(&self, verdict: u32, error: Option<&HookError>) {
+        let bump = |c: &AtomicU64| c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+        bump(&self.packets);
         if let Some(slot) = self.verdicts.get(verdict as usize) {
-            slot.fetch_add(1, Relaxed);
+            bump(slot);
         }
         if let Some(e) = error {
             self.errors.fetch_add(1, Relaxed);

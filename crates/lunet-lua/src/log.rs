@@ -25,6 +25,9 @@ pub struct Line {
     pub time: f64,
     pub stream: Stream,
     pub text: String,
+    /// The per-CPU copy of the state that wrote it (`run --cpus`); absent for copy 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<u16>,
 }
 
 /// The longest line the log keeps, in bytes; the rest is cut.
@@ -47,6 +50,8 @@ pub struct Log {
     inner: Arc<(Mutex<Ring>, Condvar)>,
     capacity: usize,
     max_bytes: usize,
+    /// The copy this handle writes for: its lines say so.
+    copy: Option<u16>,
 }
 
 /// Room kept past [`MAX_LINE`] for the note that says how much was cut.
@@ -85,6 +90,15 @@ impl Log {
             inner: Arc::new((Mutex::new(Ring::default()), Condvar::new())),
             capacity: lines.max(1),
             max_bytes: bytes,
+            copy: None,
+        }
+    }
+
+    /// The same log, for per-CPU copy `copy` of the state: the lines it writes say so.
+    pub fn for_copy(&self, copy: u16) -> Log {
+        Log {
+            copy: (copy > 0).then_some(copy),
+            ..self.clone()
         }
     }
 
@@ -117,6 +131,7 @@ impl Log {
             time,
             stream,
             text,
+            copy: self.copy,
         });
         cv.notify_all();
     }

@@ -31,3 +31,10 @@ function skb:checksum() end
 
 ---Sends the packet, from its Ethernet header on, out of the interface it came in on.
 function skb:forward() end
+
+---lunet: the verdict for the rest of this packet's flow (IPv4 TCP or UDP, same mark), applied
+---in the kernel before the hook's queue, for `seconds` (default 60, at most 86400).
+---@param verdict integer nf.action.DROP or nf.action.ACCEPT
+---@param seconds? integer
+---@return boolean
+function skb:flow(verdict, seconds) end

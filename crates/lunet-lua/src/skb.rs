@@ -73,6 +73,13 @@ pub fn make(lua: &Lua, slot: &Rc<Slot>) -> mlua::Result<Value> {
     )?;
     let s = slot.clone();
     methods.raw_set(
+        "flow",
+        lua.create_function(move |lua, (_, v, secs): (Value, i64, Option<i64>)| {
+            crate::flows::flow(lua, &s, v, secs)
+        })?,
+    )?;
+    let s = slot.clone();
+    methods.raw_set(
         "copy",
         lua.create_function(move |lua, _: Value| ops::copy(lua, &s))?,
     )?;
@@ -96,7 +103,7 @@ pub fn make(lua: &Lua, slot: &Rc<Slot>) -> mlua::Result<Value> {
     missing.raw_set(
         MetaMethod::Index.name(),
         lua.create_function(|lua, (_, name): (Value, Value)| {
-            Err::<(), _>(ops::missing(lua, "skb", &name))
+            Err::<(), _>(crate::missing::missing(lua, "skb", &name))
         })?,
     )?;
     methods.set_metatable(Some(missing))?;

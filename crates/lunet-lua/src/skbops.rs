@@ -71,13 +71,13 @@ impl UserData for Skb {
         methods.add_function("resize", |lua, (ud, n): (AnyUserData, i64)| {
             let slot = ud.borrow::<Skb>()?.0.slot().clone();
             resize(lua, &slot, n)?;
-            crate::datamod::charge(lua, &ud, slot.body_len())
+            crate::data::charge(lua, &ud, slot.body_len())
         });
         methods.add_method("checksum", |lua, this, ()| checksum(lua, this.0.slot()));
         methods.add_method("forward", |lua, this, ()| forward(lua, this.0.slot()));
         // A method lunet does not have raises with its name, as the hook's own skb does.
         methods.add_meta_method(MetaMethod::Index, |lua, _, name: Value| {
-            Err::<(), _>(missing(lua, "skb", &name))
+            Err::<(), _>(crate::missing::missing(lua, "skb", &name))
         });
     }
 }
@@ -132,7 +132,7 @@ pub(crate) fn copy(lua: &Lua, slot: &Slot) -> mlua::Result<AnyUserData> {
     let size = head.len() + body.len();
     let copy = Slot::detached(&head, &body, meta);
     let ud = lua.create_userdata(Skb(View::skb(copy)))?;
-    crate::datamod::charge(lua, &ud, size)?;
+    crate::data::charge(lua, &ud, size)?;
     Ok(ud)
 }
 
@@ -144,7 +144,7 @@ pub(crate) fn resize(lua: &Lua, slot: &Slot, n: i64) -> mlua::Result<()> {
 
 /// `skb:checksum()`: recomputes the IPv4 header checksum and the TCP or UDP checksum.
 pub(crate) fn checksum(lua: &Lua, slot: &Slot) -> mlua::Result<()> {
-    slot.modify(|p| crate::modules::checksum::refresh_all(&mut p.body))
+    slot.modify(|p| crate::inet_checksum::refresh_all(&mut p.body))
         .map_err(|f| located(lua, f))
 }
 
@@ -182,52 +182,4 @@ fn check_live(lua: &Lua, slot: &Slot) -> mlua::Result<()> {
     } else {
         Err(located(lua, crate::data::Fault::Retired))
     }
-}
-
-/// Makes a method lunet does not have raise with its name for every object of `sample`'s
-/// type (whose metatable's `__index` is its methods table, shared by the type): that table
-/// gets a metatable whose `__index` raises [`missing`].
-pub(crate) fn name_missing_methods(
-    lua: &Lua,
-    sample: AnyUserData,
-    what: &'static str,
-) -> mlua::Result<()> {
-    // SAFETY: `exec_raw` runs the closure in a protected call with the userdata at index 1;
-    // it replaces it with its metatable's raw `__index` (or nil) and leaves that one value.
-    let index: Value = unsafe {
-        lua.exec_raw(sample, |l| {
-            if mlua::ffi::lua_getmetatable(l, 1) == 0 {
-                mlua::ffi::lua_pushnil(l);
-            } else {
-                mlua::ffi::lua_pushstring(l, c"__index".as_ptr());
-                mlua::ffi::lua_rawget(l, -2);
-                mlua::ffi::lua_replace(l, -2);
-            }
-            mlua::ffi::lua_replace(l, 1);
-            mlua::ffi::lua_settop(l, 1);
-        })
-    }?;
-    let Value::Table(methods) = index else {
-        return Ok(());
-    };
-    let meta = lua.create_table()?;
-    meta.raw_set(
-        MetaMethod::Index.name(),
-        lua.create_function(move |lua, (_, name): (Value, Value)| {
-            Err::<(), _>(missing(lua, what, &name))
-        })?,
-    )?;
-    methods.set_metatable(Some(meta))
-}
-
-/// The error for `obj.name` where lunet has no such method: the name and where.
-pub(crate) fn missing(lua: &Lua, what: &str, name: &Value) -> mlua::Error {
-    let name = match name {
-        Value::String(s) => s.to_string_lossy(),
-        other => format!("({})", other.type_name()),
-    };
-    located(
-        lua,
-        format!("{what}:{name}: lunet's {what} has no method '{name}' (docs/lua-tier.md lists what there is)"),
-    )
 }

@@ -299,6 +299,12 @@ impl State {
         crate::skbops::take_forwarded(&self.lua)
     }
 
+    /// The flow verdicts hooks gave (`skb:flow()`) since the last call of this; the runner
+    /// writes them into the state's flow map.
+    pub fn take_flow_verdicts(&self) -> Vec<crate::flows::FlowVerdict> {
+        crate::flows::take(&self.lua)
+    }
+
     pub fn memory_used(&self) -> usize {
         self.lua.used_memory()
     }

@@ -1,7 +1,9 @@
 //! The watchdog: one thread per process that arms the count hook of calls that last.
 //!
-//! Every state registers a [`Watch`]: a call counter its thread bumps when a call begins and
-//! ends (odd while one runs), the thread's id, and a stop flag. Every [`TICK`] the watchdog
+//! Every Lua state registers a [`Watch`] of its own: a call counter its thread bumps when a
+//! call begins and ends (odd while one runs), the thread's id, and the stop flag of its
+//! [`crate::AbortHandle`] (shared: the copies of a per-CPU state, and a reloaded state's old
+//! and new version, stop together, but each has its own thread and calls). Every [`TICK`] the watchdog
 //! looks at each: a call that was already running at the previous tick (the counter has not
 //! moved), or one whose state is stopping, gets the signal [`signal()`] on its thread, once per
 //! call. The handler runs on that thread, between two of its instructions, and sets the count
@@ -17,7 +19,8 @@ pub(crate) const TICK: Duration = Duration::from_micros(500);
 
 /// What the watchdog knows of one state.
 pub(crate) struct Watch {
-    /// Bumped at the start and end of every call: odd while a call runs.
+    /// Bumped at the start and end of every call: odd while a call runs. Written only by
+    /// the state's thread (a state, and so its watch, never changes threads).
     call: AtomicU64,
     /// The counter's value at the watchdog's previous look.
     seen: AtomicU64,
@@ -30,9 +33,7 @@ pub(crate) struct Watch {
     /// is never signalled after it may have ended. Locked while the watchdog signals it.
     thread: Mutex<u64>,
     /// Set by [`crate::AbortHandle::abort`]: the state is stopping.
-    pub abort: AtomicBool,
-    /// The Lua states using this watch (a reloaded state's old and new version share it).
-    users: std::sync::atomic::AtomicUsize,
+    pub abort: Arc<AtomicBool>,
 }
 
 impl Watch {
@@ -44,8 +45,15 @@ impl Watch {
         *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = me;
     }
 
+    /// A call begins. A plain store, not a read-modify-write: only this state's thread
+    /// writes the counter, and a locked add on every call was most of the budget's cost.
     pub fn begin(&self) {
-        self.call.fetch_add(1, Ordering::Release);
+        self.bump();
+    }
+
+    fn bump(&self) {
+        let c = self.call.load(Ordering::Relaxed);
+        self.call.store(c.wrapping_add(1), Ordering::Release);
     }
 
     /// How long the running call has run, as the watchdog saw it start (zero before its
@@ -59,22 +67,13 @@ impl Watch {
         Duration::from_nanos(now_ns().saturating_sub(started))
     }
 
-    /// A Lua state starts using this watch.
-    pub fn enlist(&self) {
-        self.users.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// A Lua state is gone; when it was the last, its thread may end and must not be
-    /// signalled any more.
+    /// The Lua state is gone: its thread may end and must not be signalled any more.
     pub fn retire(&self) {
-        let mut thread = self.thread.lock().unwrap_or_else(|p| p.into_inner());
-        if self.users.fetch_sub(1, Ordering::SeqCst) == 1 {
-            *thread = 0;
-        }
+        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = 0;
     }
 
     pub fn end(&self) {
-        self.call.fetch_add(1, Ordering::Release);
+        self.bump();
     }
 }
 
@@ -101,17 +100,16 @@ fn watchdog(on_signal: OnSignal) -> &'static Watchdog {
     })
 }
 
-/// A new state's [`Watch`], looked at from now on (until the state drops it); the watchdog's
-/// signal runs `on_signal` on the thread of a call that lasts.
-pub(crate) fn register(on_signal: OnSignal) -> Arc<Watch> {
+/// A new state's [`Watch`], looked at from now on (until the state drops it), stopped by
+/// `abort`; the watchdog's signal runs `on_signal` on the thread of a call that lasts.
+pub(crate) fn register(on_signal: OnSignal, abort: Arc<AtomicBool>) -> Arc<Watch> {
     let w = Arc::new(Watch {
         call: AtomicU64::new(0),
         seen: AtomicU64::new(0),
         started: AtomicU64::new(0),
         signalled: AtomicU64::new(u64::MAX),
         thread: Mutex::new(0),
-        abort: AtomicBool::new(false),
-        users: std::sync::atomic::AtomicUsize::new(0),
+        abort,
     });
     watchdog(on_signal)
         .watches

@@ -410,3 +410,53 @@ fn skb_getters_raise_with_the_scripts_line() {
         "{msg}"
     );
 }
+
+/// The copies of a per-CPU state share one abort handle but run on threads of their own: an
+/// endless hook in each is stopped at its budget, whichever copy started last (each has its
+/// own watch: with one shared watch only the last copy to start was ever signalled, and the
+/// others' endless calls never ended).
+#[test]
+fn copies_sharing_an_abort_handle_each_have_their_endless_hooks_stopped() {
+    use lunet_lua::{AbortHandle, State, StateOptions};
+    use std::sync::{mpsc, Arc, Barrier};
+    use std::time::Duration;
+
+    const COPIES: usize = 3;
+    let abort = AbortHandle::new();
+    let s = script(&register("while true do end", ""));
+    let started = Arc::new(Barrier::new(COPIES));
+    let (tx, rx) = mpsc::channel();
+    for copy in 0..COPIES {
+        let (abort, path, started, tx) =
+            (abort.clone(), s.path.clone(), started.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let opts = StateOptions {
+                limits: Limits {
+                    hook_budget: 50_000,
+                    ..Limits::default()
+                },
+                abort,
+                ..StateOptions::default()
+            };
+            let st = State::load(&path, opts).unwrap();
+            // Every copy has started before any runs its hook.
+            started.wait();
+            let out = st.run_netfilter(0, udp4(5, b"").nf());
+            let _ = tx.send((copy, out.verdict, out.error));
+        });
+    }
+    drop(tx);
+    let mut done = Vec::new();
+    while done.len() < COPIES {
+        let Ok((copy, verdict, error)) = rx.recv_timeout(Duration::from_secs(10)) else {
+            panic!("copies {done:?} ended; the others' endless hooks were never stopped");
+        };
+        assert_eq!(verdict, 1, "copy {copy}: the default ACCEPT");
+        assert!(
+            matches!(error, Some(HookError::Budget(_))),
+            "copy {copy}: {error:?}"
+        );
+        done.push(copy);
+    }
+    assert!(!abort.aborted());
+}

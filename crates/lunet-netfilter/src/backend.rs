@@ -84,6 +84,28 @@ impl Installed {
         self.backend
     }
 
+    /// Puts the rules that apply flow verdicts (two pinned socket-filter programs run by
+    /// `-m bpf --object-pinned`, one matching flows to drop, one flows to accept) at the top
+    /// of every IPv4 chain this install made. The nft backend has no such match: an error.
+    pub fn guard_flows(
+        &self,
+        drop_pin: &std::path::Path,
+        accept_pin: &std::path::Path,
+    ) -> Result<()> {
+        let (d, a) = (drop_pin.to_string_lossy(), accept_pin.to_string_lossy());
+        match &self.objects {
+            Objects::Iptables(chains) => {
+                for c in chains {
+                    c.guard_flows(&d, &a)?;
+                }
+                Ok(())
+            }
+            Objects::Nft(_) => Err(Error::Invalid(
+                "flow verdicts need iptables' bpf match; the nft backend has none".into(),
+            )),
+        }
+    }
+
     /// Removes the jumps and chains this install made. Must run in the network namespace the
     /// install ran in (checked).
     pub fn remove(self) -> Result<()> {

@@ -438,3 +438,65 @@ fn a_flows_connection_mark_set_by_tuple_is_the_kernels() {
     .unwrap();
     assert_eq!(none, (None, false));
 }
+
+/// `recv_batch_wait` sleeps inside the receive: with nothing queued it returns nothing after
+/// its timeout (not at once, and not later than it should), it wakes for packets that come
+/// meanwhile, and the receives that must not wait still do not.
+#[test]
+fn a_waiting_receive_sleeps_until_packets_come_and_no_longer() {
+    use std::time::Instant;
+    lunet_testkit::require_root!("namespaces, iptables rules and NFQUEUE");
+    let tb = Testbed::create().unwrap();
+    let (_, mut q) = setup(&tb, vec![rule(Hook::LocalIn, priority::FILTER, 0)]);
+    let sink = UdpSink::bind(tb.receiver_ns(), dst(&tb)).unwrap();
+    let mut batch = Vec::new();
+
+    let t = Instant::now();
+    assert_eq!(
+        q.recv_batch_wait(&mut batch, 64, Duration::from_millis(80))
+            .unwrap(),
+        0
+    );
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(70) && waited < Duration::from_secs(2),
+        "waited {waited:?} for an 80 ms timeout"
+    );
+    // The plain receives still return at once.
+    let t = Instant::now();
+    assert!(q.try_recv().unwrap().is_none());
+    assert!(t.elapsed() < Duration::from_millis(50), "try_recv waited");
+
+    let sent = payloads("wait-", 5);
+    let sender = {
+        let (ns, to, sent) = (tb.sender_ns().to_owned(), dst(&tb), sent.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            udp_send(&ns, to, &sent).unwrap()
+        })
+    };
+    let t = Instant::now();
+    let mut first = None;
+    while batch.len() < 5 && t.elapsed() < Duration::from_secs(5) {
+        if q.recv_batch_wait(&mut batch, 64, Duration::from_secs(3))
+            .unwrap()
+            > 0
+        {
+            first.get_or_insert(t.elapsed());
+        }
+    }
+    assert_eq!(sender.join().unwrap(), 5);
+    let first = first.expect("no packet came");
+    assert!(
+        first < Duration::from_secs(2),
+        "the receive slept {first:?} with packets queued"
+    );
+    assert_eq!(batch.len(), 5);
+    for pkt in batch.drain(..) {
+        q.push_verdict(pkt, Verdict::Accept, None, None).unwrap();
+    }
+    q.flush_verdicts().unwrap();
+    let mut got = sink.recv_for(WAIT, 5).unwrap();
+    got.sort();
+    assert_eq!(got, sent);
+}

@@ -258,6 +258,21 @@ pub struct ListEntry {
     /// Why the file's current version does not run (the version shown runs on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_error: Option<String>,
+    /// Per-CPU copies of the state (`packets` and `errors` are their sum), with each one's
+    /// share under `per_copy` when there are several.
+    #[serde(default = "one_copy")]
+    pub copies: u16,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_copy: Vec<CopyShare>,
+}
+
+/// One copy's part of a state's counts, for `lunet list --json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CopyShare {
+    pub copy: u16,
+    pub cpu: Option<u32>,
+    pub packets: u64,
+    pub errors: u64,
 }
 
 /// What `lunet apply` (or the daemon's own look at its scripts directory) found and did.

@@ -74,13 +74,18 @@ pub fn list(list: &[ListEntry], as_json: bool) {
         } else {
             "  (stopped: see lunet logs)"
         };
+        let copies = if e.copies > 1 {
+            format!("  [{} per-CPU copies]", e.copies)
+        } else {
+            String::new()
+        };
         let from = match (&e.file, &e.file_error) {
             (Some(_), Some(err)) => format!("  [scripts directory; its new version fails: {err}]"),
             (Some(_), None) => "  [scripts directory]".to_string(),
             _ => String::new(),
         };
         println!(
-            "{:<20} {:<16} {:>5} {:>12} {:>8}  {}{state}{from}",
+            "{:<20} {:<16} {:>5} {:>12} {:>8}  {}{copies}{state}{from}",
             e.name,
             e.netns.as_deref().unwrap_or("-"),
             e.hooks,
@@ -210,7 +215,8 @@ pub fn log_line(l: &Line, as_json: bool) {
             lunet_lua::Stream::Print => "",
             lunet_lua::Stream::Error => "error: ",
         };
-        println!("{tag}{}", l.text);
+        let copy = l.copy.map(|c| format!("[copy {c}] ")).unwrap_or_default();
+        println!("{copy}{tag}{}", l.text);
     }
 }
 

@@ -159,6 +159,19 @@ fn two_copies_share_the_flows_and_the_maps_and_one_copys_loop_spares_the_other()
         "the hook's count is the copies' sum"
     );
     assert_eq!(stats["copies"].as_array().map(Vec::len), Some(2), "{stats}");
+    // `list` shows the copies as one state, with each one's share under --json.
+    let list: serde_json::Value =
+        serde_json::from_slice(&d.cli(&["list", "--json"]).stdout).unwrap();
+    let me = &list[0];
+    assert_eq!(me["copies"], 2, "{list}");
+    let listed: Vec<u64> = me["per_copy"]
+        .as_array()
+        .expect("per-copy shares")
+        .iter()
+        .map(|c| c["packets"].as_u64().unwrap())
+        .collect();
+    assert_eq!(listed, shares, "list and stats agree on each copy's share");
+    assert_eq!(me["packets"].as_u64(), Some(shares.iter().sum::<u64>()));
 
     // The maps are the same kernel maps in both: copy 1 read copy 0's write in its body,
     // the owner map holds both copies' entries, and each flow kept its first copy.
@@ -206,6 +219,13 @@ fn two_copies_share_the_flows_and_the_maps_and_one_copys_loop_spares_the_other()
     };
     assert_eq!(hits(0), 0, "copy 0 never looped: {per_copy}");
     assert_eq!(hits(1), 5 * of1.len() as u64, "{per_copy}");
+    // The log is the state's, each line saying which copy wrote it.
+    let logs = stdout(&d.cli(&["logs", "spread"]));
+    assert!(
+        logs.lines()
+            .any(|l| l.starts_with("[copy 1] error: ") && l.contains("budget")),
+        "copy 1's budget stops are in the state's log, tagged: {logs}"
+    );
 
     // Stopping removes both queues and the rules.
     let o = d.cli(&["stop", "spread"]);

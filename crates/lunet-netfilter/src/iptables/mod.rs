@@ -93,6 +93,31 @@ impl IptChain {
         ]
     }
 
+    /// Puts the flow-verdict rules at the top of the chain (IPv4 chains only): a packet whose
+    /// flow has a verdict gets it here and never reaches the queue.
+    pub(crate) fn guard_flows(&self, drop_pin: &str, accept_pin: &str) -> Result<()> {
+        if self.tool != Tool::V4 {
+            return Ok(());
+        }
+        for (pin, verdict) in [(accept_pin, "ACCEPT"), (drop_pin, "DROP")] {
+            self.tool.run(
+                self.table,
+                &[
+                    "-I",
+                    &self.chain,
+                    "1",
+                    "-m",
+                    "bpf",
+                    "--object-pinned",
+                    pin,
+                    "-j",
+                    verdict,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
     fn describe(&self) -> String {
         format!(
             "{} {}: {} -> {}",

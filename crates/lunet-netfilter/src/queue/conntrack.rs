@@ -189,7 +189,11 @@ impl ConntrackSocket {
         let deadline = Instant::now() + ANSWER_TIMEOUT;
         loop {
             let mut got = [Received::default()];
-            if self.sock.recv_many(&mut self.arena, BUFFER, &mut got)? == 1 {
+            if self
+                .sock
+                .recv_many(&mut self.arena, BUFFER, &mut got, false)?
+                == 1
+            {
                 if let Some(a) = answer(&self.arena[..got[0].len], self.seq) {
                     return Ok(a);
                 }

@@ -11,6 +11,8 @@
 //!   `net.core.rmem_max`), so the kernel's queue of [`QUEUE_MAX_LEN`] packets, not the
 //!   socket, decides when packets start to be accepted unseen (fail-open);
 //! * [`QueueSocket::recv_batch`] takes up to 64 packets per `recvmmsg(2)` call;
+//!   [`QueueSocket::recv_batch_wait`] also waits for them inside that call (a consumer of one
+//!   queue then needs no `poll(2)` per batch);
 //! * verdicts are collected with [`QueueSocket::push_verdict`] and sent together by
 //!   [`QueueSocket::flush_verdicts`], in one `send(2)`; a run of packets in arrival order with
 //!   the same verdict (and mark) and no new payload becomes one `NFQNL_MSG_VERDICT_BATCH`.
@@ -29,6 +31,7 @@ mod read;
 mod sys;
 mod uapi;
 mod verdicts;
+mod wait;
 mod write;
 
 pub use conntrack::{ConntrackSocket, Tuple};
@@ -109,6 +112,9 @@ pub struct QueueSocket {
     recv_buffer: usize,
     /// Whether packets come with their conntrack entry (`NFQA_CFG_F_CONNTRACK`).
     conntrack: bool,
+    /// The receive timeout set for [`QueueSocket::recv_batch_wait`] (`None`: the socket is
+    /// still nonblocking).
+    wait_timeout: Option<Duration>,
     packets: u64,
     receives: u64,
     sends: u64,
@@ -164,6 +170,7 @@ impl QueueSocket {
             seq: 0,
             recv_buffer,
             conntrack: false,
+            wait_timeout: None,
             packets: 0,
             receives: 0,
             sends: 0,
@@ -262,11 +269,17 @@ impl QueueSocket {
     /// answer to `config_reply`, the first error to `deferred`. Returns how many datagrams
     /// came (0: nothing was waiting).
     fn receive(&mut self, want: usize) -> io::Result<usize> {
+        self.receive_or_wait(want, false)
+    }
+
+    /// [`receive`](Self::receive) that, with `wait`, waits for the first datagram up to the
+    /// socket's receive timeout.
+    fn receive_or_wait(&mut self, want: usize, wait: bool) -> io::Result<usize> {
         let mut got = [Received::default(); MAX_DATAGRAMS];
         let want = want.clamp(1, MAX_DATAGRAMS);
         let n = self
             .sock
-            .recv_many(&mut self.arena, SLOT, &mut got[..want])?;
+            .recv_many(&mut self.arena, SLOT, &mut got[..want], wait)?;
         if n == 0 {
             return Ok(0);
         }

@@ -151,14 +151,50 @@ impl NetlinkSocket {
         }
     }
 
-    /// Receives the datagrams waiting, without waiting: at most `out.len()` (and
-    /// [`MAX_DATAGRAMS`]) of them in one `recvmmsg(2)`, datagram `i` into
-    /// `arena[i * slot..(i + 1) * slot]`. Returns how many (0: none was waiting).
+    /// Makes receives without `MSG_DONTWAIT` block, for at most `timeout` each
+    /// (`SO_RCVTIMEO`): clears `O_NONBLOCK`. Receives that pass `MSG_DONTWAIT` (all but
+    /// [`recv_many`](Self::recv_many) with `wait`) and sends are unchanged: a netlink send
+    /// to the kernel never waits.
+    pub fn set_recv_timeout(&self, timeout: Duration) -> io::Result<()> {
+        let fd = self.fd.as_raw_fd();
+        // SAFETY: fcntl(2) with F_GETFL/F_SETFL takes and returns integers only.
+        unsafe {
+            let flags = check(libc::fcntl(fd, libc::F_GETFL))?;
+            if flags & libc::O_NONBLOCK != 0 {
+                check(libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK))?;
+            }
+        }
+        // A zero timeval would mean "wait forever".
+        let t = timeout.max(Duration::from_micros(1));
+        let tv = libc::timeval {
+            tv_sec: t.as_secs().min(i32::MAX as u64) as libc::time_t,
+            tv_usec: t.subsec_micros() as libc::suseconds_t,
+        };
+        // SAFETY: the pointer and length describe `tv`, which lives across the call.
+        check(unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        })
+        .map(drop)
+    }
+
+    /// Receives the datagrams waiting: at most `out.len()` (and [`MAX_DATAGRAMS`]) of them
+    /// in one `recvmmsg(2)`, datagram `i` into `arena[i * slot..(i + 1) * slot]`. Returns
+    /// how many (0: none was waiting). Without `wait` it does not wait; with it (after
+    /// [`set_recv_timeout`](Self::set_recv_timeout)) it waits for the first datagram up to
+    /// the socket's timeout (`MSG_WAITFORONE`: not for the others), and returns 0 when none
+    /// came or a signal came first.
     pub fn recv_many(
         &self,
         arena: &mut [u8],
         slot: usize,
         out: &mut [Received],
+        wait: bool,
     ) -> io::Result<usize> {
         let mut slots = arena.chunks_exact_mut(slot);
         let n = out.len().min(MAX_DATAGRAMS).min(slots.len());
@@ -187,7 +223,11 @@ impl NetlinkSocket {
                     self.fd.as_raw_fd(),
                     hdrs.as_mut_ptr(),
                     n as libc::c_uint,
-                    libc::MSG_DONTWAIT,
+                    if wait {
+                        libc::MSG_WAITFORONE
+                    } else {
+                        libc::MSG_DONTWAIT
+                    },
                     std::ptr::null_mut(),
                 )
             };
@@ -203,6 +243,8 @@ impl NetlinkSocket {
             }
             let e = io::Error::last_os_error();
             match e.kind() {
+                // A signal while waiting: the caller looks at its flags and waits again.
+                io::ErrorKind::Interrupted if wait => return Ok(0),
                 io::ErrorKind::Interrupted => continue,
                 io::ErrorKind::WouldBlock => return Ok(0),
                 _ => return Err(e),

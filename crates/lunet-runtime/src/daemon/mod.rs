@@ -23,21 +23,24 @@
 mod conn;
 mod http;
 mod metrics;
+mod record;
 mod scripts;
 mod server;
 mod states;
+
+use record::Persisted;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lunet_bpf::pin::PinRootError;
 use lunet_bpf::safe_fs::{Dir, FsError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::protocol::{ErrorKind, ListEntry, LogEvent, Request, Response, RunRequest, StateReport};
 use crate::runner::{RunSpec, Running};
@@ -75,70 +78,6 @@ pub enum DaemonError {
         mode: u32,
         uid: u32,
     },
-}
-
-/// A running state as the record keeps it: enough to clean up after it, and (with `script`)
-/// to start it again.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-struct Persisted {
-    name: String,
-    netns: Option<String>,
-    #[serde(default)]
-    script: Option<PathBuf>,
-    #[serde(default)]
-    dev: Option<String>,
-    #[serde(default)]
-    tier: lunet_types::Tier,
-    #[serde(default)]
-    limits: Option<lunet_lua::Limits>,
-    /// The scripts directory's file it runs from (`None`: started by `lunet run`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    file: Option<String>,
-    /// The script roots after the script's directory.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    path: Vec<PathBuf>,
-    /// Per-CPU copies, and the CPUs they were pinned to.
-    #[serde(default = "one")]
-    copies: u16,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    cpu_list: Vec<u32>,
-}
-
-fn one() -> u16 {
-    1
-}
-
-impl Persisted {
-    fn of(spec: &RunSpec, file: Option<String>) -> Persisted {
-        Persisted {
-            name: spec.name.clone(),
-            netns: spec.netns.clone(),
-            script: Some(spec.script.clone()),
-            dev: spec.dev.clone(),
-            tier: spec.tier,
-            limits: Some(spec.limits),
-            file,
-            path: spec.path.clone(),
-            copies: spec.copies,
-            cpu_list: spec.cpu_list.clone(),
-        }
-    }
-
-    /// The spec to start it again with, if the record has one.
-    fn spec(&self, pin_root: &Path) -> Option<RunSpec> {
-        Some(RunSpec {
-            name: self.name.clone(),
-            script: self.script.clone()?,
-            netns: self.netns.clone(),
-            dev: self.dev.clone(),
-            tier: self.tier,
-            limits: self.limits?,
-            pin_dir: pin_root.join(&self.name),
-            path: self.path.clone(),
-            copies: self.copies.max(1),
-            cpu_list: self.cpu_list.clone(),
-        })
-    }
 }
 
 struct Daemon {
@@ -401,6 +340,8 @@ impl Daemon {
                             running: r.is_running(),
                             file,
                             file_error,
+                            copies: r.report().copies,
+                            per_copy: per_copy(&stats),
                         }
                     })
                     .collect();
@@ -602,6 +543,31 @@ fn answer(handle: impl FnOnce() -> Response) -> Response {
             format!("the daemon failed on this request: {why}"),
         )
     })
+}
+
+/// Each per-CPU copy's packets and errors over all the state's hooks (empty for one copy).
+fn per_copy(stats: &crate::protocol::StatsReport) -> Vec<crate::protocol::CopyShare> {
+    stats
+        .copies
+        .iter()
+        .enumerate()
+        .map(|(k, c)| crate::protocol::CopyShare {
+            copy: c.copy,
+            cpu: c.cpu,
+            packets: stats
+                .hooks
+                .iter()
+                .filter_map(|h| h.per_copy.get(k))
+                .map(|s| s.packets)
+                .sum(),
+            errors: stats
+                .hooks
+                .iter()
+                .filter_map(|h| h.per_copy.get(k))
+                .map(|s| s.errors)
+                .sum(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@ use lunet_lua::{AbortHandle, HookStats, Log, MapBacking, RcuShared, State, State
 use lunet_netfilter::QueueSocket;
 
 use super::error::StartError;
-use super::exec::group_hooks;
 use super::packets::{self, Group, QueueCounters};
 use super::plan::Plan;
 use super::spec::RunSpec;
@@ -102,7 +101,7 @@ impl Copy {
         let (tx, rx) = mpsc::channel();
         let cpu = cpu_of(spec, index);
         let thread = {
-            let (spec, plan, log) = (spec.clone(), plan.clone(), log.clone());
+            let (spec, plan, log) = (spec.clone(), plan.clone(), log.for_copy(index));
             let (stop, memory) = (stop.clone(), memory.clone());
             std::thread::Builder::new()
                 .name(format!("lunet-{}-{index}", spec.name))
@@ -121,28 +120,19 @@ impl Copy {
                 })
                 .map_err(StartError::Thread)?
         };
-        match rx.recv() {
-            Ok(Ok(ready)) => Ok((
-                Copy {
-                    index,
-                    queues,
-                    cpu,
-                    memory,
-                    stop,
-                    control,
-                    thread: Some(thread),
-                },
-                ready,
-            )),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e)
-            }
-            Err(_) => {
-                let _ = thread.join();
-                Err(StartError::ThreadGone)
-            }
-        }
+        let (ready, thread) = super::error::first_report(&rx, thread)?;
+        Ok((
+            Copy {
+                index,
+                queues,
+                cpu,
+                memory,
+                stop,
+                control,
+                thread: Some(thread),
+            },
+            ready,
+        ))
     }
 
     /// Has the copy run `spec`'s script from now on (its body runs first; on error the copy
@@ -247,16 +237,21 @@ impl Job {
             }
         };
         let specs = state.hooks();
+        let flows = super::flows::open(&self.spec.pin_dir);
         let mut groups: Vec<Group> = sockets
             .into_iter()
             .zip(&self.plan.groups)
-            .map(|(q, g)| Group::new(q, group_hooks(g, &specs), g.xdp_dev.is_some()))
+            .map(|(q, g)| {
+                let mut g = Group::new(q, g.running_order(&specs), g.xdp_dev.is_some());
+                g.flows = flows.clone();
+                g
+            })
             .collect();
-        let ready = |state: &State, groups: &[Group]| CopyReady {
+        let report = |state: &State, groups: &[Group]| CopyReady {
             hooks: (0..state.hooks().len()).map(|id| state.stats(id)).collect(),
             queues: groups.iter().map(|g| g.counters.clone()).collect(),
         };
-        if tx.send(Ok(ready(&state, &groups))).is_err() {
+        if tx.send(Ok(report(&state, &groups))).is_err() {
             return;
         }
         while let Some(order) = packets::serve(
@@ -275,10 +270,10 @@ impl Job {
                     let result = self.load().map_err(|e| e.to_string()).map(|new| {
                         let specs = new.hooks();
                         for (g, pg) in groups.iter_mut().zip(&self.plan.groups) {
-                            g.hooks = group_hooks(pg, &specs);
+                            g.hooks = pg.running_order(&specs);
                         }
                         state = new;
-                        ready(&state, &groups)
+                        report(&state, &groups)
                     });
                     let _ = reply.send(result);
                 }

@@ -11,6 +11,9 @@ use crate::kernel::KernelError;
 /// namespaces, threads).
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The flow map, its programs or their rules could not be made.
+    #[error("flow verdicts (skb:flow): {0}")]
+    Flows(String),
     /// The script does not parse or its body failed.
     #[error(transparent)]
     Body(#[from] lunet_lua::ScriptError),
@@ -44,5 +47,24 @@ impl StartError {
             self,
             StartError::Body(_) | StartError::Plan(_) | StartError::Kernel(_)
         )
+    }
+}
+
+/// Waits for the first report of a thread that sets a state (or a copy) up: what it is ready
+/// with, or why not, in which case the thread is joined before the error is returned.
+pub(super) fn first_report<T>(
+    reports: &std::sync::mpsc::Receiver<Result<T, StartError>>,
+    thread: std::thread::JoinHandle<()>,
+) -> Result<(T, std::thread::JoinHandle<()>), StartError> {
+    match reports.recv() {
+        Ok(Ok(ready)) => Ok((ready, thread)),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err(StartError::ThreadGone)
+        }
     }
 }

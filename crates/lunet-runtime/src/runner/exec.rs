@@ -18,6 +18,7 @@ use lunet_types::{Attach, Overload, Tier};
 
 use super::copies::{self, Copy, CopyReady};
 use super::error::StartError;
+use super::flows;
 use super::packets::{Group, QueueCounters};
 use super::plan::{self, Place, Plan};
 use super::spec::RunSpec;
@@ -96,6 +97,8 @@ pub struct Attached {
     in_kernel: Vec<InKernel>,
     /// Per-CPU copies 1, 2, ... and what they last reported.
     copies: Vec<(Copy, CopyReady)>,
+    /// The flow map and its programs, when the script gives flow verdicts.
+    _flows: Option<flows::Flows>,
 }
 
 /// Undoes a setup that fails: removes the state's pins first, then closes its compiled
@@ -359,7 +362,7 @@ pub fn setup(
         if let Some(own) = sockets.next() {
             groups.push(Group::new(
                 own,
-                group_hooks(g, &l.specs),
+                g.running_order(&l.specs),
                 g.xdp_dev.is_some(),
             ));
         }
@@ -375,6 +378,15 @@ pub fn setup(
             );
         }
     }
+    // The flow map comes before the copies, which open it.
+    let flows = if flows::used_by(&l.script.source) && !l.plan.groups.is_empty() {
+        Some(flows::Flows::create(&spec.pin_dir).map_err(|e| StartError::Flows(e.to_string()))?)
+    } else {
+        None
+    };
+    for g in &mut groups {
+        g.flows = flows.as_ref().map(|f| f.map.clone());
+    }
     // Every copy serves before a rule sends it a packet; one that fails stops the others.
     let mut started = Vec::new();
     for (k, queues) in others.into_iter().enumerate() {
@@ -389,13 +401,21 @@ pub fn setup(
         )?);
     }
     let rules = l.plan.rules(&queues);
-    let (installed, placements) = if rules.is_empty() {
+    let (mut installed, placements) = if rules.is_empty() {
         (None, Vec::new())
     } else {
         let (i, p) =
             lunet_netfilter::install(backend(), &spec.name, &rules).map_err(StartError::Install)?;
         (Some(i), p)
     };
+    if let (Some(i), Some(f)) = (&installed, &flows) {
+        if let Err(e) = i.guard_flows(&f.drop_pin, &f.accept_pin) {
+            if let Some(i) = installed.take() {
+                let _ = i.remove();
+            }
+            return Err(StartError::Flows(e.to_string()));
+        }
+    }
     undo.armed = false;
     let in_kernel: Vec<InKernel> = std::mem::take(&mut undo.kernel).into_values().collect();
     remove_other_pins(&spec.pin_dir, &l.state, &in_kernel);
@@ -420,16 +440,9 @@ pub fn setup(
         installed,
         in_kernel,
         copies: started,
+        _flows: flows,
     };
     Ok((attached, ready))
-}
-
-/// The group's `(hook id, mark, default verdict)` in running order.
-pub(super) fn group_hooks(g: &plan::QueueGroup, specs: &[HookSpec]) -> Vec<(usize, u32, u32)> {
-    g.hooks
-        .iter()
-        .map(|&(id, mark)| (id, mark, specs[id].default_verdict))
-        .collect()
 }
 
 /// Removes the pins under `dir` that are neither a map of `state` nor a link of `in_kernel`:
@@ -444,6 +457,7 @@ fn remove_other_pins(dir: &Path, state: &State, in_kernel: &[InKernel]) {
                 .iter()
                 .flat_map(|k| std::iter::once(&k.pin).chain(&k.more_pins).cloned()),
         )
+        .chain(flows::Flows::pins(dir))
         .collect();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -535,7 +549,7 @@ impl Attached {
         };
         // From here on nothing fails: switch.
         for (g, pg) in self.groups.iter_mut().zip(&l.plan.groups) {
-            g.hooks = group_hooks(pg, &l.specs);
+            g.hooks = pg.running_order(&l.specs);
         }
         let in_kernel: Vec<InKernel> = in_kernel.into_values().collect();
         // The old compiled hooks' links are the new ones where the pin is the same; the
@@ -717,7 +731,13 @@ fn ready(
             hooks: reports,
             memory_cap: spec.limits.memory,
             hook_budget: spec.limits.hook_budget,
-            maps: state.maps(),
+            maps: {
+                let mut maps = state.maps();
+                if spec.pin_dir.join("flows").exists() {
+                    maps.push(flows::map_info(&spec.pin_dir));
+                }
+                maps
+            },
             copies: plan.copies,
         },
         hooks,

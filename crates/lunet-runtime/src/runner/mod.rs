@@ -9,9 +9,12 @@
 //! loaded and attached); then [`packets`] serves the queues until the state is stopped, or
 //! asked to [`Running::reload`] between two batches.
 
+mod connmarks;
 mod copies;
 mod error;
 mod exec;
+mod flows;
+mod link;
 mod packets;
 pub use packets::MAX_REPEATS;
 pub mod plan;
@@ -123,26 +126,17 @@ impl Running {
                 })
                 .map_err(StartError::Thread)?
         };
-        match rx.recv() {
-            Ok(Ok(ready)) => Ok(Running {
-                current: Mutex::new(Current::new(spec, ready)),
-                log,
-                stop,
-                abort,
-                done,
-                memory,
-                control: Mutex::new(control),
-                thread: Mutex::new(Some(thread)),
-            }),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e)
-            }
-            Err(_) => {
-                let _ = thread.join();
-                Err(StartError::ThreadGone)
-            }
-        }
+        let (ready, thread) = error::first_report(&rx, thread)?;
+        Ok(Running {
+            current: Mutex::new(Current::new(spec, ready)),
+            log,
+            stop,
+            abort,
+            done,
+            memory,
+            control: Mutex::new(control),
+            thread: Mutex::new(Some(thread)),
+        })
     }
 
     fn current(&self) -> std::sync::MutexGuard<'_, Current> {

@@ -10,11 +10,11 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use lunet_lua::{HookError, Log, NfPacket, State, Stream};
-use lunet_netfilter::{
-    ConntrackSocket, LinkSocket, Poller, QueueSocket, QueuedPacket, Tuple, Verdict, RECV_BATCH,
-};
+use lunet_netfilter::{Poller, QueueSocket, QueuedPacket, Verdict, RECV_BATCH};
 use lunet_types::{nf, xdp};
 
+use super::connmarks::CtMarks;
+use super::link::Link;
 use super::Control;
 
 /// Longest the state's thread sleeps in poll(2) before it looks at its stop flag again.
@@ -36,6 +36,8 @@ pub struct Group {
     /// The group's hooks are XDP hooks in the Lua tier: each gets the whole frame and
     /// returns an XDP action ([`decide_xdp`]).
     xdp: bool,
+    /// The state's flow map, where `skb:flow()` verdicts go after each call.
+    pub flows: Option<Arc<lunet_bpf::Map>>,
 }
 
 impl Group {
@@ -46,6 +48,7 @@ impl Group {
             counters: Arc::default(),
             repeats: Repeats::default(),
             xdp,
+            flows: None,
         }
     }
 }
@@ -117,6 +120,67 @@ pub(crate) fn serve(
         if let Ok(order) = orders.try_recv() {
             return Some(order);
         }
+        if let [g] = groups {
+            // One queue: asleep in its recvmmsg(2) until packets come (or POLL_TIMEOUT
+            // passes, for the stop flag and the orders), no poll(2) per batch.
+            let n = match g
+                .queue
+                .recv_batch_wait(&mut batch, RECV_BATCH, POLL_TIMEOUT)
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    // As with poll(2) below: an error for an earlier verdict is reported
+                    // once, and the queue is read on at once.
+                    log.push(Stream::Error, format!("queue receive failed: {e}"));
+                    0
+                }
+            };
+            if n > 0 {
+                judge_batch(state, g, &mut batch, &mut link, log);
+                since_memory += n as u64;
+            }
+        } else {
+            since_memory += serve_polled(state, groups, &mut poller, &mut batch, &mut link, log);
+        }
+        if since_memory >= MEMORY_PACKETS || memory_at.elapsed() >= MEMORY_EVERY {
+            memory.store(state.memory_used(), Ordering::Relaxed);
+            since_memory = 0;
+            memory_at = Instant::now();
+        }
+    }
+    None
+}
+
+/// Runs a received batch through the hooks, sends its verdicts in one send(2) and counts it.
+fn judge_batch(
+    state: &State,
+    g: &mut Group,
+    batch: &mut Vec<QueuedPacket>,
+    link: &mut Link,
+    log: &Log,
+) {
+    let n = batch.len();
+    for pkt in batch.drain(..) {
+        decide(state, g, pkt, link);
+    }
+    if let Err(e) = g.queue.flush_verdicts() {
+        log.push(Stream::Error, format!("sending verdicts failed: {e}"));
+    }
+    g.counters.judged.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// One round over several queues: asleep in poll(2) until one has packets, then each ready
+/// queue drained. Returns the packets judged.
+fn serve_polled(
+    state: &State,
+    groups: &mut [Group],
+    poller: &mut Poller,
+    batch: &mut Vec<QueuedPacket>,
+    link: &mut Link,
+    log: &Log,
+) -> u64 {
+    let mut judged = 0;
+    {
         // Asleep in poll(2) until a queue has packets (or POLL_TIMEOUT passes, for the stop
         // flag); packets a queue already holds (received while binding) need no waiting.
         let buffered = groups.iter().any(|g| g.queue.buffered() > 0);
@@ -129,7 +193,7 @@ pub(crate) fn serve(
         if let Err(e) = poller.wait(fds, timeout) {
             log.push(Stream::Error, format!("waiting for packets failed: {e}"));
             std::thread::sleep(POLL_TIMEOUT);
-            continue;
+            return 0;
         }
         for (i, g) in groups.iter_mut().enumerate() {
             if !poller.is_ready(i) && g.queue.buffered() == 0 {
@@ -139,33 +203,22 @@ pub(crate) fn serve(
             // cannot starve another): one recvmmsg(2) per batch, the hooks, then the batch's
             // verdicts in one send(2).
             for _ in 0..DRAIN_BATCHES {
-                let n = match g.queue.recv_batch(&mut batch, RECV_BATCH) {
+                let n = match g.queue.recv_batch(batch, RECV_BATCH) {
                     Ok(n) => n,
                     Err(e) => {
                         log.push(Stream::Error, format!("queue receive failed: {e}"));
                         break;
                     }
                 };
-                for pkt in batch.drain(..) {
-                    decide(state, g, pkt, &mut link);
-                }
-                if let Err(e) = g.queue.flush_verdicts() {
-                    log.push(Stream::Error, format!("sending verdicts failed: {e}"));
-                }
-                g.counters.judged.fetch_add(n as u64, Ordering::Relaxed);
-                since_memory += n as u64;
+                judge_batch(state, g, batch, link, log);
+                judged += n as u64;
                 if n < RECV_BATCH {
                     break;
                 }
             }
         }
-        if since_memory >= MEMORY_PACKETS || memory_at.elapsed() >= MEMORY_EVERY {
-            memory.store(state.memory_used(), Ordering::Relaxed);
-            since_memory = 0;
-            memory_at = Instant::now();
-        }
     }
-    None
+    judged
 }
 
 /// Judges what is left in the queues once lunet's rules are gone (no packet enters them any
@@ -273,6 +326,26 @@ fn decide_xdp(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) 
     }
 }
 
+/// Writes the flow verdicts the state's last call gave into its flow map (logged when the
+/// map refuses one; a verdict given without a map, by a script whose text did not show it,
+/// is logged too).
+fn write_flows(state: &State, g: &Group) {
+    let verdicts = state.take_flow_verdicts();
+    if verdicts.is_empty() {
+        return;
+    }
+    let written = match &g.flows {
+        Some(m) => super::flows::write(m, &verdicts).map_err(|e| e.to_string()),
+        None => Err("this state has no flow map".into()),
+    };
+    if let Err(e) = written {
+        state.log().push(
+            Stream::Error,
+            format!("skb:flow: the verdict is not kept: {e}"),
+        );
+    }
+}
+
 /// Runs a queued packet through its group's hooks and adds its verdict to the queue's batch.
 fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
     if g.xdp {
@@ -303,6 +376,7 @@ fn decide(state: &State, g: &mut Group, pkt: QueuedPacket, link: &mut Link) {
             },
         );
         link.send(state);
+        write_flows(state, g);
         if let Some(bytes) = out.rewritten {
             rewritten = Some(bytes);
         }
@@ -385,169 +459,4 @@ fn keep_checksum(original: &[u8], new: &mut [u8]) {
     {
         lunet_lua::refresh_transport(new);
     }
-}
-
-/// `skb:connmark()` through ctnetlink, for queues the kernel gives no conntrack information
-/// (see lunet-netfilter's `ConntrackSocket`): opened on the state's thread, so in its
-/// namespace, at the first call.
-#[derive(Default)]
-struct CtMarks {
-    sock: Option<Option<ConntrackSocket>>,
-}
-
-impl CtMarks {
-    fn socket(&mut self) -> Option<&mut ConntrackSocket> {
-        self.sock
-            .get_or_insert_with(|| match ConntrackSocket::open() {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    tracing::warn!("skb:connmark: cannot open a ctnetlink socket: {e}");
-                    None
-                }
-            })
-            .as_mut()
-    }
-}
-
-impl lunet_lua::ConnMarks for CtMarks {
-    fn get(&mut self, net: &[u8]) -> Option<u32> {
-        let t = Tuple::of_packet(net)?;
-        self.socket()?.mark(&t).unwrap_or_else(|e| {
-            tracing::debug!("skb:connmark: conntrack lookup failed: {e}");
-            None
-        })
-    }
-
-    fn set(&mut self, net: &[u8], mark: u32) -> bool {
-        let Some(t) = Tuple::of_packet(net) else {
-            return false;
-        };
-        let Some(s) = self.socket() else { return false };
-        s.set_mark(&t, mark).unwrap_or_else(|e| {
-            tracing::debug!("skb:connmark: conntrack update failed: {e}");
-            false
-        })
-    }
-}
-
-/// The link layer of the state's namespace, for the `mac` view and `skb:forward()`: opened
-/// on the state's thread (so in its namespace) at the first packet.
-#[derive(Default)]
-struct Link {
-    sock: Option<Result<LinkSocket, String>>,
-    /// Interfaces' own hardware addresses, looked up again after [`MAC_FRESH`].
-    macs: HashMap<u32, Option<[u8; 6]>>,
-    macs_at: Option<Instant>,
-}
-
-/// The longest link-layer header taken from the kernel (Ethernet with two VLAN tags is 22).
-const MAX_L2: usize = 64;
-
-/// How long an interface's hardware address is taken as known.
-const MAC_FRESH: Duration = Duration::from_secs(1);
-
-impl Link {
-    fn socket(&mut self) -> Result<&LinkSocket, &str> {
-        self.sock
-            .get_or_insert_with(|| LinkSocket::open().map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(String::as_str)
-    }
-
-    /// The hardware address of interface `ifindex` in the state's namespace.
-    fn mac(&mut self, ifindex: u32) -> Option<[u8; 6]> {
-        let now = Instant::now();
-        if self
-            .macs_at
-            .is_none_or(|t| now.duration_since(t) > MAC_FRESH)
-        {
-            self.macs.clear();
-            self.macs_at = Some(now);
-        }
-        if let Some(m) = self.macs.get(&ifindex) {
-            return *m;
-        }
-        let m = self.socket().ok().and_then(|s| s.hw_addr(ifindex));
-        self.macs.insert(ifindex, m);
-        m
-    }
-
-    /// The packet's Ethernet header, as far as the kernel tells it: the one it sent
-    /// (`NFQA_L2HDR`, bridged packets), else rebuilt (see [`link_header`]); empty for a
-    /// packet a local process sent (it has none yet).
-    /// (In a buffer and its length: no allocation per packet.)
-    fn header(&mut self, pkt: &QueuedPacket) -> ([u8; MAX_L2], usize) {
-        let mut out = [0u8; MAX_L2];
-        if let Some(h) = pkt.l2_header().filter(|h| (14..=MAX_L2).contains(&h.len())) {
-            out[..h.len()].copy_from_slice(h);
-            return (out, h.len());
-        }
-        if pkt.indev() == 0 {
-            return (out, 0);
-        }
-        let own = self.mac(pkt.indev());
-        out[..14].copy_from_slice(&link_header(pkt, own));
-        (out, 14)
-    }
-
-    /// Sends what the state's hooks forwarded; a failure is the script's to know (logged).
-    fn send(&mut self, state: &State) {
-        let frames = state.take_forwarded();
-        if frames.is_empty() {
-            return;
-        }
-        let sock = match self.socket() {
-            Ok(s) => s,
-            Err(e) => {
-                let e = format!("skb:forward: cannot open a packet socket: {e}");
-                state.log().push(Stream::Error, e);
-                return;
-            }
-        };
-        for f in frames {
-            if let Err(e) = sock.send(f.ifindex, &f.frame) {
-                state.log().push(
-                    Stream::Error,
-                    format!(
-                        "skb:forward: sending {} bytes out of interface {}: {e}",
-                        f.frame.len(),
-                        f.ifindex
-                    ),
-                );
-            }
-        }
-    }
-}
-
-/// The Ethernet header of a received packet, rebuilt from what NFQUEUE tells: the source
-/// address (`NFQA_HWADDR`), the EtherType, and the destination the packet must have had to
-/// come this far: the group address of a multicast IP destination, the broadcast address
-/// for 255.255.255.255, else the receiving interface's own address (`own`; zeros when
-/// unknown).
-fn link_header(pkt: &QueuedPacket, own: Option<[u8; 6]>) -> [u8; 14] {
-    let mut h = [0u8; 14];
-    let p = pkt.payload();
-    let dst = match p.first().map(|b| b >> 4) {
-        Some(4) if p.len() >= 20 && p[16] >> 4 == 0xe => {
-            Some([0x01, 0x00, 0x5e, p[17] & 0x7f, p[18], p[19]])
-        }
-        Some(4) if p.len() >= 20 && p[16..20] == [255; 4] => Some([0xff; 6]),
-        Some(6) if p.len() >= 40 && p[24] == 0xff => Some([0x33, 0x33, p[36], p[37], p[38], p[39]]),
-        _ => own,
-    };
-    if let Some(d) = dst {
-        h[..6].copy_from_slice(&d);
-    }
-    if let Some(src) = pkt.hw_source() {
-        h[6..12].copy_from_slice(&src);
-    }
-    let proto = match pkt.hw_protocol() {
-        0 => match pkt.payload().first().map(|b| b >> 4) {
-            Some(6) => 0x86dd,
-            _ => 0x0800,
-        },
-        p => p,
-    };
-    h[12..14].copy_from_slice(&proto.to_be_bytes());
-    h
 }

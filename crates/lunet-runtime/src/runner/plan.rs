@@ -127,6 +127,14 @@ pub struct QueueGroup {
 }
 
 impl QueueGroup {
+    /// The group's `(hook id, mark, default verdict)` in running order.
+    pub fn running_order(&self, specs: &[HookSpec]) -> Vec<(usize, u32, u32)> {
+        self.hooks
+            .iter()
+            .map(|&(id, mark)| (id, mark, specs[id].default_verdict))
+            .collect()
+    }
+
     /// The group's rules, feeding queue `queue`.
     /// The group's rules, queueing to `queue` and the `copies - 1` queues after it.
     pub fn rules(&self, queue: u16, copies: u16) -> Vec<QueueRule> {
