@@ -274,12 +274,15 @@ fn methodology(rows: &[Row], info: &RunInfo) -> String {
          hand-written in C (`crates/lunet-bench/c/`), compiled by the bench with `clang -O2 -target bpf`, \
          loaded by lunet's own loader (kfunc calls resolved in the kernel's BTF), at XDP on \
          the receiver's veth or at netfilter IPv4 PRE_ROUTING, priority raw + 1 (packet bytes \
-         through `bpf_dynptr_from_skb` and `bpf_dynptr_read`, one helper call per read: \
-         netfilter programs have no direct packet access); skipped, with the reason, where \
+         through `bpf_dynptr_from_skb` and one `bpf_dynptr_slice` per field, `bpf_dynptr_read` \
+         for the name compares: netfilter programs have no direct packet access); skipped, with the reason, where \
          clang is absent. `lunet-lua`: the Lua tier at PRE_ROUTING, priority RAW, through \
          NFQUEUE (fail-open). `lunet-kernel-xdp`: the kernel tier, the filter's XDP example \
-         compiled by lunet. `lunet-kernel-netfilter`: skipped (the kernel tier compiles XDP \
-         hooks only). Rows marked skipped give the reason; no method is left out \
+         compiled by lunet. `lunet-kernel-netfilter`: the kernel tier at netfilter, the \
+         filter as a netfilter hook in the kernel subset (`crates/lunet-bench/scripts/nf-*.lua`) \
+         compiled by lunet to a netfilter eBPF program at IPv4 PRE_ROUTING, priority raw + 1 \
+         (packet bytes through `bpf_dynptr_slice`); skipped for `dns` and `sni`, which have \
+         no such script yet. Rows marked skipped give the reason; no method is left out \
          silently. The compiler on its own against clang, on the same C for `dns` and `sni`, \
          is another benchmark, outside `lunet bench`: `sudo scripts/bench-compiler.sh` times \
          both programs side by side with `BPF_PROG_TEST_RUN` (lunet-bench's example \

@@ -61,7 +61,9 @@ pub enum Method {
     /// The kernel tier: the filter's XDP hook compiled to eBPF by lunet, at XDP on the
     /// receiver's veth.
     LunetKernelXdp,
-    /// The kernel tier at netfilter (skipped: the kernel tier compiles XDP hooks only).
+    /// The kernel tier at netfilter: the filter's netfilter hook (the Lua tier's script)
+    /// compiled by lunet to a netfilter eBPF program at PRE_ROUTING, right after the
+    /// counting rules as `ebpf-c-netfilter`.
     LunetKernelNetfilter,
 }
 
@@ -106,7 +108,9 @@ impl Method {
             (Method::IptablesString, f) => f.iptables_string_rule().err()?,
             (Method::NftRaw, f) => f.nft_rule().err()?,
             (Method::EbpfCXdp | Method::EbpfCNetfilter, _) => return cprog::unavailable(),
-            (Method::LunetKernelNetfilter, _) => "the kernel tier compiles XDP hooks only",
+            (Method::LunetKernelNetfilter, f) if f.nf_kernel_script().is_none() => {
+                "no netfilter script of this filter in the kernel-tier subset yet"
+            }
             _ => return None,
         };
         Some(reason.to_string())
@@ -133,9 +137,7 @@ impl Method {
             Method::LunetKernelXdp => start_xdp(filter, bed, frames),
             Method::EbpfCXdp => start_c_xdp(filter, bed, frames),
             Method::EbpfCNetfilter => start_c_netfilter(filter, bed, frames),
-            Method::LunetKernelNetfilter => Err(self
-                .cannot_express(filter)
-                .unwrap_or_else(|| "not in this build".into())),
+            Method::LunetKernelNetfilter => start_nf_kernel(filter, bed, frames),
         }
     }
 }
@@ -166,10 +168,12 @@ pub enum Active {
         ns: String,
         queues: Vec<u16>,
     },
-    /// A state whose one hook runs at XDP on the receiver's veth. Stopping it detaches the
-    /// program; the driver's reset puts the testbed's `XDP_PASS` program back.
+    /// A state whose one hook runs in the kernel tier: at XDP on the receiver's veth
+    /// (`at_xdp`), or at netfilter PRE_ROUTING. Stopping it detaches the program; the
+    /// driver's reset puts the testbed's `XDP_PASS` program back.
     Kernel {
         running: Box<Running>,
+        at_xdp: bool,
         /// `BPF_PROG_TEST_RUN` of the attached program on the filter's frames, or why it
         /// could not be run (the method is measured all the same).
         test_run: Result<xdp::TestRun, String>,
@@ -237,7 +241,7 @@ impl Active {
     pub fn before_stack(&self) -> bool {
         matches!(
             self,
-            Active::Kernel { .. } | Active::Ebpf { at_xdp: true, .. }
+            Active::Kernel { at_xdp: true, .. } | Active::Ebpf { at_xdp: true, .. }
         )
     }
 
@@ -462,12 +466,54 @@ fn start_xdp(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, Stri
         Running::start(spec).map_err(|e| format!("lunet could not start {file}: {e}"))
     })?;
     let picked = one_of_each(filter, frames);
-    let test_run = xdp::pinned_link(&pins)
+    let test_run = xdp::pinned_link(&pins, "xdp_")
         .and_then(|pin| xdp::program_of_link(&pin))
         .and_then(|prog| xdp::test_run(&prog, &picked))
         .map_err(|e| format!("BPF_PROG_TEST_RUN of the attached program failed: {e}"));
     Ok(Active::Kernel {
         running: Box::new(running),
+        at_xdp: true,
+        test_run,
+    })
+}
+
+/// Writes the filter's Lua-tier script (its netfilter hook), moved to
+/// [`C_NETFILTER_PRIORITY`], and starts it in the kernel tier: lunet compiles the hook to a
+/// netfilter eBPF program and attaches it at PRE_ROUTING with a pinned link. Then the
+/// attached program is timed with `BPF_PROG_TEST_RUN` as the C one is.
+fn start_nf_kernel(filter: Filter, bed: &Bed, frames: &[Frame]) -> Result<Active, String> {
+    let dir = ScriptDir::create().map_err(|e| format!("cannot write the bench script: {e}"))?;
+    let script = dir.0.join(format!("{}-nf.lua", filter.name()));
+    let text = filter
+        .nf_kernel_script()
+        .ok_or("no netfilter script of this filter in the kernel-tier subset yet")?
+        .replace(
+            "priority = nf.ip.pri.RAW",
+            &format!("priority = {C_NETFILTER_PRIORITY}"),
+        );
+    std::fs::write(&script, text).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let spec = RunSpec {
+        name: STATE_NAME.into(),
+        script,
+        netns: Some(bed.receiver_ns().to_string()),
+        dev: None,
+        tier: Tier::Kernel,
+        limits: Limits::default(),
+        copies: 1,
+        cpu_list: Vec::new(),
+        pin_dir: pin_dir(),
+        path: Vec::new(),
+    };
+    let pins = spec.pin_dir.clone();
+    let running = Running::start(spec).map_err(|e| format!("lunet could not start: {e}"))?;
+    let picked = one_of_each(filter, frames);
+    let test_run = xdp::pinned_link(&pins, "nf4_")
+        .and_then(|pin| xdp::program_of_link(&pin))
+        .and_then(|prog| xdp::test_run_netfilter(&prog, &picked))
+        .map_err(|e| format!("BPF_PROG_TEST_RUN of the attached program failed: {e}"));
+    Ok(Active::Kernel {
+        running: Box::new(running),
+        at_xdp: false,
         test_run,
     })
 }
@@ -582,6 +628,7 @@ mod tests {
                         | Method::LunetLua
                         | Method::LunetLuaAll
                         | Method::LunetKernelXdp
+                        | Method::LunetKernelNetfilter
                 );
                 if !built {
                     assert!(skipped.is_some(), "{m} / {f}");

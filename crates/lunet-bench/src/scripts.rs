@@ -92,6 +92,19 @@ impl Filter {
         }
     }
 
+    /// The kernel tier's netfilter script, at PRE_ROUTING priority RAW: a hook in the
+    /// kernel-tier subset (the Lua-tier scripts print and keep tables, which it is not), or
+    /// `None` where none is written yet.
+    pub fn nf_kernel_script(self) -> Option<String> {
+        match self {
+            Filter::UdpPort | Filter::UdpFlood => {
+                Some(include_str!("../scripts/nf-port.lua").into())
+            }
+            Filter::AcceptAll => Some(self.lua_script()),
+            Filter::Dns | Filter::Sni => None,
+        }
+    }
+
     /// The kernel-tier script: the filter's XDP example from `examples/` (built in, so the
     /// bench needs no source tree), or for `accept-all` a hook that passes every frame; and
     /// the file name it goes by.

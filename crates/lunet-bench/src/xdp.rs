@@ -18,19 +18,20 @@ use lunet_bpf::LinkFd;
 /// Repeats of each frame in the `BPF_PROG_TEST_RUN` measurement.
 pub const TEST_RUN_REPEAT: u32 = 1_000_000;
 
-/// The pinned XDP link the runner left in `pin_dir` (`xdp_<hook>`); exactly one.
-pub fn pinned_link(pin_dir: &Path) -> io::Result<PathBuf> {
+/// The pinned link the runner left in `pin_dir` whose name starts with `prefix` (`xdp_`
+/// for an XDP hook, `nf4_` for a netfilter hook's IPv4 link); exactly one.
+pub fn pinned_link(pin_dir: &Path, prefix: &str) -> io::Result<PathBuf> {
     let mut found = Vec::new();
     for e in std::fs::read_dir(pin_dir)? {
         let e = e?;
-        if e.file_name().to_string_lossy().starts_with("xdp_") {
+        if e.file_name().to_string_lossy().starts_with(prefix) {
             found.push(e.path());
         }
     }
     match found.len() {
         1 => Ok(found.remove(0)),
         n => Err(io::Error::other(format!(
-            "{} pinned XDP links in {}, expected one",
+            "{} pinned {prefix}* links in {}, expected one",
             n,
             pin_dir.display()
         ))),
@@ -128,14 +129,14 @@ mod tests {
     #[test]
     fn the_one_pinned_link_is_found() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(pinned_link(dir.path()).is_err(), "none");
+        assert!(pinned_link(dir.path(), "xdp_").is_err(), "none");
         std::fs::write(dir.path().join("counts"), "").unwrap();
         std::fs::write(dir.path().join("xdp_sni_blocklist"), "").unwrap();
         assert_eq!(
-            pinned_link(dir.path()).unwrap(),
+            pinned_link(dir.path(), "xdp_").unwrap(),
             dir.path().join("xdp_sni_blocklist")
         );
         std::fs::write(dir.path().join("xdp_other"), "").unwrap();
-        assert!(pinned_link(dir.path()).is_err(), "two");
+        assert!(pinned_link(dir.path(), "xdp_").is_err(), "two");
     }
 }

@@ -59,7 +59,7 @@ fn count_verdicts(p: &mut Program) -> Result<(), ProgramError> {
             i += 2;
             continue;
         }
-        if code == exit {
+        if code == exit && !p.uncounted.contains(&i) {
             let off = i16::try_from(epilogue as i64 - (i as i64 + 1))
                 .map_err(|_| ProgramError::ExitTooFar)?;
             p.insns[i] = Insn::ja(off);

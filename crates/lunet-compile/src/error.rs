@@ -45,4 +45,6 @@ pub enum CodegenError {
     JumpTooFar,
     #[error("the program has more than a million instructions")]
     TooManyInstructions,
+    #[error("a dynptr slice in a program that is not for netfilter")]
+    NotNetfilter,
 }

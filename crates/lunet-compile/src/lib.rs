@@ -1,5 +1,6 @@
 //! lunet-compile: the kernel tier's compiler. A Lua 5.4 hook function, with the values its
-//! upvalues held when the script's body finished, becomes eBPF for XDP.
+//! upvalues held when the script's body finished, becomes eBPF for XDP or, for a
+//! `netfilter.register` hook, a `BPF_PROG_TYPE_NETFILTER` program ([`Target::Netfilter`]).
 //!
 //! ## The pipeline
 //! [`passes::PASSES`] lists the passes in the order they run (ply's `compile.c` shape), each
@@ -16,10 +17,13 @@
 //! 4. `checks` ([`checks`]): merge packet bounds checks: widen the first check of a block,
 //!    drop those an earlier check on every path implies.
 //! 5. `cleanup-again` ([`cleanup`]): clean up after the checks removed.
-//! 6. `dce` ([`dce`], with [`liveness`]): drop instructions whose result nobody reads.
-//! 7. `regalloc` ([`regalloc`], with [`liveness`] and [`regset`]): linear scan over live
+//! 6. `slices` ([`slices`]): netfilter hooks only: each remaining check becomes one
+//!    `bpf_dynptr_slice` of the bytes it covers, loads read through it; packet writes and
+//!    strings of run-time length are refused there.
+//! 7. `dce` ([`dce`], with [`liveness`]): drop instructions whose result nobody reads.
+//! 8. `regalloc` ([`regalloc`], with [`liveness`] and [`regset`]): linear scan over live
 //!    intervals, `r2`-`r7` allocatable, spills to 8-byte stack slots.
-//! 8. `emit` ([`emit`]): IR to [`lunet_bpf::insn::Insn`]s with a Lua line each, and the map
+//! 9. `emit` ([`emit`]): IR to [`lunet_bpf::insn::Insn`]s with a Lua line each, and the map
 //!    loads to patch ([`Program::maps`]).
 //!
 //! Lowering keeps Lua's semantics (64-bit wrapping integers, floor division and modulo,
@@ -44,8 +48,19 @@
 //! end's [`CodegenError`]s among them). No input panics. The library makes no system calls.
 //! A compiled [`Program`]'s methods fail with a [`ProgramError`].
 //!
+//! ## Netfilter programs
+//! A [`Target::Netfilter`] hook is `function(skb)`: the packet from its network header on
+//! (`skb:getuint8(0)` is the IP header's first byte). The prologue reads `ctx->skb` (a BTF
+//! pointer), accepts untouched (and uncounted: [`Program::uncounted`]) a packet whose
+//! `skb->mark` is not the registration's `mark`, and makes a dynptr over the skb
+//! (`bpf_dynptr_from_skb`); packet reads are `bpf_dynptr_slice`s ([`slices`]), the length is
+//! `skb->len`, `print` copies with `bpf_dynptr_read`. Offsets and kfunc ids come from the
+//! kernel's BTF ([`NfKernel::from_btf`]). A hook may return DROP (0) or ACCEPT (1) only,
+//! with no new mark: other verdicts and marks are [`DiagKind::Unsupported`] (the Lua tier
+//! runs such a hook); a verdict computed at run time outside 0..=1 gives the default verdict.
+//!
 //! ## Registers
-//! `r9` holds `data` and `r8` `data_end` for the whole program; `r0` and `r1` are scratch
+//! `r9` holds `data` and `r8` `data_end` for the whole program (XDP); `r0` and `r1` are scratch
 //! registers of the emitter; `r2`-`r7` hold virtual registers. A helper call (the map
 //! helpers) clobbers `r0`-`r5`: the allocator gives values live across a call `r6`/`r7` or a
 //! stack slot, and the emitter reads a call's operands before it sets `r1`-`r4`.
@@ -143,6 +158,7 @@ pub mod program;
 pub mod regalloc;
 pub mod regset;
 pub mod resolve;
+pub mod slices;
 pub mod source;
 #[cfg(test)]
 mod testing;
@@ -150,7 +166,7 @@ pub mod types;
 
 pub use diag::{DiagKind, Diagnostic};
 pub use error::{CodegenError, ProgramError};
-pub use hook::{HookInput, LoopBound, Options, Target, LOOP_CAP};
+pub use hook::{HookInput, LoopBound, Netfilter, NfKernel, Options, Target, LOOP_CAP};
 pub use maps::{verdict_counter_map, MapUse, COUNTER_MAP_ID, COUNTER_SLOTS};
 pub use print::{
     decode_print, print_lost_map, print_ring_map, PrintArg, PrintSite, PRINT_LOST_MAP_ID,

@@ -55,6 +55,8 @@ pub mod helper {
     pub const RINGBUF_OUTPUT: i32 = 130;
     /// `bpf_xdp_load_bytes` (Linux 5.18).
     pub const XDP_LOAD_BYTES: i32 = 189;
+    /// `bpf_dynptr_read` (netfilter programs' print copies).
+    pub const DYNPTR_READ: i32 = 201;
 
     /// The helper's name as the verifier log writes it.
     pub fn name(id: i32) -> Option<&'static str> {
@@ -64,6 +66,7 @@ pub mod helper {
             MAP_DELETE_ELEM => "bpf_map_delete_elem",
             RINGBUF_OUTPUT => "bpf_ringbuf_output",
             XDP_LOAD_BYTES => "bpf_xdp_load_bytes",
+            DYNPTR_READ => "bpf_dynptr_read",
             _ => return None,
         })
     }

@@ -16,7 +16,7 @@ use crate::ir::Ir;
 use crate::program::Program;
 use crate::regalloc::{Alloc, Loc};
 use crate::source::Parsed;
-use crate::{checks, cleanup, dce, emit, lower, regalloc, source};
+use crate::{checks, cleanup, dce, emit, lower, regalloc, slices, source};
 
 /// What the pipeline holds between two passes.
 #[derive(Debug)]
@@ -112,6 +112,11 @@ pub static PASSES: &[Pass] = &[
         name: "cleanup-again",
         about: "clean up after the checks removed (cleanup.rs)",
         run: clean,
+    },
+    Pass {
+        name: "slices",
+        about: "netfilter: packet checks become dynptr slices (slices.rs)",
+        run: to_slices,
     },
     Pass {
         name: "dce",
@@ -232,6 +237,12 @@ fn merge_checks(input: &HookInput, _: &Options, stage: Stage) -> Result<Stage, D
     Ok(Stage::Ir(ir))
 }
 
+fn to_slices(input: &HookInput, _: &Options, stage: Stage) -> Result<Stage, Diagnostic> {
+    let mut ir = ir_of(input, "slices", stage)?;
+    slices::run(&mut ir, input)?;
+    Ok(Stage::Ir(ir))
+}
+
 fn remove_dead_code(input: &HookInput, _: &Options, stage: Stage) -> Result<Stage, Diagnostic> {
     let mut ir = ir_of(input, "dce", stage)?;
     dce::run(&mut ir).map_err(|e| internal(input, e.to_string()))?;
@@ -272,6 +283,7 @@ mod tests {
                 "cleanup",
                 "checks",
                 "cleanup-again",
+                "slices",
                 "dce",
                 "regalloc",
                 "emit"

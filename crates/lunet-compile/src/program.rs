@@ -26,6 +26,22 @@ pub struct Program {
     /// The print calls, by the site id their records carry ([`crate::decode_print`]); empty when the
     /// hook does not print (and then it uses no print maps).
     pub prints: Vec<PrintSite>,
+    /// The exits [`Program::count_verdicts`] leaves alone: a netfilter program's exit for
+    /// packets of another mark, which the hook never saw.
+    pub uncounted: Vec<usize>,
+    /// Where it attaches: the program type to load it as.
+    pub target: crate::Target,
+}
+
+impl Program {
+    /// `(prog_type, expected_attach_type)` to load it with.
+    pub fn load_type(&self) -> (u32, Option<u32>) {
+        use lunet_bpf::prog::{attach_type, prog_type};
+        match self.target {
+            crate::Target::Xdp => (prog_type::XDP, None),
+            crate::Target::Netfilter(_) => (prog_type::NETFILTER, Some(attach_type::NETFILTER)),
+        }
+    }
 }
 
 impl Program {

@@ -55,8 +55,8 @@ impl CheckReport {
     }
 }
 
-/// Why a netfilter hook runs in the Lua tier.
-const NETFILTER_NOT_COMPILED: &str = "the kernel tier compiles XDP hooks only, for now";
+/// Where a netfilter hook of the Lua tier gets its packets.
+const NETFILTER_IN_LUA: &str = "Lua tier: fed through NFQUEUE by a rule at its hook and priority";
 
 /// Where an XDP hook of the Lua tier gets its packets.
 const XDP_IN_LUA: &str = "Lua tier: fed from raw PRE_ROUTING on its device through NFQUEUE \
@@ -108,31 +108,29 @@ pub fn check(
             constructs: Vec::new(),
             emitted: None,
         };
-        // Netfilter hooks are not compiled (None).
-        let compiled = match h.attach {
-            Attach::Netfilter { .. } => None,
-            Attach::Xdp { .. } => Some(kernel::compile_unloaded(&state, &h, &script)),
+        let compiled = kernel::compile_unloaded(&state, &h, &script);
+        let in_lua = match h.attach {
+            Attach::Netfilter { .. } => NETFILTER_IN_LUA,
+            Attach::Xdp { .. } => XDP_IN_LUA,
         };
         if let Some(e) = emit {
             c.emitted = Some(match (&compiled, e) {
-                (Some(Ok(p)), Emit::Asm) => p.asm(&script.source),
-                (_, Emit::Ast | Emit::Ir) if matches!(h.attach, Attach::Xdp { .. }) => {
-                    kernel::input(&state, &h, &script)
-                        .and_then(|i| {
-                            let r = if e == Emit::Ast {
-                                lunet_compile::emit_ast(&i)
-                            } else {
-                                lunet_compile::emit_ir(&i)
-                            };
-                            r.map_err(|d| kernel::unsupported(d, &script))
-                        })
-                        .unwrap_or_else(|e| e.to_string())
-                }
+                (Ok(p), Emit::Asm) => p.asm(&script.source),
+                (_, Emit::Ast | Emit::Ir) => kernel::input(&state, &h, &script)
+                    .and_then(|i| {
+                        let r = if e == Emit::Ast {
+                            lunet_compile::emit_ast(&i)
+                        } else {
+                            lunet_compile::emit_ir(&i)
+                        };
+                        r.map_err(|d| kernel::unsupported(d, &script))
+                    })
+                    .unwrap_or_else(|e| e.to_string()),
                 _ => "(not compiled)".into(),
             });
         }
         match compiled {
-            Some(Ok(p)) => {
+            Ok(p) => {
                 c.instructions = Some(p.insns.len());
                 if may_load {
                     match kernel::compile_and_load(&state, &h, &script) {
@@ -152,7 +150,7 @@ pub fn check(
                 }
                 if c.verified == Some(false) && demanded != Tier::Kernel {
                     c.tier = Some(Tier::Lua);
-                    c.reasons.insert(0, XDP_IN_LUA.into());
+                    c.reasons.insert(0, in_lua.into());
                 } else if c.verified != Some(false) && demanded != Tier::Lua {
                     c.tier = Some(Tier::Kernel);
                     c.reasons.insert(
@@ -165,21 +163,10 @@ pub fn check(
                 } else if demanded == Tier::Lua {
                     c.tier = Some(Tier::Lua);
                     c.reasons
-                        .push(format!("the Lua tier was demanded: {XDP_IN_LUA}"));
+                        .push(format!("the Lua tier was demanded: {in_lua}"));
                 }
             }
-            None => {
-                if demanded == Tier::Kernel {
-                    c.reasons.push(format!(
-                        "the kernel tier was demanded: {NETFILTER_NOT_COMPILED}"
-                    ));
-                } else {
-                    c.tier = Some(Tier::Lua);
-                    c.reasons
-                        .push(format!("Lua tier: {NETFILTER_NOT_COMPILED}"));
-                }
-            }
-            Some(Err(e)) => {
+            Err(e) => {
                 if demanded == Tier::Kernel {
                     c.reasons.push(format!(
                         "cannot run: the kernel tier was demanded, and this hook does not compile: {e}"
@@ -187,7 +174,7 @@ pub fn check(
                 } else {
                     c.tier = Some(Tier::Lua);
                     c.reasons
-                        .push(format!("{XDP_IN_LUA}; it does not compile: {e}"));
+                        .push(format!("{in_lua}; it does not compile: {e}"));
                 }
                 if let KernelError::Unsupported {
                     rendered,

@@ -270,6 +270,39 @@ pub fn replay(
         for (h, runner) in hooks.iter().zip(&runners) {
             let verdict = match (runner, &h.attach, frame, &s) {
                 (_, Attach::Xdp { .. }, None, _) => None,
+                (Runner::Kernel(fd, counts), Attach::Netfilter { family, mark, .. }, _, s) => {
+                    // As in the Lua tier: a hook of another mark or family sees nothing. The
+                    // test run takes an Ethernet frame and at least a whole IP header (no
+                    // shorter packet gets past the kernel's IP input to a netfilter hook).
+                    let net = s.as_ref().map(|s| &s.frame[s.net_at..]);
+                    let min = if ip_version == 6 { 40 } else { 20 };
+                    match net {
+                        Some(net)
+                            if *mark == 0
+                                && wants_family(*family, ip_version)
+                                && net.len() >= min =>
+                        {
+                            let mut frame = vec![0u8; 12];
+                            frame.extend_from_slice(if ip_version == 6 {
+                                &[0x86, 0xdd]
+                            } else {
+                                &[0x08, 0x00]
+                            });
+                            frame.extend_from_slice(net);
+                            let verdict = kernel::test_run_netfilter(fd, &frame, ip_version == 6)
+                                .map_err(ReplayError::TestRun)?;
+                            let name = h
+                                .attach
+                                .verdict_names()
+                                .get(verdict as usize)
+                                .copied()
+                                .unwrap_or("?");
+                            *counts.borrow_mut().entry(name.to_string()).or_default() += 1;
+                            Some(verdict)
+                        }
+                        _ => None,
+                    }
+                }
                 (Runner::Kernel(fd, counts), _, Some(frame), _) => {
                     let action = kernel::test_run_xdp(fd, frame).map_err(ReplayError::TestRun)?;
                     let name = h
@@ -281,7 +314,6 @@ pub fn replay(
                     *counts.borrow_mut().entry(name.to_string()).or_default() += 1;
                     Some(action)
                 }
-                (Runner::Kernel(..), _, None, _) => None,
                 (Runner::Lua, Attach::Netfilter { family, mark, .. }, _, Some(s)) => {
                     (*mark == 0 && wants_family(*family, ip_version)).then(|| {
                         let pkt = NfPacket {

@@ -28,6 +28,22 @@ pub enum HookInputError {
 /// Loads `source` (as file `file`) in a Lua state with in-memory maps, runs its body, and
 /// gives every hook it attached to XDP, in the order it attached them.
 pub fn try_hook_inputs(file: &str, source: &str) -> Result<Vec<HookInput>, HookInputError> {
+    inputs_of(file, source, false)
+}
+
+/// Every hook the script registered with `netfilter.register`, for the kernel tier's
+/// netfilter programs (kfunc ids and `sk_buff` offsets from the running kernel's BTF).
+pub fn nf_hook_inputs(file: &str, source: &str) -> Vec<HookInput> {
+    inputs_of(file, source, true).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// The running kernel's [`lunet_compile::NfKernel`].
+pub fn nf_kernel() -> lunet_compile::NfKernel {
+    let btf = std::fs::read(lunet_bpf::btf::VMLINUX).expect("reading vmlinux BTF");
+    lunet_compile::NfKernel::from_btf(&btf).expect("netfilter kfuncs in vmlinux BTF")
+}
+
+fn inputs_of(file: &str, source: &str, nf: bool) -> Result<Vec<HookInput>, HookInputError> {
     let options = StateOptions {
         maps: MapBacking::Memory,
         ..StateOptions::default()
@@ -35,9 +51,14 @@ pub fn try_hook_inputs(file: &str, source: &str) -> Result<Vec<HookInput>, HookI
     let state = State::from_source(file, source.as_bytes(), PathBuf::from("."), options)?;
     let mut out = Vec::new();
     for spec in state.hooks() {
-        if !matches!(spec.attach, Attach::Xdp { .. }) {
-            continue;
-        }
+        let target = match spec.attach {
+            Attach::Xdp { .. } if !nf => Target::Xdp,
+            Attach::Netfilter { mark, .. } if nf => Target::Netfilter(lunet_compile::Netfilter {
+                mark,
+                kernel: nf_kernel(),
+            }),
+            _ => continue,
+        };
         let input = state
             .compile_input(spec.id)
             .map_err(|source| HookInputError::Snapshot {
@@ -49,7 +70,7 @@ pub fn try_hook_inputs(file: &str, source: &str) -> Result<Vec<HookInput>, HookI
             source: source.to_string(),
             function: input.function,
             upvalues: input.upvalues,
-            target: Target::Xdp,
+            target,
             default_verdict: spec.default_verdict as i32,
         });
     }
@@ -108,6 +129,25 @@ impl LuaTier {
         self.ran_out
             .set(matches!(o.error, Some(lunet_lua::HookError::Budget(_))));
         (o.verdict, o.rewritten)
+    }
+
+    /// Netfilter hook `id`'s verdict on `net` (from the IP header on), for a packet with
+    /// `mark`.
+    pub fn run_nf(&self, id: usize, net: &[u8], mark: u32) -> u32 {
+        let o = self.state.run_netfilter(
+            id,
+            lunet_lua::NfPacket {
+                net,
+                link_header: &[],
+                ifindex: 1,
+                mark,
+                vlan: None,
+                connmark: None,
+            },
+        );
+        self.ran_out
+            .set(matches!(o.error, Some(lunet_lua::HookError::Budget(_))));
+        o.verdict
     }
 
     /// What `print` wrote to the state's log since the log's line `from`, and the next line's

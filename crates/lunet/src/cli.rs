@@ -261,8 +261,9 @@ pub enum Command {
     /// (an nft rule at prerouting), ebpf-c-xdp and ebpf-c-netfilter (the filter hand-written
     /// in C, compiled with clang), lunet-lua (the Lua tier through NFQUEUE at PRE_ROUTING,
     /// priority RAW), lunet-kernel-xdp (the filter's XDP example, compiled by lunet and
-    /// attached on the receiving veth), lunet-kernel-netfilter (not built yet: a row with the
-    /// reason).
+    /// attached on the receiving veth), lunet-kernel-netfilter (the filter as a netfilter
+    /// hook compiled by lunet to a netfilter eBPF program at PRE_ROUTING; udp-port,
+    /// udp-flood and accept-all so far, the others a row with the reason).
     #[command(
         after_help = "Examples:\n  sudo lunet bench --quick\n  sudo lunet bench --filters udp-port,dns --methods none,lunet-lua --json bench.json\n  sudo lunet bench --runs 5 --duration 10\n  sudo lunet bench --docs docs/benchmarks.md"
     )]

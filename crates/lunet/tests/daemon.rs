@@ -209,7 +209,7 @@ fn an_endless_hook_costs_its_budget_while_the_daemon_keeps_answering() {
         r#"
 local netfilter = require("netfilter")
 local nf = require("linux").nf
-netfilter.register{ name = "spin", pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, hook = function(skb)
+netfilter.register{ name = "spin", tier = "lua", pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, hook = function(skb)
   if skb:getuint8(9) == 17 then
     while true do end
   end

@@ -152,7 +152,7 @@ fn overload_script(d: &Daemon, overload: &str) -> std::path::PathBuf {
         d,
         &format!("slow-{overload}.lua"),
         &format!(
-            r#"netfilter.register{{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN,
+            r#"netfilter.register{{ tier = "lua", pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN,
                  overload = "{overload}", budget = 100000000, timeout = 500, hook = function(skb)
                  if dport(skb) == 7 then local x = 0 for i = 1, 100000 do x = x + i end end
                  return nf.action.ACCEPT
@@ -254,7 +254,7 @@ fn a_run_that_fails_leaves_no_program_pin_or_rule() {
         "both.lua",
         r#"local xdp = require("xdp")
            xdp.attach(function(p) return xdp.action.PASS end)
-           netfilter.register{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN,
+           netfilter.register{ tier = "lua", pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN,
              hook = function(skb) return nf.action.ACCEPT end }"#,
     );
     let o = d.cli(&[

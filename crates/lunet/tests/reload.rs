@@ -22,7 +22,7 @@ fn nf_script(rest: u32) -> String {
         r#"local netfilter = require("netfilter")
 local nf = require("linux").nf
 local b = require("byteorder")
-netfilter.register{{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, name = "seq", hook = function(skb)
+netfilter.register{{ tier = "lua", pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, name = "seq", hook = function(skb)
   local ihl = (skb:getuint8(0) & 0x0f) * 4
   if skb:getuint8(9) ~= 17 or b.ntoh16(skb:getuint16(ihl + 2)) ~= {PORT} then return nf.action.ACCEPT end
   if b.ntoh32(skb:getuint32(ihl + 8)) % 3 == {rest} then return nf.action.DROP end
@@ -233,7 +233,7 @@ xdp.attach(function(p)
   drops[0] = (drops[0] or 0) + 1
   return xdp.action.DROP
 end, { name = "p9" })
-require("netfilter").register{ pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, name = "p10", hook = function(skb)
+require("netfilter").register{ tier = "lua", pf = nf.proto.IPV4, hooknum = nf.inet.LOCAL_IN, name = "p10", hook = function(skb)
   local ihl = (skb:getuint8(0) & 0x0f) * 4
   if skb:getuint8(9) == 17 and b.ntoh16(skb:getuint16(ihl + 2)) == 10 then return nf.action.DROP end
   return nf.action.ACCEPT

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use lunet_bpf::insn::{op, reg::*, Insn};
 
 use crate::error::CodegenError;
-use crate::hook::HookInput;
+use crate::hook::{HookInput, Netfilter, Target};
 use crate::ir::{self, AluOp, Cond, Inst, Ir, Label, MapOp, Opnd, VReg, DATA};
 use crate::maps::{helper, MapUse, COUNT_ONE, UNPATCHED_FD};
 use crate::print;
@@ -52,6 +52,13 @@ struct Emitter<'a> {
     /// Offset from r10 of the print record, and of the saved context pointer.
     record: i16,
     ctx_slot: i16,
+    /// A netfilter program: the registration, and the stack offsets of the saved
+    /// `struct sk_buff *` and of the packet's dynptr.
+    nf: Option<Netfilter>,
+    skb_slot: i16,
+    dynptr: i16,
+    /// The exits the verdict counters skip (the mark filter's).
+    uncounted: Vec<usize>,
 }
 
 fn fits_i32(k: i64) -> bool {
@@ -252,6 +259,25 @@ impl Emitter<'_> {
                 self.push(Insn::mov64_imm(A, 1));
             }
         }
+        if self.nf.is_some() {
+            // bpf_dynptr_read(record + at, n, &dynptr, off, 0); r4 first, as below.
+            let o = self.read_opnd(off, R4)?;
+            if o != R4 {
+                self.push(Insn::mov64_reg(R4, o));
+            }
+            self.push(Insn::mov64_reg(R2, A));
+            self.push(Insn::mov64_reg(R1, R10));
+            self.push(Insn::alu64_imm(
+                op::ADD,
+                R1,
+                (self.record + at as i16) as i32,
+            ));
+            self.push(Insn::mov64_reg(R3, R10));
+            self.push(Insn::alu64_imm(op::ADD, R3, self.dynptr as i32));
+            self.push(Insn::mov64_imm(R5, 0));
+            self.push(Insn::call(helper::DYNPTR_READ));
+            return Ok(());
+        }
         // r2 first: `off` may live in r3-r5, which are set after it.
         let o = self.read_opnd(off, R2)?;
         if o != R2 {
@@ -267,6 +293,49 @@ impl Emitter<'_> {
         self.push(Insn::ldx(op::DW, R1, R10, self.ctx_slot));
         self.push(Insn::call(helper::XDP_LOAD_BYTES));
         Ok(())
+    }
+
+    /// `dst = bpf_dynptr_slice(&dynptr, off, NULL, size)`, `goto fail` on NULL.
+    fn slice(&mut self, dst: VReg, off: Opnd, size: i64, fail: Label) -> Result<(), CodegenError> {
+        let Some(nf) = self.nf else {
+            return Err(CodegenError::NotNetfilter);
+        };
+        // r2 first: `off` may live in r3-r5, which are set after it.
+        let o = self.read_opnd(off, R2)?;
+        if o != R2 {
+            self.push(Insn::mov64_reg(R2, o));
+        }
+        self.push(Insn::mov64_reg(R1, R10));
+        self.push(Insn::alu64_imm(op::ADD, R1, self.dynptr as i32));
+        self.push(Insn::mov64_imm(R3, 0));
+        self.push(Insn::mov64_imm(R4, size as i32));
+        self.push(Insn::call_kfunc(nf.kernel.dynptr_slice as i32));
+        self.jump(Insn::jmp_imm(op::JEQ, R0, 0, 0), fail);
+        match self.loc(dst)? {
+            Loc::Reg(r) => self.push(Insn::mov64_reg(r, R0)),
+            Loc::Slot(k) => self.push(Insn::stx(op::DW, R10, slot_off(k), R0)),
+        }
+        Ok(())
+    }
+
+    /// The netfilter prologue: the skb saved, packets with another mark accepted untouched,
+    /// the dynptr over the skb made when the program reads the packet (`reads`).
+    fn nf_prologue(&mut self, nf: Netfilter, reads: bool) {
+        self.push(Insn::ldx(op::DW, R1, R1, 8)); // ctx->skb
+        self.push(Insn::stx(op::DW, R10, self.skb_slot, R1));
+        self.push(Insn::ldx(op::W, R0, R1, nf.kernel.skb_mark));
+        self.push(Insn::jmp32_imm(op::JEQ, R0, nf.mark as i32, 2));
+        self.push(Insn::mov64_imm(R0, 1)); // NF_ACCEPT
+        self.uncounted.push(self.insns.len());
+        self.push(Insn::exit());
+        if !reads {
+            return;
+        }
+        self.push(Insn::mov64_imm(R2, 0));
+        self.push(Insn::mov64_reg(R3, R10));
+        self.push(Insn::alu64_imm(op::ADD, R3, self.dynptr as i32));
+        // A failed call leaves a null dynptr: every slice of it fails.
+        self.push(Insn::call_kfunc(nf.kernel.dynptr_from_skb as i32));
     }
 
     /// `bpf_ringbuf_output(ring, record, size, 0)`; when the ring refuses the record (full),
@@ -348,10 +417,22 @@ impl Emitter<'_> {
             }
             Inst::PktLen { dst } => {
                 let d = self.dst(dst, A)?;
-                self.push(Insn::mov64_reg(d, END_REG));
-                self.push(Insn::alu64_reg(op::SUB, d, DATA_REG));
+                if let Some(nf) = self.nf {
+                    // skb->len: the bytes from the network header on.
+                    self.push(Insn::ldx(op::DW, d, R10, self.skb_slot));
+                    self.push(Insn::ldx(op::W, d, d, nf.kernel.skb_len));
+                } else {
+                    self.push(Insn::mov64_reg(d, END_REG));
+                    self.push(Insn::alu64_reg(op::SUB, d, DATA_REG));
+                }
                 self.write_back(dst, d)?;
             }
+            Inst::Slice {
+                dst,
+                off,
+                size,
+                fail,
+            } => self.slice(dst, off, size, fail)?,
             Inst::PktPtr { dst, off, fail } => {
                 let o = self.read(off, B)?;
                 self.jump(Insn::jmp_imm(op::JGT, o, ir::MAX_VAR_OFF as i32, 0), fail);
@@ -492,7 +573,18 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Cod
         .map(print::PrintSite::record_size)
         .max()
         .unwrap_or(0);
+    let nf = match input.target {
+        Target::Netfilter(nf) => Some(nf),
+        Target::Xdp => None,
+    };
     let mut stack = 8 * (alloc.slots + if has_maps { 2 } else { 0 });
+    let (skb_slot, dynptr) = if nf.is_some() {
+        stack += 24;
+        (-(stack as i64) + 16, -(stack as i64))
+    } else {
+        (0, 0)
+    };
+    let copies = copies && nf.is_none();
     let ctx_slot = if copies {
         stack += 8;
         -(stack as i64)
@@ -521,13 +613,25 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Cod
         value_buf: -8 * (alloc.slots as i16 + 2),
         record: record as i16,
         ctx_slot: ctx_slot as i16,
+        nf,
+        skb_slot: skb_slot as i16,
+        dynptr: dynptr as i16,
+        uncounted: Vec::new(),
     };
-    // Prologue: r9 = ctx->data, r8 = ctx->data_end; the context kept for packet copies.
-    if copies {
-        e.push(Insn::stx(op::DW, R10, e.ctx_slot, R1));
+    if let Some(nf) = nf {
+        let reads = ir
+            .insts
+            .iter()
+            .any(|(i, _)| matches!(i, Inst::Slice { .. } | Inst::PrintCopy { .. }));
+        e.nf_prologue(nf, reads);
+    } else {
+        // Prologue: r9 = ctx->data, r8 = ctx->data_end; the context kept for packet copies.
+        if copies {
+            e.push(Insn::stx(op::DW, R10, e.ctx_slot, R1));
+        }
+        e.push(Insn::ldx(op::W, DATA_REG, R1, 0));
+        e.push(Insn::ldx(op::W, END_REG, R1, 4));
     }
-    e.push(Insn::ldx(op::W, DATA_REG, R1, 0));
-    e.push(Insn::ldx(op::W, END_REG, R1, 4));
     for (inst, line) in &ir.insts {
         e.line = *line;
         e.inst(inst)?;
@@ -558,6 +662,8 @@ pub fn emit(ir_in: &Ir, alloc: &Alloc, input: &HookInput) -> Result<Program, Cod
             Vec::new()
         },
         maps: e.maps,
+        uncounted: e.uncounted,
+        target: input.target,
     })
 }
 

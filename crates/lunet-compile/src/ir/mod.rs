@@ -190,6 +190,14 @@ pub enum Inst {
         end: Opnd,
         fail: Label,
     },
+    /// Netfilter only ([`crate::slices`]): `dst = bpf_dynptr_slice(packet, off, NULL, size)`,
+    /// `goto fail` when it gives NULL (past the end, or outside the skb's linear data).
+    Slice {
+        dst: VReg,
+        off: Opnd,
+        size: i64,
+        fail: Label,
+    },
     /// `dst = *(size *)(ptr + off)`, sign-extended when `signed`.
     Load {
         dst: VReg,
@@ -285,6 +293,7 @@ impl Inst {
                 op(end)
             }
             Inst::Load { ptr, .. } => op(&Opnd::V(*ptr)),
+            Inst::Slice { off, .. } => op(off),
             Inst::Store { ptr, src, .. } => {
                 op(&Opnd::V(*ptr));
                 op(src)
@@ -325,6 +334,7 @@ impl Inst {
             | Inst::Zext32 { dst }
             | Inst::PktLen { dst }
             | Inst::PktPtr { dst, .. }
+            | Inst::Slice { dst, .. }
             | Inst::Load { dst, .. } => Some(*dst),
             Inst::MapCall { dst, .. } => *dst,
             _ => None,
@@ -337,7 +347,9 @@ impl Inst {
             Inst::Jmp { target } | Inst::Br { target, .. } | Inst::MayGoto { target } => {
                 Some(*target)
             }
-            Inst::PktPtr { fail, .. } | Inst::PktCheck { fail, .. } => Some(*fail),
+            Inst::PktPtr { fail, .. } | Inst::PktCheck { fail, .. } | Inst::Slice { fail, .. } => {
+                Some(*fail)
+            }
             _ => None,
         }
     }
@@ -347,7 +359,9 @@ impl Inst {
             Inst::Jmp { target } | Inst::Br { target, .. } | Inst::MayGoto { target } => {
                 Some(target)
             }
-            Inst::PktPtr { fail, .. } | Inst::PktCheck { fail, .. } => Some(fail),
+            Inst::PktPtr { fail, .. } | Inst::PktCheck { fail, .. } | Inst::Slice { fail, .. } => {
+                Some(fail)
+            }
             _ => None,
         }
     }
@@ -358,6 +372,7 @@ impl Inst {
             self,
             Inst::Call { .. }
                 | Inst::MapCall { .. }
+                | Inst::Slice { .. }
                 | Inst::PrintCopy { .. }
                 | Inst::PrintEmit { .. }
         )

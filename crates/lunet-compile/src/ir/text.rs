@@ -54,6 +54,16 @@ impl fmt::Display for Inst {
                     vr(*off)
                 )
             }
+            Inst::Slice {
+                dst,
+                off,
+                size,
+                fail,
+            } => write!(
+                f,
+                "{} = slice(packet + {off}, {size}) else L{fail}",
+                vr(*dst)
+            ),
             Inst::PktCheck { ptr, end, fail } => {
                 write!(f, "check {} + {end} <= data_end else L{fail}", vr(*ptr))
             }

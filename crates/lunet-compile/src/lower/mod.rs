@@ -35,6 +35,7 @@ mod library;
 mod loops;
 mod maps;
 mod matcher;
+mod nf;
 mod packet;
 mod print;
 mod recover;
@@ -75,6 +76,7 @@ pub fn lower(input: &HookInput, options: &Options, parsed: &Parsed, hook: &Found
         upvalues: Rc::new(upvalues),
     });
     let mut l = Lower {
+        netfilter: input.target.is_netfilter(),
         loop_bound: options.loop_bound,
         file: &input.file,
         parsed,
@@ -106,8 +108,13 @@ pub fn lower(input: &HookInput, options: &Options, parsed: &Parsed, hook: &Found
         stack: Vec::new(),
     };
     l.fail = l.label();
-    // Parameters: the packet, the argument; any others are nil.
-    let args = vec![SVal::Data(DataObj::Packet), SVal::Data(DataObj::Argument)];
+    // Parameters: the packet, the argument (XDP) or the skb alone (netfilter); any others
+    // are nil.
+    let args = if l.netfilter {
+        vec![SVal::Data(DataObj::Packet)]
+    } else {
+        vec![SVal::Data(DataObj::Packet), SVal::Data(DataObj::Argument)]
+    };
     let varargs = l.bind_parameters(&hook.body, args, false);
     l.frames.push(Frame {
         join: None,
@@ -169,6 +176,8 @@ struct LoopCtx<'a> {
 }
 
 struct Lower<'a> {
+    /// A netfilter hook: `fn(skb)`, verdicts DROP and ACCEPT only, no new mark.
+    netfilter: bool,
     loop_bound: LoopBound,
     file: &'a str,
     parsed: &'a Parsed,

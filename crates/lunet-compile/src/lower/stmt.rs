@@ -226,6 +226,9 @@ impl<'a> Lower<'a> {
 
     /// `return verdict` from the hook: an integer in 0..=4, and nothing but nil after it.
     fn hook_return(&mut self, vals: Vec<SVal<'a>>, at: &LastStmt) -> R<()> {
+        if self.netfilter {
+            return self.nf_return(vals, at);
+        }
         if let Some(second) = vals.get(1) {
             match second {
                 SVal::Nil => {}

@@ -1,5 +1,6 @@
 ---@meta netfilter
----Netfilter hooks run in the Lua tier, fed by NFQUEUE (Lunatik's `netfilter`).
+---Netfilter hooks (Lunatik's `netfilter`): compiled to netfilter eBPF programs at their hook
+---and priority when they are in the kernel-tier subset, else run in the Lua tier, fed by NFQUEUE.
 local netfilter = {}
 
 ---What `netfilter.register` takes.
@@ -7,7 +8,7 @@ local netfilter = {}
 ---@field hook fun(skb: lunet.skb): integer, integer? The hook: a verdict (`linux.nf.action`) and, optionally, a new mark.
 ---@field pf integer The family: `linux.nf.proto.INET`, `IPV4` or `IPV6`.
 ---@field hooknum integer Where: one of `linux.nf.inet`.
----@field priority? integer Default 0 (`linux.nf.ip.pri`); decides the iptables table.
+---@field priority? integer Default 0 (`linux.nf.ip.pri`); in the Lua tier it decides the iptables table.
 ---@field mark? integer The hook sees only packets with this mark (default 0).
 ---@field default? integer The verdict on an error or a stop: `DROP` or `ACCEPT` (default).
 ---@field tier? "auto"|"kernel"|"lua" The tier this hook demands.

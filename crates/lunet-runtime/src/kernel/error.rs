@@ -17,8 +17,9 @@ pub enum KernelError {
     },
     #[error("{}: cannot read script: {source}", path.display())]
     ReadScript { path: PathBuf, source: io::Error },
-    #[error("{at}: hook '{hook}': the kernel tier compiles XDP hooks only, for now")]
-    NotXdp { at: String, hook: String },
+    /// The running kernel's BTF lacks what netfilter programs need (kfuncs, `sk_buff`).
+    #[error("the kernel tier's netfilter programs need the kernel's BTF: {0}")]
+    NoNetfilterBtf(#[source] io::Error),
     /// The hook's upvalues could not be snapshotted for the compiler.
     #[error("{0}")]
     Snapshot(#[source] lunet_lua::CompileInputError),
@@ -52,11 +53,14 @@ pub enum KernelError {
     NoDevice { dev: String, source: io::Error },
     #[error("attaching XDP on '{dev}' failed: {source}")]
     Attach { dev: String, source: io::Error },
+    /// `at` is where: `netfilter ipv4 PRE_ROUTING priority 0`.
+    #[error("attaching the netfilter program at {at} failed: {source}")]
+    AttachNetfilter { at: String, source: io::Error },
     #[error("bpffs is not available: {0}")]
     Bpffs(io::Error),
     #[error("cannot create {}: {source}", dir.display())]
     PinDir { dir: PathBuf, source: io::Error },
-    #[error("pinning the XDP link at {} failed: {source}", pin.display())]
+    #[error("pinning the link at {} failed: {source}", pin.display())]
     Pin { pin: PathBuf, source: io::Error },
     #[error("hook '{hook}': mapping the print ring buffer failed: {source}")]
     PrintRing { hook: String, source: io::Error },

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use lunet_bpf::link::{self, LinkFd};
 use lunet_bpf::map::Map;
-use lunet_bpf::prog::{self, prog_type, LoadOptions, ProgFd, XdpMd};
+use lunet_bpf::prog::{self, LoadOptions, ProgFd, XdpMd};
 use lunet_compile::{HookInput, LoopBound, Options, Program, Target};
 use lunet_lua::{HookSpec, MapBacking, State};
 use lunet_types::Attach;
@@ -53,12 +53,10 @@ impl Script {
 pub fn input(state: &State, spec: &HookSpec, script: &Script) -> Result<HookInput, KernelError> {
     let target = match spec.attach {
         Attach::Xdp { .. } => Target::Xdp,
-        Attach::Netfilter { .. } => {
-            return Err(KernelError::NotXdp {
-                at: spec.defined_at.clone(),
-                hook: spec.name.clone(),
-            })
-        }
+        Attach::Netfilter { mark, .. } => Target::Netfilter(lunet_compile::Netfilter {
+            mark,
+            kernel: nf_kernel()?,
+        }),
     };
     let lunet_lua::CompileInput { function, upvalues } = state
         .compile_input(spec.id)
@@ -71,6 +69,20 @@ pub fn input(state: &State, spec: &HookSpec, script: &Script) -> Result<HookInpu
         target,
         default_verdict: spec.default_verdict as i32,
     })
+}
+
+/// What netfilter programs need from the running kernel's BTF, read once per process.
+pub fn nf_kernel() -> Result<lunet_compile::NfKernel, KernelError> {
+    static FOUND: std::sync::OnceLock<Result<lunet_compile::NfKernel, String>> =
+        std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            std::fs::read(lunet_bpf::btf::VMLINUX)
+                .map_err(|e| format!("{}: {e}", lunet_bpf::btf::VMLINUX))
+                .and_then(|b| lunet_compile::NfKernel::from_btf(&b).map_err(|e| e.to_string()))
+        })
+        .clone()
+        .map_err(|e| KernelError::NoNetfilterBtf(std::io::Error::other(e)))
 }
 
 /// A compiler diagnostic as a [`KernelError`], rendered against the script's text.
@@ -172,11 +184,12 @@ pub fn load_first_accepted(
     first_accepted(&spec.name, |loop_bound| {
         let mut program = compile(state, spec, script, &Options { loop_bound })?;
         finish(&mut program)?;
+        let (prog_type, expected_attach_type) = program.load_type();
         let load = prog::load_with(&LoadOptions {
-            prog_type: prog_type::XDP,
+            prog_type,
             insns: &program.insns,
             license: "GPL",
-            expected_attach_type: None,
+            expected_attach_type,
             name,
         });
         match load {
@@ -291,6 +304,76 @@ pub fn attach_or_update_xdp(prog: &ProgFd, dev: &str, pin: &Path) -> Result<Link
         let _ = std::fs::remove_file(pin);
     }
     attach_xdp(prog, dev, pin)
+}
+
+/// Attaches the netfilter program `prog` at `hook` with `priority`, one link per
+/// `(family, pin)` of `pins` (in the calling thread's network namespace), each pinned.
+///
+/// A link already pinned there (a reload, a restarted daemon) must go first: the kernel
+/// refuses a second BPF netfilter link at the same family, hook and priority (`EBUSY`) and
+/// cannot swap a netfilter link's program (`BPF_LINK_UPDATE` gives `EOPNOTSUPP`, Linux
+/// 6.18). So its pin is removed and the new link made as soon as the kernel has released
+/// the old one: for that moment the hook has no program and packets pass it unfiltered. The
+/// pin's link is held open while its pin goes and closed after, which releases it at once
+/// (an unpinned link's last reference otherwise goes from a deferred work item); `EBUSY` is
+/// retried for up to [`NF_RELINK_WAIT`] all the same. The caller must hold no other fd of
+/// the old link (a reload lets go of its own first).
+pub fn attach_netfilter(
+    prog: &ProgFd,
+    hook: lunet_types::Hook,
+    priority: i32,
+    pins: &[(lunet_types::Family, std::path::PathBuf)],
+) -> Result<Vec<LinkFd>, KernelError> {
+    let mut links = Vec::new();
+    for (family, pin) in pins {
+        let old = lunet_bpf::pin::get(pin).ok();
+        let _ = std::fs::remove_file(pin);
+        drop(old);
+        let start = std::time::Instant::now();
+        let l = loop {
+            match link::link_create_netfilter(prog, *family, hook, priority, 0) {
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EBUSY)
+                        && start.elapsed() < NF_RELINK_WAIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                r => {
+                    break r.map_err(|source| KernelError::AttachNetfilter {
+                        at: format!("{family} {hook} priority {priority}"),
+                        source,
+                    })?
+                }
+            }
+        };
+        if let Some(dir) = pin.parent() {
+            lunet_bpf::pin::ensure_bpffs().map_err(KernelError::Bpffs)?;
+            lunet_bpf::pin::make_state_dir(dir).map_err(|e| KernelError::PinDir {
+                dir: dir.to_path_buf(),
+                source: e.into(),
+            })?;
+        }
+        lunet_bpf::pin::pin(&l, pin).map_err(|source| KernelError::Pin {
+            pin: pin.to_path_buf(),
+            source,
+        })?;
+        links.push(l);
+    }
+    Ok(links)
+}
+
+/// How long [`attach_netfilter`] waits for the kernel to release a replaced link.
+pub const NF_RELINK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Runs the netfilter program `prog` once on the Ethernet frame `frame` (an IPv4 packet, or
+/// IPv6 when `v6`) as at PRE_ROUTING, and gives its verdict. The test run hands the program
+/// the skb from the IP header on, with mark 0.
+pub fn test_run_netfilter(prog: &ProgFd, frame: &[u8], v6: bool) -> Result<u32, KernelError> {
+    let mut ctx = [0u8; 48]; // struct nf_hook_state: hook (PRE_ROUTING = 0), pf
+    ctx[1] = if v6 { 10 } else { 2 };
+    prog::test_run(prog, frame, 1, Some(&ctx), 0, 0)
+        .map(|r| r.retval)
+        .map_err(KernelError::TestRun)
 }
 
 /// Runs `prog` once on `frame` and gives the action it returned.

@@ -7,7 +7,7 @@
 //! is undone when a later one fails: a `run` that fails leaves no program, pin, rule or queue,
 //! and a `reload` that fails leaves the old version running untouched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -69,9 +69,15 @@ pub struct HookCounters {
 /// A compiled hook in the kernel: its program and the link that attaches it.
 struct InKernel {
     _prog: lunet_bpf::prog::ProgFd,
-    _link: lunet_bpf::link::LinkFd,
-    /// Where the link is pinned.
+    /// One link (XDP), or one per family (netfilter).
+    _links: Vec<lunet_bpf::link::LinkFd>,
+    /// Where the first link is pinned: the hook's key across reloads.
     pin: PathBuf,
+    /// Where the others are (a netfilter hook's IPv6 link for family INET).
+    more_pins: Vec<PathBuf>,
+    /// Netfilter links: a reload lets go of their fds before it attaches the new program
+    /// (the kernel takes one link per hook and priority; see kernel::attach_netfilter).
+    netfilter: bool,
     counters: Arc<lunet_bpf::map::Map>,
     /// What the hook prints, until `setup` hands it to the state's print reader.
     prints: Option<kernel::HookPrints>,
@@ -176,14 +182,17 @@ fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Lo
     let specs = state.hooks();
     let variant = IptablesVariant::detect().unwrap_or(IptablesVariant::Nft);
     let script = Script::read(&spec.script).map_err(StartError::Kernel)?;
-    // XDP hooks compile first: one that does not, and may have either tier, goes to the Lua
-    // tier; one that demands the kernel tier fails the start with the compiler's (or the
-    // verifier's) reason.
+    // XDP and netfilter hooks compile first: one that does not, and may have either tier,
+    // goes to the Lua tier; one that demands the kernel tier fails the start with the
+    // compiler's (or the verifier's) reason.
     let mut compiled = BTreeMap::new();
     let mut not_compiled = BTreeMap::new();
+    let mut nf_compiled = BTreeSet::new();
     for h in &specs {
-        let Attach::Xdp { dev: Some(_) } = &h.attach else {
-            continue;
+        let kind = match &h.attach {
+            Attach::Xdp { dev: Some(_) } => "XDP",
+            Attach::Netfilter { .. } => "netfilter",
+            Attach::Xdp { dev: None } => continue,
         };
         let tier = plan::demanded(h, spec.tier);
         if tier == Tier::Lua {
@@ -192,21 +201,35 @@ fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Lo
         match kernel::compile_and_load(&state, h, &script) {
             Ok(k) => {
                 compiled.insert(h.id, k);
+                if kind == "netfilter" {
+                    nf_compiled.insert(h.id);
+                }
             }
             Err(e) if tier == Tier::Auto => {
-                log.push(
-                    lunet_lua::Stream::Error,
-                    format!(
-                        "{}: XDP hook '{}' runs in the Lua tier: {e}",
-                        h.defined_at, h.name
-                    ),
-                );
+                // An XDP hook in Lua is a surprise worth the log; a netfilter hook in Lua is
+                // the usual case, said in the run's report (its tier and reason) only.
+                if kind == "XDP" {
+                    log.push(
+                        lunet_lua::Stream::Error,
+                        format!(
+                            "{}: XDP hook '{}' runs in the Lua tier: {e}",
+                            h.defined_at, h.name
+                        ),
+                    );
+                }
                 not_compiled.insert(h.id, e.to_string());
             }
             Err(e) => return Err(StartError::Kernel(e)),
         }
     }
-    let plan = plan::plan(&specs, spec.tier, &spec.pin_dir, variant, &not_compiled)?;
+    let plan = plan::plan(
+        &specs,
+        spec.tier,
+        &spec.pin_dir,
+        variant,
+        &not_compiled,
+        &nf_compiled,
+    )?;
     Ok(Loaded {
         state,
         specs,
@@ -229,18 +252,18 @@ fn attach_kernel_hooks(
 ) -> Result<BTreeMap<usize, usize>, StartError> {
     let mut loaded = Vec::new();
     for (h, p) in l.specs.iter().zip(&l.plan.hooks) {
-        if let Place::Xdp { dev, pin } = &p.place {
+        if matches!(p.place, Place::Xdp { .. } | Place::Netfilter { .. }) {
             let k = match l.compiled.remove(&h.id) {
                 Some(k) => k,
                 None => {
                     kernel::compile_and_load(&l.state, h, &l.script).map_err(StartError::Kernel)?
                 }
             };
-            loaded.push((h, dev, pin, k));
+            loaded.push((h, &p.place, k));
         }
     }
     let mut insns = BTreeMap::new();
-    for (h, dev, pin, k) in loaded {
+    for (h, place, k) in loaded {
         let kernel::Loaded {
             program,
             prog,
@@ -248,7 +271,26 @@ fn attach_kernel_hooks(
             print,
             ..
         } = k;
-        let link = kernel::attach_or_update_xdp(&prog, dev, pin).map_err(StartError::Kernel)?;
+        let (links, pin, more_pins) = match place {
+            Place::Xdp { dev, pin } => (
+                vec![kernel::attach_or_update_xdp(&prog, dev, pin).map_err(StartError::Kernel)?],
+                pin.clone(),
+                Vec::new(),
+            ),
+            Place::Netfilter {
+                hook,
+                priority,
+                pins,
+                ..
+            } => {
+                let links = kernel::attach_netfilter(&prog, *hook, *priority, pins)
+                    .map_err(StartError::Kernel)?;
+                let mut paths = pins.iter().map(|(_, p)| p.clone());
+                let first = paths.next().unwrap_or_default();
+                (links, first, paths.collect())
+            }
+            Place::Queue { .. } => continue,
+        };
         let prints = print
             .map(|maps| kernel::HookPrints::new(&h.name, maps, program.prints))
             .transpose()
@@ -258,8 +300,10 @@ fn attach_kernel_hooks(
             h.id,
             InKernel {
                 _prog: prog,
-                _link: link,
-                pin: pin.clone(),
+                _links: links,
+                pin,
+                more_pins,
+                netfilter: matches!(place, Place::Netfilter { .. }),
                 counters: Arc::new(counters),
                 prints,
                 _printer: None,
@@ -408,7 +452,11 @@ fn remove_other_pins(dir: &Path, state: &State, in_kernel: &[InKernel]) {
         .maps()
         .into_iter()
         .filter_map(|m| m.pinned)
-        .chain(in_kernel.iter().map(|k| k.pin.clone()))
+        .chain(
+            in_kernel
+                .iter()
+                .flat_map(|k| std::iter::once(&k.pin).chain(&k.more_pins).cloned()),
+        )
         .chain(flows::Flows::pins(dir))
         .collect();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -475,6 +523,11 @@ impl Attached {
                 show(&new)
             )));
         }
+        // The running netfilter links stay attached through their pins alone from here: the
+        // new program's link can only be made once the old one is released.
+        for k in self.in_kernel.iter_mut().filter(|k| k.netfilter) {
+            k._links.clear();
+        }
         let mut in_kernel = BTreeMap::new();
         let attached = attach_kernel_hooks(&mut l, &mut in_kernel)
             .and_then(|insns| start_printer(&spec.name, log, &mut in_kernel).map(|()| insns));
@@ -486,6 +539,9 @@ impl Attached {
                 for k in in_kernel.values() {
                     if !self.in_kernel.iter().any(|o| o.pin == k.pin) {
                         let _ = std::fs::remove_file(&k.pin);
+                        k.more_pins
+                            .iter()
+                            .for_each(|p| drop(std::fs::remove_file(p)));
                     }
                 }
                 return Err(e.into());
@@ -502,6 +558,9 @@ impl Attached {
         for k in &old_kernel {
             if !self.in_kernel.iter().any(|n| n.pin == k.pin) {
                 let _ = std::fs::remove_file(&k.pin);
+                k.more_pins
+                    .iter()
+                    .for_each(|p| drop(std::fs::remove_file(p)));
             }
         }
         drop(old_kernel);
@@ -607,12 +666,10 @@ fn ready(
     let reports = plan.reports(specs, queues, placements, insns);
     let kernel_counters = |id: usize| -> Option<Arc<lunet_bpf::map::Map>> {
         let p = &plan.hooks.get(id)?.place;
-        let Place::Xdp { pin, .. } = p else {
-            return None;
-        };
+        let pin = *p.pins().first()?;
         in_kernel
             .iter()
-            .find(|k| &k.pin == pin)
+            .find(|k| k.pin == pin)
             .map(|k| k.counters.clone())
     };
     let hooks = specs

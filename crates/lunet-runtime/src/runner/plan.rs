@@ -2,10 +2,11 @@
 //! queue is bound, rule installed or program loaded, and the report built from what the
 //! execution then did.
 //!
-//! - Each hook gets a tier and the reason for it ([`HookPlan`]): a netfilter hook runs in the
-//!   Lua tier (the kernel tier compiles XDP hooks only), an XDP hook in the kernel tier on its
-//!   device, with its link pinned in the state's directory. A demanded tier that cannot be
-//!   had is a [`PlanError`].
+//! - Each hook gets a tier and the reason for it ([`HookPlan`]): a hook that compiled runs in
+//!   the kernel tier, an XDP hook on its device, a netfilter hook as a netfilter eBPF program
+//!   at its exact hook and priority, each with its link(s) pinned in the state's directory; a
+//!   hook that does not compile (or demands Lua) runs in the Lua tier. A demanded tier that
+//!   cannot be had is a [`PlanError`].
 //! - Netfilter hooks are grouped by (family, hook, iptables table) ([`QueueGroup`]): one
 //!   queue per group, its hooks run in priority order, one rule per distinct mark. (An
 //!   NFQUEUE ACCEPT resumes at the next *table*, so two queues in one table would see a
@@ -26,7 +27,7 @@ use crate::protocol::HookReport;
 pub enum PlanError {
     #[error("{at}: XDP hook '{hook}' has no device: start the script with --dev IFACE, or pass {{dev = ...}}")]
     NoDevice { at: String, hook: String },
-    #[error("{at}: hook '{hook}' demands the kernel tier, which compiles XDP hooks only for now (use tier = \"lua\" or \"auto\")")]
+    #[error("{at}: hook '{hook}' demands the kernel tier, which cannot take it (use tier = \"lua\" or \"auto\")")]
     NetfilterInKernel { at: String, hook: String },
 }
 
@@ -38,9 +39,10 @@ pub enum Reason {
     /// An XDP hook that does not compile (or that the verifier refused): it runs in the Lua
     /// tier, fed from the device's netfilter PRE_ROUTING (the error says why).
     XdpNotCompiled(String),
-    /// A netfilter hook left to lunet: the kernel tier compiles XDP hooks only.
-    KernelTierIsXdpOnly,
-    /// An XDP hook: compiled, and accepted by the verifier (the execution says how long).
+    /// A netfilter hook the kernel tier cannot take (the error says why): it runs in the Lua
+    /// tier through NFQUEUE.
+    NetfilterNotCompiled(String),
+    /// Compiled, and accepted by the verifier (the execution says how long).
     Compiled,
 }
 
@@ -53,9 +55,10 @@ impl Reason {
                 "the kernel tier cannot take this XDP hook, so it runs in Lua, fed from \
                  PRE_ROUTING on its device: {why}"
             ),
-            Reason::KernelTierIsXdpOnly => {
-                "the kernel tier compiles XDP hooks only, for now".into()
-            }
+            Reason::NetfilterNotCompiled(why) => format!(
+                "the kernel tier cannot take this netfilter hook, so it runs in Lua through \
+                 NFQUEUE: {why}"
+            ),
             Reason::Compiled => format!(
                 "compiled to {} eBPF instructions and accepted by the kernel's verifier",
                 insns.unwrap_or(0)
@@ -71,6 +74,25 @@ pub enum Place {
     Queue { group: usize },
     /// Compiled, loaded and attached at XDP on `dev`, with its link pinned at `pin`.
     Xdp { dev: String, pin: PathBuf },
+    /// Compiled to a netfilter eBPF program attached at `hook` with `priority`, one link per
+    /// family (IPv4 and IPv6 for `INET`), pinned at `pins` in that order.
+    Netfilter {
+        family: Family,
+        hook: Hook,
+        priority: i32,
+        pins: Vec<(Family, PathBuf)>,
+    },
+}
+
+impl Place {
+    /// The pins of a compiled hook's links (none for a queued hook).
+    pub fn pins(&self) -> Vec<&Path> {
+        match self {
+            Place::Queue { .. } => Vec::new(),
+            Place::Xdp { pin, .. } => vec![pin.as_path()],
+            Place::Netfilter { pins, .. } => pins.iter().map(|(_, p)| p.as_path()).collect(),
+        }
+    }
 }
 
 /// One hook's tier, the reason, and where it goes.
@@ -157,19 +179,22 @@ pub fn demanded(spec: &HookSpec, cli: Tier) -> Tier {
 /// and which pins in `pin_dir`; `variant` decides the iptables tables' priorities. The first
 /// hook (by id) that cannot have its tier is the error.
 ///
-/// `not_compiled` holds the XDP hooks that do not compile, with why: those whose tier is
-/// "auto" run in the Lua tier instead.
+/// `not_compiled` holds the hooks that do not compile, with why: an XDP hook whose tier is
+/// "auto" runs in the Lua tier instead. A netfilter hook runs in the kernel tier only when it
+/// is in `nf_compiled` (the loader compiled it) and does not demand Lua.
 pub fn plan(
     specs: &[HookSpec],
     cli_tier: Tier,
     pin_dir: &Path,
     variant: IptablesVariant,
     not_compiled: &BTreeMap<usize, String>,
+    nf_compiled: &BTreeSet<usize>,
 ) -> Result<Plan, PlanError> {
     type Key = (Family, Hook, &'static str, Option<String>);
     let mut by_key: BTreeMap<Key, Vec<&HookSpec>> = BTreeMap::new();
     for h in specs {
         match &h.attach {
+            Attach::Netfilter { .. } if nf_in_kernel(h, cli_tier, nf_compiled) => {}
             Attach::Netfilter {
                 family,
                 hook,
@@ -238,6 +263,7 @@ pub fn plan(
                 pin_dir,
                 group_of.get(&h.id).copied(),
                 not_compiled.get(&h.id),
+                nf_in_kernel(h, cli_tier, nf_compiled),
             )
         })
         .collect::<Result<_, _>>()?;
@@ -260,6 +286,19 @@ fn xdp_in_lua(h: &HookSpec, cli: Tier, not_compiled: &BTreeMap<usize, String>) -
     }
 }
 
+/// Whether netfilter hook `h` runs in the kernel tier: compiled, and Lua not demanded.
+fn nf_in_kernel(h: &HookSpec, cli: Tier, nf_compiled: &BTreeSet<usize>) -> bool {
+    demanded(h, cli) != Tier::Lua && nf_compiled.contains(&h.id)
+}
+
+/// The pin of a compiled hook's link: `{kind}_{name}`, the name made path-safe.
+fn pin_of(pin_dir: &Path, kind: &str, name: &str) -> PathBuf {
+    pin_dir.join(format!(
+        "{kind}_{}",
+        name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    ))
+}
+
 fn priority(h: &HookSpec) -> i32 {
     match h.attach {
         Attach::Netfilter { priority, .. } => priority,
@@ -273,6 +312,7 @@ fn hook_plan(
     pin_dir: &Path,
     group: Option<usize>,
     not_compiled: Option<&String>,
+    nf_kernel: bool,
 ) -> Result<HookPlan, PlanError> {
     let (at, hook) = (h.defined_at.clone(), h.name.clone());
     let (tier, reason, place) = match (&h.attach, demanded(h, cli)) {
@@ -296,12 +336,40 @@ fn hook_plan(
             Reason::Compiled,
             Place::Xdp {
                 dev: dev.clone(),
-                pin: pin_dir.join(format!(
-                    "xdp_{}",
-                    h.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-                )),
+                pin: pin_of(pin_dir, "xdp", &h.name),
             },
         ),
+        (
+            Attach::Netfilter {
+                family,
+                hook,
+                priority,
+                ..
+            },
+            _,
+        ) if nf_kernel => {
+            let pin = |f: Family| {
+                let kind = match f {
+                    Family::Ipv6 => "nf6",
+                    _ => "nf4",
+                };
+                (f, pin_of(pin_dir, kind, &h.name))
+            };
+            let pins = match family {
+                Family::Inet => vec![pin(Family::Ipv4), pin(Family::Ipv6)],
+                f => vec![pin(*f)],
+            };
+            (
+                Tier::Kernel,
+                Reason::Compiled,
+                Place::Netfilter {
+                    family: *family,
+                    hook: *hook,
+                    priority: *priority,
+                    pins,
+                },
+            )
+        }
         (Attach::Netfilter { .. }, Tier::Kernel) => {
             return Err(PlanError::NetfilterInKernel { at, hook })
         }
@@ -310,7 +378,11 @@ fn hook_plan(
             if demanded == Tier::Lua {
                 Reason::LuaDemanded
             } else {
-                Reason::KernelTierIsXdpOnly
+                Reason::NetfilterNotCompiled(
+                    not_compiled
+                        .cloned()
+                        .unwrap_or_else(|| "it was not compiled".to_string()),
+                )
             },
             // Every netfilter hook is in a group: the grouping above saw them all.
             Place::Queue {
@@ -373,6 +445,22 @@ impl Plan {
                     Place::Xdp { dev, pin } => (
                         None,
                         vec![format!("XDP on {dev}, link pinned at {}", pin.display())],
+                    ),
+                    Place::Netfilter {
+                        hook,
+                        priority,
+                        pins,
+                        ..
+                    } => (
+                        None,
+                        pins.iter()
+                            .map(|(f, pin)| {
+                                format!(
+                                    "netfilter eBPF {f} {hook} priority {priority}, link pinned at {}",
+                                    pin.display()
+                                )
+                            })
+                            .collect(),
                     ),
                 };
                 HookReport {
@@ -468,6 +556,7 @@ mod tests {
             Path::new(PINS),
             IptablesVariant::Legacy,
             &BTreeMap::new(),
+            &BTreeSet::new(),
         )
     }
 
@@ -560,8 +649,58 @@ mod tests {
         assert_eq!(reports[1].queue, Some(20_000));
         assert_eq!(
             reports[1].tier_reason,
-            "the kernel tier compiles XDP hooks only, for now"
+            "the kernel tier cannot take this netfilter hook, so it runs in Lua through NFQUEUE: \
+             it was not compiled"
         );
+    }
+
+    #[test]
+    fn a_compiled_netfilter_hook_gets_links_at_its_hook_and_priority_and_no_queue() {
+        let specs = [
+            nf_hook(0, Family::Inet, Hook::PreRouting, pri::FILTER, 5),
+            local_in(1, 10, 0),
+            HookSpec {
+                tier: Tier::Lua,
+                ..local_in(2, 20, 0)
+            },
+        ];
+        let compiled = BTreeSet::from([0, 2]);
+        let p = plan(
+            &specs,
+            Tier::Auto,
+            Path::new(PINS),
+            IptablesVariant::Legacy,
+            &BTreeMap::from([(1, "line 3: a packet write".to_string())]),
+            &compiled,
+        )
+        .unwrap();
+        let pins = vec![
+            (Family::Ipv4, Path::new(PINS).join("nf4_h0")),
+            (Family::Ipv6, Path::new(PINS).join("nf6_h0")),
+        ];
+        assert_eq!(p.hooks[0].tier, Tier::Kernel);
+        assert_eq!(
+            p.hooks[0].place,
+            Place::Netfilter {
+                family: Family::Inet,
+                hook: Hook::PreRouting,
+                priority: pri::FILTER,
+                pins
+            }
+        );
+        // The one that did not compile, and the one demanding Lua, share a queue.
+        assert_eq!(p.hooks[1].tier, Tier::Lua);
+        assert_eq!(p.hooks[2].tier, Tier::Lua);
+        assert_eq!(p.hooks[2].reason, Reason::LuaDemanded);
+        assert_eq!(p.groups.len(), 1);
+        assert_eq!(p.groups[0].hooks, [(1, 0), (2, 0)]);
+        assert!(p.hooks[1]
+            .reason
+            .text(None)
+            .ends_with("NFQUEUE: line 3: a packet write"));
+        let reports = p.reports(&specs, &[7], &[], &BTreeMap::from([(0, 30)]));
+        assert_eq!(reports[0].queue, None);
+        assert_eq!(reports[0].placement.len(), 2, "{:?}", reports[0].placement);
     }
 
     #[test]
@@ -613,6 +752,7 @@ mod tests {
             Path::new(PINS),
             IptablesVariant::Legacy,
             &refused,
+            &BTreeSet::new(),
         )
         .unwrap();
         assert_eq!(p.hooks[0].tier, Tier::Lua);
