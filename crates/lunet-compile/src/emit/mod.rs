@@ -23,10 +23,13 @@ use lunet_bpf::insn::{op, reg::*, Insn};
 use crate::error::CodegenError;
 use crate::hook::{HookInput, Netfilter, Target};
 use crate::ir::{self, AluOp, Cond, Inst, Ir, Label, MapOp, Opnd, VReg, DATA};
-use crate::maps::{helper, MapUse, COUNT_ONE, UNPATCHED_FD};
+use crate::maps::{MapUse, UNPATCHED_FD};
 use crate::print;
 use crate::program::Program;
 use crate::regalloc::{Alloc, Loc};
+
+mod netfilter;
+mod printing;
 
 /// `BPF_JCOND`, the jump class of `may_goto`.
 pub const JCOND: u8 = 0xe0;
@@ -239,125 +242,6 @@ impl Emitter<'_> {
             name: name.to_string(),
         });
         self.push2(Insn::ld_map_fd(R1, UNPATCHED_FD));
-    }
-
-    /// `bpf_xdp_load_bytes(ctx, off, record + at, n)`, `n` = `len` clamped to `1..=STR_CAP`:
-    /// the verifier wants a size it can bound and not zero; bytes past the string's length
-    /// are never read back.
-    fn print_copy(&mut self, at: u16, off: Opnd, len: Opnd) -> Result<(), CodegenError> {
-        let cap = print::STR_CAP as i64;
-        match len {
-            Opnd::Imm(k) => self.mov_imm(A, k.clamp(1, cap)),
-            Opnd::V(v) => {
-                let l = self.read(v, A)?;
-                if l != A {
-                    self.push(Insn::mov64_reg(A, l));
-                }
-                self.push(Insn::jmp_imm(op::JLE, A, cap as i32, 1));
-                self.push(Insn::mov64_imm(A, cap as i32));
-                self.push(Insn::jmp_imm(op::JGE, A, 1, 1));
-                self.push(Insn::mov64_imm(A, 1));
-            }
-        }
-        if self.nf.is_some() {
-            // bpf_dynptr_read(record + at, n, &dynptr, off, 0); r4 first, as below.
-            let o = self.read_opnd(off, R4)?;
-            if o != R4 {
-                self.push(Insn::mov64_reg(R4, o));
-            }
-            self.push(Insn::mov64_reg(R2, A));
-            self.push(Insn::mov64_reg(R1, R10));
-            self.push(Insn::alu64_imm(
-                op::ADD,
-                R1,
-                (self.record + at as i16) as i32,
-            ));
-            self.push(Insn::mov64_reg(R3, R10));
-            self.push(Insn::alu64_imm(op::ADD, R3, self.dynptr as i32));
-            self.push(Insn::mov64_imm(R5, 0));
-            self.push(Insn::call(helper::DYNPTR_READ));
-            return Ok(());
-        }
-        // r2 first: `off` may live in r3-r5, which are set after it.
-        let o = self.read_opnd(off, R2)?;
-        if o != R2 {
-            self.push(Insn::mov64_reg(R2, o));
-        }
-        self.push(Insn::mov64_reg(R4, A));
-        self.push(Insn::mov64_reg(R3, R10));
-        self.push(Insn::alu64_imm(
-            op::ADD,
-            R3,
-            (self.record + at as i16) as i32,
-        ));
-        self.push(Insn::ldx(op::DW, R1, R10, self.ctx_slot));
-        self.push(Insn::call(helper::XDP_LOAD_BYTES));
-        Ok(())
-    }
-
-    /// `dst = bpf_dynptr_slice(&dynptr, off, NULL, size)`, `goto fail` on NULL.
-    fn slice(&mut self, dst: VReg, off: Opnd, size: i64, fail: Label) -> Result<(), CodegenError> {
-        let Some(nf) = self.nf else {
-            return Err(CodegenError::NotNetfilter);
-        };
-        // r2 first: `off` may live in r3-r5, which are set after it.
-        let o = self.read_opnd(off, R2)?;
-        if o != R2 {
-            self.push(Insn::mov64_reg(R2, o));
-        }
-        self.push(Insn::mov64_reg(R1, R10));
-        self.push(Insn::alu64_imm(op::ADD, R1, self.dynptr as i32));
-        self.push(Insn::mov64_imm(R3, 0));
-        self.push(Insn::mov64_imm(R4, size as i32));
-        self.push(Insn::call_kfunc(nf.kernel.dynptr_slice as i32));
-        self.jump(Insn::jmp_imm(op::JEQ, R0, 0, 0), fail);
-        match self.loc(dst)? {
-            Loc::Reg(r) => self.push(Insn::mov64_reg(r, R0)),
-            Loc::Slot(k) => self.push(Insn::stx(op::DW, R10, slot_off(k), R0)),
-        }
-        Ok(())
-    }
-
-    /// The netfilter prologue: the skb saved, packets with another mark accepted untouched,
-    /// the dynptr over the skb made when the program reads the packet (`reads`).
-    fn nf_prologue(&mut self, nf: Netfilter, reads: bool) {
-        self.push(Insn::ldx(op::DW, R1, R1, 8)); // ctx->skb
-        self.push(Insn::stx(op::DW, R10, self.skb_slot, R1));
-        self.push(Insn::ldx(op::W, R0, R1, nf.kernel.skb_mark));
-        self.push(Insn::jmp32_imm(op::JEQ, R0, nf.mark as i32, 2));
-        self.push(Insn::mov64_imm(R0, 1)); // NF_ACCEPT
-        self.uncounted.push(self.insns.len());
-        self.push(Insn::exit());
-        if !reads {
-            return;
-        }
-        self.push(Insn::mov64_imm(R2, 0));
-        self.push(Insn::mov64_reg(R3, R10));
-        self.push(Insn::alu64_imm(op::ADD, R3, self.dynptr as i32));
-        // A failed call leaves a null dynptr: every slice of it fails.
-        self.push(Insn::call_kfunc(nf.kernel.dynptr_from_skb as i32));
-    }
-
-    /// `bpf_ringbuf_output(ring, record, size, 0)`; when the ring refuses the record (full),
-    /// slot 0 of the per-CPU lost counter gets one more (its key in the record's first word,
-    /// which is free again).
-    fn print_emit(&mut self, size: u16) {
-        self.load_map(print::PRINT_MAP_ID, print::PRINT_MAP_NAME);
-        self.push(Insn::mov64_reg(R2, R10));
-        self.push(Insn::alu64_imm(op::ADD, R2, self.record as i32));
-        self.push(Insn::mov64_imm(R3, size as i32));
-        self.push(Insn::mov64_imm(R4, 0));
-        self.push(Insn::call(helper::RINGBUF_OUTPUT));
-        // The 10 slots below.
-        self.push(Insn::jmp_imm(op::JEQ, R0, 0, 10));
-        self.push(Insn::st_imm(op::W, R10, self.record, 0));
-        self.load_map(print::PRINT_LOST_MAP_ID, print::PRINT_LOST_MAP_NAME);
-        self.push(Insn::mov64_reg(R2, R10));
-        self.push(Insn::alu64_imm(op::ADD, R2, self.record as i32));
-        self.push(Insn::call(helper::MAP_LOOKUP_ELEM));
-        for i in COUNT_ONE {
-            self.push(i);
-        }
     }
 
     fn jump(&mut self, i: Insn, target: Label) {

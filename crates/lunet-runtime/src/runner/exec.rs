@@ -7,64 +7,27 @@
 //! is undone when a later one fails: a `run` that fails leaves no program, pin, rule or queue,
 //! and a `reload` that fails leaves the old version running untouched.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use lunet_lua::{AbortHandle, HookSpec, HookStats, Log, MapBacking, State, StateOptions};
-use lunet_netfilter::{Backend, Installed, IptablesVariant, QueueSocket};
-use lunet_types::{Attach, Overload, Tier};
+use lunet_lua::{AbortHandle, Log, State};
+use lunet_netfilter::{Backend, Installed, QueueSocket};
+use lunet_types::Overload;
 
 use super::copies::{self, Copy, CopyReady};
 use super::error::StartError;
 use super::flows;
-use super::packets::{Group, QueueCounters};
-use super::plan::{self, Place, Plan};
+use super::load::{load, Loaded};
+use super::packets::Group;
+use super::plan::{Place, Plan};
+use super::ready::{ready, Executed, Ready};
 use super::spec::RunSpec;
-use crate::kernel::{self, Script};
-use crate::protocol::{HookReport, StateReport};
+use crate::kernel;
 
 /// Queue numbers handed out by this process; a number another process holds is skipped.
 static NEXT_QUEUE: AtomicU16 = AtomicU16::new(20_000);
-
-/// What the state's thread reports when its hooks are attached.
-pub struct Ready {
-    pub report: StateReport,
-    pub hooks: Vec<HookCounters>,
-    pub queues: Vec<QueueInfo>,
-    /// Per-CPU copies 1, 2, ...: index, CPU, memory figure and queues.
-    pub copies: Vec<CopyInfo>,
-}
-
-/// A per-CPU copy as `stats` reads it.
-#[derive(Clone)]
-pub struct CopyInfo {
-    pub index: u16,
-    pub cpu: Option<u32>,
-    pub memory: Arc<std::sync::atomic::AtomicUsize>,
-    pub queues: Vec<u16>,
-}
-
-/// One of the state's queues, as `stats` reads it from another thread.
-#[derive(Clone)]
-pub struct QueueInfo {
-    pub queue: u16,
-    pub overload: Overload,
-    pub counters: Arc<QueueCounters>,
-    /// The copy that reads it (0: the state's own thread).
-    pub copy: u16,
-}
-
-/// Where a hook's counters are: the Lua tier's, or a compiled hook's per-CPU map.
-pub struct HookCounters {
-    pub report: HookReport,
-    pub lua: Arc<HookStats>,
-    /// The same hook's counters in the state's per-CPU copies 1, 2, ...
-    pub copies: Vec<Arc<HookStats>>,
-    pub names: &'static [&'static str],
-    pub kernel: Option<Arc<lunet_bpf::map::Map>>,
-}
 
 /// A compiled hook in the kernel: its program and the link that attaches it.
 struct InKernel {
@@ -148,96 +111,6 @@ fn bind_queues(fail_open: bool, count: u16) -> Result<(u16, Vec<QueueSocket>), S
     Err(StartError::NoQueue(last.unwrap_or_else(|| {
         lunet_netfilter::Error::Invalid("no free range of queue numbers".into())
     })))
-}
-
-/// A body run and planned: what both a start and a reload begin with.
-struct Loaded {
-    state: State,
-    specs: Vec<HookSpec>,
-    plan: Plan,
-    script: Script,
-    rcu: Arc<lunet_lua::RcuShared>,
-    /// The XDP hooks compiled and loaded (not attached yet), by hook id.
-    compiled: BTreeMap<usize, kernel::Loaded>,
-}
-
-/// Runs the body of `spec`'s script and plans its hooks. With `adopt`, maps already pinned
-/// under the state's directory with the declared layouts are taken over.
-fn load(spec: &RunSpec, log: &Log, abort: AbortHandle, adopt: bool) -> Result<Loaded, StartError> {
-    // The version's rcu tables, which its per-CPU copies are given too.
-    let rcu = Arc::new(lunet_lua::RcuShared::default());
-    let opts = StateOptions {
-        limits: spec.limits,
-        dev: spec.dev.clone(),
-        log: log.clone(),
-        maps: MapBacking::Kernel {
-            pin_dir: Some(spec.pin_dir.clone()),
-            adopt,
-        },
-        abort,
-        paths: spec.path.clone(),
-        rcu: rcu.clone(),
-    };
-    let state = State::load(&spec.script, opts)?;
-    let specs = state.hooks();
-    let variant = IptablesVariant::detect().unwrap_or(IptablesVariant::Nft);
-    let script = Script::read(&spec.script).map_err(StartError::Kernel)?;
-    // XDP and netfilter hooks compile first: one that does not, and may have either tier,
-    // goes to the Lua tier; one that demands the kernel tier fails the start with the
-    // compiler's (or the verifier's) reason.
-    let mut compiled = BTreeMap::new();
-    let mut not_compiled = BTreeMap::new();
-    let mut nf_compiled = BTreeSet::new();
-    for h in &specs {
-        let kind = match &h.attach {
-            Attach::Xdp { dev: Some(_) } => "XDP",
-            Attach::Netfilter { .. } => "netfilter",
-            Attach::Xdp { dev: None } => continue,
-        };
-        let tier = plan::demanded(h, spec.tier);
-        if tier == Tier::Lua {
-            continue;
-        }
-        match kernel::compile_and_load(&state, h, &script) {
-            Ok(k) => {
-                compiled.insert(h.id, k);
-                if kind == "netfilter" {
-                    nf_compiled.insert(h.id);
-                }
-            }
-            Err(e) if tier == Tier::Auto => {
-                // An XDP hook in Lua is a surprise worth the log; a netfilter hook in Lua is
-                // the usual case, said in the run's report (its tier and reason) only.
-                if kind == "XDP" {
-                    log.push(
-                        lunet_lua::Stream::Error,
-                        format!(
-                            "{}: XDP hook '{}' runs in the Lua tier: {e}",
-                            h.defined_at, h.name
-                        ),
-                    );
-                }
-                not_compiled.insert(h.id, e.to_string());
-            }
-            Err(e) => return Err(StartError::Kernel(e)),
-        }
-    }
-    let plan = plan::plan(
-        &specs,
-        spec.tier,
-        &spec.pin_dir,
-        variant,
-        &not_compiled,
-        &nf_compiled,
-    )?;
-    Ok(Loaded {
-        state,
-        specs,
-        plan,
-        script,
-        rcu,
-        compiled,
-    })
 }
 
 /// A state's compiled hooks by hook id.
@@ -419,18 +292,21 @@ pub fn setup(
     undo.armed = false;
     let in_kernel: Vec<InKernel> = std::mem::take(&mut undo.kernel).into_values().collect();
     remove_other_pins(&spec.pin_dir, &l.state, &in_kernel);
-    let ready = ready(
+    let ready = ready(Executed {
         spec,
-        &l.state,
-        &l.specs,
-        &l.plan,
-        &queues,
-        &placements,
-        &insns,
-        &in_kernel,
-        &groups,
-        &started,
-    );
+        state: &l.state,
+        specs: &l.specs,
+        plan: &l.plan,
+        queues: &queues,
+        placements: &placements,
+        insns: &insns,
+        kernel: in_kernel
+            .iter()
+            .map(|k| (k.pin.as_path(), k.counters.clone()))
+            .collect(),
+        groups: &groups,
+        copies: &started,
+    });
     let attached = Attached {
         state: l.state,
         groups,
@@ -580,18 +456,22 @@ impl Attached {
                 ),
             }
         }
-        Ok(ready(
+        Ok(ready(Executed {
             spec,
-            &self.state,
-            &l.specs,
-            &self.plan,
-            &self.queues,
-            &self.placements,
-            &insns,
-            &self.in_kernel,
-            &self.groups,
-            &self.copies,
-        ))
+            state: &self.state,
+            specs: &l.specs,
+            plan: &self.plan,
+            queues: &self.queues,
+            placements: &self.placements,
+            insns: &insns,
+            kernel: self
+                .in_kernel
+                .iter()
+                .map(|k| (k.pin.as_path(), k.counters.clone()))
+                .collect(),
+            groups: &self.groups,
+            copies: &self.copies,
+        }))
     }
 
     /// Removes the rules, unbinds the queues, detaches the compiled hooks and removes the
@@ -647,100 +527,4 @@ fn start_printer(
         .values_mut()
         .for_each(|k| k._printer = Some(reader.clone()));
     Ok(())
-}
-
-/// The state's report and where each hook's counters are, from what the execution did.
-#[allow(clippy::too_many_arguments)]
-fn ready(
-    spec: &RunSpec,
-    state: &State,
-    specs: &[HookSpec],
-    plan: &Plan,
-    queues: &[u16],
-    placements: &[lunet_netfilter::Placement],
-    insns: &BTreeMap<usize, usize>,
-    in_kernel: &[InKernel],
-    groups: &[Group],
-    copies: &[(Copy, CopyReady)],
-) -> Ready {
-    let reports = plan.reports(specs, queues, placements, insns);
-    let kernel_counters = |id: usize| -> Option<Arc<lunet_bpf::map::Map>> {
-        let p = &plan.hooks.get(id)?.place;
-        let pin = *p.pins().first()?;
-        in_kernel
-            .iter()
-            .find(|k| k.pin == pin)
-            .map(|k| k.counters.clone())
-    };
-    let hooks = specs
-        .iter()
-        .zip(&reports)
-        .filter_map(|(h, report)| {
-            Some(HookCounters {
-                report: report.clone(),
-                // Hook ids index the state's hooks.
-                lua: state.stats(h.id)?,
-                copies: copies
-                    .iter()
-                    .filter_map(|(_, r)| r.hooks.get(h.id).cloned().flatten())
-                    .collect(),
-                names: h.attach.verdict_names(),
-                kernel: kernel_counters(h.id),
-            })
-        })
-        .collect();
-    let queues = plan
-        .groups
-        .iter()
-        .zip(queues)
-        .zip(groups)
-        .enumerate()
-        .flat_map(|(i, ((pg, &queue), g))| {
-            let own = QueueInfo {
-                queue,
-                overload: pg.overload,
-                counters: g.counters.clone(),
-                copy: 0,
-            };
-            let theirs = copies.iter().filter_map(move |(c, r)| {
-                Some(QueueInfo {
-                    queue: *c.queues.get(i)?,
-                    overload: pg.overload,
-                    counters: r.queues.get(i)?.clone(),
-                    copy: c.index,
-                })
-            });
-            std::iter::once(own).chain(theirs)
-        })
-        .collect();
-    let copies = copies
-        .iter()
-        .map(|(c, _)| CopyInfo {
-            index: c.index,
-            cpu: c.cpu,
-            memory: c.memory.clone(),
-            queues: c.queues.clone(),
-        })
-        .collect();
-    Ready {
-        copies,
-        report: StateReport {
-            name: spec.name.clone(),
-            script: spec.script.clone(),
-            netns: spec.netns.clone(),
-            hooks: reports,
-            memory_cap: spec.limits.memory,
-            hook_budget: spec.limits.hook_budget,
-            maps: {
-                let mut maps = state.maps();
-                if spec.pin_dir.join("flows").exists() {
-                    maps.push(flows::map_info(&spec.pin_dir));
-                }
-                maps
-            },
-            copies: plan.copies,
-        },
-        hooks,
-        queues,
-    }
 }

@@ -15,7 +15,9 @@ mod error;
 mod exec;
 mod flows;
 mod link;
+mod load;
 mod packets;
+mod ready;
 pub use packets::MAX_REPEATS;
 pub mod plan;
 mod spec;
@@ -34,8 +36,8 @@ use crate::protocol::{CopyReport, HookStatsReport, QueueReport, StateReport, Sta
 
 pub use error::StartError;
 pub use exec::ReloadError;
-use exec::{CopyInfo, HookCounters, QueueInfo, Ready};
 pub use plan::PlanError;
+use ready::{CopyInfo, HookCounters, QueueInfo, Ready};
 pub use spec::{default_name, parse_size, RunSpec, SizeError, PIN_ROOT};
 
 /// What the state's thread is asked to do between two batches.
