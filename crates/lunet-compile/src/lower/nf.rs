@@ -4,7 +4,7 @@
 use full_moon::ast::LastStmt;
 
 use super::{Lower, R};
-use crate::ir::{Cond, Inst, Opnd};
+use crate::ir::Opnd;
 use crate::types::SVal;
 
 impl<'a> Lower<'a> {
@@ -29,19 +29,12 @@ impl<'a> Lower<'a> {
             }
         }
         let v = vals.into_iter().next().unwrap_or(SVal::Nil);
-        let v = match v {
-            SVal::OptInt { flag, val } => {
-                let f = self.fail;
-                self.br(Cond::Eq, flag, Opnd::Imm(0), f);
-                SVal::Int(val)
-            }
-            v => v,
-        };
-        match v {
-            SVal::Int(Opnd::Imm(k)) if (0..=1).contains(&k) => {
-                self.emit(Inst::Ret { src: Opnd::Imm(k) })
-            }
-            SVal::Int(Opnd::Imm(k)) if (2..=5).contains(&k) => {
+        if let SVal::Int(Opnd::Imm(k))
+        | SVal::OptInt {
+            val: Opnd::Imm(k), ..
+        } = v
+        {
+            if (2..=5).contains(&k) {
                 return Err(self.unsup(
                     at,
                     "a verdict other than DROP or ACCEPT",
@@ -49,34 +42,9 @@ impl<'a> Lower<'a> {
                         "a netfilter eBPF program may only drop or accept; verdict {k} needs \
                          the Lua tier"
                     ),
-                ))
-            }
-            SVal::Int(Opnd::V(r)) => {
-                let f = self.fail;
-                self.br(Cond::Gt, Opnd::V(r), Opnd::Imm(1), f);
-                self.emit(Inst::Ret { src: Opnd::V(r) });
-            }
-            SVal::Truthy(_)
-            | SVal::Bool(_)
-            | SVal::Nil
-            | SVal::Int(_)
-            | SVal::Slice { .. }
-            | SVal::Const(_)
-            | SVal::OneOf { .. }
-            | SVal::OptSlice { .. }
-            | SVal::Fmt(_)
-            | SVal::Dead => self.fail_now(),
-            other => {
-                return Err(self.unsup(
-                    at,
-                    "a return value",
-                    format!(
-                        "the hook returns {}: it must return a verdict",
-                        other.describe()
-                    ),
-                ))
+                ));
             }
         }
-        Ok(())
+        self.return_verdict(v, 1, at)
     }
 }

@@ -250,6 +250,13 @@ impl<'a> Lower<'a> {
             }
         }
         let v = vals.into_iter().next().unwrap_or(SVal::Nil);
+        self.return_verdict(v, 4, at)
+    }
+
+    /// Returns verdict `v`, a constant in `0..=max` or a value checked against `max` at run
+    /// time (out of range: the default verdict, through the fail path); what cannot be a
+    /// verdict is a diagnostic. Shared by XDP and netfilter hooks.
+    pub(super) fn return_verdict(&mut self, v: SVal<'a>, max: i64, at: &LastStmt) -> R<()> {
         let v = match v {
             SVal::OptInt { flag, val } => {
                 let f = self.fail;
@@ -259,12 +266,12 @@ impl<'a> Lower<'a> {
             v => v,
         };
         match v {
-            SVal::Int(Opnd::Imm(k)) if (0..=4).contains(&k) => {
+            SVal::Int(Opnd::Imm(k)) if (0..=max).contains(&k) => {
                 self.emit(Inst::Ret { src: Opnd::Imm(k) })
             }
             SVal::Int(Opnd::V(r)) => {
                 let f = self.fail;
-                self.br(Cond::Gt, Opnd::V(r), Opnd::Imm(4), f);
+                self.br(Cond::Gt, Opnd::V(r), Opnd::Imm(max), f);
                 self.emit(Inst::Ret { src: Opnd::V(r) });
             }
             SVal::Truthy(_)

@@ -268,6 +268,12 @@ pub fn attach_xdp(prog: &ProgFd, dev: &str, pin: &Path) -> Result<LinkFd, Kernel
         dev: dev.to_string(),
         source,
     })?;
+    pin_link(&l, pin)?;
+    Ok(l)
+}
+
+/// Pins link `l` at `pin`, in the state's directory (made private on bpffs if missing).
+fn pin_link(l: &LinkFd, pin: &Path) -> Result<(), KernelError> {
     if let Some(dir) = pin.parent() {
         lunet_bpf::pin::ensure_bpffs().map_err(KernelError::Bpffs)?;
         lunet_bpf::pin::make_state_dir(dir).map_err(|e| KernelError::PinDir {
@@ -275,11 +281,10 @@ pub fn attach_xdp(prog: &ProgFd, dev: &str, pin: &Path) -> Result<LinkFd, Kernel
             source: e.into(),
         })?;
     }
-    lunet_bpf::pin::pin(&l, pin).map_err(|source| KernelError::Pin {
+    lunet_bpf::pin::pin(l, pin).map_err(|source| KernelError::Pin {
         pin: pin.to_path_buf(),
         source,
-    })?;
-    Ok(l)
+    })
 }
 
 /// Puts `prog` at XDP on `dev`: through the link already pinned at `pin` when it attaches to
@@ -346,17 +351,7 @@ pub fn attach_netfilter(
                 }
             }
         };
-        if let Some(dir) = pin.parent() {
-            lunet_bpf::pin::ensure_bpffs().map_err(KernelError::Bpffs)?;
-            lunet_bpf::pin::make_state_dir(dir).map_err(|e| KernelError::PinDir {
-                dir: dir.to_path_buf(),
-                source: e.into(),
-            })?;
-        }
-        lunet_bpf::pin::pin(&l, pin).map_err(|source| KernelError::Pin {
-            pin: pin.to_path_buf(),
-            source,
-        })?;
+        pin_link(&l, pin)?;
         links.push(l);
     }
     Ok(links)
