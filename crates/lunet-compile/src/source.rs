@@ -176,7 +176,9 @@ pub fn find_function<'a>(
             Loc::line_start(&parsed.source, at.line_defined),
             "a function",
             format!(
-                "no function spans lines {}-{} of {file}",
+                "this function is not one of {file}'s (no function of it spans lines {}-{}): \
+                 a library function the kernel tier does not know (`coroutine.wrap`'s, say), \
+                 or one from another file, which the kernel tier does not inline",
                 at.line_defined, at.last_line_defined
             ),
         )),
