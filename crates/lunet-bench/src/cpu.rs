@@ -85,19 +85,9 @@ pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Pins thread `tid` (0: the calling thread) to `cpu`.
+/// Pins thread `tid` (0: the calling thread) to `cpu` ([`lunet_netns::pin_thread`]).
 pub fn pin(tid: i32, cpu: usize) -> io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write within it, and
-    // sched_setaffinity only reads `set` for the size given.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    lunet_netns::pin_thread(tid, cpu)
 }
 
 #[cfg(test)]

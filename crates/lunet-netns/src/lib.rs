@@ -10,6 +10,7 @@
 //! * [`is_root`]: lunet's one root check (the binary's, the runtime's, and the tests' through
 //!   `lunet_testkit`); [`require_root`]: whether this process can make namespaces and rules
 //!   (`lunet gen`, `lunet bench`): root, and the programs they are made with.
+//! * [`online_cpus`], [`pin_thread`]: where a thread runs.
 //! * [`find_program`]: a program on `PATH` or in the sbin directories, for everything lunet
 //!   runs (`ip`, `iptables`, `nft`, `ethtool`, `clang`); [`run_in_netns`]: one of them run
 //!   inside a namespace, its stdout back, an error naming it and carrying its stderr.
@@ -20,6 +21,7 @@
 
 mod addr;
 mod cmd;
+mod cpu;
 mod enter;
 mod temp;
 mod testbed;
@@ -27,6 +29,7 @@ mod udp;
 
 pub use addr::{check_test_addr, is_test_addr};
 pub use cmd::{find_program, run_in_netns};
+pub use cpu::{online_cpus, pin_thread};
 pub use enter::{current_netns_id, enter, in_netns, ns_path, spawn_in_netns};
 pub use temp::TempNetns;
 pub use testbed::Testbed;

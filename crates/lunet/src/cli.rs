@@ -395,7 +395,7 @@ fn parse_cpus(s: &str) -> Result<CpuSet, String> {
 }
 
 fn online_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    lunet_netns::online_cpus()
 }
 
 /// `--cpus all`.

@@ -55,31 +55,7 @@ pub fn cpu_of(spec: &RunSpec, index: u16) -> Option<u32> {
     if spec.copies <= 1 {
         return None;
     }
-    Some(index as u32 % online_cpus())
-}
-
-/// CPUs online (not the calling thread's affinity, which a pinned copy 0 has narrowed).
-fn online_cpus() -> u32 {
-    // SAFETY: sysconf takes and returns plain integers.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    n.clamp(1, 4096) as u32
-}
-
-/// Pins the calling thread to `cpu`.
-pub fn pin_to(cpu: u32) -> std::io::Result<()> {
-    // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes inside it (cpu is bounded
-    // by the set's size below), and sched_setaffinity reads it for the call.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if cpu as usize >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
-            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        libc::CPU_SET(cpu as usize, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    Some(index as u32 % lunet_netns::online_cpus() as u32)
 }
 
 impl Copy {
@@ -222,7 +198,7 @@ impl Job {
             }
         }
         if let Some(cpu) = self.cpu {
-            if let Err(e) = pin_to(cpu) {
+            if let Err(e) = lunet_netns::pin_thread(0, cpu as usize) {
                 self.log.push(
                     Stream::Error,
                     format!("copy cannot be pinned to CPU {cpu}: {e}"),

@@ -244,7 +244,7 @@ pub fn setup(
         }
     }
     if let Some(cpu) = copies::cpu_of(spec, 0) {
-        if let Err(e) = copies::pin_to(cpu) {
+        if let Err(e) = lunet_netns::pin_thread(0, cpu as usize) {
             log.push(
                 lunet_lua::Stream::Error,
                 format!("the state cannot be pinned to CPU {cpu}: {e}"),
