@@ -61,7 +61,7 @@ pub struct Attached {
     /// Per-CPU copies 1, 2, ... and what they last reported.
     copies: Vec<(Copy, CopyReady)>,
     /// The flow map and its programs, when the script gives flow verdicts.
-    _flows: Option<flows::Flows>,
+    flows: Option<flows::Flows>,
 }
 
 /// Undoes a setup that fails: removes the state's pins first, then closes its compiled
@@ -306,6 +306,7 @@ pub fn setup(
             .collect(),
         groups: &groups,
         copies: &started,
+        flows: flows.is_some(),
     });
     let attached = Attached {
         state: l.state,
@@ -316,7 +317,7 @@ pub fn setup(
         installed,
         in_kernel,
         copies: started,
-        _flows: flows,
+        flows,
     };
     Ok((attached, ready))
 }
@@ -471,6 +472,7 @@ impl Attached {
                 .collect(),
             groups: &self.groups,
             copies: &self.copies,
+            flows: self.flows.is_some(),
         }))
     }
 

@@ -69,6 +69,8 @@ pub(super) struct Executed<'a> {
     pub kernel: Vec<(&'a Path, Arc<Map>)>,
     pub groups: &'a [Group],
     pub copies: &'a [(Copy, CopyReady)],
+    /// Whether the state has a flow map (its hooks give flow verdicts).
+    pub flows: bool,
 }
 
 /// The state's report and where each hook's counters are, from what the execution did.
@@ -84,6 +86,7 @@ pub(super) fn ready(e: Executed<'_>) -> Ready {
         kernel,
         groups,
         copies,
+        flows: has_flows,
     } = e;
     let reports = plan.reports(specs, queues, placements, insns);
     let kernel_counters = |id: usize| -> Option<Arc<Map>> {
@@ -155,7 +158,7 @@ pub(super) fn ready(e: Executed<'_>) -> Ready {
             hook_budget: spec.limits.hook_budget,
             maps: {
                 let mut maps = state.maps();
-                if spec.pin_dir.join("flows").exists() {
+                if has_flows {
                     maps.push(flows::map_info(&spec.pin_dir));
                 }
                 maps
